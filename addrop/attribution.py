@@ -1,0 +1,306 @@
+"""Attribution of the model's output to its self-attention maps (step 2 of an AD-DROP step).
+
+Each method is a small class with one entry point, ``attribute(inputs)``, in the manner of captum:
+
+- :class:`GradientAttribution` (GA): ``B = dF/dA``.  Because ``O = A V``, ``dF/dA = dO V^T``, so the map
+  is never materialised for autograd: the attention runs as usual (e.g. SDPA), its output is captured,
+  and one ``autograd.grad`` call, with respect to the captured outputs of every masked layer and no
+  parameter, serves all masked layers.
+- :class:`IntegratedGradients` (IGA): ``B = A * mean_k dF/dA'|_{A'=(k/m) A}`` with a zero baseline, the
+  pseudo label fixed by pass 1; the ``m`` interpolation points run as stacked replicas of the batch.
+- :class:`AttentionWeights` (AA): ``B = A``.
+- :class:`RandomAttribution` (RD): uniform noise, the vanilla-dropout control.
+
+``F`` is the logit of the pseudo label (argmax of pass 1) summed over the batch for sequence
+classification, and the negative loss on the gold labels for regression and token-level tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Mapping
+
+import torch
+from torch import nn
+
+from addrop.hooks import AttentionHooks, LayerCapture, attach, num_heads
+
+Method = Literal["GA", "IGA", "AA", "RD"]
+Target = Literal["auto", "logit", "loss"]
+METHODS: tuple[str, ...] = ("GA", "IGA", "AA", "RD")
+
+
+@dataclass
+class AttributionResult:
+    """Maps for the masked layers, each ``[len(layers), batch, heads, n, n]``."""
+
+    layers: tuple[int, ...]
+    attribution: torch.Tensor
+    attention: torch.Tensor | None  # None when not requested (training needs only the attribution)
+    target: str  # "logit" (pseudo-label logit) or "loss" (negative loss)
+    pseudo_labels: torch.Tensor | None  # [batch] (or [batch, n] for token tasks); None for the loss target
+    logits: torch.Tensor | None  # pass-1 logits, detached; None when no forward pass was needed
+
+
+def resolve_target(logits: torch.Tensor, target: Target, has_labels: bool) -> str:
+    """``auto``: the pseudo-label logit for sequence classification, else the negative loss when gold
+    labels are given, else the pseudo-label (or predicted-value) logit."""
+    if target == "auto":
+        if logits.dim() == 2 and logits.shape[-1] > 1:
+            return "logit"
+        return "loss" if has_labels else "logit"
+    if target not in ("logit", "loss"):
+        raise ValueError(f"target must be 'auto', 'logit' or 'loss', got {target!r}")
+    if target == "loss" and not has_labels:
+        raise ValueError("the negative-loss attribution target needs gold labels in the inputs")
+    return target
+
+
+def pseudo_labels(logits: torch.Tensor) -> torch.Tensor:
+    """The argmax class (``[batch]`` or ``[batch, n]``); all zeros for a single-output regression head."""
+    return logits.detach().argmax(-1)
+
+
+def target_value(
+    logits: torch.Tensor,
+    loss: torch.Tensor | None,
+    target: str,
+    labels: torch.Tensor | None,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The scalar ``F`` whose gradient is attributed (summed over examples and, for token tasks, tokens)."""
+    if target == "loss":
+        if loss is None:
+            raise ValueError("the model returned no loss; pass gold labels to use the negative-loss target")
+        return -loss
+    chosen = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    if chosen.dim() == 2 and attention_mask is not None:
+        chosen = chosen * attention_mask.to(chosen.dtype)
+    return chosen.sum()
+
+
+class LayerAttribution:
+    """Base class: attribution of ``F`` to the attention maps of ``layers`` of ``model``."""
+
+    needs_map = False
+
+    def __init__(self, model: nn.Module, layers: tuple[int, ...] | list[int] = (0,), target: Target = "auto"):
+        self.model = model
+        self.hooks: AttentionHooks = attach(model)
+        self.layers = self.hooks.check_layers(tuple(layers))
+        self.target: Target = target
+
+    def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
+        """Attribute one batch (the model's usual keyword inputs, with ``attention_mask``)."""
+        raise NotImplementedError
+
+    def _pass_one(self, inputs: Mapping[str, torch.Tensor], materialise: bool, with_grad: bool):
+        """Forward in the model's current mode with only the padding mask, capturing the masked layers."""
+        with torch.set_grad_enabled(with_grad), self.hooks.capture(self.layers, materialise) as captures:
+            outputs = self.model(**inputs)
+        target = resolve_target(outputs.logits, self.target, inputs.get("labels") is not None)
+        labels = pseudo_labels(outputs.logits) if target == "logit" else None
+        return outputs, dict(captures), target, labels
+
+    def _stack(self, captures: dict[int, LayerCapture], field: str) -> torch.Tensor:
+        return torch.stack([getattr(captures[layer], field).detach() for layer in self.layers])
+
+
+class GradientAttribution(LayerAttribution):
+    """GA: the gradient of ``F`` with respect to each masked layer's attention map."""
+
+    def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
+        outputs, captures, target, labels = self._pass_one(inputs, materialise=return_attention, with_grad=True)
+        value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
+        if return_attention:
+            grads = torch.autograd.grad(value, [captures[layer].attention for layer in self.layers])
+            attribution = torch.stack(grads)
+        else:
+            grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
+            attribution = torch.stack(
+                [_grad_through_values(g, captures[layer].value) for g, layer in zip(grads, self.layers)]
+            )
+        return AttributionResult(
+            layers=self.layers,
+            attribution=attribution,
+            attention=self._stack(captures, "attention") if return_attention else None,
+            target=target,
+            pseudo_labels=labels,
+            logits=outputs.logits.detach(),
+        )
+
+
+def _grad_through_values(grad_output: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """``dF/dA = dO V^T`` from the gradient of the attention output ``[b, n, h, d]`` and values ``[b, h_kv, n, d]``."""
+    grad_output = grad_output.transpose(1, 2)
+    if value.shape[1] != grad_output.shape[1]:
+        value = value.repeat_interleave(grad_output.shape[1] // value.shape[1], dim=1)
+    return torch.matmul(grad_output, value.detach().transpose(-1, -2))
+
+
+class IntegratedGradients(LayerAttribution):
+    """IGA: integrated gradients over each masked layer's map, zero baseline, ``steps`` Riemann points.
+
+    The interpolation passes run with dropout off (the integrand must be one fixed function of the map)
+    and the pseudo label of pass 1; the map itself is pass 1's.  ``internal_batch_size`` caps how many
+    examples (replicas x batch) one interpolation pass holds, to bound memory.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: tuple[int, ...] | list[int] = (0,),
+        target: Target = "auto",
+        steps: int = 20,
+        internal_batch_size: int = 64,
+    ):
+        super().__init__(model, layers, target)
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        if internal_batch_size < 1:
+            raise ValueError(f"internal_batch_size must be at least 1, got {internal_batch_size}")
+        self.steps = steps
+        self.internal_batch_size = internal_batch_size
+
+    def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
+        outputs, captures, target, labels = self._pass_one(inputs, materialise=True, with_grad=False)
+        attention = self._stack(captures, "attention")
+        batch = attention.shape[1]
+        replicas = max(1, self.internal_batch_size // batch)
+        alphas = torch.arange(1, self.steps + 1, dtype=torch.float64) / self.steps
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            attribution = torch.stack(
+                [
+                    attention[i] * self._mean_gradient(inputs, layer, attention[i], alphas, replicas, target, labels)
+                    for i, layer in enumerate(self.layers)
+                ]
+            )
+        finally:
+            self.model.train(was_training)
+        return AttributionResult(
+            layers=self.layers,
+            attribution=attribution,
+            attention=attention if return_attention else None,
+            target=target,
+            pseudo_labels=labels,
+            logits=outputs.logits.detach(),
+        )
+
+    def _mean_gradient(self, inputs, layer, attention, alphas, replicas, target, labels) -> torch.Tensor:
+        total = torch.zeros_like(attention)
+        batch = attention.shape[0]
+        for start in range(0, len(alphas), replicas):
+            chunk = alphas[start : start + replicas]
+            r = len(chunk)
+            stacked = {k: _repeat(v, r) for k, v in inputs.items()}
+            with torch.enable_grad(), self.hooks.interpolate(layer, attention, chunk) as spec:
+                out = self.model(**stacked)
+                # the model's loss is a mean over the r stacked copies; times r it is the sum of per-copy means
+                loss = out.loss * r if out.loss is not None else None
+                value = target_value(
+                    out.logits, loss, target, _repeat(labels, r), stacked.get("attention_mask")
+                )
+                (grad,) = torch.autograd.grad(value, spec.scaled)
+            total += grad.view(r, batch, *attention.shape[1:]).sum(0)
+        return total / len(alphas)
+
+
+def _repeat(tensor: torch.Tensor | None, times: int) -> torch.Tensor | None:
+    if tensor is None or not isinstance(tensor, torch.Tensor):
+        return tensor
+    return tensor.repeat(times, *([1] * (tensor.dim() - 1)))
+
+
+class AttentionWeights(LayerAttribution):
+    """AA: the attention weights themselves."""
+
+    def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
+        outputs, captures, target, labels = self._pass_one(inputs, materialise=True, with_grad=False)
+        attention = self._stack(captures, "attention")
+        return AttributionResult(
+            layers=self.layers,
+            attribution=attention.clone(),
+            attention=attention if return_attention else None,
+            target=target,
+            pseudo_labels=labels,
+            logits=outputs.logits.detach(),
+        )
+
+
+class RandomAttribution(LayerAttribution):
+    """RD: uniform random scores, so the candidate region is a random ``p`` fraction of each row.
+
+    Needs no forward pass unless the maps are requested."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        layers: tuple[int, ...] | list[int] = (0,),
+        target: Target = "auto",
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__(model, layers, target)
+        self.generator = generator
+
+    def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
+        attention = logits = labels = None
+        target = self.target
+        if return_attention:
+            outputs, captures, target, labels = self._pass_one(inputs, materialise=True, with_grad=False)
+            attention, logits = self._stack(captures, "attention"), outputs.logits.detach()
+        batch, n = inputs["input_ids"].shape[:2] if "input_ids" in inputs else inputs["attention_mask"].shape
+        shape = (len(self.layers), batch, num_heads(self.model), n, n)
+        device = self.generator.device if self.generator is not None else inputs["attention_mask"].device
+        noise = torch.rand(shape, generator=self.generator, device=device).to(inputs["attention_mask"].device)
+        return AttributionResult(self.layers, noise, attention, target, labels, logits)
+
+
+_CLASSES: dict[str, type[LayerAttribution]] = {
+    "GA": GradientAttribution,
+    "IGA": IntegratedGradients,
+    "AA": AttentionWeights,
+    "RD": RandomAttribution,
+}
+
+
+def attribution_method(
+    model: nn.Module,
+    method: Method = "GA",
+    layers: tuple[int, ...] | list[int] = (0,),
+    target: Target = "auto",
+    steps: int = 20,
+    generator: torch.Generator | None = None,
+) -> LayerAttribution:
+    """Build the attribution object for ``method`` (one of GA, IGA, AA, RD)."""
+    key = method.upper() if isinstance(method, str) else method
+    if key not in _CLASSES:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    if key == "IGA":
+        return IntegratedGradients(model, layers, target, steps=steps)
+    if key == "RD":
+        return RandomAttribution(model, layers, target, generator=generator)
+    return _CLASSES[key](model, layers, target)
+
+
+def attribute(
+    model: nn.Module,
+    inputs: Mapping[str, torch.Tensor],
+    method: Method = "GA",
+    layers: tuple[int, ...] | list[int] = (0,),
+    *,
+    steps: int = 20,
+    target: Target = "auto",
+    return_attention: bool = True,
+    generator: torch.Generator | None = None,
+) -> AttributionResult:
+    """Attention and attribution maps ``[len(layers), batch, heads, n, n]`` for one batch.
+
+    ``method`` is GA (gradient), IGA (integrated gradients, ``steps`` points), AA (attention weights) or
+    RD (random).  The model runs in its current mode (``model.eval()`` for a deterministic look,
+    ``model.train()`` for what a training step sees).
+    """
+    return attribution_method(model, method, layers, target, steps, generator).attribute(
+        inputs, return_attention=return_attention
+    )

@@ -1,0 +1,97 @@
+"""One AD-DROP step around any training loop: attribution (pass 1), masks, and the masked pass 2."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
+
+import torch
+from torch import nn
+
+from addrop.attribution import METHODS, AttributionResult, Target, attribution_method
+from addrop.hooks import attach
+from addrop.masking import discard_masks
+
+
+@dataclass
+class ADDropConfig:
+    """AD-DROP hyper-parameters (defaults follow the authors' scripts: GA, layer 0, p=0.3, q=0.2)."""
+
+    method: str = "GA"
+    p: float = 0.3
+    q: float = 0.2
+    layers: tuple[int, ...] = (0,)
+    mode: str = "high"
+    steps: int = 20
+    target: Target = "auto"
+
+    def __post_init__(self) -> None:
+        self.method = self.method.upper()
+        if self.method not in METHODS:
+            raise ValueError(f"unknown attribution method {self.method!r}; choose one of {', '.join(METHODS)}")
+        for name in ("p", "q"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+                raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        if self.mode not in ("high", "low"):
+            raise ValueError(f"mode must be 'high' or 'low', got {self.mode!r}")
+        if self.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {self.steps}")
+        self.layers = tuple(int(layer) for layer in self.layers)
+        if not self.layers:
+            raise ValueError("at least one masked layer is needed")
+
+
+@dataclass
+class DropPlan:
+    """The attribution of one batch with its candidate region and dropped positions per masked layer."""
+
+    result: AttributionResult
+    candidate: torch.Tensor  # [len(layers), b, h, n, n] bool
+    dropped: torch.Tensor  # same shape
+    masks: dict[int, torch.Tensor] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.masks = {layer: self.dropped[i] for i, layer in enumerate(self.result.layers)}
+
+
+class ADDrop:
+    """AD-DROP for one model.
+
+    ``plan(inputs)`` runs pass 1 and draws the masks; ``with addrop.applied(plan.masks): model(**inputs)``
+    runs pass 2 with ``-inf`` at the dropped positions.  Masks are drawn fresh on every call.
+    """
+
+    def __init__(self, model: nn.Module, config: ADDropConfig, generator: torch.Generator | None = None):
+        self.model = model
+        self.config = config
+        self.generator = generator
+        self.attribution = attribution_method(
+            model, config.method, config.layers, config.target, config.steps, generator
+        )
+        self.hooks = self.attribution.hooks
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return self.attribution.layers
+
+    def plan(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = False) -> DropPlan:
+        """Pass 1 (attribution in the model's current mode) and the masks for this batch."""
+        result = self.attribution.attribute(inputs, return_attention=return_attention)
+        candidate, dropped = discard_masks(
+            result.attribution, inputs["attention_mask"], self.config.p, self.config.q, self.config.mode, self.generator
+        )
+        return DropPlan(result, candidate, dropped)
+
+    @contextlib.contextmanager
+    def applied(self, masks: Mapping[int, torch.Tensor]) -> Iterator[None]:
+        """Forward passes inside the block add ``-inf`` to the attention scores at the dropped positions."""
+        with self.hooks.drop(dict(masks)):
+            yield
+
+
+def masked_forward(model: nn.Module, inputs: Mapping[str, torch.Tensor], masks: Mapping[int, torch.Tensor]):
+    """Run ``model(**inputs)`` with ``masks[layer]`` (``[b, h, n, n]`` bool) dropped from that layer's attention."""
+    with attach(model).drop(dict(masks)):
+        return model(**inputs)

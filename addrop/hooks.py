@@ -1,0 +1,288 @@
+"""Per-layer access to self-attention through transformers' ``AttentionInterface``.
+
+AD-DROP needs three things from every masked layer: to read the attention map (or the tensors that
+determine its gradient) in pass 1, to add ``-inf`` at dropped positions in pass 2, and, for integrated
+gradients, to evaluate the model with a scaled map.  Instead of copying modelling code, the model's
+attention implementation is switched to a registered wrapper (``addrop_sdpa`` / ``addrop_eager``) that
+delegates to the original implementation unless an :class:`AttentionHooks` context asks for more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import weakref
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+PREFIX = "addrop_"
+
+
+class UnsupportedModelError(ValueError):
+    """The model does not route its attention through transformers' AttentionInterface."""
+
+
+def eager_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    **_: object,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention that materialises the map; returns ``(output [b,n,h,d], map)``.
+
+    The returned map is the one multiplied with the values (after attention dropout in train mode),
+    which is also what the paper's code attributes.
+    """
+    if key.shape[1] != query.shape[1]:  # grouped-query attention: repeat key/value heads
+        repeat = query.shape[1] // key.shape[1]
+        key = key.repeat_interleave(repeat, dim=1)
+        value = value.repeat_interleave(repeat, dim=1)
+    scale = query.shape[-1] ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scale
+    if attention_mask is not None:
+        scores = scores + _additive(attention_mask, scores.dtype)
+    weights = torch.softmax(scores, dim=-1)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    output = torch.matmul(weights, value)
+    return output.transpose(1, 2).contiguous(), weights
+
+
+def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean keep-mask or an additive float mask, as an additive float mask."""
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
+    return mask.to(dtype)
+
+
+_BASES: dict[str, Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = {
+    "sdpa": ALL_ATTENTION_FUNCTIONS["sdpa"],
+    "eager": eager_attention,
+}
+
+# attention module -> (hooks, layer index); weak so that models can be garbage collected
+_REGISTRY: "weakref.WeakKeyDictionary[nn.Module, tuple[AttentionHooks, int]]" = weakref.WeakKeyDictionary()
+
+
+@dataclass
+class LayerCapture:
+    """What pass 1 kept of one masked layer (all tensors still attached to the autograd graph)."""
+
+    value: torch.Tensor  # [b, h, n, d]
+    output: torch.Tensor | None = None  # [b, n, h, d]; its gradient gives dF/dA = dO V^T
+    attention: torch.Tensor | None = None  # [b, h, n, n]; set when the map was materialised
+
+
+@dataclass(frozen=True)
+class _State:
+    """What the current context asks of the hooked layers (kept per thread / task, so concurrent
+    forward passes on one model do not see each other's requests)."""
+
+    capture_layers: frozenset[int] = frozenset()
+    materialise: bool = False
+    captures: dict[int, LayerCapture] = field(default_factory=dict)
+    drop: dict[int, torch.Tensor] = field(default_factory=dict)
+    interpolation: "_Interpolation | None" = None
+
+
+@dataclass
+class _Interpolation:
+    layer: int
+    attention: torch.Tensor  # [b, h, n, n], detached
+    alphas: torch.Tensor  # [r] scaling factors, one per replica of the batch
+    scaled: torch.Tensor | None = None  # [r*b, h, n, n] leaf whose gradient is the IG integrand
+
+
+class AttentionHooks:
+    """Hooks one model's self-attention layers; obtain it with :func:`attach`.
+
+    Layer ``i`` is the ``i``-th attention call of a forward pass (the order of the encoder layers),
+    found once by a forward pass on the model's dummy inputs.  Requests (capture, drop, interpolate)
+    are context managers whose state is local to the calling thread or task.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        if not getattr(model, "_can_set_attn_implementation", lambda: False)():
+            raise UnsupportedModelError(
+                f"{type(model).__name__} does not route attention through transformers' AttentionInterface, "
+                "so AD-DROP cannot hook it; supported are models such as BERT, RoBERTa, ELECTRA, DistilBERT."
+            )
+        current = model.config._attn_implementation or "eager"
+        base = current[len(PREFIX):] if current.startswith(PREFIX) else current
+        if base not in _BASES:
+            raise UnsupportedModelError(
+                f"attention implementation {base!r} is not supported by AD-DROP; load the model with "
+                "attn_implementation='sdpa' or 'eager'"
+            )
+        self.base_name = base
+        self._base = _BASES[base]
+        self._state: contextvars.ContextVar[_State] = contextvars.ContextVar(f"addrop_state_{id(self)}")
+        model.set_attn_implementation(PREFIX + base)
+        self.modules = _discover(model)
+        for index, module in enumerate(self.modules):
+            _REGISTRY[module] = (self, index)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.modules)
+
+    def check_layers(self, layers: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+        """Normalise layer indices (negative ones count from the top) and reject out-of-range ones."""
+        if not layers:
+            raise ValueError("at least one masked layer is needed")
+        normalised = []
+        for layer in layers:
+            index = layer + self.num_layers if layer < 0 else layer
+            if not 0 <= index < self.num_layers:
+                raise ValueError(f"layer {layer} is out of range: the model has {self.num_layers} attention layers")
+            normalised.append(index)
+        if len(set(normalised)) != len(normalised):
+            raise ValueError(f"layers must not repeat: {tuple(layers)}")
+        return tuple(normalised)
+
+    @contextlib.contextmanager
+    def _using(self, **changes: object) -> Iterator[_State]:
+        state = replace(self._state.get(_State()), **changes)
+        token = self._state.set(state)
+        try:
+            yield state
+        finally:
+            self._state.reset(token)
+
+    @contextlib.contextmanager
+    def capture(self, layers: tuple[int, ...], materialise: bool) -> Iterator[dict[int, LayerCapture]]:
+        """Within the block, forward passes record a :class:`LayerCapture` for each of ``layers``.
+
+        With ``materialise`` the map is computed eagerly at those layers (needed to read A itself);
+        otherwise the original implementation runs and only its output and values are kept.
+        """
+        with self._using(capture_layers=frozenset(layers), materialise=materialise, captures={}) as state:
+            yield state.captures
+
+    @contextlib.contextmanager
+    def drop(self, masks: dict[int, torch.Tensor]) -> Iterator[None]:
+        """Within the block, position ``[b, h, i, j]`` of layer ``l`` gets ``-inf`` where ``masks[l]`` is True."""
+        with self._using(drop=dict(masks)):
+            yield
+
+    @contextlib.contextmanager
+    def interpolate(self, layer: int, attention: torch.Tensor, alphas: torch.Tensor) -> Iterator[_Interpolation]:
+        """Within the block the batch is ``len(alphas)`` stacked replicas; replica ``r`` of ``layer`` uses the
+        map ``alphas[r] * attention`` in place of its own.  The yielded object's ``scaled`` is the leaf
+        tensor (set by the forward pass) whose gradient is the integrand of integrated gradients."""
+        spec = _Interpolation(layer, attention.detach(), alphas)
+        with self._using(interpolation=spec):
+            yield spec
+
+    def __call__(self, module: nn.Module, layer: int, query, key, value, attention_mask, **kwargs):
+        state = self._state.get(None)
+        if state is None:
+            return self._base(module, query, key, value, attention_mask, **kwargs)
+        if layer in state.capture_layers:
+            if state.materialise:
+                output, weights = eager_attention(module, query, key, value, attention_mask, **kwargs)
+                state.captures[layer] = LayerCapture(value=value, output=output, attention=weights)
+            else:
+                output, weights = self._base(module, query, key, value, attention_mask, **kwargs)
+                state.captures[layer] = LayerCapture(value=value, output=output)
+            return output, weights
+        if state.interpolation is not None and layer == state.interpolation.layer:
+            return _interpolated(state.interpolation, value)
+        if layer in state.drop:
+            attention_mask = _with_drops(attention_mask, state.drop[layer], query.dtype)
+        return self._base(module, query, key, value, attention_mask, **kwargs)
+
+
+def _interpolated(spec: _Interpolation, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    base = spec.attention.to(value.dtype)
+    alphas = spec.alphas.to(dtype=value.dtype, device=value.device).view(-1, 1, 1, 1, 1)
+    scaled = (alphas * base.unsqueeze(0)).reshape(-1, *base.shape[1:]).requires_grad_(True)
+    spec.scaled = scaled
+    output = torch.matmul(scaled, value)
+    return output.transpose(1, 2).contiguous(), scaled
+
+
+def _with_drops(attention_mask: torch.Tensor | None, dropped: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Combine the model's own mask with dropped positions, keeping the mask's format."""
+    if attention_mask is None:
+        return torch.zeros(dropped.shape, dtype=dtype, device=dropped.device).masked_fill(dropped, float("-inf"))
+    if attention_mask.dtype == torch.bool:
+        return attention_mask & ~dropped
+    return attention_mask.to(dtype).masked_fill(dropped, float("-inf"))
+
+
+_discovery_lock = threading.Lock()
+_discovered: list[nn.Module] | None = None
+
+
+def _discover(model: nn.Module) -> list[nn.Module]:
+    """The model's attention modules in call order, from one forward pass on its dummy inputs."""
+    global _discovered
+    was_training = model.training
+    with _discovery_lock:
+        _discovered = []
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(**{k: v.to(model.device) for k, v in model.dummy_inputs.items()})
+            modules = _discovered
+        finally:
+            _discovered = None
+            model.train(was_training)
+    if not modules:
+        raise UnsupportedModelError(f"{type(model).__name__} made no attention call that AD-DROP can hook")
+    return modules
+
+
+def _wrapper(base: str) -> Callable:
+    def addrop_attention(module, query, key, value, attention_mask, **kwargs):
+        entry = _REGISTRY.get(module)
+        if entry is not None:
+            hooks, layer = entry
+            return hooks(module, layer, query, key, value, attention_mask, **kwargs)
+        if _discovered is not None:
+            _discovered.append(module)
+        return _BASES[base](module, query, key, value, attention_mask, **kwargs)
+
+    addrop_attention.__name__ = f"addrop_{base}_attention"
+    return addrop_attention
+
+
+for _name in _BASES:
+    AttentionInterface.register(PREFIX + _name, _wrapper(_name))
+    AttentionMaskInterface.register(PREFIX + _name, ALL_MASK_ATTENTION_FUNCTIONS[_name])
+
+_attach_lock = threading.Lock()
+
+
+def attach(model: nn.Module) -> AttentionHooks:
+    """Return the model's :class:`AttentionHooks`, installing them on first use (idempotent)."""
+    with _attach_lock:
+        hooks = model.__dict__.get("_addrop_hooks")
+        if hooks is None:
+            hooks = AttentionHooks(model)
+            model.__dict__["_addrop_hooks"] = hooks
+        return hooks
+
+
+def num_heads(model: nn.Module) -> int:
+    """Attention heads per layer, from the model's config."""
+    config = model.config
+    for name in ("num_attention_heads", "n_heads", "encoder_attention_heads"):
+        if hasattr(config, name):
+            return int(getattr(config, name))
+    raise UnsupportedModelError(f"cannot tell the number of attention heads of {type(model).__name__}")
+
+
+__all__ = ["AttentionHooks", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads"]
+
