@@ -117,9 +117,13 @@ class GradientAttribution(LayerAttribution):
             attribution = torch.stack(grads)
         else:
             grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
-            attribution = torch.stack(
-                [_grad_through_values(g, captures[layer].value) for g, layer in zip(grads, self.layers)]
-            )
+            attribution = None
+            for index, (grad, layer) in enumerate(zip(grads, self.layers)):
+                value_layer = captures[layer].value.detach()
+                if attribution is None:
+                    b, n, h, _ = grad.shape
+                    attribution = grad.new_empty(len(self.layers), b, h, n, value_layer.shape[-2])
+                _grad_through_values(grad, value_layer, out=attribution[index])
         return AttributionResult(
             layers=self.layers,
             attribution=attribution,
@@ -130,12 +134,12 @@ class GradientAttribution(LayerAttribution):
         )
 
 
-def _grad_through_values(grad_output: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+def _grad_through_values(grad_output: torch.Tensor, value: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``dF/dA = dO V^T`` from the gradient of the attention output ``[b, n, h, d]`` and values ``[b, h_kv, n, d]``."""
     grad_output = grad_output.transpose(1, 2)
     if value.shape[1] != grad_output.shape[1]:
         value = value.repeat_interleave(grad_output.shape[1] // value.shape[1], dim=1)
-    return torch.matmul(grad_output, value.detach().transpose(-1, -2))
+    return torch.matmul(grad_output, value.transpose(-1, -2), out=out)
 
 
 class IntegratedGradients(LayerAttribution):

@@ -40,24 +40,36 @@ def discard_masks(
 
     valid_key = attention_mask.to(device=attribution.device, dtype=torch.bool)[:, None, None, :]  # [b,1,1,n]
     valid_query = valid_key.transpose(-1, -2)  # [b,1,n,1]
+    padded = not bool(valid_key.all())
     n_valid = valid_key.sum(-1, keepdim=True)  # [b,1,1,1]
     k = torch.ceil(p * n_valid.double()).long().clamp(min=1)
     k = torch.minimum(k, n_valid.clamp(min=1))
-
-    scores = attribution.detach().float() if mode == "high" else -attribution.detach().float()
-    scores = scores.masked_fill(~valid_key, float("-inf"))
     kmax = int(k.max())
-    top = scores.topk(kmax, dim=-1).values  # [..., b, h, n, kmax], descending
-    index = (k - 1).expand(*top.shape[:-1], 1)
-    threshold = top.gather(-1, index)
-    candidate = (scores >= threshold) & valid_key & valid_query
+    uniform_k = bool((k == kmax).all())
 
-    draw_device = generator.device if generator is not None else candidate.device
-    draws = torch.rand(candidate.shape, generator=generator, device=draw_device).to(candidate.device)
-    dropped = candidate & (draws < q)
-
-    lost_all = (dropped.sum(-1, keepdim=True) >= n_valid) & valid_query
-    if bool(lost_all.any()):
-        keep = torch.nn.functional.one_hot(scores.masked_fill(~valid_key, float("inf")).argmin(-1), n).bool()
-        dropped = dropped & ~(keep & lost_all)
-    return candidate, dropped
+    maps = attribution.detach().reshape(-1, *attribution.shape[-4:])
+    candidate = torch.empty(maps.shape, dtype=torch.bool, device=maps.device)
+    dropped = torch.empty_like(candidate)
+    draw_device = generator.device if generator is not None else maps.device
+    # one map (layer) at a time keeps the temporaries to a single [b, h, n, n] float tensor
+    for index, scores in enumerate(maps):
+        scores = scores.float() if mode == "high" else -scores.float()
+        if padded:
+            scores = scores.masked_fill(~valid_key, float("-inf"))
+        if uniform_k:  # the k-th largest is the smallest of the top k; no need to sort them
+            threshold = scores.topk(kmax, dim=-1, sorted=False).values.amin(-1, keepdim=True)
+        else:
+            top = scores.topk(kmax, dim=-1, sorted=True).values  # [b, h, n, kmax], descending
+            threshold = top.gather(-1, (k - 1).expand(*top.shape[:-1], 1))
+        torch.ge(scores, threshold, out=candidate[index])
+        if padded:
+            candidate[index] &= valid_key & valid_query
+        draws = torch.rand(scores.shape, generator=generator, device=draw_device).to(maps.device)
+        torch.lt(draws, q, out=dropped[index])
+        dropped[index] &= candidate[index]
+        lost_all = (dropped[index].sum(-1, keepdim=True) >= n_valid) & valid_query
+        if bool(lost_all.any()):
+            # keep the valid key ranked last for dropping
+            keep = torch.nn.functional.one_hot(scores.masked_fill(~valid_key, float("inf")).argmin(-1), n).bool()
+            dropped[index] &= ~(keep & lost_all)
+    return candidate.view(attribution.shape), dropped.view(attribution.shape)

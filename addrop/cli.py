@@ -1,0 +1,224 @@
+"""The ``addrop`` command: ``addrop train`` fine-tunes with AD-DROP, ``addrop explain`` shows the maps for one input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Sequence
+
+from addrop.attribution import METHODS
+from addrop.finetune import FinetuneConfig
+from addrop.models import DEFAULT_MODEL
+from addrop.tasks import KNOWN_TASKS
+
+_DEFAULTS = {f.name: f.default for f in fields(FinetuneConfig)}
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not in (0, 1)")
+    return value
+
+
+def _layers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer indices") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _add_addrop_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", type=str.upper, choices=METHODS, default="GA",
+                        help="attribution: GA gradient, IGA integrated gradients, AA attention, RD random (default GA)")
+    parser.add_argument("--p", type=_probability, default=_DEFAULTS["p"], help="candidate discard fraction per row")
+    parser.add_argument("--q", type=_probability, default=_DEFAULTS["q"], help="drop probability within the region")
+    parser.add_argument("--mode", choices=("high", "low"), default="high",
+                        help="candidates are the highest (AD-DROP) or lowest attributions")
+    parser.add_argument("--steps", type=_positive, default=20, help="IGA interpolation steps m")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="addrop", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="fine-tune a model with AD-DROP (or as a plain baseline)")
+    train.add_argument("--task", default="sst2",
+                       help=f"a known task ({', '.join(sorted(KNOWN_TASKS))}) or, with --task-kind, a name for your data")
+    train.add_argument("--model", default=DEFAULT_MODEL, help="hub id or local directory (default: bundled MiniLM)")
+    train.add_argument("--output-dir", default="outputs/run", help="where the best checkpoint and metrics.json go")
+    train.add_argument("--data-dir", help="directory with train.* and validation.* (jsonl/csv/tsv)")
+    train.add_argument("--train-file")
+    train.add_argument("--validation-file")
+    train.add_argument("--task-kind", choices=("classification", "regression", "token_classification"),
+                       help="for your own data: the kind of task (then also --text-fields)")
+    train.add_argument("--text-fields", type=lambda s: tuple(s.split(",")), default=(),
+                       help="comma-separated text columns of your data (one, or two for pairs)")
+    train.add_argument("--label-field", default="label")
+    train.add_argument("--label-names", type=lambda s: tuple(s.split(",")), default=(),
+                       help="comma-separated class names of your data")
+    train.add_argument("--max-train-samples", type=_positive)
+    train.add_argument("--max-eval-samples", type=_positive)
+    train.add_argument("--max-length", type=_positive, default=_DEFAULTS["max_length"])
+    train.add_argument("--epochs", type=_positive, default=_DEFAULTS["epochs"])
+    train.add_argument("--batch-size", type=_positive, default=_DEFAULTS["batch_size"])
+    train.add_argument("--eval-batch-size", type=_positive, default=_DEFAULTS["eval_batch_size"])
+    train.add_argument("--learning-rate", type=float, default=_DEFAULTS["learning_rate"])
+    train.add_argument("--weight-decay", type=float, default=_DEFAULTS["weight_decay"])
+    train.add_argument("--warmup-ratio", type=float, default=_DEFAULTS["warmup_ratio"])
+    train.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
+    train.add_argument("--patience", type=_positive, default=_DEFAULTS["patience"],
+                       help="early stopping: epochs without dev improvement (default 5)")
+    train.add_argument("--no-early-stopping", action="store_true")
+    train.add_argument("--baseline", action="store_true", help="plain fine-tuning, no AD-DROP")
+    train.add_argument("--layers", type=_layers, default=_DEFAULTS["layers"], help="masked layers, e.g. 0 or 0,1,2")
+    train.add_argument("--no-cross-tuning", action="store_true", help="drop in every epoch instead of alternating")
+    train.add_argument("--logging-steps", type=_positive, default=_DEFAULTS["logging_steps"])
+    train.add_argument("--no-group-by-length", action="store_true", help="shuffle without grouping by length")
+    train.add_argument("--device", choices=("cpu", "cuda"))
+    _add_addrop_options(train)
+
+    explain = commands.add_parser("explain", help="show attention, attribution and AD-DROP masks for one input")
+    explain.add_argument("text")
+    explain.add_argument("--pair", help="second sentence of a pair")
+    explain.add_argument("--model", default=DEFAULT_MODEL, help="hub id, local directory or a job's checkpoint")
+    explain.add_argument("--layers", type=_layers, help="layers to show (default: all)")
+    explain.add_argument("--head", type=int, default=0, help="head whose masks are printed")
+    explain.add_argument("--seed", type=int, default=0)
+    explain.add_argument("--max-length", type=_positive, default=128)
+    explain.add_argument("--save", help="write every map to this .json file")
+    _add_addrop_options(explain)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from addrop.finetune import finetune
+
+    config = FinetuneConfig(
+        task=args.task,
+        model=args.model,
+        output_dir=args.output_dir,
+        data_dir=args.data_dir,
+        train_file=args.train_file,
+        validation_file=args.validation_file,
+        task_kind=args.task_kind,
+        text_fields=args.text_fields,
+        label_field=args.label_field,
+        label_names=args.label_names,
+        max_train_samples=args.max_train_samples,
+        max_eval_samples=args.max_eval_samples,
+        max_length=args.max_length,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        eval_batch_size=args.eval_batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_ratio=args.warmup_ratio,
+        seed=args.seed,
+        patience=None if args.no_early_stopping else args.patience,
+        addrop=not args.baseline,
+        method=args.method,
+        p=args.p,
+        q=args.q,
+        layers=args.layers,
+        mode=args.mode,
+        steps=args.steps,
+        cross_tuning=not args.no_cross_tuning,
+        logging_steps=args.logging_steps,
+        group_by_length=not args.no_group_by_length,
+        device=args.device,
+    )
+    result = finetune(config, callbacks=[_epoch_printer()])
+    best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
+    print(f"best dev {result.metric}: {best} (epoch {result.best_epoch})")
+    print(f"best checkpoint: {result.best_checkpoint}")
+    print(f"metrics: {result.metrics_file}")
+    return 0
+
+
+def _epoch_printer():
+    from addrop.callbacks import MetricsReporter
+
+    def show(event) -> None:
+        if event.kind == "eval":
+            values = "  ".join(f"{k}={v:.4f}" for k, v in event.values.items() if not k.endswith(("runtime", "per_second")))
+            print(f"epoch {event.epoch:.0f}  {values}", file=sys.stderr, flush=True)
+
+    return MetricsReporter(show)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from addrop.explain import explain
+    from addrop.models import load_classifier, load_tokenizer
+
+    model = load_classifier(args.model)
+    tokenizer = load_tokenizer(args.model)
+    result = explain(
+        model, tokenizer, args.text, args.pair, method=args.method, layers=args.layers, p=args.p, q=args.q,
+        mode=args.mode, seed=args.seed, steps=args.steps, max_length=args.max_length,
+    )
+    heads = result.attention.shape[1]
+    if not 0 <= args.head < heads:
+        raise ValueError(f"head {args.head} is out of range: the model has {heads} heads")
+    print(f"tokens ({len(result.tokens)}{', truncated' if result.truncated else ''}): {' '.join(result.tokens)}")
+    probabilities = ", ".join(f"{n}={p:.3f}" for n, p in zip(result.label_names, result.probabilities))
+    print(f"prediction: {result.label_names[result.prediction]} ({probabilities}); attribution target: {result.target}")
+    print(f"method {result.method}, mode {result.mode}, p={result.p}, q={result.q}, seed={result.seed}")
+    for index, layer in enumerate(result.layers):
+        candidate, dropped = result.candidate[index], result.dropped[index]
+        print(f"\nlayer {layer}: {int(candidate.sum())} candidates, {int(dropped.sum())} dropped over {heads} heads")
+        print(f"  head {args.head} (row: query -> dropped keys [candidates])")
+        for row, token in enumerate(result.tokens):
+            cand = [result.tokens[j] for j in candidate[args.head, row].nonzero().flatten().tolist()]
+            drop = [result.tokens[j] for j in dropped[args.head, row].nonzero().flatten().tolist()]
+            print(f"    {token:>12} -> {' '.join(drop) or '-'}  [{' '.join(cand)}]")
+    if args.save:
+        payload = {
+            key: getattr(result, key)
+            for key in ("tokens", "special", "segments", "truncated", "label_names", "probabilities", "prediction",
+                        "pseudo_label", "target", "method", "mode", "p", "q", "seed", "layers")
+        }
+        payload.update({key: getattr(result, key).tolist() for key in ("attention", "attribution", "candidate", "dropped")})
+        Path(args.save).write_text(json.dumps(payload))
+        print(f"\nsaved maps to {args.save}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``addrop`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from addrop.data import DataError
+    from addrop.hooks import UnsupportedModelError
+    from addrop.models import ModelLoadError
+
+    try:
+        return _train(args) if args.command == "train" else _explain(args)
+    except (ValueError, DataError, ModelLoadError, UnsupportedModelError, FileNotFoundError) as error:
+        print(f"addrop: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("addrop: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,363 @@
+"""Loading train/validation splits from files or the Hub, validating them, and tokenising."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
+
+from addrop.tasks import TaskSpec
+
+EXTENSIONS = (".jsonl", ".json", ".csv", ".tsv")
+VALIDATION_NAMES = ("validation", "dev")
+# Hub datasets with several dev sets (MNLI) name the in-domain one "validation_matched".
+HUB_VALIDATION_SPLITS = ("validation", "validation_matched", "dev")
+IGNORE_INDEX = -100
+
+
+class DataError(ValueError):
+    """The data cannot be used for the task; the message says what is wrong and where."""
+
+
+@dataclass
+class _RawSplit:
+    """Rows of one split as Python objects, with where each row came from for error messages."""
+
+    source: str
+    rows: list[dict[str, Any]]
+    lines: list[int] | None = None  # 1-based source line of each row, when the format has lines
+
+    def where(self, i: int) -> str:
+        return f"{self.source}, line {self.lines[i]}" if self.lines is not None else f"{self.source}, row {i}"
+
+
+def load_splits(
+    task: TaskSpec,
+    *,
+    data_dir: str | Path | None = None,
+    train_file: str | Path | None = None,
+    validation_file: str | Path | None = None,
+    max_train_samples: int | None = None,
+    max_eval_samples: int | None = None,
+    seed: int = 0,
+) -> DatasetDict:
+    """Load, validate and optionally subsample the "train" and "validation" splits of ``task``.
+
+    Sources, in order: explicit files (they override what ``data_dir`` holds); ``data_dir`` with
+    ``train.<ext>`` and ``validation.<ext>``/``dev.<ext>`` (also looked up in ``data_dir/<task>`` and
+    ``data_dir/glue/<task>``); else the task's Hub dataset by name. Labels are returned as ints
+    (class ids), floats (regression) or lists of tag ids; text columns are kept byte for byte.
+    """
+    if data_dir is None and train_file is None and validation_file is None:
+        raw = _load_hub(task)
+    else:
+        if data_dir is not None and (train_file is None or validation_file is None):
+            found_train, found_validation = _find_split_files(Path(data_dir), task.name)
+            train_file = train_file or found_train
+            validation_file = validation_file or found_validation
+        if train_file is None or validation_file is None:
+            raise DataError("both a train file and a validation file are needed (or a --data-dir holding both)")
+        raw = {"train": _read_file(Path(train_file)), "validation": _read_file(Path(validation_file))}
+    limits = {"train": max_train_samples, "validation": max_eval_samples}
+    return DatasetDict({name: _subsample(_to_dataset(task, split), limits[name], seed) for name, split in raw.items()})
+
+
+def tokenize_splits(
+    splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, task: TaskSpec, max_length: int = 128
+) -> DatasetDict:
+    """Tokenise without padding (the collator pads per batch); keep only model inputs and ``labels``.
+
+    For token classification the tag goes to the first sub-token of each word; other sub-tokens and
+    special tokens get -100.
+    """
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        if task.kind == "token_classification":
+            return _encode_words(batch, tokenizer, task, max_length)
+        encoded = tokenizer(*(batch[f] for f in task.text_fields), truncation=True, max_length=max_length)
+        return {**encoded, "labels": batch[task.label_field]}
+
+    tokenized = DatasetDict(
+        {
+            name: split.map(encode, batched=True, remove_columns=split.column_names, desc=f"Tokenising {name}")
+            for name, split in splits.items()
+        }
+    )
+    if task.kind == "regression":
+        # map() stores Python floats as float64; keep targets in the model's dtype so the loss is not promoted.
+        tokenized = tokenized.cast_column("labels", Value("float32"))
+    return tokenized
+
+
+def data_collator(
+    task: TaskSpec, tokenizer: PreTrainedTokenizerBase
+) -> DataCollatorWithPadding | DataCollatorForTokenClassification:
+    """Dynamic-padding collator for ``task`` (token labels are padded with -100)."""
+    if task.kind == "token_classification":
+        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+    return DataCollatorWithPadding(tokenizer)
+
+
+def _encode_words(
+    batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, task: TaskSpec, max_length: int
+) -> dict[str, list]:
+    (field,) = task.text_fields
+    encoded = tokenizer(batch[field], is_split_into_words=True, truncation=True, max_length=max_length)
+    labels = []
+    for i, tags in enumerate(batch[task.label_field]):
+        aligned, previous = [], None
+        for word in encoded.word_ids(i):
+            aligned.append(tags[word] if word is not None and word != previous else IGNORE_INDEX)
+            previous = word
+        labels.append(aligned)
+    return {**encoded, "labels": labels}
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def _load_hub(task: TaskSpec) -> dict[str, _RawSplit]:
+    if task.hf_dataset is None:
+        raise DataError(f"task {task.name!r} has no Hub dataset; give --data-dir or --train-file/--validation-file")
+    name, config = task.hf_dataset
+    label = f"{name} ({config})" if config else name
+    try:
+        loaded = datasets.load_dataset(name, config)
+    except Exception as exc:  # offline, unknown name, network or Hub errors: all mean "use local files"
+        raise DataError(
+            f"could not load dataset {label} by name ({type(exc).__name__}: {exc}); "
+            "give --data-dir or --train-file/--validation-file instead"
+        ) from exc
+    if "train" not in loaded:
+        raise DataError(f"dataset {label} has no 'train' split; splits: {', '.join(loaded)}")
+    validation = next((s for s in HUB_VALIDATION_SPLITS if s in loaded), None)
+    if validation is None:
+        raise DataError(f"dataset {label} has no validation split; splits: {', '.join(loaded)}")
+    return {
+        "train": _hub_split(loaded["train"], f"{label} train"),
+        "validation": _hub_split(loaded[validation], f"{label} {validation}"),
+    }
+
+
+def _hub_split(split: Dataset, source: str) -> _RawSplit:
+    rows = split.to_list()
+    # Hub labels are ids into the dataset's own name list; turn them into names so they are matched
+    # against the task's names instead of trusting that both orders agree. Negative ids (GLUE's
+    # unlabelled -1) stay as they are and are rejected later.
+    for column, feature in split.features.items():
+        inner = getattr(feature, "feature", None)  # the element type of a sequence feature
+        if isinstance(feature, ClassLabel):
+            for row in rows:
+                row[column] = _class_name(feature, row[column])
+        elif isinstance(inner, ClassLabel):
+            for row in rows:
+                row[column] = [_class_name(inner, v) for v in row[column]]
+    return _RawSplit(source, rows)
+
+
+def _class_name(feature: ClassLabel, value: Any) -> Any:
+    return feature.int2str(value) if isinstance(value, int) and 0 <= value < feature.num_classes else value
+
+
+def _find_split_files(data_dir: Path, task_name: str) -> tuple[Path, Path]:
+    if not data_dir.is_dir():
+        raise DataError(f"data directory {data_dir} does not exist")
+    searched = [data_dir, data_dir / task_name, data_dir / "glue" / task_name]
+    for directory in searched:
+        train = _first_existing(directory, ("train",))
+        if train is not None:
+            validation = _first_existing(directory, VALIDATION_NAMES)
+            if validation is None:
+                raise DataError(
+                    f"{directory} has {train.name} but no validation.<ext> or dev.<ext> ({', '.join(EXTENSIONS)})"
+                )
+            return train, validation
+    raise DataError(f"no train.<ext> ({', '.join(EXTENSIONS)}) found in {', '.join(str(d) for d in searched)}")
+
+
+def _first_existing(directory: Path, stems: Sequence[str]) -> Path | None:
+    for stem in stems:
+        for ext in EXTENSIONS:
+            if (directory / f"{stem}{ext}").is_file():
+                return directory / f"{stem}{ext}"
+    return None
+
+
+def _read_file(path: Path) -> _RawSplit:
+    if not path.is_file():
+        raise DataError(f"data file {path} does not exist")
+    ext = path.suffix.lower()
+    if ext not in EXTENSIONS:
+        raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(EXTENSIONS)}")
+    try:
+        # utf-8-sig: files saved by spreadsheet programs often start with a byte-order mark.
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            if ext == ".csv":
+                return _read_delimited(handle, str(path), csv.excel)
+            if ext == ".tsv":
+                return _read_delimited(handle, str(path), _TsvDialect)
+            text = handle.read()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if ext == ".json" and text.lstrip().startswith("["):
+        return _read_json_array(text, str(path))
+    return _read_json_lines(text, str(path))
+
+
+class _TsvDialect(csv.Dialect):
+    # GLUE's TSV files contain unbalanced double quotes, so quotes are ordinary characters.
+    delimiter = "\t"
+    quoting = csv.QUOTE_NONE
+    quotechar = None
+    escapechar = None
+    doublequote = False
+    skipinitialspace = False
+    lineterminator = "\n"
+
+
+def _read_delimited(handle: Any, source: str, dialect: type[csv.Dialect] | csv.Dialect) -> _RawSplit:
+    reader = csv.reader(handle, dialect=dialect)
+    header = next(reader, None)
+    if header is None:
+        raise DataError(f"{source} is empty")
+    rows, lines = [], []
+    for values in reader:
+        if not values:  # blank line
+            continue
+        if len(values) != len(header):
+            raise DataError(
+                f"{source}, line {reader.line_num}: {len(values)} fields, but the header has {len(header)}"
+            )
+        rows.append(dict(zip(header, values)))
+        lines.append(reader.line_num)
+    return _RawSplit(source, rows, lines)
+
+
+def _read_json_lines(text: str, source: str) -> _RawSplit:
+    rows, lines = [], []
+    # Split on "\n" only: str.splitlines() would also break at U+2028 and other characters that JSON
+    # strings may contain unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{source}, line {number}: malformed JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{source}, line {number}: expected a JSON object, got {type(row).__name__}")
+        rows.append(row)
+        lines.append(number)
+    return _RawSplit(source, rows, lines)
+
+
+def _read_json_array(text: str, source: str) -> _RawSplit:
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise DataError(f"{source}, item {i}: expected a JSON object, got {type(row).__name__}")
+    return _RawSplit(source, rows)
+
+
+# --- validation -----------------------------------------------------------------------------------
+
+
+def _to_dataset(task: TaskSpec, split: _RawSplit) -> Dataset:
+    if not split.rows:
+        raise DataError(f"{split.source} has no examples")
+    needed = (*task.text_fields, task.label_field)
+    for i, row in enumerate(split.rows):
+        missing = [c for c in needed if c not in row]
+        if missing:
+            raise DataError(
+                f"{split.where(i)}: missing column {', '.join(map(repr, missing))} needed by task {task.name!r}; "
+                f"columns present: {', '.join(row)}"
+            )
+    convert_label = _label_converter(task)
+    columns: dict[str, list] = {c: [] for c in needed}
+    for i, row in enumerate(split.rows):
+        try:
+            for field in task.text_fields:
+                columns[field].append(_check_text(task, field, row[field]))
+            columns[task.label_field].append(convert_label(row[task.label_field], row))
+        except DataError as exc:
+            raise DataError(f"{split.where(i)}: {exc}") from None
+    return Dataset.from_dict(columns, features=_features(task))
+
+
+def _features(task: TaskSpec) -> Features:
+    if task.kind == "token_classification":
+        (field,) = task.text_fields
+        return Features({field: [Value("string")], task.label_field: [ClassLabel(names=list(task.label_names))]})
+    label = Value("float32") if task.kind == "regression" else ClassLabel(names=list(task.label_names))
+    return Features({**{f: Value("string") for f in task.text_fields}, task.label_field: label})
+
+
+def _check_text(task: TaskSpec, field: str, value: Any) -> str | list[str]:
+    if task.kind == "token_classification":
+        if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+            raise DataError(f"{field!r} must be a list of token strings, got {value!r}")
+    elif not isinstance(value, str):
+        raise DataError(f"{field!r} must be a string, got {value!r}")
+    return value
+
+
+def _label_converter(task: TaskSpec) -> Callable[[Any, dict], Any]:
+    names = task.label_names
+    allowed = f"an id 0..{len(names) - 1} or one of {', '.join(names)}"
+
+    def class_id(value: Any) -> int:
+        if isinstance(value, str):
+            if value in names:
+                return names.index(value)
+            try:
+                value = int(value)
+            except ValueError:
+                raise DataError(f"label {value!r} is not {allowed}") from None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(names):
+            raise DataError(f"label {value!r} is not {allowed}")
+        return value
+
+    def score(value: Any, row: dict) -> float:
+        try:
+            result = float(value)
+        except (TypeError, ValueError):
+            result = math.nan
+        if isinstance(value, bool) or not math.isfinite(result):
+            raise DataError(f"regression label {value!r} is not a finite number")
+        return result
+
+    def tags(value: Any, row: dict) -> list[int]:
+        tokens = row[task.text_fields[0]]
+        if not isinstance(value, list) or len(value) != len(tokens):
+            raise DataError(
+                f"{task.label_field!r} must be a list with one tag per token ({len(tokens)}), got {value!r}"
+            )
+        return [class_id(v) for v in value]
+
+    if task.kind == "regression":
+        return score
+    if task.kind == "token_classification":
+        return tags
+    return lambda value, row: class_id(value)
+
+
+def _subsample(dataset: Dataset, limit: int | None, seed: int) -> Dataset:
+    if limit is not None and limit < 1:
+        raise DataError(f"a sample limit must be at least 1, got {limit}")
+    if limit is None or limit >= len(dataset):
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(limit))

@@ -1,0 +1,213 @@
+"""A complete fine-tuning run (data, model, ADDropTrainer, early stopping, best checkpoint, metrics file).
+
+Used by ``addrop train`` and by the job workers; callers observe it through Trainer callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+
+from addrop.callbacks import MetricEvent, MetricsReporter, StopWhen
+from addrop.data import data_collator, load_splits, tokenize_splits
+from addrop.dropout import ADDropConfig
+from addrop.metrics import trainer_metrics
+from addrop.models import DEFAULT_MODEL, load_model, load_tokenizer
+from addrop.tasks import TaskSpec, custom_task, get_task
+from addrop.trainer import ADDropTrainer
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything a run needs; defaults follow the paper's setting for BERT-sized models."""
+
+    task: str = "sst2"
+    model: str = DEFAULT_MODEL
+    output_dir: str = "outputs/run"
+    data_dir: str | None = None
+    train_file: str | None = None
+    validation_file: str | None = None
+    # for user files that are not a known task: kind, text columns, label column and label names
+    task_kind: str | None = None
+    text_fields: tuple[str, ...] = ()
+    label_field: str = "label"
+    label_names: tuple[str, ...] = ()
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    max_length: int = 128
+    epochs: int = 10
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.0
+    seed: int = 42
+    patience: int | None = 5
+    addrop: bool = True
+    method: str = "GA"
+    p: float = 0.3
+    q: float = 0.2
+    layers: tuple[int, ...] = (0,)
+    mode: str = "high"
+    steps: int = 20
+    cross_tuning: bool = True
+    logging_steps: int = 10
+    group_by_length: bool = True
+    device: str | None = None  # "cpu", "cuda", or None for CUDA when available
+    save_checkpoint: bool = True
+
+    def __post_init__(self) -> None:
+        self.text_fields = tuple(self.text_fields)
+        self.label_names = tuple(self.label_names)
+        self.layers = tuple(self.layers)
+        checks = {
+            "max_length": self.max_length >= 8,
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "eval_batch_size": self.eval_batch_size >= 1,
+            "learning_rate": 0 < self.learning_rate < 1,
+            "weight_decay": self.weight_decay >= 0,
+            "warmup_ratio": 0 <= self.warmup_ratio < 1,
+            "logging_steps": self.logging_steps >= 1,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError("invalid " + ", ".join(f"{name}={getattr(self, name)!r}" for name in bad))
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1 (or None to disable early stopping), got {self.patience}")
+        if self.device not in (None, "cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was requested but no CUDA device is available")
+        self.addrop_config()  # validates method, p, q, mode, steps, layers
+
+    def addrop_config(self) -> ADDropConfig | None:
+        if not self.addrop:
+            return None
+        return ADDropConfig(self.method, self.p, self.q, self.layers, self.mode, self.steps)
+
+    def task_spec(self) -> TaskSpec:
+        if self.task_kind is None:
+            return get_task(self.task)
+        return custom_task(self.task_kind, self.text_fields, self.label_field, self.label_names, name=self.task)
+
+
+@dataclass
+class FinetuneResult:
+    """What a run produced; the same content is written to ``metrics.json`` in the output directory."""
+
+    task: str
+    metric: str
+    best_metric: float | None
+    best_epoch: float | None
+    final_metrics: dict[str, float]
+    best_checkpoint: str | None
+    metrics_file: str
+    stopped: bool
+    train_seconds: float
+    history: list[dict] = field(default_factory=list)
+
+
+def finetune(
+    config: FinetuneConfig,
+    callbacks: Sequence[TrainerCallback] = (),
+    should_stop: Callable[[], bool] | None = None,
+    progress: bool = True,
+) -> FinetuneResult:
+    """Fine-tune ``config.model`` on ``config.task`` with AD-DROP (or plainly) and keep the best checkpoint."""
+    task = config.task_spec()
+    set_seed(config.seed)
+    tokenizer = load_tokenizer(config.model)
+    model = load_model(config.model, task)
+    splits = load_splits(
+        task,
+        data_dir=config.data_dir,
+        train_file=config.train_file,
+        validation_file=config.validation_file,
+        max_train_samples=config.max_train_samples,
+        max_eval_samples=config.max_eval_samples,
+        seed=config.seed,
+    )
+    data = tokenize_splits(splits, tokenizer, task, config.max_length)
+    output = Path(config.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    history: list[dict] = []
+    stopper = StopWhen(should_stop) if should_stop is not None else None
+    extra: list[TrainerCallback] = [MetricsReporter(lambda event: history.append(event.to_dict()))]
+    if config.patience is not None:
+        extra.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    if stopper is not None:
+        extra.append(stopper)
+    args = TrainingArguments(
+        output_dir=str(output / "checkpoints"),
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_ratio=config.warmup_ratio,
+        seed=config.seed,
+        eval_strategy="epoch",
+        save_strategy="epoch" if config.save_checkpoint else "no",
+        save_total_limit=1,
+        load_best_model_at_end=config.save_checkpoint,
+        metric_for_best_model=task.metric,
+        greater_is_better=True,
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        report_to="none",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        use_cpu=config.device == "cpu",
+        disable_tqdm=not progress,
+        save_only_model=True,
+    )
+    trainer = ADDropTrainer(
+        model=model,
+        args=args,
+        train_dataset=data["train"],
+        eval_dataset=data["validation"],
+        processing_class=tokenizer,
+        data_collator=data_collator(task, tokenizer),
+        compute_metrics=trainer_metrics(task),
+        callbacks=[*extra, *callbacks],
+        addrop=config.addrop_config(),
+        cross_tuning=config.cross_tuning,
+    )
+    started = time.perf_counter()
+    trainer.train()
+    elapsed = time.perf_counter() - started
+
+    evaluations = [event for event in history if event["kind"] == "eval"]
+    best = max(evaluations, key=lambda event: event["values"].get(task.metric, float("-inf")), default=None)
+    best_dir = None
+    if config.save_checkpoint and evaluations:
+        best_dir = output / "best"
+        trainer.save_model(str(best_dir))  # the best model is loaded back at the end of training
+    shutil.rmtree(output / "checkpoints", ignore_errors=True)
+    result = FinetuneResult(
+        task=task.name,
+        metric=task.metric,
+        best_metric=best["values"].get(task.metric) if best else None,
+        best_epoch=best["epoch"] if best else None,
+        final_metrics=evaluations[-1]["values"] if evaluations else {},
+        best_checkpoint=str(best_dir) if best_dir else None,
+        metrics_file=str(output / "metrics.json"),
+        stopped=bool(stopper and stopper.stopped),
+        train_seconds=elapsed,
+        history=history,
+    )
+    payload = {"config": asdict(config), **asdict(result)}
+    tmp = output / "metrics.json.tmp"
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(output / "metrics.json")
+    return result
+
+
+__all__ = ["FinetuneConfig", "FinetuneResult", "MetricEvent", "finetune"]

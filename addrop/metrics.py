@@ -1,0 +1,102 @@
+"""Dev metrics with scikit-learn, SciPy and seqeval (``evaluate`` would need the network)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Callable
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from seqeval.metrics import f1_score as entity_f1
+from seqeval.metrics import precision_score as entity_precision
+from seqeval.metrics import recall_score as entity_recall
+from sklearn.metrics import f1_score, matthews_corrcoef
+from transformers import EvalPrediction
+
+from addrop.tasks import TaskSpec
+
+IGNORE_INDEX = -100
+
+
+def compute_metrics(task: TaskSpec, predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Score raw model outputs against gold labels; every value is a finite Python float.
+
+    ``predictions`` are logits ([N, C], or [N, T, C] for token classification) or, with one dimension
+    fewer, already-decoded class ids; regression takes [N] or [N, 1] scores. Token labels equal to -100
+    are ignored.
+    """
+    predictions = np.asarray(predictions)
+    labels = np.asarray(labels)
+    if task.kind == "regression":
+        return _regression(predictions, labels)
+    if task.kind == "classification":
+        return _classification(task, _decode(predictions, labels.ndim), labels)
+    return _token_classification(task, _decode(predictions, labels.ndim), labels)
+
+
+def trainer_metrics(task: TaskSpec) -> Callable[[EvalPrediction], dict[str, float]]:
+    """Adapt :func:`compute_metrics` to ``transformers.Trainer(compute_metrics=...)``."""
+
+    def metrics(eval_pred: EvalPrediction) -> dict[str, float]:
+        predictions, labels = eval_pred.predictions, eval_pred.label_ids
+        # Models that return extra outputs (hidden states, attentions) give a tuple; logits come first.
+        if isinstance(predictions, tuple):
+            predictions = predictions[0]
+        if isinstance(labels, tuple):
+            labels = labels[0]
+        return compute_metrics(task, predictions, labels)
+
+    return metrics
+
+
+def _decode(predictions: np.ndarray, label_ndim: int) -> np.ndarray:
+    return predictions.argmax(axis=-1) if predictions.ndim > label_ndim else predictions
+
+
+def _finite(value: float) -> float:
+    # Correlations are undefined (NaN) for constant inputs; report them as no correlation.
+    value = float(value)
+    return value if math.isfinite(value) else 0.0
+
+
+def _classification(task: TaskSpec, preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    out = {"accuracy": float(np.mean(preds == labels))}
+    if task.metric == "f1":
+        average = "binary" if task.num_labels == 2 else "macro"
+        out["f1"] = float(f1_score(labels, preds, average=average, zero_division=0))
+    if task.metric == "matthews_correlation":
+        out["matthews_correlation"] = _finite(matthews_corrcoef(labels, preds))
+    return out
+
+
+def _regression(predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    preds = predictions.reshape(-1).astype(np.float64)
+    labels = labels.reshape(-1).astype(np.float64)
+    if np.ptp(preds) == 0 or np.ptp(labels) == 0:
+        pearson = spearman = 0.0
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pearson = _finite(pearsonr(preds, labels)[0])
+            spearman = _finite(spearmanr(preds, labels)[0])
+    return {"pearson": pearson, "spearmanr": spearman, "combined": (pearson + spearman) / 2}
+
+
+def _token_classification(task: TaskSpec, preds: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    names = task.label_names
+    true_tags: list[list[str]] = []
+    pred_tags: list[list[str]] = []
+    for pred_row, label_row in zip(preds, labels):
+        keep = label_row != IGNORE_INDEX
+        true_tags.append([names[i] for i in label_row[keep]])
+        pred_tags.append([names[i] for i in pred_row[keep]])
+    kept = labels != IGNORE_INDEX
+    # Default (conlleval) mode, as in the official CoNLL-2003 script and transformers' NER examples,
+    # so scores compare with published ones.
+    return {
+        "precision": float(entity_precision(true_tags, pred_tags, zero_division=0)),
+        "recall": float(entity_recall(true_tags, pred_tags, zero_division=0)),
+        "f1": float(entity_f1(true_tags, pred_tags, zero_division=0)),
+        "accuracy": float(np.mean(preds[kept] == labels[kept])) if kept.any() else 0.0,
+    }

