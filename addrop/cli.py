@@ -206,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    # the load report of a new classification head is expected here, not a problem to show
+    hf_logging.set_verbosity_error()
     from addrop.data import DataError
     from addrop.hooks import UnsupportedModelError
     from addrop.models import ModelLoadError

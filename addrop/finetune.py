@@ -124,8 +124,6 @@ def finetune(
     """Fine-tune ``config.model`` on ``config.task`` with AD-DROP (or plainly) and keep the best checkpoint."""
     task = config.task_spec()
     set_seed(config.seed)
-    tokenizer = load_tokenizer(config.model)
-    model = load_model(config.model, task)
     splits = load_splits(
         task,
         data_dir=config.data_dir,
@@ -135,6 +133,8 @@ def finetune(
         max_eval_samples=config.max_eval_samples,
         seed=config.seed,
     )
+    tokenizer = load_tokenizer(config.model)
+    model = load_model(config.model, task)
     data = tokenize_splits(splits, tokenizer, task, config.max_length)
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
@@ -152,7 +152,7 @@ def finetune(
         per_device_eval_batch_size=config.eval_batch_size,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
-        warmup_ratio=config.warmup_ratio,
+        warmup_steps=config.warmup_ratio,  # a float below 1 is a fraction of all steps
         seed=config.seed,
         eval_strategy="epoch",
         save_strategy="epoch" if config.save_checkpoint else "no",
