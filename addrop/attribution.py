@@ -96,7 +96,11 @@ class LayerAttribution:
 
     def _pass_one(self, inputs: Mapping[str, torch.Tensor], materialise: bool, with_grad: bool):
         """Forward in the model's current mode with only the padding mask, capturing the masked layers."""
-        with torch.set_grad_enabled(with_grad), self.hooks.capture(self.layers, materialise) as captures:
+        with (
+            torch.set_grad_enabled(with_grad),
+            self.hooks.capture(self.layers, materialise) as captures,
+            self.hooks.first_token_only(),
+        ):
             outputs = self.model(**inputs)
         target = resolve_target(outputs.logits, self.target, inputs.get("labels") is not None)
         labels = pseudo_labels(outputs.logits) if target == "logit" else None
@@ -199,7 +203,11 @@ class IntegratedGradients(LayerAttribution):
             chunk = alphas[start : start + replicas]
             r = len(chunk)
             stacked = {k: _repeat(v, r) for k, v in inputs.items()}
-            with torch.enable_grad(), self.hooks.interpolate(layer, attention, chunk) as spec:
+            with (
+                torch.enable_grad(),
+                self.hooks.interpolate(layer, attention, chunk) as spec,
+                self.hooks.first_token_only(),
+            ):
                 out = self.model(**stacked)
                 # the model's loss is a mean over the r stacked copies; times r it is the sum of per-copy means
                 loss = out.loss * r if out.loss is not None else None

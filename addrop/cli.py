@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Sequence
 
 from addrop.attribution import METHODS
+from addrop.dropout import ADDropConfig
 from addrop.finetune import FinetuneConfig
 from addrop.models import DEFAULT_MODEL
 from addrop.tasks import KNOWN_TASKS
 
-_DEFAULTS = {f.name: f.default for f in fields(FinetuneConfig)}
+_DEFAULTS = {f.name: f.default for f in (*fields(FinetuneConfig), *fields(ADDropConfig))}
 
 
 def _probability(text: str) -> float:
@@ -133,13 +134,7 @@ def _train(args: argparse.Namespace) -> int:
         warmup_ratio=args.warmup_ratio,
         seed=args.seed,
         patience=None if args.no_early_stopping else args.patience,
-        addrop=not args.baseline,
-        method=args.method,
-        p=args.p,
-        q=args.q,
-        layers=args.layers,
-        mode=args.mode,
-        steps=args.steps,
+        addrop=None if args.baseline else ADDropConfig(args.method, args.p, args.q, args.layers, args.mode, args.steps),
         cross_tuning=not args.no_cross_tuning,
         logging_steps=args.logging_steps,
         group_by_length=not args.no_group_by_length,

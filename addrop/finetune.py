@@ -50,13 +50,7 @@ class FinetuneConfig:
     warmup_ratio: float = 0.0
     seed: int = 42
     patience: int | None = 5
-    addrop: bool = True
-    method: str = "GA"
-    p: float = 0.3
-    q: float = 0.2
-    layers: tuple[int, ...] = (0,)
-    mode: str = "high"
-    steps: int = 20
+    addrop: ADDropConfig | None = field(default_factory=ADDropConfig)  # None: plain fine-tuning baseline
     cross_tuning: bool = True
     logging_steps: int = 10
     group_by_length: bool = True
@@ -66,7 +60,8 @@ class FinetuneConfig:
     def __post_init__(self) -> None:
         self.text_fields = tuple(self.text_fields)
         self.label_names = tuple(self.label_names)
-        self.layers = tuple(self.layers)
+        if isinstance(self.addrop, dict):  # a config read back from JSON
+            self.addrop = ADDropConfig(**self.addrop)
         checks = {
             "max_length": self.max_length >= 8,
             "epochs": self.epochs >= 1,
@@ -86,12 +81,6 @@ class FinetuneConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was requested but no CUDA device is available")
-        self.addrop_config()  # validates method, p, q, mode, steps, layers
-
-    def addrop_config(self) -> ADDropConfig | None:
-        if not self.addrop:
-            return None
-        return ADDropConfig(self.method, self.p, self.q, self.layers, self.mode, self.steps)
 
     def task_spec(self) -> TaskSpec:
         if self.task_kind is None:
@@ -177,7 +166,7 @@ def finetune(
         data_collator=data_collator(task, tokenizer),
         compute_metrics=trainer_metrics(task),
         callbacks=[*extra, *callbacks],
-        addrop=config.addrop_config(),
+        addrop=config.addrop,
         cross_tuning=config.cross_tuning,
     )
     started = time.perf_counter()

@@ -129,6 +129,8 @@ class AttentionHooks:
         self._state: contextvars.ContextVar[_State] = contextvars.ContextVar(f"addrop_state_{id(self)}")
         model.set_attn_implementation(PREFIX + base)
         self.modules = _discover(model)
+        self._model = weakref.ref(model)
+        self._first_token_exact: bool | None = None  # decided on first use of first_token_only()
         for index, module in enumerate(self.modules):
             _REGISTRY[module] = (self, index)
 
@@ -149,6 +151,46 @@ class AttentionHooks:
         if len(set(normalised)) != len(normalised):
             raise ValueError(f"layers must not repeat: {tuple(layers)}")
         return tuple(normalised)
+
+    @contextlib.contextmanager
+    def first_token_only(self) -> Iterator[bool]:
+        """Within the block, the last layer keeps only the first token after its attention block, where
+        that provably leaves the model's output unchanged (a sequence classifier reading [CLS]).
+
+        Pass 1 of a sequence classifier then skips the last layer's feed-forward work on every other
+        token, forward and backward.  Whether the model's output is unchanged is checked once, on the
+        model's dummy inputs in eval mode; the block yields whether the shortcut is in force.
+        """
+        model = self._model()
+        if model is None or not self._first_token_is_exact(model):
+            yield False
+            return
+        handle = _parent(model, self.modules[-1]).register_forward_hook(_keep_first_token)
+        try:
+            yield True
+        finally:
+            handle.remove()
+
+    def _first_token_is_exact(self, model: nn.Module) -> bool:
+        if self._first_token_exact is None:
+            parent = _parent(model, self.modules[-1])
+            inputs = {k: v.to(model.device) for k, v in model.dummy_inputs.items()}
+            was_training = model.training
+            model.eval()
+            try:
+                with torch.no_grad():
+                    full = model(**inputs).logits
+                    handle = parent.register_forward_hook(_keep_first_token)
+                    try:
+                        short = model(**inputs).logits
+                    finally:
+                        handle.remove()
+                self._first_token_exact = full.shape == short.shape and torch.allclose(full, short, atol=1e-5)
+            except (RuntimeError, ValueError, IndexError):  # the model cannot run on a shortened sequence
+                self._first_token_exact = False
+            finally:
+                model.train(was_training)
+        return self._first_token_exact
 
     @contextlib.contextmanager
     def _using(self, **changes: object) -> Iterator[_State]:
@@ -201,6 +243,20 @@ class AttentionHooks:
         if layer in state.drop:
             attention_mask = _with_drops(attention_mask, state.drop[layer], query.dtype)
         return self._base(module, query, key, value, attention_mask, **kwargs)
+
+
+def _parent(model: nn.Module, child: nn.Module) -> nn.Module:
+    """The module that holds ``child`` (for BERT-like layers: the attention block with its residual)."""
+    for module in model.modules():
+        if any(sub is child for sub in module.children()):
+            return module
+    raise UnsupportedModelError("the attention module is not part of the model")
+
+
+def _keep_first_token(module: nn.Module, args, output):
+    if isinstance(output, tuple):
+        return (output[0][:, :1], *output[1:])
+    return output[:, :1]
 
 
 def _interpolated(spec: _Interpolation, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -263,15 +319,16 @@ for _name in _BASES:
     AttentionMaskInterface.register(PREFIX + _name, ALL_MASK_ATTENTION_FUNCTIONS[_name])
 
 _attach_lock = threading.Lock()
+# model -> its hooks; kept outside the model so that copies and pickles of a model carry none
+_HOOKS: "weakref.WeakKeyDictionary[nn.Module, AttentionHooks]" = weakref.WeakKeyDictionary()
 
 
 def attach(model: nn.Module) -> AttentionHooks:
     """Return the model's :class:`AttentionHooks`, installing them on first use (idempotent)."""
     with _attach_lock:
-        hooks = model.__dict__.get("_addrop_hooks")
+        hooks = _HOOKS.get(model)
         if hooks is None:
-            hooks = AttentionHooks(model)
-            model.__dict__["_addrop_hooks"] = hooks
+            hooks = _HOOKS[model] = AttentionHooks(model)
         return hooks
 
 

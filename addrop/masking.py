@@ -51,6 +51,7 @@ def discard_masks(
     candidate = torch.empty(maps.shape, dtype=torch.bool, device=maps.device)
     dropped = torch.empty_like(candidate)
     draw_device = generator.device if generator is not None else maps.device
+    draws: torch.Tensor | None = None
     # one map (layer) at a time keeps the temporaries to a single [b, h, n, n] float tensor
     for index, scores in enumerate(maps):
         scores = scores.float() if mode == "high" else -scores.float()
@@ -64,8 +65,10 @@ def discard_masks(
         torch.ge(scores, threshold, out=candidate[index])
         if padded:
             candidate[index] &= valid_key & valid_query
-        draws = torch.rand(scores.shape, generator=generator, device=draw_device).to(maps.device)
-        torch.lt(draws, q, out=dropped[index])
+        if draws is None:  # one buffer for all maps: fresh large allocations cost page faults on CPU
+            draws = torch.empty(scores.shape, device=draw_device)
+        draws.uniform_(generator=generator)
+        torch.lt(draws.to(maps.device), q, out=dropped[index])
         dropped[index] &= candidate[index]
         lost_all = (dropped[index].sum(-1, keepdim=True) >= n_valid) & valid_query
         if bool(lost_all.any()):

@@ -1,18 +1,21 @@
-"""Cost of an AD-DROP training step relative to a plain step, side by side in one run.
+"""Cost of an AD-DROP training step relative to a plain step, measured side by side in one run.
 
-On the bundled MiniLM-L6-H384 (batch 32, length 128 by default) it times, each in its own process so that
-peak memory (max RSS) is per configuration:
+On the bundled MiniLM-L6-H384 (batch 32, length 128 by default, CPU):
 
-- ``plain``: forward, backward, AdamW step (our code path, also the baseline for every ratio);
-- ``trainer``: the same step through ``transformers.Trainer.training_step``;
-- AD-DROP steps with GA, IGA, AA, RD on layer 0 and GA on all layers, as implemented in ``addrop``;
-- the same definitions implemented straightforwardly (``naive-*``): eager attention with the maps
-  materialised, one backward per masked layer, IGA as m separate forward/backward passes.
+1. Step times, interleaved round-robin in one process so that machine noise hits every configuration
+   alike: ``plain`` (forward, backward, AdamW step; the baseline of every ratio); AD-DROP steps with GA,
+   AA, RD on layer 0 and GA on all layers, as ``addrop`` implements them; and the same definitions
+   implemented straightforwardly (``naive-*``: eager attention returning the maps, one backward per
+   masked layer). IGA (m = 20) and its looped version run in a second, shorter round-robin, next to
+   ``interp-pass``: one interpolation pass (eval-mode forward and backward to the masked map), so that
+   ``plain + m x interp-pass`` is what IGA should cost at most.
+2. transformers' own ``Trainer`` against ``ADDropTrainer`` (plain and GA on layer 0), each timed per
+   step by a callback in its own process.
+3. Peak memory (max RSS) of each configuration, each in its own process.
+4. With ``--epoch-pair DIR``: one plain and one AD-DROP (GA, layer 0) epoch of real MRPC fine-tuning
+   (batch 16, dynamic padding, length-grouped batches) through ``addrop.finetune``.
 
-With ``--epoch-pair DIR`` it also runs one plain and one AD-DROP (GA, layer 0) epoch of real fine-tuning
-on the MRPC files in DIR (batch 16) through ``addrop.finetune`` and prints their wall time.
-
-Usage: python benchmarks/step_cost.py [--batch 32] [--length 128] [--repeats 5] [--epoch-pair ../shared/data/glue/mrpc]
+Usage: python benchmarks/step_cost.py [--repeats 5] [--epoch-pair ../shared/data/glue/mrpc] [--json out.json]
 """
 
 from __future__ import annotations
@@ -26,46 +29,48 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
-CONFIGS = [
-    "plain",
-    "trainer",
-    "GA-L0",
-    "naive-GA-L0",
-    "GA-all",
-    "naive-GA-all",
-    "AA-L0",
-    "naive-AA-L0",
-    "RD-L0",
-    "naive-RD-L0",
-    "IGA-L0",
-    "naive-IGA-L0",
-]
+FAST = ["plain", "GA-L0", "naive-GA-L0", "GA-all", "naive-GA-all", "AA-L0", "naive-AA-L0", "RD-L0", "naive-RD-L0"]
+SLOW = ["plain", "interp-pass", "IGA-L0", "naive-IGA-L0"]
+MEMORY = ["plain", "GA-L0", "GA-all", "AA-L0", "RD-L0", "IGA-L0", "naive-GA-L0", "naive-GA-all", "naive-IGA-L0"]
+STEPS = 20  # IGA interpolation points
 
 
-def measure(name: str, batch_size: int, length: int, repeats: int, warmup: int, iga_batch: int) -> dict:
-    """Run one configuration in this process and return its timings and peak memory."""
+def make_batch(batch_size: int, length: int) -> dict:
     import torch
-    from transformers import AutoModelForSequenceClassification
 
-    from addrop import ADDrop, ADDropConfig, masked_forward
-    from addrop.attribution import IntegratedGradients
-    from addrop.models import resolve_model
-
-    torch.manual_seed(0)
-    naive = name.startswith("naive-")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        resolve_model("minilm"), num_labels=2, attn_implementation="eager" if naive else "sdpa"
-    )
-    model.train()
     g = torch.Generator().manual_seed(0)
-    batch = {
+    return {
         "input_ids": torch.randint(1000, 30000, (batch_size, length), generator=g),
         "attention_mask": torch.ones(batch_size, length, dtype=torch.long),
         "token_type_ids": torch.zeros(batch_size, length, dtype=torch.long),
         "labels": torch.randint(0, 2, (batch_size,), generator=g),
     }
-    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5)
+
+
+def load(attn: str):
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from addrop.models import resolve_model
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        resolve_model("minilm"), num_labels=2, attn_implementation=attn
+    )
+    return model.train(), torch.optim.AdamW(model.parameters(), lr=2e-5)
+
+
+def build_step(name: str, batch: dict, models: dict, iga_batch: int) -> Callable[[], None]:
+    """A closure running one training step of configuration ``name``."""
+    import torch
+
+    from addrop import ADDrop, ADDropConfig, masked_forward
+    from addrop.attribution import GradientAttribution, IntegratedGradients
+
+    naive = name.startswith("naive-")
+    model, optimizer = models["eager" if naive else "sdpa"]
     method, _, where = name.removeprefix("naive-").partition("-")
     layers = tuple(range(model.config.num_hidden_layers)) if where == "all" else (0,)
 
@@ -75,65 +80,34 @@ def measure(name: str, batch_size: int, length: int, repeats: int, warmup: int, 
         optimizer.zero_grad(set_to_none=True)
 
     if name == "plain":
-        def step() -> None:
-            update(model(**batch).loss)
-    elif name == "trainer":
-        return trainer_step_times(model, batch, repeats, warmup)
-    elif not naive:
-        config = ADDropConfig(method, p=0.3, q=0.3, layers=layers, steps=20)
-        addrop = ADDrop(model, config)
-        if method == "IGA":
-            addrop.attribution = IntegratedGradients(model, layers, steps=20, internal_batch_size=iga_batch)
+        return lambda: update(model(**batch).loss)
+    if name == "interp-pass":
+        attribution = GradientAttribution(model, (0,))
 
-        def step() -> None:
-            plan = addrop.plan(batch)
-            with addrop.applied(plan.masks):
-                loss = model(**batch).loss
-            update(loss)
-    else:
-        def step() -> None:
-            masks = naive_masks(model, batch, method, layers)
-            update(masked_forward(model, batch, masks).loss)
+        def interpolation_pass() -> None:
+            model.eval()
+            try:
+                attribution.attribute(batch, return_attention=False)
+            finally:
+                model.train()
 
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"name": name, "median_s": statistics.median(times), "times": times, "peak_rss_mb": peak_mb}
+        return interpolation_pass
+    if naive:
+        return lambda: update(masked_forward(model, batch, naive_masks(model, batch, method, layers)).loss)
+    addrop = ADDrop(model, ADDropConfig(method, p=0.3, q=0.3, layers=layers, steps=STEPS))
+    if method == "IGA":
+        addrop.attribution = IntegratedGradients(model, layers, steps=STEPS, internal_batch_size=iga_batch)
+
+    def step() -> None:
+        plan = addrop.plan(batch)
+        with addrop.applied(plan.masks):
+            loss = model(**batch).loss
+        update(loss)
+
+    return step
 
 
-def trainer_step_times(model, batch: dict, repeats: int, warmup: int) -> dict:
-    """transformers' own Trainer on the same batch: each step timed between on_step_begin and on_step_end."""
-    from datasets import Dataset
-    from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
-
-    rows = [{k: v[i] for k, v in batch.items()} for i in range(len(batch["labels"]))]
-    steps = warmup + repeats
-    times: list[float] = []
-
-    class StepTimer(TrainerCallback):
-        def on_step_begin(self, args, state, control, **kwargs):
-            self.start = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):
-            times.append(time.perf_counter() - self.start)
-
-    args = TrainingArguments(output_dir="/tmp/addrop-bench", report_to="none", use_cpu=True, max_steps=steps,
-                             per_device_train_batch_size=len(rows), learning_rate=2e-5, weight_decay=0.0,
-                             save_strategy="no", logging_strategy="no", disable_tqdm=True, lr_scheduler_type="constant")
-    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows * steps),
-                      data_collator=default_data_collator, callbacks=[StepTimer()])
-    trainer.train()
-    times = times[warmup:]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"name": "trainer", "median_s": statistics.median(times), "times": times, "peak_rss_mb": peak_mb}
-
-
-def naive_masks(model, batch, method: str, layers: tuple[int, ...]):
+def naive_masks(model, batch: dict, method: str, layers: tuple[int, ...]) -> dict:
     """The definition implemented the obvious way: eager attention returns the maps, one backward per
     layer, IGA by m separate passes with the layer's attention output scaled (O = A V is linear in A)."""
     import torch
@@ -155,8 +129,8 @@ def naive_masks(model, batch, method: str, layers: tuple[int, ...]):
         else:
             module = model.base_model.encoder.layer[layer].attention.self
             total = torch.zeros_like(attention)
-            for k in range(1, 21):
-                alpha = k / 20
+            for k in range(1, STEPS + 1):
+                alpha = k / STEPS
                 handle = module.register_forward_hook(lambda m, a, o: (o[0] * alpha, *o[1:]))
                 try:
                     step_out = model(**batch, output_attentions=True)
@@ -165,13 +139,74 @@ def naive_masks(model, batch, method: str, layers: tuple[int, ...]):
                 finally:
                     handle.remove()
                 total += grad / alpha
-            scores = attention.detach() * total / 20
+            scores = attention.detach() * total / STEPS
         _, dropped = discard_masks(scores, batch["attention_mask"], 0.3, 0.3)
         masks[layer] = dropped
     return masks
 
 
-def epoch_pair(data_dir: str, threads: int) -> dict:
+def round_robin(names: list[str], batch: dict, rounds: int, warmup: int, iga_batch: int) -> dict[str, list[float]]:
+    """Time every configuration once per round, rounds interleaved."""
+    models = {"sdpa": load("sdpa"), "eager": load("eager")}
+    steps = {name: build_step(name, batch, models, iga_batch) for name in names}
+    for name in names:
+        for _ in range(warmup):
+            steps[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            start = time.perf_counter()
+            steps[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def trainer_steps(batch: dict, repeats: int, warmup: int) -> dict[str, float]:
+    """Median step time of transformers.Trainer and ADDropTrainer (plain, GA layer 0) on the same batch."""
+    from datasets import Dataset
+    from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
+
+    from addrop import ADDropConfig, ADDropTrainer
+
+    rows = [{k: v[i] for k, v in batch.items()} for i in range(len(batch["labels"]))]
+    steps = warmup + repeats
+    results = {}
+    for label, cls, extra in [
+        ("Trainer", Trainer, {}),
+        ("ADDropTrainer-plain", ADDropTrainer, {"addrop": None}),
+        ("ADDropTrainer-GA-L0", ADDropTrainer, {"addrop": ADDropConfig("GA", 0.3, 0.3), "cross_tuning": False}),
+    ]:
+        times: list[float] = []
+
+        class StepTimer(TrainerCallback):
+            def on_step_begin(self, args, state, control, **kwargs):
+                self.start = time.perf_counter()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                times.append(time.perf_counter() - self.start)
+
+        model, _ = load("sdpa")
+        args = TrainingArguments(output_dir="/tmp/addrop-bench", report_to="none", use_cpu=True, max_steps=steps,
+                                 per_device_train_batch_size=len(rows), learning_rate=2e-5, weight_decay=0.0,
+                                 save_strategy="no", logging_strategy="no", disable_tqdm=True,
+                                 lr_scheduler_type="constant")
+        trainer = cls(model=model, args=args, train_dataset=Dataset.from_list(rows * steps),
+                      data_collator=default_data_collator, callbacks=[StepTimer()], **extra)
+        trainer.train()
+        results[label] = statistics.median(times[warmup:])
+    return results
+
+
+def peak_memory(name: str, batch: dict, iga_batch: int) -> float:
+    """Max RSS (MB) of this process after two steps of ``name`` (run it in a fresh process)."""
+    models = {"eager" if name.startswith("naive-") else "sdpa": load("eager" if name.startswith("naive-") else "sdpa")}
+    step = build_step(name, batch, models, iga_batch)
+    for _ in range(2):
+        step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def epoch_pair(data_dir: str) -> dict:
     """One plain and one AD-DROP epoch of real MRPC fine-tuning (batch 16, GA on layer 0)."""
     import tempfile
 
@@ -183,56 +218,87 @@ def epoch_pair(data_dir: str, threads: int) -> dict:
         started = time.perf_counter()
         result = finetune(config, progress=False)
         total = time.perf_counter() - started
-    epochs = [e for e in result.history if e["kind"] == "eval"]
-    return {"total_s": total, "train_s": result.train_seconds, "dev": [e["values"] for e in epochs]}
+    dev = [e["values"] for e in result.history if e["kind"] == "eval"]
+    return {"total_s": total, "train_s": result.train_seconds, "dev": dev}
+
+
+def _subprocess(args: list[str]) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", TRANSFORMERS_VERBOSITY="error")
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--length", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--iga-repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of the fast configurations")
+    parser.add_argument("--iga-repeats", type=int, default=2, help="rounds of the IGA configurations")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iga-batch", type=int, default=64, help="examples per IGA interpolation pass")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", nargs="*", choices=CONFIGS, help="run only these configurations")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["iga", "trainer", "memory"])
     parser.add_argument("--epoch-pair", metavar="MRPC_DIR", help="also time a plain + AD-DROP MRPC epoch pair")
     parser.add_argument("--json", help="write all figures to this file")
-    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-of", help=argparse.SUPPRESS)
+    parser.add_argument("--trainer-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     import torch
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()
     torch.set_num_threads(args.threads)
-    if args.measure:
-        repeats = args.iga_repeats if "IGA" in args.measure else args.repeats
-        print(json.dumps(measure(args.measure, args.batch, args.length, repeats, args.warmup, args.iga_batch)))
+    batch = make_batch(args.batch, args.length)
+    if args.memory_of:
+        print(json.dumps({"peak_rss_mb": peak_memory(args.memory_of, batch, args.iga_batch)}))
+        return
+    if args.trainer_only:
+        print(json.dumps(trainer_steps(batch, args.repeats, args.warmup)))
         return
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    results = {}
+    common = ["--batch", str(args.batch), "--length", str(args.length), "--threads", str(args.threads),
+              "--iga-batch", str(args.iga_batch), "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
     print(f"MiniLM-L6-H384, batch {args.batch}, length {args.length}, {args.threads} threads, "
           f"torch {torch.__version__}", flush=True)
-    for name in args.only or CONFIGS:
-        command = [sys.executable, __file__, "--measure", name, "--batch", str(args.batch), "--length",
-                   str(args.length), "--repeats", str(args.repeats), "--iga-repeats", str(args.iga_repeats),
-                   "--warmup", str(args.warmup), "--threads", str(args.threads), "--iga-batch", str(args.iga_batch)]
-        done = subprocess.run(command, capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            print(f"{name}: failed\n{done.stderr[-2000:]}", flush=True)
-            continue
-        results[name] = json.loads(done.stdout.strip().splitlines()[-1])
-        base = results.get("plain", results[name])
-        r = results[name]
-        print(f"{name:>14}: {r['median_s']:7.3f} s  {r['median_s'] / base['median_s']:6.2f}x plain  "
-              f"peak RSS {r['peak_rss_mb']:7.0f} MB ({r['peak_rss_mb'] - base['peak_rss_mb']:+.0f} MB vs plain)",
-              flush=True)
+    results: dict = {"setup": vars(args)}
+
+    def report(times: dict[str, list[float]]) -> None:
+        base = statistics.median(times["plain"])
+        for name, values in times.items():
+            median = statistics.median(values)
+            results.setdefault("step_s", {})[name] = median
+            print(f"  {name:>14}: {median:7.3f} s  {median / base:6.2f}x plain  (runs: "
+                  f"{', '.join(f'{v:.2f}' for v in values)})", flush=True)
+
+    print(f"step times, {args.repeats} interleaved rounds:", flush=True)
+    report(round_robin(FAST, batch, args.repeats, args.warmup, args.iga_batch))
+    if "iga" not in args.skip:
+        print(f"IGA (m = {STEPS}), {args.iga_repeats} interleaved rounds:", flush=True)
+        times = round_robin(SLOW, batch, args.iga_repeats, args.warmup, args.iga_batch)
+        report(times)
+        bound = statistics.median(times["plain"]) + STEPS * statistics.median(times["interp-pass"])
+        results["iga_bound_s"] = bound
+        print(f"  plain + {STEPS} x interp-pass = {bound:.3f} s; IGA-L0 / that = "
+              f"{statistics.median(times['IGA-L0']) / bound:.2f}", flush=True)
+    if "trainer" not in args.skip:
+        trainer = _subprocess(["--trainer-only", *common])
+        results["trainer_step_s"] = trainer
+        print("Trainer steps: " + ", ".join(f"{k} {v:.3f} s" for k, v in trainer.items()), flush=True)
+    if "memory" not in args.skip:
+        print("peak memory (max RSS, own process, 2 steps):", flush=True)
+        memory = {name: _subprocess(["--memory-of", name, *common])["peak_rss_mb"] for name in MEMORY}
+        results["peak_rss_mb"] = memory
+        for name, mb in memory.items():
+            print(f"  {name:>14}: {mb:7.0f} MB ({mb - memory['plain']:+.0f} MB vs plain)", flush=True)
     if args.epoch_pair:
-        pair = epoch_pair(args.epoch_pair, args.threads)
+        pair = epoch_pair(args.epoch_pair)
         results["epoch_pair"] = pair
-        print(f"MRPC epoch pair (plain + AD-DROP GA layer 0, batch 16): train {pair['train_s']:.1f} s, "
-              f"end to end {pair['total_s']:.1f} s; dev after each epoch: {pair['dev']}", flush=True)
+        dev = "; ".join(", ".join(f"{k} {v:.4f}" for k, v in d.items() if k in ("accuracy", "f1")) for d in pair["dev"])
+        print(f"MRPC epoch pair (plain + AD-DROP GA layer 0, batch 16): training {pair['train_s']:.1f} s, "
+              f"end to end {pair['total_s']:.1f} s; dev after each epoch: {dev}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

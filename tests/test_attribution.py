@@ -199,3 +199,24 @@ def test_hooks_leave_plain_forward_unchanged():
     attach(model)
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, reference(**inputs).logits)
+
+
+def test_a_copy_of_a_hooked_model_gets_its_own_hooks():
+    model, reference = make_pair("bert")
+    inputs = tiny_batch()
+    first = attribute(model, inputs, "GA", (1,), return_attention=False).attribution
+    clone = copy.deepcopy(model)
+    assert attach(clone) is not attach(model)
+    torch.testing.assert_close(attribute(clone, inputs, "GA", (1,), return_attention=False).attribution, first)
+
+
+@pytest.mark.parametrize("arch, token, expected", [("bert", False, True), ("roberta", False, True),
+                                                   ("electra", False, True), ("bert", True, False)])
+def test_first_token_shortcut_only_where_the_output_is_unchanged(arch, token, expected):
+    model, reference = make_pair(arch, token=token)
+    hooks = attach(model)
+    with hooks.first_token_only() as active:
+        assert active is expected
+    inputs = tiny_batch()
+    with torch.no_grad(), hooks.first_token_only():
+        torch.testing.assert_close(model(**inputs).logits, reference(**inputs).logits)

@@ -29,8 +29,9 @@ def test_sst2_cross_tuned_run_learns_and_keeps_the_best_checkpoint(shared_data, 
     assert result.best_metric is not None and result.best_metric > 0.6
 
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert written["best_metric"] == result.best_metric and written["config"]["method"] == "GA"
+    assert written["best_metric"] == result.best_metric and written["config"]["addrop"]["method"] == "GA"
     assert not (tmp_path / "run" / "checkpoints").exists()
+    assert FinetuneConfig(**written["config"]) == config  # a run's config reads back from its metrics file
 
     model, tokenizer = load_classifier(result.best_checkpoint), load_tokenizer(result.best_checkpoint)
     view = explain(model, tokenizer, "a gorgeous, witty, seductive movie.", layers=(0,))
