@@ -140,23 +140,12 @@ def _train(args: argparse.Namespace) -> int:
         group_by_length=not args.no_group_by_length,
         device=args.device,
     )
-    result = finetune(config, callbacks=[_epoch_printer()])
+    result = finetune(config)  # Trainer's progress bar prints each log and dev evaluation
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"
     print(f"best dev {result.metric}: {best} (epoch {result.best_epoch})")
     print(f"best checkpoint: {result.best_checkpoint}")
     print(f"metrics: {result.metrics_file}")
     return 0
-
-
-def _epoch_printer():
-    from addrop.callbacks import MetricsReporter
-
-    def show(event) -> None:
-        if event.kind == "eval":
-            values = "  ".join(f"{k}={v:.4f}" for k, v in event.values.items() if not k.endswith(("runtime", "per_second")))
-            print(f"epoch {event.epoch:.0f}  {values}", file=sys.stderr, flush=True)
-
-    return MetricsReporter(show)
 
 
 def _explain(args: argparse.Namespace) -> int:

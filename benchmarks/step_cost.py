@@ -203,6 +203,14 @@ def peak_memory(name: str, batch: dict, iga_batch: int) -> float:
     step = build_step(name, batch, models, iga_batch)
     for _ in range(2):
         step()
+    return vm_hwm_mb()
+
+
+def vm_hwm_mb() -> float:
+    """Peak RSS of this process image (VmHWM); unlike ru_maxrss it does not inherit the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
