@@ -151,7 +151,9 @@ class IntegratedGradients(LayerAttribution):
 
     The interpolation passes run with dropout off (the integrand must be one fixed function of the map)
     and the pseudo label of pass 1; the map itself is pass 1's.  ``internal_batch_size`` caps how many
-    examples (replicas x batch) one interpolation pass holds, to bound memory.
+    examples (replicas x batch) one interpolation pass holds; the default, 32, was fastest on CPU
+    (MiniLM, batch 32 x 128: 18.6 s per IGA attribution against 21.6 s at 64 and 26.3 s at 160), while
+    a GPU profits from more.
     """
 
     def __init__(
@@ -160,7 +162,7 @@ class IntegratedGradients(LayerAttribution):
         layers: tuple[int, ...] | list[int] = (0,),
         target: Target = "auto",
         steps: int = 20,
-        internal_batch_size: int = 64,
+        internal_batch_size: int = 32,
     ):
         super().__init__(model, layers, target)
         if steps < 1:

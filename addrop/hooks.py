@@ -270,8 +270,8 @@ def _interpolated(spec: _Interpolation, value: torch.Tensor) -> tuple[torch.Tens
 
 def _with_drops(attention_mask: torch.Tensor | None, dropped: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """Combine the model's own mask with dropped positions, keeping the mask's format."""
-    if attention_mask is None:
-        return torch.zeros(dropped.shape, dtype=dtype, device=dropped.device).masked_fill(dropped, float("-inf"))
+    if attention_mask is None:  # no padding: a boolean keep-mask is the smallest form both bases accept
+        return ~dropped
     if attention_mask.dtype == torch.bool:
         return attention_mask & ~dropped
     return attention_mask.to(dtype).masked_fill(dropped, float("-inf"))

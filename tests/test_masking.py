@@ -132,7 +132,8 @@ def masked_forward_attentions(model, inputs, masks):
     return out.attentions
 
 
-def test_sdpa_and_eager_pass_two_agree():
+@pytest.mark.parametrize("padded", [True, False])
+def test_sdpa_and_eager_pass_two_agree(padded):
     torch.manual_seed(0)
     eager = AutoModelForSequenceClassification.from_config(
         tiny_config("bert", num_labels=2), attn_implementation="eager"
@@ -142,6 +143,8 @@ def test_sdpa_and_eager_pass_two_agree():
     ).double().eval()
     sdpa.load_state_dict(eager.state_dict())
     inputs = tiny_batch()
+    if not padded:
+        inputs["attention_mask"] = torch.ones_like(inputs["attention_mask"])
     plan = ADDrop(eager, ADDropConfig("AA", p=0.4, q=0.6, layers=(1,))).plan(inputs)
     torch.testing.assert_close(
         masked_forward(sdpa, inputs, plan.masks).logits, masked_forward(eager, inputs, plan.masks).logits
