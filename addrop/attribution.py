@@ -121,13 +121,10 @@ class GradientAttribution(LayerAttribution):
             attribution = torch.stack(grads)
         else:
             grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
-            attribution = None
+            batch, n, heads, _ = grads[0].shape
+            attribution = grads[0].new_empty(len(self.layers), batch, heads, n, n)
             for index, (grad, layer) in enumerate(zip(grads, self.layers)):
-                value_layer = captures[layer].value.detach()
-                if attribution is None:
-                    b, n, h, _ = grad.shape
-                    attribution = grad.new_empty(len(self.layers), b, h, n, value_layer.shape[-2])
-                _grad_through_values(grad, value_layer, out=attribution[index])
+                _grad_through_values(grad, captures[layer].value.detach(), out=attribution[index])
         return AttributionResult(
             layers=self.layers,
             attribution=attribution,
