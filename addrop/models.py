@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -77,9 +78,14 @@ def _explain(name_or_path: str, error: Exception) -> str:
 
 def load_classifier(name_or_path: str, attn_implementation: str = "sdpa") -> nn.Module:
     """A sequence classifier as saved (a fine-tuned checkpoint keeps its labels; a base encoder gets a
-    new two-class head, fine for looking at attribution but not at its predictions)."""
+    new two-class head, fine for looking at attribution but not at its predictions).
+
+    A new head is initialised from a fixed seed, without touching the global random state, so the same
+    base model explains the same input the same way every time it is loaded."""
     source = resolve_model(name_or_path)
     try:
-        return AutoModelForSequenceClassification.from_pretrained(source, attn_implementation=attn_implementation)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return AutoModelForSequenceClassification.from_pretrained(source, attn_implementation=attn_implementation)
     except (OSError, ValueError) as error:
         raise ModelLoadError(_explain(name_or_path, error)) from error

@@ -65,6 +65,10 @@ def test_explain_a_sentence_pair_on_the_default_model():
     assert view.attention.shape == (6, 12, len(view.tokens), len(view.tokens))
     again = explain(model, tokenizer, "The cat sat.", "A cat was sitting.", layers=None, p=0.3, q=0.5, seed=7)
     assert torch.equal(view.dropped, again.dropped)  # eval mode and a seeded generator: reproducible
+    reloaded = explain(load_classifier("minilm"), tokenizer, "The cat sat.", "A cat was sitting.", layers=None,
+                       p=0.3, q=0.5, seed=7)
+    assert reloaded.probabilities == view.probabilities  # a new head is initialised the same way each time
+    torch.testing.assert_close(reloaded.attribution, view.attribution)
     long = explain(model, tokenizer, "word " * 300, max_length=32, layers=(0,))
     assert long.truncated and len(long.tokens) == 32
 
