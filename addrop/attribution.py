@@ -111,9 +111,14 @@ class LayerAttribution:
 
 
 class GradientAttribution(LayerAttribution):
-    """GA: the gradient of ``F`` with respect to each masked layer's attention map."""
+    """GA: the gradient of ``F`` with respect to each masked layer's attention map.
 
-    def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
+    ``attribute(..., out=tensor)`` writes the maps into ``out`` (``[len(layers), b, h, n, n]``) when the
+    attention itself is not requested, so a training loop can reuse one buffer across steps."""
+
+    def attribute(
+        self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True, out: torch.Tensor | None = None
+    ) -> AttributionResult:
         outputs, captures, target, labels = self._pass_one(inputs, materialise=return_attention, with_grad=True)
         value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
         if return_attention:
@@ -122,7 +127,10 @@ class GradientAttribution(LayerAttribution):
         else:
             grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
             batch, n, heads, _ = grads[0].shape
-            attribution = grads[0].new_empty(len(self.layers), batch, heads, n, n)
+            shape = (len(self.layers), batch, heads, n, n)
+            if out is not None and (out.shape != shape or out.dtype != grads[0].dtype):
+                raise ValueError(f"out must be a {grads[0].dtype} tensor of shape {shape}")
+            attribution = grads[0].new_empty(shape) if out is None else out
             for index, (grad, layer) in enumerate(zip(grads, self.layers)):
                 _grad_through_values(grad, captures[layer].value.detach(), out=attribution[index])
         return AttributionResult(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
 
 import torch
 from torch import nn
 
-from addrop.attribution import METHODS, AttributionResult, Target, attribution_method
-from addrop.hooks import attach
+from addrop.attribution import METHODS, AttributionResult, GradientAttribution, Target, attribution_method
+from addrop.hooks import attach, num_heads
 from addrop.masking import discard_masks
 
 
@@ -60,7 +61,9 @@ class ADDrop:
     """AD-DROP for one model.
 
     ``plan(inputs)`` runs pass 1 and draws the masks; ``with addrop.applied(plan.masks): model(**inputs)``
-    runs pass 2 with ``-inf`` at the dropped positions.  Masks are drawn fresh on every call.
+    runs pass 2 with ``-inf`` at the dropped positions.  Masks are drawn fresh on every call.  Plans made
+    without the attention maps share this object's buffers, so such a plan is valid until the next
+    ``plan()``: on CPU, fresh allocations of these sizes cost page faults at every step.
     """
 
     def __init__(self, model: nn.Module, config: ADDropConfig, generator: torch.Generator | None = None):
@@ -71,6 +74,7 @@ class ADDrop:
             model, config.method, config.layers, config.target, config.steps, generator
         )
         self.hooks = self.attribution.hooks
+        self._buffers: dict[str, torch.Tensor] = {}
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -78,11 +82,31 @@ class ADDrop:
 
     def plan(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = False) -> DropPlan:
         """Pass 1 (attribution in the model's current mode) and the masks for this batch."""
-        result = self.attribution.attribute(inputs, return_attention=return_attention)
+        batch, n = inputs["attention_mask"].shape
+        shape = (len(self.layers), batch, num_heads(self.model), n, n)
+        if isinstance(self.attribution, GradientAttribution) and not return_attention:
+            dtype = next(self.model.parameters()).dtype
+            out = self._buffer("attribution", shape, dtype, inputs["attention_mask"].device)
+            result = self.attribution.attribute(inputs, return_attention=False, out=out)
+        else:
+            result = self.attribution.attribute(inputs, return_attention=return_attention)
+        masks = None
+        if not return_attention:
+            device = result.attribution.device
+            masks = (self._buffer("candidate", shape, torch.bool, device), self._buffer("dropped", shape, torch.bool, device))
         candidate, dropped = discard_masks(
-            result.attribution, inputs["attention_mask"], self.config.p, self.config.q, self.config.mode, self.generator
+            result.attribution, inputs["attention_mask"], self.config.p, self.config.q, self.config.mode,
+            self.generator, out=masks,
         )
         return DropPlan(result, candidate, dropped)
+
+    def _buffer(self, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """A view of a buffer kept across steps (regrown when a batch needs more)."""
+        numel = math.prod(shape)
+        buffer = self._buffers.get(name)
+        if buffer is None or buffer.numel() < numel or buffer.dtype != dtype or buffer.device != device:
+            buffer = self._buffers[name] = torch.empty(numel, dtype=dtype, device=device)
+        return buffer[:numel].view(shape)
 
     @contextlib.contextmanager
     def applied(self, masks: Mapping[int, torch.Tensor]) -> Iterator[None]:

@@ -16,6 +16,7 @@ def discard_masks(
     q: float,
     mode: DropMode = "high",
     generator: torch.Generator | None = None,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return boolean ``(candidate, dropped)`` masks shaped like ``attribution``.
 
@@ -24,7 +25,8 @@ def discard_masks(
     the candidates are the ``ceil(p * n_valid)`` valid keys with the highest attribution (lowest with
     ``mode="low"``; every key tied with the threshold value is included).  Each candidate is then
     dropped independently with probability ``q``.  Padding is never a candidate, and if a row would lose
-    all its keys, the valid key ranked last for dropping is kept.
+    all its keys, the valid key ranked last for dropping is kept.  ``out`` takes two boolean tensors
+    shaped like ``attribution`` to write the masks into.
     """
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), got {p}")
@@ -48,8 +50,12 @@ def discard_masks(
     uniform_k = bool((k == kmax).all())
 
     maps = attribution.detach().reshape(-1, *attribution.shape[-4:])
-    candidate = torch.empty(maps.shape, dtype=torch.bool, device=maps.device)
-    dropped = torch.empty_like(candidate)
+    if out is None:
+        out = (torch.empty(attribution.shape, dtype=torch.bool, device=maps.device),
+               torch.empty(attribution.shape, dtype=torch.bool, device=maps.device))
+    elif any(t.shape != attribution.shape or t.dtype != torch.bool for t in out):
+        raise ValueError(f"out must be two boolean tensors of shape {tuple(attribution.shape)}")
+    candidate, dropped = (t.view(maps.shape) for t in out)
     draw_device = generator.device if generator is not None else maps.device
     draws: torch.Tensor | None = None
     # one map (layer) at a time keeps the temporaries to a single [b, h, n, n] float tensor
@@ -75,4 +81,4 @@ def discard_masks(
             # keep the valid key ranked last for dropping
             keep = torch.nn.functional.one_hot(scores.masked_fill(~valid_key, float("inf")).argmin(-1), n).bool()
             dropped[index] &= ~(keep & lost_all)
-    return candidate.view(attribution.shape), dropped.view(attribution.shape)
+    return out

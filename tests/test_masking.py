@@ -180,3 +180,19 @@ def test_masks_do_not_leak_outside_the_block():
 def test_config_validation(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ADDropConfig(**kwargs)
+
+
+def test_plans_reuse_buffers_and_out_is_checked():
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", num_labels=2)).double().eval()
+    inputs = tiny_batch()
+    addrop = ADDrop(model, ADDropConfig("GA", p=0.5, q=0.5, layers=(0, 1)))
+    first = addrop.plan(inputs)
+    kept = first.dropped.clone()
+    second = addrop.plan(inputs)
+    assert second.dropped.data_ptr() == first.dropped.data_ptr()  # one buffer across steps
+    assert not torch.equal(second.dropped, kept)  # fresh draws
+    fresh_candidate, _ = discard_masks(second.result.attribution, inputs["attention_mask"], 0.5, 0.5)
+    assert torch.equal(second.candidate, fresh_candidate)
+    with pytest.raises(ValueError, match="out must be"):
+        discard_masks(second.result.attribution, inputs["attention_mask"], 0.5, 0.5, out=(kept, kept[:1]))
