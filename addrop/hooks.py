@@ -130,6 +130,7 @@ class AttentionHooks:
         model.set_attn_implementation(PREFIX + base)
         self.modules = _discover(model)
         self._model = weakref.ref(model)
+        self._last_block = _parent(model, self.modules[-1])  # where first_token_only() cuts the sequence
         self._first_token_exact: bool | None = None  # decided on first use of first_token_only()
         for index, module in enumerate(self.modules):
             _REGISTRY[module] = (self, index)
@@ -165,7 +166,7 @@ class AttentionHooks:
         if model is None or not self._first_token_is_exact(model):
             yield False
             return
-        handle = _parent(model, self.modules[-1]).register_forward_hook(_keep_first_token)
+        handle = self._last_block.register_forward_hook(_keep_first_token)
         try:
             yield True
         finally:
@@ -173,14 +174,13 @@ class AttentionHooks:
 
     def _first_token_is_exact(self, model: nn.Module) -> bool:
         if self._first_token_exact is None:
-            parent = _parent(model, self.modules[-1])
             inputs = {k: v.to(model.device) for k, v in model.dummy_inputs.items()}
             was_training = model.training
             model.eval()
             try:
                 with torch.no_grad():
                     full = model(**inputs).logits
-                    handle = parent.register_forward_hook(_keep_first_token)
+                    handle = self._last_block.register_forward_hook(_keep_first_token)
                     try:
                         short = model(**inputs).logits
                     finally:
