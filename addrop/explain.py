@@ -1,41 +1,74 @@
-"""What AD-DROP would do to one input: maps, candidate region and dropped positions, per layer and head."""
+"""What AD-DROP would do to one input: maps, candidate region and dropped positions, per layer and head.
+
+Two steps, so that an interactive view can move p, q, the mode or the seed without a new forward pass:
+:func:`attribute_text` runs the model (the expensive part) and :func:`draw_masks` draws the masks from
+its attribution.  :func:`explain` does both.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from addrop.attribution import attribute
+from addrop.attribution import METHODS, attribute
 from addrop.hooks import attach
 from addrop.masking import discard_masks
 
+# Layer l's masks come from a generator seeded with seed + l * _LAYER_STRIDE, so the masks of a layer do
+# not depend on which other layers are asked for.
+_LAYER_STRIDE = 2**32
+MAX_SEED = 2**32 - 1
+
 
 @dataclass
-class Explanation:
-    """Maps are ``[len(layers), heads, n, n]`` for the single input (rows: queries, columns: keys)."""
+class InputAttribution:
+    """The model's view of one input; maps are ``[len(layers), heads, n, n]`` (rows: queries, columns: keys)."""
 
     tokens: list[str]
     special: list[bool]  # special tokens ([CLS], [SEP], <s>, ...)
     segments: list[int]  # 0 for the first sentence, 1 for the second
     truncated: bool
     label_names: list[str]
-    probabilities: list[float]
+    probabilities: list[float]  # softmax of the logits (the raw value for a one-output regression head)
     prediction: int
     pseudo_label: int | None
-    target: str
+    target: str  # "logit" (pseudo-label logit) or "loss" (negative loss)
     method: str
-    mode: str
-    p: float
-    q: float
-    seed: int
+    steps: int
     layers: tuple[int, ...]
     attention: torch.Tensor
     attribution: torch.Tensor
-    candidate: torch.Tensor
-    dropped: torch.Tensor
+
+    def select(self, layers: tuple[int, ...]) -> InputAttribution:
+        """The same view restricted to ``layers`` (each must be present)."""
+        index = [self.layers.index(layer) for layer in layers]
+        return replace(self, layers=tuple(layers), attention=self.attention[index], attribution=self.attribution[index])
+
+    def merge(self, other: InputAttribution) -> InputAttribution:
+        """This view with ``other``'s layers added (both of the same input, model and method)."""
+        extra = [i for i, layer in enumerate(other.layers) if layer not in self.layers]
+        if not extra:
+            return self
+        layers = self.layers + tuple(other.layers[i] for i in extra)
+        order = sorted(range(len(layers)), key=layers.__getitem__)
+        attention = torch.cat([self.attention, other.attention[extra]])[order]
+        attribution = torch.cat([self.attribution, other.attribution[extra]])[order]
+        return replace(self, layers=tuple(layers[i] for i in order), attention=attention, attribution=attribution)
+
+
+@dataclass
+class Explanation(InputAttribution):
+    """An :class:`InputAttribution` with the AD-DROP masks drawn for p, q, mode and seed."""
+
+    mode: str = "high"
+    p: float = 0.3
+    q: float = 0.2
+    seed: int = 0
+    candidate: torch.Tensor | None = None
+    dropped: torch.Tensor | None = None
 
 
 def encode(
@@ -45,6 +78,82 @@ def encode(
     full = tokenizer(text, text_pair, truncation=False)
     encoded = tokenizer(text, text_pair, truncation=True, max_length=max_length, return_tensors="pt")
     return dict(encoded), len(full["input_ids"]) > encoded["input_ids"].shape[1]
+
+
+def attribute_text(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    text: str,
+    text_pair: str | None = None,
+    *,
+    method: str = "GA",
+    layers: tuple[int, ...] | None = None,
+    steps: int = 20,
+    max_length: int = 128,
+    seed: int = 0,
+) -> InputAttribution:
+    """Attribute one input (pair) in eval mode; ``layers=None`` means every layer.
+
+    ``seed`` matters only for ``RD``, whose attribution is random noise.
+    """
+    if not text or not text.strip():
+        raise ValueError("the text is empty")
+    method = method.upper()
+    if method not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    if text_pair is not None and not text_pair.strip():
+        text_pair = None
+    hooks = attach(model)
+    layers = tuple(range(hooks.num_layers)) if layers is None else hooks.check_layers(tuple(layers))
+    inputs, truncated = encode(tokenizer, text, text_pair, max_length)
+    device = next(model.parameters()).device
+    inputs = {k: v.to(device) for k, v in inputs.items()}
+    model.eval()
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    result = attribute(model, inputs, method, layers, steps=steps, generator=generator)
+    logits = result.logits[0]
+    probabilities = torch.softmax(logits.float(), -1) if logits.shape[-1] > 1 else logits.float()
+    ids = inputs["input_ids"][0].tolist()
+    special_ids = set(tokenizer.all_special_ids)
+    segments = inputs.get("token_type_ids")
+    segments = _segments_from_separators(ids, tokenizer) if segments is None else segments[0].tolist()
+    id2label = getattr(model.config, "id2label", None) or {}
+    return InputAttribution(
+        tokens=tokenizer.convert_ids_to_tokens(ids),
+        special=[i in special_ids for i in ids],
+        segments=segments,
+        truncated=truncated,
+        label_names=[str(id2label.get(i, i)) for i in range(logits.shape[-1])],
+        probabilities=probabilities.tolist(),
+        prediction=int(logits.argmax()),
+        pseudo_label=int(result.pseudo_labels[0]) if result.pseudo_labels is not None else None,
+        target=result.target,
+        method=method,
+        steps=steps,
+        layers=layers,
+        attention=result.attention[:, 0].float().cpu(),
+        attribution=result.attribution[:, 0].float().cpu(),
+    )
+
+
+def draw_masks(
+    attribution: torch.Tensor, layers: tuple[int, ...], p: float, q: float, mode: str = "high", seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(candidate, dropped)`` for one input's ``[len(layers), heads, n, n]`` attribution.
+
+    Layer ``l`` draws from its own generator, seeded with ``seed + l * 2**32``: the masks of a layer are
+    the same whichever other layers are drawn with it.
+    """
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {seed}")
+    valid = torch.ones(1, attribution.shape[-1], dtype=torch.long)
+    candidates, drops = [], []
+    for index, layer in enumerate(layers):
+        generator = torch.Generator(device="cpu").manual_seed(seed + layer * _LAYER_STRIDE)
+        candidate, dropped = discard_masks(attribution[index : index + 1].unsqueeze(1), valid, p, q, mode, generator)
+        candidates.append(candidate[0, 0])
+        drops.append(dropped[0, 0])
+    return torch.stack(candidates), torch.stack(drops)
 
 
 def explain(
@@ -62,55 +171,12 @@ def explain(
     steps: int = 20,
     max_length: int = 128,
 ) -> Explanation:
-    """Attribute one input in eval mode and draw the AD-DROP masks with a seeded generator.
-
-    ``layers=None`` means every layer.  The masks depend only on the attribution, p, q, mode and seed,
-    so callers can redraw them cheaply with :func:`addrop.masking.discard_masks`.
-    """
-    if not text or not text.strip():
-        raise ValueError("the text is empty")
-    if text_pair is not None and not text_pair.strip():
-        text_pair = None
-    hooks = attach(model)
-    layers = tuple(range(hooks.num_layers)) if layers is None else hooks.check_layers(tuple(layers))
-    inputs, truncated = encode(tokenizer, text, text_pair, max_length)
-    device = next(model.parameters()).device
-    inputs = {k: v.to(device) for k, v in inputs.items()}
-    model.eval()
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    result = attribute(model, inputs, method, layers, steps=steps, generator=generator)
-    candidate, dropped = discard_masks(result.attribution, inputs["attention_mask"], p, q, mode, generator)
-    logits = result.logits[0]
-    probabilities = torch.softmax(logits.float(), -1) if logits.shape[-1] > 1 else logits.float()
-    ids = inputs["input_ids"][0].tolist()
-    special_ids = set(tokenizer.all_special_ids)
-    segments = inputs.get("token_type_ids")
-    if segments is None:
-        segments = _segments_from_separators(ids, tokenizer)
-    else:
-        segments = segments[0].tolist()
-    id2label = getattr(model.config, "id2label", None) or {}
-    return Explanation(
-        tokens=tokenizer.convert_ids_to_tokens(ids),
-        special=[i in special_ids for i in ids],
-        segments=segments,
-        truncated=truncated,
-        label_names=[str(id2label.get(i, i)) for i in range(logits.shape[-1])],
-        probabilities=probabilities.tolist(),
-        prediction=int(logits.argmax()),
-        pseudo_label=int(result.pseudo_labels[0]) if result.pseudo_labels is not None else None,
-        target=result.target,
-        method=method.upper(),
-        mode=mode,
-        p=p,
-        q=q,
-        seed=seed,
-        layers=layers,
-        attention=result.attention[:, 0].float().cpu(),
-        attribution=result.attribution[:, 0].float().cpu(),
-        candidate=candidate[:, 0].cpu(),
-        dropped=dropped[:, 0].cpu(),
+    """Attribute one input in eval mode and draw the AD-DROP masks (see :func:`draw_masks`)."""
+    view = attribute_text(
+        model, tokenizer, text, text_pair, method=method, layers=layers, steps=steps, max_length=max_length, seed=seed
     )
+    candidate, dropped = draw_masks(view.attribution, view.layers, p, q, mode, seed)
+    return Explanation(**vars(view), mode=mode, p=p, q=q, seed=seed, candidate=candidate, dropped=dropped)
 
 
 def _segments_from_separators(ids: list[int], tokenizer: PreTrainedTokenizerBase) -> list[int]:

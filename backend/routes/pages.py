@@ -1,0 +1,33 @@
+"""HTML pages (Jinja2 templates from ``frontend/``) and the locally served Plotly.js."""
+
+from pathlib import Path
+
+import plotly
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from addrop import __version__
+from frontend import TEMPLATES_DIR
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.globals["version"] = __version__
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+@router.get("/vendor/plotly.min.js")
+def plotly_js() -> FileResponse:
+    """Plotly.js from the installed ``plotly`` package, so pages work with no internet."""
+    return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/", response_class=HTMLResponse)
+def explorer(request: Request) -> HTMLResponse:
+    """The attribution explorer; its state lives in the query string."""
+    settings = request.app.state.settings
+    return templates.TemplateResponse(
+        request,
+        "explorer.html",
+        {"max_chars": settings.explain_max_chars, "max_tokens": settings.explain_max_tokens, "page": "explorer"},
+    )
