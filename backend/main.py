@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from addrop import __version__
+from backend import errors
 from backend.explainer import Explainer
 from backend.routes import explain, health, models, pages
 from backend.settings import Settings, get_settings
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="AD-DROP Studio", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    errors.install(app)
     app.state.explainer = Explainer(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, models, explain, pages):

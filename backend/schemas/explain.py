@@ -1,0 +1,124 @@
+"""Request and response schemas of the attribution explorer's API."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from addrop.explain import MAX_SEED
+
+Quantity = Literal["attention", "attribution", "candidate", "dropped"]
+QUANTITIES: tuple[str, ...] = ("attention", "attribution", "candidate", "dropped")
+
+
+class EncodedArray(BaseModel):
+    """An n-dimensional array as base64 of its bytes: little-endian float32 in C order, or booleans packed
+    eight to a byte, most significant bit first (``numpy.packbits``)."""
+
+    dtype: Literal["float32", "bool"]
+    shape: list[int]
+    data: str = Field(description="base64 of the raw bytes")
+
+
+class ExplainRequest(BaseModel):
+    """One input (pair) and the AD-DROP settings to explain it with."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "The cat sat on the mat.",
+                    "text_pair": "A cat was sitting on a mat.",
+                    "model": "minilm",
+                    "method": "GA",
+                    "mode": "high",
+                    "p": 0.3,
+                    "q": 0.5,
+                    "seed": 0,
+                    "layers": [0],
+                    "heads": None,
+                    "fields": ["attention", "attribution", "candidate", "dropped"],
+                }
+            ]
+        }
+    )
+
+    text: str = Field(description="The sentence (first sentence of a pair).")
+    text_pair: str | None = Field(None, description="Second sentence, for pair tasks.")
+    model: str = Field("minilm", description="A name from GET /api/models.")
+    method: Literal["GA", "IGA", "AA", "RD"] = Field("GA", description="Attribution method.")
+    mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
+    p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")
+    q: float = Field(0.2, gt=0, lt=1, description="Probability that a candidate is dropped.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the drop draws (and of RD's noise).")
+    steps: int = Field(20, ge=1, le=100, description="Integration steps for IGA.")
+    layers: list[int] | None = Field(None, description="Layers to return (default: all).")
+    heads: list[int] | None = Field(None, description="Heads to return (default: all).")
+    fields: list[Quantity] = Field(list(QUANTITIES), min_length=1, description="Which maps to return.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper_method(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("text")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the text is empty; type a sentence to explain")
+        return value
+
+    @field_validator("text_pair")
+    @classmethod
+    def _blank_pair_is_none(cls, value: str | None) -> str | None:
+        return value if value and value.strip() else None
+
+    @field_validator("layers", "heads")
+    @classmethod
+    def _distinct_sorted(cls, value: list[int] | None) -> list[int] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("give at least one index, or leave it out for all")
+        return sorted(set(value))
+
+
+class ExplainResponse(BaseModel):
+    """The model's view of the input; every map is ``[len(layers), len(heads), n, n]`` (rows: queries,
+    columns: keys)."""
+
+    model: str
+    method: str
+    mode: str
+    p: float
+    q: float
+    seed: int
+    steps: int
+    tokens: list[str]
+    special: list[bool] = Field(description="True for special tokens ([CLS], [SEP], <s>, ...).")
+    segments: list[int] = Field(description="0 for the first sentence, 1 for the second.")
+    truncated: bool = Field(description="Whether the input was cut to max_tokens.")
+    max_tokens: int
+    num_layers: int
+    num_heads: int
+    labels: list[str]
+    probabilities: list[float]
+    prediction: int
+    pseudo_label: int | None = Field(description="The class whose logit is attributed (None for the loss target).")
+    target: Literal["logit", "loss"]
+    head_trained: bool = Field(description="False for a base encoder whose classification head is new.")
+    layers: list[int]
+    heads: list[int]
+    attention: EncodedArray | None = None
+    attribution: EncodedArray | None = None
+    candidate: EncodedArray | None = None
+    dropped: EncodedArray | None = None
+    cached: bool = Field(description="True when the attribution was reused and only the masks were drawn.")
+
+
+class ModelInfo(BaseModel):
+    name: str
+    kind: Literal["configured", "checkpoint"]
+    description: str
+    loaded: bool
