@@ -15,6 +15,9 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     """422 with ``detail`` as "field: what is wrong; ..." and the structured ``errors`` beside it."""
     messages = []
     for item in error.errors():
+        if item.get("type") == "json_invalid":
+            messages.append(f"the request body is not valid JSON ({item.get('ctx', {}).get('error', 'parse error')})")
+            continue
         message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
         messages.append(f"{_location(tuple(item.get('loc', ())))}: {message}")
     errors = jsonable_encoder(error.errors(), custom_encoder={Exception: str})
