@@ -13,6 +13,7 @@ from backend import errors
 from backend.explainer import Explainer
 from backend.routes import explain, health, models, pages
 from backend.settings import Settings, get_settings
+from backend.timing import ServerTiming
 from frontend import STATIC_DIR
 
 DESCRIPTION = """\
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="AD-DROP Studio", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(ServerTiming)
     app.state.explainer = Explainer(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (health, models, explain, pages):
