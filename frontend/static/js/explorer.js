@@ -194,7 +194,7 @@
     dropped.forEach((row, i) => row.forEach((v, j) => { if (v >= 0.5) { x.push(j); y.push(i); } }));
     return {
       type: "scatter", mode: "markers", x, y, xaxis, yaxis, hoverinfo: "skip", showlegend: false,
-      marker: { symbol: "x-thin", size: Math.max(4, Math.min(11, 300 / n)), line: { width: 2, color: COLORS.drop }, color: COLORS.drop },
+      marker: { symbol: "x-thin", size: Math.max(3, Math.min(11, 300 / n)), line: { width: n > 64 ? 1.2 : 2, color: COLORS.drop }, color: COLORS.drop },
     };
   }
 
@@ -229,7 +229,9 @@
       layout.shapes.push(...boundaryShapes(meta, xname, yname));
       if (panel.region) {
         const path = outlinePath(panel.region);
-        if (path) layout.shapes.push({ type: "path", path, xref: xname, yref: yname, line: { color: COLORS.region, width: 1.6 } });
+        const n = meta.tokens.length;
+        const lineWidth = n > 64 ? 0.6 : n > 32 ? 1.1 : 1.6;
+        if (path) layout.shapes.push({ type: "path", path, xref: xname, yref: yname, line: { color: COLORS.region, width: lineWidth } });
       }
       if (panel.dropped) data.push(dropMarkers(panel.dropped, xname, yname, meta.tokens.length));
       layout.annotations.push({
@@ -335,7 +337,7 @@
     }
     $("target").textContent = meta.target === "logit"
       ? `logit of the pseudo label “${labels[meta.pseudo_label] ?? meta.pseudo_label}”` : "negative loss";
-    $("token-count").textContent = `${meta.tokens.length}${meta.truncated ? ` (cut to ${meta.max_tokens})` : ""}`;
+    $("token-count").textContent = `${meta.tokens.length}${meta.truncated ? ` (cut at the ${meta.max_tokens}-token limit)` : ""}`;
     const notices = $("notices");
     notices.replaceChildren();
     if (meta.truncated) addNotice(`The input is longer than ${meta.max_tokens} tokens; the model saw only the first ${meta.tokens.length}, shown below.`);
