@@ -51,7 +51,9 @@ def running_server(env: dict[str, str], timeout: float = 90.0) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"the server exited with {process.returncode}; see {log.name}")
+                log.flush()
+                tail = Path(log.name).read_text()[-3000:]
+                raise RuntimeError(f"the server exited with {process.returncode}:\n{tail}")
             try:
                 if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
                     break

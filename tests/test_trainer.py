@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from conftest import tiny_config
+from tests.conftest import tiny_config
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, TrainingArguments
 
