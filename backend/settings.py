@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     )
     explain_max_chars: int = Field(2000, gt=0, description="Longest text (per sentence) the explorer accepts.")
     explain_max_tokens: int = Field(128, ge=8, le=512, description="Inputs are truncated to this many tokens.")
-    explain_cache_size: int = Field(64, ge=0, description="Inputs whose attribution is kept for slider moves.")
+    explain_cache_size: int = Field(32, ge=0, description="Inputs whose attribution is kept for slider moves.")
     explain_device: str = Field("cpu", description="Device the explorer's models run on (cpu, cuda, cuda:1).")
 
     @property
