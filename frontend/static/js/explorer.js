@@ -236,7 +236,7 @@
       if (panel.dropped) data.push(dropMarkers(panel.dropped, xname, yname, meta.tokens.length));
       layout.annotations.push({
         text: panel.title, x: x0 + (width - 0.02) / 2, y: 1.0, xref: "paper", yref: "paper", yanchor: "bottom",
-        yshift: 8, showarrow: false, font: { size: 14, color: "#1d2330" },
+        yshift: 8, showarrow: false, font: { size: 13, color: "#1d2330" },
       });
     });
     return { data, layout };
@@ -249,7 +249,7 @@
   }
 
   function methodLabel(method) {
-    return { GA: "∂F/∂A (GA)", IGA: "integrated gradients (IGA)", AA: "attention (AA)", RD: "random (RD)" }[method];
+    return { GA: "∂F/∂A (GA)", IGA: "IG (IGA)", AA: "= attention (AA)", RD: "random (RD)" }[method];
   }
 
   function attentionPanel(values, title) {
@@ -284,12 +284,12 @@
       };
     } else {
       mask = {
-        z: dropped, label: "fraction of heads dropping", title: `dropped in how many heads (p=${meta.p}, q=${meta.q})`,
+        z: dropped, label: "fraction of heads dropping", title: `Dropped, % of heads (p=${meta.p}, q=${meta.q})`,
         trace: { colorscale: DROP_FRACTION_SCALE, zmin: 0, zmax: 1 }, colorbar: { tickformat: ".0%" },
       };
     }
     return [
-      Object.assign(attentionPanel(attention, `Attention A · layer ${meta.layer}, ${where}`), { region, dropped: drops }),
+      Object.assign(attentionPanel(attention, `Attention · layer ${meta.layer}, ${where}`), { region, dropped: drops }),
       Object.assign(attributionPanel(attribution, `Attribution ${methodLabel(meta.method)}`), { region, dropped: drops }),
       mask,
     ];
