@@ -70,6 +70,43 @@ def load_splits(
     return DatasetDict({name: _subsample(_to_dataset(task, split), limits[name], seed) for name, split in raw.items()})
 
 
+@dataclass
+class FileSummary:
+    """What a data file holds, read with the same parser training uses: its columns and row count."""
+
+    columns: list[str]
+    rows: int
+    preview: list[dict[str, Any]]
+    # each column's distinct values in first-seen order, or None when there are more than a form can offer
+    distinct: dict[str, list[Any] | None]
+
+
+def summarize_file(path: str | Path, preview: int = 5, max_distinct: int = 50) -> FileSummary:
+    """Parse ``path`` (JSONL/JSON/CSV/TSV) and list its columns (in first-seen order), rows and, per column,
+    up to ``max_distinct`` distinct scalar values (enough to offer a label column's classes).
+
+    Raises :class:`DataError` when the file cannot be parsed, so a tool can reject it before training.
+    """
+    split = _read_file(Path(path))
+    if not split.rows:
+        raise DataError(f"{split.source} has no examples")
+    columns = list(dict.fromkeys(key for row in split.rows for key in row))
+    distinct = {column: _distinct_values(split.rows, column, max_distinct) for column in columns}
+    return FileSummary(columns, len(split.rows), split.rows[:preview], distinct)
+
+
+def _distinct_values(rows: list[dict[str, Any]], column: str, limit: int) -> list[Any] | None:
+    values: dict[Any, None] = {}
+    for row in rows:
+        value = row.get(column)
+        if isinstance(value, (list, dict)):
+            return None
+        values.setdefault(value, None)
+        if len(values) > limit:
+            return None
+    return list(values)
+
+
 def tokenize_splits(
     splits: DatasetDict, tokenizer: PreTrainedTokenizerBase, task: TaskSpec, max_length: int = 128
 ) -> DatasetDict:

@@ -1,0 +1,365 @@
+"""The job service: validates job requests, stores and queues them, cancels them, reads their metrics and
+log, fails jobs whose worker died, and lists finished checkpoints for the explorer.
+
+Routes stay thin and call this; workers change job rows through :mod:`worker.recorder`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Callable, Sequence
+
+from anyio import to_thread
+from sqlalchemy import func, select, update
+from transformers import AutoConfig
+
+from addrop.data import DataError, load_splits
+from addrop.finetune import FinetuneConfig
+from addrop.dropout import ADDropConfig
+from addrop.models import resolve_model
+from addrop.tasks import TaskSpec, custom_task, get_task
+from backend.catalog import CatalogEntry
+from backend.database import Database
+from backend.orm import FINISHED, Job, LogLine, MetricPoint, Upload, utcnow
+from backend.schemas.jobs import JobCreate, JobOut, Progress
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[int], None]
+
+
+class JobError(Exception):
+    """A request the service refuses; ``status_code`` is the HTTP status that says why."""
+
+    status_code = 400
+
+
+class InvalidJob(JobError):
+    status_code = 422
+
+
+class JobNotFound(JobError):
+    status_code = 404
+
+
+class JobConflict(JobError):
+    status_code = 409
+
+
+class QueueUnavailable(JobError):
+    status_code = 503
+
+
+@dataclass
+class PreparedJob:
+    """A validated request: the run's configuration and what lists show about it."""
+
+    config: dict
+    task: TaskSpec
+    name: str
+
+
+def job_dir_name(job_id: int) -> str:
+    """The job's output directory, relative to the jobs directory (the same on every machine)."""
+    return f"job-{job_id}"
+
+
+class JobService:
+    """Everything the API does with jobs."""
+
+    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue) -> None:
+        self.db = db
+        self.settings = settings
+        self.enqueue = enqueue
+
+    # --- submitting ------------------------------------------------------------------------------
+
+    def prepare(self, spec: JobCreate) -> PreparedJob:
+        """Check everything a worker would trip over (task, data files, model, layers, hyper-parameters)
+        and build the run's configuration; :class:`InvalidJob` says what is wrong."""
+        task = self._task(spec)
+        files = self._data_files(spec)
+        num_layers = self._model_layers(spec.model)
+        bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
+        if spec.addrop.enabled and bad:
+            raise InvalidJob(f"addrop.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {bad}")
+        training = spec.training
+        try:
+            addrop = (
+                ADDropConfig(method=spec.addrop.method, p=spec.addrop.p, q=spec.addrop.q, layers=tuple(spec.addrop.layers),
+                             mode=spec.addrop.mode, steps=spec.addrop.steps)
+                if spec.addrop.enabled else None
+            )
+            config = FinetuneConfig(
+                task=task.name, model=spec.model, output_dir=job_dir_name(0), **files,
+                task_kind=spec.data.task_kind, text_fields=tuple(spec.data.text_fields),
+                label_field=spec.data.label_field, label_names=tuple(spec.data.label_names),
+                max_train_samples=spec.data.max_train_samples, max_eval_samples=spec.data.max_eval_samples,
+                max_length=training.max_length, epochs=training.epochs, batch_size=training.batch_size,
+                eval_batch_size=training.eval_batch_size, learning_rate=training.learning_rate,
+                weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio, seed=training.seed,
+                patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
+                logging_steps=training.logging_steps,
+            )
+        except ValueError as error:
+            raise InvalidJob(str(error)) from None
+        if files:
+            try:
+                load_splits(task, **files, max_train_samples=config.max_train_samples,
+                            max_eval_samples=config.max_eval_samples, seed=config.seed)
+            except DataError as error:
+                raise InvalidJob(f"data: {error}") from None
+        values = asdict(config)
+        # The API machine may have no GPU; the worker checks the device when the run starts.
+        values["device"] = None if training.device == "auto" else training.device
+        return PreparedJob(values, task, spec.name or _default_name(spec, task))
+
+    def submit(self, spec: JobCreate) -> JobOut:
+        """Validate, store and queue a job; nothing stays behind when the queue cannot take it."""
+        prepared = self.prepare(spec)
+        with self.db.session() as session:
+            job = Job(
+                name=prepared.name, state="queued", spec=spec.model_dump(mode="json"), config=prepared.config,
+                task=prepared.task.name, model=spec.model, metric_name=prepared.task.metric,
+            )
+            session.add(job)
+            session.flush()
+            job.config = {**prepared.config, "output_dir": job_dir_name(job.id)}
+        try:
+            self.enqueue(job.id)
+        except Exception as error:  # the broker's client raises many kinds (connection, timeout, OS errors)
+            with self.db.session() as session:
+                session.delete(session.get(Job, job.id))
+            raise QueueUnavailable(f"the job queue is unavailable, nothing was queued ({type(error).__name__}: {error})")
+        log.info("queued job %s (%s)", job.id, job.name)
+        return self.to_out(job)
+
+    def _task(self, spec: JobCreate) -> TaskSpec:
+        data = spec.data
+        try:
+            if data.task_kind is None:
+                return get_task(data.task)
+            return custom_task(data.task_kind, data.text_fields, data.label_field, data.label_names, name=data.task)
+        except ValueError as error:
+            raise InvalidJob(f"data: {error}") from None
+
+    def _data_files(self, spec: JobCreate) -> dict[str, str]:
+        data = spec.data
+        if data.source == "hub":
+            if get_task(data.task).hf_dataset is None:
+                raise InvalidJob(f"data: task {data.task!r} has no Hugging Face dataset; give a directory or upload files")
+            return {}
+        if data.source == "directory":
+            directory = self._local_path(data.data_dir or "", "data.data_dir")
+            if not directory.is_dir():
+                raise InvalidJob(f"data.data_dir: {directory} is not a directory on this machine")
+            return {"data_dir": str(directory)}
+        with self.db.session() as session:
+            uploads = {key: session.get(Upload, upload_id or "")
+                       for key, upload_id in (("train_file", data.train_upload), ("validation_file", data.validation_upload))}
+        missing = [key for key, upload in uploads.items() if upload is None]
+        if missing:
+            ids = {"train_file": data.train_upload, "validation_file": data.validation_upload}
+            raise InvalidJob("data: unknown upload id " + ", ".join(repr(ids[key]) for key in missing)
+                             + "; upload files with POST /api/uploads first")
+        return {key: str(self.settings.uploads_dir / upload.path) for key, upload in uploads.items()}
+
+    def _local_path(self, value: str, field: str) -> Path:
+        if not self.settings.allow_local_paths:
+            raise InvalidJob(f"{field}: this server does not let jobs read local directories; upload files instead")
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
+        return path
+
+    def _model_layers(self, model: str) -> int:
+        source = resolve_model(model)
+        if Path(source).exists() and source == model:
+            self._local_path(model, "model")
+        try:
+            config = AutoConfig.from_pretrained(source)
+        except (OSError, ValueError) as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InvalidJob(
+                f"model: unknown model {model!r} (not 'minilm', a model directory, or a hub id this server can "
+                f"load: {first})"
+            ) from None
+        layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+        if not layers:
+            raise InvalidJob(f"model: {model!r} is not a transformer encoder AD-DROP can fine-tune")
+        return int(layers)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> JobOut:
+        """The job, or :class:`JobNotFound`."""
+        with self.db.session() as session:
+            return self.to_out(self._row(session, job_id))
+
+    def list(self, states: Sequence[str] = (), limit: int = 50, offset: int = 0) -> tuple[list[JobOut], int]:
+        """Jobs newest first, optionally only those in ``states``, and how many match in all."""
+        query = select(Job)
+        count = select(func.count()).select_from(Job)
+        if states:
+            query = query.where(Job.state.in_(states))
+            count = count.where(Job.state.in_(states))
+        with self.db.session() as session:
+            rows = session.scalars(query.order_by(Job.id.desc()).limit(limit).offset(offset)).all()
+            return [self.to_out(row) for row in rows], session.scalar(count) or 0
+
+    def metrics(self, job_id: int, after: int = 0, kinds: Sequence[str] = ()) -> list[MetricPoint]:
+        """The job's metric points with an id above ``after``, in order."""
+        with self.db.session() as session:
+            self._row(session, job_id)
+            query = select(MetricPoint).where(MetricPoint.job_id == job_id, MetricPoint.id > after)
+            if kinds:
+                query = query.where(MetricPoint.kind.in_(kinds))
+            return list(session.scalars(query.order_by(MetricPoint.id)).all())
+
+    def log(self, job_id: int, tail: int | None = None, after: int = 0) -> list[LogLine]:
+        """The job's log lines with an id above ``after`` (the last ``tail`` of them when given), in order."""
+        with self.db.session() as session:
+            self._row(session, job_id)
+            query = select(LogLine).where(LogLine.job_id == job_id, LogLine.id > after)
+            if tail is not None:
+                rows = session.scalars(query.order_by(LogLine.id.desc()).limit(tail)).all()
+                return list(reversed(rows))
+            return list(session.scalars(query.order_by(LogLine.id)).all())
+
+    def checkpoint_dir(self, job_id: int) -> Path:
+        """The directory of the job's best checkpoint; :class:`JobConflict` when there is none (yet)."""
+        job = self.get(job_id)
+        path = self._checkpoint_path(job.id)
+        if not job.checkpoint_available or path is None:
+            raise JobConflict(f"job {job_id} has no checkpoint (it is {job.state})")
+        return path
+
+    def checkpoints(self) -> list[CatalogEntry]:
+        """Finished jobs' best checkpoints, newest first, as the explorer's catalog lists them."""
+        with self.db.session() as session:
+            rows = session.scalars(
+                select(Job).where(Job.state.in_(FINISHED), Job.checkpoint.is_not(None)).order_by(Job.id.desc())
+            ).all()
+        entries = []
+        for job in rows:
+            path = self.settings.jobs_dir / job.checkpoint
+            if not path.is_dir():
+                continue
+            best = f", best dev {job.metric_name} {job.best_metric:.4f}" if job.best_metric is not None else ""
+            entries.append(CatalogEntry(
+                name=f"job-{job.id}", source=str(path), kind="checkpoint",
+                description=f"job {job.id}: {job.name} ({job.task}{best})",
+            ))
+        return entries
+
+    def _checkpoint_path(self, job_id: int) -> Path | None:
+        with self.db.session() as session:
+            relative = self._row(session, job_id).checkpoint
+        return self.settings.jobs_dir / relative if relative else None
+
+    @staticmethod
+    def _row(session, job_id: int) -> Job:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise JobNotFound(f"there is no job {job_id}")
+        return job
+
+    def to_out(self, job: Job) -> JobOut:
+        """The API's view of a job row."""
+        epochs = int(job.config.get("epochs", 0))
+        percent = 100.0 if job.state == "succeeded" else (100.0 * job.step / job.max_steps if job.max_steps else 0.0)
+        has_checkpoint = bool(job.checkpoint) and (self.settings.jobs_dir / job.checkpoint).is_dir()
+        return JobOut(
+            id=job.id, name=job.name, state=job.state, task=job.task, model=job.model, metric=job.metric_name,
+            created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+            heartbeat_at=job.heartbeat_at, cancel_requested=job.cancel_requested, worker=job.worker,
+            progress=Progress(epoch=job.epoch, epochs=epochs, step=job.step, max_steps=job.max_steps,
+                              percent=round(min(percent, 100.0), 2),
+                              eta_seconds=job.eta_seconds if job.state == "running" else None),
+            best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
+            error=job.error, checkpoint_available=has_checkpoint,
+            explorer_model=f"job-{job.id}" if has_checkpoint and job.state in FINISHED else None,
+            spec=job.spec, revision=job.revision,
+        )
+
+    # --- changing --------------------------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> JobOut:
+        """Cancel a queued job at once, or ask a running one to stop after its current step."""
+        now = utcnow()
+        with self.db.session() as session:
+            job = self._row(session, job_id)
+            queued = session.execute(
+                update(Job).where(Job.id == job_id, Job.state == "queued")
+                .values(state="cancelled", finished_at=now, revision=Job.revision + 1)
+            ).rowcount
+            if not queued:
+                running = session.execute(
+                    update(Job).where(Job.id == job_id, Job.state == "running")
+                    .values(cancel_requested=True, revision=Job.revision + 1)
+                ).rowcount
+                if not running:
+                    session.refresh(job)
+                    raise JobConflict(f"job {job_id} is already {job.state}; only queued or running jobs can be cancelled")
+            message = "cancelled before it started" if queued else "cancel requested; stopping after the current step"
+            session.add(LogLine(job_id=job_id, level="INFO", message=message))
+            session.flush()
+            session.refresh(job)
+            return self.to_out(job)
+
+    def reap_stale(self) -> list[int]:
+        """Fail running jobs whose worker has not sent a heartbeat within the lease: it died."""
+        lease = self.settings.job_lease_seconds
+        now = utcnow()
+        cutoff = now - timedelta(seconds=lease)
+        reaped = []
+        with self.db.session() as session:
+            stale = session.scalars(select(Job).where(Job.state == "running", Job.heartbeat_at < cutoff)).all()
+            for job in stale:
+                reason = (f"the worker {job.worker or ''} stopped responding: no heartbeat since "
+                          f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (lease {lease:g} s); it was killed or lost its "
+                          "connection to the database")
+                changed = session.execute(
+                    update(Job).where(Job.id == job.id, Job.state == "running", Job.heartbeat_at < cutoff)
+                    .values(state="failed", error=reason, finished_at=now, eta_seconds=None,
+                            revision=Job.revision + 1)
+                ).rowcount
+                if changed:
+                    session.add(LogLine(job_id=job.id, level="ERROR", message=reason))
+                    reaped.append(job.id)
+        for job_id in reaped:
+            log.warning("job %s failed: its worker stopped responding", job_id)
+        return reaped
+
+    def requeue_waiting(self) -> int:
+        """Send every queued job to the queue again (after a broker restart lost its messages); a worker
+        claims a job atomically, so a duplicate message is a no-op."""
+        with self.db.session() as session:
+            ids = session.scalars(select(Job.id).where(Job.state == "queued").order_by(Job.id)).all()
+        for job_id in ids:
+            self.enqueue(job_id)
+        return len(ids)
+
+
+def _default_name(spec: JobCreate, task: TaskSpec) -> str:
+    model = Path(spec.model).name if "/" in spec.model else spec.model
+    if not spec.addrop.enabled:
+        return f"{task.name} · {model} · baseline"
+    layers = ",".join(map(str, spec.addrop.layers))
+    return f"{task.name} · {model} · {spec.addrop.method} p={spec.addrop.p:g} q={spec.addrop.q:g} L{layers}"
+
+
+async def reap_periodically(service: JobService) -> None:
+    """Run :meth:`JobService.reap_stale` every quarter lease (at most every 15 s), for as long as the app runs."""
+    interval = min(max(service.settings.job_lease_seconds / 4, 0.5), 15.0)
+    while True:
+        try:
+            await to_thread.run_sync(service.reap_stale)
+        except Exception:  # a database hiccup must not end the reaper
+            log.exception("reaping stale jobs failed")
+        await asyncio.sleep(interval)

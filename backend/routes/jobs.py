@@ -1,0 +1,165 @@
+"""The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from sse_starlette.sse import EventSourceResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+
+from backend.auth import require_token
+from backend.events import Cursor, job_events, point_json
+from backend.jobs import JobError, JobService
+from backend.schemas.common import ErrorMessage
+from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
+from backend.uploads import UploadRejected, store_upload, too_large
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+JOB_ERRORS = {404: {"model": ErrorMessage, "description": "No such job"}}
+WRITE_ERRORS = {401: {"model": ErrorMessage, "description": "API token missing or wrong"}}
+
+
+def jobs(request: Request) -> JobService:
+    """The app's job service."""
+    return request.app.state.jobs
+
+
+async def job_error(request: Request, error: JobError) -> JSONResponse:
+    """A refused request as ``{"detail": message}`` with the status the error carries."""
+    return JSONResponse(status_code=error.status_code, content={"detail": str(error)})
+
+
+@router.post(
+    "/uploads", status_code=201, response_model=UploadOut, dependencies=[Depends(require_token)],
+    summary="Upload a data file",
+    responses={**WRITE_ERRORS, 413: {"model": ErrorMessage}, 415: {"model": ErrorMessage},
+               422: {"model": ErrorMessage}},
+    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary", "description": "CSV, TSV, JSONL or JSON"}},
+    }}}}},
+)
+async def upload(request: Request) -> UploadOut:
+    """Store a CSV/TSV/JSONL/JSON file (multipart field ``file``) for ``data.source = "upload"``; the answer
+    lists its columns, row count and each column's distinct values, for mapping them."""
+    settings = request.app.state.settings
+    length = request.headers.get("content-length", "")
+    # Refuse before reading the body; the multipart envelope adds a little to the file's size.
+    if length.isdigit() and int(length) > settings.upload_max_bytes + 64 * 1024:
+        raise too_large(settings.upload_max_bytes)
+    try:
+        form = await request.form(max_files=1, max_fields=4)
+    except MultiPartException as error:
+        raise UploadRejected(f"malformed multipart upload: {error.message}", status_code=400) from None
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise UploadRejected("send the file as the multipart form field 'file'")
+        return await run_in_threadpool(store_upload, settings, jobs(request).db, file.filename or "", file.file)
+    finally:
+        await form.close()
+
+
+@router.post("/jobs", status_code=201, response_model=JobOut, dependencies=[Depends(require_token)],
+             summary="Submit a job", responses={**WRITE_ERRORS, 422: {"model": ErrorMessage},
+                                                503: {"model": ErrorMessage, "description": "Queue unavailable"}})
+def create_job(spec: JobCreate, response: Response, service: JobService = Depends(jobs)) -> JobOut:
+    """Validate the job (task, data, model, layers, hyper-parameters), store it and queue it."""
+    job = service.submit(spec)
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return job
+
+
+@router.get("/jobs", response_model=JobList, summary="List jobs")
+def list_jobs(
+    state: list[JobState] = Query([], description="Only jobs in these states (repeat the parameter)."),
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+    service: JobService = Depends(jobs),
+) -> JobList:
+    """Jobs, newest first."""
+    items, total = service.list(state, limit, offset)
+    return JobList(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=JOB_ERRORS, summary="One job")
+def get_job(job_id: int, service: JobService = Depends(jobs)) -> JobOut:
+    """The job's state, progress, best and final metrics, and error."""
+    return service.get(job_id)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_token)],
+             summary="Cancel a job",
+             responses={**JOB_ERRORS, **WRITE_ERRORS, 409: {"model": ErrorMessage, "description": "Already finished"}})
+def cancel_job(job_id: int, service: JobService = Depends(jobs)) -> JobOut:
+    """A queued job is cancelled at once; a running one stops after its current step (it shows
+    ``cancel_requested`` until the worker confirms with state ``cancelled``)."""
+    return service.cancel(job_id)
+
+
+@router.get("/jobs/{job_id}/metrics", response_model=list[MetricPointOut], responses=JOB_ERRORS,
+            summary="Metric points (JSON or CSV)")
+def job_metrics(
+    job_id: int,
+    format: Literal["json", "csv"] = Query("json"),
+    kind: list[Literal["step", "eval", "epoch"]] = Query([], description="Only these kinds (repeatable)."),
+    after: int = Query(0, ge=0, description="Only points with a larger id."),
+    service: JobService = Depends(jobs),
+):
+    """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``) and
+    epoch start (``epoch``) of the job, in order."""
+    points = [point_json(point) for point in service.metrics(job_id, after=after, kinds=kind)]
+    if format == "json":
+        return points
+    keys = sorted({key for point in points for key in point["values"]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["id", "kind", "step", "epoch", "time", *keys])
+    for point in points:
+        writer.writerow([point["id"], point["kind"], point["step"], point["epoch"], point["time"],
+                         *(point["values"].get(key, "") for key in keys)])
+    return Response(buffer.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="job-{job_id}-metrics.csv"'})
+
+
+@router.get("/jobs/{job_id}/events", responses=JOB_ERRORS, summary="Live events (Server-Sent Events)",
+            response_class=EventSourceResponse)
+def job_event_stream(
+    request: Request,
+    job_id: int,
+    last_event_id: str | None = Header(None, description="Resume after this event id."),
+    service: JobService = Depends(jobs),
+) -> EventSourceResponse:
+    """``status`` (the job, whenever it changes), ``metrics`` and ``log`` (lists of new points and lines),
+    and ``end`` when the job has finished. Reconnecting with ``Last-Event-ID`` resumes without gaps."""
+    service.get(job_id)
+    poll = request.app.state.settings.events_poll_seconds
+    return EventSourceResponse(job_events(service, job_id, Cursor.parse(last_event_id), poll), ping=15)
+
+
+@router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, responses=JOB_ERRORS, summary="The job's log")
+def job_log(job_id: int, tail: int | None = Query(None, ge=1, le=100000), service: JobService = Depends(jobs)) -> str:
+    """The log as text, one line per entry (the last ``tail`` lines when given)."""
+    lines = service.log(job_id, tail=tail)
+    return "".join(f"{line.created_at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}\n" for line in lines)
+
+
+@router.get("/jobs/{job_id}/checkpoint", response_class=FileResponse, summary="Download the best checkpoint",
+            responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No checkpoint"}})
+def job_checkpoint(job_id: int, service: JobService = Depends(jobs)) -> FileResponse:
+    """The best checkpoint (weights, config, tokenizer) as a zip file, loadable with ``from_pretrained``."""
+    source = service.checkpoint_dir(job_id)
+    folder = Path(tempfile.mkdtemp(prefix="addrop-checkpoint-"))
+    archive = shutil.make_archive(str(folder / f"job-{job_id}-best"), "zip", root_dir=source)
+    return FileResponse(archive, media_type="application/zip", filename=f"job-{job_id}-best.zip",
+                        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True))

@@ -1,0 +1,182 @@
+"""Request and response schemas of the jobs API (kept apart from the ORM rows in ``backend.orm``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+TaskKind = Literal["classification", "regression", "token_classification"]
+
+
+class _Strict(BaseModel):
+    # A misspelt hyper-parameter must be an error, not a silently ignored default.
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    """Where the data comes from and, for your own files, which columns hold what."""
+
+    source: Literal["hub", "directory", "upload"] = Field(
+        "hub", description="hub: a known task's Hugging Face dataset; directory: a folder on the workers' disk "
+        "with train and validation files; upload: files sent to POST /api/uploads."
+    )
+    task: str = Field("sst2", min_length=1, max_length=100, description="A known task (sst2, mrpc, ...) or a "
+                      "name for your own task.")
+    data_dir: str | None = Field(None, description="For source=directory.")
+    train_upload: str | None = Field(None, description="For source=upload: the train file's upload id.")
+    validation_upload: str | None = Field(None, description="For source=upload: the validation file's upload id.")
+    task_kind: TaskKind | None = Field(None, description="Set for your own task; leave empty for a known task.")
+    text_fields: list[str] = Field([], max_length=2, description="Your task's text column(s).")
+    label_field: str = Field("label", min_length=1, description="Your task's label column.")
+    label_names: list[str] = Field([], description="Your task's classes, in id order (classification).")
+    max_train_samples: int | None = Field(None, ge=1, description="Train on a random subset of this size.")
+    max_eval_samples: int | None = Field(None, ge=1, description="Evaluate on a random subset of this size.")
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> DataSpec:
+        if self.source == "directory" and not self.data_dir:
+            raise ValueError("data.data_dir is required when data.source is 'directory'")
+        if self.source == "upload" and not (self.train_upload and self.validation_upload):
+            raise ValueError("data.train_upload and data.validation_upload are required when data.source is 'upload'")
+        if self.source == "hub" and self.task_kind is not None:
+            raise ValueError("your own task (data.task_kind) needs files: use source 'directory' or 'upload'")
+        return self
+
+
+class TrainingSpec(_Strict):
+    """Optimisation settings (defaults: the paper's BERT-base setting)."""
+
+    learning_rate: float = Field(2e-5, gt=0, lt=1)
+    epochs: int = Field(10, ge=1, le=1000)
+    batch_size: int = Field(16, ge=1, le=4096)
+    eval_batch_size: int = Field(64, ge=1, le=4096)
+    max_length: int = Field(128, ge=8, le=8192)
+    seed: int = Field(42, ge=0, le=2**32 - 1)
+    patience: int | None = Field(5, ge=1, description="Early stopping on the dev metric; null disables it.")
+    weight_decay: float = Field(0.01, ge=0, le=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    logging_steps: int = Field(10, ge=1, le=100000, description="A training-loss point every this many steps.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: the worker's GPU when it has one.")
+
+
+class ADDropSpec(_Strict):
+    """AD-DROP settings (defaults: the authors' GA, layer 0, p=0.3, q=0.2, cross-tuning)."""
+
+    enabled: bool = Field(True, description="False: the plain fine-tuning baseline.")
+    method: Literal["GA", "IGA", "AA", "RD"] = "GA"
+    mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
+    p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")
+    q: float = Field(0.2, gt=0, lt=1, description="Probability that a candidate is dropped.")
+    layers: list[int] = Field([0], min_length=1, max_length=64, description="Masked layers.")
+    steps: int = Field(20, ge=1, le=200, description="Integration steps (IGA only).")
+    cross_tuning: bool = Field(True, description="Alternate plain and AD-DROP epochs, plain first.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("layers")
+    @classmethod
+    def _layers(cls, value: list[int]) -> list[int]:
+        if any(layer < 0 for layer in value):
+            raise ValueError("layer indices start at 0")
+        if len(set(value)) != len(value):
+            raise ValueError("each layer may be listed once")
+        return sorted(value)
+
+
+class JobCreate(_Strict):
+    """A fine-tuning job: model, data and hyper-parameters; everything is checked before it is queued."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "rte-addrop",
+                    "model": "minilm",
+                    "data": {"source": "directory", "task": "rte", "data_dir": "/data/glue/rte"},
+                    "training": {"epochs": 4, "batch_size": 16, "learning_rate": 2e-5},
+                    "addrop": {"method": "GA", "p": 0.3, "q": 0.2, "layers": [0]},
+                }
+            ]
+        },
+    )
+
+    name: str | None = Field(None, max_length=200, description="Shown in lists; default: task and setting.")
+    model: str = Field("minilm", min_length=1, max_length=500, description="Hub id, a directory on the workers, "
+                       "or 'minilm' (bundled MiniLM-L6-H384).")
+    data: DataSpec
+    training: TrainingSpec = TrainingSpec()
+    addrop: ADDropSpec = ADDropSpec()
+
+
+class Progress(BaseModel):
+    epoch: float
+    epochs: int
+    step: int
+    max_steps: int
+    percent: float
+    eta_seconds: float | None
+
+
+class JobOut(BaseModel):
+    """A job as the API shows it."""
+
+    id: int
+    name: str
+    state: JobState
+    task: str
+    model: str
+    metric: str = Field(description="The dev metric that picks the best checkpoint.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    cancel_requested: bool
+    worker: str | None
+    progress: Progress
+    best_metric: float | None
+    best_epoch: float | None
+    final_metrics: dict[str, float] | None
+    error: str | None
+    checkpoint_available: bool
+    explorer_model: str | None = Field(description="The name under which the explorer offers the checkpoint.")
+    spec: dict[str, Any]
+    revision: int
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class MetricPointOut(BaseModel):
+    """One reported point: a training log (kind step), a dev evaluation (eval) or an epoch start."""
+
+    id: int
+    kind: Literal["step", "eval", "epoch"]
+    step: int
+    epoch: float
+    values: dict[str, float]
+    time: datetime
+
+
+class UploadOut(BaseModel):
+    """An uploaded data file, parsed: its columns and number of rows."""
+
+    id: str
+    filename: str
+    size: int
+    columns: list[str]
+    rows: int
+    preview: list[dict[str, Any]] = Field(description="The first rows as parsed.")
+    distinct: dict[str, list[Any] | None] = Field(
+        description="Each column's distinct values (null when there are more than 50): a label column's classes."
+    )

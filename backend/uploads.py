@@ -1,0 +1,80 @@
+"""Uploaded data files: stored under the uploads directory only once they are complete and parse."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from typing import BinaryIO
+
+from addrop.data import EXTENSIONS, DataError, summarize_file
+from backend.database import Database
+from backend.jobs import JobError
+from backend.orm import Upload
+from backend.schemas.jobs import UploadOut
+from backend.settings import Settings
+
+CHUNK = 1024 * 1024
+
+
+class UploadRejected(JobError):
+    """A file that cannot be used; ``status_code`` says why (413 too large, 415 wrong type, 422 unreadable)."""
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def store_upload(settings: Settings, db: Database, filename: str, source: BinaryIO) -> UploadOut:
+    """Copy ``source`` into the uploads directory (at most ``upload_max_bytes``), parse it with the
+    training code's reader, and record it; a rejected file leaves nothing behind."""
+    name = _safe_name(filename)
+    extension = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in EXTENSIONS:
+        raise UploadRejected(
+            f"{filename!r}: unsupported file type; upload one of {', '.join(EXTENSIONS)}", status_code=415
+        )
+    upload_id = uuid.uuid4().hex
+    folder = settings.uploads_dir / upload_id
+    folder.mkdir(parents=True)
+    target = folder / name
+    try:
+        size = _copy_limited(source, folder / f".{name}.part", settings.upload_max_bytes)
+        (folder / f".{name}.part").rename(target)
+        summary = summarize_file(target)
+        with db.session() as session:
+            session.add(Upload(id=upload_id, filename=name, path=f"{upload_id}/{name}", size=size,
+                               columns=summary.columns, rows=summary.rows))
+    except DataError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise UploadRejected(f"{filename!r} cannot be read: {str(error).replace(str(target), name)}") from None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return UploadOut(id=upload_id, filename=name, size=size, columns=summary.columns, rows=summary.rows,
+                     preview=summary.preview, distinct=summary.distinct)
+
+
+def too_large(limit: int) -> UploadRejected:
+    """The error for a file over ``limit`` bytes."""
+    return UploadRejected(f"the file is larger than this server accepts ({limit / 2**20:g} MiB)", status_code=413)
+
+
+def _copy_limited(source: BinaryIO, path, limit: int) -> int:
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            out.write(chunk)
+    if size == 0:
+        raise UploadRejected("the file is empty")
+    return size
+
+
+def _safe_name(filename: str) -> str:
+    # Only the base name, in a conservative alphabet: the name is used on disk.
+    base = re.split(r"[\\/]", filename or "")[-1]
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._")
+    return cleaned[:100] or "data"

@@ -1,0 +1,47 @@
+"""The Celery app, configured for long GPU jobs: one job at a time per worker, nothing prefetched, a fresh
+process for every job, late acknowledgement of idempotent tasks."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from backend.settings import Settings
+
+RUN_JOB = "addrop.run_job"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """A Celery app on ``settings``' broker (Redis in deployment, a SQLite file in the embedded default)."""
+    app = Celery("addrop", broker=settings.resolved_broker_url)
+    # kombu's SQL transport hands its options to create_engine and has no visibility timeout.
+    transport_options = {} if settings.embedded_broker else {"visibility_timeout": settings.broker_visibility_timeout}
+    app.conf.update(
+        task_default_queue=settings.job_queue,
+        task_routes={RUN_JOB: {"queue": settings.job_queue}},
+        # The database holds job state and results; Celery only carries the job id.
+        task_ignore_result=True,
+        result_backend=None,
+        # Ack after the run so a message is never lost before a worker has claimed its job. Redelivery is
+        # harmless: the task claims the job row atomically and does nothing when it is not queued.
+        task_acks_late=True,
+        # A job whose worker process died is failed (through the task_failure signal), not run again.
+        task_reject_on_worker_lost=False,
+        # A job runs for hours: the broker must not hand its message to another worker meanwhile.
+        broker_transport_options=transport_options,
+        worker_prefetch_multiplier=1,
+        worker_concurrency=1,
+        # A fresh process per job releases all GPU memory and any state a run leaves behind.
+        worker_max_tasks_per_child=1,
+        # The pool child imports torch and transformers when it starts; allow for a slow disk.
+        worker_proc_alive_timeout=120,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=5,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
+    )
+    return app
+
+
+def send_job(app: Celery, job_id: int) -> None:
+    """Put job ``job_id`` on the queue (by task name: the sender needs none of the worker's code)."""
+    app.send_task(RUN_JOB, args=[job_id], queue=app.conf.task_default_queue)

@@ -1,0 +1,124 @@
+"""What a worker writes about the job it runs: the claim, heartbeats, metric points, progress, log lines
+and the outcome. Every write is a short transaction, so the API sees each point as soon as it lands."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from backend.database import Database
+from backend.orm import Job, LogLine, MetricPoint, utcnow
+
+if TYPE_CHECKING:  # importing addrop loads torch, which the worker's parent process must not
+    from addrop.callbacks import MetricEvent
+
+# transformers colours some warnings for terminals; the log is shown as plain text.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class JobRecorder:
+    """Reads and writes one job's row on behalf of the worker running it."""
+
+    def __init__(self, db: Database, job_id: int, worker: str) -> None:
+        self.db = db
+        self.job_id = job_id
+        self.worker = worker
+        self._lock = threading.Lock()  # the heartbeat thread and the training loop both write
+        self._first_step: tuple[float, int] | None = None
+
+    def claim(self) -> Job | None:
+        """Move the job from queued to running for this worker; None when it is not queued (cancelled,
+        already run, or claimed by another delivery of the same message)."""
+        now = utcnow()
+        with self.db.session() as session:
+            claimed = session.execute(
+                update(Job).where(Job.id == self.job_id, Job.state == "queued")
+                .values(state="running", started_at=now, heartbeat_at=now, worker=self.worker,
+                        revision=Job.revision + 1)
+            ).rowcount
+            return session.get(Job, self.job_id) if claimed else None
+
+    def heartbeat(self) -> tuple[bool, bool]:
+        """Renew the lease; returns (still ours, cancel requested). A job the reaper failed is no longer ours."""
+        with self._lock, self.db.session() as session:
+            renewed = session.execute(
+                update(Job).where(Job.id == self.job_id, Job.state == "running", Job.worker == self.worker)
+                .values(heartbeat_at=utcnow())
+            ).rowcount
+            cancel = session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
+        return bool(renewed), bool(cancel)
+
+    def point(self, event: MetricEvent, metric_name: str) -> None:
+        """Store a reported point and move the job's progress, ETA and best metric along."""
+        values = {key: value for key, value in event.values.items() if _finite(value)}
+        with self._lock, self.db.session() as session:
+            session.add(MetricPoint(job_id=self.job_id, kind=event.kind, step=event.step, epoch=event.epoch,
+                                    values=values))
+            changes: dict[str, Any] = self._progress(event.step, event.max_steps, event.epoch)
+            if event.kind == "eval" and metric_name in values:
+                best = session.scalar(select(Job.best_metric).where(Job.id == self.job_id))
+                if best is None or values[metric_name] > best:
+                    changes.update(best_metric=values[metric_name], best_epoch=event.epoch)
+            session.execute(update(Job).where(Job.id == self.job_id).values(**changes, revision=Job.revision + 1))
+
+    def progress(self, step: int, max_steps: int, epoch: float) -> None:
+        """Move the progress bar and ETA between reported points."""
+        with self._lock, self.db.session() as session:
+            session.execute(update(Job).where(Job.id == self.job_id)
+                            .values(**self._progress(step, max_steps, epoch), revision=Job.revision + 1))
+
+    def _progress(self, step: int, max_steps: int, epoch: float) -> dict[str, Any]:
+        now = time.monotonic()
+        if self._first_step is None or step < self._first_step[1]:
+            self._first_step = (now, step)
+        started, first = self._first_step
+        eta = (now - started) / (step - first) * max(max_steps - step, 0) if step > first else None
+        return {"step": step, "max_steps": max_steps, "epoch": epoch, "eta_seconds": eta}
+
+    def log(self, message: str, level: str = "INFO") -> None:
+        """Append a line to the job's log."""
+        with self.db.session() as session:
+            session.add(LogLine(job_id=self.job_id, level=level, message=message))
+
+    def finish(self, state: str, **fields: Any) -> bool:
+        """Record the outcome, unless the job is no longer this worker's (e.g. the reaper failed it)."""
+        with self._lock, self.db.session() as session:
+            return bool(session.execute(
+                update(Job).where(Job.id == self.job_id, Job.state == "running", Job.worker == self.worker)
+                .values(state=state, finished_at=utcnow(), eta_seconds=None, revision=Job.revision + 1, **fields)
+            ).rowcount)
+
+
+def fail_lost_job(db: Database, job_id: int, reason: str) -> bool:
+    """Fail a running job whose worker process died (called from the worker's parent process)."""
+    with db.session() as session:
+        failed = session.execute(
+            update(Job).where(Job.id == job_id, Job.state == "running")
+            .values(state="failed", error=reason, finished_at=utcnow(), eta_seconds=None, revision=Job.revision + 1)
+        ).rowcount
+        if failed:
+            session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
+    return bool(failed)
+
+
+class DatabaseLogHandler(logging.Handler):
+    """Copies log records (the runner's, and warnings from transformers) into the job's log."""
+
+    def __init__(self, recorder: JobRecorder, level: int = logging.INFO) -> None:
+        super().__init__(level)
+        self.recorder = recorder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.recorder.log(ANSI_ESCAPE.sub("", self.format(record)), record.levelname)
+        except Exception:  # a log line must never break the run it describes
+            self.handleError(record)
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))

@@ -1,0 +1,144 @@
+"""Runs one job: claims it, trains with ``addrop.finetune`` while a heartbeat thread keeps the lease and
+watches for a cancel request, and records every metric point and the outcome.
+
+Imported only inside the pool child that runs the job, so the worker's parent never loads torch or CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.utils import logging as hf_logging
+
+from addrop.callbacks import MetricEvent, MetricsReporter
+from addrop.finetune import FinetuneConfig, finetune
+from addrop.trainer import is_addrop_epoch
+from backend.database import Database
+from backend.jobs import job_dir_name
+from backend.settings import Settings
+from worker.recorder import DatabaseLogHandler, JobRecorder
+
+log = logging.getLogger("worker.runner")
+
+
+class JobMetricsReporter(MetricsReporter):
+    """Stores every reported point in the database and logs each epoch and dev evaluation."""
+
+    def __init__(self, recorder: JobRecorder, metric_name: str, config: FinetuneConfig) -> None:
+        super().__init__(self._record)
+        self.recorder = recorder
+        self.metric_name = metric_name
+        self.config = config
+
+    def _record(self, event: MetricEvent) -> None:
+        self.recorder.point(event, self.metric_name)
+        if event.kind == "eval":
+            values = ", ".join(f"{key} {value:.4f}" for key, value in event.values.items()
+                               if key in (self.metric_name, "loss", "accuracy", "f1"))
+            log.info("epoch %g (step %d): dev %s", event.epoch, event.step, values)
+        elif event.kind == "epoch":
+            index = round(event.epoch)
+            phase = "AD-DROP" if self.config.addrop and is_addrop_epoch(index, self.config.cross_tuning) else "plain"
+            log.info("epoch %d of %d begins (%s)", index + 1, self.config.epochs, phase)
+
+
+class ProgressCallback(TrainerCallback):
+    """Moves the job's progress between logged points, at most once per ``interval`` seconds."""
+
+    def __init__(self, recorder: JobRecorder, interval: float) -> None:
+        self.recorder = recorder
+        self.interval = interval
+        self._last = 0.0
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self.recorder.progress(state.global_step, state.max_steps, float(state.epoch or 0.0))
+
+
+class Heartbeat(threading.Thread):
+    """Renews the job's lease every ``interval`` seconds and turns a cancel request (or a lost lease)
+    into ``stop``, which the training loop checks after every step."""
+
+    def __init__(self, recorder: JobRecorder, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{recorder.job_id}", daemon=True)
+        self.recorder = recorder
+        self.interval = interval
+        self.stop = threading.Event()
+        self.lost = False
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            try:
+                ours, cancel = self.recorder.heartbeat()
+            except Exception as error:  # the database may be briefly unreachable; the lease allows for it
+                log.warning("heartbeat failed: %s", error)
+                continue
+            if not ours:
+                self.lost = True
+            if cancel or not ours:
+                self.stop.set()
+
+    def finish(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def worker_name() -> str:
+    """Host and process id: unique per running job, readable in the job list."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(job_id: int, settings: Settings, db: Database) -> str:
+    """Run job ``job_id`` if it is still queued; returns the state it ended in ("skipped" if not queued)."""
+    recorder = JobRecorder(db, job_id, worker_name())
+    job = recorder.claim()
+    if job is None:
+        log.info("job %s is not queued any more; nothing to do", job_id)
+        return "skipped"
+    handler = DatabaseLogHandler(recorder)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    watched = [log, hf_logging.get_logger("transformers")]
+    for logger in watched:
+        logger.addHandler(handler)
+    log.setLevel(logging.INFO)
+    heartbeat = Heartbeat(recorder, settings.job_heartbeat_seconds)
+    heartbeat.start()
+    output_dir = settings.jobs_dir / job_dir_name(job_id)
+    try:
+        config = FinetuneConfig(**{**job.config, "output_dir": str(output_dir)})
+        log.info("started on %s; devices: CUDA_VISIBLE_DEVICES=%s", recorder.worker,
+                 os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
+        reporter = JobMetricsReporter(recorder, job.metric_name, config)
+        result = finetune(config, callbacks=[reporter, ProgressCallback(recorder, 1.0)],
+                          should_stop=heartbeat.stop.is_set, progress=False)
+        heartbeat.finish()
+        if heartbeat.lost:
+            log.warning("the job's lease was lost while it ran; its outcome is not recorded")
+            return "lost"
+        state = "cancelled" if result.stopped else "succeeded"
+        checkpoint = result.best_checkpoint and str(output_dir.joinpath("best").relative_to(settings.jobs_dir))
+        best = (f"best dev {result.metric} {result.best_metric:.4f} at epoch {result.best_epoch:g}"
+                if result.best_metric is not None else "no dev evaluation")
+        log.info("%s after %.1f s of training; %s", state, result.train_seconds, best)
+        recorder.finish(state, best_metric=result.best_metric, best_epoch=result.best_epoch,
+                        final_metrics=result.final_metrics, checkpoint=checkpoint)
+        return state
+    except Exception as error:
+        log.error("failed:\n%s", traceback.format_exc())
+        recorder.finish("failed", error=f"{type(error).__name__}: {error}")
+        return "failed"
+    finally:
+        heartbeat.finish()
+        for logger in watched:
+            logger.removeHandler(handler)
+
+

@@ -1,0 +1,62 @@
+"""The Celery task that runs a job, and the worker signals around it.
+
+The parent process only imports this module (no torch); each job runs in a fresh pool child, which loads
+torch and transformers as it starts, before a job arrives.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from billiard.exceptions import WorkerLostError
+from celery.signals import task_failure, worker_init, worker_process_init
+
+from backend.database import Database
+from backend.settings import get_settings
+from worker.celery_app import RUN_JOB, make_celery
+from worker.recorder import fail_lost_job
+
+log = logging.getLogger(__name__)
+settings = get_settings()
+app = make_celery(settings)
+_database: Database | None = None
+
+
+def database() -> Database:
+    """This process's database connection (a forked child opens its own)."""
+    global _database
+    if _database is None:
+        _database = Database(settings.resolved_database_url)
+    return _database
+
+
+@worker_init.connect
+def _create_tables(**_: object) -> None:
+    database().create_tables()
+
+
+@worker_process_init.connect
+def _prepare_child(**_: object) -> None:
+    global _database
+    # Connections inherited over fork must not be shared with the parent.
+    if _database is not None:
+        _database.engine.dispose(close=False)
+    _database = None
+    import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
+
+
+@app.task(name=RUN_JOB)
+def run_job(job_id: int) -> str:
+    """Run job ``job_id`` if it is still queued (idempotent: a redelivered message does nothing)."""
+    from worker.runner import run_job as run
+
+    return run(job_id, settings, database())
+
+
+@task_failure.connect(sender=run_job)
+def _fail_lost_job(sender=None, exception=None, args=None, **_: object) -> None:
+    # Sent in the parent when the pool child running a job dies (killed, out of memory, segfault).
+    if isinstance(exception, WorkerLostError) and args:
+        reason = f"the worker process running the job died ({exception})"
+        if fail_lost_job(database(), int(args[0]), reason):
+            log.error("job %s failed: %s", args[0], reason)
