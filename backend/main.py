@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from contextlib import asynccontextmanager
+import asyncio
+import logging
+from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator
 
 from fastapi import FastAPI
@@ -10,17 +12,24 @@ from fastapi.staticfiles import StaticFiles
 
 from addrop import __version__
 from backend import errors
+from backend.database import Database
 from backend.explainer import Explainer
-from backend.routes import explain, health, models, pages
+from backend.jobs import JobError, JobService, reap_periodically
+from backend.routes import explain, health, job_pages, jobs, models, pages
 from backend.settings import Settings, get_settings
 from backend.timing import ServerTiming
 from frontend import STATIC_DIR
+from worker.celery_app import make_celery, send_job
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 See, and use, attribution-driven dropout (AD-DROP, NeurIPS 2022) for Hugging Face encoders.
 
 * **Explorer**: `POST /api/explain` returns the attention and attribution maps of an input, the candidate
   discard region and the dropped positions, per layer and head.
+* **Jobs**: `POST /api/jobs` queues an AD-DROP (or baseline) fine-tuning run for a Celery worker;
+  `GET /api/jobs/{id}/events` streams its status and metric points live (Server-Sent Events).
 """
 
 
@@ -30,7 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper = asyncio.create_task(reap_periodically(app.state.jobs))
+        try:
+            requeued = await asyncio.to_thread(app.state.jobs.requeue_waiting)
+            log.info("sent %d queued job(s) to the queue again", requeued)
+        except Exception as error:  # the broker may be down; the API still serves everything else
+            log.warning("could not re-send queued jobs: %s", error)
         yield
+        reaper.cancel()
+        with suppress(asyncio.CancelledError):
+            await reaper
+        app.state.jobs.db.dispose()
         app.state.explainer.close()
 
     app = FastAPI(title="AD-DROP Studio", version=__version__, description=DESCRIPTION, lifespan=lifespan)
@@ -38,7 +57,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(ServerTiming)
     app.state.explainer = Explainer(settings)
+    database = Database(settings.resolved_database_url)
+    database.create_tables()
+    queue = make_celery(settings)
+    app.state.jobs = JobService(database, settings, enqueue=lambda job_id: send_job(queue, job_id))
+    app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
+    app.add_exception_handler(JobError, jobs.job_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, models, explain, pages):
+    for module in (health, models, explain, jobs, job_pages, pages):
         app.include_router(module.router)
     return app

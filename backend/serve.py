@@ -1,10 +1,18 @@
-"""The ``addrop-studio`` command: serve the web app with uvicorn."""
+"""The ``addrop-studio`` command: serve the web app with uvicorn and, on the embedded broker (no Redis),
+a job worker beside it, stopped when the server stops."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import subprocess
+import sys
 from typing import Sequence
+
+from backend.settings import get_settings
+
+WORKER_STOP_SECONDS = 10.0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -12,9 +20,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="addrop-studio", description="Serve AD-DROP Studio.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--no-worker", action="store_true",
+                        help="do not start a job worker, even on the embedded broker")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import uvicorn
 
-    uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port)
+    settings = get_settings()
+    worker = None
+    if settings.embedded_broker and settings.embedded_worker and not args.no_worker:
+        worker = start_worker()
+    try:
+        uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port)
+    finally:
+        if worker is not None:
+            stop_worker(worker)
     return 0
+
+
+def start_worker() -> subprocess.Popen:
+    """A job worker (``python -m worker``) in its own process group, so it and its pool child stop together."""
+    print("addrop-studio: starting the embedded job worker", file=sys.stderr)
+    return subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True)
+
+
+def stop_worker(worker: subprocess.Popen) -> None:
+    """Ask the worker to stop (it finishes a job that ends within the grace period), then kill it; a job it
+    was running is failed with a reason by the next server's reaper."""
+    if worker.poll() is not None:
+        return
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()

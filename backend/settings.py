@@ -32,6 +32,48 @@ class Settings(BaseSettings):
     explain_cache_size: int = Field(32, ge=0, description="Inputs whose attribution is kept for slider moves.")
     explain_device: str = Field("cpu", description="Device the explorer's models run on (cpu, cuda, cuda:1).")
 
+    broker_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("ADDROP_BROKER_URL", "CELERY_BROKER_URL"),
+        description="Celery broker (e.g. redis://redis:6379/0); default: a SQLite file in data_dir, no server.",
+    )
+    job_queue: str = Field("addrop-jobs", min_length=1, description="Celery queue the job workers consume.")
+    upload_max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest data file a user may upload.")
+    allow_local_paths: bool = Field(
+        True, description="Whether jobs may name directories on the workers' disks (data or model); off for a public site."
+    )
+    job_heartbeat_seconds: float = Field(2.0, gt=0, description="How often a running job proves it is alive.")
+    job_lease_seconds: float = Field(
+        60.0, gt=0, description="A running job silent for this long is failed: its worker died."
+    )
+    events_poll_seconds: float = Field(0.25, gt=0, description="How often an SSE stream looks for new points.")
+    broker_visibility_timeout: int = Field(
+        7 * 24 * 3600, gt=0, description="Seconds before Redis re-delivers an unacknowledged job message."
+    )
+    embedded_worker: bool = Field(
+        True, description="Whether addrop-studio starts a job worker itself when the broker is the embedded one."
+    )
+
+    @property
+    def resolved_broker_url(self) -> str:
+        """The Celery broker URL (the embedded default is a SQLite file in ``data_dir``)."""
+        return self.broker_url or f"sqla+sqlite:///{(self.data_dir / 'broker.db').resolve()}"
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when jobs travel through the server-less SQLite broker."""
+        return self.broker_url is None
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Where each job writes its output directory (checkpoint, metrics.json)."""
+        return (self.data_dir / "jobs").resolve()
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded data files are kept."""
+        return (self.data_dir / "uploads").resolve()
+
     @property
     def resolved_database_url(self) -> str:
         """The database URL to connect to (the SQLite default lives in ``data_dir``)."""
