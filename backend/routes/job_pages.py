@@ -1,0 +1,63 @@
+"""HTML pages of the job dashboard: the list, the form, one job's live page, and the compare view."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from addrop.tasks import KNOWN_TASKS
+from backend.jobs import JobNotFound, JobService
+from backend.routes.jobs import jobs
+from backend.routes.pages import templates
+from backend.schemas.jobs import ADDropSpec, DataSpec, JobCreate, TrainingSpec
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(request: Request, template: str, page: str, status_code: int = 200, **context) -> HTMLResponse:
+    settings = request.app.state.settings
+    return templates.TemplateResponse(
+        request, template, {"page": page, "token_required": bool(settings.api_token), **context},
+        status_code=status_code,
+    )
+
+
+@router.get("/jobs", response_class=HTMLResponse)
+def job_list(request: Request) -> HTMLResponse:
+    """All jobs, updated live."""
+    return _page(request, "jobs.html", "jobs")
+
+
+@router.get("/jobs/new", response_class=HTMLResponse)
+def new_job(request: Request, clone: int | None = Query(None), service: JobService = Depends(jobs)) -> HTMLResponse:
+    """The job form with the paper's defaults (or another job's settings, to run a variant)."""
+    defaults = JobCreate(data=DataSpec(), training=TrainingSpec(), addrop=ADDropSpec()).model_dump(mode="json")
+    source = None
+    if clone is not None:
+        try:
+            source = service.get(clone)
+            defaults = {**defaults, **source.spec, "name": None}
+        except JobNotFound:
+            source = None
+    settings = request.app.state.settings
+    tasks = [{"name": name, "kind": spec.kind, "metric": spec.metric, "text_fields": list(spec.text_fields)}
+             for name, spec in KNOWN_TASKS.items()]
+    return _page(request, "job_new.html", "new-job", defaults=defaults, clone=source, tasks=tasks,
+                 models=settings.models, upload_max_bytes=settings.upload_max_bytes,
+                 allow_local_paths=settings.allow_local_paths)
+
+
+@router.get("/jobs/compare", response_class=HTMLResponse)
+def compare_jobs(request: Request) -> HTMLResponse:
+    """Several jobs' curves overlaid; the chosen ids live in the query string (``?ids=3,4``)."""
+    return _page(request, "jobs_compare.html", "compare-jobs")
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+def job_page(request: Request, job_id: int, service: JobService = Depends(jobs)) -> HTMLResponse:
+    """One job: live curves, settings, metrics, log, cancel and downloads."""
+    try:
+        job = service.get(job_id)
+    except JobNotFound as error:
+        return _page(request, "job_missing.html", "jobs", status_code=404, message=str(error))
+    return _page(request, "job.html", "jobs", job=job)

@@ -1,0 +1,196 @@
+/* The job form: defaults from the server, uploads with column mapping, inline validation, submit. */
+"use strict";
+
+(() => {
+  const form = document.getElementById("job-form");
+  const defaults = JSON.parse(document.getElementById("job-defaults").textContent);
+  const uploads = { train: null, validation: null };
+  let source = defaults.data.source || "hub";
+  const field = (name) => form.elements.namedItem(name);
+
+  function get(object, path) { return path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), object); }
+
+  function fill() {
+    for (const input of form.querySelectorAll("[name]")) {
+      const value = get(defaults, input.name);
+      if (value === undefined) continue;
+      if (input.type === "checkbox") input.checked = Boolean(value);
+      else if (Array.isArray(value) && input.tagName !== "SELECT") input.value = value.join(", ");
+      else if (value !== null) input.value = value;
+    }
+    if (defaults.data.task_kind) field("upload.task").value = defaults.data.task;
+    if (localStorage.getItem("addrop-api-token") && document.getElementById("api-token")) {
+      document.getElementById("api-token").value = localStorage.getItem("addrop-api-token");
+    }
+  }
+
+  function showSource() {
+    document.querySelectorAll("#source button").forEach((b) => b.classList.toggle("active", b.dataset.value === source));
+    for (const kind of ["hub", "directory", "upload"]) {
+      document.querySelectorAll(`.source-${kind}`).forEach((node) => {
+        const shown = [...node.classList].some((c) => c === `source-${source}`);
+        node.classList.toggle("hidden", !shown);
+      });
+    }
+  }
+
+  function showAddrop() {
+    const on = field("addrop.enabled").checked;
+    form.querySelectorAll(".addrop-only").forEach((node) => node.classList.toggle("disabled", !on));
+    form.querySelectorAll(".addrop-only input, .addrop-only select").forEach((input) => { input.disabled = !on; });
+  }
+
+  function setError(name, message) {
+    const slot = form.querySelector(`.field-error[data-for="${name}"]`);
+    const input = field(name);
+    if (input && input.classList) input.classList.toggle("invalid", Boolean(message));
+    if (slot) { slot.textContent = message || ""; return true; }
+    return false;
+  }
+
+  function clearErrors() {
+    form.querySelectorAll(".field-error").forEach((slot) => { slot.textContent = ""; });
+    form.querySelectorAll(".invalid").forEach((input) => input.classList.remove("invalid"));
+    document.getElementById("form-error").classList.add("hidden");
+  }
+
+  /** Browser-side checks that mirror the API's limits, shown as the user types. */
+  function checkInput(input) {
+    if (input.type !== "number" || input.disabled) return true;
+    let message = "";
+    if (input.value === "") {
+      if (!["training.patience", "data.max_train_samples", "data.max_eval_samples"].includes(input.name)) message = "required";
+    } else if (!input.checkValidity()) {
+      const min = input.getAttribute("min"), max = input.getAttribute("max");
+      message = input.validity.stepMismatch ? "must be a whole number"
+        : `must be ${min !== null ? "≥ " + min : ""}${min !== null && max !== null ? " and " : ""}${max !== null ? "≤ " + max : ""}`;
+    } else if (["addrop.p", "addrop.q"].includes(input.name) && !(Number(input.value) > 0 && Number(input.value) < 1)) {
+      message = "must be between 0 and 1 (exclusive)";
+    } else if (input.name === "training.learning_rate" && !(Number(input.value) > 0 && Number(input.value) < 1)) {
+      message = "must be between 0 and 1 (exclusive)";
+    }
+    setError(input.name, message);
+    return !message;
+  }
+
+  function numberOrNull(name) { const v = field(name).value; return v === "" ? null : Number(v); }
+
+  function body() {
+    const training = {};
+    for (const key of ["learning_rate", "epochs", "batch_size", "max_length", "seed", "patience", "weight_decay",
+                       "warmup_ratio", "logging_steps", "eval_batch_size"]) training[key] = numberOrNull(`training.${key}`);
+    training.device = field("training.device").value;
+    const layers = field("addrop.layers").value.split(/[\s,]+/).filter(Boolean).map(Number);
+    const data = { source, max_train_samples: numberOrNull("data.max_train_samples"), max_eval_samples: numberOrNull("data.max_eval_samples") };
+    if (source === "upload") {
+      Object.assign(data, {
+        task: field("upload.task").value || "custom", task_kind: field("data.task_kind").value,
+        text_fields: [...field("data.text_fields").selectedOptions].map((o) => o.value),
+        label_field: field("data.label_field").value,
+        label_names: field("data.label_names").value.split(",").map((s) => s.trim()).filter(Boolean),
+        train_upload: uploads.train && uploads.train.id, validation_upload: uploads.validation && uploads.validation.id,
+      });
+    } else {
+      data.task = field("data.task").value;
+      if (source === "directory") data.data_dir = field("data.data_dir").value.trim();
+    }
+    const addrop = { enabled: field("addrop.enabled").checked };
+    if (addrop.enabled) Object.assign(addrop, {
+      method: field("addrop.method").value, mode: field("addrop.mode").value, p: numberOrNull("addrop.p"),
+      q: numberOrNull("addrop.q"), layers, steps: numberOrNull("addrop.steps"), cross_tuning: field("addrop.cross_tuning").checked,
+    });
+    return { name: field("name").value.trim() || null, model: field("model").value.trim(), data, training, addrop };
+  }
+
+  function fillColumns(summary) {
+    const text = field("data.text_fields"), label = field("data.label_field");
+    text.replaceChildren(...summary.columns.map((c) => new Option(c, c)));
+    label.replaceChildren(...summary.columns.map((c) => new Option(c, c)));
+    const guessLabel = summary.columns.find((c) => /label|class|target|stars|score/i.test(c)) || summary.columns[summary.columns.length - 1];
+    label.value = guessLabel;
+    [...text.options].forEach((o) => { o.selected = o.value !== guessLabel && (summary.distinct[o.value] === null); });
+    fillLabels();
+  }
+
+  function fillLabels() {
+    const summary = uploads.train;
+    if (!summary || field("data.task_kind").value === "regression") return;
+    const values = summary.distinct[field("data.label_field").value];
+    if (values && values.every((v) => typeof v === "string" && isNaN(Number(v)))) field("data.label_names").value = values.slice().sort().join(", ");
+    else if (values) field("data.label_names").value = values.map(String).sort().join(", ");
+  }
+
+  async function upload(which) {
+    const input = document.getElementById(`${which}-file`);
+    const info = document.getElementById(`${which}-file-info`);
+    const slot = `data.${which}_upload`;
+    uploads[which] = null;
+    setError(slot, "");
+    if (!input.files.length) return;
+    const data = new FormData();
+    data.append("file", input.files[0]);
+    info.textContent = "uploading…";
+    try {
+      const summary = await Jobs.api("/api/uploads", { method: "POST", body: data });
+      uploads[which] = summary;
+      info.textContent = `${summary.rows} rows · columns: ${summary.columns.join(", ")}`;
+      if (which === "train") fillColumns(summary);
+    } catch (error) {
+      info.textContent = "";
+      setError(slot, error.message);
+    }
+  }
+
+  function showServerErrors(error) {
+    const body = error.body || {};
+    let placed = false;
+    if (Array.isArray(body.errors)) {
+      for (const item of body.errors) {
+        const name = item.loc.filter((p) => p !== "body").join(".");
+        placed = setError(name, String(item.msg).replace(/^Value error, /, "")) || placed;
+      }
+    } else {
+      const match = /^([a-z_.]+): (.*)$/s.exec(error.message);
+      if (match) placed = setError(match[1], match[2]);
+    }
+    if (!placed || error.status !== 422) {
+      const box = document.getElementById("form-error");
+      box.textContent = error.message;
+      box.classList.remove("hidden");
+    }
+  }
+
+  form.addEventListener("input", (event) => checkInput(event.target));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors();
+    const inputs = [...form.querySelectorAll("input[type=number]")];
+    if (!inputs.map(checkInput).every(Boolean)) {
+      document.getElementById("submit-status").textContent = "Fix the marked fields first.";
+      return;
+    }
+    const token = document.getElementById("api-token");
+    if (token) localStorage.setItem("addrop-api-token", token.value);
+    const button = document.getElementById("submit-job");
+    button.disabled = true;
+    document.getElementById("submit-status").textContent = "Checking the data and model…";
+    try {
+      const job = await Jobs.api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body()) });
+      location.href = `/jobs/${job.id}`;
+    } catch (error) {
+      document.getElementById("submit-status").textContent = "";
+      showServerErrors(error);
+      button.disabled = false;
+    }
+  });
+  document.querySelectorAll("#source button").forEach((b) => b.addEventListener("click", () => { source = b.dataset.value; showSource(); }));
+  field("addrop.enabled").addEventListener("change", showAddrop);
+  field("data.label_field").addEventListener("change", fillLabels);
+  field("data.task_kind").addEventListener("change", fillLabels);
+  document.getElementById("train-file").addEventListener("change", () => upload("train"));
+  document.getElementById("validation-file").addEventListener("change", () => upload("validation"));
+
+  fill();
+  showSource();
+  showAddrop();
+})();

@@ -1,0 +1,191 @@
+/* One job's page: live curves from the job's event stream (Plotly.react with a fixed uirevision, so zoom
+   and legend choices survive updates), progress, best vs last metrics, settings, log, cancel. */
+"use strict";
+
+(() => {
+  const root = document.getElementById("job-page");
+  const jobId = Number(root.dataset.jobId);
+  let job = JSON.parse(document.getElementById("job-data").textContent);
+  const points = [];
+  const logLines = [];
+  let scheduled = false;
+  const $ = (id) => document.getElementById(id);
+
+  function byKind(kind) { return points.filter((p) => p.kind === kind); }
+
+  function epochStarts() {
+    const starts = new Map();
+    for (const p of byKind("epoch")) starts.set(Math.round(p.epoch), p.step);
+    return starts;
+  }
+
+  function stepOfEpoch(e) {
+    const starts = epochStarts();
+    if (starts.has(e)) return starts.get(e);
+    const perEpoch = job.progress.max_steps / Math.max(job.progress.epochs, 1);
+    return perEpoch ? e * perEpoch : e;
+  }
+
+  function renderLoss() {
+    const steps = byKind("step").filter((p) => p.values.loss !== undefined);
+    const x = steps.map((p) => p.step), y = steps.map((p) => p.values.loss);
+    const weight = Number($("smoothing").value);
+    const shading = Jobs.addropShapes(Jobs.addropEpochs(points), stepOfEpoch);
+    Plotly.react("loss-chart", [
+      { x, y, name: "loss (raw)", mode: "lines", line: { color: "rgba(44,95,191,0.25)", width: 1 }, hoverinfo: "skip" },
+      { x, y: Jobs.smooth(y, weight), name: "training loss", mode: "lines", line: { color: "#2c5fbf", width: 2 } },
+    ], Jobs.layout("Training loss per step", "step", "loss", { shapes: shading }), Jobs.plotConfig);
+  }
+
+  function epochTraces(key, name, color) {
+    const evals = byKind("eval").filter((p) => p.values[key] !== undefined);
+    return { x: evals.map((p) => p.epoch), y: evals.map((p) => p.values[key]), name, mode: "lines+markers",
+             line: { color, width: 2 }, marker: { size: 7 } };
+  }
+
+  function trainLossPerEpoch() {
+    const sums = new Map();
+    for (const p of byKind("step")) {
+      if (p.values.loss === undefined || p.step === 0) continue;
+      const e = Math.max(1, Math.ceil(p.epoch - 1e-9));
+      const [s, n] = sums.get(e) || [0, 0];
+      sums.set(e, [s + p.values.loss, n + 1]);
+    }
+    const epochs = [...sums.keys()].sort((a, b) => a - b);
+    return { x: epochs, y: epochs.map((e) => sums.get(e)[0] / sums.get(e)[1]), name: "training loss (epoch mean)",
+             mode: "lines+markers", line: { color: "#9aa3b5", width: 2, dash: "dot" }, marker: { size: 6 } };
+  }
+
+  function renderEpochCharts() {
+    const shading = Jobs.addropShapes(Jobs.addropEpochs(points), (e) => e);
+    const metric = epochTraces(job.metric, `dev ${job.metric}`, "#1f8a4c");
+    const best = metric.y.length ? metric.y.indexOf(Math.max(...metric.y)) : -1;
+    const traces = [metric];
+    if (best >= 0) traces.push({ x: [metric.x[best]], y: [metric.y[best]], name: "best", mode: "markers",
+                                 marker: { symbol: "star", size: 14, color: "#ff9f1c", line: { color: "#7a4b00", width: 1 } } });
+    const epochAxis = { xaxis: { title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", dtick: 1, rangemode: "tozero" } };
+    Plotly.react("dev-metric-chart", traces,
+                 Jobs.layout(`Dev ${job.metric} per epoch`, "epoch", job.metric, { shapes: shading, ...epochAxis }), Jobs.plotConfig);
+    Plotly.react("dev-loss-chart", [epochTraces("loss", "dev loss", "#c0392b"), trainLossPerEpoch()],
+                 Jobs.layout("Dev loss vs training loss", "epoch", "loss", { shapes: shading, ...epochAxis }), Jobs.plotConfig);
+    const steps = byKind("step").filter((p) => p.values.learning_rate !== undefined);
+    Plotly.react("lr-chart", [
+      { x: steps.map((p) => p.step), y: steps.map((p) => p.values.learning_rate), name: "learning rate", mode: "lines",
+        line: { color: "#8e44ad", width: 2 } },
+      { x: steps.map((p) => p.step), y: steps.map((p) => p.values.grad_norm), name: "grad norm", mode: "lines",
+        yaxis: "y2", line: { color: "#16a0a0", width: 1 } },
+    ], Jobs.layout("Learning rate and gradient norm", "step", "learning rate", {
+      margin: { l: 56, r: 56, t: 34, b: 42 },
+      yaxis2: { overlaying: "y", side: "right", title: { text: "grad norm", font: { size: 11 } }, showgrid: false },
+      shapes: Jobs.addropShapes(Jobs.addropEpochs(points), stepOfEpoch),
+    }), Jobs.plotConfig);
+  }
+
+  function renderMetricsTable() {
+    const evals = byKind("eval");
+    const body = document.querySelector("#metrics-table tbody");
+    body.replaceChildren();
+    if (!evals.length) { body.append(Jobs.el("tr", {}, Jobs.el("td", { colspan: 3, class: "muted", text: "no dev evaluation yet" }))); return; }
+    const best = evals.reduce((a, b) => ((b.values[job.metric] ?? -Infinity) > (a.values[job.metric] ?? -Infinity) ? b : a));
+    const last = evals[evals.length - 1];
+    const keys = Object.keys(last.values).filter((k) => !["runtime", "samples_per_second", "steps_per_second"].includes(k));
+    body.append(Jobs.el("tr", {}, Jobs.el("td", { text: "epoch" }), Jobs.el("td", { text: best.epoch }), Jobs.el("td", { text: last.epoch })));
+    for (const key of keys) {
+      const row = Jobs.el("tr", { class: key === job.metric ? "highlight" : null }, Jobs.el("td", { text: key }),
+        Jobs.el("td", { class: "mono", text: Jobs.number(best.values[key]) }), Jobs.el("td", { class: "mono", text: Jobs.number(last.values[key]) }));
+      body.append(row);
+    }
+    $("last-metric").textContent = Jobs.number(last.values[job.metric]);
+    $("last-epoch").textContent = `epoch ${last.epoch}`;
+  }
+
+  function render() {
+    scheduled = false;
+    renderLoss();
+    renderEpochCharts();
+    renderMetricsTable();
+  }
+
+  function schedule() {
+    if (!scheduled) { scheduled = true; requestAnimationFrame(render); }
+  }
+
+  function renderStatus() {
+    const state = $("job-state");
+    state.className = `badge ${job.state}`;
+    state.textContent = job.cancel_requested && job.state === "running" ? "stopping" : job.state;
+    const p = job.progress;
+    $("progress-bar").style.width = `${p.percent}%`;
+    $("progress-text").textContent = `epoch ${p.epoch.toFixed(2)} / ${p.epochs} · step ${p.step} / ${p.max_steps || "?"} · ${p.percent.toFixed(1)}%`;
+    $("eta").textContent = job.state === "running" ? Jobs.duration(p.eta_seconds) : "–";
+    $("best-metric").textContent = Jobs.number(job.best_metric);
+    $("best-epoch").textContent = job.best_epoch !== null ? `epoch ${job.best_epoch}` : "";
+    $("worker").textContent = job.worker || "–";
+    const took = job.started_at && job.finished_at ? ` · ran ${Jobs.duration((new Date(job.finished_at) - new Date(job.started_at)) / 1000)}` : "";
+    $("times").textContent = `queued ${Jobs.when(job.created_at)}${took}`;
+    const finished = Jobs.FINISHED.includes(job.state);
+    $("cancel-button").disabled = finished || job.cancel_requested;
+    $("cancel-button").classList.toggle("hidden", finished);
+    $("explore-link").classList.toggle("hidden", !job.explorer_model);
+    $("checkpoint-link").classList.toggle("hidden", !job.checkpoint_available);
+    $("job-error").classList.toggle("hidden", !job.error);
+    $("job-error").textContent = job.error ? `Failed: ${job.error}` : "";
+    $("live-dot").classList.toggle("on", !finished);
+  }
+
+  function renderSettings() {
+    const body = document.querySelector("#settings-table tbody");
+    const rows = [["model", job.model], ["task", `${job.task} (${job.spec.data.source}${job.spec.data.data_dir ? ": " + job.spec.data.data_dir : ""})`]];
+    for (const section of ["training", "addrop"]) {
+      for (const [key, value] of Object.entries(job.spec[section] || {})) rows.push([`${section}.${key}`, JSON.stringify(value)]);
+    }
+    for (const key of ["max_train_samples", "max_eval_samples", "task_kind", "text_fields", "label_field", "label_names"]) {
+      const value = job.spec.data[key];
+      if (value !== null && value !== undefined && !(Array.isArray(value) && !value.length)) rows.push([`data.${key}`, JSON.stringify(value)]);
+    }
+    body.replaceChildren(...rows.map(([k, v]) => Jobs.el("tr", {}, Jobs.el("th", { text: k }), Jobs.el("td", { class: "mono", text: v }))));
+  }
+
+  function appendLog(lines) {
+    logLines.push(...lines);
+    logLines.splice(0, Math.max(0, logLines.length - 500));
+    const box = $("log");
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 30;
+    box.textContent = logLines.map((l) => `${l.time.slice(11, 19)} ${l.level.padEnd(7)} ${l.message}`).join("\n");
+    if (atBottom) box.scrollTop = box.scrollHeight;
+  }
+
+  function connect() {
+    const source = new EventSource(`/api/jobs/${jobId}/events`);
+    source.addEventListener("metrics", (e) => { points.push(...JSON.parse(e.data)); schedule(); });
+    source.addEventListener("status", (e) => { job = JSON.parse(e.data); renderStatus(); });
+    source.addEventListener("log", (e) => appendLog(JSON.parse(e.data)));
+    source.addEventListener("end", () => { source.close(); $("stream-status").textContent = "finished"; renderStatus(); schedule(); });
+    source.onopen = () => { $("stream-status").textContent = Jobs.FINISHED.includes(job.state) ? "" : "live"; };
+    // EventSource reconnects by itself and sends Last-Event-ID, so nothing is missed or repeated.
+    source.onerror = () => { if (source.readyState !== EventSource.CLOSED) $("stream-status").textContent = "reconnecting…"; };
+  }
+
+  $("smoothing").addEventListener("input", () => {
+    $("smoothing-value").textContent = Number($("smoothing").value).toFixed(2);
+    renderLoss();
+  });
+
+  $("cancel-button").addEventListener("click", async () => {
+    if (!confirm(`Cancel job ${jobId}? A running job stops after its current step.`)) return;
+    try {
+      job = await Jobs.api(`/api/jobs/${jobId}/cancel`, { method: "POST" });
+      $("action-status").textContent = job.state === "cancelled" ? "Cancelled." : "Cancel requested; the worker stops after its current step.";
+      renderStatus();
+    } catch (error) {
+      $("action-status").textContent = error.message;
+      $("action-status").classList.add("error");
+    }
+  });
+
+  renderStatus();
+  renderSettings();
+  render();
+  // Opened after "load": a stream that is open earlier keeps the page loading for as long as the job runs.
+  if (document.readyState === "complete") connect(); else window.addEventListener("load", connect);
+})();
