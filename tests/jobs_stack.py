@@ -1,0 +1,190 @@
+"""Shared pieces of the job tests: a tiny real model, small data files, and a real stack (API server and
+Celery worker as subprocesses) on Redis + PostgreSQL or on the embedded default (SQLite, no Redis)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from tests.browser import ROOT, free_port
+from tests.conftest import tiny_config
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/0"
+FINISHED = ("succeeded", "failed", "cancelled")
+WORDS = ("the a an and or but not no is was are were be been it this that film movie story good bad great "
+         "worst best funny dull boring smart witty charming mess fun love hate plot acting script characters "
+         "one two of to in on for with as by at from , . ! ? ' - ( )").split()
+
+
+def make_tiny_model(folder: Path) -> Path:
+    """A randomly initialised 3-layer BERT with a word-level tokenizer, saved like a hub checkpoint."""
+    from transformers import BertModel, BertTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
+    config = tiny_config("bert", dropout=0.1, vocab_size=len(vocab), max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def make_sst2_slice(shared_data: Path, folder: Path, train: int, validation: int) -> Path:
+    """The first rows of the shared SST-2 splits, as a data directory."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in (("train", train), ("validation", validation)):
+        lines = (shared_data / "glue" / "sst2" / f"{split}.jsonl").read_text().splitlines()[:rows]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def job_request(model: Path, data: Path, **training: Any) -> dict:
+    """A job on the tiny model and an SST-2 slice; ``training`` overrides the defaults used here."""
+    return {
+        "model": str(model),
+        "data": {"source": "directory", "task": "sst2", "data_dir": str(data)},
+        "training": {"epochs": 4, "batch_size": 8, "logging_steps": 2, "learning_rate": 1e-3, "max_length": 64,
+                     "device": "cpu", **training},
+        "addrop": {"method": "GA", "p": 0.3, "q": 0.3, "layers": [0, 1]},
+    }
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _process(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def _stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+class Stack:
+    """An API server and a job worker sharing one database and broker, each restartable or killable."""
+
+    def __init__(self, kind: str, root: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.kind = kind
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+                    "ADDROP_DATA_DIR": str(root / "data"), "ADDROP_JOB_LEASE_SECONDS": "5",
+                    "ADDROP_JOB_HEARTBEAT_SECONDS": "1", "ADDROP_EVENTS_POLL_SECONDS": "0.1",
+                    "ADDROP_UPLOAD_MAX_BYTES": str(256 * 1024), "OMP_NUM_THREADS": "1", **(extra_env or {})}
+        for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL"):
+            self.env.pop(name, None)
+        self.schema = self.queue = None
+        if kind == "redis-postgres":
+            self.schema = f"jobs_test_{uuid.uuid4().hex[:10]}"
+            self.queue = f"addrop-test-{uuid.uuid4().hex[:10]}"
+            with psycopg.connect(POSTGRES, autocommit=True) as connection:
+                connection.execute(f"CREATE SCHEMA {self.schema}")
+            self.env.update(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{self.schema}",
+                            ADDROP_BROKER_URL=REDIS, ADDROP_JOB_QUEUE=self.queue)
+        self.api: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
+
+    def start_api(self, timeout: float = 120) -> None:
+        self.api = _process(["-m", "backend", "--port", str(self.port), "--no-worker"], self.env,
+                            self.root / "api.log")
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.api.poll() is not None:
+                raise RuntimeError(f"the API exited:\n{(self.root / 'api.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start within {timeout} s")
+            time.sleep(0.2)
+
+    def start_worker(self) -> None:
+        self.worker = _process(["-m", "worker", "--loglevel", "INFO"], self.env, self.root / "worker.log")
+
+    def kill_api(self) -> None:
+        _stop(self.api, signal.SIGKILL)
+
+    def kill_worker(self) -> None:
+        _stop(self.worker, signal.SIGKILL)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+    def close(self) -> None:
+        _stop(self.api)
+        _stop(self.worker, signal.SIGKILL)
+        if self.schema:
+            with psycopg.connect(POSTGRES, autocommit=True) as connection:
+                connection.execute(f"DROP SCHEMA {self.schema} CASCADE")
+        if self.queue:
+            client = redis.Redis.from_url(REDIS)
+            keys = [key for key in client.scan_iter("*") if self.queue.encode() in key]
+            if keys:
+                client.delete(*keys)
+
+
+def running_stack(kind: str, root: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """A started stack (API and worker start side by side), closed after use."""
+    stack = Stack(kind, root, extra_env)
+    try:
+        stack.start_worker()
+        stack.start_api()
+        yield stack
+    finally:
+        stack.close()
+
+
+def sse_events(response: httpx.Response) -> Iterator[tuple[str, str | None, Any]]:
+    """(event, id, parsed data) for each event of an open Server-Sent Events response."""
+    event, event_id, data = "message", None, []
+    for line in response.iter_lines():
+        if line == "":
+            if data:
+                yield event, event_id, json.loads("\n".join(data))
+            event, data = "message", []
+        elif line.startswith(":"):
+            continue
+        else:
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "id":
+                event_id = value
+            elif field == "data":
+                data.append(value)
