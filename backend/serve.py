@@ -4,6 +4,7 @@ a job worker beside it, stopped when the server stops."""
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from typing import Sequence
 from backend.settings import get_settings
 
 WORKER_STOP_SECONDS = 10.0
+_PR_SET_PDEATHSIG = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     settings = get_settings()
+    # uvicorn re-raises SIGTERM once it has shut down; with Python's default action the process would
+    # die there without running the ``finally`` below and the worker would be orphaned.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = None
     if settings.embedded_broker and settings.embedded_worker and not args.no_worker:
         worker = start_worker()
@@ -38,10 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _die_with_parent() -> None:
+    """In the worker's process: receive SIGTERM when the server dies, even by SIGKILL (Linux only)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_worker() -> subprocess.Popen:
     """A job worker (``python -m worker``) in its own process group, so it and its pool child stop together."""
     print("addrop-studio: starting the embedded job worker", file=sys.stderr)
-    return subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def stop_worker(worker: subprocess.Popen) -> None:

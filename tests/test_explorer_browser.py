@@ -14,7 +14,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data = tmp_path_factory.mktemp("studio")
-    with running_server({"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1"}) as url:
+    env = {"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "ADDROP_EMBEDDED_WORKER": "false"}
+    with running_server(env) as url:
         yield url
 
 
