@@ -34,6 +34,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_healthy(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+    """Poll ``url``/api/health until it answers 200; fail with the log's tail if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not answer within {timeout} s; see {log}")
+        time.sleep(0.2)
+
+
 @contextmanager
 def running_server(env: dict[str, str], timeout: float = 90.0) -> Iterator[str]:
     """``python -m backend`` on a free port with ``env`` added; yields its base URL, stops it after."""
@@ -48,20 +64,7 @@ def running_server(env: dict[str, str], timeout: float = 90.0) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                log.flush()
-                tail = Path(log.name).read_text()[-3000:]
-                raise RuntimeError(f"the server exited with {process.returncode}:\n{tail}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer within {timeout} s; see {log.name}")
-            time.sleep(0.2)
+        wait_until_healthy(process, url, Path(log.name), timeout)
         yield url
     finally:
         process.terminate()

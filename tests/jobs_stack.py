@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import redis
 
-from tests.browser import ROOT, free_port
+from tests.browser import ROOT, free_port, wait_until_healthy
 from tests.conftest import tiny_config
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -120,18 +120,7 @@ class Stack:
     def start_api(self, timeout: float = 120) -> None:
         self.api = _process(["-m", "backend", "--port", str(self.port), "--no-worker"], self.env,
                             self.root / "api.log")
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.api.poll() is not None:
-                raise RuntimeError(f"the API exited:\n{(self.root / 'api.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not start within {timeout} s")
-            time.sleep(0.2)
+        wait_until_healthy(self.api, self.url, self.root / "api.log", timeout)
 
     def start_worker(self) -> None:
         self.worker = _process(["-m", "worker", "--loglevel", "INFO"], self.env, self.root / "worker.log")
