@@ -83,6 +83,9 @@ class JobRecorder:
     def log(self, message: str, level: str = "INFO") -> None:
         """Append a line to the job's log."""
         with self.db.session() as session:
+            # Every writer of a job's log lines (this one, cancel, the reaper) holds the job's row lock while
+            # it inserts, so lines commit in id order and an event stream's id cursor never skips one.
+            session.execute(select(Job.id).where(Job.id == self.job_id).with_for_update())
             session.add(LogLine(job_id=self.job_id, level=level, message=message))
 
     def finish(self, state: str, **fields: Any) -> bool:
