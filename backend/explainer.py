@@ -45,7 +45,7 @@ class Explainer:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.catalog = ModelCatalog(settings.models)
-        self._models: dict[str, WarmModel] = {}
+        self._models: OrderedDict[str, WarmModel] = OrderedDict()  # least recently used first
         self._loading: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
         self._cache: OrderedDict[tuple, InputAttribution] = OrderedDict()
@@ -64,6 +64,7 @@ class Explainer:
         with self._registry_lock:
             warm = self._models.get(name)
             if warm is not None and warm.entry == entry:
+                self._models.move_to_end(name)
                 return warm
             loading = self._loading.setdefault(name, threading.Lock())
         with loading:
@@ -72,6 +73,9 @@ class Explainer:
                 warm = self._load(entry)
                 with self._registry_lock:
                     self._models[name] = warm
+                    # a request still using an evicted model keeps its own reference until it is done
+                    while len(self._models) > self.settings.explain_max_models:
+                        self._models.popitem(last=False)
         return warm
 
     def explain(self, request: ExplainRequest) -> ExplainResponse:

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     explain_max_chars: int = Field(2000, gt=0, description="Longest text (per sentence) the explorer accepts.")
     explain_max_tokens: int = Field(128, ge=8, le=512, description="Inputs are truncated to this many tokens.")
     explain_cache_size: int = Field(32, ge=0, description="Inputs whose attribution is kept for slider moves.")
+    explain_max_models: int = Field(4, ge=1, description="Models kept loaded at once (least recently used leave).")
     explain_device: str = Field("cpu", description="Device the explorer's models run on (cpu, cuda, cuda:1).")
 
     broker_url: str | None = Field(

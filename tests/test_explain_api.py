@@ -211,3 +211,17 @@ def test_concurrent_requests_agree(client):
         again = post(client, **body).json()
         assert json.dumps(maps(again)["dropped"].tolist()) == json.dumps(maps(response.json())["dropped"].tolist())
         np.testing.assert_array_equal(maps(again)["attribution"], maps(response.json())["attribution"])
+
+
+def test_least_recently_used_models_leave_when_the_limit_is_reached(tmp_path, tiny_dir):
+    from backend.explainer import Explainer
+    from backend.schemas.explain import ExplainRequest
+
+    explainer = Explainer(Settings(data_dir=tmp_path, models=["minilm", str(tiny_dir)], explain_max_models=1))
+    loaded = lambda: {m.name: m.loaded for m in explainer.models()}  # noqa: E731
+    explainer.explain(ExplainRequest(text="first", model="minilm", layers=[0]))
+    assert loaded() == {"minilm": True, str(tiny_dir): False}
+    explainer.explain(ExplainRequest(text="second", model=str(tiny_dir), layers=[0]))
+    assert loaded() == {"minilm": False, str(tiny_dir): True}
+    again = explainer.explain(ExplainRequest(text="first", model="minilm", layers=[0]))
+    assert again.cached and loaded() == {"minilm": True, str(tiny_dir): False}
