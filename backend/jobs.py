@@ -31,6 +31,7 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[int], None]
+QueueSize = Callable[[], int]
 
 
 class JobError(Exception):
@@ -72,10 +73,12 @@ def job_dir_name(job_id: int) -> str:
 class JobService:
     """Everything the API does with jobs."""
 
-    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue) -> None:
+    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue, queue_size: QueueSize | None = None) -> None:
         self.db = db
         self.settings = settings
         self.enqueue = enqueue
+        self.queue_size = queue_size
+        self._short_before = False
 
     # --- submitting ------------------------------------------------------------------------------
 
@@ -336,6 +339,24 @@ class JobService:
             log.warning("job %s failed: its worker stopped responding", job_id)
         return reaped
 
+    def resend_lost(self) -> int:
+        """Re-send the queued jobs when the broker holds fewer messages than there are queued jobs at two
+        checks in a row (a broker restart lost them); returns how many were sent.
+
+        One check is not enough: a message a worker has just taken leaves the queue a moment before the
+        worker marks its job running.  A duplicate is harmless (a worker claims a job atomically).
+        """
+        if self.queue_size is None:
+            return 0
+        with self.db.session() as session:
+            waiting = session.scalar(select(func.count()).select_from(Job).where(Job.state == "queued"))
+        short = bool(waiting) and self.queue_size() < waiting
+        resend, self._short_before = short and self._short_before, short and not self._short_before
+        if not resend:
+            return 0
+        log.warning("the broker holds fewer job messages than the %d queued job(s): sending them again", waiting)
+        return self.requeue_waiting()
+
     def requeue_waiting(self) -> int:
         """Send every queued job to the queue again (after a broker restart lost its messages); a worker
         claims a job atomically, so a duplicate message is a no-op."""
@@ -355,11 +376,13 @@ def _default_name(spec: JobCreate, task: TaskSpec) -> str:
 
 
 async def reap_periodically(service: JobService) -> None:
-    """Run :meth:`JobService.reap_stale` every quarter lease (at most every 15 s), for as long as the app runs."""
+    """Run :meth:`JobService.reap_stale` and :meth:`JobService.resend_lost` every quarter lease (at most every
+    15 s), for as long as the app runs."""
     interval = min(max(service.settings.job_lease_seconds / 4, 0.5), 15.0)
     while True:
         try:
             await to_thread.run_sync(service.reap_stale)
-        except Exception:  # a database hiccup must not end the reaper
-            log.exception("reaping stale jobs failed")
+            await to_thread.run_sync(service.resend_lost)
+        except Exception:  # a database or broker hiccup must not end the reaper
+            log.exception("reaping stale jobs or re-sending lost ones failed")
         await asyncio.sleep(interval)

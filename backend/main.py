@@ -19,7 +19,7 @@ from backend.routes import explain, health, job_pages, jobs, models, pages
 from backend.settings import Settings, get_settings
 from backend.timing import ServerTiming
 from frontend import STATIC_DIR
-from worker.celery_app import make_celery, send_job
+from worker.celery_app import make_celery, queued_messages, send_job
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings.resolved_database_url)
     database.create_tables()
     queue = make_celery(settings)
-    app.state.jobs = JobService(database, settings, enqueue=lambda job_id: send_job(queue, job_id))
+    app.state.jobs = JobService(
+        database, settings, enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue)
+    )
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Read from the environment (``ADDROP_<NAME>``) and an optional ``.env`` file."""
 
-    model_config = SettingsConfigDict(env_prefix="ADDROP_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ADDROP_", env_file=".env", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(
         Path("studio-data"), description="Where the SQLite database, uploads and job outputs live."

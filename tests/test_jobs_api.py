@@ -10,9 +10,12 @@ import signal
 
 import httpx
 import pytest
+import redis
 
 from tests.jobs_stack import (
     FINISHED,
+    REDIS,
+    Stack,
     job_request,
     make_sst2_slice,
     make_tiny_model,
@@ -247,3 +250,21 @@ def test_uploads_are_parsed_mapped_and_bad_ones_leave_nothing_behind(stack, tiny
     answer = client.post("/api/uploads", data={"other": "x"})
     assert answer.status_code in (400, 422) and "field 'file'" in answer.json()["detail"]
     assert sorted(p.name for p in uploads.iterdir()) == before
+
+
+def test_jobs_whose_messages_the_broker_lost_are_sent_again(tmp_path, tiny_model, sst2):
+    stack = Stack("redis-postgres", tmp_path)
+    broker = redis.Redis.from_url(REDIS)
+    try:
+        stack.start_api()
+        client = stack.client()
+        queued = submit(client, job_request(tiny_model, sst2, epochs=1))
+        assert broker.llen(stack.queue) == 1
+        broker.delete(stack.queue)  # what a Redis restart without persistence does to a waiting message
+        wait_for(lambda: broker.llen(stack.queue) == 1, 30, "the API to send the lost job again")
+        assert "fewer job messages than the 1 queued job" in (stack.root / "api.log").read_text()
+        stack.start_worker()
+        done = wait_for(lambda: finished(client, queued["id"]), 180, "the re-sent job to run")
+        assert done["state"] == "succeeded"
+    finally:
+        stack.close()

@@ -4,6 +4,7 @@ process for every job, late acknowledgement of idempotent tasks."""
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from backend.settings import Settings
 
@@ -40,6 +41,15 @@ def make_celery(settings: Settings) -> Celery:
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1},
     )
     return app
+
+
+def queued_messages(app: Celery) -> int:
+    """How many job messages wait in the broker's queue (not counting ones a worker has taken)."""
+    with app.connection_for_read() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=app.conf.task_default_queue, passive=True).message_count
+        except ChannelError:  # the broker drops an empty queue (Redis deletes an empty list)
+            return 0
 
 
 def send_job(app: Celery, job_id: int) -> None:
