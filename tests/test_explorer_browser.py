@@ -69,6 +69,11 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.wait_for_function("document.querySelectorAll('#grid canvas').length === 36")
         page.click("#grid-quantity button[data-value=mask]")
         page.screenshot(path=ARTIFACTS / "explorer-model-view.png", full_page=True)
+        assert page.locator("[data-export=json]").is_hidden()
+        with page.expect_download() as download:
+            page.click("[data-export=png]")
+        grid_png = download.value.path().read_bytes()
+        assert grid_png[:4] == b"\x89PNG" and int.from_bytes(grid_png[16:20], "big") > 12 * 96  # 12 heads wide
         page.click("#grid canvas[data-layer='2'][data-head='5']")
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
         assert page.locator("#layer").input_value() == "2" and page.locator("#head").input_value() == "5"

@@ -637,6 +637,36 @@
     return lines.join("\n") + "\n";
   }
 
+  // The visible model-view grid as one PNG: each map at 3 px per cell, with layer and head labels.
+  function gridPng() {
+    const canvases = [...document.querySelectorAll("#grid canvas")];
+    if (!canvases.length) return;
+    const layers = [...new Set(canvases.map((c) => Number(c.dataset.layer)))];
+    const heads = [...new Set(canvases.map((c) => Number(c.dataset.head)))];
+    const n = canvases[0].width, cell = Math.max(96, n * 3), gap = 8, label = 40;
+    const out = document.createElement("canvas");
+    out.width = label + heads.length * (cell + gap);
+    out.height = label + layers.length * (cell + gap);
+    const context = out.getContext("2d");
+    context.fillStyle = "#ffffff";
+    context.fillRect(0, 0, out.width, out.height);
+    context.imageSmoothingEnabled = false;
+    context.fillStyle = "#677086";
+    context.font = "600 14px sans-serif";
+    context.textAlign = "center";
+    heads.forEach((h, j) => context.fillText(`H${h}`, label + j * (cell + gap) + cell / 2, 24));
+    context.textAlign = "right";
+    layers.forEach((l, i) => context.fillText(`L${l}`, label - 8, label + i * (cell + gap) + cell / 2 + 5));
+    for (const canvas of canvases) {
+      const i = layers.indexOf(Number(canvas.dataset.layer)), j = heads.indexOf(Number(canvas.dataset.head));
+      context.drawImage(canvas, label + j * (cell + gap), label + i * (cell + gap), cell, cell);
+    }
+    out.toBlob((blob) => {
+      download(blob, "image/png", `addrop-${state.method}-model-view-${state.grid}.png`);
+      setStatus("Saved the model view as PNG.");
+    }, "image/png");
+  }
+
   async function standaloneHtml(element) {
     const library = await (await fetch("/vendor/plotly.min.js")).text();
     // "<" escaped so no token can close the script element.
@@ -650,7 +680,10 @@
 
   async function exportAs(format) {
     if (!current) return;
-    if (state.view === "model") { setStatus("Export works on the layer and compare views; click a map to open it.", true); return; }
+    if (state.view === "model") {
+      if (format === "png") gridPng();
+      return;
+    }
     const element = activeFigure();
     const name = exportName();
     try {
@@ -703,7 +736,10 @@
     $("layer-view").classList.toggle("hidden", view !== "layer");
     $("model-view").classList.toggle("hidden", view !== "model");
     $("compare-view").classList.toggle("hidden", view !== "compare");
-    $("export").classList.toggle("hidden", view === "model");
+    // the model view is a grid of canvases: it exports as one PNG
+    document.querySelectorAll("[data-export]").forEach((button) => {
+      button.classList.toggle("hidden", view === "model" && button.dataset.export !== "png");
+    });
     setSegmented("view", view);
     if (view === "layer") drawLayerView();
     if (view === "model") { if (gridData && gridData.quantity === state.grid) drawGrid(); else loadGrid(); }
