@@ -1,8 +1,8 @@
 """Schemas shared by several routers."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 
 class Health(BaseModel):
@@ -14,3 +14,11 @@ class ErrorMessage(BaseModel):
     """What every 4xx answer carries: a message a person can act on."""
 
     detail: str
+
+
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+AttributionMethod = Annotated[Literal["GA", "IGA", "AA", "RD"], BeforeValidator(_upper)]
+"""An AD-DROP attribution method, in any letter case."""

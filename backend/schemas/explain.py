@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from addrop.explain import MAX_SEED
+from backend.schemas.common import AttributionMethod
 
 Quantity = Literal["attention", "attribution", "candidate", "dropped"]
 QUANTITIES: tuple[str, ...] = ("attention", "attribution", "candidate", "dropped")
@@ -47,7 +48,7 @@ class ExplainRequest(BaseModel):
     text: str = Field(description="The sentence (first sentence of a pair).")
     text_pair: str | None = Field(None, description="Second sentence, for pair tasks.")
     model: str = Field("minilm", description="A name from GET /api/models.")
-    method: Literal["GA", "IGA", "AA", "RD"] = Field("GA", description="Attribution method.")
+    method: AttributionMethod = Field("GA", description="Attribution method.")
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
     p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")
     q: float = Field(0.2, gt=0, lt=1, description="Probability that a candidate is dropped.")
@@ -56,11 +57,6 @@ class ExplainRequest(BaseModel):
     layers: list[int] | None = Field(None, description="Layers to return (default: all).")
     heads: list[int] | None = Field(None, description="Heads to return (default: all).")
     fields: list[Quantity] = Field(list(QUANTITIES), min_length=1, description="Which maps to return.")
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper_method(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("text")
     @classmethod

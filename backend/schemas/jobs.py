@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from backend.schemas.common import AttributionMethod
+
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TaskKind = Literal["classification", "regression", "token_classification"]
 
@@ -66,18 +68,13 @@ class ADDropSpec(_Strict):
     """AD-DROP settings (defaults: the authors' GA, layer 0, p=0.3, q=0.2, cross-tuning)."""
 
     enabled: bool = Field(True, description="False: the plain fine-tuning baseline.")
-    method: Literal["GA", "IGA", "AA", "RD"] = "GA"
+    method: AttributionMethod = "GA"
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
     p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")
     q: float = Field(0.2, gt=0, lt=1, description="Probability that a candidate is dropped.")
     layers: list[int] = Field([0], min_length=1, max_length=64, description="Masked layers.")
     steps: int = Field(20, ge=1, le=200, description="Integration steps (IGA only).")
     cross_tuning: bool = Field(True, description="Alternate plain and AD-DROP epochs, plain first.")
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
     @field_validator("layers")
     @classmethod
