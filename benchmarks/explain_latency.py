@@ -12,18 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
+from serving import served
 
-ROOT = Path(__file__).resolve().parents[1]
 WORDS = (
     "the film is a gorgeous witty and seductive movie with a story that never quite finds its feet but the "
     "cast makes every scene worth watching from the first minute to the last one even when plot turns slow"
@@ -33,20 +28,6 @@ WORDS = (
 def sentence(rng: random.Random, tokens: int = 64) -> str:
     """A sentence of ``tokens - 2`` single-token words ([CLS] and [SEP] make up the rest)."""
     return " ".join(rng.choice(WORDS) for _ in range(tokens - 2))
-
-
-def start_server(port: int, data_dir: str) -> subprocess.Popen:
-    env = {**os.environ, "ADDROP_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 def timed(client: httpx.Client, body: dict) -> tuple[float, float, int, int]:
@@ -73,57 +54,55 @@ def report(name: str, rows: list[tuple[float, float, int, int]], wall: float | N
     print(line, flush=True)
 
 
+def concurrent(url: str, clients: int, requests: int, layers: list[int] | None, seed: int) -> tuple[list, float]:
+    """``clients`` threads, each sending ``requests`` new inputs (from seeds ``seed``, ``seed + 1``, ...; give
+    each run its own so no input is already cached); returns the rows and the wall time."""
+    rows: list[tuple[float, float, int, int]] = []
+    lock = threading.Lock()
+
+    def client_loop(client_seed: int) -> None:
+        local = random.Random(client_seed)
+        with httpx.Client(base_url=url, timeout=300) as own:
+            for _ in range(requests):
+                row = timed(own, {"text": sentence(local)} | ({"layers": layers} if layers else {}))
+                with lock:
+                    rows.append(row)
+
+    threads = [threading.Thread(target=client_loop, args=(seed + i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return rows, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     rng = random.Random(0)
-    with tempfile.TemporaryDirectory() as data_dir:
-        server = start_server(port, data_dir)
-        try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-                for _ in range(5):
-                    timed(client, {"text": sentence(rng)})
-                print(f"POST /api/explain, MiniLM (6 layers x 12 heads), 64 tokens, GA, warm, {os.cpu_count()} CPUs")
-                report("all layers and heads, 4 maps, new input",
-                       [timed(client, {"text": sentence(rng)}) for _ in range(args.requests)])
-                report("one layer (12 heads), 4 maps, new input",
-                       [timed(client, {"text": sentence(rng), "layers": [0]}) for _ in range(args.requests)])
-                text = sentence(rng)
-                timed(client, {"text": text, "layers": [0]})
-                report("slider move: masks only, one layer, reused",
-                       [timed(client, {"text": text, "layers": [0], "p": round(0.05 + 0.9 * i / args.requests, 3),
-                                       "fields": ["candidate", "dropped"]}) for i in range(args.requests)])
-                report("slider move: masks only, all layers, reused",
-                       [timed(client, {"text": text, "q": round(0.05 + 0.9 * i / args.requests, 3),
-                                       "fields": ["candidate", "dropped"]}) for i in range(args.requests)])
-            for layers, name in ((None, "all layers and heads"), ([0], "one layer")):
-                rows: list[tuple[float, float, int, int]] = []
-                lock = threading.Lock()
-
-                def client_loop(seed: int) -> None:
-                    local = random.Random(seed)
-                    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as own:
-                        for _ in range(args.requests):
-                            body = {"text": sentence(local)} | ({"layers": layers} if layers else {})
-                            row = timed(own, body)
-                            with lock:
-                                rows.append(row)
-
-                threads = [threading.Thread(target=client_loop, args=(100 + i,)) for i in range(args.clients)]
-                started = time.perf_counter()
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
-                report(f"{args.clients} concurrent clients, {name}", rows, time.perf_counter() - started)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with served() as (url, _):
+        with httpx.Client(base_url=url, timeout=120) as client:
+            for _ in range(5):
+                timed(client, {"text": sentence(rng)})
+            print(f"POST /api/explain, MiniLM (6 layers x 12 heads), 64 tokens, GA, warm, {os.cpu_count()} CPUs")
+            report("all layers and heads, 4 maps, new input",
+                   [timed(client, {"text": sentence(rng)}) for _ in range(args.requests)])
+            report("one layer (12 heads), 4 maps, new input",
+                   [timed(client, {"text": sentence(rng), "layers": [0]}) for _ in range(args.requests)])
+            text = sentence(rng)
+            timed(client, {"text": text, "layers": [0]})
+            report("slider move: masks only, one layer, reused",
+                   [timed(client, {"text": text, "layers": [0], "p": round(0.05 + 0.9 * i / args.requests, 3),
+                                   "fields": ["candidate", "dropped"]}) for i in range(args.requests)])
+            report("slider move: masks only, all layers, reused",
+                   [timed(client, {"text": text, "q": round(0.05 + 0.9 * i / args.requests, 3),
+                                   "fields": ["candidate", "dropped"]}) for i in range(args.requests)])
+        for run, (layers, name) in enumerate(((None, "all layers and heads"), ([0], "one layer"))):
+            rows, wall = concurrent(url, args.clients, args.requests, layers, seed=1000 * (run + 1))
+            report(f"{args.clients} concurrent clients, {name}", rows, wall)
 
 
 if __name__ == "__main__":
