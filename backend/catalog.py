@@ -42,11 +42,13 @@ class ModelCatalog:
 
     def resolve(self, name: str) -> CatalogEntry:
         """The entry called ``name``; :class:`UnknownModelError` with the choices otherwise."""
-        entries = self.entries()
-        for entry in entries:
-            if entry.name == name:
-                return entry
-        choices = ", ".join(entry.name for entry in entries) or "none"
+        # configured names first: they need no look-up of the jobs' checkpoints
+        matches = [entry for entry in self._configured if entry.name == name]
+        if not matches:
+            matches = [entry for entry in self.checkpoints() if entry.name == name]
+        if matches:
+            return matches[0]
+        choices = ", ".join(entry.name for entry in self.entries()) or "none"
         raise UnknownModelError(f"unknown model {name!r}; the explorer can load: {choices}")
 
 

@@ -55,23 +55,17 @@ async def job_events(service: JobService, job_id: int, cursor: Cursor, poll_seco
     order), and ``end`` once the job has finished and everything was sent."""
     revision = -1
     while True:
-        job, points, lines = await to_thread.run_sync(_read, service, job_id, cursor)
+        state, out, points, lines = await to_thread.run_sync(service.changes, job_id, cursor.metric, cursor.log, revision)
         if points:
             cursor.metric = points[-1].id
             yield {"event": "metrics", "id": str(cursor), "data": json.dumps([point_json(p) for p in points])}
         if lines:
             cursor.log = lines[-1].id
             yield {"event": "log", "id": str(cursor), "data": json.dumps([log_json(line) for line in lines])}
-        if job.revision != revision:
-            revision = job.revision
-            yield {"event": "status", "id": str(cursor), "data": job.model_dump_json()}
-        if job.state in FINISHED and not points and not lines:
-            yield {"event": "end", "id": str(cursor), "data": json.dumps({"state": job.state})}
+        if out is not None:
+            revision = out.revision
+            yield {"event": "status", "id": str(cursor), "data": out.model_dump_json()}
+        if state in FINISHED and not points and not lines:
+            yield {"event": "end", "id": str(cursor), "data": json.dumps({"state": state})}
             return
         await asyncio.sleep(poll_seconds)
-
-
-def _read(service: JobService, job_id: int, cursor: Cursor):
-    # The job is read first: a point written after this read is sent in the next round, never lost.
-    job = service.get(job_id)
-    return job, service.metrics(job_id, after=cursor.metric), service.log(job_id, after=cursor.log)

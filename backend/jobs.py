@@ -70,6 +70,11 @@ def job_dir_name(job_id: int) -> str:
     return f"job-{job_id}"
 
 
+def explorer_name(job_id: int) -> str:
+    """The name under which the explorer lists the job's best checkpoint."""
+    return f"job-{job_id}"
+
+
 class JobService:
     """Everything the API does with jobs."""
 
@@ -99,7 +104,7 @@ class JobService:
                 if spec.addrop.enabled else None
             )
             config = FinetuneConfig(
-                task=task.name, model=spec.model, output_dir=job_dir_name(0), **files,
+                task=task.name, model=spec.model, **files,
                 task_kind=spec.data.task_kind, text_fields=tuple(spec.data.text_fields),
                 label_field=spec.data.label_field, label_names=tuple(spec.data.label_names),
                 max_train_samples=spec.data.max_train_samples, max_eval_samples=spec.data.max_eval_samples,
@@ -118,6 +123,8 @@ class JobService:
             except DataError as error:
                 raise InvalidJob(f"data: {error}") from None
         values = asdict(config)
+        # The worker writes under its own jobs directory (settings.jobs_dir / job_dir_name(id)).
+        del values["output_dir"]
         # The API machine may have no GPU; the worker checks the device when the run starts.
         values["device"] = None if training.device == "auto" else training.device
         return PreparedJob(values, task, spec.name or _default_name(spec, task))
@@ -132,7 +139,6 @@ class JobService:
             )
             session.add(job)
             session.flush()
-            job.config = {**prepared.config, "output_dir": job_dir_name(job.id)}
         try:
             self.enqueue(job.id)
         except Exception as error:  # the broker's client raises many kinds (connection, timeout, OS errors)
@@ -234,13 +240,28 @@ class JobService:
                 return list(reversed(rows))
             return list(session.scalars(query.order_by(LogLine.id)).all())
 
+    def changes(self, job_id: int, metric_after: int, log_after: int, known_revision: int
+                ) -> tuple[str, JobOut | None, list[MetricPoint], list[LogLine]]:
+        """What an event stream needs in one transaction: the job's state (read first, so a point written after
+        this read comes in the next round, never lost), its view when its revision differs from
+        ``known_revision``, and the points and lines after the cursors."""
+        with self.db.session() as session:
+            job = self._row(session, job_id)
+            out = self.to_out(job) if job.revision != known_revision else None
+            points = session.scalars(select(MetricPoint).where(MetricPoint.job_id == job_id, MetricPoint.id > metric_after)
+                                     .order_by(MetricPoint.id)).all()
+            lines = session.scalars(select(LogLine).where(LogLine.job_id == job_id, LogLine.id > log_after)
+                                    .order_by(LogLine.id)).all()
+            return job.state, out, list(points), list(lines)
+
     def checkpoint_dir(self, job_id: int) -> Path:
         """The directory of the job's best checkpoint; :class:`JobConflict` when there is none (yet)."""
-        job = self.get(job_id)
-        path = self._checkpoint_path(job.id)
-        if not job.checkpoint_available or path is None:
-            raise JobConflict(f"job {job_id} has no checkpoint (it is {job.state})")
-        return path
+        with self.db.session() as session:
+            job = self._row(session, job_id)
+            path = self._checkpoint(job)
+            if path is None:
+                raise JobConflict(f"job {job_id} has no checkpoint (it is {job.state})")
+            return path
 
     def checkpoints(self) -> list[CatalogEntry]:
         """Finished jobs' best checkpoints, newest first, as the explorer's catalog lists them."""
@@ -250,20 +271,20 @@ class JobService:
             ).all()
         entries = []
         for job in rows:
-            path = self.settings.jobs_dir / job.checkpoint
-            if not path.is_dir():
+            path = self._checkpoint(job)
+            if path is None:
                 continue
             best = f", best dev {job.metric_name} {job.best_metric:.4f}" if job.best_metric is not None else ""
             entries.append(CatalogEntry(
-                name=f"job-{job.id}", source=str(path), kind="checkpoint",
+                name=explorer_name(job.id), source=str(path), kind="checkpoint",
                 description=f"job {job.id}: {job.name} ({job.task}{best})",
             ))
         return entries
 
-    def _checkpoint_path(self, job_id: int) -> Path | None:
-        with self.db.session() as session:
-            relative = self._row(session, job_id).checkpoint
-        return self.settings.jobs_dir / relative if relative else None
+    def _checkpoint(self, job: Job) -> Path | None:
+        """The job's best-checkpoint directory, when it has one on disk."""
+        path = self.settings.jobs_dir / job.checkpoint if job.checkpoint else None
+        return path if path is not None and path.is_dir() else None
 
     @staticmethod
     def _row(session, job_id: int) -> Job:
@@ -276,7 +297,7 @@ class JobService:
         """The API's view of a job row."""
         epochs = int(job.config.get("epochs", 0))
         percent = 100.0 if job.state == "succeeded" else (100.0 * job.step / job.max_steps if job.max_steps else 0.0)
-        has_checkpoint = bool(job.checkpoint) and (self.settings.jobs_dir / job.checkpoint).is_dir()
+        has_checkpoint = self._checkpoint(job) is not None
         return JobOut(
             id=job.id, name=job.name, state=job.state, task=job.task, model=job.model, metric=job.metric_name,
             created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
@@ -286,7 +307,7 @@ class JobService:
                               eta_seconds=job.eta_seconds if job.state == "running" else None),
             best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
             error=job.error, checkpoint_available=has_checkpoint,
-            explorer_model=f"job-{job.id}" if has_checkpoint and job.state in FINISHED else None,
+            explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
             spec=job.spec, revision=job.revision,
         )
 

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.utils import logging as hf_logging
@@ -125,7 +126,7 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
             log.warning("the job's lease was lost while it ran; its outcome is not recorded")
             return "lost"
         state = "cancelled" if result.stopped else "succeeded"
-        checkpoint = result.best_checkpoint and str(output_dir.joinpath("best").relative_to(settings.jobs_dir))
+        checkpoint = result.best_checkpoint and str(Path(result.best_checkpoint).relative_to(settings.jobs_dir))
         best = (f"best dev {result.metric} {result.best_metric:.4f} at epoch {result.best_epoch:g}"
                 if result.best_metric is not None else "no dev evaluation")
         log.info("%s after %.1f s of training; %s", state, result.train_seconds, best)

@@ -7,10 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from addrop.tasks import TaskKind
 from backend.schemas.common import AttributionMethod
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-TaskKind = Literal["classification", "regression", "token_classification"]
 
 
 class _Strict(BaseModel):
