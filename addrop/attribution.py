@@ -18,7 +18,7 @@ classification, and the negative loss on the gold labels for regression and toke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping
 
 import torch
 from torch import nn
@@ -26,6 +26,7 @@ from torch import nn
 from addrop.hooks import AttentionHooks, LayerCapture, attach, num_heads
 
 Method = Literal["GA", "IGA", "AA", "RD"]
+Buffer = Callable[[tuple[int, ...], torch.dtype, torch.device], torch.Tensor]  # (shape, dtype, device) -> tensor
 Target = Literal["auto", "logit", "loss"]
 METHODS: tuple[str, ...] = ("GA", "IGA", "AA", "RD")
 
@@ -113,11 +114,12 @@ class LayerAttribution:
 class GradientAttribution(LayerAttribution):
     """GA: the gradient of ``F`` with respect to each masked layer's attention map.
 
-    ``attribute(..., out=tensor)`` writes the maps into ``out`` (``[len(layers), b, h, n, n]``) when the
-    attention itself is not requested, so a training loop can reuse one buffer across steps."""
+    ``attribute(..., out=buffer)`` writes the maps into ``buffer(shape, dtype, device)`` (shape
+    ``[len(layers), b, h, n, n]``, dtype that of the gradients, e.g. bf16 under autocast) when the attention
+    itself is not requested, so a training loop can reuse one buffer across steps."""
 
     def attribute(
-        self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True, out: torch.Tensor | None = None
+        self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True, out: Buffer | None = None
     ) -> AttributionResult:
         outputs, captures, target, labels = self._pass_one(inputs, materialise=return_attention, with_grad=True)
         value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
@@ -128,9 +130,7 @@ class GradientAttribution(LayerAttribution):
             grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
             batch, n, heads, _ = grads[0].shape
             shape = (len(self.layers), batch, heads, n, n)
-            if out is not None and (out.shape != shape or out.dtype != grads[0].dtype):
-                raise ValueError(f"out must be a {grads[0].dtype} tensor of shape {shape}")
-            attribution = grads[0].new_empty(shape) if out is None else out
+            attribution = grads[0].new_empty(shape) if out is None else out(shape, grads[0].dtype, grads[0].device)
             for index, (grad, layer) in enumerate(zip(grads, self.layers)):
                 _grad_through_values(grad, captures[layer].value.detach(), out=attribution[index])
         return AttributionResult(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 
 from addrop.attribution import METHODS, AttributionResult, GradientAttribution, Target, attribution_method
-from addrop.hooks import attach, num_heads
+from addrop.hooks import attach
 from addrop.masking import discard_masks
 
 
@@ -82,17 +83,14 @@ class ADDrop:
 
     def plan(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = False) -> DropPlan:
         """Pass 1 (attribution in the model's current mode) and the masks for this batch."""
-        batch, n = inputs["attention_mask"].shape
-        shape = (len(self.layers), batch, num_heads(self.model), n, n)
         if isinstance(self.attribution, GradientAttribution) and not return_attention:
-            dtype = next(self.model.parameters()).dtype
-            out = self._buffer("attribution", shape, dtype, inputs["attention_mask"].device)
-            result = self.attribution.attribute(inputs, return_attention=False, out=out)
+            buffer = functools.partial(self._buffer, "attribution")
+            result = self.attribution.attribute(inputs, return_attention=False, out=buffer)
         else:
             result = self.attribution.attribute(inputs, return_attention=return_attention)
         masks = None
         if not return_attention:
-            device = result.attribution.device
+            shape, device = tuple(result.attribution.shape), result.attribution.device
             masks = (self._buffer("candidate", shape, torch.bool, device), self._buffer("dropped", shape, torch.bool, device))
         candidate, dropped = discard_masks(
             result.attribution, inputs["attention_mask"], self.config.p, self.config.q, self.config.mode,

@@ -196,3 +196,15 @@ def test_plans_reuse_buffers_and_out_is_checked():
     assert torch.equal(second.candidate, fresh_candidate)
     with pytest.raises(ValueError, match="out must be"):
         discard_masks(second.result.attribution, inputs["attention_mask"], 0.5, 0.5, out=(kept, kept[:1]))
+
+
+def test_plan_works_under_autocast():
+    """Under autocast the gradients (and so the reused attribution buffer) are bf16 while parameters stay fp32."""
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_config(tiny_config("bert", num_labels=2))
+    inputs = tiny_batch()
+    addrop = ADDrop(model, ADDropConfig(method="GA", p=0.3, q=0.5, layers=(0, 1)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plan = addrop.plan(inputs)
+    assert plan.result.attribution.dtype == torch.bfloat16
+    assert plan.dropped.shape == (2, 3, 4, 9, 9) and plan.dropped.any()
