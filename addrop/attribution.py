@@ -284,6 +284,14 @@ _CLASSES: dict[str, type[LayerAttribution]] = {
 }
 
 
+def method_name(method: str) -> str:
+    """``method`` in upper case; :class:`ValueError` naming the choices when it is not one of them."""
+    key = method.upper() if isinstance(method, str) else method
+    if key not in METHODS:
+        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    return key
+
+
 def attribution_method(
     model: nn.Module,
     method: Method = "GA",
@@ -293,9 +301,7 @@ def attribution_method(
     generator: torch.Generator | None = None,
 ) -> LayerAttribution:
     """Build the attribution object for ``method`` (one of GA, IGA, AA, RD)."""
-    key = method.upper() if isinstance(method, str) else method
-    if key not in _CLASSES:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    key = method_name(method)
     if key == "IGA":
         return IntegratedGradients(model, layers, target, steps=steps)
     if key == "RD":

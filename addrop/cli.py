@@ -164,7 +164,7 @@ def _explain(args: argparse.Namespace) -> int:
     print(f"tokens ({len(result.tokens)}{', truncated' if result.truncated else ''}): {' '.join(result.tokens)}")
     probabilities = ", ".join(f"{n}={p:.3f}" for n, p in zip(result.label_names, result.probabilities))
     print(f"prediction: {result.label_names[result.prediction]} ({probabilities}); attribution target: {result.target}")
-    if all(name.startswith("LABEL_") for name in result.label_names):
+    if not result.head_trained:
         print("note: the model has no named labels, so its classification head is probably untrained; "
               "predictions are arbitrary (fine-tune first with 'addrop train')")
     print(f"method {result.method}, mode {result.mode}, p={result.p}, q={result.q}, seed={result.seed}")

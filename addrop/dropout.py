@@ -11,7 +11,7 @@ from typing import Iterator, Mapping
 import torch
 from torch import nn
 
-from addrop.attribution import METHODS, AttributionResult, GradientAttribution, Target, attribution_method
+from addrop.attribution import AttributionResult, GradientAttribution, Target, attribution_method, method_name
 from addrop.hooks import attach
 from addrop.masking import discard_masks
 
@@ -29,9 +29,7 @@ class ADDropConfig:
     target: Target = "auto"
 
     def __post_init__(self) -> None:
-        self.method = self.method.upper()
-        if self.method not in METHODS:
-            raise ValueError(f"unknown attribution method {self.method!r}; choose one of {', '.join(METHODS)}")
+        self.method = method_name(self.method)
         for name in ("p", "q"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:

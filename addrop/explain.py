@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from addrop.attribution import METHODS, attribute
+from addrop.attribution import attribute, method_name
 from addrop.hooks import attach
 from addrop.masking import discard_masks
 
@@ -41,6 +41,11 @@ class InputAttribution:
     layers: tuple[int, ...]
     attention: torch.Tensor
     attribution: torch.Tensor
+
+    @property
+    def head_trained(self) -> bool:
+        """False when the model has no named labels: a base encoder whose classification head is new."""
+        return not all(name.startswith("LABEL_") for name in self.label_names)
 
     def select(self, layers: tuple[int, ...]) -> InputAttribution:
         """The same view restricted to ``layers`` (each must be present)."""
@@ -98,9 +103,7 @@ def attribute_text(
     """
     if not text or not text.strip():
         raise ValueError("the text is empty")
-    method = method.upper()
-    if method not in METHODS:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(METHODS)}")
+    method = method_name(method)
     if text_pair is not None and not text_pair.strip():
         text_pair = None
     hooks = attach(model)

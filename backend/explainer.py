@@ -113,7 +113,7 @@ class Explainer:
             prediction=view.prediction,
             pseudo_label=view.pseudo_label,
             target=view.target,
-            head_trained=not all(name.startswith("LABEL_") for name in view.label_names),
+            head_trained=view.head_trained,
             layers=list(layers),
             heads=list(heads),
             cached=cached,
