@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logging-steps", type=_positive, default=_DEFAULTS["logging_steps"])
     train.add_argument("--no-group-by-length", action="store_true", help="shuffle without grouping by length")
     train.add_argument("--device", choices=("cpu", "cuda"))
+    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=_DEFAULTS["precision"],
+                       help="mixed precision under autocast (fp16: CUDA only)")
     _add_addrop_options(train)
 
     explain = commands.add_parser("explain", help="show attention, attribution and AD-DROP masks for one input")
@@ -139,6 +141,7 @@ def _train(args: argparse.Namespace) -> int:
         logging_steps=args.logging_steps,
         group_by_length=not args.no_group_by_length,
         device=args.device,
+        precision=args.precision,
     )
     result = finetune(config)  # Trainer's progress bar prints each log and dev evaluation
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"

@@ -55,6 +55,7 @@ class FinetuneConfig:
     logging_steps: int = 10
     group_by_length: bool = True
     device: str | None = None  # "cpu", "cuda", or None for CUDA when available
+    precision: str = "fp32"  # "bf16" or "fp16" train under autocast (fp16 with loss scaling, CUDA only)
     save_checkpoint: bool = True
 
     def __post_init__(self) -> None:
@@ -81,6 +82,10 @@ class FinetuneConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was requested but no CUDA device is available")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
+        if self.precision == "fp16" and (self.device == "cpu" or not torch.cuda.is_available()):
+            raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' on the CPU")
 
     def task_spec(self) -> TaskSpec:
         if self.task_kind is None:
@@ -154,6 +159,8 @@ def finetune(
         report_to="none",
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
         use_cpu=config.device == "cpu",
+        bf16=config.precision == "bf16",
+        fp16=config.precision == "fp16",
         disable_tqdm=not progress,
         save_only_model=True,
     )

@@ -1,6 +1,7 @@
 """Cost of an AD-DROP training step relative to a plain step, measured side by side in one run.
 
-On the bundled MiniLM-L6-H384 (batch 32, length 128 by default, CPU):
+On the bundled MiniLM-L6-H384 (batch 32, length 128 by default, CPU; ``--device cuda`` for a GPU, where
+every timed step ends with a device synchronisation and peak memory is the CUDA allocator's):
 
 1. Step times, interleaved round-robin in one process so that machine noise hits every configuration
    alike: ``plain`` (forward, backward, AdamW step; the baseline of every ratio); AD-DROP steps with GA,
@@ -11,11 +12,12 @@ On the bundled MiniLM-L6-H384 (batch 32, length 128 by default, CPU):
    ``plain + m x interp-pass`` is what IGA should cost at most.
 2. transformers' own ``Trainer`` against ``ADDropTrainer`` (plain and GA on layer 0), each timed per
    step by a callback in its own process.
-3. Peak memory (max RSS) of each configuration, each in its own process.
+3. Peak memory of each configuration, each in its own process (max RSS on CPU, peak allocated on CUDA).
 4. With ``--epoch-pair DIR``: one plain and one AD-DROP (GA, layer 0) epoch of real MRPC fine-tuning
    (batch 16, dynamic padding, length-grouped batches) through ``addrop.finetune``.
 
-Usage: python benchmarks/step_cost.py [--repeats 5] [--epoch-pair ../shared/data/glue/mrpc] [--json out.json]
+Usage: python benchmarks/step_cost.py [--repeats 5] [--device cuda] [--epoch-pair ../shared/data/glue/mrpc]
+       [--json out.json]
 """
 
 from __future__ import annotations
@@ -37,19 +39,20 @@ MEMORY = ["plain", "GA-L0", "GA-all", "AA-L0", "RD-L0", "IGA-L0", "naive-GA-L0",
 STEPS = 20  # IGA interpolation points
 
 
-def make_batch(batch_size: int, length: int) -> dict:
+def make_batch(batch_size: int, length: int, device: str) -> dict:
     import torch
 
     g = torch.Generator().manual_seed(0)
-    return {
+    batch = {
         "input_ids": torch.randint(1000, 30000, (batch_size, length), generator=g),
         "attention_mask": torch.ones(batch_size, length, dtype=torch.long),
         "token_type_ids": torch.zeros(batch_size, length, dtype=torch.long),
         "labels": torch.randint(0, 2, (batch_size,), generator=g),
     }
+    return {k: v.to(device) for k, v in batch.items()}
 
 
-def load(attn: str):
+def load(attn: str, model_name: str, device: str):
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -57,9 +60,17 @@ def load(attn: str):
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
-        resolve_model("minilm"), num_labels=2, attn_implementation=attn
-    )
+        resolve_model(model_name), num_labels=2, attn_implementation=attn
+    ).to(device)
     return model.train(), torch.optim.AdamW(model.parameters(), lr=2e-5)
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued kernels, so that a step's wall time is its whole cost on an asynchronous device."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
 
 
 def build_step(name: str, batch: dict, models: dict, iga_batch: int) -> Callable[[], None]:
@@ -145,9 +156,10 @@ def naive_masks(model, batch: dict, method: str, layers: tuple[int, ...]) -> dic
     return masks
 
 
-def round_robin(names: list[str], batch: dict, rounds: int, warmup: int, iga_batch: int) -> dict[str, list[float]]:
+def round_robin(names: list[str], batch: dict, rounds: int, warmup: int, iga_batch: int, model_name: str,
+                device: str) -> dict[str, list[float]]:
     """Time every configuration once per round, rounds interleaved."""
-    models = {"sdpa": load("sdpa"), "eager": load("eager")}
+    models = {"sdpa": load("sdpa", model_name, device), "eager": load("eager", model_name, device)}
     steps = {name: build_step(name, batch, models, iga_batch) for name in names}
     for name in names:
         for _ in range(warmup):
@@ -155,20 +167,22 @@ def round_robin(names: list[str], batch: dict, rounds: int, warmup: int, iga_bat
     times: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
         for name in names:
+            synchronize(device)
             start = time.perf_counter()
             steps[name]()
+            synchronize(device)
             times[name].append(time.perf_counter() - start)
     return times
 
 
-def trainer_steps(batch: dict, repeats: int, warmup: int) -> dict[str, float]:
+def trainer_steps(batch: dict, repeats: int, warmup: int, model_name: str, device: str) -> dict[str, float]:
     """Median step time of transformers.Trainer and ADDropTrainer (plain, GA layer 0) on the same batch."""
     from datasets import Dataset
     from transformers import Trainer, TrainerCallback, TrainingArguments, default_data_collator
 
     from addrop import ADDropConfig, ADDropTrainer
 
-    rows = [{k: v[i] for k, v in batch.items()} for i in range(len(batch["labels"]))]
+    rows = [{k: v[i].cpu() for k, v in batch.items()} for i in range(len(batch["labels"]))]
     steps = warmup + repeats
     results = {}
     for label, cls, extra in [
@@ -180,13 +194,16 @@ def trainer_steps(batch: dict, repeats: int, warmup: int) -> dict[str, float]:
 
         class StepTimer(TrainerCallback):
             def on_step_begin(self, args, state, control, **kwargs):
+                synchronize(device)
                 self.start = time.perf_counter()
 
             def on_step_end(self, args, state, control, **kwargs):
+                synchronize(device)
                 times.append(time.perf_counter() - self.start)
 
-        model, _ = load("sdpa")
-        args = TrainingArguments(output_dir="/tmp/addrop-bench", report_to="none", use_cpu=True, max_steps=steps,
+        model, _ = load("sdpa", model_name, device)
+        args = TrainingArguments(output_dir="/tmp/addrop-bench", report_to="none", use_cpu=device == "cpu",
+                                 max_steps=steps,
                                  per_device_train_batch_size=len(rows), learning_rate=2e-5, weight_decay=0.0,
                                  save_strategy="no", logging_strategy="no", disable_tqdm=True,
                                  lr_scheduler_type="constant")
@@ -197,12 +214,17 @@ def trainer_steps(batch: dict, repeats: int, warmup: int) -> dict[str, float]:
     return results
 
 
-def peak_memory(name: str, batch: dict, iga_batch: int) -> float:
-    """Max RSS (MB) of this process after two steps of ``name`` (run it in a fresh process)."""
-    models = {"eager" if name.startswith("naive-") else "sdpa": load("eager" if name.startswith("naive-") else "sdpa")}
-    step = build_step(name, batch, models, iga_batch)
+def peak_memory(name: str, batch: dict, iga_batch: int, model_name: str, device: str) -> float:
+    """Peak memory (MB) of this process over two steps of ``name`` (run it in a fresh process): max RSS on the
+    CPU, the CUDA allocator's peak on a GPU."""
+    attn = "eager" if name.startswith("naive-") else "sdpa"
+    step = build_step(name, batch, {attn: load(attn, model_name, device)}, iga_batch)
     for _ in range(2):
         step()
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.max_memory_allocated(device) / 2**20
     return vm_hwm_mb()
 
 
@@ -214,15 +236,15 @@ def vm_hwm_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def epoch_pair(data_dir: str) -> dict:
+def epoch_pair(data_dir: str, model_name: str, device: str) -> dict:
     """One plain and one AD-DROP epoch of real MRPC fine-tuning (batch 16, GA on layer 0)."""
     import tempfile
 
     from addrop.finetune import FinetuneConfig, finetune
 
     with tempfile.TemporaryDirectory() as out:
-        config = FinetuneConfig(task="mrpc", data_dir=data_dir, output_dir=out, epochs=2, batch_size=16,
-                                max_length=128, patience=None, save_checkpoint=False, device="cpu")
+        config = FinetuneConfig(task="mrpc", model=model_name, data_dir=data_dir, output_dir=out, epochs=2,
+                                batch_size=16, max_length=128, patience=None, save_checkpoint=False, device=device)
         started = time.perf_counter()
         result = finetune(config, progress=False)
         total = time.perf_counter() - started
@@ -246,7 +268,9 @@ def main() -> None:
     parser.add_argument("--iga-repeats", type=int, default=2, help="rounds of the IGA configurations")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iga-batch", type=int, default=32, help="examples per IGA interpolation pass")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    parser.add_argument("--model", default="minilm", help="a Hugging Face id or directory; the bundled MiniLM by default")
     parser.add_argument("--skip", nargs="*", default=[], choices=["iga", "trainer", "memory"])
     parser.add_argument("--epoch-pair", metavar="MRPC_DIR", help="also time a plain + AD-DROP MRPC epoch pair")
     parser.add_argument("--json", help="write all figures to this file")
@@ -259,18 +283,22 @@ def main() -> None:
 
     hf_logging.set_verbosity_error()
     torch.set_num_threads(args.threads)
-    batch = make_batch(args.batch, args.length)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    batch = make_batch(args.batch, args.length, args.device)
     if args.memory_of:
-        print(json.dumps({"peak_rss_mb": peak_memory(args.memory_of, batch, args.iga_batch)}))
+        print(json.dumps({"peak_mb": peak_memory(args.memory_of, batch, args.iga_batch, args.model, args.device)}))
         return
     if args.trainer_only:
-        print(json.dumps(trainer_steps(batch, args.repeats, args.warmup)))
+        print(json.dumps(trainer_steps(batch, args.repeats, args.warmup, args.model, args.device)))
         return
 
     common = ["--batch", str(args.batch), "--length", str(args.length), "--threads", str(args.threads),
-              "--iga-batch", str(args.iga_batch), "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
-    print(f"MiniLM-L6-H384, batch {args.batch}, length {args.length}, {args.threads} threads, "
-          f"torch {torch.__version__}", flush=True)
+              "--iga-batch", str(args.iga_batch), "--repeats", str(args.repeats), "--warmup", str(args.warmup),
+              "--device", args.device, "--model", args.model]
+    where = (torch.cuda.get_device_name(args.device) if args.device.startswith("cuda")
+             else f"{args.threads} CPU threads")
+    print(f"{args.model}, batch {args.batch}, length {args.length}, {where}, torch {torch.__version__}", flush=True)
     results: dict = {"setup": vars(args)}
 
     def report(times: dict[str, list[float]]) -> None:
@@ -278,32 +306,33 @@ def main() -> None:
         for name, values in times.items():
             median = statistics.median(values)
             results.setdefault("step_s", {})[name] = median
-            print(f"  {name:>14}: {median:7.3f} s  {median / base:6.2f}x plain  (runs: "
-                  f"{', '.join(f'{v:.2f}' for v in values)})", flush=True)
+            print(f"  {name:>14}: {median:8.4f} s  {median / base:6.2f}x plain  (runs: "
+                  f"{', '.join(f'{v:.4f}' for v in values)})", flush=True)
 
     print(f"step times, {args.repeats} interleaved rounds:", flush=True)
-    report(round_robin(FAST, batch, args.repeats, args.warmup, args.iga_batch))
+    report(round_robin(FAST, batch, args.repeats, args.warmup, args.iga_batch, args.model, args.device))
     if "iga" not in args.skip:
         print(f"IGA (m = {STEPS}), {args.iga_repeats} interleaved rounds:", flush=True)
-        times = round_robin(SLOW, batch, args.iga_repeats, args.warmup, args.iga_batch)
+        times = round_robin(SLOW, batch, args.iga_repeats, args.warmup, args.iga_batch, args.model, args.device)
         report(times)
         bound = statistics.median(times["plain"]) + STEPS * statistics.median(times["interp-pass"])
         results["iga_bound_s"] = bound
         iga = statistics.median(times["IGA-L0"])
-        print(f"  plain + {STEPS} x interp-pass = {bound:.3f} s; IGA-L0 / that = {iga / bound:.2f} "
+        print(f"  plain + {STEPS} x interp-pass = {bound:.4f} s; IGA-L0 / that = {iga / bound:.2f} "
               f"(IGA-L0 also runs pass 1's forward, which the bound leaves out)", flush=True)
     if "trainer" not in args.skip:
         trainer = _subprocess(["--trainer-only", *common])
         results["trainer_step_s"] = trainer
-        print("Trainer steps: " + ", ".join(f"{k} {v:.3f} s" for k, v in trainer.items()), flush=True)
+        print("Trainer steps: " + ", ".join(f"{k} {v:.4f} s" for k, v in trainer.items()), flush=True)
     if "memory" not in args.skip:
-        print("peak memory (max RSS, own process, 2 steps):", flush=True)
-        memory = {name: _subprocess(["--memory-of", name, *common])["peak_rss_mb"] for name in MEMORY}
-        results["peak_rss_mb"] = memory
+        kind = "CUDA peak allocated" if args.device.startswith("cuda") else "max RSS"
+        print(f"peak memory ({kind}, own process, 2 steps):", flush=True)
+        memory = {name: _subprocess(["--memory-of", name, *common])["peak_mb"] for name in MEMORY}
+        results["peak_mb"] = memory
         for name, mb in memory.items():
             print(f"  {name:>14}: {mb:7.0f} MB ({mb - memory['plain']:+.0f} MB vs plain)", flush=True)
     if args.epoch_pair:
-        pair = epoch_pair(args.epoch_pair)
+        pair = epoch_pair(args.epoch_pair, args.model, args.device)
         results["epoch_pair"] = pair
         dev = "; ".join(", ".join(f"{k} {v:.4f}" for k, v in d.items() if k in ("accuracy", "f1")) for d in pair["dev"])
         print(f"MRPC epoch pair (plain + AD-DROP GA layer 0, batch 16): training {pair['train_s']:.1f} s, "

@@ -41,13 +41,15 @@ def test_sst2_cross_tuned_run_learns_and_keeps_the_best_checkpoint(shared_data, 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "task, data, metric",
-    [("mrpc", "glue/mrpc", "f1"), ("stsb", "glue/stsb", "pearson"), ("conll2003", "conll2003", "f1")],
+    "task, data, metric, precision",
+    [("mrpc", "glue/mrpc", "f1", "fp32"), ("stsb", "glue/stsb", "pearson", "fp32"),
+     ("conll2003", "conll2003", "f1", "fp32"), ("sst2", "glue/sst2", "accuracy", "bf16")],
 )
-def test_pair_regression_and_token_tasks_train(shared_data, tmp_path, task, data, metric):
+def test_pair_regression_and_token_tasks_train(shared_data, tmp_path, task, data, metric, precision):
     config = FinetuneConfig(
         task=task, data_dir=str(shared_data / data), output_dir=str(tmp_path / task), max_train_samples=48,
         max_eval_samples=32, epochs=2, batch_size=16, device="cpu", save_checkpoint=False, patience=None,
+        precision=precision,
     )
     result = finetune(config, progress=False)
     assert result.metric == metric
@@ -93,6 +95,7 @@ def test_cli_explain_saves_maps(tmp_path, capsys):
         (["explain", "hello", "--layers", "9"], "out of range"),
         (["explain", "   "], "empty"),
         (["explain", "hello", "--head", "40"], "head 40"),
+        (["train", "--task", "mrpc", "--device", "cpu", "--precision", "fp16"], "'fp16' needs a cuda device"),
     ],
 )
 def test_cli_errors_are_messages_not_tracebacks(argv, message, capsys):
@@ -116,6 +119,7 @@ def test_cli_train_with_unknown_model(shared_data, capsys):
         (["train", "--method", "XX"], "invalid choice"),
         (["train", "--epochs", "0"], "at least 1"),
         (["train", "--layers", "a,b"], "comma-separated"),
+        (["train", "--precision", "fp8"], "invalid choice"),
     ],
 )
 def test_cli_rejects_bad_arguments(argv, message, capsys):
