@@ -128,7 +128,8 @@ class GradientAttribution(LayerAttribution):
             attribution = torch.stack(grads)
         else:
             grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
-            batch, n, heads, _ = grads[0].shape
+            batch, _, heads, _ = grads[0].shape
+            n = captures[self.layers[0]].value.shape[2]
             shape = (len(self.layers), batch, heads, n, n)
             attribution = grads[0].new_empty(shape) if out is None else out(shape, grads[0].dtype, grads[0].device)
             for index, (grad, layer) in enumerate(zip(grads, self.layers)):
@@ -144,11 +145,17 @@ class GradientAttribution(LayerAttribution):
 
 
 def _grad_through_values(grad_output: torch.Tensor, value: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-    """``dF/dA = dO V^T`` from the gradient of the attention output ``[b, n, h, d]`` and values ``[b, h_kv, n, d]``."""
+    """``dF/dA = dO V^T`` from the gradient of the attention output ``[b, rows, h, d]`` and values
+    ``[b, h_kv, n, d]``; with fewer rows than keys (the first query only), the other rows are zero."""
     grad_output = grad_output.transpose(1, 2)
     if value.shape[1] != grad_output.shape[1]:
         value = value.repeat_interleave(grad_output.shape[1] // value.shape[1], dim=1)
-    return torch.matmul(grad_output, value.transpose(-1, -2), out=out)
+    rows = grad_output.shape[2]
+    if rows == out.shape[-2]:
+        return torch.matmul(grad_output, value.transpose(-1, -2), out=out)
+    out[..., rows:, :].zero_()
+    out[..., :rows, :].copy_(torch.matmul(grad_output, value.transpose(-1, -2)))
+    return out
 
 
 class IntegratedGradients(LayerAttribution):
