@@ -37,12 +37,15 @@ def eager_attention(
     attention_mask: torch.Tensor | None,
     scaling: float | None = None,
     dropout: float = 0.0,
+    uniform_dropout: bool = False,
     **_: object,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention that materialises the map; returns ``(output [b,n,h,d], map)``.
 
     The returned map is the one multiplied with the values (after attention dropout in train mode),
-    which is also what the paper's code attributes.
+    which is also what the paper's code attributes.  Attention dropout draws from the random stream as
+    transformers' eager attention does, or, with ``uniform_dropout``, as ``uniform < p``: the same
+    distribution, and on CPU 17 against 27 ms for a 32 x 12 x 128 x 128 map (2 threads).
     """
     if key.shape[1] != query.shape[1]:  # grouped-query attention: repeat key/value heads
         repeat = query.shape[1] // key.shape[1]
@@ -53,19 +56,12 @@ def eager_attention(
     if attention_mask is not None:
         scores = scores + _additive(attention_mask, scores.dtype)
     weights = torch.softmax(scores, dim=-1)
-    if module.training and dropout > 0:
-        weights = _dropout(weights, dropout)
+    if module.training and dropout > 0 and uniform_dropout:
+        weights = (weights * (1.0 / (1.0 - dropout))).masked_fill(torch.rand_like(weights) < dropout, 0.0)
+    else:
+        weights = nn.functional.dropout(weights, p=dropout, training=module.training)
     output = torch.matmul(weights, value)
     return output.transpose(1, 2).contiguous(), weights
-
-
-def _dropout(weights: torch.Tensor, p: float) -> torch.Tensor:
-    """Inverted dropout: each entry zeroed with probability ``p``, the rest scaled by ``1 / (1 - p)``.
-
-    Drawn as ``uniform < p`` because on CPU that costs 17 ms against ``bernoulli_``'s 27 ms for a
-    32 x 12 x 128 x 128 map (2 threads), the same distribution.
-    """
-    return (weights * (1.0 / (1.0 - p))).masked_fill(torch.rand_like(weights) < p, 0.0)
 
 
 def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -170,10 +166,11 @@ class AttentionHooks:
         leaves the model's output unchanged (a sequence classifier reading [CLS]).
 
         Pass 1 of a sequence classifier then skips the last layer's attention for every other query and
-        its feed-forward work on every other token, forward and backward (unless the whole map of that
-        layer is wanted: materialised or interpolated; a capture without the map records the first
-        query's output, and the other rows of its gradient are zero).  Whether the model's output is unchanged is checked
-        once, on the model's dummy inputs in eval mode; the block yields whether the shortcut is in force.
+        its feed-forward work on every other token, forward and backward, unless the whole map of that
+        layer is wanted (materialised or interpolated); a capture without the map records the first
+        query's output, the other rows of its gradient being zero.  Whether the model's output is
+        unchanged is checked once, on the model's dummy inputs in eval mode; the block yields whether the
+        shortcut is in force.
         """
         model = self._model()
         if model is None or not self._first_token_is_exact(model):
@@ -273,18 +270,20 @@ class AttentionHooks:
     def _attend(self, state: _State, module: nn.Module, layer: int, query, key, value, attention_mask, **kwargs):
         """One layer's attention under ``state``, recording it if the layer is captured.
 
-        Pass 1 (a capture) on CPU with attention dropout on runs eager attention with :func:`_dropout` on
-        every layer: PyTorch's CPU SDPA then falls back to its math path, which materialises the map
-        anyway and draws the dropout with ``bernoulli_`` (54 against 32 ms per MiniLM layer at batch
-        32 x 128).  Pass 2 and plain passes keep the model's own implementation.
+        Pass 1 (a capture) on CPU with attention dropout on runs eager attention with its uniform dropout
+        draw on every layer: PyTorch's CPU SDPA then falls back to its math path, which materialises the
+        map anyway and draws the dropout with ``bernoulli_`` (54 against 32 ms per MiniLM layer at batch
+        32 x 128).  Pass 2 and plain passes keep the model's own implementation and random stream.
         """
         captured = layer in state.capture_layers
-        eager = state.materialise and captured
-        if state.capture_layers and query.device.type == "cpu" and module.training and kwargs.get("dropout", 0.0) > 0:
-            eager = True
-        output, weights = (eager_attention if eager else self._base)(
-            module, query, key, value, attention_mask, **kwargs
-        )
+        cpu_pass_one = bool(state.capture_layers) and query.device.type == "cpu"
+        cpu_pass_one = cpu_pass_one and module.training and kwargs.get("dropout", 0.0) > 0
+        if cpu_pass_one or (state.materialise and captured):
+            output, weights = eager_attention(
+                module, query, key, value, attention_mask, uniform_dropout=cpu_pass_one, **kwargs
+            )
+        else:
+            output, weights = self._base(module, query, key, value, attention_mask, **kwargs)
         if captured:
             attention = weights if state.materialise else None
             state.captures[layer] = LayerCapture(value=value, output=output, attention=attention)

@@ -216,6 +216,22 @@ def test_hooks_leave_plain_forward_unchanged():
         torch.testing.assert_close(model(**inputs).logits, reference(**inputs).logits)
 
 
+def test_hooked_eager_model_trains_with_transformers_own_dropout_draws():
+    """Plain passes of a hooked model (e.g. the plain epochs of cross-tuning) consume the random stream as
+    the unhooked model does, so a seeded run is the same run with or without AD-DROP attached."""
+    torch.manual_seed(0)
+    reference = AutoModelForSequenceClassification.from_config(
+        tiny_config("bert", dropout=0.3, num_labels=2), attn_implementation="eager"
+    ).double().train()
+    model = copy.deepcopy(reference)
+    attach(model)
+    inputs = tiny_batch(batch=8, n=16)
+    torch.manual_seed(5)
+    expected = reference(**inputs).logits
+    torch.manual_seed(5)
+    torch.testing.assert_close(model(**inputs).logits, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_a_copy_of_a_hooked_model_gets_its_own_hooks():
     model, reference = make_pair("bert")
     inputs = tiny_batch()
