@@ -124,7 +124,7 @@ def test_a_job_runs_streams_live_and_survives_an_api_restart(stack, tiny_model, 
 
 def test_cancel_stops_a_running_job_and_a_queued_one_never_starts(stack, tiny_model, sst2):
     client = stack.client()
-    running = submit(client, job_request(tiny_model, sst2, epochs=300, patience=None))
+    running = submit(client, job_request(tiny_model, sst2, epochs=300, patience=None, precision="bf16"))
     wait_for(lambda: step_points(client, running["id"]), 120, "the first training points")
     waiting = submit(client, job_request(tiny_model, sst2, epochs=1))
     assert job(client, waiting["id"])["state"] == "queued"  # one job at a time per worker
@@ -140,7 +140,8 @@ def test_cancel_stops_a_running_job_and_a_queued_one_never_starts(stack, tiny_mo
     again = client.post(f"/api/jobs/{running['id']}/cancel")
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     assert len(step_points(client, running["id"])) == points  # nothing trains after the stop
-    assert "cancel requested" in client.get(f"/api/jobs/{running['id']}/log").text
+    log = client.get(f"/api/jobs/{running['id']}/log").text
+    assert "cancel requested" in log and "device cpu, precision bf16" in log  # trained under bf16 autocast
     assert job(client, waiting["id"])["state"] == "cancelled"
 
 
@@ -174,6 +175,8 @@ BAD_JOBS = [
     ({"data": {"task": "sst2"}, "training": {"learning_rate": 0}}, 422, "training.learning_rate"),
     ({"data": {"task": "sst2"}, "training": {"epochs": "many"}}, 422, "training.epochs"),
     ({"data": {"task": "sst2"}, "training": {"lr": 0.1}}, 422, "training.lr: Extra inputs are not permitted"),
+    ({"data": {"task": "sst2"}, "training": {"precision": "fp8"}}, 422, "training.precision"),
+    ({"data": {"task": "sst2"}, "training": {"device": "cpu", "precision": "fp16"}}, 422, "fp16 needs a CUDA device"),
     ({"model": "no-such/model", "data": {"task": "sst2"}}, 422, "unknown model 'no-such/model'"),
     ({"data": {"source": "directory", "task": "sst2"}}, 422, "data_dir is required"),
     ({"data": {"source": "directory", "task": "sst2", "data_dir": "/nowhere"}}, 422, "/nowhere is not a directory"),

@@ -116,8 +116,8 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
     output_dir = settings.jobs_dir / job_dir_name(job_id)
     try:
         config = FinetuneConfig(**{**job.config, "output_dir": str(output_dir)})
-        log.info("started on %s; devices: CUDA_VISIBLE_DEVICES=%s", recorder.worker,
-                 os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
+        log.info("started on %s; device %s, precision %s; CUDA_VISIBLE_DEVICES=%s", recorder.worker,
+                 config.device or "auto", config.precision, os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
         reporter = JobMetricsReporter(recorder, job.metric_name, config)
         result = finetune(config, callbacks=[reporter, ProgressCallback(recorder, 1.0)],
                           should_stop=heartbeat.stop.is_set, progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from addrop.tasks import TaskKind
 from backend.schemas.common import AttributionMethod
@@ -62,6 +62,16 @@ class TrainingSpec(_Strict):
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     logging_steps: int = Field(10, ge=1, le=100000, description="A training-loss point every this many steps.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: the worker's GPU when it has one.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="bf16 or fp16: mixed precision under autocast (fp16, with loss scaling, needs a GPU)."
+    )
+
+    @field_validator("precision")
+    @classmethod
+    def _precision_on_device(cls, value: str, info: ValidationInfo) -> str:
+        if value == "fp16" and info.data.get("device") == "cpu":
+            raise ValueError("fp16 needs a CUDA device; use bf16 on the CPU")
+        return value
 
 
 class ADDropSpec(_Strict):

@@ -80,6 +80,7 @@
     for (const key of ["learning_rate", "epochs", "batch_size", "max_length", "seed", "patience", "weight_decay",
                        "warmup_ratio", "logging_steps", "eval_batch_size"]) training[key] = numberOrNull(`training.${key}`);
     training.device = field("training.device").value;
+    training.precision = field("training.precision").value;
     const layers = field("addrop.layers").value.split(/[\s,]+/).filter(Boolean).map(Number);
     const data = { source, max_train_samples: numberOrNull("data.max_train_samples"), max_eval_samples: numberOrNull("data.max_eval_samples") };
     if (source === "upload") {
