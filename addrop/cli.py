@@ -12,7 +12,7 @@ from typing import Sequence
 
 from addrop.attribution import METHODS
 from addrop.dropout import ADDropConfig
-from addrop.finetune import FinetuneConfig
+from addrop.finetune import PRECISIONS, FinetuneConfig
 from addrop.models import DEFAULT_MODEL
 from addrop.tasks import KNOWN_TASKS
 
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--logging-steps", type=_positive, default=_DEFAULTS["logging_steps"])
     train.add_argument("--no-group-by-length", action="store_true", help="shuffle without grouping by length")
     train.add_argument("--device", choices=("cpu", "cuda"))
-    train.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default=_DEFAULTS["precision"],
+    train.add_argument("--precision", choices=PRECISIONS, default=_DEFAULTS["precision"],
                        help="mixed precision under autocast (fp16: CUDA only)")
     _add_addrop_options(train)
 

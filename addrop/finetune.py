@@ -23,6 +23,8 @@ from addrop.models import DEFAULT_MODEL, load_model, load_tokenizer
 from addrop.tasks import TaskSpec, custom_task, get_task
 from addrop.trainer import ADDropTrainer
 
+PRECISIONS = ("fp32", "bf16", "fp16")  # bf16/fp16: mixed precision under autocast
+
 
 @dataclass
 class FinetuneConfig:
@@ -82,8 +84,8 @@ class FinetuneConfig:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' was requested but no CUDA device is available")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.precision == "fp16" and (self.device == "cpu" or not torch.cuda.is_available()):
             raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' on the CPU")
 

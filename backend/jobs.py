@@ -113,7 +113,6 @@ class JobService:
                 weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio, seed=training.seed,
                 patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
                 logging_steps=training.logging_steps,
-                precision="fp32" if training.precision == "fp16" else training.precision,
             )
         except ValueError as error:
             raise InvalidJob(str(error)) from None
@@ -126,7 +125,7 @@ class JobService:
         values = asdict(config)
         # The worker writes under its own jobs directory (settings.jobs_dir / job_dir_name(id)).
         del values["output_dir"]
-        # The API machine may have no GPU; the worker checks the device (and fp16's need of one) when the run starts.
+        # The API machine may have no GPU; the worker checks the device and precision when the run starts.
         values["device"] = None if training.device == "auto" else training.device
         values["precision"] = training.precision
         return PreparedJob(values, task, spec.name or _default_name(spec, task))
