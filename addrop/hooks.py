@@ -45,7 +45,8 @@ def eager_attention(
     The returned map is the one multiplied with the values (after attention dropout in train mode),
     which is also what the paper's code attributes.  Attention dropout draws from the random stream as
     transformers' eager attention does, or, with ``uniform_dropout``, as ``uniform < p``: the same
-    distribution, and on CPU 17 against 27 ms for a 32 x 12 x 128 x 128 map (2 threads).
+    distribution, and on CPU a MiniLM layer's attention at batch 32 x 128 takes 27 against 46 ms
+    (``benchmarks/step_parts.py``).
     """
     if key.shape[1] != query.shape[1]:  # grouped-query attention: repeat key/value heads
         repeat = query.shape[1] // key.shape[1]
@@ -272,8 +273,8 @@ class AttentionHooks:
 
         Pass 1 (a capture) on CPU with attention dropout on runs eager attention with its uniform dropout
         draw on every layer: PyTorch's CPU SDPA then falls back to its math path, which materialises the
-        map anyway and draws the dropout with ``bernoulli_`` (54 against 32 ms per MiniLM layer at batch
-        32 x 128).  Pass 2 and plain passes keep the model's own implementation and random stream.
+        map anyway and draws the dropout with ``bernoulli_`` (64 against 27 ms per MiniLM layer at batch
+        32 x 128, ``benchmarks/step_parts.py``).  Pass 2 and plain passes keep the model's own implementation and random stream.
         """
         captured = layer in state.capture_layers
         cpu_pass_one = bool(state.capture_layers) and query.device.type == "cpu"
