@@ -18,7 +18,7 @@ classification, and the negative loss on the gold labels for regression and toke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping
+from typing import Callable, Literal, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -28,6 +28,8 @@ from addrop.hooks import AttentionHooks, LayerCapture, attach, num_heads
 Method = Literal["GA", "IGA", "AA", "RD"]
 Buffer = Callable[[tuple[int, ...], torch.dtype, torch.device], torch.Tensor]  # (shape, dtype, device) -> tensor
 Target = Literal["auto", "logit", "loss"]
+# one generator for all layers (drawn in turn), or one per masked layer (each layer its own stream)
+Generators = torch.Generator | Sequence[torch.Generator] | None
 METHODS: tuple[str, ...] = ("GA", "IGA", "AA", "RD")
 
 
@@ -258,16 +260,22 @@ class AttentionWeights(LayerAttribution):
 class RandomAttribution(LayerAttribution):
     """RD: uniform random scores, so the candidate region is a random ``p`` fraction of each row.
 
-    Needs no forward pass unless the maps are requested."""
+    ``generator`` is one generator for every layer (its stream read on, step after step) or a sequence of
+    one per masked layer, so that a layer's noise does not depend on which other layers are attributed
+    (the explorer's case).  Needs no forward pass unless the maps are requested."""
 
     def __init__(
         self,
         model: nn.Module,
         layers: tuple[int, ...] | list[int] = (0,),
         target: Target = "auto",
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
     ):
         super().__init__(model, layers, target)
+        if generator is not None and not isinstance(generator, torch.Generator):
+            generator = tuple(generator)
+            if len(generator) != len(self.layers):
+                raise ValueError(f"{len(generator)} generators for {len(self.layers)} layers; give one per layer")
         self.generator = generator
 
     def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
@@ -278,8 +286,12 @@ class RandomAttribution(LayerAttribution):
             attention, logits = self._stack(captures, "attention"), outputs.logits.detach()
         batch, n = inputs["input_ids"].shape[:2] if "input_ids" in inputs else inputs["attention_mask"].shape
         shape = (len(self.layers), batch, num_heads(self.model), n, n)
-        device = self.generator.device if self.generator is not None else inputs["attention_mask"].device
-        noise = torch.rand(shape, generator=self.generator, device=device).to(inputs["attention_mask"].device)
+        device = inputs["attention_mask"].device
+        if isinstance(self.generator, tuple):
+            noise = torch.stack([torch.rand(shape[1:], generator=g, device=g.device).to(device) for g in self.generator])
+        else:
+            draw_device = self.generator.device if self.generator is not None else device
+            noise = torch.rand(shape, generator=self.generator, device=draw_device).to(device)
         return AttributionResult(self.layers, noise, attention, target, labels, logits)
 
 
@@ -305,7 +317,7 @@ def attribution_method(
     layers: tuple[int, ...] | list[int] = (0,),
     target: Target = "auto",
     steps: int = 20,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> LayerAttribution:
     """Build the attribution object for ``method`` (one of GA, IGA, AA, RD)."""
     key = method_name(method)
@@ -325,13 +337,13 @@ def attribute(
     steps: int = 20,
     target: Target = "auto",
     return_attention: bool = True,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> AttributionResult:
     """Attention and attribution maps ``[len(layers), batch, heads, n, n]`` for one batch.
 
     ``method`` is GA (gradient), IGA (integrated gradients, ``steps`` points), AA (attention weights) or
-    RD (random).  The model runs in its current mode (``model.eval()`` for a deterministic look,
-    ``model.train()`` for what a training step sees).
+    RD (random; ``generator`` as for :class:`RandomAttribution`).  The model runs in its current mode
+    (``model.eval()`` for a deterministic look, ``model.train()`` for what a training step sees).
     """
     return attribution_method(model, method, layers, target, steps, generator).attribute(
         inputs, return_attention=return_attention
