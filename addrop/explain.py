@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
@@ -17,10 +18,24 @@ from addrop.attribution import attribute, method_name
 from addrop.hooks import attach
 from addrop.masking import discard_masks
 
-# Layer l's masks come from a generator seeded with seed + l * _LAYER_STRIDE, so the masks of a layer do
-# not depend on which other layers are asked for.
-_LAYER_STRIDE = 2**32
 MAX_SEED = 2**32 - 1
+# What a stream is for: the first spawn index under the request's seed (see stream_generator).
+DROP_STREAM = 0  # a layer's drop draws
+NOISE_STREAM = 1  # RD's attribution noise of a layer
+
+
+def stream_generator(seed: int, purpose: int, layer: int) -> torch.Generator:
+    """The CPU generator of one random stream of a request: ``purpose`` (``DROP_STREAM`` or ``NOISE_STREAM``)
+    of layer ``layer`` under ``seed``.
+
+    Its seed is the first 32-bit word of ``SeedSequence(seed).spawn(purpose + 1)[purpose]
+    .spawn(layer + 1)[layer]`` (that is, ``SeedSequence(seed, spawn_key=(purpose, layer))``): torch's CPU
+    generator keeps only the low 32 bits of a seed, so streams must differ there, and a hash of (seed,
+    purpose, layer) does that where offsets such as ``seed + layer * 2**32`` do not.  Keyed by the layer
+    index, not its place in a request, a layer draws the same whichever other layers come with it.
+    """
+    word = np.random.SeedSequence(seed, spawn_key=(purpose, layer)).generate_state(1, dtype=np.uint32)[0]
+    return torch.Generator(device="cpu").manual_seed(int(word))
 
 
 @dataclass
@@ -99,7 +114,8 @@ def attribute_text(
 ) -> InputAttribution:
     """Attribute one input (pair) in eval mode; ``layers=None`` means every layer.
 
-    ``seed`` matters only for ``RD``, whose attribution is random noise.
+    ``seed`` matters only for ``RD``, whose attribution is random noise: layer ``l``'s comes from
+    ``stream_generator(seed, NOISE_STREAM, l)``, a stream apart from every layer's drops.
     """
     if not text or not text.strip():
         raise ValueError("the text is empty")
@@ -112,8 +128,8 @@ def attribute_text(
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     model.eval()
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    result = attribute(model, inputs, method, layers, steps=steps, generator=generator)
+    generators = [stream_generator(seed, NOISE_STREAM, layer) for layer in layers] if method == "RD" else None
+    result = attribute(model, inputs, method, layers, steps=steps, generator=generators)
     logits = result.logits[0]
     probabilities = torch.softmax(logits.float(), -1) if logits.shape[-1] > 1 else logits.float()
     ids = inputs["input_ids"][0].tolist()
@@ -144,15 +160,15 @@ def draw_masks(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(candidate, dropped)`` for one input's ``[len(layers), heads, n, n]`` attribution.
 
-    Layer ``l`` draws from its own generator, seeded with ``seed + l * 2**32``: the masks of a layer are
-    the same whichever other layers are drawn with it.
+    Layer ``l`` draws from its own stream, ``stream_generator(seed, DROP_STREAM, l)``: independent of the
+    other layers' and of RD's noise, and the same whichever other layers are drawn with it.
     """
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {seed}")
     valid = torch.ones(1, attribution.shape[-1], dtype=torch.long)
     candidates, drops = [], []
     for index, layer in enumerate(layers):
-        generator = torch.Generator(device="cpu").manual_seed(seed + layer * _LAYER_STRIDE)
+        generator = stream_generator(seed, DROP_STREAM, layer)
         candidate, dropped = discard_masks(attribution[index : index + 1].unsqueeze(1), valid, p, q, mode, generator)
         candidates.append(candidate[0, 0])
         drops.append(dropped[0, 0])
