@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification
+from transformers import BertConfig, BertForSequenceClassification
 
 from addrop.dropout import ADDrop, ADDropConfig
 from addrop.explain import explain
