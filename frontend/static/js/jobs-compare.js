@@ -1,83 +1,322 @@
-/* Several jobs' curves overlaid; running jobs are re-read every few seconds (zoom is kept). */
-"use strict";
+/* The compare view: several jobs' curves overlaid, seeds of one setting drawn as mean +/- std bands, best dev
+   metrics against a chosen baseline, the hyper-parameters that differ, and a CSV of every point. Running jobs
+   are re-read every few seconds (only their new points; zoom is kept). The logic lives in compare-runs.js;
+   this file reads the page and draws. Jobs (jobs-common.js) and Plotly are the page's globals. */
+/* global Jobs, Plotly */
+import {
+  aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
+  formatValue, hyperParameters, lineStyle, meanStd, sharedRange, withAlpha,
+} from "./compare-runs.js";
 
-(() => {
-  const picker = document.getElementById("job-picker");
-  const cache = new Map();  // id -> {job, points}
-  let ids = (new URLSearchParams(location.search).get("ids") || "").split(",").map(Number).filter(Boolean);
+/** @typedef {import("./compare-runs.js").Run} Run */
+/** @typedef {import("./compare-runs.js").Entry} Entry */
+/** @typedef {import("./compare-runs.js").Summary} Summary */
+/** @typedef {import("./compare-runs.js").XY} XY */
+/** @typedef {{color: string, dash: string, symbol: string}} Style */
+/** @typedef {{entry: Entry, label: string, style: Style}} Drawn */
 
-  async function load(id) {
-    const known = cache.get(id);
-    if (known && Jobs.FINISHED.includes(known.job.state)) return known;
-    const [job, points] = await Promise.all([Jobs.api(`/api/jobs/${id}`), Jobs.api(`/api/jobs/${id}/metrics`)]);
-    cache.set(id, { job, points });
-    return cache.get(id);
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const picker = /** @type {HTMLSelectElement} */ ($("job-picker"));
+const baselinePicker = /** @type {HTMLSelectElement} */ ($("baseline"));
+const groupSeeds = /** @type {HTMLInputElement} */ ($("group-seeds"));
+const smoothing = /** @type {HTMLInputElement} */ ($("smoothing"));
+const byEpoch = /** @type {HTMLInputElement} */ ($("by-epoch"));
+/** @type {Map<number, Run>} */
+const cache = new Map();
+const query = new URLSearchParams(location.search);
+let ids = (query.get("ids") || "").split(",").map(Number).filter(Boolean);
+/** The baseline is kept as one of its job ids, so it survives switching the seed grouping on and off. */
+let baselineJob = Number(query.get("baseline")) || null;
+let loadedSignature = "";
+
+/** The job and its points; a finished job is read once, a running one gets only the points it added since. */
+async function load(/** @type {number} */ id) {
+  const known = cache.get(id);
+  if (known && Jobs.FINISHED.includes(known.job.state)) return known;
+  const after = known && known.points.length ? known.points[known.points.length - 1].id : 0;
+  const [job, added] = await Promise.all([Jobs.api(`/api/jobs/${id}`), Jobs.api(`/api/jobs/${id}/metrics?after=${after}`)]);
+  const run = { job, points: [...(known ? known.points : []), ...added] };
+  cache.set(id, run);
+  return run;
+}
+
+/** @returns {Run[]} */
+function chosenRuns() {
+  return ids.flatMap((id) => cache.get(id) || []);
+}
+
+function saveAddress() {
+  const params = new URLSearchParams({ ids: ids.join(",") });
+  if (baselineJob !== null) params.set("baseline", String(baselineJob));
+  history.replaceState(null, "", `?${params.toString().replace(/%2C/g, ",")}`);
+}
+
+/** The entry holding the baseline job; by default the first plain (no AD-DROP) entry, else the first. */
+function baselineEntry(/** @type {Entry[]} */ all) {
+  const chosen = all.find((e) => e.runs.some((r) => r.job.id === baselineJob))
+    || all.find((e) => e.runs[0].job.spec.addrop?.enabled === false) || all[0];
+  baselineJob = chosen ? chosen.runs[0].job.id : null;
+  return chosen;
+}
+
+function fillBaselinePicker(/** @type {Drawn[]} */ drawn, /** @type {Entry | undefined} */ baseline) {
+  const options = drawn.map(({ entry, label }) => new Option(label, String(entry.runs[0].job.id)));
+  const current = [...baselinePicker.options];
+  const same = options.length === current.length && options.every((o, i) => o.value === current[i].value && o.text === current[i].text);
+  if (!same) baselinePicker.replaceChildren(...options);  // rebuilt only on change, so an open list stays open
+  baselinePicker.value = baseline ? String(baseline.runs[0].job.id) : "";
+  baselinePicker.disabled = !drawn.length;
+}
+
+/** A short line in the entry's colour and dash: the tables' legend. */
+function swatch(/** @type {Style} */ style) {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  const line = document.createElementNS(ns, "line");
+  const attrs = { width: 32, height: 10, class: "line-swatch" };
+  for (const [key, value] of Object.entries(attrs)) svg.setAttribute(key, String(value));
+  const lineAttrs = { x1: 0, y1: 5, x2: 32, y2: 5, stroke: style.color, "stroke-width": 2.5, "stroke-dasharray": dashArray(style.dash, 2) };
+  for (const [key, value] of Object.entries(lineAttrs)) line.setAttribute(key, String(value));
+  svg.append(line);
+  return svg;
+}
+
+/** "0.8200 ± 0.0141" (± only over two or more runs). */
+function summaryText(/** @type {Summary} */ s) {
+  if (s.mean === null) return "–";
+  return s.std === null ? Jobs.number(s.mean) : `${Jobs.number(s.mean)} ± ${Jobs.number(s.std)}`;
+}
+
+function lastDev(/** @type {Run} */ run) {
+  const evals = run.points.filter((p) => p.kind === "eval" && p.values[run.job.metric] !== undefined);
+  return evals.length ? evals[evals.length - 1].values[run.job.metric] : null;
+}
+
+/** One badge per state, with how many of the entry's runs are in it when more than one. */
+function stateBadges(/** @type {Entry} */ entry) {
+  /** @type {Map<string, number>} */
+  const counts = new Map();
+  for (const r of entry.runs) counts.set(r.job.state, (counts.get(r.job.state) || 0) + 1);
+  return [...counts].map(([state, n]) => {
+    const badge = Jobs.badge(state);
+    if (n > 1) badge.textContent = `${n} ${state}`;
+    return badge;
+  });
+}
+
+function runLinks(/** @type {Entry} */ entry) {
+  return entry.runs.flatMap((r, i) => [i ? ", " : "", Jobs.el("a", { href: `/jobs/${r.job.id}`, text: `#${r.job.id}` })]);
+}
+
+function renderResults(/** @type {Drawn[]} */ drawn, /** @type {Entry | undefined} */ baseline) {
+  const body = /** @type {HTMLElement} */ (document.querySelector("#compare-table tbody"));
+  body.replaceChildren(...drawn.map(({ entry, style }) => {
+    const isBaseline = entry === baseline;
+    const delta = baseline && !isBaseline ? deltaTo(entry, baseline) : null;
+    const deltaCell = isBaseline ? Jobs.el("td", { class: "muted", text: "baseline" })
+      : Jobs.el("td", { class: `mono delta${delta === null || delta === 0 ? "" : delta > 0 ? " up" : " down"}`,
+                        text: delta === null ? "–" : `${delta >= 0 ? "+" : "−"}${Math.abs(delta).toFixed(4)}`,
+                        title: delta === null ? "no best dev metric yet, or not the baseline's task and metric" : null });
+    return Jobs.el("tr", { class: isBaseline ? "baseline-row" : null, "data-entry": entry.id },
+      Jobs.el("td", {}, swatch(style)),
+      Jobs.el("td", {}, runLinks(entry), " ", Jobs.el("span", { text: entry.runs[0].job.name }),
+        entry.grouped ? Jobs.el("span", { class: "muted small", text: ` · ${entry.runs.length} seeds` }) : ""),
+      Jobs.el("td", { class: "states" }, stateBadges(entry)),
+      Jobs.el("td", { class: "small", text: `${entry.task} · ${Jobs.setting(entry.runs[0].job)}` }),
+      Jobs.el("td", { class: "mono", text: `${entry.metric} ${summaryText(entry.best)}` }),
+      deltaCell,
+      Jobs.el("td", { class: "mono", text: entry.runs.map((r) => r.job.best_epoch ?? "–").join(", ") }),
+      Jobs.el("td", { class: "mono", text: summaryText(meanStd(entry.runs.map(lastDev))) }));
+  }));
+}
+
+function renderParameters(/** @type {Drawn[]} */ drawn) {
+  const runs = drawn.flatMap(({ entry, style }) => entry.runs.map((run) => ({ run, style })));
+  const fields = differingFields(runs.map(({ run }) => run.job.spec));
+  const table = $("hparams-table");
+  const head = Jobs.el("tr", {}, Jobs.el("th", {}), Jobs.el("th", { text: "job" }),
+                       fields.map((f) => Jobs.el("th", { class: "mono", text: f })));
+  const rows = runs.map(({ run, style }) => {
+    const params = hyperParameters(run.job.spec);
+    return Jobs.el("tr", { "data-job": run.job.id },
+      Jobs.el("td", {}, swatch(style)),
+      Jobs.el("td", {}, Jobs.el("a", { href: `/jobs/${run.job.id}`, text: `#${run.job.id}` }), " ",
+              Jobs.el("span", { text: run.job.name })),
+      fields.map((f) => Jobs.el("td", { class: "mono value", text: formatValue(params[f]), title: formatValue(params[f]) })));
+  });
+  table.replaceChildren(Jobs.el("thead", {}, head), Jobs.el("tbody", {}, rows));
+  $("hparams-same").textContent = runs.length < 2 ? "" : fields.length
+    ? "Only the fields that differ between the chosen runs." : "The chosen runs have the same hyper-parameters.";
+}
+
+function renderWarning(/** @type {Run[]} */ runs) {
+  const tasks = [...new Set(runs.map((r) => r.job.task))];
+  const metrics = [...new Set(runs.map((r) => r.job.metric))];
+  const what = tasks.length > 1 ? `different tasks (${tasks.join(", ")})`
+    : metrics.length > 1 ? `different dev metrics (${metrics.join(", ")})` : "";
+  const box = $("compare-warning");
+  box.textContent = what ? `These runs are of ${what}: their metrics are not comparable. `
+    + "Δ is shown only for the baseline's task and metric." : "";
+  box.classList.toggle("hidden", !what);
+}
+
+/**
+ * One entry's Plotly traces: a line for a run; for a group, the band (a filled outline) then the mean line.
+ * @param {Drawn} drawn
+ * @param {XY[][]} series  one per run of the entry
+ * @param {boolean} markers
+ * @param {boolean} showlegend
+ * @returns {Array<{y: number[]} & Object<string, any>>}
+ */
+function traces({ entry, label, style }, series, markers, showlegend) {
+  const name = escapeHtml(label);
+  const common = { name, legendgroup: entry.id, showlegend, mode: markers ? "lines+markers" : "lines",
+                   line: { color: style.color, width: 2, dash: style.dash }, marker: { symbol: style.symbol, size: 7 } };
+  if (!entry.grouped) {
+    const [points] = series;
+    return [{ ...common, x: points.map((p) => p.x), y: points.map((p) => p.y), hovertemplate: "%{y:.4f}" }];
   }
+  const points = aggregate(series);
+  const band = bandOutline(points);
+  return [
+    { x: band.x, y: band.y, name, legendgroup: entry.id, showlegend: false, mode: "lines", fill: "toself",
+      fillcolor: withAlpha(style.color, 0.16), line: { width: 0 }, hoverinfo: "skip" },
+    { ...common, x: points.map((p) => p.x), y: points.map((p) => p.mean),
+      customdata: points.map((p) => (p.std === null ? `(1 of ${series.length} runs)`
+                                                     : `± ${p.std.toFixed(4)} (${p.n} runs)`)),
+      hovertemplate: "%{y:.4f} %{customdata}" },
+  ];
+}
 
-  function render(runs) {
-    const weight = Number(document.getElementById("smoothing").value);
-    const byEpoch = document.getElementById("by-epoch").checked;
-    const loss = [], metric = [], devLoss = [];
-    const body = document.querySelector("#compare-table tbody");
-    body.replaceChildren();
-    runs.forEach(({ job, points }, i) => {
-      const color = Jobs.COLORS[i % Jobs.COLORS.length];
-      const label = `#${job.id} ${job.name}`;
-      const steps = points.filter((p) => p.kind === "step" && p.values.loss !== undefined);
-      const y = steps.map((p) => p.values.loss);
-      loss.push({ x: steps.map((p) => (byEpoch ? p.epoch : p.step)), y: Jobs.smooth(y, weight), name: label, mode: "lines",
-                  line: { color, width: 2 }, legendgroup: String(job.id) });
-      const evals = points.filter((p) => p.kind === "eval");
-      metric.push({ x: evals.map((p) => p.epoch), y: evals.map((p) => p.values[job.metric]), name: label,
-                    mode: "lines+markers", line: { color, width: 2 }, legendgroup: String(job.id), showlegend: false });
-      devLoss.push({ x: evals.map((p) => p.epoch), y: evals.map((p) => p.values.loss), name: label,
-                     mode: "lines+markers", line: { color, width: 2, dash: "dot" }, legendgroup: String(job.id), showlegend: false });
-      const last = evals.length ? evals[evals.length - 1].values[job.metric] : null;
-      body.append(Jobs.el("tr", {},
-        Jobs.el("td", {}, Jobs.el("span", { class: "swatch", style: `background:${color}` })),
-        Jobs.el("td", {}, Jobs.el("a", { href: `/jobs/${job.id}`, text: label })),
-        Jobs.el("td", {}, Jobs.badge(job.state)),
-        Jobs.el("td", { class: "small", text: Jobs.setting(job) }),
-        Jobs.el("td", { class: "small", text: Jobs.training(job) }),
-        Jobs.el("td", { class: "mono", text: job.best_metric === null ? "–" : `${job.metric} ${Jobs.number(job.best_metric)}` }),
-        Jobs.el("td", { text: job.best_epoch ?? "–" }),
-        Jobs.el("td", { class: "mono", text: Jobs.number(last) })));
-    });
-    const metricName = runs.length ? [...new Set(runs.map((r) => r.job.metric))].join(" / ") : "metric";
-    Plotly.react("compare-loss", loss, Jobs.layout("Training loss (smoothed)", byEpoch ? "epoch" : "step", "loss"), Jobs.plotConfig);
-    Plotly.react("compare-metric", metric, Jobs.layout(`Dev ${metricName} per epoch`, "epoch", metricName, { showlegend: false }), Jobs.plotConfig);
-    Plotly.react("compare-dev-loss", devLoss, Jobs.layout("Dev loss per epoch", "epoch", "loss", { showlegend: false }), Jobs.plotConfig);
-  }
+function lossSeries(/** @type {Run} */ run, /** @type {number} */ weight) {
+  const steps = run.points.filter((p) => p.kind === "step" && p.values.loss !== undefined);
+  const smoothed = Jobs.smooth(steps.map((p) => p.values.loss), weight);
+  return steps.map((p, i) => ({ x: byEpoch.checked ? p.epoch : p.step, y: smoothed[i] }));
+}
 
-  async function refresh() {
-    try {
-      const runs = await Promise.all(ids.map(load));
-      render(runs);
-      document.getElementById("compare-status").textContent = ids.length ? "" : "Choose jobs above.";
-    } catch (error) {
-      document.getElementById("compare-status").textContent = error.message;
+function evalSeries(/** @type {Run} */ run, /** @type {string} */ key) {
+  return run.points.filter((p) => p.kind === "eval" && p.values[key] !== undefined)
+    .map((p) => ({ x: p.epoch, y: p.values[key] }));
+}
+
+/** Every y a chart draws (band edges included), for the shared axis. */
+function yValues(/** @type {Array<{y: number[]}>} */ data) {
+  return data.flatMap((t) => t.y);
+}
+
+/** One chart per dev metric (normally one): an extra metric's chart follows the first; unused ones go. */
+function metricCharts(/** @type {string[]} */ metrics) {
+  document.querySelectorAll(".chart.extra-metric").forEach((node, i) => {
+    if (i + 1 < metrics.length) return;
+    Plotly.purge(/** @type {HTMLElement} */ (node));
+    node.remove();
+  });
+  let previous = $("compare-metric");
+  return metrics.map((metric, i) => {
+    if (i) {
+      const node = document.getElementById(`compare-metric-${i}`)
+        || Jobs.el("div", { class: "chart extra-metric", id: `compare-metric-${i}` });
+      previous.after(node);
+      previous = node;
     }
-  }
-
-  async function fillPicker() {
-    const page = await Jobs.api("/api/jobs?limit=200");
-    picker.replaceChildren(...page.items.map((job) => {
-      const option = new Option(`#${job.id} ${job.name} — ${job.state}${job.best_metric !== null ? `, best ${job.metric} ${Jobs.number(job.best_metric)}` : ""}`, job.id);
-      option.selected = ids.includes(job.id);
-      return option;
-    }));
-  }
-
-  picker.addEventListener("change", () => {
-    ids = [...picker.selectedOptions].map((o) => Number(o.value)).sort((a, b) => a - b);
-    history.replaceState(null, "", `?ids=${ids.join(",")}`);
-    refresh();
+    return { metric, node: previous };
   });
-  document.getElementById("smoothing").addEventListener("input", (e) => {
-    document.getElementById("smoothing-value").textContent = Number(e.target.value).toFixed(2);
-    render(ids.map((id) => cache.get(id)).filter(Boolean));
-  });
-  document.getElementById("by-epoch").addEventListener("change", () => render(ids.map((id) => cache.get(id)).filter(Boolean)));
-  fillPicker().then(refresh);
-  setInterval(refresh, 3000);
-})();
+}
+
+/** Lays the per-epoch charts out one column each (three at most); charts already drawn follow the new width. */
+function setEpochColumns(/** @type {number} */ count) {
+  const grid = $("compare-charts");
+  const columns = String(Math.min(count, 3));
+  if (grid.style.getPropertyValue("--epoch-charts") === columns) return;
+  grid.style.setProperty("--epoch-charts", columns);
+  grid.querySelectorAll(".js-plotly-plot").forEach((node) => Plotly.Plots.resize(/** @type {HTMLElement} */ (node)));
+}
+
+function renderCharts(/** @type {Drawn[]} */ drawn) {
+  const metrics = [...new Set(drawn.map((d) => d.entry.metric))];
+  const charts = metricCharts(metrics.length ? metrics : ["metric"]);
+  setEpochColumns(charts.length + 1);
+  const weight = Number(smoothing.value);
+  const loss = drawn.flatMap((d) => traces(d, d.entry.runs.map((r) => lossSeries(r, weight)), false, true));
+  const devLoss = drawn.flatMap((d) => traces(d, d.entry.runs.map((r) => evalSeries(r, "loss")), true, false));
+  const lossRange = sharedRange([...yValues(loss), ...yValues(devLoss)]);
+  // fresh objects per chart: Plotly writes zoom ranges into the layout it was given
+  const lossAxis = () => ({ title: { text: "loss", font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false,
+                            ...(lossRange ? { range: [...lossRange], autorange: false } : {}) });
+  const epochAxis = () => ({ title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", dtick: 1, zeroline: false });
+  Plotly.react("compare-loss", loss, Jobs.layout("Training loss (smoothed)", byEpoch.checked ? "epoch" : "step", "loss",
+                                                 { yaxis: lossAxis() }), Jobs.plotConfig);
+  Plotly.react("compare-dev-loss", devLoss, Jobs.layout("Dev loss per epoch", "epoch", "loss",
+                                                        { showlegend: false, yaxis: lossAxis(), xaxis: epochAxis() }),
+               Jobs.plotConfig);
+  for (const { metric, node } of charts) {
+    const data = drawn.filter((d) => d.entry.metric === metric)
+      .flatMap((d) => traces(d, d.entry.runs.map((r) => evalSeries(r, metric)), true, false));
+    Plotly.react(node, data, Jobs.layout(`Dev ${escapeHtml(metric)} per epoch`, "epoch", escapeHtml(metric),
+                                         { showlegend: false, xaxis: epochAxis(), uirevision: metric }), Jobs.plotConfig);
+  }
+}
+
+function render() {
+  const runs = chosenRuns();
+  const all = entries(runs, groupSeeds.checked);
+  const drawn = all.map((entry, i) => ({ entry, label: entryLabel(entry), style: lineStyle(i, Jobs.COLORS) }));
+  const baseline = baselineEntry(all);
+  fillBaselinePicker(drawn, baseline);
+  renderWarning(runs);
+  renderResults(drawn, baseline);
+  renderParameters(drawn);
+  renderCharts(drawn);
+  /** @type {HTMLButtonElement} */ ($("download-csv")).disabled = !runs.length;
+  saveAddress();
+}
+
+function downloadCsv() {
+  const runs = chosenRuns();
+  const csv = curvesCsv(runs, differingFields(runs.map((r) => r.job.spec)));
+  const link = Jobs.el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" })),
+                              download: `compare-${ids.join("-")}.csv` });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+/** Reads what changed and redraws only then, so hovering and open menus are not interrupted every few seconds. */
+async function refresh() {
+  const status = $("compare-status");
+  try {
+    const runs = await Promise.all(ids.map(load));
+    const signature = JSON.stringify(runs.map((r) => [r.job.id, r.job.revision, r.points.length]));
+    if (signature !== loadedSignature) {
+      loadedSignature = signature;
+      render();
+    }
+    status.textContent = ids.length ? "" : "Choose jobs above.";
+  } catch (error) {
+    status.textContent = error instanceof Error ? error.message : String(error);
+  }
+}
+
+async function fillPicker() {
+  const page = await Jobs.api("/api/jobs?limit=200");
+  picker.replaceChildren(...page.items.map((/** @type {import("./compare-runs.js").Job} */ job) => {
+    const best = job.best_metric !== null ? `, best ${job.metric} ${Jobs.number(job.best_metric)}` : "";
+    const option = new Option(`#${job.id} ${job.name} — ${job.task}, ${job.state}${best}`, String(job.id));
+    option.selected = ids.includes(job.id);
+    return option;
+  }));
+}
+
+picker.addEventListener("change", () => {
+  ids = [...picker.selectedOptions].map((o) => Number(o.value)).sort((a, b) => a - b);
+  refresh();
+});
+baselinePicker.addEventListener("change", () => { baselineJob = Number(baselinePicker.value); render(); });
+groupSeeds.addEventListener("change", render);
+smoothing.addEventListener("input", () => {
+  $("smoothing-value").textContent = Number(smoothing.value).toFixed(2);
+  render();
+});
+byEpoch.addEventListener("change", render);
+$("download-csv").addEventListener("click", downloadCsv);
+fillPicker().then(refresh);
+setInterval(refresh, 3000);
