@@ -43,13 +43,18 @@ def make_tiny_model(folder: Path) -> Path:
     return folder
 
 
-def make_sst2_slice(shared_data: Path, folder: Path, train: int, validation: int) -> Path:
-    """The first rows of the shared SST-2 splits, as a data directory."""
+def make_glue_slice(shared_data: Path, task: str, folder: Path, train: int, validation: int) -> Path:
+    """The first rows of a shared GLUE task's splits, as a data directory."""
     folder.mkdir(parents=True, exist_ok=True)
     for split, rows in (("train", train), ("validation", validation)):
-        lines = (shared_data / "glue" / "sst2" / f"{split}.jsonl").read_text().splitlines()[:rows]
+        lines = (shared_data / "glue" / task / f"{split}.jsonl").read_text().splitlines()[:rows]
         (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def make_sst2_slice(shared_data: Path, folder: Path, train: int, validation: int) -> Path:
+    """The first rows of the shared SST-2 splits, as a data directory."""
+    return make_glue_slice(shared_data, "sst2", folder, train, validation)
 
 
 def job_request(model: Path, data: Path, **training: Any) -> dict:

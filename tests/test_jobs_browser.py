@@ -1,17 +1,23 @@
 """The job pages in a real browser (Debian's Chromium through Playwright) against a real API server and
-worker on the embedded default: submit through the form, watch the curve grow, compare two runs."""
+worker on the embedded default: submit through the form, watch the curve grow, compare two runs; compare
+seeds as bands, against a baseline, across tasks, and export the curves as CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import FINISHED as FINISHED_STATES
+from tests.jobs_stack import job_request, make_glue_slice, make_sst2_slice, make_tiny_model, running_stack, wait_for
 
 pytestmark = pytest.mark.browser
+EVIL = '<a href="/x">evil</a>'  # a job name that must show as text, never as a link
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +93,109 @@ def test_submit_watch_and_compare(stack, shared_data, tmp_path):
         page.wait_for_function("(document.getElementById('compare-metric').data || []).length === 2")
         assert page.locator("#compare-table tbody tr").count() == 2
         page.screenshot(path=ARTIFACTS / "jobs-compare.png", full_page=True)
+
+
+def chart_data(page, chart: str) -> list[dict]:
+    return page.evaluate(f"""(document.getElementById('{chart}').data || [])
+        .map((t) => ({{name: t.name, fill: t.fill || null, n: t.x.length, dash: t.line && t.line.dash}}))""")
+
+
+def test_compare_seed_groups_baseline_and_export(stack, shared_data, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    model = make_tiny_model(tmp_path / "model")
+    sst2 = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
+    cola = make_glue_slice(shared_data, "cola", tmp_path / "cola", train=64, validation=32)
+    base = job_request(model, sst2, epochs=3, patience=None)
+
+    def variant(name: str, seed: int, **parts) -> dict:
+        return {**base, "name": name, "training": {**base["training"], "seed": seed}, **parts}
+
+    requests = [variant("sst2 baseline", 1, addrop={"enabled": False}),
+                variant("sst2 baseline", 2, addrop={"enabled": False}),
+                variant(EVIL, 1),
+                variant("=cola, \"tiny\"", 1, addrop={"enabled": False},
+                        data={"source": "directory", "task": "cola", "data_dir": str(cola)})]
+    jobs = [httpx.post(f"{stack.url}/api/jobs", json=r, timeout=30).json() for r in requests]
+    ids = [job["id"] for job in jobs]
+    for job_id in ids:
+        wait_for(lambda job_id=job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json()["state"] in FINISHED_STATES, 180,
+                 f"job {job_id}")
+    done = {job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json() for job_id in ids}
+    assert all(job["state"] == "succeeded" for job in done.values()), done
+    seed1, seed2, addrop_run, cola_run = ids
+
+    with chromium_page(width=1280, height=900) as page:
+        page.goto(f"{stack.url}/jobs/compare?ids={seed1},{seed2},{addrop_run}")
+        page.wait_for_function("(document.getElementById('compare-metric').data || []).length === 3")
+
+        # one group of the two seeds: a filled band and its mean; the AD-DROP run alone
+        for chart in ("compare-metric", "compare-dev-loss", "compare-loss"):
+            traces = chart_data(page, chart)
+            assert [t["fill"] for t in traces] == ["toself", None, None], (chart, traces)
+            assert traces[1]["name"] == f"#{seed1}, #{seed2} sst2 baseline (2 seeds)"
+            assert traces[1]["dash"] != traces[2]["dash"]
+        assert page.evaluate("document.getElementById('compare-loss').layout.yaxis.range") == \
+            page.evaluate("document.getElementById('compare-dev-loss').layout.yaxis.range")
+        rows = page.locator("#compare-table tbody tr")
+        assert rows.count() == 2
+        assert page.input_value("#baseline") == str(seed1)  # the plain group is the default baseline
+        cells = rows.nth(0).locator("td")
+        mean = (done[seed1]["best_metric"] + done[seed2]["best_metric"]) / 2
+        std = abs(done[seed1]["best_metric"] - done[seed2]["best_metric"]) / 2 ** 0.5  # sample std of two values
+        assert cells.nth(4).inner_text() == f"accuracy {mean:.4f} ± {std:.4f}"
+        assert cells.nth(5).inner_text() == "baseline"
+        delta = done[addrop_run]["best_metric"] - mean
+        assert rows.nth(1).locator("td").nth(5).inner_text() == f"{'+' if delta >= 0 else '−'}{abs(delta):.4f}"
+
+        headers = page.locator("#hparams-table th").all_inner_texts()
+        assert "addrop.enabled" in headers and "training.seed" in headers and "addrop.p" in headers
+        assert "name" not in headers and "data.task" not in headers
+        assert page.locator("#hparams-table tbody tr").count() == 3
+
+        # names are text everywhere: literal in the legend, the table and the hover, never a link
+        assert EVIL in page.text_content("#compare-loss .legend")  # SVG: text_content, not inner_text
+        assert EVIL in page.inner_text("#compare-table")
+        page.evaluate("Plotly.Fx.hover('compare-loss', {xval: 4})")  # the label a pointer at step 4 gets
+        assert EVIL in page.text_content("#compare-loss .hoverlayer")
+        page.evaluate("Plotly.Fx.unhover('compare-loss')")
+        assert page.evaluate("document.querySelectorAll('#compare-charts svg a').length") == 0
+        assert page.locator("a[href='/x']").count() == 0
+        page.screenshot(path=ARTIFACTS / "jobs-compare-groups.png", full_page=True)
+
+        page.uncheck("#group-seeds")
+        page.wait_for_function("document.getElementById('compare-metric').data.length === 3 && "
+                               "document.getElementById('compare-metric').data.every((t) => !t.fill)")
+        assert page.locator("#compare-table tbody tr").count() == 3
+        page.select_option("#baseline", str(addrop_run))
+        assert page.url.endswith(f"baseline={addrop_run}")
+        assert page.locator(f"#compare-table tr.baseline-row[data-entry='{addrop_run}']").count() == 1
+        page.screenshot(path=ARTIFACTS / "jobs-compare-runs.png", full_page=True)
+        page.check("#group-seeds")
+
+        # a run of another task: a warning, its own metric chart, and no delta against an sst2 baseline
+        assert not page.is_visible("#compare-warning")
+        page.select_option("#job-picker", [str(i) for i in ids])
+        page.wait_for_selector("#compare-warning:not(.hidden)")
+        assert "different tasks (sst2, cola)" in page.inner_text("#compare-warning")
+        page.wait_for_function("document.querySelector('.chart.extra-metric')?.data?.length === 1")
+        assert "matthews_correlation" in page.text_content(".chart.extra-metric .gtitle")
+        assert page.locator("#compare-table tbody tr").last.locator("td").nth(5).inner_text() == "–"
+        assert "data.task" in page.locator("#hparams-table th").all_inner_texts()
+        page.screenshot(path=ARTIFACTS / "jobs-compare-mixed.png", full_page=True)
+
+        with page.expect_download() as download:
+            page.click("#download-csv")
+        text = Path(download.value.path()).read_text(encoding="utf-8")
+    table = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert {int(row["job_id"]) for row in table} == set(ids)
+    names = {int(row["job_id"]): row["job_name"] for row in table}
+    assert names[addrop_run] == EVIL and names[cola_run] == "'=cola, \"tiny\""  # a formula-like name is defused
+    for column in ("addrop.enabled", "training.seed", "data.task", "kind", "step", "epoch", "metric", "value"):
+        assert column in table[0]
+    for job_id in ids:  # every value of every point, numbers exactly as the API gave them
+        points = httpx.get(f"{stack.url}/api/jobs/{job_id}/metrics").json()
+        expected = sorted((p["kind"], p["step"], name, value) for p in points for name, value in p["values"].items())
+        mine = [row for row in table if int(row["job_id"]) == job_id]
+        assert sorted((r["kind"], int(r["step"]), r["metric"], float(r["value"])) for r in mine) == expected
+        assert {row["kind"] for row in mine} == {"step", "eval"}
+    assert {row["training.seed"] for row in table if int(row["job_id"]) in (seed1, seed2)} == {"1", "2"}
