@@ -168,9 +168,11 @@ export function bandOutline(points) {
  * @returns {[number, number] | null}
  */
 export function sharedRange(values, pad = 0.05) {
-  const finite = values.filter(Number.isFinite);
-  if (!finite.length) return null;
-  const lo = Math.min(...finite), hi = Math.max(...finite);
+  let lo = Infinity, hi = -Infinity;  // a loop, not Math.min(...values): long runs exceed the argument limit
+  for (const v of values) {
+    if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  }
+  if (lo > hi) return null;
   const margin = (hi - lo) * pad || Math.abs(hi) * pad || 1;
   return [lo - margin, hi + margin];
 }

@@ -15,6 +15,8 @@ import {
 /** @typedef {{color: string, dash: string, symbol: string}} Style */
 /** @typedef {{entry: Entry, label: string, style: Style}} Drawn */
 
+/** Up to this many epochs, per-epoch curves get markers and a tick per epoch. */
+const MARKERS_UP_TO = 20;
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const picker = /** @type {HTMLSelectElement} */ ($("job-picker"));
 const baselinePicker = /** @type {HTMLSelectElement} */ ($("baseline"));
@@ -29,12 +31,14 @@ let ids = (query.get("ids") || "").split(",").map(Number).filter(Boolean);
 let baselineJob = Number(query.get("baseline")) || null;
 let loadedSignature = "";
 
-/** The job and its points; a finished job is read once, a running one gets only the points it added since. */
+/** The job and its points; a finished job is read once, a running one gets only the points it added since. The
+    job is read before its points, so a job seen finished has all of its points in the same refresh. */
 async function load(/** @type {number} */ id) {
   const known = cache.get(id);
   if (known && Jobs.FINISHED.includes(known.job.state)) return known;
   const after = known && known.points.length ? known.points[known.points.length - 1].id : 0;
-  const [job, added] = await Promise.all([Jobs.api(`/api/jobs/${id}`), Jobs.api(`/api/jobs/${id}/metrics?after=${after}`)]);
+  const job = await Jobs.api(`/api/jobs/${id}`);
+  const added = await Jobs.api(`/api/jobs/${id}/metrics?after=${after}`);
   const run = { job, points: [...(known ? known.points : []), ...added] };
   cache.set(id, run);
   return run;
@@ -85,6 +89,10 @@ function swatch(/** @type {Style} */ style) {
 function summaryText(/** @type {Summary} */ s) {
   if (s.mean === null) return "–";
   return s.std === null ? Jobs.number(s.mean) : `${Jobs.number(s.mean)} ± ${Jobs.number(s.std)}`;
+}
+
+function lastEpoch(/** @type {Run} */ run) {
+  return run.points.length ? run.points[run.points.length - 1].epoch : 0;
 }
 
 function lastDev(/** @type {Run} */ run) {
@@ -164,13 +172,14 @@ function renderWarning(/** @type {Run[]} */ runs) {
  * One entry's Plotly traces: a line for a run; for a group, the band (a filled outline) then the mean line.
  * @param {Drawn} drawn
  * @param {XY[][]} series  one per run of the entry
- * @param {boolean} markers
+ * @param {boolean} markers  per-epoch points, drawn as markers while there are few enough to tell apart
  * @param {boolean} showlegend
  * @returns {Array<{y: number[]} & Object<string, any>>}
  */
 function traces({ entry, label, style }, series, markers, showlegend) {
   const name = escapeHtml(label);
-  const common = { name, legendgroup: entry.id, showlegend, mode: markers ? "lines+markers" : "lines",
+  const few = Math.max(0, ...series.map((points) => points.length)) <= MARKERS_UP_TO;
+  const common = { name, legendgroup: entry.id, showlegend, mode: markers && few ? "lines+markers" : "lines",
                    line: { color: style.color, width: 2, dash: style.dash }, marker: { symbol: style.symbol, size: 7 } };
   if (!entry.grouped) {
     const [points] = series;
@@ -243,7 +252,9 @@ function renderCharts(/** @type {Drawn[]} */ drawn) {
   // fresh objects per chart: Plotly writes zoom ranges into the layout it was given
   const lossAxis = () => ({ title: { text: "loss", font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false,
                             ...(lossRange ? { range: [...lossRange], autorange: false } : {}) });
-  const epochAxis = () => ({ title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", dtick: 1, zeroline: false });
+  const epochs = drawn.reduce((most, d) => d.entry.runs.reduce((m, r) => Math.max(m, lastEpoch(r)), most), 0);
+  const epochAxis = () => ({ title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false,
+                             ...(epochs <= MARKERS_UP_TO ? { dtick: 1 } : {}) });  // a tick per epoch while they fit
   Plotly.react("compare-loss", loss, Jobs.layout("Training loss (smoothed)", byEpoch.checked ? "epoch" : "step", "loss",
                                                  { yaxis: lossAxis() }), Jobs.plotConfig);
   Plotly.react("compare-dev-loss", devLoss, Jobs.layout("Dev loss per epoch", "epoch", "loss",
