@@ -5,16 +5,19 @@ Shared by the API and the workers: the database is the source of truth for jobs 
 
 from __future__ import annotations
 
+import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.orm import Base
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "addrop_schema_version"  # also named in migrations/env.py; Optuna owns "alembic_version"
+FIRST_REVISION = "0001"  # the schema that create_all made before there were migrations
+_MIGRATION_LOCK_KEY = 0x616464726F70  # PostgreSQL advisory lock: "addrop"
 
 
 class Database:
@@ -34,14 +37,51 @@ class Database:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_tables(self) -> None:
-        """Create missing tables; safe when another process does the same at the same moment."""
-        try:
-            Base.metadata.create_all(self.engine)
-        except OperationalError as error:
-            if "already exists" not in str(error):
-                raise
-            Base.metadata.create_all(self.engine)
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration. A database made before migrations existed (it has the
+        tables but no version) is stamped with the first revision first. Several processes starting at once
+        take turns: a lock file beside a SQLite database, an advisory lock on PostgreSQL."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self._migration_lock(), self.engine.connect() as connection:
+            config.attributes["connection"] = connection
+            tables = set(inspect(connection).get_table_names())
+            if "jobs" in tables and VERSION_TABLE not in tables:
+                command.stamp(config, FIRST_REVISION)
+            command.upgrade(config, "head")
+            connection.commit()
+
+    def schema_revision(self) -> str | None:
+        """The migration the database is at (None before the first)."""
+        with self.engine.connect() as connection:
+            if VERSION_TABLE not in inspect(connection).get_table_names():
+                return None
+            return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.is_sqlite:
+            database = make_url(self.url).database
+            if not database or database == ":memory:":
+                yield
+                return
+            with open(f"{database}.migrate-lock", "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                connection.commit()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

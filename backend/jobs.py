@@ -92,7 +92,7 @@ class JobService:
         and build the run's configuration; :class:`InvalidJob` says what is wrong."""
         task = self._task(spec)
         files = self._data_files(spec)
-        num_layers = self._model_layers(spec.model)
+        num_layers = self.model_layers(spec.model)
         bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
         if spec.addrop.enabled and bad:
             raise InvalidJob(f"addrop.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {bad}")
@@ -129,6 +129,20 @@ class JobService:
         values["device"] = None if training.device == "auto" else training.device
         values["precision"] = training.precision
         return PreparedJob(values, task, spec.name or _default_name(spec, task))
+
+    def queue_rows(self, rows: Sequence[Job]) -> list[int]:
+        """Store new job rows in one transaction, then send each to the queue. A message the broker does not
+        take now is sent again by :meth:`resend_lost`: the row waits, queued."""
+        with self.db.session() as session:
+            session.add_all(rows)
+            session.flush()
+            ids = [row.id for row in rows]
+        for job_id in ids:
+            try:
+                self.enqueue(job_id)
+            except Exception as error:  # the broker's client raises many kinds (connection, timeout, OS errors)
+                log.warning("job %s is queued but the broker did not take its message yet (%s)", job_id, error)
+        return ids
 
     def submit(self, spec: JobCreate) -> JobOut:
         """Validate, store and queue a job; nothing stays behind when the queue cannot take it."""
@@ -187,7 +201,8 @@ class JobService:
             raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
         return path
 
-    def _model_layers(self, model: str) -> int:
+    def model_layers(self, model: str) -> int:
+        """How many transformer layers ``model`` has; :class:`InvalidJob` when it cannot be loaded."""
         source = resolve_model(model)
         if Path(source).exists() and source == model:
             self._local_path(model, "model")
@@ -309,13 +324,14 @@ class JobService:
             best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
             error=job.error, checkpoint_available=has_checkpoint,
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
-            spec=job.spec, revision=job.revision,
+            spec=job.spec, revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
         )
 
     # --- changing --------------------------------------------------------------------------------
 
-    def cancel(self, job_id: int) -> JobOut:
-        """Cancel a queued job at once, or ask a running one to stop after its current step."""
+    def cancel(self, job_id: int, reason: str | None = None) -> JobOut:
+        """Cancel a queued job at once, or ask a running one to stop after its current step; ``reason`` goes
+        into its log."""
         now = utcnow()
         with self.db.session() as session:
             job = self._row(session, job_id)
@@ -332,7 +348,7 @@ class JobService:
                     session.refresh(job)
                     raise JobConflict(f"job {job_id} is already {job.state}; only queued or running jobs can be cancelled")
             message = "cancelled before it started" if queued else "cancel requested; stopping after the current step"
-            session.add(LogLine(job_id=job_id, level="INFO", message=message))
+            session.add(LogLine(job_id=job_id, level="INFO", message=f"{message} ({reason})" if reason else message))
             session.flush()
             session.refresh(job)
             return self.to_out(job)

@@ -15,7 +15,8 @@ from backend import errors
 from backend.database import Database
 from backend.explainer import Explainer
 from backend.jobs import JobError, JobService, reap_periodically
-from backend.routes import explain, health, job_pages, jobs, models, pages
+from backend.routes import explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
+from backend.sweeps import SweepService, advance_periodically
 from backend.settings import Settings, get_settings
 from backend.timing import ServerTiming
 from frontend import STATIC_DIR
@@ -30,6 +31,8 @@ See, and use, attribution-driven dropout (AD-DROP, NeurIPS 2022) for Hugging Fac
   discard region and the dropped positions, per layer and head.
 * **Jobs**: `POST /api/jobs` queues an AD-DROP (or baseline) fine-tuning run for a Celery worker;
   `GET /api/jobs/{id}/events` streams its status and metric points live (Server-Sent Events).
+* **Sweeps**: `POST /api/sweeps` searches p, q (and method, mode, layers) for one base job with Optuna, each
+  setting over several seeds beside a baseline twin, as ordinary jobs on the workers.
 """
 
 
@@ -40,15 +43,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(reap_periodically(app.state.jobs))
+        controller = asyncio.create_task(advance_periodically(app.state.sweeps, settings.sweep_poll_seconds))
         try:
             requeued = await asyncio.to_thread(app.state.jobs.requeue_waiting)
             log.info("sent %d queued job(s) to the queue again", requeued)
         except Exception as error:  # the broker may be down; the API still serves everything else
             log.warning("could not re-send queued jobs: %s", error)
         yield
-        reaper.cancel()
-        with suppress(asyncio.CancelledError):
-            await reaper
+        for task in (reaper, controller):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         app.state.jobs.db.dispose()
         app.state.explainer.close()
 
@@ -58,14 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ServerTiming)
     app.state.explainer = Explainer(settings)
     database = Database(settings.resolved_database_url)
-    database.create_tables()
+    database.migrate()
     queue = make_celery(settings)
     app.state.jobs = JobService(
         database, settings, enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue)
     )
+    app.state.sweeps = SweepService(app.state.jobs)
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, models, explain, jobs, job_pages, pages):
+    for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages):
         app.include_router(module.router)
     return app

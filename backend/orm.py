@@ -1,4 +1,6 @@
-"""Database tables: jobs, their metric points and log lines, and uploaded data files."""
+"""Database tables: jobs, their metric points and log lines, uploaded data files, and sweeps of jobs.
+
+The schema is changed only through the Alembic migrations in ``backend/migrations``."""
 
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from sqlalchemy.types import TypeDecorator
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer, "sqlite")
 
-FINISHED = ("succeeded", "failed", "cancelled")
+# pruned: a sweep's trial stopped early because its dev metric was clearly behind (not a failure)
+FINISHED = ("succeeded", "failed", "cancelled", "pruned")
+SWEEP_FINISHED = ("succeeded", "cancelled")
 
 
 def utcnow() -> datetime:
@@ -66,6 +70,35 @@ class Job(Base):
     checkpoint: Mapped[str | None] = mapped_column(String(1000))
     error: Mapped[str | None] = mapped_column(Text)
     # bumped on every change, so event streams can tell a status change without comparing fields
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    # a sweep's job: a trial's run for one of its seeds, or the baseline twin for one seed
+    sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
+    sweep_role: Mapped[str | None] = mapped_column(String(16))  # "trial" or "baseline"
+    trial_number: Mapped[int | None] = mapped_column(Integer)  # the Optuna trial's number in the sweep's study
+    trial_id: Mapped[int | None] = mapped_column(Integer)  # the Optuna storage's id of that trial
+    seed_index: Mapped[int | None] = mapped_column(Integer)  # position of training.seed in the sweep's seeds
+
+
+class Sweep(Base):
+    """A search over AD-DROP settings for one base job, run as ordinary jobs; Optuna's study (same database)
+    holds the trials, and this row what the sweep asked for and where it stands."""
+
+    __tablename__ = "sweeps"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), index=True, default="running")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the request as submitted
+    base_config: Mapped[dict[str, Any]] = mapped_column(JSON)  # the base job's resolved FinetuneConfig
+    study_name: Mapped[str] = mapped_column(String(200), unique=True)
+    task: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(500))
+    metric_name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the API process advancing the sweep holds this lease, so two API replicas never ask for the same trial
+    controller_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message: Mapped[str | None] = mapped_column(Text)  # why it ended, or what it waits for
     revision: Mapped[int] = mapped_column(Integer, default=0)
 
 

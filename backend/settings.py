@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     broker_visibility_timeout: int = Field(
         7 * 24 * 3600, gt=0, description="Seconds before Redis re-delivers an unacknowledged job message."
     )
+    sweep_max_trials: int = Field(100, ge=1, description="Most settings one sweep may run.")
+    sweep_poll_seconds: float = Field(
+        2.0, gt=0, description="How often the API tells Optuna finished trials and asks for new ones."
+    )
     embedded_worker: bool = Field(
         True, description="Whether addrop-studio starts a job worker itself when the broker is the embedded one."
     )

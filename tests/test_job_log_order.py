@@ -22,7 +22,7 @@ def database():
     with psycopg.connect(POSTGRES, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
     db = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}")
-    db.create_tables()
+    db.migrate()
     try:
         yield db
     finally:

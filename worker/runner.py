@@ -23,6 +23,7 @@ from addrop.trainer import is_addrop_epoch
 from backend.database import Database
 from backend.jobs import job_dir_name
 from backend.settings import Settings
+from worker.pruning import trial_pruning
 from worker.recorder import DatabaseLogHandler, JobRecorder
 
 log = logging.getLogger("worker.runner")
@@ -119,13 +120,15 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
         log.info("started on %s; device %s, precision %s; CUDA_VISIBLE_DEVICES=%s", recorder.worker,
                  config.device or "auto", config.precision, os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
         reporter = JobMetricsReporter(recorder, job.metric_name, config)
-        result = finetune(config, callbacks=[reporter, ProgressCallback(recorder, 1.0)],
-                          should_stop=heartbeat.stop.is_set, progress=False)
+        pruning = trial_pruning(job, db, settings.resolved_database_url)
+        callbacks = [reporter, ProgressCallback(recorder, 1.0), *([pruning] if pruning else [])]
+        result = finetune(config, callbacks=callbacks, should_stop=heartbeat.stop.is_set, progress=False)
         heartbeat.finish()
         if heartbeat.lost:
             log.warning("the job's lease was lost while it ran; its outcome is not recorded")
             return "lost"
-        state = "cancelled" if result.stopped else "succeeded"
+        state = "pruned" if pruning and pruning.pruned_at is not None else (
+            "cancelled" if result.stopped else "succeeded")
         checkpoint = result.best_checkpoint and str(Path(result.best_checkpoint).relative_to(settings.jobs_dir))
         best = (f"best dev {result.metric} {result.best_metric:.4f} at epoch {result.best_epoch:g}"
                 if result.best_metric is not None else "no dev evaluation")

@@ -31,8 +31,8 @@ def database() -> Database:
 
 
 @worker_init.connect
-def _create_tables(**_: object) -> None:
-    database().create_tables()
+def _migrate(**_: object) -> None:
+    database().migrate()
 
 
 @worker_process_init.connect

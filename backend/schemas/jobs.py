@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from addrop.tasks import TaskKind
 from backend.schemas.common import AttributionMethod
 
-JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "pruned"]
 
 
 class _Strict(BaseModel):
@@ -155,6 +155,8 @@ class JobOut(BaseModel):
     explorer_model: str | None = Field(description="The name under which the explorer offers the checkpoint.")
     spec: dict[str, Any]
     revision: int
+    sweep_id: int | None = Field(None, description="The sweep this job is a run of.")
+    sweep_role: Literal["trial", "baseline"] | None = Field(None, description="A trial's run or a baseline twin.")
 
 
 class JobList(BaseModel):

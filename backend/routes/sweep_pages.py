@@ -1,0 +1,47 @@
+"""HTML pages of sweeps: the list, the form (from a job's settings) and one sweep's live page."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from backend.jobs import JobNotFound, JobService
+from backend.routes.job_pages import _page
+from backend.routes.jobs import jobs
+from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
+from backend.sweeps import SweepNotFound, SweepService
+from backend.routes.sweeps import sweeps
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/sweeps", response_class=HTMLResponse)
+def sweep_list(request: Request) -> HTMLResponse:
+    """All sweeps with their progress and best setting."""
+    return _page(request, "sweeps.html", "sweeps")
+
+
+@router.get("/sweeps/new", response_class=HTMLResponse)
+def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=2**62),
+              service: JobService = Depends(jobs)) -> HTMLResponse:
+    """The sweep form. Its base job comes from the job form ("Sweep this") or from job ``clone``."""
+    base = None
+    if clone is not None:
+        try:
+            base = {**service.get(clone).spec, "name": None}
+        except JobNotFound:
+            base = None
+    defaults = SweepCreate.model_fields
+    return _page(request, "sweep_new.html", "new-sweep", base=base, clone=clone, paper_grid=PAPER_GRID,
+                 space=SearchSpace().model_dump(), max_trials=request.app.state.settings.sweep_max_trials,
+                 parallel=defaults["parallel"].default)
+
+
+@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
+def sweep_page(request: Request, sweep_id: int, service: SweepService = Depends(sweeps)) -> HTMLResponse:
+    """One sweep: the p x q heatmap against the baseline, the best setting, trials, curves, importance."""
+    try:
+        sweep = service.get(sweep_id)
+    except SweepNotFound as error:
+        return _page(request, "job_missing.html", "sweeps", status_code=404, message=str(error))
+    return _page(request, "sweep.html", "sweeps", sweep=sweep)

@@ -1,0 +1,202 @@
+"""Request and response schemas of the sweeps API: a search over AD-DROP settings for one base job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backend.schemas.common import AttributionMethod
+from backend.schemas.jobs import JobCreate, _Strict
+
+SweepState = Literal["running", "succeeded", "cancelled"]
+TrialState = Literal["queued", "running", "complete", "pruned", "failed", "cancelled"]
+PAPER_GRID = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # the authors' p and q grid
+
+
+def _distinct(values: list, what: str) -> list:
+    if len(set(map(repr, values))) != len(values):
+        raise ValueError(f"each {what} may be listed once")
+    return values
+
+
+class SearchSpace(_Strict):
+    """The settings a sweep tries: every combination for a grid, a sample of them for an adaptive search.
+    A list of one value fixes that setting."""
+
+    p: list[float] = Field(PAPER_GRID, min_length=1, max_length=99,
+                           description="Candidate-region fractions, each in (0, 1).")
+    q: list[float] = Field(PAPER_GRID, min_length=1, max_length=99, description="Drop probabilities, each in (0, 1).")
+    method: list[AttributionMethod] = Field(["GA"], min_length=1, max_length=4)
+    mode: list[Literal["high", "low"]] = Field(["high"], min_length=1, max_length=2)
+    layers: list[list[int]] = Field([[0]], min_length=1, max_length=16, description="Sets of masked layers.")
+
+    @field_validator("p", "q")
+    @classmethod
+    def _fractions(cls, values: list[float]) -> list[float]:
+        bad = [value for value in values if not 0.0 < value < 1.0]
+        if bad:
+            raise ValueError(f"each value must be in (0, 1); got {bad[0]!r}")
+        return sorted(_distinct([round(value, 6) for value in values], "value"))
+
+    @field_validator("method", "mode")
+    @classmethod
+    def _choices(cls, values: list[str]) -> list[str]:
+        return _distinct(values, "choice")
+
+    @field_validator("layers")
+    @classmethod
+    def _layer_sets(cls, values: list[list[int]]) -> list[list[int]]:
+        sets = []
+        for layers in values:
+            if not layers or len(layers) > 64:
+                raise ValueError("each set of masked layers needs 1 to 64 layers")
+            if any(layer < 0 for layer in layers) or len(set(layers)) != len(layers):
+                raise ValueError("layer indices start at 0, each listed once per set")
+            sets.append(sorted(layers))
+        return _distinct(sets, "set of layers")
+
+    def size(self) -> int:
+        """How many settings the space holds."""
+        return len(self.p) * len(self.q) * len(self.method) * len(self.mode) * len(self.layers)
+
+
+class Pruning(_Strict):
+    """Stopping trials whose per-epoch dev metric is clearly behind the others' at the same epoch."""
+
+    kind: Literal["none", "median", "percentile"] = Field(
+        "median", description="median: stop a trial below the median of earlier trials at the same epoch; "
+        "percentile: below the given percentile of them; none: run every trial to the end."
+    )
+    percentile: float = Field(25.0, gt=0, lt=100, description="For kind=percentile.")
+    warmup_epochs: int = Field(2, ge=0, le=1000, description="Epochs every trial runs before it may be stopped "
+                               "(with cross-tuning the first epoch is plain and tells nothing).")
+    startup_trials: int = Field(4, ge=0, le=1000, description="Trials that finish before any is stopped.")
+
+
+class SweepCreate(_Strict):
+    """A sweep: the base job, the settings to try, the seeds every setting runs with, and the search."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "name": "rte p x q",
+            "base": {"model": "minilm", "data": {"source": "directory", "task": "rte", "data_dir": "/data/glue/rte"},
+                     "training": {"epochs": 4, "batch_size": 16}, "addrop": {"method": "GA", "layers": [0]}},
+            "space": {"p": [0.1, 0.3, 0.5], "q": [0.1, 0.3, 0.5]},
+            "strategy": "grid", "seeds": [42], "baseline": True,
+        }]},
+    )
+
+    name: str | None = Field(None, max_length=200, description="Shown in lists; default: task and search.")
+    base: JobCreate = Field(description="The job every trial runs, with its AD-DROP settings replaced by the "
+                            "trial's (p, q, method, mode, layers) and its seed by each of `seeds`.")
+    space: SearchSpace = SearchSpace()
+    strategy: Literal["grid", "tpe"] = Field(
+        "grid", description="grid: every setting of the space (Optuna's GridSampler); tpe: an adaptive search "
+        "(Optuna's TPESampler) that runs at most max_trials of them."
+    )
+    max_trials: int | None = Field(None, ge=1, description="For tpe: how many settings to run (default 20).")
+    seeds: list[int] = Field([42], min_length=1, max_length=10, description="Every setting runs once per seed; "
+                             "its value is the mean over seeds of the best dev metric.")
+    baseline: bool = Field(True, description="Also run the base job with AD-DROP off, once per seed.")
+    parallel: int = Field(2, ge=1, le=64, description="Trials in flight at once (each needs a worker).")
+    pruning: Pruning = Pruning()
+    keep_checkpoints: bool = Field(False, description="Keep each run's best checkpoint (about the model's size each).")
+    sampler_seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the search itself.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, values: list[int]) -> list[int]:
+        if any(not 0 <= seed <= 2**32 - 1 for seed in values):
+            raise ValueError("seeds must be in 0 .. 2**32 - 1")
+        return _distinct(values, "seed")
+
+    @model_validator(mode="after")
+    def _search(self) -> SweepCreate:
+        if self.strategy == "grid" and self.max_trials is not None and self.max_trials != self.space.size():
+            raise ValueError(f"a grid sweep runs all {self.space.size()} settings of its space; leave max_trials "
+                             "empty, or use strategy 'tpe' to run fewer")
+        if self.strategy == "tpe" and self.max_trials is not None and self.max_trials > self.space.size():
+            raise ValueError(f"max_trials ({self.max_trials}) exceeds the {self.space.size()} settings of the space")
+        return self
+
+    def trial_budget(self) -> int:
+        """How many settings the sweep runs."""
+        if self.strategy == "grid":
+            return self.space.size()
+        return self.max_trials or min(20, self.space.size())
+
+
+class Summary(BaseModel):
+    """A set of runs' best dev metrics: mean, sample standard deviation (n - 1) and count."""
+
+    mean: float | None
+    std: float | None
+    n: int
+    values: list[float]
+
+
+class TrialOut(BaseModel):
+    """One setting of the sweep and its runs."""
+
+    number: int
+    state: TrialState
+    params: dict[str, Any] = Field(description="p, q, method, mode and layers of the setting.")
+    value: Summary = Field(description="The best dev metric of its runs (one per seed).")
+    delta: float | None = Field(description="value.mean minus the baseline's mean.")
+    job_ids: list[int]
+    same_as: int | None = Field(description="A trial of the same setting whose runs this one shares.")
+
+
+class SweepOut(BaseModel):
+    """A sweep as the API shows it."""
+
+    id: int
+    name: str
+    state: SweepState
+    strategy: str
+    task: str
+    model: str
+    metric: str
+    created_at: datetime
+    finished_at: datetime | None
+    message: str | None
+    budget: int = Field(description="Settings the sweep runs in all.")
+    counts: dict[str, int] = Field(description="Trials per state, and jobs per state under 'jobs.<state>'.")
+    baseline: Summary | None
+    baseline_job_ids: list[int]
+    best: TrialOut | None
+    trials: list[TrialOut]
+    spec: dict[str, Any]
+    study_name: str = Field(description="The Optuna study in the app's database (optuna.load_study takes it).")
+    revision: int
+
+
+class SweepList(BaseModel):
+    items: list[SweepOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CurvePoint(BaseModel):
+    epoch: float
+    value: float | None
+    loss: float | None
+
+
+class SweepCurves(BaseModel):
+    """Every run's dev metric and dev loss per epoch, keyed by job id, for the overlay of curves."""
+
+    metric: str
+    jobs: dict[int, list[CurvePoint]]
+
+
+class Importance(BaseModel):
+    """How much each searched setting explains of the dev metric across finished trials (Optuna's fANOVA)."""
+
+    params: dict[str, float]
+    trials: int
+    message: str | None

@@ -1,0 +1,251 @@
+"""Sweeps end to end on a real stack (API server and Celery worker processes; Redis + PostgreSQL and the
+embedded default): Optuna searches fan out as jobs, baseline twins run beside them, trials are pruned,
+sweeps are cancelled and survive an API restart. Jobs train a tiny real BERT for a few epochs."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import httpx
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tests.jobs_stack import FINISHED, job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+
+SWEEP_FINISHED = ("succeeded", "cancelled")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def sst2(shared_data, tmp_path_factory):
+    return make_sst2_slice(shared_data, tmp_path_factory.mktemp("sst2"), train=96, validation=48)
+
+
+@pytest.fixture(scope="module", params=["redis-postgres", "embedded"])
+def stack(request, tmp_path_factory):
+    yield from running_stack(request.param, tmp_path_factory.mktemp(f"sweeps-{request.param}"),
+                             {"ADDROP_SWEEP_MAX_TRIALS": "20", "ADDROP_SWEEP_POLL_SECONDS": "0.5"})
+
+
+def database_url(stack) -> str:
+    return stack.env.get("DATABASE_URL") or f"sqlite:///{stack.root / 'data' / 'studio.db'}"
+
+
+def sweep_request(model, data, space: dict, **fields) -> dict:
+    base = job_request(model, data, epochs=2)
+    base["addrop"] = {"method": "GA", "layers": [0], "cross_tuning": True}
+    return {"base": base, "space": space, "seeds": [1], "pruning": {"kind": "none"}, **fields}
+
+
+def create(client: httpx.Client, body: dict) -> dict:
+    answer = client.post("/api/sweeps", json=body)
+    assert answer.status_code == 201, answer.text
+    assert answer.headers["location"] == f"/api/sweeps/{answer.json()['id']}"
+    return answer.json()
+
+
+def sweep(client: httpx.Client, sweep_id: int) -> dict:
+    answer = client.get(f"/api/sweeps/{sweep_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def finished_sweep(client: httpx.Client, sweep_id: int) -> dict | None:
+    current = sweep(client, sweep_id)
+    return current if current["state"] in SWEEP_FINISHED else None
+
+
+def job(client: httpx.Client, job_id: int) -> dict:
+    return client.get(f"/api/jobs/{job_id}").json()
+
+
+def test_a_grid_fans_out_with_baseline_twins_and_shares_equal_settings(stack, tiny_model, sst2):
+    client = stack.client()
+    # The paper's prior experiment in small: GA and RD, high and low. RD has no high or low end, so its low
+    # trial shares the high trial's runs: four trials, three runs, plus the baseline.
+    created = create(client, sweep_request(tiny_model, sst2, {"p": [0.3], "q": [0.3], "method": ["GA", "RD"],
+                                                               "mode": ["high", "low"]}, seeds=[1, 2], parallel=2))
+    assert created["state"] == "running" and created["budget"] == 4 and len(created["baseline_job_ids"]) == 2
+    done = wait_for(lambda: finished_sweep(client, created["id"]), 600, "the grid sweep to finish", interval=1)
+    assert done["state"] == "succeeded", done
+    trials = done["trials"]
+    assert sorted((t["params"]["method"], t["params"]["mode"]) for t in trials) == [
+        ("GA", "high"), ("GA", "low"), ("RD", "high"), ("RD", "low")]
+    assert all(t["state"] == "complete" for t in trials)
+    rd = {t["params"]["mode"]: t for t in trials if t["params"]["method"] == "RD"}
+    assert (rd["low"]["same_as"] is None) != (rd["high"]["same_as"] is None)
+    assert rd["low"]["job_ids"] == rd["high"]["job_ids"] and rd["low"]["value"] == rd["high"]["value"]
+
+    runs = {job_id for t in trials for job_id in t["job_ids"]}
+    assert len(runs) == 3 * 2  # three distinct settings, two seeds each
+    for trial in trials:
+        jobs = [job(client, job_id) for job_id in trial["job_ids"]]
+        assert sorted(j["spec"]["training"]["seed"] for j in jobs) == [1, 2]
+        for j in jobs:
+            assert j["state"] == "succeeded" and j["sweep_id"] == done["id"] and j["sweep_role"] == "trial"
+            assert j["spec"]["addrop"]["enabled"] is True
+            if trial["same_as"] is None:
+                assert {k: j["spec"]["addrop"][k] for k in ("p", "q", "method", "mode", "layers")} == trial["params"]
+            assert not j["checkpoint_available"]  # sweeps keep no checkpoints unless asked
+        values = [j["best_metric"] for j in jobs]
+        assert trial["value"]["mean"] == pytest.approx(statistics.fmean(values))
+        assert trial["value"]["std"] == pytest.approx(statistics.stdev(values))
+    baseline = [job(client, job_id) for job_id in done["baseline_job_ids"]]
+    assert all(j["spec"]["addrop"]["enabled"] is False and j["sweep_role"] == "baseline" for j in baseline)
+    assert sorted(j["spec"]["training"]["seed"] for j in baseline) == [1, 2]
+    base_values = [j["best_metric"] for j in baseline]
+    assert done["baseline"]["mean"] == pytest.approx(statistics.fmean(base_values))
+    assert done["baseline"]["std"] == pytest.approx(statistics.stdev(base_values))
+    for trial in trials:
+        assert trial["delta"] == pytest.approx(trial["value"]["mean"] - done["baseline"]["mean"])
+    assert done["best"]["value"]["mean"] == max(t["value"]["mean"] for t in trials)
+    assert done["counts"]["complete"] == 4 and done["counts"]["jobs.succeeded"] == 8
+
+    # Optuna's own record agrees: every trial told with the mean of its runs.
+    study = optuna.load_study(study_name=done["study_name"], storage=database_url(stack))
+    told = {t.number: t for t in study.get_trials()}
+    assert all(t.state == TrialState.COMPLETE for t in told.values()) and len(told) == 4
+    for trial in trials:
+        assert told[trial["number"]].value == pytest.approx(trial["value"]["mean"])
+
+    curves = client.get(f"/api/sweeps/{done['id']}/curves").json()
+    assert set(map(int, curves["jobs"])) == runs | set(done["baseline_job_ids"])
+    assert all(len(points) == 2 for points in curves["jobs"].values())  # one dev evaluation per epoch
+    importance = client.get(f"/api/sweeps/{done['id']}/importance").json()
+    assert set(importance["params"]) <= {"method", "mode"} and importance["trials"] == 3  # distinct runs
+    listed = client.get("/api/sweeps").json()
+    assert done["id"] in [item["id"] for item in listed["items"]]
+
+
+def test_an_adaptive_search_runs_its_budget_of_distinct_settings(stack, tiny_model, sst2):
+    if stack.kind != "embedded":
+        pytest.skip("the search logic is the same on both stacks; one is enough for its runtime")
+    client = stack.client()
+    grid = [0.1, 0.3, 0.5, 0.7, 0.9]
+    created = create(client, sweep_request(tiny_model, sst2, {"p": grid, "q": grid}, strategy="tpe", max_trials=3,
+                                           baseline=False, parallel=1))
+    assert created["budget"] == 3 and created["baseline"] is None
+    done = wait_for(lambda: finished_sweep(client, created["id"]), 600, "the TPE sweep to finish", interval=1)
+    own = [t for t in done["trials"] if t["same_as"] is None]
+    assert done["state"] == "succeeded" and len(own) == 3
+    settings = {(t["params"]["p"], t["params"]["q"]) for t in own}
+    assert len(settings) == 3 and all(p in grid and q in grid for p, q in settings)
+
+
+def test_a_trial_clearly_behind_is_pruned(stack, tiny_model, sst2):
+    if stack.kind != "embedded":
+        pytest.skip("pruning runs through the same code on both stacks")
+    client = stack.client()
+    stack.kill_worker()  # the sweep's study gets a strong earlier trial before any run starts
+    body = sweep_request(tiny_model, sst2, {"p": [0.2, 0.4], "q": [0.3]}, baseline=False, parallel=1,
+                         pruning={"kind": "median", "warmup_epochs": 1, "startup_trials": 1})
+    body["base"]["training"]["epochs"] = 4
+    created = create(client, body)
+    study = optuna.load_study(study_name=created["study_name"], storage=database_url(stack))
+    # An earlier trial (not of this sweep) that reached accuracy 1.0 at every epoch: any real run is behind it.
+    study.add_trial(optuna.trial.create_trial(
+        params={"p": 0.2}, distributions={"p": optuna.distributions.CategoricalDistribution([0.2, 0.4])}, value=1.0,
+        intermediate_values={epoch: 1.0 for epoch in range(1, 5)}))
+    stack.start_worker()
+    done = wait_for(lambda: finished_sweep(client, created["id"]), 600, "the pruned sweep to finish", interval=1)
+    assert done["state"] == "succeeded" and [t["state"] for t in done["trials"]] == ["pruned", "pruned"]
+    for trial in done["trials"]:
+        (run,) = [job(client, job_id) for job_id in trial["job_ids"]]
+        assert run["state"] == "pruned" and run["error"] is None
+        evals = client.get(f"/api/jobs/{run['id']}/metrics", params={"kind": "eval"}).json()
+        assert [round(point["epoch"]) for point in evals] == [1]  # stopped after the first epoch, not 4
+        log = client.get(f"/api/jobs/{run['id']}/log").text
+        assert "pruned after epoch 1" in log
+    assert done["best"] is None and done["counts"]["pruned"] == 2
+    states = {t.number: t.state for t in study.get_trials()}
+    assert sorted(states.values(), key=str) == sorted([TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED], key=str)
+
+
+def test_cancelling_a_sweep_stops_its_jobs_and_asks_nothing_more(stack, tiny_model, sst2):
+    client = stack.client()
+    # One worker: of the first trial's two runs one trains while the other waits in the queue.
+    body = sweep_request(tiny_model, sst2, {"p": [0.2, 0.4, 0.6], "q": [0.3]}, parallel=1, seeds=[1, 2],
+                         baseline=False)
+    body["base"]["training"].update(epochs=200, patience=None)
+    created = create(client, body)
+    wait_for(lambda: any(job(client, j)["state"] == "running"
+                         for t in sweep(client, created["id"])["trials"] for j in t["job_ids"]), 120,
+             "a trial's run to start", interval=0.5)
+    answer = client.post(f"/api/sweeps/{created['id']}/cancel")
+    assert answer.status_code == 200 and answer.json()["state"] == "cancelled"
+    ids = [j for t in answer.json()["trials"] for j in t["job_ids"]] + answer.json()["baseline_job_ids"]
+    wait_for(lambda: all(job(client, j)["state"] in FINISHED for j in ids), 120, "the sweep's jobs to stop", interval=0.5)
+    assert {job(client, j)["state"] for j in ids} == {"cancelled"}
+    time.sleep(2)  # a few controller rounds: nothing new is asked
+    after = sweep(client, created["id"])
+    assert len(after["trials"]) == 1 and after["trials"][0]["state"] == "cancelled"
+    again = client.post(f"/api/sweeps/{created['id']}/cancel")
+    assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
+
+
+def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
+    if stack.kind != "embedded":
+        pytest.skip("restarts are tested on the embedded default; the jobs tests restart both")
+    client = stack.client()
+    created = create(client, sweep_request(tiny_model, sst2, {"p": [0.2, 0.4, 0.6], "q": [0.3]}, baseline=False,
+                                           parallel=1))
+    wait_for(lambda: job(client, sweep(client, created["id"])["trials"][0]["job_ids"][0])["state"] == "running",
+             120, "the first trial to run", interval=0.5)
+    stack.kill_api()
+    time.sleep(3)  # the first trial finishes while no API is there to tell Optuna
+    stack.start_api()
+    client = stack.client()
+    done = wait_for(lambda: finished_sweep(client, created["id"]), 600, "the sweep to finish after the restart",
+                    interval=1)
+    assert done["state"] == "succeeded"
+    assert sorted(t["params"]["p"] for t in done["trials"]) == [0.2, 0.4, 0.6]
+    assert all(t["state"] == "complete" and len(t["job_ids"]) == 1 for t in done["trials"])
+
+
+@pytest.mark.parametrize("change, status, message", [
+    ({"space": {"p": []}}, 422, "space.p"),
+    ({"space": {"p": [0.0, 0.5]}}, 422, "each value must be in (0, 1)"),
+    ({"space": {"q": [1.5]}}, 422, "each value must be in (0, 1)"),
+    ({"space": {"p": [0.3, 0.3]}}, 422, "listed once"),
+    ({"space": {"layers": [[0, 7]]}}, 422, "space.layers: the model has 3 layers"),
+    ({"space": {"p": [i / 10 for i in range(1, 10)], "q": [i / 10 for i in range(1, 10)]}}, 422,
+     "would run 81 settings; this server allows at most 20"),
+    ({"strategy": "tpe", "max_trials": 21, "space": {"p": [0.1, 0.2, 0.3, 0.4, 0.5], "q": [0.1, 0.2, 0.3, 0.4, 0.5]}},
+     422, "would run 21 settings"),
+    ({"strategy": "tpe", "max_trials": 9, "space": {"p": [0.1, 0.2], "q": [0.1, 0.2]}}, 422, "exceeds the 4 settings"),
+    ({"max_trials": 3, "space": {"p": [0.1, 0.2], "q": [0.1]}}, 422, "a grid sweep runs all 2 settings"),
+    ({"seeds": []}, 422, "seeds"),
+    ({"seeds": [1, 1]}, 422, "listed once"),
+    ({"parallel": 0}, 422, "parallel"),
+    ({"pruning": {"kind": "hyperband"}}, 422, "pruning.kind"),
+    ({"colour": "red"}, 422, "colour: Extra inputs are not permitted"),
+    ({"base": {"data": {"source": "hub", "task": "sst2"}, "training": {"lr": 1}}}, 422, "base.training.lr"),
+])
+def test_bad_sweep_requests_are_refused(stack, tiny_model, sst2, change, status, message):
+    if stack.kind != "embedded":
+        pytest.skip("validation does not depend on the stack")
+    client = stack.client()
+    before = client.get("/api/sweeps").json()["total"]
+    body = sweep_request(tiny_model, sst2, {"p": [0.2], "q": [0.3]})
+    for key, value in change.items():
+        body[key] = {**body[key], **value} if key == "space" else value
+    answer = client.post("/api/sweeps", json=body)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["detail"]
+    assert client.get("/api/sweeps").json()["total"] == before  # nothing stored
+
+
+def test_unknown_sweeps(stack):
+    if stack.kind != "embedded":
+        pytest.skip("routing does not depend on the stack")
+    client = stack.client()
+    for path in ("/api/sweeps/999999", "/api/sweeps/999999/curves", "/api/sweeps/999999/importance"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and answer.json()["detail"] == "there is no sweep 999999"
+    assert client.post("/api/sweeps/999999/cancel").status_code == 404
