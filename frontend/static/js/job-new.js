@@ -184,6 +184,13 @@
       button.disabled = false;
     }
   });
+  document.getElementById("sweep-this").addEventListener("click", () => {
+    // The sweep form takes this job as its base: p, q and the rest of AD-DROP are what it searches.
+    const base = body();
+    base.addrop.enabled = true;
+    sessionStorage.setItem("addrop-sweep-base", JSON.stringify(base));
+    location.href = "/sweeps/new";
+  });
   document.querySelectorAll("#source button").forEach((b) => b.addEventListener("click", () => { source = b.dataset.value; showSource(); }));
   field("addrop.enabled").addEventListener("change", showAddrop);
   field("data.label_field").addEventListener("change", fillLabels);

@@ -2,7 +2,7 @@
 "use strict";
 
 const Jobs = (() => {
-  const FINISHED = ["succeeded", "failed", "cancelled"];
+  const FINISHED = ["succeeded", "failed", "cancelled", "pruned"];
   const COLORS = ["#2c5fbf", "#e8710a", "#1f8a4c", "#c0392b", "#8e44ad", "#16a0a0", "#b8860b", "#d63384"];
 
   function token() { return localStorage.getItem("addrop-api-token") || ""; }

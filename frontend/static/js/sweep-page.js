@@ -1,0 +1,182 @@
+/* One sweep's page: progress, baseline and best setting, the p x q heatmap against the baseline (pruned and
+   pending cells marked), the trials table, the trials' dev curves over the baseline's band, and the importance
+   of each searched setting. Re-read every few seconds while the sweep runs. */
+
+import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
+import { heatmap, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
+
+/* global Jobs */  // jobs-common.js, a classic script loaded before this module
+const Plotly = /** @type {any} */ (window).Plotly;
+const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
+const sweepId = Number(root.dataset.sweepId);
+const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+const MARKS = { pruned: { symbol: "x-thin-open", color: "#5a6275" }, running: { symbol: "circle-open", color: "#2c5fbf" },
+                queued: { symbol: "circle-open-dot", color: "#9aa3b5" }, failed: { symbol: "x", color: "#c0392b" } };
+const config = { displaylogo: false, responsive: true };
+let sort = { key: "number", direction: "asc" };
+let current = null, curvesRevision = -1, importanceRevision = -1, timer = null;
+
+function stat(id, text) { $(id).textContent = text; }
+
+function renderHeader(sweep) {
+  $("sweep-state").textContent = sweep.state;
+  $("sweep-state").className = `badge ${sweep.state}`;
+  const done = ["complete", "pruned", "failed", "cancelled"].reduce((n, s) => n + (sweep.counts[s] || 0), 0);
+  const own = sweep.trials.filter((t) => t.same_as === null).length;
+  $("progress-bar").style.width = `${Math.min(100, (100 * done) / Math.max(1, sweep.budget))}%`;
+  const jobs = Object.entries(sweep.counts).filter(([k]) => k.startsWith("jobs.")).map(([k, v]) => `${v} ${k.slice(5)}`);
+  const shared = sweep.trials.length - own;
+  stat("progress-text", `${done} of ${sweep.budget} settings finished (${sweep.counts.pruned || 0} pruned${shared ? `, ${shared} sharing another's runs` : ""}) · jobs: ${jobs.join(", ") || "none yet"}`
+    + (sweep.message ? ` · ${sweep.message}` : ""));
+  stat("baseline-value", sweep.baseline && sweep.baseline.mean !== null ? sweep.baseline.mean.toFixed(4) : "–");
+  stat("baseline-detail", sweep.baseline ? `${summaryText(sweep.baseline)} · ${sweep.metric}` : "no baseline twin");
+  const best = sweep.best;
+  stat("best-value", best ? best.value.mean.toFixed(4) : "–");
+  stat("best-detail", best ? `p = ${best.params.p}, q = ${best.params.q}, ${best.params.method} ${best.params.mode} L${best.params.layers.join(",")}`
+    + ` · Δ ${signed(best.delta)}` : "no finished trial yet");
+  const link = /** @type {HTMLAnchorElement} */ ($("use-these"));
+  const href = best && useTheseHref(best);
+  link.classList.toggle("hidden", !href);
+  if (href) link.href = href;
+  $("cancel-button").classList.toggle("hidden", sweep.state !== "running");
+  const ids = [...sweep.baseline_job_ids, ...sweep.trials.flatMap((t) => (t.same_as === null ? t.job_ids : []))];
+  /** @type {HTMLAnchorElement} */ ($("compare-link")).href = `/jobs/compare?ids=${ids.slice(0, 40).join(",")}`;
+  $("live-dot").classList.toggle("on", sweep.state === "running");
+}
+
+function renderHeatmap(sweep) {
+  const space = sweep.spec.space;
+  const select = /** @type {HTMLSelectElement} */ ($("slice"));
+  const names = slices(space);
+  if (select.options.length !== names.length) select.replaceChildren(...names.map((n) => new Option(n, n)));
+  $("slice-field").classList.toggle("hidden", names.length < 2);
+  const map = heatmap(sweep.trials, space, select.value || names[0], sweep.baseline, sweep.metric);
+  const limit = symmetricLimit(map.z);
+  const heat = {
+    type: "heatmap", x: map.x.map(String), y: map.y.map(String), z: map.z, text: map.text, hoverinfo: "text",
+    hoverongaps: true, xgap: 2, ygap: 2,
+    // Plotly's RdBu runs blue to red upwards; reversed, a gain over the baseline is blue and a loss red.
+    colorscale: map.relative ? "RdBu" : "Viridis", reversescale: map.relative, zmid: map.relative ? 0 : undefined,
+    texttemplate: map.relative ? "%{z:+.3f}" : "%{z:.3f}", textfont: { size: 11 },
+    zmin: map.relative ? -limit : undefined, zmax: map.relative ? limit : undefined,
+    colorbar: { title: { text: map.relative ? `Δ ${escapeHtml(sweep.metric)}<br>vs baseline` : escapeHtml(sweep.metric), side: "right" }, thickness: 12 },
+  };
+  const traces = [heat];
+  for (const [state, style] of Object.entries(MARKS)) {
+    const cells = map.marks.filter((m) => m.state === state);
+    if (!cells.length) continue;
+    traces.push({ type: "scatter", mode: "markers", name: state, x: cells.map((c) => String(c.q)), y: cells.map((c) => String(c.p)),
+                  marker: { symbol: style.symbol, size: 16, color: style.color, line: { width: 2, color: style.color } }, hoverinfo: "skip" });
+  }
+  Plotly.react("heatmap", traces, {
+    title: { text: map.relative ? "best dev metric − baseline mean" : "best dev metric", font: { size: 13 } },
+    margin: { l: 54, r: 10, t: 36, b: 46 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
+    yaxis: { title: { text: "p (candidate fraction)" }, type: "category" },
+    legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
+  }, config);
+  $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running" : "no baseline yet: colours show the metric";
+}
+
+function renderTable(sweep) {
+  const body = document.querySelector("#trials-table tbody");
+  const rows = sortTrials(sweep.trials, /** @type {any} */ (sort.key), /** @type {any} */ (sort.direction)).map((t) => {
+    const delta = Jobs.el("td", { class: `delta ${t.delta > 0 ? "up" : t.delta < 0 ? "down" : ""}`, text: signed(t.delta) });
+    const jobs = Jobs.el("td", {}, ...t.job_ids.map((id, i) => [i ? " " : "", Jobs.el("a", { href: `/jobs/${id}`, text: `#${id}` })]));
+    return Jobs.el("tr", { "data-trial": t.number },
+      Jobs.el("td", { text: t.same_as === null ? t.number : `${t.number} (= ${t.same_as})` }),
+      Jobs.el("td", {}, Jobs.el("span", { class: `badge ${t.state}`, text: t.state })),
+      Jobs.el("td", { text: t.params.p }), Jobs.el("td", { text: t.params.q }), Jobs.el("td", { text: t.params.method }),
+      Jobs.el("td", { text: t.params.mode }), Jobs.el("td", { text: t.params.layers.join(",") }),
+      Jobs.el("td", { class: "mono", text: t.value.mean === null ? "–" : t.value.mean.toFixed(4) }),
+      Jobs.el("td", { class: "mono", text: t.value.std === null ? "–" : t.value.std.toFixed(4) }),
+      Jobs.el("td", { text: t.value.n }), delta, jobs);
+  });
+  body.replaceChildren(...rows);
+  document.querySelectorAll("#trials-table th[data-sort]").forEach((th) => {
+    th.classList.toggle("sorted", th.dataset.sort === sort.key);
+    th.dataset.direction = th.dataset.sort === sort.key ? sort.direction : "";
+  });
+  $("trials-note").textContent = `${sweep.trials.length} trials · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`;
+}
+
+async function renderCurves(sweep) {
+  if (sweep.revision === curvesRevision) return;
+  curvesRevision = sweep.revision;
+  const curves = await Jobs.api(`/api/sweeps/${sweepId}/curves`);
+  const traces = [];
+  const baseline = sweep.baseline_job_ids.map((id) => (curves.jobs[id] || []).filter((p) => p.value !== null).map((p) => ({ x: p.epoch, y: p.value })));
+  const band = aggregate(baseline);
+  if (band.length) {
+    const outline = bandOutline(band);
+    traces.push({ x: outline.x, y: outline.y, fill: "toself", mode: "lines", line: { width: 0 }, fillcolor: "rgba(90,98,117,0.22)",
+                  name: "baseline ± std", hoverinfo: "skip" });
+    traces.push({ x: band.map((p) => p.x), y: band.map((p) => p.mean), mode: "lines", name: "baseline mean",
+                  line: { color: "#3b4252", width: 2.5, dash: "dash" } });
+  }
+  const best = sweep.best ? new Set(sweep.best.job_ids) : new Set();
+  for (const trial of sweep.trials) {
+    if (trial.same_as !== null) continue;
+    for (const id of trial.job_ids) {
+      const points = (curves.jobs[id] || []).filter((p) => p.value !== null);
+      if (!points.length) continue;
+      const isBest = best.has(id);
+      traces.push({ x: points.map((p) => p.epoch), y: points.map((p) => p.value), mode: "lines+markers",
+                    name: escapeHtml(`trial ${trial.number} (p=${trial.params.p}, q=${trial.params.q})`), showlegend: isBest,
+                    line: { color: isBest ? "#e8710a" : trial.state === "pruned" ? "#b7bdc9" : "#7fa0d8", width: isBest ? 3 : 1.2 },
+                    marker: { size: isBest ? 6 : 3 }, opacity: isBest ? 1 : 0.8 });
+    }
+  }
+  Plotly.react("curves", traces, {
+    title: { text: `dev ${escapeHtml(sweep.metric)} per epoch`, font: { size: 13 } }, margin: { l: 50, r: 10, t: 36, b: 40 },
+    xaxis: { title: { text: "epoch" }, dtick: 1 }, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
+  }, config);
+}
+
+async function renderImportance(sweep) {
+  const finished = sweep.counts.complete || 0;
+  if (finished === importanceRevision) return;
+  importanceRevision = finished;
+  const result = await Jobs.api(`/api/sweeps/${sweepId}/importance`);
+  const names = Object.keys(result.params);
+  Plotly.react("importance", names.length ? [{ type: "bar", orientation: "h", x: names.map((n) => result.params[n]), y: names,
+    marker: { color: "#2c5fbf" }, hovertemplate: "%{y}: %{x:.2f}<extra></extra>" }] : [], {
+    title: { text: `importance of each setting (fANOVA, ${result.trials} trials)`, font: { size: 13 } },
+    margin: { l: 70, r: 10, t: 36, b: 40 },
+    xaxis: { range: [0, 1], title: { text: "share of the variance" }, visible: names.length > 0 }, yaxis: { visible: names.length > 0 },
+    annotations: names.length ? [] : [{ text: escapeHtml(result.message || ""), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
+  }, config);
+}
+
+async function refresh() {
+  try {
+    current = await Jobs.api(`/api/sweeps/${sweepId}`);
+    $("sweep-error").classList.add("hidden");
+    renderHeader(current);
+    renderHeatmap(current);
+    renderTable(current);
+    await Promise.all([renderCurves(current), renderImportance(current)]);
+  } catch (error) {
+    $("sweep-error").textContent = `Could not load the sweep: ${error.message}`;
+    $("sweep-error").classList.remove("hidden");
+  }
+  clearTimeout(timer);
+  if (!current || current.state === "running") timer = setTimeout(refresh, 3000);
+}
+
+document.querySelectorAll("#trials-table th[data-sort]").forEach((th) => th.addEventListener("click", () => {
+  const key = th.dataset.sort;
+  sort = { key, direction: sort.key === key && sort.direction === "asc" ? "desc" : "asc" };
+  if (current) renderTable(current);
+}));
+$("slice").addEventListener("change", () => current && renderHeatmap(current));
+$("cancel-button").addEventListener("click", async () => {
+  if (!confirm("Cancel the sweep? Its queued jobs are cancelled and running ones stop after their current step.")) return;
+  try {
+    current = await Jobs.api(`/api/sweeps/${sweepId}/cancel`, { method: "POST" });
+    refresh();
+  } catch (error) {
+    $("sweep-error").textContent = error.message;
+    $("sweep-error").classList.remove("hidden");
+  }
+});
+refresh();

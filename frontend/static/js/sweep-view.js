@@ -1,0 +1,147 @@
+/* The sweep page's logic, free of the DOM so Node can test it: the p x q cells of one slice of the space
+   (method, mode, layers), coloured by the difference to the baseline, the trials table's sort, and the text
+   shown for a trial. */
+
+import { escapeHtml } from "./compare-runs.js";
+
+/**
+ * @typedef {{mean: number | null, std: number | null, n: number, values: number[]}} Summary
+ * @typedef {{p: number, q: number, method: string, mode: string, layers: number[]}} Setting
+ * @typedef {{number: number, state: string, params: Setting, value: Summary, delta: number | null,
+ *            job_ids: number[], same_as: number | null}} Trial
+ * @typedef {{p: number[], q: number[], method: string[], mode: string[], layers: number[][]}} Space
+ */
+
+/**
+ * The label of a trial's slice: the settings other than p and q.
+ * @param {Setting} params
+ * @returns {string}
+ */
+export function sliceLabel(params) {
+  return `${params.method} · ${params.mode} · L${params.layers.join(",")}`;
+}
+
+/**
+ * Every slice of the space, in the space's order.
+ * @param {Space} space
+ * @returns {string[]}
+ */
+export function slices(space) {
+  const out = [];
+  for (const method of space.method) for (const mode of space.mode) for (const layers of space.layers) {
+    out.push(sliceLabel({ p: 0, q: 0, method, mode, layers }));
+  }
+  return out;
+}
+
+/**
+ * A number with a sign, as the page shows differences.
+ * @param {number | null} value
+ * @param {number} [digits]
+ * @returns {string}
+ */
+export function signed(value, digits = 4) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return `${value >= 0 ? "+" : "−"}${Math.abs(value).toFixed(digits)}`;
+}
+
+/**
+ * "0.8123 ± 0.0100 (3 runs)", or "0.8123 (1 run)", or "–".
+ * @param {Summary} summary
+ * @returns {string}
+ */
+export function summaryText(summary) {
+  if (!summary || summary.mean === null) return "–";
+  const spread = summary.std === null ? "" : ` ± ${summary.std.toFixed(4)}`;
+  return `${summary.mean.toFixed(4)}${spread} (${summary.n} run${summary.n === 1 ? "" : "s"})`;
+}
+
+/**
+ * The heatmap of one slice: rows are p, columns q. z is the difference to the baseline's mean when there is
+ * one (else the metric itself); a cell without a finished value is null. ``marks`` lists the cells to draw a
+ * symbol on (pruned, running or queued, failed), with its state. Hover text is HTML-escaped.
+ * @param {Trial[]} trials
+ * @param {Space} space
+ * @param {string} slice
+ * @param {{mean: number | null} | null} baseline
+ * @param {string} metric
+ * @returns {{x: number[], y: number[], z: (number | null)[][], text: string[][], relative: boolean,
+ *            marks: {p: number, q: number, state: string}[]}}
+ */
+export function heatmap(trials, space, slice, baseline, metric) {
+  const relative = Boolean(baseline && baseline.mean !== null);
+  const z = space.p.map(() => space.q.map(() => /** @type {number | null} */ (null)));
+  const text = space.p.map((p) => space.q.map((q) => `p = ${p}, q = ${q}<br>not run`));
+  /** @type {{p: number, q: number, state: string}[]} */
+  const marks = [];
+  for (const trial of trials) {
+    if (sliceLabel(trial.params) !== slice) continue;
+    const row = space.p.indexOf(trial.params.p), column = space.q.indexOf(trial.params.q);
+    if (row < 0 || column < 0) continue;
+    const mean = trial.value.mean;
+    if (mean !== null && trial.state !== "failed" && trial.state !== "cancelled") {
+      z[row][column] = relative ? mean - /** @type {number} */ (baseline?.mean) : mean;
+    }
+    if (trial.state !== "complete") marks.push({ p: trial.params.p, q: trial.params.q, state: trial.state });
+    text[row][column] = [
+      `p = ${trial.params.p}, q = ${trial.params.q} · trial ${trial.number}${trial.same_as !== null ? ` (runs of trial ${trial.same_as})` : ""}`,
+      `state: ${escapeHtml(trial.state)}`,
+      `best dev ${escapeHtml(metric)}: ${summaryText(trial.value)}`,
+      relative ? `Δ to baseline: ${signed(trial.delta)}` : "",
+    ].filter(Boolean).join("<br>");
+  }
+  return { x: space.q, y: space.p, z, text, relative, marks };
+}
+
+/**
+ * A symmetric colour range around 0 for differences (so equal gains and losses look equally strong).
+ * @param {(number | null)[][]} z
+ * @returns {number}
+ */
+export function symmetricLimit(z) {
+  const values = z.flat().filter((v) => v !== null && Number.isFinite(v)).map((v) => Math.abs(/** @type {number} */ (v)));
+  return values.length ? Math.max(...values, 1e-4) : 0.01;
+}
+
+const SORT_KEYS = {
+  number: (/** @type {Trial} */ t) => t.number,
+  state: (/** @type {Trial} */ t) => t.state,
+  p: (/** @type {Trial} */ t) => t.params.p,
+  q: (/** @type {Trial} */ t) => t.params.q,
+  method: (/** @type {Trial} */ t) => t.params.method,
+  mode: (/** @type {Trial} */ t) => t.params.mode,
+  layers: (/** @type {Trial} */ t) => t.params.layers.join(","),
+  value: (/** @type {Trial} */ t) => t.value.mean,
+  std: (/** @type {Trial} */ t) => t.value.std,
+  delta: (/** @type {Trial} */ t) => t.delta,
+};
+
+/**
+ * Trials sorted by a column; empty values (no result yet) always come last.
+ * @param {Trial[]} trials
+ * @param {keyof typeof SORT_KEYS} key
+ * @param {"asc" | "desc"} direction
+ * @returns {Trial[]}
+ */
+export function sortTrials(trials, key, direction) {
+  const get = SORT_KEYS[key];
+  if (!get) throw new Error(`unknown sort key ${key}`);
+  const sign = direction === "desc" ? -1 : 1;
+  return [...trials].sort((a, b) => {
+    const x = get(a), y = get(b);
+    if (x === null || x === undefined) return y === null || y === undefined ? a.number - b.number : 1;
+    if (y === null || y === undefined) return -1;
+    if (x < y) return -sign;
+    if (x > y) return sign;
+    return a.number - b.number;
+  });
+}
+
+/**
+ * The job form's address for running a setting again: the trial's first run cloned.
+ * @param {Trial} trial
+ * @returns {string | null}
+ */
+export function useTheseHref(trial) {
+  return trial && trial.job_ids.length ? `/jobs/new?clone=${trial.job_ids[0]}` : null;
+}

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { heatmap, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+  from "../../frontend/static/js/sweep-view.js";
+
+const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
+const trial = (number, p, q, state, values, extra = {}) => {
+  const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : null;
+  return { number, state, params: { p, q, method: "GA", mode: "high", layers: [0] },
+           value: { mean, std: null, n: values.length, values }, delta: null, job_ids: [10 + number], same_as: null, ...extra };
+};
+
+test("slices list every method, mode and layer set", () => {
+  assert.deepEqual(slices(space), ["GA · high · L0", "RD · high · L0"]);
+  assert.equal(sliceLabel({ p: 0.1, q: 0.2, method: "AA", mode: "low", layers: [0, 2] }), "AA · low · L0,2");
+});
+
+test("the heatmap puts each trial in its p row and q column, relative to the baseline", () => {
+  const trials = [trial(0, 0.3, 0.4, "complete", [0.80, 0.84]), trial(1, 0.1, 0.6, "pruned", [0.70]),
+                  trial(2, 0.1, 0.2, "running", []), trial(3, 0.1, 0.2, "complete", [0.9], { params: { p: 0.1, q: 0.2, method: "RD", mode: "high", layers: [0] } })];
+  const map = heatmap(trials, space, "GA · high · L0", { mean: 0.75 }, "f1");
+  assert.deepEqual(map.x, [0.2, 0.4, 0.6]);
+  assert.deepEqual(map.y, [0.1, 0.3]);
+  assert.ok(map.relative);
+  // 0.82 - 0.75 in row p=0.3, column q=0.4; the pruned cell keeps its partial value; RD is another slice
+  assert.ok(Math.abs(map.z[1][1] - 0.07) < 1e-12);
+  assert.ok(Math.abs(map.z[0][2] - (0.70 - 0.75)) < 1e-12);
+  assert.equal(map.z[0][0], null);
+  assert.deepEqual(map.marks, [{ p: 0.1, q: 0.6, state: "pruned" }, { p: 0.1, q: 0.2, state: "running" }]);
+  assert.match(map.text[1][1], /0\.8200 \(2 runs\)/);
+  assert.match(map.text[0][1], /not run/);
+});
+
+test("without a baseline the heatmap shows the metric itself", () => {
+  const map = heatmap([trial(0, 0.3, 0.4, "complete", [0.5])], space, "GA · high · L0", null, "accuracy");
+  assert.equal(map.relative, false);
+  assert.equal(map.z[1][1], 0.5);
+});
+
+test("hover text is escaped", () => {
+  const map = heatmap([trial(0, 0.3, 0.4, "complete", [0.5])], space, "GA · high · L0", null, "<b>x</b>");
+  assert.match(map.text[1][1], /&lt;b&gt;x&lt;\/b&gt;/);
+});
+
+test("the colour range is symmetric around zero", () => {
+  assert.equal(symmetricLimit([[0.02, null], [-0.05, 0.01]]), 0.05);
+  assert.equal(symmetricLimit([[null]]), 0.01);
+});
+
+test("sorting puts trials without a result last in both directions", () => {
+  const trials = [trial(0, 0.1, 0.2, "complete", [0.5]), trial(1, 0.1, 0.4, "queued", []), trial(2, 0.3, 0.2, "complete", [0.7])];
+  assert.deepEqual(sortTrials(trials, "value", "desc").map((t) => t.number), [2, 0, 1]);
+  assert.deepEqual(sortTrials(trials, "value", "asc").map((t) => t.number), [0, 2, 1]);
+  assert.deepEqual(sortTrials(trials, "q", "asc").map((t) => t.number), [0, 2, 1]);
+  assert.throws(() => sortTrials(trials, "nope", "asc"), /unknown sort key/);
+});
+
+test("numbers are shown with their sign and spread", () => {
+  assert.equal(signed(0.01234), "+0.0123");
+  assert.equal(signed(-0.5, 2), "−0.50");
+  assert.equal(signed(null), "–");
+  assert.equal(summaryText({ mean: 0.8, std: 0.01, n: 3, values: [] }), "0.8000 ± 0.0100 (3 runs)");
+  assert.equal(summaryText({ mean: 0.8, std: null, n: 1, values: [] }), "0.8000 (1 run)");
+  assert.equal(useTheseHref(trial(4, 0.1, 0.2, "complete", [0.5])), "/jobs/new?clone=14");
+});

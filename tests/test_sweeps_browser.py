@@ -1,0 +1,90 @@
+"""The sweep pages in a real browser (Debian's Chromium through Playwright) against a real API server and
+worker on the embedded default: a sweep started from the job form's "Sweep this" with a preset, and a
+finished p x q sweep's heatmap against the baseline, trials table and curves."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser import ARTIFACTS, chromium_page
+from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    yield from running_stack("embedded", tmp_path_factory.mktemp("browser-sweeps"), {"ADDROP_SWEEP_POLL_SECONDS": "0.5"})
+
+
+def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path):
+    model = make_tiny_model(tmp_path / "model")
+    data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
+    with chromium_page(width=1280) as page:
+        page.goto(f"{stack.url}/jobs/new")
+        page.fill("[name='model']", str(model))
+        page.click("#source button[data-value='directory']")
+        page.select_option("[name='data.task']", "sst2")
+        page.fill("[name='data.data_dir']", str(data))
+        for name, value in {"epochs": "2", "batch_size": "8", "learning_rate": "0.001", "max_length": "64"}.items():
+            page.fill(f"[name='training.{name}']", value)
+        page.select_option("[name='training.device']", "cpu")
+        page.fill("[name='addrop.p']", "0.4")
+        page.click("#sweep-this")
+        page.wait_for_url(re.compile(r"/sweeps/new$"))
+        assert "sst2" in page.inner_text("#base-summary") and "2 epochs" in page.inner_text("#base-summary")
+        page.click("[data-preset='versus']")
+        assert page.input_value("[name='space.p']") == "0.4" and page.input_value("[name='seeds']") == "1, 2, 3"
+        assert "1 settings × 3 seed(s) = 3 runs, plus 3 baseline run(s)" in page.inner_text("#sweep-size")
+        page.fill("[name='space.p']", "0.4, abc")
+        assert "not a number" in page.inner_text(".field-error[data-for='space.p']")
+        page.fill("[name='space.p']", "0.4")
+        page.fill("[name='seeds']", "5")
+        page.screenshot(path=ARTIFACTS / "sweep-form.png", full_page=True)
+        page.click("#submit-sweep")
+        page.wait_for_url(re.compile(r"/sweeps/\d+$"))
+        sweep_id = int(page.url.rsplit("/", 1)[1])
+        page.wait_for_function("document.getElementById('sweep-state').textContent === 'succeeded'", timeout=240_000)
+        assert "1 of 1 settings finished" in page.inner_text("#progress-text")
+        assert page.inner_text("#baseline-value") != "–"
+    sweep = stack.client().get(f"/api/sweeps/{sweep_id}").json()
+    assert sweep["trials"][0]["params"]["p"] == 0.4 and sweep["spec"]["seeds"] == [5]
+
+
+def test_the_sweep_page_shows_the_grid_against_the_baseline(stack, shared_data, tmp_path):
+    model = make_tiny_model(tmp_path / "model")
+    data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
+    base = job_request(model, data, epochs=2)
+    client = stack.client()
+    created = client.post("/api/sweeps", json={
+        "name": "<b>grid</b> sweep", "base": base, "space": {"p": [0.2, 0.6], "q": [0.3, 0.7]}, "seeds": [1],
+        "parallel": 2, "pruning": {"kind": "none"}}).json()
+    done = wait_for(lambda: (s := client.get(f"/api/sweeps/{created['id']}").json())["state"] == "succeeded" and s,
+                    600, "the sweep to finish", interval=1)
+    with chromium_page(width=1440) as page:
+        page.goto(f"{stack.url}/sweeps/{created['id']}")
+        page.wait_for_function("(document.getElementById('heatmap').data || []).length > 0")
+        assert page.inner_text("#sweep-name") == "<b>grid</b> sweep"  # shown as text
+        heat = page.evaluate("document.getElementById('heatmap').data[0]")
+        assert heat["x"] == ["0.3", "0.7"] and heat["y"] == ["0.2", "0.6"]
+        baseline = done["baseline"]["mean"]
+        for trial in done["trials"]:
+            row, column = [0.2, 0.6].index(trial["params"]["p"]), [0.3, 0.7].index(trial["params"]["q"])
+            assert heat["z"][row][column] == pytest.approx(trial["value"]["mean"] - baseline)
+        assert f"{baseline:.4f}" in page.inner_text("#baseline-value")
+        assert page.locator("#trials-table tbody tr").count() == 4
+        page.click("#trials-table th[data-sort='value']")
+        page.click("#trials-table th[data-sort='value']")
+        values = [float(v) for v in page.locator("#trials-table tbody tr td:nth-child(8)").all_inner_texts()]
+        assert values == sorted(values, reverse=True)
+        best = done["best"]
+        assert page.get_attribute("#use-these", "href") == f"/jobs/new?clone={best['job_ids'][0]}"
+        page.wait_for_function("(document.getElementById('curves').data || []).some((t) => t.name === 'baseline mean')")
+        page.wait_for_function("document.getElementById('importance').layout.title.text.includes('4 trials')")
+        page.screenshot(path=ARTIFACTS / "sweep-page.png", full_page=True)
+        page.goto(f"{stack.url}/sweeps")
+        page.wait_for_selector(f"#sweeps-table a[href='/sweeps/{created['id']}']")
+        assert "4 / 4" in page.inner_text("#sweeps-table")
+        page.screenshot(path=ARTIFACTS / "sweeps-list.png", full_page=True)
