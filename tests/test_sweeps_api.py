@@ -249,3 +249,6 @@ def test_unknown_sweeps(stack):
         answer = client.get(path)
         assert answer.status_code == 404 and answer.json()["detail"] == "there is no sweep 999999"
     assert client.post("/api/sweeps/999999/cancel").status_code == 404
+    for huge in ("9223372036854775808", "99999999999999999999999", "0", "-1"):
+        assert client.get(f"/api/sweeps/{huge}").status_code == 422
+    assert client.get("/sweeps/9223372036854775808").status_code == 422

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from backend.jobs import JobNotFound, JobService
 from backend.routes.job_pages import _page
 from backend.routes.jobs import jobs
+from backend.schemas.common import RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
 from backend.sweeps import SweepNotFound, SweepService
 from backend.routes.sweeps import sweeps
@@ -38,7 +39,7 @@ def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=2**62),
 
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-def sweep_page(request: Request, sweep_id: int, service: SweepService = Depends(sweeps)) -> HTMLResponse:
+def sweep_page(request: Request, sweep_id: RowId, service: SweepService = Depends(sweeps)) -> HTMLResponse:
     """One sweep: the p x q heatmap against the baseline, the best setting, trials, curves, importance."""
     try:
         sweep = service.get(sweep_id)

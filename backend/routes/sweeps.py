@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth import require_token
 from backend.routes.jobs import WRITE_ERRORS
-from backend.schemas.common import ErrorMessage
+from backend.schemas.common import ErrorMessage, RowId
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepList, SweepOut
 from backend.sweeps import SweepService
 
@@ -40,7 +40,7 @@ def list_sweeps(limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepOut, responses=SWEEP_ERRORS, summary="One sweep")
-def get_sweep(sweep_id: int, service: SweepService = Depends(sweeps)) -> SweepOut:
+def get_sweep(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> SweepOut:
     """The sweep's trials (setting, state, mean and spread over seeds, Delta to the baseline), the baseline's
     mean and std, and the best setting so far."""
     return service.get(sweep_id)
@@ -49,20 +49,20 @@ def get_sweep(sweep_id: int, service: SweepService = Depends(sweeps)) -> SweepOu
 @router.post("/sweeps/{sweep_id}/cancel", response_model=SweepOut, dependencies=[Depends(require_token)],
              summary="Cancel a sweep",
              responses={**SWEEP_ERRORS, **WRITE_ERRORS, 409: {"model": ErrorMessage, "description": "Already finished"}})
-def cancel_sweep(sweep_id: int, service: SweepService = Depends(sweeps)) -> SweepOut:
+def cancel_sweep(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> SweepOut:
     """No new trials; queued jobs are cancelled and running ones stop after their current step."""
     return service.cancel(sweep_id)
 
 
 @router.get("/sweeps/{sweep_id}/curves", response_model=SweepCurves, responses=SWEEP_ERRORS,
             summary="Every run's dev curve")
-def sweep_curves(sweep_id: int, service: SweepService = Depends(sweeps)) -> SweepCurves:
+def sweep_curves(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> SweepCurves:
     """Each job's dev metric and dev loss per epoch, for overlaying the trials against the baseline."""
     return service.curves(sweep_id)
 
 
 @router.get("/sweeps/{sweep_id}/importance", response_model=Importance, responses=SWEEP_ERRORS,
             summary="Importance of the searched settings")
-async def sweep_importance(sweep_id: int, service: SweepService = Depends(sweeps)) -> Importance:
+async def sweep_importance(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> Importance:
     """Optuna's fANOVA importance of each searched setting over the finished trials."""
     return await run_in_threadpool(service.importance, sweep_id)

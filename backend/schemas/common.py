@@ -2,6 +2,7 @@
 
 from typing import Annotated, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, BeforeValidator
 
 
@@ -22,3 +23,7 @@ def _upper(value: object) -> object:
 
 AttributionMethod = Annotated[Literal["GA", "IGA", "AA", "RD"], BeforeValidator(_upper)]
 """An AD-DROP attribution method, in any letter case."""
+
+
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id (databases store 64-bit integers).")]
+"""A path id that fits the database's integers, so a huge one is a 422, not a driver overflow."""

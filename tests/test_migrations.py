@@ -1,0 +1,114 @@
+"""The schema moves forward only through migrations: a database made before migrations existed (tables from
+create_all, no version) and one at the first revision are upgraded with their jobs, points and log intact."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import inspect, select, text
+
+from backend.database import MIGRATIONS, Database
+from backend.orm import Base, Job, LogLine, MetricPoint, Sweep
+from tests.jobs_stack import POSTGRES
+
+# What the first release's create_all made on SQLite (read off a database it created).
+PRE_MIGRATION_SQLITE = """
+CREATE TABLE jobs (id INTEGER NOT NULL, name VARCHAR(200) NOT NULL, state VARCHAR(16) NOT NULL, spec JSON NOT NULL,
+  config JSON NOT NULL, task VARCHAR(200) NOT NULL, model VARCHAR(500) NOT NULL, metric_name VARCHAR(64) NOT NULL,
+  created_at DATETIME NOT NULL, started_at DATETIME, finished_at DATETIME, heartbeat_at DATETIME,
+  cancel_requested BOOLEAN NOT NULL, worker VARCHAR(200), epoch FLOAT NOT NULL, step INTEGER NOT NULL,
+  max_steps INTEGER NOT NULL, eta_seconds FLOAT, best_metric FLOAT, best_epoch FLOAT, final_metrics JSON,
+  checkpoint VARCHAR(1000), error TEXT, revision INTEGER NOT NULL, PRIMARY KEY (id));
+CREATE INDEX ix_jobs_state ON jobs (state);
+CREATE TABLE uploads (id VARCHAR(32) NOT NULL, filename VARCHAR(300) NOT NULL, path VARCHAR(1000) NOT NULL,
+  size BIGINT NOT NULL, columns JSON NOT NULL, rows INTEGER NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (id));
+CREATE TABLE metric_points (id INTEGER NOT NULL, job_id INTEGER NOT NULL, kind VARCHAR(8) NOT NULL, step INTEGER NOT NULL,
+  epoch FLOAT NOT NULL, "values" JSON NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (id),
+  FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE);
+CREATE INDEX ix_metric_points_job_id_id ON metric_points (job_id, id);
+CREATE TABLE log_lines (id INTEGER NOT NULL, job_id INTEGER NOT NULL, created_at DATETIME NOT NULL, level VARCHAR(8) NOT NULL,
+  message TEXT NOT NULL, PRIMARY KEY (id), FOREIGN KEY(job_id) REFERENCES jobs (id) ON DELETE CASCADE);
+CREATE INDEX ix_log_lines_job_id_id ON log_lines (job_id, id);
+"""
+NOW = "2026-11-20 10:00:00"
+
+
+def fill_old(connection) -> None:
+    for number in (1, 2):
+        job_id = connection.execute(text(
+            "INSERT INTO jobs (name, state, spec, config, task, model, metric_name, created_at, cancel_requested, "
+            "epoch, step, max_steps, best_metric, revision) VALUES (:name, 'succeeded', '{}', '{\"epochs\": 2}', "
+            "'mrpc', 'minilm', 'f1', :now, false, 2.0, 460, 460, 0.82, 7) RETURNING id"),
+            {"name": f"old {number}", "now": NOW}).scalar_one()
+        for step in (10, 20):
+            connection.execute(text("INSERT INTO metric_points (job_id, kind, step, epoch, \"values\", created_at) VALUES "
+                                    "(:job, 'step', :step, 0.5, '{\"loss\": 0.6}', :now)"), {"job": job_id, "step": step, "now": NOW})
+        connection.execute(text("INSERT INTO log_lines (job_id, created_at, level, message) VALUES (:job, :now, 'INFO', 'done')"),
+                           {"job": job_id, "now": NOW})
+
+
+def check_upgraded(db: Database) -> None:
+    assert db.schema_revision() == "0002"
+    columns = {table: {c["name"] for c in inspect(db.engine).get_columns(table)} for table in Base.metadata.tables}
+    for table in Base.metadata.sorted_tables:
+        assert columns[table.name] == set(table.c.keys()), table.name
+    with db.session() as session:
+        jobs = session.scalars(select(Job).order_by(Job.id)).all()
+        assert [(j.name, j.best_metric, j.sweep_id, j.config) for j in jobs] == [
+            ("old 1", 0.82, None, {"epochs": 2}), ("old 2", 0.82, None, {"epochs": 2})]
+        assert len(session.scalars(select(MetricPoint)).all()) == 4
+        assert len(session.scalars(select(LogLine)).all()) == 2
+        sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=uuid.uuid4().hex, task="mrpc",
+                      model="minilm", metric_name="f1")
+        session.add(sweep)
+        session.flush()
+        session.add(Job(name="trial", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
+                        sweep_id=sweep.id, sweep_role="trial", trial_number=0, trial_id=1, seed_index=0))
+    db.migrate()  # a second start changes nothing
+    assert db.schema_revision() == "0002"
+
+
+def test_a_database_from_before_migrations_is_stamped_and_upgraded(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'studio.db'}")
+    with db.engine.begin() as connection:
+        for statement in PRE_MIGRATION_SQLITE.split(";"):
+            if statement.strip():
+                connection.execute(text(statement))
+        fill_old(connection)
+    assert db.schema_revision() is None
+    db.migrate()
+    check_upgraded(db)
+    # Optuna keeps its own Alembic version table in the same database; ours is apart from it.
+    assert "alembic_version" not in inspect(db.engine).get_table_names()
+
+
+@pytest.fixture()
+def postgres_url():
+    schema = f"migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_postgresql_database_at_the_first_revision_is_upgraded(postgres_url):
+    db = Database(postgres_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.commit()
+    with db.engine.begin() as connection:
+        fill_old(connection)
+    assert db.schema_revision() == "0001"
+    db.migrate()
+    check_upgraded(db)
+    db.dispose()
