@@ -93,6 +93,21 @@ def sampler(strategy: str, space: Mapping[str, list], seed: int, trials_so_far: 
     return optuna.samplers.TPESampler(seed=seed + trials_so_far, n_startup_trials=startup, constant_liar=True)
 
 
+def add_prior(study: optuna.Study, space: Mapping[str, list], prior: list[Mapping[str, Any]]) -> None:
+    """Add settings run before the sweep as finished trials, marked ``prior``: TPE learns from them."""
+    dists = distributions(space, "tpe")
+    for trial in prior:
+        value = setting(space, trial["params"])
+        values = [float(v) for v in trial["values"]]
+        pruned = trial.get("state") == "pruned"
+        study.add_trial(optuna.trial.create_trial(
+            params={name: layers_label(value[name]) if name == "layers" else value[name] for name in PARAMS},
+            distributions=dists, value=None if pruned else sum(values) / len(values),
+            state=optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE,
+            intermediate_values={int(k): float(v) for k, v in (trial.get("intermediate") or {}).items()},
+            user_attrs={"prior": True, "values": values}))
+
+
 def pruner(pruning: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     """The pruner a sweep's ``pruning`` settings describe; steps are epochs."""
     kind = pruning.get("kind", "none")

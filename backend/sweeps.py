@@ -80,7 +80,8 @@ class SweepService:
         name = spec.name or f"{prepared.task.name} · {spec.strategy} over {spec.space.size()} settings"
         study_name = f"addrop-sweep-{uuid.uuid4().hex}"
         try:
-            optuna.create_study(study_name=study_name, storage=self._storage(), direction="maximize")
+            study = optuna.create_study(study_name=study_name, storage=self._storage(), direction="maximize")
+            studies.add_prior(study, spec.space.model_dump(), [t.model_dump() for t in spec.prior])
         except Exception as error:  # the database refused (locked, unreachable): nothing was stored
             raise QueueUnavailable(f"could not create the sweep's study ({type(error).__name__})") from None
         with self.db.session() as session:
@@ -190,14 +191,15 @@ class SweepService:
         trials = study.get_trials(deepcopy=False)
         own = [trial for trial in trials if "same_as" not in trial.user_attrs
                and (trial.number in by_trial or trial.state == TrialState.RUNNING)]
+        prior = [trial for trial in trials if trial.user_attrs.get("prior")]
         in_flight = sum(trial.state == TrialState.RUNNING for trial in own)
         if spec.strategy == "grid":
             asked = len({trial.system_attrs["grid_id"] for trial in trials if "grid_id" in trial.system_attrs})
         else:
-            asked = len(own)
+            asked = len(own) + len(prior)
         budget = spec.trial_budget()
         seen = {studies.setting_key(studies.setting(space, trial.params)): trial.number
-                for trial in own if trial.state != TrialState.FAIL}
+                for trial in [*prior, *own] if trial.state != TrialState.FAIL}
         duplicates = 0
         exhausted = False
         distributions = studies.distributions(space, spec.strategy)
@@ -309,15 +311,20 @@ class SweepService:
         for trial in trials:
             original = trial.user_attrs.get("same_as")
             runs = by_trial.get(trial.number if original is None else original, [])
-            if original is None and not runs and trial.state != TrialState.RUNNING:
+            is_prior = bool(trial.user_attrs.get("prior"))
+            if original is None and not runs and not is_prior and trial.state != TrialState.RUNNING:
                 continue  # not asked by this sweep
-            values = [job.best_metric for job in runs if job.best_metric is not None
-                      and job.state in ("succeeded", "pruned")]
+            if is_prior or (original is not None and trials[original].user_attrs.get("prior")):
+                values = list(trials[trial.number if original is None else original].user_attrs["values"])
+            else:
+                values = [job.best_metric for job in runs if job.best_metric is not None
+                          and job.state in ("succeeded", "pruned")]
             value = summary(values)
             delta = (value.mean - baseline.mean if value.mean is not None and baseline and baseline.mean is not None
                      else None)
             out.append(TrialOut(number=trial.number, state=_trial_state(trial, runs), params=studies.setting(space, trial.params),
-                                value=value, delta=delta, job_ids=[job.id for job in runs], same_as=original))
+                                value=value, delta=delta, job_ids=[job.id for job in runs], same_as=original,
+                                prior=is_prior))
         complete = [trial for trial in out if trial.state == "complete" and trial.value.mean is not None]
         best = max(complete, key=lambda trial: trial.value.mean, default=None)
         counts: dict[str, int] = {}

@@ -138,6 +138,26 @@ def test_an_adaptive_search_runs_its_budget_of_distinct_settings(stack, tiny_mod
     assert len(settings) == 3 and all(p in grid and q in grid for p, q in settings)
 
 
+def test_a_search_resumed_from_prior_settings_runs_only_the_rest(stack, tiny_model, sst2):
+    if stack.kind != "embedded":
+        pytest.skip("the search logic is the same on both stacks")
+    client = stack.client()
+    done_before = [((0.2, 0.3), [0.91]), ((0.2, 0.5), [0.5, 0.52]), ((0.4, 0.3), [0.55])]
+    prior = [{"params": {"p": p, "q": q}, "values": values, "intermediate": {"1": values[0]}}
+             for (p, q), values in done_before]
+    created = create(client, sweep_request(tiny_model, sst2, {"p": [0.2, 0.4], "q": [0.3, 0.5]}, strategy="tpe",
+                                           max_trials=4, baseline=False, parallel=2, prior=prior))
+    done = wait_for(lambda: finished_sweep(client, created["id"]), 300, "the resumed sweep to finish", interval=1)
+    assert done["state"] == "succeeded" and done["budget"] == 4
+    ran = [t for t in done["trials"] if not t["prior"] and t["same_as"] is None]
+    assert [(t["params"]["p"], t["params"]["q"]) for t in ran] == [(0.4, 0.5)]  # only the setting not run before
+    assert len(ran[0]["job_ids"]) == 1 and job(client, ran[0]["job_ids"][0])["state"] == "succeeded"
+    recorded = {(t["params"]["p"], t["params"]["q"]): t for t in done["trials"] if t["prior"]}
+    assert set(recorded) == {setting for setting, _ in done_before}
+    assert recorded[(0.2, 0.5)]["value"]["mean"] == pytest.approx(0.51) and recorded[(0.2, 0.5)]["job_ids"] == []
+    assert done["best"]["params"]["p"] == 0.2 and done["best"]["value"]["mean"] == pytest.approx(0.91)
+
+
 def test_a_trial_clearly_behind_is_pruned(stack, tiny_model, sst2):
     if stack.kind != "embedded":
         pytest.skip("pruning runs through the same code on both stacks")
@@ -224,6 +244,11 @@ def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
     ({"seeds": [1, 1]}, 422, "listed once"),
     ({"parallel": 0}, 422, "parallel"),
     ({"pruning": {"kind": "hyperband"}}, 422, "pruning.kind"),
+    ({"prior": [{"params": {"p": 0.2, "q": 0.3}, "values": [0.5]}]}, 422, "prior settings resume an adaptive search"),
+    ({"strategy": "tpe", "prior": [{"params": {"p": 0.9, "q": 0.3}, "values": [0.5]}]}, 422,
+     "prior.0.params.p: 0.9 is not in the space"),
+    ({"strategy": "tpe", "prior": [{"params": {"p": 0.2}, "values": [0.5]}]}, 422, "prior.0.params: q missing"),
+    ({"strategy": "tpe", "prior": [{"params": {"p": 0.2, "q": 0.3}, "values": []}]}, 422, "prior.0.values"),
     ({"colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"base": {"data": {"source": "hub", "task": "sst2"}, "training": {"lr": 1}}}, 422, "base.training.lr"),
 ])

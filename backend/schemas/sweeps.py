@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any, Literal
 
@@ -75,6 +76,23 @@ class Pruning(_Strict):
     startup_trials: int = Field(4, ge=0, le=1000, description="Trials that finish before any is stopped.")
 
 
+class PriorTrial(_Strict):
+    """A setting already run elsewhere (e.g. by an earlier sweep that was stopped): the search counts it, learns
+    from it and never runs it again."""
+
+    params: dict[str, Any] = Field(description="p and q, and method, mode and layers where the space lists several.")
+    values: list[float] = Field(min_length=1, max_length=10, description="Its runs' best dev metrics.")
+    state: Literal["complete", "pruned"] = "complete"
+    intermediate: dict[int, float] = Field({}, max_length=1000, description="Dev metric per epoch (for pruning).")
+
+    @field_validator("values")
+    @classmethod
+    def _finite(cls, values: list[float]) -> list[float]:
+        if not all(math.isfinite(value) for value in values):
+            raise ValueError("values must be finite numbers")
+        return values
+
+
 class SweepCreate(_Strict):
     """A sweep: the base job, the settings to try, the seeds every setting runs with, and the search."""
 
@@ -105,6 +123,8 @@ class SweepCreate(_Strict):
     pruning: Pruning = Pruning()
     keep_checkpoints: bool = Field(False, description="Keep each run's best checkpoint (about the model's size each).")
     sampler_seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the search itself.")
+    prior: list[PriorTrial] = Field([], max_length=500, description="For tpe: settings already run (to resume a "
+                                    "search); they count toward max_trials and are not run again.")
 
     @field_validator("seeds")
     @classmethod
@@ -120,6 +140,19 @@ class SweepCreate(_Strict):
                              "empty, or use strategy 'tpe' to run fewer")
         if self.strategy == "tpe" and self.max_trials is not None and self.max_trials > self.space.size():
             raise ValueError(f"max_trials ({self.max_trials}) exceeds the {self.space.size()} settings of the space")
+        if self.prior and self.strategy != "tpe":
+            raise ValueError("prior settings resume an adaptive search (strategy 'tpe'); a grid runs its whole grid")
+        space = self.space.model_dump()
+        for index, trial in enumerate(self.prior):
+            for name, value in trial.params.items():
+                if name not in space:
+                    raise ValueError(f"prior.{index}.params: unknown setting {name!r}")
+                if value not in space[name]:
+                    raise ValueError(f"prior.{index}.params.{name}: {value!r} is not in the space")
+            missing = [name for name in ("p", "q") if name not in trial.params]
+            missing += [name for name in ("method", "mode", "layers") if name not in trial.params and len(space[name]) > 1]
+            if missing:
+                raise ValueError(f"prior.{index}.params: {', '.join(missing)} missing")
         return self
 
     def trial_budget(self) -> int:
@@ -148,6 +181,7 @@ class TrialOut(BaseModel):
     delta: float | None = Field(description="value.mean minus the baseline's mean.")
     job_ids: list[int]
     same_as: int | None = Field(description="A trial of the same setting whose runs this one shares.")
+    prior: bool = Field(False, description="Run before this sweep (given in `prior`); it has no jobs here.")
 
 
 class SweepOut(BaseModel):
