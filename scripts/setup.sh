@@ -10,4 +10,4 @@ fi
 python -m pip install --quiet --upgrade pip
 # CPU build first: a bare "torch" requirement would pull a multi-GB CUDA build.
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[web,worker,dev]"
+python -m pip install --quiet -e ".[web,worker,dev,results]"

@@ -1,0 +1,222 @@
+"""Rebuilds the results of AD-DROP on GLUE from the run files in ``results/runs``: the table (per task the
+baseline and AD-DROP mean +/- std over seeds, the gain, the chosen p and q; the average over tasks), the
+searches' p x q maps, the paper's Figure 2 (train and dev loss of the prior experiment), and docs/RESULTS.md.
+
+    python results/build_results.py [--runs results/runs] [--out docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent
+TASK_ORDER = ["rte", "mrpc", "cola", "stsb", "sst2"]
+METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews corr.", "pearson": "Pearson"}
+
+
+def load(runs: Path) -> dict[str, dict[str, list[dict]]]:
+    """Run files by task and phase."""
+    out: dict[str, dict[str, list[dict]]] = {}
+    for path in sorted(runs.glob("*/*/*.json")):
+        run = json.loads(path.read_text())
+        out.setdefault(run["task"], {}).setdefault(run["phase"], []).append(run)
+    return out
+
+
+@dataclass
+class Spread:
+    """Mean, sample standard deviation (n - 1) and the seeds of a set of runs."""
+
+    mean: float | None
+    std: float | None
+    seeds: list[int]
+
+    @classmethod
+    def of(cls, runs: list[dict]) -> Spread:
+        values = [run["best_metric"] for run in runs]
+        return cls(statistics.fmean(values) if values else None, statistics.stdev(values) if len(values) > 1 else None,
+                   sorted(run["seed"] for run in runs))
+
+    def text(self, scale: float = 100.0) -> str:
+        if self.mean is None:
+            return "–"
+        spread = f" ± {self.std * scale:.2f}" if self.std is not None else ""
+        return f"{self.mean * scale:.2f}{spread}"
+
+
+@dataclass
+class TaskResult:
+    task: str
+    metric: str
+    setting: dict | None
+    search_runs: int
+    search_pruned: int
+    search_baseline: float | None
+    search_best: float | None
+    baseline: Spread
+    addrop: Spread
+    wall_seconds: float | None
+
+    @property
+    def complete(self) -> bool:
+        return len(self.baseline.seeds) >= 3 and len(self.addrop.seeds) >= 3
+
+    @property
+    def gain(self) -> float | None:
+        if self.baseline.mean is None or self.addrop.mean is None:
+            return None
+        return self.addrop.mean - self.baseline.mean
+
+
+def task_result(task: str, phases: dict[str, list[dict]]) -> TaskResult:
+    search = phases.get("search", [])
+    searched = [run for run in search if run["role"] == "addrop"]
+    finished = [run for run in searched if run["state"] == "succeeded"]
+    best = max(finished, key=lambda run: run["best_metric"], default=None)
+    setting = best["setting"] if best else None
+    confirm = phases.get("confirm", [])
+    baseline = [run for run in confirm if run["role"] == "baseline"]
+    addrop = [run for run in confirm if run["role"] == "addrop" and run["setting"] == setting]
+    search_baseline = next((run["best_metric"] for run in search if run["role"] == "baseline"), None)
+    walls = [run["wall_seconds"] for phase in phases.values() for run in phase
+             if run.get("wall_seconds") is not None and math.isfinite(run["wall_seconds"])]
+    metric = next((run["metric"] for phase in phases.values() for run in phase), "")
+    return TaskResult(task, metric, setting, len(searched), sum(run["state"] == "pruned" for run in searched),
+                      search_baseline, best["best_metric"] if best else None, Spread.of(baseline), Spread.of(addrop),
+                      statistics.median(walls) if walls else None)
+
+
+def results_table(results: list[TaskResult]) -> str:
+    """The markdown table, metrics in points (x 100); the average row over the tasks with full confirmations."""
+    lines = ["| task (dev metric) | baseline | AD-DROP | gain | seeds | chosen p, q | search: runs (pruned) | "
+             "search best vs its baseline (seed 42) | median wall time per run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        gain = f"{r.gain * 100:+.2f}" if r.gain is not None else "–"
+        chosen = f"{r.setting['p']:g}, {r.setting['q']:g}" if r.setting else "–"
+        seeds = f"{len(r.baseline.seeds)} + {len(r.addrop.seeds)}"
+        search = (f"{r.search_best * 100:.2f} vs {r.search_baseline * 100:.2f}"
+                  if r.search_best is not None and r.search_baseline is not None else "–")
+        wall = f"{r.wall_seconds / 60:.1f} min" if r.wall_seconds is not None else "–"
+        lines.append(f"| {r.task} ({METRIC_NAMES.get(r.metric, r.metric)}) | {r.baseline.text()} | {r.addrop.text()} | "
+                     f"{gain} | {seeds} | {chosen} | {r.search_runs} ({r.search_pruned}) | {search} | {wall} |")
+    complete = [r for r in results if r.complete]
+    if complete:
+        base = statistics.fmean(r.baseline.mean for r in complete)
+        ours = statistics.fmean(r.addrop.mean for r in complete)
+        lines.append(f"| **average** ({len(complete)} tasks) | {base * 100:.2f} | {ours * 100:.2f} | "
+                     f"{(ours - base) * 100:+.2f} | | | | | |")
+    return "\n".join(lines)
+
+
+def search_map(task: str, runs: list[dict], out: Path) -> Path | None:
+    """The searched settings on the p x q grid, coloured by the difference to the search's baseline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    searched = [run for run in runs if run["role"] == "addrop" and run["best_metric"] is not None]
+    baseline = next((run["best_metric"] for run in runs if run["role"] == "baseline"), None)
+    if not searched or baseline is None:
+        return None
+    deltas = [(run["best_metric"] - baseline) * 100 for run in searched]
+    limit = max(max(abs(d) for d in deltas), 0.1)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0), dpi=120)
+    points = ax.scatter([run["setting"]["q"] for run in searched], [run["setting"]["p"] for run in searched], c=deltas,
+                        cmap="RdBu", vmin=-limit, vmax=limit, s=260, edgecolors="#333",
+                        marker="s", linewidths=[2.5 if run["state"] == "pruned" else 0.5 for run in searched])
+    for run, delta in zip(searched, deltas):
+        ax.annotate(f"{delta:+.1f}{'×' if run['state'] == 'pruned' else ''}", (run["setting"]["q"], run["setting"]["p"]),
+                    ha="center", va="center", fontsize=7)
+    ax.set(xlim=(0.05, 0.95), ylim=(0.05, 0.95), xlabel="q (drop probability)", ylabel="p (candidate fraction)",
+           title=f"{task}: best dev − baseline (points), seed 42", xticks=[i / 10 for i in range(1, 10)],
+           yticks=[i / 10 for i in range(1, 10)])
+    ax.grid(alpha=0.3)
+    fig.colorbar(points, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    path = out / f"search-{task}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def figure2(task: str, runs: list[dict], out: Path) -> Path | None:
+    """The prior experiment: train and dev loss per epoch of each variant (the paper's Figure 2)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not runs:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=120, sharey=False)
+    styles = {"baseline": ("no dropping", "#333333", "-"), ("GA", "high"): ("high attribution (AD-DROP)", "#c0392b", "-"),
+              ("GA", "low"): ("low attribution", "#2c5fbf", "--"), ("RD", "high"): ("random", "#1f8a4c", ":")}
+    for run in sorted(runs, key=lambda r: list(styles).index("baseline" if r["setting"] is None else
+                                                            (r["setting"]["method"], r["setting"]["mode"]))):
+        key = "baseline" if run["setting"] is None else (run["setting"]["method"], run["setting"]["mode"])
+        label, color, dash = styles.get(key, (str(key), "#888", "-."))
+        epochs = [e["epoch"] for e in run["epochs"]]
+        axes[0].plot(epochs, [e["train_loss"] for e in run["epochs"]], dash, color=color, label=label, marker="o", ms=3)
+        axes[1].plot(epochs, [e["dev"].get("loss") for e in run["epochs"]], dash, color=color, label=label, marker="o", ms=3)
+    axes[0].set(title=f"{task}: training loss (mean per epoch)", xlabel="epoch")
+    axes[1].set(title=f"{task}: dev loss", xlabel="epoch")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    path = out / f"prior-{task}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def status_table(data: dict[str, dict[str, list[dict]]]) -> str:
+    lines = ["| task | phase | runs recorded | of which pruned | wall time (sum) |", "|---|---|---|---|---|"]
+    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+        for phase, runs in sorted(data[task].items()):
+            wall = sum(r["wall_seconds"] for r in runs if r.get("wall_seconds") and math.isfinite(r["wall_seconds"]))
+            lines.append(f"| {task} | {phase} | {len(runs)} | {sum(r['state'] == 'pruned' for r in runs)} | "
+                         f"{wall / 3600:.2f} h |")
+    return "\n".join(lines)
+
+
+def build(runs: Path, out: Path) -> str:
+    """Write the plots under ``out/results`` and ``out/RESULTS.md``; returns the markdown."""
+    data = load(runs)
+    figures = out / "results"
+    figures.mkdir(parents=True, exist_ok=True)
+    ordered = sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99)
+    results = [task_result(task, data[task]) for task in ordered]
+    maps = [path for task in ordered if (path := search_map(task, data[task].get("search", []), figures))]
+    priors = [path for task in ordered if (path := figure2(task, data[task].get("prior", []), figures))]
+    machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cores']} cores)"
+                       for phases in data.values() for runs_ in phases.values() for r in runs_})
+    text = (RESULTS / "RESULTS.template.md").read_text()
+    text = text.replace("{{table}}", results_table(results) if results else "No runs recorded yet.")
+    text = text.replace("{{status}}", status_table(data) if data else "No runs recorded yet.")
+    text = text.replace("{{machines}}", "; ".join(machines) or "–")
+    text = text.replace("{{maps}}", "\n".join(f"![{p.stem}](results/{p.name})" for p in maps) or "No search recorded yet.")
+    text = text.replace("{{prior}}", "\n".join(f"![{p.stem}](results/{p.name})" for p in priors)
+                        or "Not run yet.")
+    (out / "RESULTS.md").write_text(text)
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=Path, default=RESULTS / "runs")
+    parser.add_argument("--out", type=Path, default=RESULTS.parent / "docs")
+    args = parser.parse_args()
+    build(args.runs, args.out)
+    print(f"wrote {args.out / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()

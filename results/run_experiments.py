@@ -1,0 +1,241 @@
+"""Measures AD-DROP on GLUE with the product's own sweeps, resumably: every finished run is written to
+``results/runs/<task>/<phase>/`` as soon as it ends, and a run already recorded is never run again.
+
+Phases, per task:
+  search   an adaptive (TPE) sweep of p and q on the paper's 9 x 9 grid, seed 42, beside its baseline twin;
+           resumed with the recorded runs as the sweep's ``prior`` settings
+  confirm  the best searched setting and the baseline at seeds the search did not use (1, 2, 3)
+  prior    the paper's Figure 2 (MRPC): GA high vs low attribution vs RD vs no dropping, layer 0, p = q = 0.3,
+           dropping in every epoch
+
+It talks to a running AD-DROP Studio (``bash scripts/start.sh``; the embedded worker trains the runs):
+
+    python results/run_experiments.py --task rte --phase search
+    python results/build_results.py            # tables and plots from the run files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+RESULTS = Path(__file__).resolve().parent
+RUNS = RESULTS / "runs"
+ROOT = RESULTS.parent
+PAPER_GRID = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+SEARCH_SEED = 42
+CONFIRM_SEEDS = [1, 2, 3]
+# The training every run shares: the paper's BERT setting (lr 2e-5, batch 16), cut to what a 2-core CPU can
+# afford: 4 epochs, so that cross-tuning alternates plain, AD-DROP, plain, AD-DROP; early stopping on the dev metric.
+TRAINING = {"epochs": 4, "batch_size": 16, "learning_rate": 2e-5, "max_length": 128, "patience": 2,
+            "device": "cpu", "logging_steps": 20}
+SEARCH_BUDGET = 10
+PRIOR_VARIANTS = [("GA", "high"), ("GA", "low"), ("RD", "high")]
+
+
+def base_job(task: str, data_root: Path, seed: int, **addrop: Any) -> dict:
+    """The job every run of ``task`` starts from."""
+    return {"model": "minilm", "data": {"source": "directory", "task": task, "data_dir": str(data_root / task)},
+            "training": {**TRAINING, "seed": seed},
+            "addrop": {"method": "GA", "layers": [0], "cross_tuning": True, **addrop}}
+
+
+def recorded(task: str, phase: str) -> list[dict]:
+    """The runs of a phase written so far."""
+    folder = RUNS / task / phase
+    return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def run_name(run: dict) -> str:
+    if run["role"] == "baseline":
+        return f"baseline-seed{run['seed']}"
+    s = run["setting"]
+    return f"{s['method']}-{s['mode']}-p{s['p']:g}-q{s['q']:g}-L{'-'.join(map(str, s['layers']))}-seed{run['seed']}"
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return {"cpu": cpu, "cores": len([l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("processor")]),
+            "python": platform.python_version(), "commit": commit}
+
+
+class Studio:
+    """The parts of the REST API the experiments use."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=120)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        answer = self.http.request(method, path, **kwargs)
+        if answer.status_code >= 400:
+            raise SystemExit(f"{method} {path}: {answer.status_code} {answer.text}")
+        return answer.json()
+
+    def record(self, task: str, phase: str, job_id: int) -> bool:
+        """Write a finished job's run file (config, per-epoch metrics, result, wall time); False if it is not
+        finished, or failed (a failed run is not recorded, so it runs again)."""
+        job = self.call("GET", f"/api/jobs/{job_id}")
+        if job["state"] not in ("succeeded", "pruned"):
+            if job["state"] in ("failed", "cancelled"):
+                print(f"  job {job_id} {job['state']}: {job['error']}", file=sys.stderr)
+            return False
+        points = self.call("GET", f"/api/jobs/{job_id}/metrics")
+        losses: dict[int, list[float]] = {}
+        for point in points:
+            if point["kind"] == "step" and "loss" in point["values"]:
+                losses.setdefault(int(point["epoch"] - 1e-9) + 1, []).append(point["values"]["loss"])
+        epochs = [{"epoch": round(point["epoch"]), "dev": point["values"],
+                   "train_loss": statistics.fmean(losses.get(round(point["epoch"]), [float("nan")]))}
+                  for point in points if point["kind"] == "eval"]
+        spec = job["spec"]
+        enabled = spec["addrop"]["enabled"]
+        run = {
+            "task": task, "phase": phase, "role": "addrop" if enabled else "baseline",
+            "setting": ({key: spec["addrop"][key] for key in ("p", "q", "method", "mode", "layers", "cross_tuning")}
+                        if enabled else None),
+            "seed": spec["training"]["seed"], "state": job["state"], "metric": job["metric"],
+            "best_metric": job["best_metric"], "best_epoch": job["best_epoch"], "final_metrics": job["final_metrics"],
+            "epochs": epochs, "spec": spec,
+            "job": {"id": job_id, "sweep_id": job["sweep_id"], "started_at": job["started_at"],
+                    "finished_at": job["finished_at"], "worker": job["worker"]},
+            "wall_seconds": _seconds(job["started_at"], job["finished_at"]), "machine": machine(),
+        }
+        path = RUNS / task / phase / f"{run_name(run)}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            return True
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(run, indent=1) + "\n")
+        tmp.replace(path)
+        print(f"  recorded {path.relative_to(RESULTS)}: best {run['metric']} {run['best_metric']} "
+              f"({run['state']}, {run['wall_seconds']:.0f} s)")
+        return True
+
+    def follow(self, task: str, phase: str, sweep_id: int | None = None, job_ids: list[int] = ()) -> None:
+        """Record the sweep's (or the jobs') runs as they finish, until everything has."""
+        done: set[int] = set()
+        while True:
+            ids = list(job_ids)
+            finished = True
+            if sweep_id is not None:
+                sweep = self.call("GET", f"/api/sweeps/{sweep_id}")
+                ids += sweep["baseline_job_ids"] + [j for t in sweep["trials"] if t["same_as"] is None for j in t["job_ids"]]
+                finished = sweep["state"] != "running"
+            for job_id in ids:
+                if job_id not in done and self.record(task, phase, job_id):
+                    done.add(job_id)
+            states = [self.call("GET", f"/api/jobs/{j}")["state"] for j in ids if j not in done]
+            if finished and all(state in ("failed", "cancelled") for state in states):
+                return
+            time.sleep(15)
+
+
+def _seconds(start: str | None, end: str | None) -> float:
+    from datetime import datetime
+
+    if not start or not end:
+        return float("nan")
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def search(studio: Studio, task: str, data_root: Path, budget: int) -> None:
+    runs = recorded(task, "search")
+    prior = [{"params": {"p": r["setting"]["p"], "q": r["setting"]["q"]}, "values": [r["best_metric"]],
+              "state": "pruned" if r["state"] == "pruned" else "complete",
+              "intermediate": {str(e["epoch"]): e["dev"][r["metric"]] for e in r["epochs"] if r["metric"] in e["dev"]}}
+             for r in runs if r["role"] == "addrop" and r["best_metric"] is not None]
+    has_baseline = any(r["role"] == "baseline" for r in runs)
+    if len(prior) >= budget and has_baseline:
+        print(f"{task} search: all {budget} settings and the baseline are recorded")
+        return
+    body = {"name": f"{task} · TPE search of p, q (results/)", "base": base_job(task, data_root, SEARCH_SEED),
+            "space": {"p": PAPER_GRID, "q": PAPER_GRID}, "strategy": "tpe", "max_trials": budget,
+            "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": 1,
+            "pruning": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3}, "prior": prior}
+    sweep = studio.call("POST", "/api/sweeps", json=body)
+    print(f"{task} search: sweep {sweep['id']} ({len(prior)} settings already recorded, baseline "
+          f"{'recorded' if has_baseline else 'runs too'})")
+    studio.follow(task, "search", sweep_id=sweep["id"])
+
+
+def chosen_setting(task: str) -> dict:
+    """The searched setting with the best dev metric (seed 42)."""
+    runs = [r for r in recorded(task, "search") if r["role"] == "addrop" and r["state"] == "succeeded"]
+    if not runs:
+        raise SystemExit(f"{task}: no finished search run yet; run --phase search first")
+    return max(runs, key=lambda r: r["best_metric"])["setting"]
+
+
+def confirm(studio: Studio, task: str, data_root: Path) -> None:
+    setting = chosen_setting(task)
+    runs = recorded(task, "confirm")
+    have = {(r["role"], r["seed"]) for r in runs if r["role"] == "baseline" or r["setting"] == setting}
+    both = [s for s in CONFIRM_SEEDS if ("addrop", s) not in have and ("baseline", s) not in have]
+    addrop_only = [s for s in CONFIRM_SEEDS if ("addrop", s) not in have and s not in both]
+    baseline_only = [s for s in CONFIRM_SEEDS if ("baseline", s) not in have and s not in both]
+    print(f"{task} confirm: p={setting['p']} q={setting['q']}; to run: both {both}, AD-DROP {addrop_only}, "
+          f"baseline {baseline_only}")
+    space = {"p": [setting["p"]], "q": [setting["q"]], "method": [setting["method"]], "mode": [setting["mode"]],
+             "layers": [setting["layers"]]}
+    for seeds, baseline in ((both, True), (addrop_only, False)):
+        if seeds:
+            sweep = studio.call("POST", "/api/sweeps", json={
+                "name": f"{task} · AD-DROP vs baseline (results/)", "base": base_job(task, data_root, seeds[0]),
+                "space": space, "seeds": seeds, "baseline": baseline, "parallel": 1, "pruning": {"kind": "none"}})
+            studio.follow(task, "confirm", sweep_id=sweep["id"])
+    jobs = [studio.call("POST", "/api/jobs", json={**base_job(task, data_root, seed), "addrop": {"enabled": False},
+                                                    "name": f"{task} · baseline · seed {seed} (results/)"})["id"]
+            for seed in baseline_only]
+    if jobs:
+        studio.follow(task, "confirm", job_ids=jobs)
+
+
+def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
+    runs = recorded(task, "prior")
+    have = {(r["setting"]["method"], r["setting"]["mode"]) if r["setting"] else "baseline" for r in runs}
+    missing = [variant for variant in PRIOR_VARIANTS if variant not in have]
+    need_baseline = "baseline" not in have
+    print(f"{task} prior experiment: to run {missing} {'and the baseline' if need_baseline else ''}")
+    for index, (method, mode) in enumerate(missing):
+        sweep = studio.call("POST", "/api/sweeps", json={
+            "name": f"{task} · prior experiment {method} {mode} (results/)",
+            "base": base_job(task, data_root, SEARCH_SEED, cross_tuning=False),
+            "space": {"p": [0.3], "q": [0.3], "method": [method], "mode": [mode]}, "seeds": [SEARCH_SEED],
+            "baseline": need_baseline and index == 0, "parallel": 1, "pruning": {"kind": "none"}})
+        studio.follow(task, "prior", sweep_id=sweep["id"])
+    if need_baseline and not missing:
+        job = studio.call("POST", "/api/jobs", json={**base_job(task, data_root, SEARCH_SEED), "addrop": {"enabled": False}})
+        studio.follow(task, "prior", job_ids=[job["id"]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", default="http://127.0.0.1:8000")
+    parser.add_argument("--task", required=True, choices=["rte", "mrpc", "cola", "stsb", "sst2"])
+    parser.add_argument("--phase", required=True, choices=["search", "confirm", "prior"])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
+    parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
+    args = parser.parse_args()
+    studio = Studio(args.server)
+    data_root = args.data.resolve()
+    if args.phase == "search":
+        search(studio, args.task, data_root, args.budget)
+    elif args.phase == "confirm":
+        confirm(studio, args.task, data_root)
+    else:
+        prior_experiment(studio, args.task, data_root)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""results/build_results.py: the table's numbers against ones computed by hand from synthetic run files, and
+the plots it draws."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
+from build_results import build  # noqa: E402
+
+pytest.importorskip("matplotlib")
+
+
+def write_run(root: Path, task: str, phase: str, role: str, seed: int, best: float, setting=None, state="succeeded"):
+    run = {"task": task, "phase": phase, "role": role, "setting": setting, "seed": seed, "state": state,
+           "metric": "f1", "best_metric": best, "best_epoch": 2.0, "final_metrics": {"f1": best},
+           "epochs": [{"epoch": 1, "dev": {"f1": best - 0.01, "loss": 0.5}, "train_loss": 0.6},
+                      {"epoch": 2, "dev": {"f1": best, "loss": 0.45}, "train_loss": 0.4}],
+           "wall_seconds": 120.0 + seed, "machine": {"cpu": "Test CPU", "cores": 2}}
+    name = f"{role}-{seed}-{json.dumps(setting, sort_keys=True) if setting else ''}".replace('"', "").replace(" ", "")
+    folder = root / task / phase
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{abs(hash(name))}.json").write_text(json.dumps(run))
+
+
+def test_the_table_and_plots_from_run_files(tmp_path):
+    runs = tmp_path / "runs"
+    good = {"p": 0.3, "q": 0.4, "method": "GA", "mode": "high", "layers": [0], "cross_tuning": True}
+    worse = {**good, "p": 0.7}
+    write_run(runs, "mrpc", "search", "baseline", 42, 0.80)
+    write_run(runs, "mrpc", "search", "addrop", 42, 0.83, good)
+    write_run(runs, "mrpc", "search", "addrop", 42, 0.78, worse, state="pruned")
+    for seed, base, ours in ((1, 0.80, 0.83), (2, 0.82, 0.85), (3, 0.84, 0.87)):
+        write_run(runs, "mrpc", "confirm", "baseline", seed, base)
+        write_run(runs, "mrpc", "confirm", "addrop", seed, ours, good)
+    write_run(runs, "mrpc", "prior", "baseline", 42, 0.80)
+    write_run(runs, "mrpc", "prior", "addrop", 42, 0.81, {**good, "cross_tuning": False})
+    write_run(runs, "rte", "search", "baseline", 42, 0.60)  # a task still searching: no gain yet
+    text = build(runs, tmp_path / "docs")
+    row = next(line for line in text.splitlines() if line.startswith("| mrpc"))
+    # by hand: baseline mean 0.82, sample std 0.02; AD-DROP 0.85 +/- 0.02; gain 3 points; chosen p 0.3 (0.83 > 0.78)
+    assert "| 82.00 ± 2.00 | 85.00 ± 2.00 | +3.00 | 3 + 3 | 0.3, 0.4 | 2 (1) | 83.00 vs 80.00 |" in row
+    assert "| **average** (1 tasks) | 82.00 | 85.00 | +3.00 |" in text
+    rte = next(line for line in text.splitlines() if line.startswith("| rte"))
+    assert "| – | – | – | 0 + 0 |" in rte
+    assert "Test CPU (2 cores)" in text
+    for name in ("search-mrpc.png", "prior-mrpc.png"):
+        assert (tmp_path / "docs" / "results" / name).stat().st_size > 10_000
+    assert "![search-mrpc](results/search-mrpc.png)" in text and "{{" not in text
