@@ -30,6 +30,7 @@ from backend.schemas.sweeps import CurvePoint, Importance, SweepCreate, SweepCur
 log = logging.getLogger(__name__)
 
 CONTROLLER_LEASE_SECONDS = 20.0  # longer than a round takes; a crashed API's lease runs out soon
+RUN_ATTEMPTS = 2  # a run that failed (e.g. its worker was killed) is run once more before its trial fails
 DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an adaptive search is done
 
 
@@ -176,15 +177,20 @@ class SweepService:
                 self._copy_outcome(study, trial, trials[original])
                 continue
             runs = by_trial.get(trial.number, [])
-            have = {job.seed_index for job in runs}
+            missing = _to_run(runs, len(spec.seeds))
             value = studies.setting(space, trial.params)
-            new_rows += [self._job(sweep, (trial.number, trial._trial_id, value), index, seed)
-                         for index, seed in enumerate(spec.seeds) if index not in have]
-            self._settle(study, trial, runs, len(spec.seeds))
+            new_rows += [self._job(sweep, (trial.number, trial._trial_id, value), index, spec.seeds[index])
+                         for index in missing]
+            if not missing:
+                self._settle(study, trial, list(_latest(runs).values()), len(spec.seeds))
+        if spec.baseline:
+            twins = [job for job in jobs if job.sweep_role == "baseline"]
+            new_rows += [self._job(sweep, None, index, spec.seeds[index]) for index in _to_run(twins, len(spec.seeds))]
         if new_rows:
             self.jobs.queue_rows(new_rows)
             for row in new_rows:
-                by_trial.setdefault(row.trial_number, []).append(row)
+                if row.sweep_role == "trial":
+                    by_trial.setdefault(row.trial_number, []).append(row)
 
         # Ask for new trials while fewer than `parallel` run and the budget lasts. A finished trial with no
         # runs of its own was not asked by this sweep (e.g. added to the study by hand) and counts for nothing.
@@ -403,6 +409,23 @@ class SweepService:
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
         log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, len(open_jobs))
         return self.get(sweep_id)
+
+
+def _latest(runs: Sequence[Job]) -> dict[int, Job]:
+    """The newest job of each seed (a failed run may have been run again)."""
+    latest: dict[int, Job] = {}
+    for job in sorted(runs, key=lambda job: job.id or 0):
+        latest[job.seed_index] = job
+    return latest
+
+
+def _to_run(runs: Sequence[Job], seeds: int) -> list[int]:
+    """Seed indexes that need a (new) job: none yet, or the last one failed (its worker died, say) and it has
+    been tried fewer than RUN_ATTEMPTS times."""
+    latest = _latest(runs)
+    attempts = {index: sum(job.seed_index == index for job in runs) for index in latest}
+    return [index for index in range(seeds) if index not in latest
+            or (latest[index].state == "failed" and attempts[index] < RUN_ATTEMPTS)]
 
 
 def _trial_state(trial: optuna.trial.FrozenTrial, runs: Sequence[Job]) -> str:

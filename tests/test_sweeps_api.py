@@ -209,6 +209,27 @@ def test_cancelling_a_sweep_stops_its_jobs_and_asks_nothing_more(stack, tiny_mod
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
 
 
+def test_a_run_whose_worker_died_is_run_again(stack, tiny_model, sst2):
+    if stack.kind != "embedded":
+        pytest.skip("the jobs tests kill workers on both stacks; the sweep's retry is the same code")
+    client = stack.client()
+    body = sweep_request(tiny_model, sst2, {"p": [0.3], "q": [0.3]}, baseline=False, parallel=1)
+    body["base"]["training"].update(epochs=30, patience=None)
+    created = create(client, body)
+    first = wait_for(lambda: (ids := sweep(client, created["id"])["trials"][0]["job_ids"])
+                     and job(client, ids[0])["state"] == "running" and ids[0], 120, "the run to start", interval=0.5)
+    stack.kill_worker()
+    failed = wait_for(lambda: (j := job(client, first))["state"] == "failed" and j, 60, "the lease to fail the run")
+    assert "stopped responding" in failed["error"]
+    stack.start_worker()
+    done = wait_for(lambda: finished_sweep(client, created["id"]), 300, "the sweep to finish", interval=1)
+    (trial,) = done["trials"]
+    assert trial["state"] == "complete" and trial["job_ids"][0] == first and len(trial["job_ids"]) == 2
+    again = job(client, trial["job_ids"][1])
+    assert again["state"] == "succeeded" and again["spec"]["training"]["seed"] == 1
+    assert trial["value"]["n"] == 1 and trial["value"]["mean"] == pytest.approx(again["best_metric"])
+
+
 def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
     if stack.kind != "embedded":
         pytest.skip("restarts are tested on the embedded default; the jobs tests restart both")
@@ -249,6 +270,10 @@ def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
      "prior.0.params.p: 0.9 is not in the space"),
     ({"strategy": "tpe", "prior": [{"params": {"p": 0.2}, "values": [0.5]}]}, 422, "prior.0.params: q missing"),
     ({"strategy": "tpe", "prior": [{"params": {"p": 0.2, "q": 0.3}, "values": []}]}, 422, "prior.0.values"),
+    ({"strategy": "tpe", "prior": [{"params": {"p": 0.2, "q": 0.3}, "values": [0.5],
+                                    "intermediate": {"99999999999999999999": 0.5}}]}, 422, "epochs must be in"),
+    ({"seeds": [2**32]}, 422, "seeds"),
+    ({"max_trials": 10**30, "strategy": "tpe"}, 422, "max_trials"),
     ({"colour": "red"}, 422, "colour: Extra inputs are not permitted"),
     ({"base": {"data": {"source": "hub", "task": "sst2"}, "training": {"lr": 1}}}, 422, "base.training.lr"),
 ])

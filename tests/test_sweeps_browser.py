@@ -37,7 +37,7 @@ def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path
         assert "sst2" in page.inner_text("#base-summary") and "2 epochs" in page.inner_text("#base-summary")
         page.click("[data-preset='versus']")
         assert page.input_value("[name='space.p']") == "0.4" and page.input_value("[name='seeds']") == "1, 2, 3"
-        assert "1 settings × 3 seed(s) = 3 runs, plus 3 baseline run(s)" in page.inner_text("#sweep-size")
+        assert "1 setting × 3 seeds = 3 runs, plus 3 baseline runs" in page.inner_text("#sweep-size")
         page.fill("[name='space.p']", "0.4, abc")
         assert "not a number" in page.inner_text(".field-error[data-for='space.p']")
         page.fill("[name='space.p']", "0.4")

@@ -92,6 +92,15 @@ class PriorTrial(_Strict):
             raise ValueError("values must be finite numbers")
         return values
 
+    @field_validator("intermediate")
+    @classmethod
+    def _epochs(cls, values: dict[int, float]) -> dict[int, float]:
+        if any(not 0 <= epoch <= 100_000 for epoch in values):
+            raise ValueError("epochs must be in 0 .. 100000")
+        if not all(math.isfinite(value) for value in values.values()):
+            raise ValueError("values must be finite numbers")
+        return values
+
 
 class SweepCreate(_Strict):
     """A sweep: the base job, the settings to try, the seeds every setting runs with, and the search."""

@@ -62,7 +62,8 @@ function showSize() {
   form.querySelectorAll(".field-error").forEach((slot) => { slot.textContent = ""; });
   try {
     const size = sweepSize(body());
-    status.textContent = `${size.settings} settings × ${body().seeds.length} seed(s) = ${size.runs} runs, plus ${size.baseline} baseline run(s)`
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    status.textContent = `${plural(size.settings, "setting")} × ${plural(body().seeds.length, "seed")} = ${plural(size.runs, "run")}, plus ${plural(size.baseline, "baseline run")}`
       + (size.settings > context.max_trials ? ` · over this server's limit of ${context.max_trials} settings` : "");
   } catch (error) {
     status.textContent = "";
