@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -66,8 +67,10 @@ def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cores": len([l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("processor")]),
-            "python": platform.python_version(), "commit": commit}
+    cores = len([line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("processor")])
+    # the 15-minute load average when the run was recorded: above the core count, the machine was shared
+    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "commit": commit,
+            "load_15min": round(os.getloadavg()[2], 2)}
 
 
 class Studio:
@@ -122,6 +125,21 @@ class Studio:
               f"({run['state']}, {run['wall_seconds']:.0f} s)")
         return True
 
+    def running_sweep(self, name: str) -> int | None:
+        """A sweep of this name still running (started by an earlier invocation): it is followed, not repeated."""
+        items = self.call("GET", "/api/sweeps", params={"limit": 200})["items"]
+        return next((s["id"] for s in items if s["name"] == name and s["state"] == "running"), None)
+
+    def sweep(self, task: str, phase: str, body: dict) -> None:
+        """Start the sweep (or pick up the running one of the same name) and record its runs."""
+        sweep_id = self.running_sweep(body["name"])
+        if sweep_id is None:
+            sweep_id = self.call("POST", "/api/sweeps", json=body)["id"]
+            print(f"{task} {phase}: started sweep {sweep_id}")
+        else:
+            print(f"{task} {phase}: following sweep {sweep_id}, still running")
+        self.follow(task, phase, sweep_id=sweep_id)
+
     def follow(self, task: str, phase: str, sweep_id: int | None = None, job_ids: list[int] = ()) -> None:
         """Record the sweep's (or the jobs') runs as they finish, until everything has."""
         done: set[int] = set()
@@ -163,10 +181,8 @@ def search(studio: Studio, task: str, data_root: Path, budget: int) -> None:
             "space": {"p": PAPER_GRID, "q": PAPER_GRID}, "strategy": "tpe", "max_trials": budget,
             "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": 1,
             "pruning": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3}, "prior": prior}
-    sweep = studio.call("POST", "/api/sweeps", json=body)
-    print(f"{task} search: sweep {sweep['id']} ({len(prior)} settings already recorded, baseline "
-          f"{'recorded' if has_baseline else 'runs too'})")
-    studio.follow(task, "search", sweep_id=sweep["id"])
+    print(f"{task} search: {len(prior)} settings already recorded, baseline {'recorded' if has_baseline else 'runs too'}")
+    studio.sweep(task, "search", body)
 
 
 def chosen_setting(task: str) -> dict:
@@ -190,10 +206,10 @@ def confirm(studio: Studio, task: str, data_root: Path) -> None:
              "layers": [setting["layers"]]}
     for seeds, baseline in ((both, True), (addrop_only, False)):
         if seeds:
-            sweep = studio.call("POST", "/api/sweeps", json={
-                "name": f"{task} · AD-DROP vs baseline (results/)", "base": base_job(task, data_root, seeds[0]),
-                "space": space, "seeds": seeds, "baseline": baseline, "parallel": 1, "pruning": {"kind": "none"}})
-            studio.follow(task, "confirm", sweep_id=sweep["id"])
+            studio.sweep(task, "confirm", {
+                "name": f"{task} · AD-DROP vs baseline{'' if baseline else ' (AD-DROP only)'} (results/)",
+                "base": base_job(task, data_root, seeds[0]), "space": space, "seeds": seeds, "baseline": baseline,
+                "parallel": 1, "pruning": {"kind": "none"}})
     jobs = [studio.call("POST", "/api/jobs", json={**base_job(task, data_root, seed), "addrop": {"enabled": False},
                                                     "name": f"{task} · baseline · seed {seed} (results/)"})["id"]
             for seed in baseline_only]
@@ -208,12 +224,11 @@ def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
     need_baseline = "baseline" not in have
     print(f"{task} prior experiment: to run {missing} {'and the baseline' if need_baseline else ''}")
     for index, (method, mode) in enumerate(missing):
-        sweep = studio.call("POST", "/api/sweeps", json={
+        studio.sweep(task, "prior", {
             "name": f"{task} · prior experiment {method} {mode} (results/)",
             "base": base_job(task, data_root, SEARCH_SEED, cross_tuning=False),
             "space": {"p": [0.3], "q": [0.3], "method": [method], "mode": [mode]}, "seeds": [SEARCH_SEED],
             "baseline": need_baseline and index == 0, "parallel": 1, "pruning": {"kind": "none"}})
-        studio.follow(task, "prior", sweep_id=sweep["id"])
     if need_baseline and not missing:
         job = studio.call("POST", "/api/jobs", json={**base_job(task, data_root, SEARCH_SEED), "addrop": {"enabled": False}})
         studio.follow(task, "prior", job_ids=[job["id"]])
