@@ -1,5 +1,5 @@
 """The ``addrop-studio`` command: serve the web app with uvicorn and, on the embedded broker (no Redis),
-a job worker beside it, stopped when the server stops."""
+a job worker beside it, restarted when it dies and stopped when the server stops."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Sequence
+import threading
+import time
+from typing import Callable, Sequence
 
 from backend.settings import get_settings
 
 WORKER_STOP_SECONDS = 10.0
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after quick successive deaths, up to a minute apart
+HEALTHY_SECONDS = 120.0  # a worker that ran this long before it died starts the delays again
 _PR_SET_PDEATHSIG = 1
 
 
@@ -32,15 +36,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     # uvicorn re-raises SIGTERM once it has shut down; with Python's default action the process would
     # die there without running the ``finally`` below and the worker would be orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    worker = None
+    supervisor = None
     if settings.embedded_broker and settings.embedded_worker and not args.no_worker:
-        worker = start_worker()
+        supervisor = WorkerSupervisor(start_worker)
+        supervisor.start()
     try:
         uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port)
     finally:
-        if worker is not None:
-            stop_worker(worker)
+        if supervisor is not None:
+            supervisor.stop()
     return 0
+
+
+class WorkerSupervisor(threading.Thread):
+    """Keeps the embedded worker running: when it exits (killed, crashed), a new one starts after a delay that
+    grows with quick successive deaths (``RESTART_DELAYS``)."""
+
+    def __init__(self, start: Callable[[], subprocess.Popen]) -> None:
+        super().__init__(name="worker-supervisor", daemon=True)
+        self._start = start
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+
+    def run(self) -> None:
+        deaths = 0
+        while not self._stopping.is_set():
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                self.process = self._start()
+            started = time.monotonic()
+            code = self.process.wait()
+            if self._stopping.is_set():
+                return
+            deaths = 0 if time.monotonic() - started > HEALTHY_SECONDS else deaths + 1
+            delay = RESTART_DELAYS[min(max(deaths - 1, 0), len(RESTART_DELAYS) - 1)]
+            print(f"addrop-studio: the job worker exited ({code}); starting a new one in {delay:g} s", file=sys.stderr)
+            self.restarts += 1
+            self._stopping.wait(delay)
+
+    def stop(self) -> None:
+        """Stop supervising and stop the worker."""
+        with self._lock:
+            self._stopping.set()
+            process = self.process
+        if process is not None:
+            stop_worker(process)
+        self.join(WORKER_STOP_SECONDS)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -1,0 +1,63 @@
+"""The embedded worker is supervised: killed (parent and pool), it is started again and the next job runs
+without anyone restarting the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+
+from tests.browser import ROOT, free_port, wait_until_healthy
+from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, wait_for
+
+
+def worker_of(server: subprocess.Popen) -> psutil.Process | None:
+    """The server's embedded worker process (``python -m worker``), if one runs."""
+    for child in psutil.Process(server.pid).children():
+        if child.is_running() and "worker" in " ".join(child.cmdline()):
+            return child
+    return None
+
+
+def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data, tmp_path):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
+           "ADDROP_DATA_DIR": str(tmp_path / "data"), "ADDROP_JOB_LEASE_SECONDS": "5",
+           "ADDROP_JOB_HEARTBEAT_SECONDS": "1"}
+    for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL"):
+        env.pop(name, None)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(server, url, log, 120)
+        first = wait_for(lambda: worker_of(server), 60, "the embedded worker to start")
+        os.killpg(first.pid, signal.SIGKILL)  # the worker's parent and its pool child together
+        killed = time.monotonic()
+        second = wait_for(lambda: (w := worker_of(server)) and w.pid != first.pid and w, 60, "a new worker")
+        model = make_tiny_model(tmp_path / "model")
+        data = make_sst2_slice(shared_data, tmp_path / "sst2", train=32, validation=16)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            job = client.post("/api/jobs", json=job_request(model, data, epochs=1)).json()
+            wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["state"] == "succeeded", 180,
+                     "the job after the restart to succeed", interval=0.5)
+        elapsed = time.monotonic() - killed
+        assert second.is_running()
+        assert "the job worker exited" in log.read_text()
+        print(f"worker killed -> new worker in the process table -> job done: {elapsed:.1f} s")
+    finally:
+        descendants = psutil.Process(server.pid).children(recursive=True)
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(descendants, timeout=15)
+    assert not alive, f"left running after the server stopped: {alive}"  # the supervisor stopped its worker
