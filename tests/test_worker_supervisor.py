@@ -19,8 +19,11 @@ from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, wait
 def worker_of(server: subprocess.Popen) -> psutil.Process | None:
     """The server's embedded worker process (``python -m worker``), if one runs."""
     for child in psutil.Process(server.pid).children():
-        if child.is_running() and "worker" in " ".join(child.cmdline()):
-            return child
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "worker" in " ".join(child.cmdline()):
+                return child
+        except psutil.Error:  # it died (or was reaped) while we looked
+            continue
     return None
 
 
