@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -21,12 +22,20 @@ import redis
 from tests.browser import ROOT, free_port, wait_until_healthy
 from tests.conftest import tiny_config
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS = "redis://127.0.0.1:6379/0"
+# The servers the job tests use: scripts/test.sh exports the ones it found running or started.
+POSTGRES = os.environ.get("ADDROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS = os.environ.get("ADDROP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FINISHED = ("succeeded", "failed", "cancelled")
 WORDS = ("the a an and or but not no is was are were be been it this that film movie story good bad great "
          "worst best funny dull boring smart witty charming mess fun love hate plot acting script characters "
          "one two of to in on for with as by at from , . ! ? ' - ( )").split()
+
+
+def postgres_schema_url(schema: str) -> str:
+    """The SQLAlchemy URL of the POSTGRES database with ``schema`` as its search path."""
+    parts = urlsplit(POSTGRES)
+    query = urlencode([*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")])
+    return urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query))
 
 
 def make_tiny_model(folder: Path) -> Path:
@@ -117,7 +126,7 @@ class Stack:
             self.queue = f"addrop-test-{uuid.uuid4().hex[:10]}"
             with psycopg.connect(POSTGRES, autocommit=True) as connection:
                 connection.execute(f"CREATE SCHEMA {self.schema}")
-            self.env.update(DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{self.schema}",
+            self.env.update(DATABASE_URL=postgres_schema_url(self.schema),
                             ADDROP_BROKER_URL=REDIS, ADDROP_JOB_QUEUE=self.queue)
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from backend.database import Database
 from backend.orm import Job, LogLine
-from tests.jobs_stack import POSTGRES
+from tests.jobs_stack import POSTGRES, postgres_schema_url
 from worker.recorder import JobRecorder
 
 
@@ -21,7 +21,7 @@ def database():
     schema = f"log_order_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
-    db = Database(f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}")
+    db = Database(postgres_schema_url(schema))
     db.migrate()
     try:
         yield db

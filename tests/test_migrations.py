@@ -13,7 +13,7 @@ from sqlalchemy import inspect, select, text
 
 from backend.database import MIGRATIONS, Database
 from backend.orm import Base, Job, LogLine, MetricPoint, Sweep
-from tests.jobs_stack import POSTGRES
+from tests.jobs_stack import POSTGRES, postgres_schema_url
 
 # What the first release's create_all made on SQLite (read off a database it created).
 PRE_MIGRATION_SQLITE = """
@@ -92,7 +92,7 @@ def postgres_url():
     with psycopg.connect(POSTGRES, autocommit=True) as connection:
         connection.execute(f"CREATE SCHEMA {schema}")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+        yield postgres_schema_url(schema)
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as connection:
             connection.execute(f"DROP SCHEMA {schema} CASCADE")
