@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the environment (and Debian's Chromium for the browser tests), then runs the whole test suite: the
-# JavaScript unit tests (node --test, where Node is installed) and pytest.
+# JavaScript unit tests (node --test, where Node is installed) and pytest. The job tests use PostgreSQL and Redis
+# where they answer on their standard ports, and otherwise throwaway servers (scripts/test_services.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +13,8 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+. scripts/test_services.sh
+start_test_services
 # Both suites always run; the script fails if either does. pytest comes last so its summary is the last line.
 js_status=0
 if command -v node > /dev/null; then
