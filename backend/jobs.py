@@ -204,6 +204,10 @@ class JobService:
     def model_layers(self, model: str) -> int:
         """How many transformer layers ``model`` has; :class:`InvalidJob` when it cannot be loaded."""
         source = resolve_model(model)
+        if source == model and not self.settings.allow_local_paths and _looks_local(model):
+            # The same answer whether the path exists or not, so the API cannot be used to probe the disk.
+            raise InvalidJob(f"model: {model!r} is not a model this server can load: use 'minilm' or a Hugging Face "
+                             "hub id (this server does not let jobs read local directories)")
         if Path(source).exists() and source == model:
             self._local_path(model, "model")
         try:
@@ -403,6 +407,15 @@ class JobService:
         for job_id in ids:
             self.enqueue(job_id)
         return len(ids)
+
+
+def _looks_local(model: str) -> bool:
+    """A path rather than a hub id: absolute, relative to the home or current directory, or present on disk
+    (from_pretrained would read a local folder of that name first)."""
+    try:
+        return model.startswith(("/", ".", "~", "\\")) or Path(model).expanduser().exists()
+    except (OSError, ValueError):  # a NUL byte or a name the file system cannot hold: not a hub id either
+        return True
 
 
 def _default_name(spec: JobCreate, task: TaskSpec) -> str:

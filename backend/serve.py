@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import ipaddress
 import os
 import signal
 import subprocess
@@ -33,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
 
     settings = get_settings()
+    refusal = open_network_refusal(args.host, settings.api_token, settings.allow_open_network)
+    if refusal:
+        print(f"addrop-studio: {refusal}", file=sys.stderr)
+        return 2
     # uvicorn re-raises SIGTERM once it has shut down; with Python's default action the process would
     # die there without running the ``finally`` below and the worker would be orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -85,6 +90,19 @@ class WorkerSupervisor(threading.Thread):
         if process is not None:
             stop_worker(process)
         self.join(WORKER_STOP_SECONDS)
+
+
+def open_network_refusal(host: str, token: str | None, allowed: bool) -> str | None:
+    """Why the server must not start on ``host``: anyone who reaches a non-loopback address could queue jobs
+    and read the workers' disks without a token. None when it may start."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if loopback or token or allowed:
+        return None
+    return (f"refusing to serve on {host} without an API token: set ADDROP_API_TOKEN (writes then need it), or "
+            "ADDROP_ALLOW_OPEN_NETWORK=true on a trusted network")
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -23,6 +23,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default: a SQLite file in data_dir.",
     )
     api_token: str | None = Field(None, description="When set, every write endpoint requires it as a bearer token.")
+    explain_requires_token: bool = Field(
+        False, description="With api_token set, POST /api/explain needs the token too (it runs models)."
+    )
+    allow_open_network: bool = Field(
+        False, description="Serve on a non-loopback address without api_token (only on a trusted network)."
+    )
 
     models: list[str] = Field(
         ["minilm"], description="Models the explorer may load: hub ids, local directories or 'minilm'."

@@ -26,7 +26,8 @@ from backend.settings import Settings
 from worker.pruning import trial_pruning
 from worker.recorder import DatabaseLogHandler, JobRecorder
 
-log = logging.getLogger("worker.runner")
+log = logging.getLogger("worker.runner")  # copied into the job's log
+server_log = logging.getLogger("worker.errors")  # the worker process's log only
 
 
 class JobMetricsReporter(MetricsReporter):
@@ -137,7 +138,10 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
                         final_metrics=result.final_metrics, checkpoint=checkpoint)
         return state
     except Exception as error:
-        log.error("failed:\n%s", traceback.format_exc())
+        # The traceback goes to the worker's own log (the operator's); the job's log, which anyone who can
+        # read the API sees, gets the error alone.
+        server_log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+        log.error("failed: %s: %s", type(error).__name__, error)
         recorder.finish("failed", error=f"{type(error).__name__}: {error}")
         return "failed"
     finally:

@@ -1,9 +1,10 @@
 """``POST /api/explain``: attention, attribution, candidate region and dropped positions for one input."""
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
 from addrop.hooks import UnsupportedModelError
 from addrop.models import ModelLoadError
+from backend.auth import require_token_for_explain
 from backend.catalog import UnknownModelError
 from backend.explainer import InvalidExplainRequest
 from backend.schemas.common import ErrorMessage
@@ -16,7 +17,9 @@ router = APIRouter(prefix="/api", tags=["explorer"])
     "/explain",
     response_model=ExplainResponse,
     summary="Explain one input",
-    responses={404: {"model": ErrorMessage}, 422: {"model": ErrorMessage}, 503: {"model": ErrorMessage}},
+    dependencies=[Depends(require_token_for_explain)],
+    responses={401: {"model": ErrorMessage, "description": "API token missing or wrong (when explain needs it)"},
+               404: {"model": ErrorMessage}, 422: {"model": ErrorMessage}, 503: {"model": ErrorMessage}},
 )
 def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
     """Attribute the input's prediction to the attention maps of the requested layers and heads, and draw

@@ -51,10 +51,19 @@
   }
 
   // ---------- API ----------
-  async function explainRequest(body) {
-    const response = await fetch("/api/explain", {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
-    });
+  async function explainRequest(body, asked = false) {
+    const headers = { "Content-Type": "application/json" };
+    const token = localStorage.getItem("addrop-api-token");
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const response = await fetch("/api/explain", { method: "POST", headers, body: JSON.stringify(body) });
+    if (response.status === 401 && !asked) {
+      // This server keeps the explorer behind its API token (ADDROP_EXPLAIN_REQUIRES_TOKEN); ask once.
+      const given = prompt("This server needs its API token to explain inputs:");
+      if (given) {
+        localStorage.setItem("addrop-api-token", given);
+        return explainRequest(body, true);
+      }
+    }
     let payload = null;
     try { payload = await response.json(); } catch (error) { payload = null; }
     if (!response.ok) {
