@@ -13,6 +13,7 @@ from typing import Iterator
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "addrop_schema_version"  # also named in migrations/env.py; Optuna owns "alembic_version"
@@ -23,18 +24,23 @@ _MIGRATION_LOCK_KEY = 0x616464726F70  # PostgreSQL advisory lock: "addrop"
 class Database:
     """An engine and a session factory for one URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pooled: bool = True) -> None:
+        """``pooled=False`` closes every connection after use: a process that forks (the worker's parent) must
+        not hand a live connection, or its locks, to a child."""
         parsed = make_url(url)
         self.url = url
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        pool = {} if pooled else {"poolclass": NullPool}
         if self.is_sqlite:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             # The API and the worker are separate processes writing the same file.
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **pool)
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
+        elif pooled:
             self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        else:
+            self.engine = create_engine(url, **pool)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def migrate(self) -> None:

@@ -97,6 +97,12 @@ class JobRecorder:
             ).rowcount)
 
 
+def job_is_queued(db: Database, job_id: int) -> bool:
+    """Whether the job still waits for a worker."""
+    with db.session() as session:
+        return session.scalar(select(Job.state).where(Job.id == job_id)) == "queued"
+
+
 def fail_lost_job(db: Database, job_id: int, reason: str) -> bool:
     """Fail a running job whose worker process died (called from the worker's parent process)."""
     with db.session() as session:

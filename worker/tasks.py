@@ -9,24 +9,27 @@ from __future__ import annotations
 import logging
 
 from billiard.exceptions import WorkerLostError
-from celery.signals import task_failure, worker_init, worker_process_init
+from celery.signals import task_failure, task_received, worker_init, worker_process_init
+from celery.worker import state as worker_state
 
 from backend.database import Database
 from backend.settings import get_settings
 from worker.celery_app import RUN_JOB, make_celery
-from worker.recorder import fail_lost_job
+from worker.recorder import fail_lost_job, job_is_queued
 
 log = logging.getLogger(__name__)
 settings = get_settings()
 app = make_celery(settings)
 _database: Database | None = None
+_is_parent = True  # until worker_process_init runs in a pool child
 
 
 def database() -> Database:
-    """This process's database connection (a forked child opens its own)."""
+    """This process's database. The parent (which forks the pool) keeps no connection open between uses; a
+    pool child opens its own pooled one."""
     global _database
     if _database is None:
-        _database = Database(settings.resolved_database_url)
+        _database = Database(settings.resolved_database_url, pooled=not _is_parent)
     return _database
 
 
@@ -37,12 +40,29 @@ def _migrate(**_: object) -> None:
 
 @worker_process_init.connect
 def _prepare_child(**_: object) -> None:
-    global _database
+    global _database, _is_parent
+    _is_parent = False
     # Connections inherited over fork must not be shared with the parent.
     if _database is not None:
         _database.engine.dispose(close=False)
     _database = None
     import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
+
+
+@task_received.connect
+def _skip_stale(request=None, **_: object) -> None:
+    # In the parent, as the message arrives: a job that is no longer queued (cancelled, already run, or a
+    # duplicate message) is discarded here, so it costs a query instead of a fresh pool process loading torch.
+    if request is None or request.name != RUN_JOB or not request.args:
+        return
+    try:
+        stale = not job_is_queued(database(), int(request.args[0]))
+    except Exception as error:  # unsure: let the task run; its own claim decides
+        log.warning("could not check job %s before running it: %s", request.args[0], error)
+        return
+    if stale:
+        log.info("job %s is not queued any more; its message is discarded", request.args[0])
+        worker_state.revoked.add(request.id)
 
 
 @app.task(name=RUN_JOB)

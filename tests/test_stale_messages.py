@@ -1,0 +1,38 @@
+"""A stale job message (its job cancelled, already run, or sent twice) is discarded by the worker's parent
+with one query: it costs no fresh pool process (which loads torch) and barely delays the jobs behind it."""
+
+from __future__ import annotations
+
+import time
+
+from tests.jobs_stack import Stack, job_request, make_sst2_slice, make_tiny_model, wait_for
+
+STALE = 6
+
+
+def test_stale_messages_are_discarded_without_a_pool_process(shared_data, tmp_path):
+    model = make_tiny_model(tmp_path / "model")
+    data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
+    (tmp_path / "stack").mkdir()
+    stack = Stack("embedded", tmp_path / "stack")
+    try:
+        stack.start_api()
+        client = stack.client()
+        stale = [client.post("/api/jobs", json=job_request(model, data, epochs=1)).json()["id"] for _ in range(STALE)]
+        for job_id in stale:
+            assert client.post(f"/api/jobs/{job_id}/cancel").json()["state"] == "cancelled"
+        wanted = client.post("/api/jobs", json=job_request(model, data, epochs=1)).json()["id"]
+        started = time.monotonic()
+        stack.start_worker()
+        wait_for(lambda: client.get(f"/api/jobs/{wanted}").json()["state"] in ("running", "succeeded"), 120,
+                 "the job behind the stale messages to start", interval=0.2)
+        delay = time.monotonic() - started
+        wait_for(lambda: client.get(f"/api/jobs/{wanted}").json()["state"] == "succeeded", 120, "it to succeed")
+        log = (stack.root / "worker.log").read_text()
+        assert log.count("is not queued any more; its message is discarded") == STALE
+        assert "nothing to do" not in log  # no pool process ran a stale job only to skip it
+        # One pool process starts (loading torch, several seconds); six more would take half a minute or more.
+        print(f"{STALE} stale messages ahead: the job started {delay:.1f} s after the worker")
+        assert delay < 30
+    finally:
+        stack.close()
