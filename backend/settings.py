@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         60.0, gt=0, description="A running job silent for this long is failed: its worker died."
     )
+    job_stall_seconds: float = Field(
+        1800.0, gt=0, description="A running job with no training step or evaluation batch for this long is "
+        "failed and its process ended (it hung; its heartbeat alone does not show progress)."
+    )
+    job_time_limit_seconds: int = Field(
+        7 * 24 * 3600, gt=0, description="Celery's hard time limit of one job: past it the job's process is killed."
+    )
     events_poll_seconds: float = Field(0.25, gt=0, description="How often an SSE stream looks for new points.")
     broker_visibility_timeout: int = Field(
         7 * 24 * 3600, gt=0, description="Seconds before Redis re-delivers an unacknowledged job message."

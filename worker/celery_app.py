@@ -30,6 +30,8 @@ def make_celery(settings: Settings) -> Celery:
         # A job runs for hours: the broker must not hand its message to another worker meanwhile.
         broker_transport_options=transport_options,
         worker_prefetch_multiplier=1,
+        # The last resort behind the progress watchdog (worker/runner.py): a job past it is killed.
+        task_time_limit=settings.job_time_limit_seconds,
         worker_concurrency=1,
         # A fresh process per job releases all GPU memory and any state a run leaves behind.
         worker_max_tasks_per_child=1,

@@ -26,6 +26,7 @@ from backend.settings import Settings
 from worker.pruning import trial_pruning
 from worker.recorder import DatabaseLogHandler, JobRecorder
 
+STALL_GRACE_SECONDS = 30.0
 log = logging.getLogger("worker.runner")  # copied into the job's log
 server_log = logging.getLogger("worker.errors")  # the worker process's log only
 
@@ -52,34 +53,54 @@ class JobMetricsReporter(MetricsReporter):
 
 
 class ProgressCallback(TrainerCallback):
-    """Moves the job's progress between logged points, at most once per ``interval`` seconds."""
+    """Moves the job's progress between logged points, at most once per ``interval`` seconds, and tells the
+    watchdog about every training step and evaluation batch."""
 
-    def __init__(self, recorder: JobRecorder, interval: float) -> None:
+    def __init__(self, recorder: JobRecorder, interval: float, heartbeat: Heartbeat) -> None:
         self.recorder = recorder
         self.interval = interval
+        self.heartbeat = heartbeat
         self._last = 0.0
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self.heartbeat.touch()
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
             self.recorder.progress(state.global_step, state.max_steps, float(state.epoch or 0.0))
 
+    def on_prediction_step(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self.heartbeat.touch()
+
 
 class Heartbeat(threading.Thread):
     """Renews the job's lease every ``interval`` seconds and turns a cancel request (or a lost lease)
-    into ``stop``, which the training loop checks after every step."""
+    into ``stop``, which the training loop checks after every step.
 
-    def __init__(self, recorder: JobRecorder, interval: float) -> None:
+    It is also the run's watchdog: a live process renews its lease even when its training loop hangs, so
+    progress is watched apart: no training step or evaluation batch for ``stall_seconds`` fails the job, and
+    a loop that does not stop within ``STALL_GRACE_SECONDS`` after that is ended with the process (the pool
+    then starts a fresh one for the next job)."""
+
+    def __init__(self, recorder: JobRecorder, interval: float, stall_seconds: float) -> None:
         super().__init__(name=f"heartbeat-{recorder.job_id}", daemon=True)
         self.recorder = recorder
         self.interval = interval
+        self.stall_seconds = stall_seconds
         self.stop = threading.Event()
         self.lost = False
         self._done = threading.Event()
+        self._progress = time.monotonic()
+
+    def touch(self) -> None:
+        """The run made progress (a step or an evaluation batch)."""
+        self._progress = time.monotonic()
 
     def run(self) -> None:
         while not self._done.wait(self.interval):
+            if time.monotonic() - self._progress > self.stall_seconds:
+                self._stalled()
+                return
             try:
                 ours, cancel = self.recorder.heartbeat()
             except Exception as error:  # the database may be briefly unreachable; the lease allows for it
@@ -90,9 +111,22 @@ class Heartbeat(threading.Thread):
             if cancel or not ours:
                 self.stop.set()
 
+    def _stalled(self) -> None:
+        reason = (f"no training progress for {self.stall_seconds:g} s (no step or evaluation batch): the run was "
+                  "stopped (ADDROP_JOB_STALL_SECONDS)")
+        log.error(reason)
+        self.recorder.finish("failed", error=reason)
+        self.lost = True
+        self.stop.set()
+        if not self._done.wait(STALL_GRACE_SECONDS):
+            server_log.error("job %s: its training loop did not stop %g s after it stalled; ending the process",
+                             self.recorder.job_id, STALL_GRACE_SECONDS)
+            os._exit(70)
+
     def finish(self) -> None:
         self._done.set()
-        self.join()
+        if threading.current_thread() is not self:
+            self.join()
 
 
 def worker_name() -> str:
@@ -113,7 +147,7 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
     for logger in watched:
         logger.addHandler(handler)
     log.setLevel(logging.INFO)
-    heartbeat = Heartbeat(recorder, settings.job_heartbeat_seconds)
+    heartbeat = Heartbeat(recorder, settings.job_heartbeat_seconds, settings.job_stall_seconds)
     heartbeat.start()
     output_dir = settings.jobs_dir / job_dir_name(job_id)
     try:
@@ -122,7 +156,7 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
                  config.device or "auto", config.precision, os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
         reporter = JobMetricsReporter(recorder, job.metric_name, config)
         pruning = trial_pruning(job, db, settings.resolved_database_url)
-        callbacks = [reporter, ProgressCallback(recorder, 1.0), *([pruning] if pruning else [])]
+        callbacks = [reporter, ProgressCallback(recorder, 1.0, heartbeat), *([pruning] if pruning else [])]
         result = finetune(config, callbacks=callbacks, should_stop=heartbeat.stop.is_set, progress=False)
         heartbeat.finish()
         if heartbeat.lost:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from billiard.exceptions import WorkerLostError
+from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.signals import task_failure, task_received, worker_init, worker_process_init
 from celery.worker import state as worker_state
 
@@ -76,7 +76,8 @@ def run_job(job_id: int) -> str:
 @task_failure.connect(sender=run_job)
 def _fail_lost_job(sender=None, exception=None, args=None, **_: object) -> None:
     # Sent in the parent when the pool child running a job dies (killed, out of memory, segfault).
-    if isinstance(exception, WorkerLostError) and args:
-        reason = f"the worker process running the job died ({exception})"
+    if isinstance(exception, (WorkerLostError, TimeLimitExceeded)) and args:
+        reason = (f"the job ran past its time limit of {settings.job_time_limit_seconds} s and was killed"
+                  if isinstance(exception, TimeLimitExceeded) else f"the worker process running the job died ({exception})")
         if fail_lost_job(database(), int(args[0]), reason):
             log.error("job %s failed: %s", args[0], reason)
