@@ -86,12 +86,13 @@ class Studio:
         return answer.json()
 
     def record(self, task: str, phase: str, job_id: int) -> bool:
-        """Write a finished job's run file (config, per-epoch metrics, result, wall time); False if it is not
-        finished, or failed (a failed run is not recorded, so it runs again)."""
+        """Write a finished job's run file (config, per-epoch metrics, result, wall time); True once the job
+        needs no more looking at: recorded, or failed or cancelled (not recorded, so it runs again)."""
         job = self.call("GET", f"/api/jobs/{job_id}")
+        if job["state"] in ("failed", "cancelled"):
+            print(f"  job {job_id} {job['state']}: {job['error']}", file=sys.stderr)
+            return True
         if job["state"] not in ("succeeded", "pruned"):
-            if job["state"] in ("failed", "cancelled"):
-                print(f"  job {job_id} {job['state']}: {job['error']}", file=sys.stderr)
             return False
         points = self.call("GET", f"/api/jobs/{job_id}/metrics")
         losses: dict[int, list[float]] = {}
@@ -153,8 +154,7 @@ class Studio:
             for job_id in ids:
                 if job_id not in done and self.record(task, phase, job_id):
                     done.add(job_id)
-            states = [self.call("GET", f"/api/jobs/{j}")["state"] for j in ids if j not in done]
-            if finished and all(state in ("failed", "cancelled") for state in states):
+            if finished and done >= set(ids):
                 return
             time.sleep(15)
 
