@@ -115,7 +115,7 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-                    "ADDROP_DATA_DIR": str(root / "data"), "ADDROP_JOB_LEASE_SECONDS": "5",
+                    "ADDROP_DATA_DIR": str(root / "data"), "ADDROP_JOB_LEASE_SECONDS": "10",
                     "ADDROP_JOB_HEARTBEAT_SECONDS": "1", "ADDROP_EVENTS_POLL_SECONDS": "0.1",
                     "ADDROP_UPLOAD_MAX_BYTES": str(256 * 1024), "OMP_NUM_THREADS": "1", **(extra_env or {})}
         for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL"):
