@@ -1,27 +1,72 @@
-"""Error answers people can read: every 4xx carries ``detail`` as one sentence-like string."""
+"""Error answers people can read: every 4xx carries ``detail`` as one sentence-like string, and every answer
+is standard JSON even when the request held NaN, infinity or lone surrogates."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from backend.schemas.common import LONE_SURROGATE
+
 
 def _location(loc: tuple) -> str:
-    parts = [str(part) for part in loc if part not in ("body", "query", "path", "form")]
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header", "form")]
     return ".".join(parts) or "request"
+
+
+def plain(value: Any) -> Any:
+    """``value`` with what standard JSON cannot carry written out as text: a non-finite float as "nan",
+    "inf" or "-inf", a lone surrogate as its escape (``\\ud800``), so an answer that echoes the input encodes."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {plain(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _named_surrogate(item: dict[str, Any]) -> dict[str, Any]:
+    # pydantic's own error for a str it cannot read as UTF-8 (a lone surrogate in a dict key or a field name,
+    # where no Text validator runs) names neither the cause nor the key: name both.
+    if item.get("type") != "string_unicode":
+        return item
+    loc, given = tuple(item.get("loc", ())), item.get("input")
+    where = ""
+    if isinstance(given, str) and loc[-1:] == ("[key]",):  # a dict's key, which pydantic's location mangles
+        loc, where = (*loc[:-2], given, "[key]"), " (in the key)"
+    elif isinstance(given, str):  # a field's name: pydantic's location stops above it
+        loc, where = (*loc, given), " (in the field's name)"
+    return {**item, "type": "lone_surrogate", "loc": loc, "msg": LONE_SURROGATE.replace("{where}", where)}
 
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """422 with ``detail`` as "field: what is wrong; ..." and the structured ``errors`` beside it."""
+    items = [_named_surrogate(item) for item in error.errors()]
     messages = []
-    for item in error.errors():
+    for item in items:
         if item.get("type") == "json_invalid":
             messages.append(f"the request body is not valid JSON ({item.get('ctx', {}).get('error', 'parse error')})")
             continue
         message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
         messages.append(f"{_location(tuple(item.get('loc', ())))}: {message}")
-    errors = jsonable_encoder(error.errors(), custom_encoder={Exception: str})
-    return JSONResponse(status_code=422, content={"detail": "; ".join(messages), "errors": errors})
+    errors = jsonable_encoder(items, custom_encoder={Exception: str})
+    return JSONResponse(status_code=422, content=plain({"detail": "; ".join(messages), "errors": errors}))
 
 
 def install(app: FastAPI) -> None:

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from addrop.explain import MAX_SEED
-from backend.schemas.common import AttributionMethod
+from backend.schemas.common import AttributionMethod, Text
 
 Quantity = Literal["attention", "attribution", "candidate", "dropped"]
 QUANTITIES: tuple[str, ...] = ("attention", "attribution", "candidate", "dropped")
@@ -25,7 +25,9 @@ class EncodedArray(BaseModel):
 class ExplainRequest(BaseModel):
     """One input (pair) and the AD-DROP settings to explain it with."""
 
+    # NaN and infinity (which Python's json reads; 1e400 is infinity by then) are no setting.
     model_config = ConfigDict(
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -45,9 +47,9 @@ class ExplainRequest(BaseModel):
         }
     )
 
-    text: str = Field(description="The sentence (first sentence of a pair).")
-    text_pair: str | None = Field(None, description="Second sentence, for pair tasks.")
-    model: str = Field("minilm", description="A name from GET /api/models.")
+    text: Text = Field(description="The sentence (first sentence of a pair).")
+    text_pair: Text | None = Field(None, description="Second sentence, for pair tasks.")
+    model: Text = Field("minilm", description="A name from GET /api/models.")
     method: AttributionMethod = Field("GA", description="Attribution method.")
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
     p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")

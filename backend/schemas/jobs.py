@@ -8,14 +8,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from addrop.tasks import TaskKind
-from backend.schemas.common import AttributionMethod
+from backend.schemas.common import AttributionMethod, Text
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "pruned"]
 
 
 class _Strict(BaseModel):
-    # A misspelt hyper-parameter must be an error, not a silently ignored default.
-    model_config = ConfigDict(extra="forbid")
+    # A misspelt hyper-parameter must be an error, not a silently ignored default; NaN and infinity (which
+    # Python's json reads) are no setting, and 1e400 is infinity by then.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class DataSpec(_Strict):
@@ -25,15 +26,15 @@ class DataSpec(_Strict):
         "hub", description="hub: a known task's Hugging Face dataset; directory: a folder on the workers' disk "
         "with train and validation files; upload: files sent to POST /api/uploads."
     )
-    task: str = Field("sst2", min_length=1, max_length=100, description="A known task (sst2, mrpc, ...) or a "
+    task: Text = Field("sst2", min_length=1, max_length=100, description="A known task (sst2, mrpc, ...) or a "
                       "name for your own task.")
-    data_dir: str | None = Field(None, description="For source=directory.")
-    train_upload: str | None = Field(None, description="For source=upload: the train file's upload id.")
-    validation_upload: str | None = Field(None, description="For source=upload: the validation file's upload id.")
+    data_dir: Text | None = Field(None, description="For source=directory.")
+    train_upload: Text | None = Field(None, description="For source=upload: the train file's upload id.")
+    validation_upload: Text | None = Field(None, description="For source=upload: the validation file's upload id.")
     task_kind: TaskKind | None = Field(None, description="Set for your own task; leave empty for a known task.")
-    text_fields: list[str] = Field([], max_length=2, description="Your task's text column(s).")
-    label_field: str = Field("label", min_length=1, description="Your task's label column.")
-    label_names: list[str] = Field([], description="Your task's classes, in id order (classification).")
+    text_fields: list[Text] = Field([], max_length=2, description="Your task's text column(s).")
+    label_field: Text = Field("label", min_length=1, description="Your task's label column.")
+    label_names: list[Text] = Field([], description="Your task's classes, in id order (classification).")
     max_train_samples: int | None = Field(None, ge=1, description="Train on a random subset of this size.")
     max_eval_samples: int | None = Field(None, ge=1, description="Evaluate on a random subset of this size.")
 
@@ -101,6 +102,7 @@ class JobCreate(_Strict):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -114,8 +116,8 @@ class JobCreate(_Strict):
         },
     )
 
-    name: str | None = Field(None, max_length=200, description="Shown in lists; default: task and setting.")
-    model: str = Field("minilm", min_length=1, max_length=500, description="Hub id, a directory on the workers, "
+    name: Text | None = Field(None, max_length=200, description="Shown in lists; default: task and setting.")
+    model: Text = Field("minilm", min_length=1, max_length=500, description="Hub id, a directory on the workers, "
                        "or 'minilm' (bundled MiniLM-L6-H384).")
     data: DataSpec
     training: TrainingSpec = TrainingSpec()

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from backend.schemas.common import AttributionMethod
+from backend.schemas.common import AttributionMethod, Text
 from backend.schemas.jobs import JobCreate, _Strict
 
 SweepState = Literal["running", "succeeded", "cancelled"]
@@ -116,7 +116,7 @@ class SweepCreate(_Strict):
         }]},
     )
 
-    name: str | None = Field(None, max_length=200, description="Shown in lists; default: task and search.")
+    name: Text | None = Field(None, max_length=200, description="Shown in lists; default: task and search.")
     base: JobCreate = Field(description="The job every trial runs, with its AD-DROP settings replaced by the "
                             "trial's (p, q, method, mode, layers) and its seed by each of `seeds`.")
     space: SearchSpace = SearchSpace()

@@ -1,0 +1,157 @@
+"""No input produces a 5xx: non-finite numbers, lone surrogates, out-of-range integers, oversized CSV fields
+and deeply nested JSON each get a 4xx whose message names the field, and nothing is stored.
+
+The app runs in-process (TestClient, ``raise_server_exceptions=False`` so a crash shows as a 500) on a
+temporary data directory with the embedded broker and no worker: a valid job is only queued."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from backend.main import create_app
+from backend.orm import Job, Sweep, Upload
+from backend.settings import Settings
+
+BIG = 2**63  # one more than the largest 64-bit row id
+VALID_JOB = '"model": "minilm", "data": {"task": "sst2"}'
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), models=["minilm"])
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def job_id(client) -> int:
+    """One stored (queued) job, so that routes reach their query parameters."""
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": {"task": "sst2"}, "training": {"epochs": 1}})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def counts(client) -> dict[str, int]:
+    """Rows in the tables a refused request must not touch, and files under the uploads directory."""
+    state = client.app.state
+    with state.jobs.db.session() as session:
+        rows = {table.__tablename__: session.scalar(select(func.count()).select_from(table))
+                for table in (Job, Sweep, Upload)}
+    uploads = state.settings.uploads_dir
+    rows["upload files"] = sum(1 for _ in uploads.rglob("*")) if uploads.exists() else 0
+    return rows
+
+
+def strict_json(text: str):
+    """Parse as standard JSON: NaN, Infinity and lone surrogates are not JSON a client can rely on."""
+    def refuse(constant: str):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    value = json.loads(text, parse_constant=refuse)
+    json.dumps(value, ensure_ascii=False).encode("utf-8")  # raises on a lone surrogate
+    return value
+
+
+def refused(client, answer, before: dict[str, int], *names: str, status: int = 422) -> str:
+    """Assert a clear refusal: the status, a standard JSON body whose detail names every field in ``names``,
+    and no new job, sweep or upload; return the detail."""
+    assert answer.status_code == status, (answer.status_code, answer.text[:500])
+    body = strict_json(answer.text)
+    assert isinstance(body["detail"], str), body
+    for name in names:
+        assert name in body["detail"], (name, body["detail"])
+    assert counts(client) == before
+    return body["detail"]
+
+
+def post_raw(client, path: str, text: str):
+    """POST ``text`` as the JSON body, exactly as written (Python's json reads NaN, Infinity and 1e400)."""
+    return client.post(path, content=text.encode("ascii"), headers={"Content-Type": "application/json"})
+
+
+# --- non-finite numbers -----------------------------------------------------------------------------------
+
+NON_FINITE = [
+    ("/api/explain", '{"text": "a cat", "p": NaN}', "p"),
+    ("/api/explain", '{"text": "a cat", "q": Infinity}', "q"),
+    ("/api/explain", '{"text": "a cat", "p": -Infinity}', "p"),
+    ("/api/explain", '{"text": "a cat", "seed": 1e400}', "seed"),
+    ("/api/explain", '{"text": "a cat", "steps": NaN, "method": "IGA"}', "steps"),
+    ("/api/jobs", '{%s, "training": {"learning_rate": NaN}}' % VALID_JOB, "training.learning_rate"),
+    ("/api/jobs", '{%s, "training": {"seed": 1e400}}' % VALID_JOB, "training.seed"),
+    ("/api/jobs", '{%s, "training": {"weight_decay": Infinity}}' % VALID_JOB, "training.weight_decay"),
+    ("/api/jobs", '{%s, "addrop": {"p": Infinity}}' % VALID_JOB, "addrop.p"),
+    ("/api/jobs", '{"model": "minilm", "data": {"task": "sst2", "max_train_samples": 1e400}}',
+     "data.max_train_samples"),
+    ("/api/sweeps", '{"base": {%s}, "space": {"p": [0.1, NaN]}}' % VALID_JOB, "space.p"),
+    ("/api/sweeps", '{"base": {%s}, "space": {"q": [Infinity]}}' % VALID_JOB, "space.q"),
+    ("/api/sweeps", '{"base": {%s}, "seeds": [1e400]}' % VALID_JOB, "seeds"),
+    ("/api/sweeps", '{"base": {%s, "training": {"learning_rate": NaN}}}' % VALID_JOB, "base.training.learning_rate"),
+    ("/api/sweeps", '{"base": {%s}, "pruning": {"kind": "percentile", "percentile": NaN}}' % VALID_JOB,
+     "pruning.percentile"),
+    ("/api/sweeps", '{"base": {%s}, "strategy": "tpe", "prior": [{"params": {"p": NaN, "q": 0.2}, "values": [0.5]}]}'
+     % VALID_JOB, "prior.0.params"),
+    ("/api/sweeps", '{"base": {%s}, "strategy": "tpe", "prior": [{"params": {"p": 0.1, "q": 0.1}, "values": [NaN]}]}'
+     % VALID_JOB, "prior.0.values"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), NON_FINITE)
+def test_non_finite_numbers_are_refused_by_name(client, path, body, field):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, body), before, field)
+    assert "finite" in detail or "is not in the space" in detail, detail
+
+
+# --- lone surrogates --------------------------------------------------------------------------------------
+
+SURROGATE = r"\ud800"
+LONE_SURROGATES = [
+    ("/api/explain", '{"text": "a %s cat"}' % SURROGATE, "text"),
+    ("/api/explain", '{"text": "a cat", "text_pair": "%s"}' % SURROGATE, "text_pair"),
+    ("/api/explain", '{"text": "a cat", "model": "mini%s"}' % SURROGATE, "model"),
+    ("/api/jobs", '{"name": "run %s", %s}' % (SURROGATE, VALID_JOB), "name"),
+    ("/api/jobs", '{"model": "%s", "data": {"task": "sst2"}}' % r"\udfff", "model"),
+    ("/api/jobs", '{"data": {"task": "sst2%s"}}' % SURROGATE, "data.task"),
+    ("/api/jobs", '{"data": {"source": "directory", "task": "sst2", "data_dir": "/tmp/%s"}}' % SURROGATE,
+     "data.data_dir"),
+    ("/api/jobs", '{"data": {"source": "upload", "task": "mine", "task_kind": "classification", '
+                  '"train_upload": "%s", "validation_upload": "x"}}' % SURROGATE, "data.train_upload"),
+    ("/api/jobs", '{"data": {"source": "upload", "task": "mine", "task_kind": "classification", '
+                  '"train_upload": "x", "validation_upload": "x", "text_fields": ["%s"]}}' % SURROGATE,
+     "data.text_fields.0"),
+    ("/api/jobs", '{"data": {"task": "sst2", "label_field": "%s"}}' % SURROGATE, "data.label_field"),
+    ("/api/jobs", '{"data": {"task": "sst2", "label_names": ["neg", "%s"]}}' % SURROGATE, "data.label_names.1"),
+    ("/api/sweeps", '{"name": "%s", "base": {%s}}' % (SURROGATE, VALID_JOB), "name"),
+    ("/api/sweeps", '{"base": {"name": "%s", %s}}' % (SURROGATE, VALID_JOB), "base.name"),
+    ("/api/sweeps", '{"base": {"model": "%s", "data": {"task": "sst2"}}}' % SURROGATE, "base.model"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), LONE_SURROGATES)
+def test_lone_surrogates_are_refused_by_name(client, path, body, field):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, body), before, f"{field}: ")
+    assert "surrogate" in detail, detail
+
+
+@pytest.mark.parametrize(("path", "body", "name"), [
+    ("/api/explain", '{"text": "a cat", "layers": {"%s": 1}}' % SURROGATE, "layers"),
+    ("/api/jobs", '{"%s": 1, %s}' % (SURROGATE, VALID_JOB), SURROGATE),
+    ("/api/sweeps", '{"base": {%s}, "space": {"p%s": [0.1]}}' % (VALID_JOB, SURROGATE), "space.p" + SURROGATE),
+])
+def test_a_lone_surrogate_echoed_in_the_error_is_escaped(client, path, body, name):
+    # The input (or a key of it) lands in the error's location, message and ``input``: the answer must
+    # still be standard JSON, with the surrogate written out as text.
+    before = counts(client)
+    refused(client, post_raw(client, path, body), before, name)
+
+
+def test_surrogate_pairs_are_ordinary_text(client, job_id):
+    answer = client.post("/api/jobs", json={"name": "smile \U0001F600", "model": "minilm", "data": {"task": "sst2"}})
+    assert answer.status_code == 201 and answer.json()["name"] == "smile \U0001F600"
+    client.post(f"/api/jobs/{answer.json()['id']}/cancel")
