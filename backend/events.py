@@ -17,6 +17,7 @@ from anyio import to_thread
 
 from backend.jobs import JobService
 from backend.orm import FINISHED, LogLine, MetricPoint
+from backend.schemas.common import MAX_ROW_ID
 
 
 @dataclass
@@ -28,11 +29,14 @@ class Cursor:
 
     @classmethod
     def parse(cls, value: str | None) -> Cursor:
-        """Read a ``Last-Event-ID``; anything unreadable starts from the beginning."""
+        """Read a ``Last-Event-ID``; anything unreadable starts from the beginning. An id past the database's
+        64-bit range was never sent (the queries could not even compare it): :class:`ValueError`."""
         try:
             metric, log = (int(part) for part in (value or "").split(":"))
         except ValueError:
             return cls()
+        if max(metric, log) > MAX_ROW_ID:
+            raise ValueError(f"{value!r} is no event id: its ids are at most {MAX_ROW_ID}")
         return cls(max(metric, 0), max(log, 0))
 
     def __str__(self) -> str:

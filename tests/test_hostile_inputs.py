@@ -155,3 +155,60 @@ def test_surrogate_pairs_are_ordinary_text(client, job_id):
     answer = client.post("/api/jobs", json={"name": "smile \U0001F600", "model": "minilm", "data": {"task": "sst2"}})
     assert answer.status_code == 201 and answer.json()["name"] == "smile \U0001F600"
     client.post(f"/api/jobs/{answer.json()['id']}/cancel")
+
+
+# --- 64-bit integers in paths, query strings and headers --------------------------------------------------
+
+PATHS = [
+    ("GET", "/api/jobs/{id}"),
+    ("POST", "/api/jobs/{id}/cancel"),
+    ("GET", "/api/jobs/{id}/metrics"),
+    ("GET", "/api/jobs/{id}/events"),
+    ("GET", "/api/jobs/{id}/log"),
+    ("GET", "/api/jobs/{id}/checkpoint"),
+    ("GET", "/jobs/{id}"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), PATHS)
+@pytest.mark.parametrize("value", [BIG, 10**30, 0, -1])
+def test_path_ids_outside_64_bits_are_refused(client, method, path, value):
+    before = counts(client)
+    refused(client, client.request(method, path.format(id=value)), before, "job_id")
+
+
+@pytest.mark.parametrize(("method", "path"), PATHS)
+def test_the_largest_64_bit_id_is_simply_missing(client, method, path):
+    answer = client.request(method, path.format(id=BIG - 1))
+    assert answer.status_code == 404, answer.text[:300]
+
+
+QUERIES = [
+    ("/api/jobs?offset={big}", "offset"),
+    ("/api/jobs?limit={big}", "limit"),
+    ("/api/jobs/{job}/metrics?after={big}", "after"),
+    ("/api/jobs/{job}/metrics?after={big}&format=csv", "after"),
+    ("/api/jobs/{job}/log?tail={big}", "tail"),
+    ("/jobs/new?clone={big}", "clone"),
+    ("/api/sweeps?offset={big}", "offset"),
+    ("/api/sweeps?limit={big}", "limit"),
+]
+
+
+@pytest.mark.parametrize(("url", "name"), QUERIES)
+def test_query_integers_outside_64_bits_are_refused(client, job_id, url, name):
+    before = counts(client)
+    refused(client, client.get(url.format(big=BIG, job=job_id)), before, name)
+
+
+def test_largest_query_integers_are_answered(client, job_id):
+    assert client.get(f"/api/jobs?offset={BIG - 1}").json()["items"] == []
+    assert client.get(f"/api/jobs/{job_id}/metrics?after={BIG - 1}").json() == []
+    assert client.get(f"/jobs/new?clone={BIG - 1}").status_code == 200
+
+
+@pytest.mark.parametrize("cursor", [f"{BIG}:0", f"0:{BIG}", f"{10**40}:{10**40}"])
+def test_last_event_ids_outside_64_bits_are_refused(client, job_id, cursor):
+    before = counts(client)
+    answer = client.get(f"/api/jobs/{job_id}/events", headers={"Last-Event-ID": cursor})
+    refused(client, answer, before, "Last-Event-ID")

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.background import BackgroundTask
@@ -20,7 +20,7 @@ from starlette.formparsers import MultiPartException
 from backend.auth import require_token
 from backend.events import Cursor, job_events, point_json
 from backend.jobs import JobError, JobService
-from backend.schemas.common import ErrorMessage
+from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId
 from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
 from backend.uploads import UploadRejected, store_upload, too_large
 
@@ -84,7 +84,7 @@ def create_job(spec: JobCreate, response: Response, service: JobService = Depend
 def list_jobs(
     state: list[JobState] = Query([], description="Only jobs in these states (repeat the parameter)."),
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ROW_ID),
     service: JobService = Depends(jobs),
 ) -> JobList:
     """Jobs, newest first."""
@@ -93,7 +93,7 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=JOB_ERRORS, summary="One job")
-def get_job(job_id: int, service: JobService = Depends(jobs)) -> JobOut:
+def get_job(job_id: RowId, service: JobService = Depends(jobs)) -> JobOut:
     """The job's state, progress, best and final metrics, and error."""
     return service.get(job_id)
 
@@ -101,7 +101,7 @@ def get_job(job_id: int, service: JobService = Depends(jobs)) -> JobOut:
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_token)],
              summary="Cancel a job",
              responses={**JOB_ERRORS, **WRITE_ERRORS, 409: {"model": ErrorMessage, "description": "Already finished"}})
-def cancel_job(job_id: int, service: JobService = Depends(jobs)) -> JobOut:
+def cancel_job(job_id: RowId, service: JobService = Depends(jobs)) -> JobOut:
     """A queued job is cancelled at once; a running one stops after its current step (it shows
     ``cancel_requested`` until the worker confirms with state ``cancelled``)."""
     return service.cancel(job_id)
@@ -110,10 +110,10 @@ def cancel_job(job_id: int, service: JobService = Depends(jobs)) -> JobOut:
 @router.get("/jobs/{job_id}/metrics", response_model=list[MetricPointOut], responses=JOB_ERRORS,
             summary="Metric points (JSON or CSV)")
 def job_metrics(
-    job_id: int,
+    job_id: RowId,
     format: Literal["json", "csv"] = Query("json"),
     kind: list[Literal["step", "eval", "epoch"]] = Query([], description="Only these kinds (repeatable)."),
-    after: int = Query(0, ge=0, description="Only points with a larger id."),
+    after: int = Query(0, ge=0, le=MAX_ROW_ID, description="Only points with a larger id."),
     service: JobService = Depends(jobs),
 ):
     """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``) and
@@ -136,19 +136,23 @@ def job_metrics(
             response_class=EventSourceResponse)
 def job_event_stream(
     request: Request,
-    job_id: int,
+    job_id: RowId,
     last_event_id: str | None = Header(None, description="Resume after this event id."),
     service: JobService = Depends(jobs),
 ) -> EventSourceResponse:
     """``status`` (the job, whenever it changes), ``metrics`` and ``log`` (lists of new points and lines),
     and ``end`` when the job has finished. Reconnecting with ``Last-Event-ID`` resumes without gaps."""
+    try:
+        cursor = Cursor.parse(last_event_id)
+    except ValueError as error:
+        raise HTTPException(422, f"Last-Event-ID: {error}") from None
     service.get(job_id)
     poll = request.app.state.settings.events_poll_seconds
-    return EventSourceResponse(job_events(service, job_id, Cursor.parse(last_event_id), poll), ping=15)
+    return EventSourceResponse(job_events(service, job_id, cursor, poll), ping=15)
 
 
 @router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, responses=JOB_ERRORS, summary="The job's log")
-def job_log(job_id: int, tail: int | None = Query(None, ge=1, le=100000), service: JobService = Depends(jobs)) -> str:
+def job_log(job_id: RowId, tail: int | None = Query(None, ge=1, le=100000), service: JobService = Depends(jobs)) -> str:
     """The log as text, one line per entry (the last ``tail`` lines when given)."""
     lines = service.log(job_id, tail=tail)
     return "".join(f"{line.created_at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}\n" for line in lines)
@@ -156,7 +160,7 @@ def job_log(job_id: int, tail: int | None = Query(None, ge=1, le=100000), servic
 
 @router.get("/jobs/{job_id}/checkpoint", response_class=FileResponse, summary="Download the best checkpoint",
             responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No checkpoint"}})
-def job_checkpoint(job_id: int, service: JobService = Depends(jobs)) -> FileResponse:
+def job_checkpoint(job_id: RowId, service: JobService = Depends(jobs)) -> FileResponse:
     """The best checkpoint (weights, config, tokenizer) as a zip file, loadable with ``from_pretrained``."""
     source = service.checkpoint_dir(job_id)
     folder = Path(tempfile.mkdtemp(prefix="addrop-checkpoint-"))

@@ -6,6 +6,9 @@ from fastapi import Path
 from pydantic import BaseModel, BeforeValidator
 from pydantic_core import PydanticCustomError
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest id (and offset) a database's signed 64-bit integer holds."""
+
 
 class Health(BaseModel):
     status: Literal["ok"]
@@ -26,7 +29,7 @@ AttributionMethod = Annotated[Literal["GA", "IGA", "AA", "RD"], BeforeValidator(
 """An AD-DROP attribution method, in any letter case."""
 
 
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="A row id (databases store 64-bit integers).")]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (databases store 64-bit integers).")]
 """A path id that fits the database's integers, so a huge one is a 422, not a driver overflow."""
 
 
