@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,19 +263,26 @@ class _TsvDialect(csv.Dialect):
 
 def _read_delimited(handle: Any, source: str, dialect: type[csv.Dialect] | csv.Dialect) -> _RawSplit:
     reader = csv.reader(handle, dialect=dialect)
-    header = next(reader, None)
-    if header is None:
-        raise DataError(f"{source} is empty")
     rows, lines = [], []
-    for values in reader:
-        if not values:  # blank line
-            continue
-        if len(values) != len(header):
-            raise DataError(
-                f"{source}, line {reader.line_num}: {len(values)} fields, but the header has {len(header)}"
-            )
-        rows.append(dict(zip(header, values)))
-        lines.append(reader.line_num)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{source} is empty")
+        for values in reader:
+            if not values:  # blank line
+                continue
+            if len(values) != len(header):
+                raise DataError(
+                    f"{source}, line {reader.line_num}: {len(values)} fields, but the header has {len(header)}"
+                )
+            rows.append(dict(zip(header, values)))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        # e.g. a field over the csv module's limit (128 KiB), usually a quote that is never closed
+        message = str(exc)
+        if "field limit" in message:
+            message = f"a field is longer than {csv.field_size_limit()} characters (is a quote left open?)"
+        raise DataError(f"{source}, line {reader.line_num}: {message}") from None
     return _RawSplit(source, rows, lines)
 
 
@@ -289,8 +297,12 @@ def _read_json_lines(text: str, source: str) -> _RawSplit:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{source}, line {number}: malformed JSON ({exc.msg})") from None
+        except RecursionError:
+            raise DataError(f"{source}, line {number}: {_TOO_DEEP}") from None
         if not isinstance(row, dict):
             raise DataError(f"{source}, line {number}: expected a JSON object, got {type(row).__name__}")
+        if _ESCAPED_SURROGATE.search(line) and _has_lone_surrogate(row):
+            raise DataError(f"{source}, line {number}: {_LONE_SURROGATE}")
         rows.append(row)
         lines.append(number)
     return _RawSplit(source, rows, lines)
@@ -301,10 +313,29 @@ def _read_json_array(text: str, source: str) -> _RawSplit:
         rows = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(f"{source}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise DataError(f"{source}: {_TOO_DEEP}") from None
+    surrogates = _ESCAPED_SURROGATE.search(text) is not None
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise DataError(f"{source}, item {i}: expected a JSON object, got {type(row).__name__}")
+        if surrogates and _has_lone_surrogate(row):
+            raise DataError(f"{source}, item {i}: {_LONE_SURROGATE}")
     return _RawSplit(source, rows)
+
+
+_TOO_DEEP = "the JSON is nested too deeply to read"
+_LONE_SURROGATE = "a string holds a lone surrogate (an escape \\ud800-\\udfff without its pair), which is not text"
+# The file was decoded as UTF-8, so a lone surrogate in parsed JSON can only come from a \u escape.
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(row: dict[str, Any]) -> bool:
+    try:
+        json.dumps(row, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # --- validation -----------------------------------------------------------------------------------

@@ -212,3 +212,31 @@ def test_last_event_ids_outside_64_bits_are_refused(client, job_id, cursor):
     before = counts(client)
     answer = client.get(f"/api/jobs/{job_id}/events", headers={"Last-Event-ID": cursor})
     refused(client, answer, before, "Last-Event-ID")
+
+
+# --- uploads ----------------------------------------------------------------------------------------------
+
+FIELD_LIMIT = 128 * 1024
+BAD_FILES = [
+    ("train.csv", "text,label\nshort,1\n\"" + "x" * (FIELD_LIMIT + 1) + "\",0\n", "line 3"),
+    ("train.csv", "text,label\n" + "x" * (FIELD_LIMIT + 1) + ",1\n", "line 2"),
+    ("train.tsv", "text\tlabel\n" + "x" * (FIELD_LIMIT + 1) + "\t1\n", "line 2"),
+    ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "line 2"),
+    ("train.json", "[" + "[" * 100_000 + "]" * 100_000 + "]", "nested"),
+    ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": "a \\ud800 cat", "label": 0}\n', "line 2"),
+    ("train.json", '[{"text": "fine", "label": 1}, {"te\\udc00xt": "a cat", "label": 0}]', "item 1"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "where"), BAD_FILES)
+def test_unreadable_uploads_name_the_line_and_leave_nothing(client, name, text, where):
+    before = counts(client)
+    answer = client.post("/api/uploads", files={"file": (name, text.encode("utf-8"), "text/plain")})
+    detail = refused(client, answer, before, name, where)
+    assert "Internal" not in detail
+
+
+def test_a_long_field_within_the_limit_is_read(client):
+    text = "text,label\n" + "x" * (FIELD_LIMIT - 10) + ",1\n"
+    answer = client.post("/api/uploads", files={"file": ("long.csv", text.encode(), "text/csv")})
+    assert answer.status_code == 201 and answer.json()["rows"] == 1
