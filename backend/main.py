@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from addrop import __version__
 from backend import errors
+from backend.bodies import JsonBodyGuard
 from backend.database import Database
 from backend.explainer import Explainer
 from backend.jobs import JobError, JobService, reap_periodically
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="AD-DROP Studio", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    app.add_middleware(JsonBodyGuard)
     app.add_middleware(ServerTiming)
     app.state.explainer = Explainer(settings)
     database = Database(settings.resolved_database_url)

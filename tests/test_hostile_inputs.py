@@ -240,3 +240,37 @@ def test_a_long_field_within_the_limit_is_read(client):
     text = "text,label\n" + "x" * (FIELD_LIMIT - 10) + ",1\n"
     answer = client.post("/api/uploads", files={"file": ("long.csv", text.encode(), "text/csv")})
     assert answer.status_code == 201 and answer.json()["rows"] == 1
+
+
+# --- deeply nested JSON -----------------------------------------------------------------------------------
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [100_000, 5_000, 900])
+@pytest.mark.parametrize(("path", "template"), [
+    ("/api/explain", "%s"),
+    ("/api/explain", '{"text": "a cat", "layers": %s}'),
+    ("/api/jobs", '{"model": "minilm", "data": {"task": "sst2", "label_names": %s}}'),
+    ("/api/sweeps", '{"base": {%s}, "strategy": "tpe", "prior": [{"params": {"p": %%s, "q": 0.1}, "values": [1]}]}'
+     % VALID_JOB),
+])
+def test_deeply_nested_json_is_refused(client, path, template, depth):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, template % nested(depth)), before, "nested")
+    assert "deep" in detail
+
+
+@pytest.mark.parametrize("path", ["/api/explain", "/api/jobs", "/api/sweeps"])
+@pytest.mark.parametrize("body", [b'{"name": "\xff"}', b'{"name": "\xed\xa0\x80"}'])
+def test_a_body_that_is_not_utf8_is_refused(client, path, body):
+    # The second is a surrogate encoded as UTF-8, which Python's json would decode ("surrogatepass").
+    before = counts(client)
+    answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    refused(client, answer, before, "UTF-8", "byte 10")
+
+
+def test_reasonable_nesting_still_reaches_validation(client):
+    answer = post_raw(client, "/api/explain", '{"text": "a cat", "layers": %s}' % nested(10))
+    assert answer.status_code == 422 and "layers" in answer.json()["detail"]
