@@ -1,5 +1,6 @@
-"""Error answers people can read: every 4xx carries ``detail`` as one sentence-like string, and every answer
-is standard JSON even when the request held NaN, infinity or lone surrogates."""
+"""Error answers people can read: every 4xx carries ``detail`` as one sentence-like string, every 422 is the
+:class:`~backend.schemas.common.ValidationProblem` the OpenAPI document declares, and every answer is
+standard JSON even when the request held NaN, infinity or lone surrogates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from backend.schemas.common import LONE_SURROGATE
+from backend.schemas.common import LONE_SURROGATE, ValidationProblem
+
+PROBLEM_REF = f"#/components/schemas/{ValidationProblem.__name__}"
 
 
 def _location(loc: tuple) -> str:
@@ -69,6 +72,36 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     return JSONResponse(status_code=422, content=plain({"detail": "; ".join(messages), "errors": errors}))
 
 
+def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite an OpenAPI ``document`` so that every 422 is the :class:`ValidationProblem` the app sends
+    (FastAPI declares its own ``HTTPValidationError``, whose ``detail`` is a list)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    problem = ValidationProblem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas[ValidationProblem.__name__] = problem
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            # Every operation that takes input can answer 422, also one whose body FastAPI does not parse.
+            if "422" in responses or operation.get("parameters") or operation.get("requestBody"):
+                description = responses.get("422", {}).get("description", "Validation Error")
+                responses["422"] = {"description": description,
+                                    "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers and the OpenAPI document on ``app``."""
     app.add_exception_handler(RequestValidationError, validation_error)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

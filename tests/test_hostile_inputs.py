@@ -7,6 +7,7 @@ temporary data directory with the embedded broker and no worker: a valid job is 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from fastapi.testclient import TestClient
@@ -274,3 +275,29 @@ def test_a_body_that_is_not_utf8_is_refused(client, path, body):
 def test_reasonable_nesting_still_reaches_validation(client):
     answer = post_raw(client, "/api/explain", '{"text": "a cat", "layers": %s}' % nested(10))
     assert answer.status_code == 422 and "layers" in answer.json()["detail"]
+
+
+# --- the 422 answer is the one the OpenAPI document declares ----------------------------------------------
+
+def test_every_422_in_the_openapi_document_is_the_app_s_validation_answer(client):
+    document = client.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas
+    problem = schemas["ValidationProblem"]
+    assert problem["properties"]["detail"]["type"] == "string" and problem["required"] == ["detail"]
+    assert problem["properties"]["errors"]["type"] == "array"
+    operations = [(path, method, operation) for path, item in document["paths"].items()
+                  for method, operation in item.items()]
+    with_input = [op for op in operations if op[2].get("parameters") or op[2].get("requestBody")]
+    assert len(with_input) >= 15
+    for path, method, operation in with_input:
+        schema = operation["responses"]["422"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ValidationProblem"}, (method, path)
+
+
+def test_a_validation_answer_has_the_declared_shape(client):
+    body = client.post("/api/jobs", json={"data": {"task": "sst2"}, "training": {"epochs": 0}}).json()
+    assert set(body) == {"detail", "errors"}
+    assert body["detail"] == "training.epochs: Input should be greater than or equal to 1"
+    assert {"type", "loc", "msg"} <= set(body["errors"][0])
+    assert math.isfinite(body["errors"][0]["ctx"]["ge"])

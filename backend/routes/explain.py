@@ -7,7 +7,7 @@ from addrop.models import ModelLoadError
 from backend.auth import require_token_for_explain
 from backend.catalog import UnknownModelError
 from backend.explainer import InvalidExplainRequest
-from backend.schemas.common import ErrorMessage
+from backend.schemas.common import ErrorMessage, ValidationProblem
 from backend.schemas.explain import ExplainRequest, ExplainResponse
 
 router = APIRouter(prefix="/api", tags=["explorer"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["explorer"])
     summary="Explain one input",
     dependencies=[Depends(require_token_for_explain)],
     responses={401: {"model": ErrorMessage, "description": "API token missing or wrong (when explain needs it)"},
-               404: {"model": ErrorMessage}, 422: {"model": ErrorMessage}, 503: {"model": ErrorMessage}},
+               404: {"model": ErrorMessage}, 422: {"model": ValidationProblem}, 503: {"model": ErrorMessage}},
 )
 def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
     """Attribute the input's prediction to the attention maps of the requested layers and heads, and draw

@@ -20,7 +20,7 @@ from starlette.formparsers import MultiPartException
 from backend.auth import require_token
 from backend.events import Cursor, job_events, point_json
 from backend.jobs import JobError, JobService
-from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId
+from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
 from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
 from backend.uploads import UploadRejected, store_upload, too_large
 
@@ -42,8 +42,9 @@ async def job_error(request: Request, error: JobError) -> JSONResponse:
 @router.post(
     "/uploads", status_code=201, response_model=UploadOut, dependencies=[Depends(require_token)],
     summary="Upload a data file",
-    responses={**WRITE_ERRORS, 413: {"model": ErrorMessage}, 415: {"model": ErrorMessage},
-               422: {"model": ErrorMessage}},
+    responses={**WRITE_ERRORS, 400: {"model": ErrorMessage, "description": "Malformed multipart body"},
+               413: {"model": ErrorMessage}, 415: {"model": ErrorMessage},
+               422: {"model": ValidationProblem}},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "format": "binary", "description": "CSV, TSV, JSONL or JSON"}},
@@ -71,7 +72,7 @@ async def upload(request: Request) -> UploadOut:
 
 
 @router.post("/jobs", status_code=201, response_model=JobOut, dependencies=[Depends(require_token)],
-             summary="Submit a job", responses={**WRITE_ERRORS, 422: {"model": ErrorMessage},
+             summary="Submit a job", responses={**WRITE_ERRORS, 422: {"model": ValidationProblem},
                                                 503: {"model": ErrorMessage, "description": "Queue unavailable"}})
 def create_job(spec: JobCreate, response: Response, service: JobService = Depends(jobs)) -> JobOut:
     """Validate the job (task, data, model, layers, hyper-parameters), store it and queue it."""

@@ -1,9 +1,9 @@
 """Schemas shared by several routers."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
 MAX_ROW_ID = 2**63 - 1
@@ -19,6 +19,27 @@ class ErrorMessage(BaseModel):
     """What every 4xx answer carries: a message a person can act on."""
 
     detail: str
+
+
+class ValidationIssue(BaseModel):
+    """One problem with the request, as pydantic reports it (non-finite numbers and lone surrogates in
+    ``input`` are written out as text, so the answer is standard JSON)."""
+
+    type: str = Field(description="What kind of problem, e.g. missing, greater_than_equal, lone_surrogate.")
+    loc: list[str | int] = Field(description='Where: "body", "query", "path" or "header", then the field path.')
+    msg: str
+    input: Any = None
+    ctx: dict[str, Any] | None = None
+
+
+class ValidationProblem(BaseModel):
+    """Every 422 answer: ``detail`` is one sentence per problem, "field: what is wrong; ...", and ``errors``
+    lists them one by one when the request failed the schema (it is absent when a later check refused it)."""
+
+    detail: str = Field(description='"field: what is wrong", one per problem, joined by "; ".')
+    errors: list[ValidationIssue] = Field(
+        [], description="The same problems, structured; absent when the schema passed and a later check refused."
+    )
 
 
 def _upper(value: object) -> object:
