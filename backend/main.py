@@ -16,7 +16,7 @@ from backend.bodies import JsonBodyGuard
 from backend.database import Database
 from backend.explainer import Explainer
 from backend.jobs import JobError, JobService, reap_periodically
-from backend.routes import explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
+from backend.routes import docs, explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
 from backend.sweeps import SweepService, advance_periodically
 from backend.settings import Settings, get_settings
 from backend.timing import ServerTiming
@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs.db.dispose()
         app.state.explainer.close()
 
-    app = FastAPI(title="AD-DROP Studio", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    # The documentation pages come from backend.routes.docs, which serves their scripts itself (no CDN).
+    app = FastAPI(title="AD-DROP Studio", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(JsonBodyGuard)
@@ -74,6 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages):
+    for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages, docs):
         app.include_router(module.router)
     return app

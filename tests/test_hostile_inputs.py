@@ -301,3 +301,18 @@ def test_a_validation_answer_has_the_declared_shape(client):
     assert body["detail"] == "training.epochs: Input should be greater than or equal to 1"
     assert {"type", "loc", "msg"} <= set(body["errors"][0])
     assert math.isfinite(body["errors"][0]["ctx"]["ge"])
+
+
+# --- /docs works offline ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_api_docs_load_nothing_from_other_sites(client, page):
+    html = client.get(page)
+    assert html.status_code == 200
+    assert "http://" not in html.text and "https://" not in html.text, html.text
+    assets = [part.split('"')[0] for part in html.text.split('src="')[1:] + html.text.split('href="')[1:]]
+    assert assets
+    for asset in assets:
+        served = client.get(asset)
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+    assert "/openapi.json" in html.text

@@ -1,0 +1,54 @@
+"""The API documentation pages, ``/docs`` (Swagger UI) and ``/redoc``, with their scripts and styles served by
+the app itself from the ``fastapi-offline`` package: FastAPI's own pages load them from a CDN, so they were
+blank with no internet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import fastapi_offline
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
+
+router = APIRouter(include_in_schema=False)
+ASSETS = Path(fastapi_offline.__file__).parent / "static"
+MEDIA_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+               "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
+PREFIX = "/vendor/docs"
+
+
+@router.get(PREFIX + "/{name}")
+def docs_asset(name: str) -> FileResponse:
+    """One of the pages' files; only those listed (a name is never used as a path otherwise)."""
+    if name not in MEDIA_TYPES:
+        raise HTTPException(404, f"no such file: {name!r}")
+    return FileResponse(ASSETS / name, media_type=MEDIA_TYPES[name], headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _root(request: Request) -> str:
+    # Behind a proxy that mounts the app under a prefix, every URL in the page needs it.
+    return request.scope.get("root_path", "").rstrip("/")
+
+
+@router.get("/docs", response_class=HTMLResponse)
+def swagger_ui(request: Request) -> HTMLResponse:
+    """Swagger UI: every operation, its schemas, and "Try it out"."""
+    app, root = request.app, _root(request)
+    return get_swagger_ui_html(
+        openapi_url=root + app.openapi_url, title=f"{app.title} - Swagger UI",
+        swagger_js_url=f"{root}{PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{root}{PREFIX}/swagger-ui.css",
+        swagger_favicon_url=f"{root}{PREFIX}/favicon.png", oauth2_redirect_url=None,
+        swagger_ui_parameters=app.swagger_ui_parameters,
+    )
+
+
+@router.get("/redoc", response_class=HTMLResponse)
+def redoc(request: Request) -> HTMLResponse:
+    """ReDoc: the same document as one long reference page."""
+    app, root = request.app, _root(request)
+    return get_redoc_html(
+        openapi_url=root + app.openapi_url, title=f"{app.title} - ReDoc",
+        redoc_js_url=f"{root}{PREFIX}/redoc.standalone.js", redoc_favicon_url=f"{root}{PREFIX}/favicon.png",
+        with_google_fonts=False,
+    )
