@@ -90,7 +90,9 @@ def sampler(strategy: str, space: Mapping[str, list], seed: int, trials_so_far: 
     if strategy == "grid":
         return optuna.samplers.GridSampler(grid(space), seed=seed)
     startup = min(10, max(3, budget // 3))
-    return optuna.samplers.TPESampler(seed=seed + trials_so_far, n_startup_trials=startup, constant_liar=True)
+    # numpy takes 32-bit seeds: a sweep seeded near 2**32 - 1 wraps round instead of overflowing
+    return optuna.samplers.TPESampler(seed=(seed + trials_so_far) % 2**32, n_startup_trials=startup,
+                                      constant_liar=True)
 
 
 def add_prior(study: optuna.Study, space: Mapping[str, list], prior: list[Mapping[str, Any]]) -> None:

@@ -69,8 +69,6 @@ def test_no_operation_answers_5xx_or_off_its_schema(schema, mode):
     assert not failures, "\n\n".join(failures)
 
 
-@pytest.mark.xfail(strict=True, reason="backend.studies.sampler: TPESampler(seed=sampler_seed + trials_so_far) "
-                   "overflows numpy's 32-bit seed; (seed + trials_so_far) % 2**32 would fix it")
 def test_a_tpe_sweep_with_the_largest_sampler_seed_starts(schema):
     client = TestClient(schema.app, raise_server_exceptions=False)
     answer = client.post("/api/sweeps", json={
