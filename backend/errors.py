@@ -36,14 +36,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _named_surrogate(item: dict[str, Any]) -> dict[str, Any]:
     # pydantic's own error for a str it cannot read as UTF-8 (a lone surrogate in a dict key or a field name,
     # where no Text validator runs) names neither the cause nor the key: name both.
