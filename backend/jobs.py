@@ -78,11 +78,13 @@ def explorer_name(job_id: int) -> str:
 class JobService:
     """Everything the API does with jobs."""
 
-    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue, queue_size: QueueSize | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue, queue_size: QueueSize | None = None,
+                 waiting_reason: Callable[[], str | None] | None = None) -> None:
         self.db = db
         self.settings = settings
         self.enqueue = enqueue
         self.queue_size = queue_size
+        self.waiting_reason = waiting_reason
         self._short_before = False
 
     # --- submitting ------------------------------------------------------------------------------
@@ -329,6 +331,7 @@ class JobService:
             error=job.error, checkpoint_available=has_checkpoint,
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
             spec=job.spec, revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
+            waiting_reason=self.waiting_reason() if job.state == "queued" and self.waiting_reason else None,
         )
 
     # --- changing --------------------------------------------------------------------------------

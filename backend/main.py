@@ -20,6 +20,7 @@ from backend.routes import docs, explain, health, job_pages, jobs, models, pages
 from backend.sweeps import SweepService, advance_periodically
 from backend.settings import Settings, get_settings
 from backend.timing import ServerTiming
+from backend.workers import WorkerRegistry
 from frontend import STATIC_DIR
 from worker.celery_app import make_celery, queued_messages, send_job
 
@@ -69,8 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database = Database(settings.resolved_database_url)
     database.migrate()
     queue = make_celery(settings)
+    app.state.workers = WorkerRegistry(database, settings)
     app.state.jobs = JobService(
-        database, settings, enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue)
+        database, settings, enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue),
+        waiting_reason=app.state.workers.waiting_reason,
     )
     app.state.sweeps = SweepService(app.state.jobs)
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints

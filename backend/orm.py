@@ -102,6 +102,19 @@ class Sweep(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class WorkerSeen(Base):
+    """A job worker's presence: its pool process (idle or running a job) renews ``last_seen``."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid of the worker's parent
+    queue: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)  # the pool process writing this row
+    busy_job_id: Mapped[int | None] = mapped_column(Id)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class MetricPoint(Base):
     """A training-step log, a dev evaluation or an epoch start, as reported by the trainer."""
 

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(
         60.0, gt=0, description="A running job silent for this long is failed: its worker died."
     )
+    worker_presence_seconds: float = Field(
+        10.0, gt=0, description="How often a worker records that it is alive; three missed rounds and it counts as gone."
+    )
     job_stall_seconds: float = Field(
         1800.0, gt=0, description="A running job with no training step or evaluation batch for this long is "
         "failed and its process ended (it hung; its heartbeat alone does not show progress)."

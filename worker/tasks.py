@@ -15,6 +15,7 @@ from celery.worker import state as worker_state
 from backend.database import Database
 from backend.settings import get_settings
 from worker.celery_app import RUN_JOB, make_celery
+from worker.presence import Presence
 from worker.recorder import fail_lost_job, job_is_queued
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ settings = get_settings()
 app = make_celery(settings)
 _database: Database | None = None
 _is_parent = True  # until worker_process_init runs in a pool child
+_presence: Presence | None = None
 
 
 def database() -> Database:
@@ -40,13 +42,16 @@ def _migrate(**_: object) -> None:
 
 @worker_process_init.connect
 def _prepare_child(**_: object) -> None:
-    global _database, _is_parent
+    global _database, _is_parent, _presence
     _is_parent = False
     # Connections inherited over fork must not be shared with the parent.
     if _database is not None:
         _database.engine.dispose(close=False)
     _database = None
     import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
+
+    _presence = Presence(database(), settings.job_queue, settings.worker_presence_seconds)
+    _presence.start()
 
 
 @task_received.connect
@@ -70,6 +75,8 @@ def run_job(job_id: int) -> str:
     """Run job ``job_id`` if it is still queued (idempotent: a redelivered message does nothing)."""
     from worker.runner import run_job as run
 
+    if _presence is not None:
+        _presence.busy(job_id)
     return run(job_id, settings, database())
 
 

@@ -1,14 +1,20 @@
-"""Liveness."""
+"""Liveness, and whether jobs can run: the workers seen alive and the jobs waiting for one."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from addrop import __version__
-from backend.schemas.common import Health
+from backend.schemas.health import Health, WorkerOut
 
 router = APIRouter(prefix="/api", tags=["health"])
 
 
-@router.get("/health", response_model=Health, summary="Liveness")
-def health() -> Health:
-    """Answers as long as the server runs."""
-    return Health(status="ok", version=__version__)
+@router.get("/health", response_model=Health, summary="Liveness, workers and queue")
+def health(request: Request) -> Health:
+    """Answers as long as the server runs; ``workers`` lists the job workers alive and ``warning`` says when
+    jobs wait with none (the server itself is still fine: 200)."""
+    registry = request.app.state.workers
+    live = registry.live()
+    queued = registry.queued_jobs()
+    return Health(status="ok", version=__version__, queued_jobs=queued,
+                  workers=[WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id) for w in live],
+                  warning=registry.waiting_reason() if queued and not live else None)

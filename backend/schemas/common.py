@@ -10,11 +10,6 @@ MAX_ROW_ID = 2**63 - 1
 """The largest id (and offset) a database's signed 64-bit integer holds."""
 
 
-class Health(BaseModel):
-    status: Literal["ok"]
-    version: str
-
-
 class ErrorMessage(BaseModel):
     """What every 4xx answer carries: a message a person can act on."""
 

@@ -159,6 +159,8 @@ class JobOut(BaseModel):
     revision: int
     sweep_id: int | None = Field(None, description="The sweep this job is a run of.")
     sweep_role: Literal["trial", "baseline"] | None = Field(None, description="A trial's run or a baseline twin.")
+    waiting_reason: str | None = Field(None, description="For a queued job: why it does not start (no job "
+                                       "worker alive), when that is the reason.")
 
 
 class JobList(BaseModel):

@@ -130,6 +130,8 @@
     $("checkpoint-link").classList.toggle("hidden", !job.checkpoint_available);
     $("job-error").classList.toggle("hidden", !job.error);
     $("job-error").textContent = job.error ? `Failed: ${job.error}` : "";
+    $("job-waiting").classList.toggle("hidden", !job.waiting_reason);
+    $("job-waiting").textContent = job.waiting_reason ? `Waiting: ${job.waiting_reason}` : "";
     $("live-dot").classList.toggle("on", !finished);
   }
 

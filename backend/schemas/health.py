@@ -1,0 +1,22 @@
+"""The health answer: the server, the job workers seen alive, and the queue."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class WorkerOut(BaseModel):
+    """A job worker seen recently."""
+
+    name: str = Field(description="host:pid of the worker")
+    last_seen: datetime
+    busy_job_id: int | None = Field(description="The job it runs, or null when idle.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    workers: list[WorkerOut] = Field(description="Job workers alive (seen within three presence rounds).")
+    queued_jobs: int = Field(description="Jobs waiting for a worker.")
+    warning: str | None = Field(description="Set when jobs wait and no worker is alive.")
