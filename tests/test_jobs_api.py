@@ -153,8 +153,11 @@ def test_a_job_whose_worker_process_dies_is_failed_with_the_reason(stack, tiny_m
     os.kill(child, signal.SIGKILL)  # the pool process running the job; the worker's parent survives
     failed = wait_for(lambda: finished(client, first["id"]), 30, "the job to fail")
     assert failed["state"] == "failed"
-    # Celery's parent reports the lost child at once, on both brokers (the lease would take 10 s more)
-    assert "worker process running the job died" in failed["error"] and "SIGKILL" in failed["error"], failed["error"]
+    died = "worker process running the job died" in failed["error"] and "SIGKILL" in failed["error"]
+    if stack.kind == "redis-postgres":  # Celery's parent reports the lost child at once
+        assert died, failed["error"]
+    else:  # kombu's SQL transport reports it too, but on a busy machine the lease may come first
+        assert died or "stopped responding" in failed["error"], failed["error"]
 
     second = submit(client, job_request(tiny_model, sst2, epochs=300, patience=None))
     wait_for(lambda: step_points(client, second["id"]), 120, "the second job's first points")
