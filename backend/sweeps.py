@@ -162,6 +162,7 @@ class SweepService:
         space = spec.space.model_dump()
         study = optuna.load_study(study_name=sweep.study_name, storage=self._storage())
         trials = study.get_trials(deepcopy=False)
+        states_before = [trial.state for trial in trials]
         by_trial: dict[int, list[Job]] = {}
         for job in jobs:
             if job.sweep_role == "trial":
@@ -247,7 +248,8 @@ class SweepService:
                 session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == "running").values(
                     state="succeeded", finished_at=utcnow(), message=message, revision=Sweep.revision + 1))
                 log.info("sweep %s finished: %s", sweep_id, message)
-            else:
+            elif new_rows or [trial.state for trial in trials] != states_before:
+                # Only a round that changed something is a new revision (pages refetch on it).
                 session.execute(update(Sweep).where(Sweep.id == sweep_id).values(revision=Sweep.revision + 1))
 
     def _settle(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, runs: list[Job], seeds: int) -> None:

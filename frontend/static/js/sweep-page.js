@@ -14,7 +14,7 @@ const MARKS = { pruned: { symbol: "x-thin-open", color: "#5a6275" }, running: { 
                 queued: { symbol: "circle-open-dot", color: "#9aa3b5" }, failed: { symbol: "x", color: "#c0392b" } };
 const config = { displaylogo: false, responsive: true };
 let sort = { key: "number", direction: "asc" };
-let current = null, curvesRevision = -1, importanceRevision = -1, timer = null;
+let current = null, curvesRevision = -1, curvesFetched = 0, importanceRevision = -1, timer = null;
 
 function stat(id, text) { $(id).textContent = text; }
 
@@ -100,8 +100,11 @@ function renderTable(sweep) {
 }
 
 async function renderCurves(sweep) {
-  if (sweep.revision === curvesRevision) return;
+  // Runs report dev points between sweep revisions: refetch on a new revision, or every 15 s while running.
+  const stale = sweep.state === "running" && Date.now() - curvesFetched > 15000;
+  if (sweep.revision === curvesRevision && !stale) return;
   curvesRevision = sweep.revision;
+  curvesFetched = Date.now();
   const curves = await Jobs.api(`/api/sweeps/${sweepId}/curves`);
   const traces = [];
   const baseline = sweep.baseline_job_ids.map((id) => (curves.jobs[id] || []).filter((p) => p.value !== null).map((p) => ({ x: p.epoch, y: p.value })));
