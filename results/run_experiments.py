@@ -11,6 +11,7 @@ Phases, per task:
 It talks to a running AD-DROP Studio (``bash scripts/start.sh``; the embedded worker trains the runs):
 
     python results/run_experiments.py --task rte --phase search
+    python results/run_experiments.py --task mrpc --task stsb --phase search --phase confirm --parallel 2
     python results/build_results.py            # tables and plots from the run files
 """
 
@@ -169,7 +170,7 @@ def _seconds(start: str | None, end: str | None) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def search(studio: Studio, task: str, data_root: Path, budget: int) -> None:
+def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: int) -> None:
     runs = recorded(task, "search")
     prior = [{"params": {"p": r["setting"]["p"], "q": r["setting"]["q"]}, "values": [r["best_metric"]],
               "state": "pruned" if r["state"] == "pruned" else "complete",
@@ -181,7 +182,7 @@ def search(studio: Studio, task: str, data_root: Path, budget: int) -> None:
         return
     body = {"name": f"{task} · TPE search of p, q (results/)", "base": base_job(task, data_root, SEARCH_SEED),
             "space": {"p": PAPER_GRID, "q": PAPER_GRID}, "strategy": "tpe", "max_trials": budget,
-            "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": 1,
+            "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": parallel,
             "pruning": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3}, "prior": prior}
     print(f"{task} search: {len(prior)} settings already recorded, baseline {'recorded' if has_baseline else 'runs too'}")
     studio.sweep(task, "search", body)
@@ -239,19 +240,25 @@ def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", default="http://127.0.0.1:8000")
-    parser.add_argument("--task", required=True, choices=["rte", "mrpc", "cola", "stsb", "sst2"])
-    parser.add_argument("--phase", required=True, choices=["search", "confirm", "prior"])
+    parser.add_argument("--task", required=True, action="append", choices=["rte", "mrpc", "cola", "stsb", "sst2"],
+                        help="repeat for several tasks: each runs its phases before the next task starts")
+    parser.add_argument("--phase", required=True, action="append", choices=["search", "confirm", "prior"],
+                        help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="search trials run at once (one per worker; see benchmarks/worker_layout.py)")
     args = parser.parse_args()
     studio = Studio(args.server)
     data_root = args.data.resolve()
-    if args.phase == "search":
-        search(studio, args.task, data_root, args.budget)
-    elif args.phase == "confirm":
-        confirm(studio, args.task, data_root)
-    else:
-        prior_experiment(studio, args.task, data_root)
+    for task in args.task:
+        for phase in args.phase:
+            if phase == "search":
+                search(studio, task, data_root, args.budget, args.parallel)
+            elif phase == "confirm":
+                confirm(studio, task, data_root)
+            else:
+                prior_experiment(studio, task, data_root)
 
 
 if __name__ == "__main__":
