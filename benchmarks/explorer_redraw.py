@@ -85,10 +85,10 @@ window.__bench = {
 
 
 def pair(rng: random.Random, tokens: int) -> tuple[str, str]:
-    """Two sentences of single-token words that make ``tokens`` with [CLS] and two [SEP]."""
-    first = (tokens - 3) // 2
-    words = [rng.choice(WORDS) for _ in range(tokens - 3)]
-    return " ".join(words[:first]) + ".", " ".join(words[first:-1]) + "."
+    """Two sentences of single-token words, each ending in ".", that make ``tokens`` with [CLS] and two [SEP]."""
+    words = [rng.choice(WORDS) for _ in range(tokens - 5)]
+    first = len(words) // 2
+    return " ".join(words[:first]) + ".", " ".join(words[first:]) + "."
 
 
 INPUTS = {
