@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
+import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,30 +84,50 @@ class FileSummary:
     distinct: dict[str, list[Any] | None]
 
 
-def summarize_file(path: str | Path, preview: int = 5, max_distinct: int = 50) -> FileSummary:
+def summarize_file(
+    path: str | Path, preview: int = 5, max_distinct: int = 50, max_columns: int | None = None
+) -> FileSummary:
     """Parse ``path`` (JSONL/JSON/CSV/TSV) and list its columns (in first-seen order), rows and, per column,
     up to ``max_distinct`` distinct scalar values (enough to offer a label column's classes).
 
-    Raises :class:`DataError` when the file cannot be parsed, so a tool can reject it before training.
+    Rows are read one at a time and not kept, so memory stays near the size of what is returned.
+    Raises :class:`DataError` when the file cannot be parsed, or has more than ``max_columns`` columns,
+    so a tool can reject it before training.
     """
-    split = _read_file(Path(path))
-    if not split.rows:
-        raise DataError(f"{split.source} has no examples")
-    columns = list(dict.fromkeys(key for row in split.rows for key in row))
-    distinct = {column: _distinct_values(split.rows, column, max_distinct) for column in columns}
-    return FileSummary(columns, len(split.rows), split.rows[:preview], distinct)
+    path = Path(path)
+    rows = 0
+    first: list[dict[str, Any]] = []
+    # each column's distinct values so far (dict keys keep first-seen order), None once there are too many
+    distinct: dict[str, dict[Any, None] | None] = {}
+    for _, row in _file_rows(path, max_columns):
+        rows += 1
+        if len(first) < preview:
+            first.append(row)
+        for column in row:
+            if column not in distinct:
+                if max_columns is not None and len(distinct) >= max_columns:
+                    raise DataError(_too_many_columns(str(path), max_columns))
+                # a column missing from earlier rows had the value None there, as row.get() reads it
+                distinct[column] = {None: None} if rows > 1 else {}
+        for column, values in distinct.items():
+            if values is None:
+                continue
+            value = row.get(column)
+            if isinstance(value, (list, dict)):
+                distinct[column] = None
+                continue
+            values.setdefault(value, None)
+            if len(values) > max_distinct:
+                distinct[column] = None
+    if not rows:
+        raise DataError(f"{path} has no examples")
+    return FileSummary(list(distinct), rows, first,
+                       {column: None if values is None else list(values) for column, values in distinct.items()})
 
 
-def _distinct_values(rows: list[dict[str, Any]], column: str, limit: int) -> list[Any] | None:
-    values: dict[Any, None] = {}
-    for row in rows:
-        value = row.get(column)
-        if isinstance(value, (list, dict)):
-            return None
-        values.setdefault(value, None)
-        if len(values) > limit:
-            return None
-    return list(values)
+def _too_many_columns(source: str, limit: int, count: int | None = None) -> str:
+    found = f"{count} columns" if count is not None else f"more than {limit} columns"
+    return f"{source} has {found}; a data file may have at most {limit}"
 
 
 def tokenize_splits(
@@ -230,24 +252,56 @@ def _first_existing(directory: Path, stems: Sequence[str]) -> Path | None:
 
 
 def _read_file(path: Path) -> _RawSplit:
+    rows, lines = [], []
+    for line, row in _file_rows(path):
+        rows.append(row)
+        lines.append(line)
+    # a JSON array's rows are its items: they have no line of their own
+    return _RawSplit(str(path), rows, None if None in lines else lines)
+
+
+def _file_rows(path: Path, max_columns: int | None = None) -> Iterator[tuple[int | None, dict[str, Any]]]:
+    """Each row of a data file with its 1-based line (None for an item of a JSON array), one at a time, so
+    that a caller that does not keep them needs memory for one row, not for the whole file as objects.
+    A CSV/TSV header of more than ``max_columns`` columns is refused before any row is built from it."""
     if not path.is_file():
         raise DataError(f"data file {path} does not exist")
     ext = path.suffix.lower()
     if ext not in EXTENSIONS:
         raise DataError(f"{path}: unsupported file type {path.suffix!r}; use one of {', '.join(EXTENSIONS)}")
-    try:
-        # utf-8-sig: files saved by spreadsheet programs often start with a byte-order mark.
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            if ext == ".csv":
-                return _read_delimited(handle, str(path), csv.excel)
-            if ext == ".tsv":
-                return _read_delimited(handle, str(path), _TsvDialect)
+    _check_utf8(path)
+    source = str(path)
+    # utf-8-sig: files saved by spreadsheet programs often start with a byte-order mark. JSON lines end at
+    # "\n" only: U+2028 and other characters that end a line for Python may stand unescaped in JSON strings.
+    with path.open(encoding="utf-8-sig", newline="" if ext in (".csv", ".tsv") else "\n") as handle:
+        if ext == ".csv":
+            yield from _delimited_rows(handle, source, csv.excel, max_columns)
+        elif ext == ".tsv":
+            yield from _delimited_rows(handle, source, _TsvDialect, max_columns)
+        elif ext == ".jsonl":
+            yield from _json_line_rows(handle, source)
+        else:
             text = handle.read()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if ext == ".json" and text.lstrip().startswith("["):
-        return _read_json_array(text, str(path))
-    return _read_json_lines(text, str(path))
+            if text.lstrip().startswith("["):
+                yield from _json_array_rows(text, source)
+            else:
+                yield from _json_line_rows(text.split("\n"), source)
+
+
+def _check_utf8(path: Path, chunk: int = 1 << 20) -> None:
+    # Decoded here in chunks, so that the error can name its byte in the file, not in a reader's buffer.
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while True:
+            data = handle.read(chunk)
+            try:
+                decoder.decode(data, final=not data)
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {offset + exc.start})") from None
+            if not data:
+                return
+            offset += len(data)
 
 
 class _TsvDialect(csv.Dialect):
@@ -261,13 +315,16 @@ class _TsvDialect(csv.Dialect):
     lineterminator = "\n"
 
 
-def _read_delimited(handle: Any, source: str, dialect: type[csv.Dialect] | csv.Dialect) -> _RawSplit:
+def _delimited_rows(
+    handle: Any, source: str, dialect: type[csv.Dialect] | csv.Dialect, max_columns: int | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.reader(handle, dialect=dialect)
-    rows, lines = [], []
     try:
         header = next(reader, None)
         if header is None:
             raise DataError(f"{source} is empty")
+        if max_columns is not None and len(header) > max_columns:
+            raise DataError(_too_many_columns(source, max_columns, len(header)))
         for values in reader:
             if not values:  # blank line
                 continue
@@ -275,22 +332,17 @@ def _read_delimited(handle: Any, source: str, dialect: type[csv.Dialect] | csv.D
                 raise DataError(
                     f"{source}, line {reader.line_num}: {len(values)} fields, but the header has {len(header)}"
                 )
-            rows.append(dict(zip(header, values)))
-            lines.append(reader.line_num)
+            yield reader.line_num, dict(zip(header, values))
     except csv.Error as exc:
         # e.g. a field over the csv module's limit (128 KiB), usually a quote that is never closed
         message = str(exc)
         if "field limit" in message:
             message = f"a field is longer than {csv.field_size_limit()} characters (is a quote left open?)"
         raise DataError(f"{source}, line {reader.line_num}: {message}") from None
-    return _RawSplit(source, rows, lines)
 
 
-def _read_json_lines(text: str, source: str) -> _RawSplit:
-    rows, lines = [], []
-    # Split on "\n" only: str.splitlines() would also break at U+2028 and other characters that JSON
-    # strings may contain unescaped.
-    for number, line in enumerate(text.split("\n"), start=1):
+def _json_line_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -303,25 +355,46 @@ def _read_json_lines(text: str, source: str) -> _RawSplit:
             raise DataError(f"{source}, line {number}: expected a JSON object, got {type(row).__name__}")
         if _ESCAPED_SURROGATE.search(line) and _has_lone_surrogate(row):
             raise DataError(f"{source}, line {number}: {_LONE_SURROGATE}")
-        rows.append(row)
-        lines.append(number)
-    return _RawSplit(source, rows, lines)
+        yield number, row
 
 
-def _read_json_array(text: str, source: str) -> _RawSplit:
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_array_rows(text: str, source: str) -> Iterator[tuple[None, dict[str, Any]]]:
+    """The items of the JSON array ``text``, decoded one at a time (``json.loads`` would build every item
+    before the first could be looked at, several times the file's size in objects)."""
+    decoder = json.JSONDecoder()
+    surrogates = _ESCAPED_SURROGATE.search(text) is not None
     try:
-        rows = json.loads(text)
+        position = _JSON_SPACE.match(text).end()
+        if not text.startswith("[", position):
+            raise json.JSONDecodeError("Expecting value", text, position)
+        position = _JSON_SPACE.match(text, position + 1).end()
+        if text.startswith("]", position):
+            position += 1
+        else:
+            for i in itertools.count():
+                row, position = decoder.raw_decode(text, position)
+                if not isinstance(row, dict):
+                    raise DataError(f"{source}, item {i}: expected a JSON object, got {type(row).__name__}")
+                if surrogates and _has_lone_surrogate(row):
+                    raise DataError(f"{source}, item {i}: {_LONE_SURROGATE}")
+                yield None, row
+                position = _JSON_SPACE.match(text, position).end()
+                if text.startswith("]", position):
+                    position += 1
+                    break
+                if not text.startswith(",", position):
+                    raise json.JSONDecodeError("Expecting ',' delimiter", text, position)
+                position = _JSON_SPACE.match(text, position + 1).end()
+        position = _JSON_SPACE.match(text, position).end()
+        if position != len(text):
+            raise json.JSONDecodeError("Extra data", text, position)
     except json.JSONDecodeError as exc:
         raise DataError(f"{source}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
     except RecursionError:
         raise DataError(f"{source}: {_TOO_DEEP}") from None
-    surrogates = _ESCAPED_SURROGATE.search(text) is not None
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise DataError(f"{source}, item {i}: expected a JSON object, got {type(row).__name__}")
-        if surrogates and _has_lone_surrogate(row):
-            raise DataError(f"{source}, item {i}: {_LONE_SURROGATE}")
-    return _RawSplit(source, rows)
 
 
 _TOO_DEEP = "the JSON is nested too deeply to read"

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     )
     job_queue: str = Field("addrop-jobs", min_length=1, description="Celery queue the job workers consume.")
     upload_max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest data file a user may upload.")
+    upload_max_columns: int = Field(
+        256, ge=1, description="Most columns an uploaded data file may have (its answer lists each one's values)."
+    )
     allow_local_paths: bool = Field(
         True, description="Whether jobs may name directories on the workers' disks (data or model); off for a public site."
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import uuid
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+from starlette.types import Message, Receive
 
 from addrop.data import EXTENSIONS, DataError, summarize_file
 from backend.database import Database
@@ -15,6 +18,13 @@ from backend.schemas.jobs import UploadOut
 from backend.settings import Settings
 
 CHUNK = 1024 * 1024
+# What the multipart envelope (boundaries, part headers) may add to the file's own size.
+ENVELOPE_BYTES = 64 * 1024
+# A preview value longer than this is cut: the answer stays small however wide or long the rows are.
+PREVIEW_CHARS = 500
+# A column holding a longer value is no label column: a form offers no such class names.
+DISTINCT_CHARS = 200
+MAX_COLUMN_NAME = 200
 
 
 class UploadRejected(JobError):
@@ -41,7 +51,8 @@ def store_upload(settings: Settings, db: Database, filename: str, source: Binary
     try:
         size = _copy_limited(source, folder / f".{name}.part", settings.upload_max_bytes)
         (folder / f".{name}.part").rename(target)
-        summary = summarize_file(target)
+        summary = summarize_file(target, max_columns=settings.upload_max_columns)
+        _check_column_names(summary.columns)
         with db.session() as session:
             session.add(Upload(id=upload_id, filename=name, path=f"{upload_id}/{name}", size=size,
                                columns=summary.columns, rows=summary.rows))
@@ -52,12 +63,52 @@ def store_upload(settings: Settings, db: Database, filename: str, source: Binary
         shutil.rmtree(folder, ignore_errors=True)
         raise
     return UploadOut(id=upload_id, filename=name, size=size, columns=summary.columns, rows=summary.rows,
-                     preview=summary.preview, distinct=summary.distinct)
+                     preview=[{key: _clipped(value) for key, value in row.items()} for row in summary.preview],
+                     distinct={column: _offered(values) for column, values in summary.distinct.items()})
 
 
 def too_large(limit: int) -> UploadRejected:
     """The error for a file over ``limit`` bytes."""
     return UploadRejected(f"the file is larger than this server accepts ({limit / 2**20:g} MiB)", status_code=413)
+
+
+def capped_receive(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises :func:`too_large` as soon as the request body passes ``limit`` bytes
+    (plus the multipart envelope), so a body without a Content-Length is not read to its end first."""
+    received = 0
+
+    async def capped() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit + ENVELOPE_BYTES:
+                raise too_large(limit)
+        return message
+
+    return capped
+
+
+def _check_column_names(columns: list[str]) -> None:
+    for i, column in enumerate(columns):
+        if len(column) > MAX_COLUMN_NAME:
+            raise DataError(f"column {i + 1}'s name is {len(column)} characters long; at most {MAX_COLUMN_NAME}")
+
+
+def _clipped(value: Any) -> Any:
+    """``value`` as a preview shows it: a long string cut, a large list or object as its JSON text, cut."""
+    if isinstance(value, (list, dict)):
+        text = json.dumps(value, ensure_ascii=False)
+        return value if len(text) <= PREVIEW_CHARS else text[:PREVIEW_CHARS] + "…"
+    if isinstance(value, str) and len(value) > PREVIEW_CHARS:
+        return value[:PREVIEW_CHARS] + "…"
+    return value
+
+
+def _offered(values: list[Any] | None) -> list[Any] | None:
+    if values is None or any(isinstance(v, str) and len(v) > DISTINCT_CHARS for v in values):
+        return None
+    return values
 
 
 def _copy_limited(source: BinaryIO, path, limit: int) -> int:

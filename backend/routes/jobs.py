@@ -15,14 +15,13 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException
 
 from backend.auth import require_token
 from backend.events import Cursor, job_events, point_json
 from backend.jobs import JobError, JobService
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
 from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
-from backend.uploads import UploadRejected, store_upload, too_large
+from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, store_upload, too_large
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 JOB_ERRORS = {404: {"model": ErrorMessage, "description": "No such job"}}
@@ -55,13 +54,12 @@ async def upload(request: Request) -> UploadOut:
     lists its columns, row count and each column's distinct values, for mapping them."""
     settings = request.app.state.settings
     length = request.headers.get("content-length", "")
-    # Refuse before reading the body; the multipart envelope adds a little to the file's size.
-    if length.isdigit() and int(length) > settings.upload_max_bytes + 64 * 1024:
+    if length.isdigit() and int(length) > settings.upload_max_bytes + ENVELOPE_BYTES:
         raise too_large(settings.upload_max_bytes)
-    try:
-        form = await request.form(max_files=1, max_fields=4)
-    except MultiPartException as error:
-        raise UploadRejected(f"malformed multipart upload: {error.message}", status_code=400) from None
+    # A body without a Content-Length (chunked) is refused as soon as it passes the cap while it streams in;
+    # the parser's spooled file of the part read so far is closed, and so deleted.
+    capped = Request(request.scope, capped_receive(request.receive, settings.upload_max_bytes))
+    form = await capped.form(max_files=1, max_fields=4)
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):

@@ -189,7 +189,10 @@ class UploadOut(BaseModel):
     size: int
     columns: list[str]
     rows: int
-    preview: list[dict[str, Any]] = Field(description="The first rows as parsed.")
+    preview: list[dict[str, Any]] = Field(
+        description="The first rows as parsed; a value over 500 characters is cut (a list or object to its JSON text)."
+    )
     distinct: dict[str, list[Any] | None] = Field(
-        description="Each column's distinct values (null when there are more than 50): a label column's classes."
+        description="Each column's distinct values (null when there are more than 50, or one is over 200 characters): "
+        "a label column's classes."
     )
