@@ -180,6 +180,7 @@ def main() -> None:
              f"# load average at the start: {load_average()}; {os.cpu_count()} CPUs; "
              f"{subprocess.run([CHROMIUM, '--version'], capture_output=True, text=True).stdout.strip()} headless",
              "# time from the input/change event to the first paint showing it, in ms"]
+    print("\n".join(lines), flush=True)
     started = time.monotonic()
     with served() as (url, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
