@@ -2,22 +2,26 @@
 land in the database, resumable from the last event id.
 
 An event id is the cursor ``"<last metric point id>:<last log line id>"``; a client that reconnects with
-``Last-Event-ID`` gets exactly the points and lines it has not seen. The stream polls the database (the
-source of truth, whichever process wrote to it), so it works the same on SQLite and PostgreSQL.
+``Last-Event-ID`` gets exactly the points and lines it has not seen. One poller per process reads the database
+(the source of truth, whichever process wrote to it) for all open streams, so it works the same on SQLite and
+PostgreSQL and costs the database the same however many pages are open.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import dataclass
 from typing import AsyncIterator
 
 from anyio import to_thread
 
-from backend.jobs import JobService
+from backend.jobs import JobChanges, JobService, JobWatch
 from backend.orm import FINISHED, LogLine, MetricPoint
 from backend.schemas.common import MAX_ROW_ID
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,22 +58,102 @@ def log_json(line: LogLine) -> dict:
     return {"id": line.id, "time": line.created_at.isoformat(), "level": line.level, "message": line.message}
 
 
-async def job_events(service: JobService, job_id: int, cursor: Cursor, poll_seconds: float) -> AsyncIterator[dict]:
-    """Events for ``job_id`` after ``cursor``: ``status`` (the job), ``metrics`` and ``log`` (lists, in
-    order), and ``end`` once the job has finished and everything was sent."""
-    revision = -1
-    while True:
-        state, out, points, lines = await to_thread.run_sync(service.changes, job_id, cursor.metric, cursor.log, revision)
-        if points:
-            cursor.metric = points[-1].id
-            yield {"event": "metrics", "id": str(cursor), "data": json.dumps([point_json(p) for p in points])}
-        if lines:
-            cursor.log = lines[-1].id
-            yield {"event": "log", "id": str(cursor), "data": json.dumps([log_json(line) for line in lines])}
-        if out is not None:
-            revision = out.revision
-            yield {"event": "status", "id": str(cursor), "data": out.model_dump_json()}
-        if state in FINISHED and not points and not lines:
-            yield {"event": "end", "id": str(cursor), "data": json.dumps({"state": state})}
+class _Stream:
+    """One open event stream: what the feed has handed it, and the round it has not taken yet."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.fetched = Cursor(cursor.metric, cursor.log)
+        self.revision = -1
+        self.pending: JobChanges | None = None
+        self.ready = asyncio.Event()
+
+    def hand(self, changes: JobChanges) -> None:
+        """Give the stream what of ``changes`` it has not seen; a round it has not taken yet is merged into, so
+        a slow client holds at most one round, however many ticks pass."""
+        points = [p for p in changes.points if p.id > self.fetched.metric]
+        lines = [line for line in changes.lines if line.id > self.fetched.log]
+        out = changes.out if changes.revision != self.revision else None
+        if not points and not lines and out is None and changes.state not in FINISHED:
             return
-        await asyncio.sleep(poll_seconds)
+        if points:
+            self.fetched.metric = points[-1].id
+        if lines:
+            self.fetched.log = lines[-1].id
+        if out is not None:
+            self.revision = changes.revision
+        if self.pending is not None:
+            points = self.pending.points + points
+            lines = self.pending.lines + lines
+            out = out or self.pending.out
+        self.pending = JobChanges(changes.state, changes.revision, out, points, lines)
+        self.ready.set()
+
+
+class JobFeed:
+    """Feeds every open event stream of this process from one database poller.
+
+    Each round reads, for every job someone watches, the job and its points and lines after the furthest-behind
+    stream's cursor, all in one transaction, and hands each stream what it has not seen: N open pages of a job
+    cost one read per round, not N. The poller runs only while a stream is open.
+    """
+
+    def __init__(self, service: JobService, poll_seconds: float) -> None:
+        self.service = service
+        self.poll_seconds = poll_seconds
+        self._streams: dict[int, set[_Stream]] = {}
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+
+    async def events(self, job_id: int, cursor: Cursor) -> AsyncIterator[dict]:
+        """Events for ``job_id`` after ``cursor``: ``status`` (the job), ``metrics`` and ``log`` (lists, in
+        order), and ``end`` once the job has finished and everything was sent."""
+        stream = _Stream(cursor)
+        self._streams.setdefault(job_id, set()).add(stream)
+        if self._task is None or self._task.done():
+            # made with the task, in the loop that serves the streams
+            self._wake = asyncio.Event()
+            self._task = asyncio.create_task(self._poll(), name="job-events-feed")
+        self._wake.set()  # a new stream gets its first round now, not after a poll interval
+        try:
+            while True:
+                await stream.ready.wait()
+                stream.ready.clear()
+                changes, stream.pending = stream.pending, None
+                if changes.points:
+                    cursor.metric = changes.points[-1].id
+                    yield {"event": "metrics", "id": str(cursor), "data": json.dumps([point_json(p) for p in changes.points])}
+                if changes.lines:
+                    cursor.log = changes.lines[-1].id
+                    yield {"event": "log", "id": str(cursor), "data": json.dumps([log_json(line) for line in changes.lines])}
+                if changes.out is not None:
+                    yield {"event": "status", "id": str(cursor), "data": changes.out.model_dump_json()}
+                if changes.state in FINISHED and not changes.points and not changes.lines:
+                    yield {"event": "end", "id": str(cursor), "data": json.dumps({"state": changes.state})}
+                    return
+        finally:
+            watchers = self._streams.get(job_id, set())
+            watchers.discard(stream)
+            if not watchers:
+                self._streams.pop(job_id, None)
+
+    async def _poll(self) -> None:
+        assert self._wake is not None
+        while self._streams:
+            self._wake.clear()
+            # Streams that open during the read wait for the next round: what was read may start past their cursor.
+            streams = {job_id: list(watchers) for job_id, watchers in self._streams.items()}
+            watched = {job_id: JobWatch(min(s.fetched.metric for s in watchers), min(s.fetched.log for s in watchers),
+                                        frozenset(s.revision for s in watchers))
+                       for job_id, watchers in streams.items()}
+            try:
+                found = await to_thread.run_sync(self.service.changes_many, watched)
+            except Exception as error:  # the database may be away for a moment: the streams stay open and wait
+                log.warning("job events: could not read the database (%s); trying again", error)
+                found = {}
+            for job_id, changes in found.items():
+                for stream in streams[job_id]:
+                    stream.hand(changes)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            except asyncio.TimeoutError:
+                pass

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from anyio import to_thread
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from transformers import AutoConfig
 
 from addrop.data import DataError, load_splits
@@ -33,6 +33,26 @@ log = logging.getLogger(__name__)
 Enqueue = Callable[[int], None]
 QueueSize = Callable[[], int]
 
+
+
+@dataclass
+class JobWatch:
+    """What the event streams of one job have seen: the smallest cursors and the revisions they know."""
+
+    metric_after: int
+    log_after: int
+    revisions: frozenset[int]
+
+
+@dataclass
+class JobChanges:
+    """A job's state and revision, its view (None when every stream knows its revision), new points, lines."""
+
+    state: str
+    revision: int
+    out: JobOut | None
+    points: list[MetricPoint]
+    lines: list[LogLine]
 
 class JobError(Exception):
     """A request the service refuses; ``status_code`` is the HTTP status that says why."""
@@ -262,19 +282,30 @@ class JobService:
                 return list(reversed(rows))
             return list(session.scalars(query.order_by(LogLine.id)).all())
 
-    def changes(self, job_id: int, metric_after: int, log_after: int, known_revision: int
-                ) -> tuple[str, JobOut | None, list[MetricPoint], list[LogLine]]:
-        """What an event stream needs in one transaction: the job's state (read first, so a point written after
-        this read comes in the next round, never lost), its view when its revision differs from
-        ``known_revision``, and the points and lines after the cursors."""
+    def changes_many(self, watched: dict[int, JobWatch]) -> dict[int, JobChanges]:
+        """What the event streams of several jobs need, in one transaction: each job's state (read first, so a
+        point written after this read comes in the next round, never lost), its view unless every stream
+        already knows its revision, and its points and lines after the watch's cursors. A job that does not
+        exist is left out."""
+        if not watched:
+            return {}
         with self.db.session() as session:
-            job = self._row(session, job_id)
-            out = self.to_out(job) if job.revision != known_revision else None
-            points = session.scalars(select(MetricPoint).where(MetricPoint.job_id == job_id, MetricPoint.id > metric_after)
-                                     .order_by(MetricPoint.id)).all()
-            lines = session.scalars(select(LogLine).where(LogLine.job_id == job_id, LogLine.id > log_after)
-                                    .order_by(LogLine.id)).all()
-            return job.state, out, list(points), list(lines)
+            rows = session.scalars(select(Job).where(Job.id.in_(watched))).all()
+            found = {job.id: JobChanges(job.state, job.revision, None if watched[job.id].revisions == {job.revision}
+                                        else self.to_out(job), [], []) for job in rows}
+            if not found:
+                return {}
+            points = session.scalars(select(MetricPoint).where(or_(*(
+                and_(MetricPoint.job_id == job_id, MetricPoint.id > watched[job_id].metric_after) for job_id in found
+            ))).order_by(MetricPoint.id)).all()
+            lines = session.scalars(select(LogLine).where(or_(*(
+                and_(LogLine.job_id == job_id, LogLine.id > watched[job_id].log_after) for job_id in found
+            ))).order_by(LogLine.id)).all()
+        for point in points:
+            found[point.job_id].points.append(point)
+        for line in lines:
+            found[line.job_id].lines.append(line)
+        return found
 
     def checkpoint_dir(self, job_id: int) -> Path:
         """The directory of the job's best checkpoint; :class:`JobConflict` when there is none (yet)."""

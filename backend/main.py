@@ -14,6 +14,7 @@ from addrop import __version__
 from backend import errors
 from backend.bodies import JsonBodyGuard
 from backend.database import Database
+from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.jobs import JobError, JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         waiting_reason=app.state.workers.waiting_reason,
     )
     app.state.sweeps = SweepService(app.state.jobs)
+    app.state.feed = JobFeed(app.state.jobs, settings.events_poll_seconds)
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

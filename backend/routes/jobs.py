@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from backend.auth import require_token
-from backend.events import Cursor, job_events, point_json
+from backend.events import Cursor, point_json
 from backend.jobs import JobError, JobService
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
 from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
@@ -146,8 +146,7 @@ def job_event_stream(
     except ValueError as error:
         raise HTTPException(422, f"Last-Event-ID: {error}") from None
     service.get(job_id)
-    poll = request.app.state.settings.events_poll_seconds
-    return EventSourceResponse(job_events(service, job_id, cursor, poll), ping=15)
+    return EventSourceResponse(request.app.state.feed.events(job_id, cursor), ping=15)
 
 
 @router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, responses=JOB_ERRORS, summary="The job's log")
