@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     explain_cache_size: int = Field(32, ge=0, description="Inputs whose attribution is kept for slider moves.")
     explain_max_models: int = Field(4, ge=1, description="Models kept loaded at once (least recently used leave).")
     explain_device: str = Field("cpu", description="Device the explorer's models run on (cpu, cuda, cuda:1).")
+    explain_workers: int = Field(
+        2, ge=1, description="Explain requests computed at once, on the explorer's own threads; with two or more, "
+        "one is kept for requests that need no integrated gradients."
+    )
+    explain_queue: int = Field(
+        16, ge=0, description="Explain requests that may wait for a thread; beyond them the answer is 503 with Retry-After."
+    )
 
     broker_url: str | None = Field(
         None,

@@ -6,17 +6,25 @@ The app runs in-process on a temporary data directory with the embedded broker a
 from __future__ import annotations
 
 import asyncio
+import json
+import threading
+import time
 import tracemalloc
 from pathlib import Path
 
 import httpx
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from transformers import BertConfig, BertForSequenceClassification
 
+import backend.explainer
 from addrop.data import summarize_file
+from addrop.hooks import attach
+from addrop.models import load_tokenizer
 from backend.main import create_app
-from backend.orm import Upload
+from jobstore.orm import Upload
 from backend.settings import Settings
 
 CAP = 16 * 1024 * 1024
@@ -132,3 +140,204 @@ def test_summarizing_a_file_holds_one_row_at_a_time(tmp_path, name):
     assert summary.rows == rows and summary.distinct["label"] in (["0", "1"], [0, 1])
     # the text of a JSON array is held whole (its items are decoded one at a time), so: near the file's size
     assert peak < (2.5 if name.endswith(".json") else 0.5) * size + 3 * 2**20, (peak, size)
+
+
+# --- explain ----------------------------------------------------------------------------------------------
+
+WORKERS, QUEUE = 2, 3
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory) -> Path:
+    """A tiny random BERT classifier with the MiniLM tokenizer."""
+    tokenizer = load_tokenizer("minilm")
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, num_labels=2)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny")
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def explorer(tmp_path_factory, tiny_dir):
+    """An app whose explorer has WORKERS threads and QUEUE places; the first model is the tiny one."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("explorer"), models=[str(tiny_dir)],
+                        explain_workers=WORKERS, explain_queue=QUEUE)
+    return create_app(settings)
+
+
+def explain_body(tiny_dir: Path, text: str, **extra) -> dict:
+    return {"model": str(tiny_dir), "text": text, "fields": ["attribution"], **extra}
+
+
+async def asgi_post(app, path: str, body: dict, leave: asyncio.Event) -> list[dict]:
+    """POST ``body`` straight to the ASGI app; the client leaves (http.disconnect) once ``leave`` is set.
+    Returns the messages the app sent."""
+    sent: list[dict] = []
+    delivered = False
+
+    async def receive() -> dict:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+        await leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"host", b"test")],
+             "client": ("127.0.0.1", 1), "server": ("test", 80)}
+    await app(scope, receive, send)
+    return sent
+
+
+class Gate:
+    """Stands in for a long computation: each call waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.entered = 0
+        self.opened = threading.Event()
+
+    def wait(self) -> None:
+        self.entered += 1
+        assert self.opened.wait(30), "the test never opened the gate"
+
+
+def test_explains_leave_health_checks_alone_and_a_full_queue_answers_503(explorer, tiny_dir, monkeypatch):
+    """64 explains at once: WORKERS run, QUEUE wait, the rest are told when to come back; /api/health,
+    which runs on the app's shared threads, answers at once meanwhile (it waited for seconds when each
+    explain held one of those threads)."""
+    gate = Gate()
+    real = explorer.state.explainer.explain
+    monkeypatch.setattr(explorer.state.explainer, "explain", lambda body: gate.wait() or real(body))
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=explorer)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            requests = [asyncio.ensure_future(http.post("/api/explain", json=explain_body(tiny_dir, f"input {i}")))
+                        for i in range(64)]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (gate.entered < WORKERS or sum(r.done() for r in requests) < 64
+                                                   - WORKERS - QUEUE):
+                await asyncio.sleep(0.05)
+            try:
+                started = time.perf_counter()
+                health = await asyncio.wait_for(http.get("/api/health"), 3)
+                health_seconds = time.perf_counter() - started
+                entered_while_blocked = gate.entered
+            finally:
+                gate.opened.set()
+            return health, health_seconds, entered_while_blocked, await asyncio.gather(*requests)
+
+    health, seconds, entered, answers = asyncio.run(scenario())
+    assert health.status_code == 200 and seconds < 1.0, seconds
+    assert entered == WORKERS
+    busy = [a for a in answers if a.status_code == 503]
+    assert len(busy) == 64 - WORKERS - QUEUE
+    assert all(a.headers["retry-after"].isdigit() and int(a.headers["retry-after"]) >= 1 for a in busy)
+    assert "busy" in busy[0].json()["detail"]
+    assert sorted(a.status_code for a in answers if a.status_code != 503) == [200] * (WORKERS + QUEUE)
+
+
+def test_a_queued_request_whose_client_left_never_starts(explorer, tiny_dir, monkeypatch):
+    gate = Gate()
+    real = explorer.state.explainer.explain
+    monkeypatch.setattr(explorer.state.explainer, "explain", lambda body: gate.wait() or real(body))
+
+    async def scenario():
+        stay, leave = asyncio.Event(), asyncio.Event()
+        running = [asyncio.ensure_future(asgi_post(explorer, "/api/explain", explain_body(tiny_dir, f"busy {i}"),
+                                                   stay)) for i in range(WORKERS)]
+        while gate.entered < WORKERS:
+            await asyncio.sleep(0.02)
+        queued = asyncio.ensure_future(asgi_post(explorer, "/api/explain", explain_body(tiny_dir, "left"), leave))
+        await asyncio.sleep(0.2)
+        leave.set()
+        left = await asyncio.wait_for(queued, 5)
+        gate.opened.set()
+        return left, await asyncio.gather(*running)
+
+    left, running = asyncio.run(scenario())
+    assert gate.entered == WORKERS  # the left request was dropped from the queue, never computed
+    assert left[0]["status"] == 499
+    assert [messages[0]["status"] for messages in running] == [200] * WORKERS
+
+
+def test_a_running_request_whose_client_left_stops_within_a_layer(explorer, tiny_dir):
+    """An IGA request (100 steps) stops at the next attention layer once its client has left, and caches
+    nothing."""
+    warm = explorer.state.explainer.warm(str(tiny_dir))
+    calls = 0
+    loop_and_leave: list = []
+
+    def count(module, args) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3 and loop_and_leave:
+            loop, leave = loop_and_leave
+            loop.call_soon_threadsafe(leave.set)
+            # hold this layer until the pool has seen the client leave
+            backend.explainer._ABANDONED.get().wait(5)
+
+    handles = [module.register_forward_pre_hook(count) for module in attach(warm.model).modules]
+    try:
+        async def scenario(text: str, leaving: bool) -> list[dict]:
+            leave = asyncio.Event()
+            if leaving:
+                loop_and_leave[:] = [asyncio.get_running_loop(), leave]
+            return await asgi_post(explorer, "/api/explain", explain_body(tiny_dir, text, method="IGA", steps=100),
+                                   leave)
+
+        full = asyncio.run(scenario("the whole computation", leaving=False))
+        assert full[0]["status"] == 200
+        full_calls, calls = calls, 0
+        left = asyncio.run(scenario("a computation left early", leaving=True))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert left[0]["status"] == 499
+    assert calls == 3 < full_calls, (calls, full_calls)
+    again = asyncio.run(asgi_post(explorer, "/api/explain",
+                                  explain_body(tiny_dir, "a computation left early", method="IGA", steps=100),
+                                  asyncio.Event()))
+    assert json.loads(again[1]["body"])["cached"] is False
+
+
+def test_cheap_explains_pass_costly_ones(explorer, tiny_dir, monkeypatch):
+    """Two IGA computations wait (one runs, one is queued for the costly lane); a GA request is answered
+    meanwhile, on the thread kept for cheap requests (it waited for the whole IGA computation while each
+    model ran one pass at a time)."""
+    gate = Gate()
+    real = backend.explainer.attribute_text
+
+    def attribute(*args, **kwargs):
+        if kwargs["method"] == "IGA":
+            gate.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backend.explainer, "attribute_text", attribute)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=explorer)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            costly = [asyncio.ensure_future(http.post("/api/explain", json=explain_body(
+                tiny_dir, f"costly {i}", method="IGA", steps=100))) for i in range(2)]
+            while gate.entered < 1:
+                await asyncio.sleep(0.02)
+            try:
+                cheap = await asyncio.wait_for(http.post("/api/explain", json=explain_body(tiny_dir, "cheap")), 5)
+                entered = gate.entered
+            finally:
+                gate.opened.set()
+            return cheap, entered, await asyncio.gather(*costly)
+
+    cheap, entered, costly = asyncio.run(scenario())
+    assert cheap.status_code == 200 and cheap.json()["method"] == "GA"
+    assert entered == 1  # the second IGA request waited for the costly lane
+    assert [answer.status_code for answer in costly] == [200, 200]

@@ -1,16 +1,20 @@
 """``POST /api/explain``: attention, attribution, candidate region and dropped positions for one input."""
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from functools import partial
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from addrop.hooks import UnsupportedModelError
 from addrop.models import ModelLoadError
 from backend.auth import require_token_for_explain
 from backend.catalog import UnknownModelError
-from backend.explainer import InvalidExplainRequest
+from backend.explainer import ExplainAbandoned, ExplainBusy, InvalidExplainRequest
 from backend.schemas.common import ErrorMessage, ValidationProblem
 from backend.schemas.explain import ExplainRequest, ExplainResponse
 
 router = APIRouter(prefix="/api", tags=["explorer"])
+# nginx's "client closed request": nobody reads it, but the access log then says what happened
+CLIENT_LEFT = 499
 
 
 @router.post(
@@ -19,14 +23,21 @@ router = APIRouter(prefix="/api", tags=["explorer"])
     summary="Explain one input",
     dependencies=[Depends(require_token_for_explain)],
     responses={401: {"model": ErrorMessage, "description": "API token missing or wrong (when explain needs it)"},
-               404: {"model": ErrorMessage}, 422: {"model": ValidationProblem}, 503: {"model": ErrorMessage}},
+               404: {"model": ErrorMessage}, 422: {"model": ValidationProblem},
+               503: {"model": ErrorMessage, "description": "The model could not be loaded, or the explorer is busy "
+                     "(then with a Retry-After header, in seconds)"}},
 )
-def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
+async def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
     """Attribute the input's prediction to the attention maps of the requested layers and heads, and draw
     AD-DROP's candidate discard region (top-p per row) and dropped positions (each candidate with
     probability q).  The same input with other p, q, mode or seed reuses the attribution."""
+    explainer = request.app.state.explainer
     try:
-        return request.app.state.explainer.explain(body)
+        return await explainer.pool.run(request, partial(explainer.explain, body), costly=explainer.costly(body))
+    except ExplainBusy as error:
+        raise HTTPException(503, str(error), headers={"Retry-After": str(error.retry_after)}) from None
+    except ExplainAbandoned:
+        return Response(status_code=CLIENT_LEFT)
     except UnknownModelError as error:
         raise HTTPException(404, str(error)) from error
     except (InvalidExplainRequest, UnsupportedModelError) as error:
