@@ -16,6 +16,7 @@ WORKDIR /app
 RUN pip install "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX}"
 COPY pyproject.toml README.md ./
 COPY addrop ./addrop
+COPY jobstore ./jobstore
 COPY backend ./backend
 COPY worker ./worker
 COPY frontend ./frontend

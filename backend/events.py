@@ -18,8 +18,8 @@ from typing import AsyncIterator
 from anyio import to_thread
 
 from backend.jobs import JobChanges, JobService, JobWatch
-from backend.orm import FINISHED, LogLine, MetricPoint
 from backend.schemas.common import MAX_ROW_ID
+from jobstore.orm import FINISHED, LogLine, MetricPoint
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The job service: validates job requests, stores and queues them, cancels them, reads their metrics and
 log, fails jobs whose worker died, and lists finished checkpoints for the explorer.
 
-Routes stay thin and call this; workers change job rows through :mod:`worker.recorder`.
+Routes stay thin and call this; workers change job rows through :mod:`jobstore.transitions`.
 """
 
 from __future__ import annotations
@@ -9,24 +9,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Callable, Sequence
 
 from anyio import to_thread
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from transformers import AutoConfig
 
 from addrop.data import DataError, load_splits
-from addrop.finetune import FinetuneConfig
 from addrop.dropout import ADDropConfig
+from addrop.finetune import FinetuneConfig
 from addrop.models import resolve_model
 from addrop.tasks import TaskSpec, custom_task, get_task
 from backend.catalog import CatalogEntry
-from backend.database import Database
-from backend.orm import FINISHED, Job, LogLine, MetricPoint, Upload, utcnow
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
+from jobstore import transitions
+from jobstore.database import Database
+from jobstore.orm import FINISHED, Job, LogLine, MetricPoint, Upload
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,6 @@ class PreparedJob:
     name: str
 
 
-def job_dir_name(job_id: int) -> str:
-    """The job's output directory, relative to the jobs directory (the same on every machine)."""
-    return f"job-{job_id}"
-
-
 def explorer_name(job_id: int) -> str:
     """The name under which the explorer lists the job's best checkpoint."""
     return f"job-{job_id}"
@@ -145,7 +140,7 @@ class JobService:
             except DataError as error:
                 raise InvalidJob(f"data: {error}") from None
         values = asdict(config)
-        # The worker writes under its own jobs directory (settings.jobs_dir / job_dir_name(id)).
+        # The worker writes under its own jobs directory (settings.job_dir(id)).
         del values["output_dir"]
         # The API machine may have no GPU; the worker checks the device and precision when the run starts.
         values["device"] = None if training.device == "auto" else training.device
@@ -370,50 +365,17 @@ class JobService:
     def cancel(self, job_id: int, reason: str | None = None) -> JobOut:
         """Cancel a queued job at once, or ask a running one to stop after its current step; ``reason`` goes
         into its log."""
-        now = utcnow()
-        with self.db.session() as session:
-            job = self._row(session, job_id)
-            queued = session.execute(
-                update(Job).where(Job.id == job_id, Job.state == "queued")
-                .values(state="cancelled", finished_at=now, revision=Job.revision + 1)
-            ).rowcount
-            if not queued:
-                running = session.execute(
-                    update(Job).where(Job.id == job_id, Job.state == "running")
-                    .values(cancel_requested=True, revision=Job.revision + 1)
-                ).rowcount
-                if not running:
-                    session.refresh(job)
-                    raise JobConflict(f"job {job_id} is already {job.state}; only queued or running jobs can be cancelled")
-            message = "cancelled before it started" if queued else "cancel requested; stopping after the current step"
-            session.add(LogLine(job_id=job_id, level="INFO", message=f"{message} ({reason})" if reason else message))
-            session.flush()
-            session.refresh(job)
-            return self.to_out(job)
+        try:
+            transitions.cancel_job(self.db, job_id, reason)
+        except LookupError:
+            raise JobNotFound(f"there is no job {job_id}") from None
+        except transitions.NotCancellable as error:
+            raise JobConflict(str(error)) from None
+        return self.get(job_id)
 
     def reap_stale(self) -> list[int]:
         """Fail running jobs whose worker has not sent a heartbeat within the lease: it died."""
-        lease = self.settings.job_lease_seconds
-        now = utcnow()
-        cutoff = now - timedelta(seconds=lease)
-        reaped = []
-        with self.db.session() as session:
-            stale = session.scalars(select(Job).where(Job.state == "running", Job.heartbeat_at < cutoff)).all()
-            for job in stale:
-                reason = (f"the worker {job.worker or ''} stopped responding: no heartbeat since "
-                          f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (lease {lease:g} s); it was killed or lost its "
-                          "connection to the database")
-                changed = session.execute(
-                    update(Job).where(Job.id == job.id, Job.state == "running", Job.heartbeat_at < cutoff)
-                    .values(state="failed", error=reason, finished_at=now, eta_seconds=None,
-                            revision=Job.revision + 1)
-                ).rowcount
-                if changed:
-                    session.add(LogLine(job_id=job.id, level="ERROR", message=reason))
-                    reaped.append(job.id)
-        for job_id in reaped:
-            log.warning("job %s failed: its worker stopped responding", job_id)
-        return reaped
+        return transitions.reap_stale(self.db, self.settings.job_lease_seconds)
 
     def resend_lost(self) -> int:
         """Re-send the queued jobs when the broker holds fewer messages than there are queued jobs at two

@@ -13,17 +13,17 @@ from fastapi.staticfiles import StaticFiles
 from addrop import __version__
 from backend import errors
 from backend.bodies import JsonBodyGuard
-from backend.database import Database
 from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.jobs import JobError, JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
-from backend.sweeps import SweepService, advance_periodically
 from backend.settings import Settings, get_settings
+from backend.sweeps import SweepService, advance_periodically
 from backend.timing import ServerTiming
 from backend.workers import WorkerRegistry
 from frontend import STATIC_DIR
-from worker.celery_app import make_celery, queued_messages, send_job
+from jobstore.database import Database
+from jobstore.queue import make_celery, queued_messages, send_job
 
 log = logging.getLogger(__name__)
 

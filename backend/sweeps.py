@@ -14,7 +14,7 @@ import logging
 import statistics
 import uuid
 from datetime import timedelta
-from typing import Any, Sequence
+from typing import Sequence
 
 import optuna
 from anyio import to_thread
@@ -22,10 +22,10 @@ from optuna.trial import TrialState
 from sqlalchemy import func, select, update
 
 from addrop.dropout import ADDropConfig
-from backend import studies
 from backend.jobs import InvalidJob, JobConflict, JobNotFound, JobService, QueueUnavailable
-from backend.orm import FINISHED, Job, MetricPoint, Sweep, utcnow
 from backend.schemas.sweeps import CurvePoint, Importance, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
+from jobstore import studies
+from jobstore.orm import FINISHED, Job, MetricPoint, Sweep, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from typing import Any, BinaryIO
 from starlette.types import Message, Receive
 
 from addrop.data import EXTENSIONS, DataError, summarize_file
-from backend.database import Database
 from backend.jobs import JobError
-from backend.orm import Upload
 from backend.schemas.jobs import UploadOut
 from backend.settings import Settings
+from jobstore.database import Database
+from jobstore.orm import Upload
 
 CHUNK = 1024 * 1024
 # What the multipart envelope (boundaries, part headers) may add to the file's own size.

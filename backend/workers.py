@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from backend.database import Database
-from backend.orm import Job, WorkerSeen, utcnow
 from backend.settings import Settings
+from jobstore.database import Database
+from jobstore.orm import Job, WorkerSeen, utcnow
 
 CACHE_SECONDS = 2.0  # job lists ask for every row; one query serves them all for this long
 

@@ -23,9 +23,9 @@ from serving import ROOT, served
 sys.path.insert(0, str(ROOT))
 
 from addrop.callbacks import MetricEvent  # noqa: E402
-from backend.database import Database  # noqa: E402
-from backend.orm import Job  # noqa: E402
-from worker.recorder import JobRecorder  # noqa: E402
+from jobstore.database import Database  # noqa: E402
+from jobstore.orm import Job  # noqa: E402
+from jobstore.transitions import JobRecorder  # noqa: E402
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ import uvicorn
 from sqlalchemy import event, update
 
 from backend.main import create_app
-from backend.orm import Job, LogLine, MetricPoint, utcnow
 from backend.settings import Settings
+from jobstore.orm import Job, LogLine, MetricPoint, utcnow
 from tests.browser import free_port
 from tests.jobs_stack import sse_events
 

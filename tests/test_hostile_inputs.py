@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backend.main import create_app
-from backend.orm import Job, Sweep, Upload
 from backend.settings import Settings
+from jobstore.orm import Job, Sweep, Upload
 
 BIG = 2**63  # one more than the largest 64-bit row id
 VALID_JOB = '"model": "minilm", "data": {"task": "sst2"}'

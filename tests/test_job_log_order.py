@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from sqlalchemy import select, update
 
-from backend.database import Database
-from backend.orm import Job, LogLine
+from jobstore.database import Database
+from jobstore.orm import Job, LogLine
+from jobstore.transitions import JobRecorder
 from tests.jobs_stack import POSTGRES, postgres_schema_url
-from worker.recorder import JobRecorder
 
 
 @pytest.fixture()

@@ -11,8 +11,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect, select, text
 
-from backend.database import MIGRATIONS, Database
-from backend.orm import Base, Job, LogLine, MetricPoint, Sweep
+from jobstore.database import MIGRATIONS, Database
+from jobstore.orm import Base, Job, LogLine, MetricPoint, Sweep
 from tests.jobs_stack import POSTGRES, postgres_schema_url
 
 # What the first release's create_all made on SQLite (read off a database it created).
@@ -52,14 +52,14 @@ def fill_old(connection) -> None:
 
 
 def check_upgraded(db: Database) -> None:
-    assert db.schema_revision() == "0003"
+    assert db.schema_revision() == "0004"
     columns = {table: {c["name"] for c in inspect(db.engine).get_columns(table)} for table in Base.metadata.tables}
     for table in Base.metadata.sorted_tables:
         assert columns[table.name] == set(table.c.keys()), table.name
     with db.session() as session:
         jobs = session.scalars(select(Job).order_by(Job.id)).all()
-        assert [(j.name, j.best_metric, j.sweep_id, j.config) for j in jobs] == [
-            ("old 1", 0.82, None, {"epochs": 2}), ("old 2", 0.82, None, {"epochs": 2})]
+        assert [(j.name, j.best_metric, j.sweep_id, j.config, j.config_version) for j in jobs] == [
+            ("old 1", 0.82, None, {"epochs": 2}, 1), ("old 2", 0.82, None, {"epochs": 2}, 1)]
         assert len(session.scalars(select(MetricPoint)).all()) == 4
         assert len(session.scalars(select(LogLine)).all()) == 2
         sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=uuid.uuid4().hex, task="mrpc",
@@ -69,7 +69,7 @@ def check_upgraded(db: Database) -> None:
         session.add(Job(name="trial", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
                         sweep_id=sweep.id, sweep_role="trial", trial_number=0, trial_id=1, seed_index=0))
     db.migrate()  # a second start changes nothing
-    assert db.schema_revision() == "0003"
+    assert db.schema_revision() == "0004"
 
 
 def test_a_database_from_before_migrations_is_stamped_and_upgraded(tmp_path):

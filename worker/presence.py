@@ -14,8 +14,8 @@ import threading
 
 from sqlalchemy import update
 
-from backend.database import Database
-from backend.orm import WorkerSeen, utcnow
+from jobstore.database import Database
+from jobstore.orm import WorkerSeen, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import optuna
 from sqlalchemy import select
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from backend import studies
-from backend.database import Database
-from backend.orm import Job, Sweep
+from jobstore import studies
+from jobstore.database import Database
+from jobstore.orm import Job, Sweep
 
 log = logging.getLogger("worker.runner")
 

@@ -20,11 +20,12 @@ from transformers.utils import logging as hf_logging
 from addrop.callbacks import MetricEvent, MetricsReporter
 from addrop.finetune import FinetuneConfig, finetune
 from addrop.trainer import is_addrop_epoch
-from backend.database import Database
-from backend.jobs import job_dir_name
-from backend.settings import Settings
+from jobstore.configs import readable_config
+from jobstore.database import Database
+from jobstore.settings import StoreSettings
+from jobstore.transitions import JobRecorder
+from worker.job_log import DatabaseLogHandler
 from worker.pruning import trial_pruning
-from worker.recorder import DatabaseLogHandler, JobRecorder
 
 STALL_GRACE_SECONDS = 30.0
 log = logging.getLogger("worker.runner")  # copied into the job's log
@@ -134,7 +135,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_job(job_id: int, settings: Settings, db: Database) -> str:
+def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
     """Run job ``job_id`` if it is still queued; returns the state it ended in ("skipped" if not queued)."""
     recorder = JobRecorder(db, job_id, worker_name())
     job = recorder.claim()
@@ -149,9 +150,9 @@ def run_job(job_id: int, settings: Settings, db: Database) -> str:
     log.setLevel(logging.INFO)
     heartbeat = Heartbeat(recorder, settings.job_heartbeat_seconds, settings.job_stall_seconds)
     heartbeat.start()
-    output_dir = settings.jobs_dir / job_dir_name(job_id)
+    output_dir = settings.job_dir(job_id)
     try:
-        config = FinetuneConfig(**{**job.config, "output_dir": str(output_dir)})
+        config = FinetuneConfig(**{**readable_config(job.config, job.config_version), "output_dir": str(output_dir)})
         log.info("started on %s; device %s, precision %s; CUDA_VISIBLE_DEVICES=%s", recorder.worker,
                  config.device or "auto", config.precision, os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
         reporter = JobMetricsReporter(recorder, job.metric_name, config)

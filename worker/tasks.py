@@ -12,14 +12,14 @@ from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.signals import task_failure, task_received, worker_init, worker_process_init
 from celery.worker import state as worker_state
 
-from backend.database import Database
-from backend.settings import get_settings
-from worker.celery_app import RUN_JOB, make_celery
+from jobstore.database import Database
+from jobstore.queue import RUN_JOB, make_celery
+from jobstore.settings import get_store_settings
+from jobstore.transitions import fail_lost_job, job_is_queued
 from worker.presence import Presence
-from worker.recorder import fail_lost_job, job_is_queued
 
 log = logging.getLogger(__name__)
-settings = get_settings()
+settings = get_store_settings()
 app = make_celery(settings)
 _database: Database | None = None
 _is_parent = True  # until worker_process_init runs in a pool child

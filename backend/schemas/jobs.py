@@ -1,4 +1,4 @@
-"""Request and response schemas of the jobs API (kept apart from the ORM rows in ``backend.orm``)."""
+"""Request and response schemas of the jobs API (kept apart from the ORM rows in ``jobstore.orm``)."""
 
 from __future__ import annotations
 

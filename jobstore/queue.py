@@ -1,17 +1,18 @@
-"""The Celery app, configured for long GPU jobs: one job at a time per worker, nothing prefetched, a fresh
-process for every job, late acknowledgement of idempotent tasks."""
+"""The job queue: the Celery app both sides use, configured for long GPU jobs (one job at a time per worker,
+nothing prefetched, a fresh process for every job, late acknowledgement of idempotent tasks). The API sends
+a job by task name and needs none of the worker's code."""
 
 from __future__ import annotations
 
 from celery import Celery
 from kombu.exceptions import ChannelError
 
-from backend.settings import Settings
+from jobstore.settings import StoreSettings
 
 RUN_JOB = "addrop.run_job"
 
 
-def make_celery(settings: Settings) -> Celery:
+def make_celery(settings: StoreSettings) -> Celery:
     """A Celery app on ``settings``' broker (Redis in deployment, a SQLite file in the embedded default)."""
     app = Celery("addrop", broker=settings.resolved_broker_url)
     # kombu's SQL transport hands its options to create_engine and has no visibility timeout.

@@ -1,6 +1,6 @@
 """Database tables: jobs, their metric points and log lines, uploaded data files, and sweeps of jobs.
 
-The schema is changed only through the Alembic migrations in ``backend/migrations``."""
+The schema is changed only through the Alembic migrations in ``jobstore/migrations``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from jobstore.configs import CONFIG_VERSION
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer, "sqlite")
@@ -51,6 +53,7 @@ class Job(Base):
     # the request as submitted (shown on the page, used to clone a job) and the resolved FinetuneConfig
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    config_version: Mapped[int] = mapped_column(Integer, default=CONFIG_VERSION)
     task: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(500))
     metric_name: Mapped[str] = mapped_column(String(64))

@@ -1,24 +1,31 @@
-"""What a worker writes about the job it runs: the claim, heartbeats, metric points, progress, log lines
-and the outcome. Every write is a short transaction, so the API sees each point as soon as it lands."""
+"""Every change of a job's state, for the API and the workers alike: queued -> running (a worker's claim),
+running -> succeeded / failed / cancelled / pruned (its outcome, or its process dying, or the reaper when its
+lease ran out), queued -> cancelled and running -> cancel requested (a user). Besides: what a worker writes
+about the job it runs (heartbeats, metric points, progress, log lines). Every write is a short transaction,
+so the API sees each point as soon as it lands, and each transition is one conditional UPDATE, so two
+processes racing on a job never both win."""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from backend.database import Database
-from backend.orm import Job, LogLine, MetricPoint, utcnow
+from jobstore.database import Database
+from jobstore.orm import Job, LogLine, MetricPoint, utcnow
 
 if TYPE_CHECKING:  # importing addrop loads torch, which the worker's parent process must not
     from addrop.callbacks import MetricEvent
 
-# transformers colours some warnings for terminals; the log is shown as plain text.
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+log = logging.getLogger(__name__)
+
+
+class NotCancellable(Exception):
+    """The job has already finished."""
 
 
 class JobRecorder:
@@ -115,18 +122,52 @@ def fail_lost_job(db: Database, job_id: int, reason: str) -> bool:
     return bool(failed)
 
 
-class DatabaseLogHandler(logging.Handler):
-    """Copies log records (the runner's, and warnings from transformers) into the job's log."""
+def cancel_job(db: Database, job_id: int, reason: str | None = None) -> bool:
+    """Cancel a queued job at once (True), or ask a running one to stop after its current step (False);
+    ``reason`` goes into its log. :class:`NotCancellable` when it has finished, :class:`LookupError` when
+    there is no such job."""
+    now = utcnow()
+    with db.session() as session:
+        state = session.scalar(select(Job.state).where(Job.id == job_id).with_for_update())
+        if state is None:
+            raise LookupError(job_id)
+        queued = session.execute(
+            update(Job).where(Job.id == job_id, Job.state == "queued")
+            .values(state="cancelled", finished_at=now, revision=Job.revision + 1)
+        ).rowcount
+        if not queued:
+            running = session.execute(
+                update(Job).where(Job.id == job_id, Job.state == "running")
+                .values(cancel_requested=True, revision=Job.revision + 1)
+            ).rowcount
+            if not running:
+                raise NotCancellable(f"job {job_id} is already {state}; only queued or running jobs can be cancelled")
+        message = "cancelled before it started" if queued else "cancel requested; stopping after the current step"
+        session.add(LogLine(job_id=job_id, level="INFO", message=f"{message} ({reason})" if reason else message))
+    return bool(queued)
 
-    def __init__(self, recorder: JobRecorder, level: int = logging.INFO) -> None:
-        super().__init__(level)
-        self.recorder = recorder
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.recorder.log(ANSI_ESCAPE.sub("", self.format(record)), record.levelname)
-        except Exception:  # a log line must never break the run it describes
-            self.handleError(record)
+def reap_stale(db: Database, lease_seconds: float) -> list[int]:
+    """Fail running jobs whose worker has not sent a heartbeat within the lease: it died."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=lease_seconds)
+    reaped = []
+    with db.session() as session:
+        stale = session.scalars(select(Job).where(Job.state == "running", Job.heartbeat_at < cutoff)).all()
+        for job in stale:
+            reason = (f"the worker {job.worker or ''} stopped responding: no heartbeat since "
+                      f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (lease {lease_seconds:g} s); it was killed or lost "
+                      "its connection to the database")
+            changed = session.execute(
+                update(Job).where(Job.id == job.id, Job.state == "running", Job.heartbeat_at < cutoff)
+                .values(state="failed", error=reason, finished_at=now, eta_seconds=None, revision=Job.revision + 1)
+            ).rowcount
+            if changed:
+                session.add(LogLine(job_id=job.id, level="ERROR", message=reason))
+                reaped.append(job.id)
+    for job_id in reaped:
+        log.warning("job %s failed: its worker stopped responding", job_id)
+    return reaped
 
 
 def _finite(value: float) -> bool:

@@ -1,1 +1,0 @@
-"""Alembic migrations of the app's tables (see :meth:`backend.database.Database.migrate`)."""

@@ -1,0 +1,29 @@
+"""Versions of the stored job config: the ``addrop.finetune.FinetuneConfig`` fields a job row holds.
+
+A job may wait in the queue while the code is updated. When a release renames or changes a field, it raises
+``CONFIG_VERSION`` and registers in ``UPGRADES`` the step from the previous version, so that a worker reads
+jobs queued by older code; a config stored by newer code than the worker's is refused with that reason
+instead of failing on an unknown field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+CONFIG_VERSION = 1
+# version n -> the function that turns a version-n config into version n + 1
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class ConfigTooNew(ValueError):
+    """The config was stored by newer code than this process runs."""
+
+
+def readable_config(config: dict[str, Any], version: int) -> dict[str, Any]:
+    """A stored config as this code reads it: upgraded step by step from ``version``."""
+    if version > CONFIG_VERSION:
+        raise ConfigTooNew(f"the job's config has version {version}, newer than this worker understands "
+                           f"({CONFIG_VERSION}): update the worker to the API's release")
+    for step in range(version, CONFIG_VERSION):
+        config = UPGRADES[step](dict(config))
+    return config

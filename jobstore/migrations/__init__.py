@@ -1,0 +1,1 @@
+"""Alembic migrations of the app's tables (see :meth:`jobstore.database.Database.migrate`)."""
