@@ -1,0 +1,53 @@
+// Compare view: the same layer and head for input/model A and B, and B − A where the tokens match.
+
+import { ATTRIBUTION_SCALE, attentionPanel, attributionPanel, panelFigure, sideBySide } from "./figures.js";
+import { absMax, difference, matrix, symmetricRange } from "./matrix.js";
+import { escapeHtml } from "./text.js";
+
+export function sameTokens(a, b) {
+  return a.meta.tokens.length === b.meta.tokens.length && a.meta.tokens.every((t, i) => t === b.meta.tokens[i]);
+}
+
+// With shared scales (the default) one colour means one value on both sides, so a map twice as strong
+// looks twice as strong; with own scales each side spans its own range.
+export function comparePanels(a, b, quantity, head, shared) {
+  const values = [a, b].map((side) => matrix(side.maps[quantity], 0, head));
+  const top = shared ? Math.max(absMax(values[0]), absMax(values[1])) || 1 : null;
+  const panels = [a, b].map((side, k) => {
+    const title = `${k ? "B" : "A"}: ${escapeHtml(side.meta.model)}`;
+    const panel = quantity === "attention" ? attentionPanel(values[k], title, top) : attributionPanel(values[k], title, top || undefined);
+    if (head !== "mean") {
+      panel.region = matrix(side.maps.candidate, 0, head);
+      panel.dropped = matrix(side.maps.dropped, 0, head);
+    }
+    return panel;
+  });
+  return { panels, values };
+}
+
+export function differencePanel(values, quantity, layer, head) {
+  const z = difference(values[0], values[1]);
+  const range = symmetricRange(z);
+  const where = head === "mean" ? "mean over heads" : `head ${head}`;
+  return {
+    z, label: `B − A ${quantity}`, title: `Difference B − A (${quantity}, layer ${layer}, ${where})`,
+    trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range }, colorbar: { exponentformat: "e" },
+  };
+}
+
+// {data, layout, overlays, note} for the compare view at pixelWidth.
+export function compareFigure(compare, quantity, head, shared, pixelWidth, mode) {
+  const { a, b } = compare;
+  const { panels, values } = comparePanels(a, b, quantity, head, shared);
+  const metaA = Object.assign({}, a.meta, { layer: a.layer });
+  if (sameTokens(a, b)) {
+    panels.push(differencePanel(values, quantity, a.layer, head));
+    return Object.assign(panelFigure(metaA, panels, pixelWidth, mode), { note: "" });
+  }
+  const half = pixelWidth * 0.46;
+  const left = panelFigure(metaA, [panels[0]], half, mode);
+  const right = panelFigure(Object.assign({}, b.meta, { layer: b.layer }), [panels[1]], half, mode);
+  return Object.assign(sideBySide(left, right), {
+    note: "A and B tokenise differently, so there is no difference map (it needs the same tokens).",
+  });
+}

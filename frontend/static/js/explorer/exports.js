@@ -1,0 +1,67 @@
+// What the export buttons write: the shown maps as JSON or CSV, the figure as PNG, SVG or standalone HTML.
+
+import { QUANTITIES } from "./decode.js";
+import { difference, matrix } from "./matrix.js";
+import { sameTokens } from "./compare.js";
+import { escapeHtml } from "./text.js";
+
+export function exportName(state) {
+  const head = state.head === "mean" ? "mean" : `h${state.head}`;
+  const side = state.view === "compare" ? "-compare" : "";
+  return `addrop-${state.method}-L${state.layer}-${head}-p${state.p}-q${state.q}${side}`;
+}
+
+// One side's maps for one layer and head, with what they were computed from.
+export function viewMatrices(side, head) {
+  const meta = side.meta;
+  const out = { tokens: meta.tokens, special: meta.special, segments: meta.segments, model: meta.model,
+    method: meta.method, mode: meta.mode, p: meta.p, q: meta.q, seed: meta.seed, layer: side.layer, head,
+    text: side.input.text, text_pair: side.input.text_pair, prediction: meta.labels[meta.prediction] ?? meta.prediction,
+    probabilities: meta.probabilities };
+  for (const key of QUANTITIES) out[key] = matrix(side.maps[key], 0, head);
+  return out;
+}
+
+// Both sides and, where the tokens match, B − A of the attention and attribution maps.
+export function compareMatrices(compare, head) {
+  const a = viewMatrices(compare.a, head), b = viewMatrices(compare.b, head);
+  const diff = sameTokens(compare.a, compare.b)
+    ? { attention: difference(a.attention, b.attention), attribution: difference(a.attribution, b.attribution) } : null;
+  return { a, b, difference: diff };
+}
+
+const quote = (s) => `"${String(s).replace(/"/g, '""')}"`;
+
+function rows(side, view, lines) {
+  view.tokens.forEach((qt, i) => view.tokens.forEach((kt, j) => {
+    const cells = [i, quote(qt), j, quote(kt), view.attention[i][j], view.attribution[i][j]];
+    cells.push(view.candidate ? view.candidate[i][j] : "", view.dropped ? view.dropped[i][j] : "");
+    lines.push((side ? [side] : []).concat(cells).join(","));
+  }));
+}
+
+const HEADER = "query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped";
+
+export function toCsv(view) {
+  const lines = [HEADER];
+  rows(null, view, lines);
+  return lines.join("\n") + "\n";
+}
+
+// Long form, one row per side and cell; the B − A rows (same tokens only) have no mask columns.
+export function compareCsv(views) {
+  const lines = [`side,${HEADER}`];
+  rows("A", views.a, lines);
+  rows("B", views.b, lines);
+  if (views.difference) rows("B-A", Object.assign({ tokens: views.a.tokens }, views.difference), lines);
+  return lines.join("\n") + "\n";
+}
+
+export function standaloneHtml(library, figure, title) {
+  // "<" escaped so no token can close the script element.
+  const json = JSON.stringify({ data: figure.data, layout: figure.layout }).replace(/</g, "\\u003c");
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+    `<script>${library.replace(/<\/script/gi, "<\\/script")}</script></head><body style="margin:0;font-family:sans-serif">` +
+    `<div id="figure" style="width:100%;height:100vh"></div><script>const f=${json};` +
+    `Plotly.newPlot("figure",f.data,Object.assign(f.layout,{autosize:true}),{responsive:true,displaylogo:false});</script></body></html>`;
+}

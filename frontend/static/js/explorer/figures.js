@@ -1,0 +1,222 @@
+// Plotly figures of square maps side by side.  A figure is built in one of two ways:
+// - "canvas": the heatmaps, axes and colour bars only; what a p/q move changes (the candidate outline,
+//   the drop marks and the mask panel's cells) is returned as overlays for overlay.js to paint, so a
+//   slider move repaints one canvas instead of re-rendering three heatmaps;
+// - "plotly": everything as Plotly traces and shapes, for exports and the standalone HTML.
+
+import { matrix, maskLevels, outlinePath, symmetricRange } from "./matrix.js";
+import { tickLabels, tokenPairs } from "./text.js";
+
+export const COLORS = { region: "#111111", drop: "#d62728", boundary: "#555555" };
+export const ATTENTION_SCALE = [[0, "#ffffff"], [0.15, "#dbe6f6"], [0.45, "#7fa7dc"], [0.75, "#2f5fad"], [1, "#0b2a66"]];
+export const ATTRIBUTION_SCALE = [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1, "#b2182b"]];
+const MASK_COLORS = ["#f3f5f9", "#ffcf87", "#d62728"];
+const MASK_SCALE = [[0, MASK_COLORS[0]], [0.333, MASK_COLORS[0]], [0.333, MASK_COLORS[1]], [0.667, MASK_COLORS[1]],
+  [0.667, MASK_COLORS[2]], [1, MASK_COLORS[2]]];
+const DROP_FRACTION_SCALE = [[0, "#f7f7f7"], [1, "#b2182b"]];
+
+export const PLOT_CONFIG = {
+  responsive: true, displaylogo: false,
+  toImageButtonOptions: { format: "png", scale: 2, filename: "addrop-view" },
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
+};
+
+// The colour of a level-0 cell is the panel's background, so the canvas paints only the other cells.
+export function maskColour(level) {
+  return level >= 1.5 ? MASK_COLORS[2] : level >= 0.5 ? MASK_COLORS[1] : null;
+}
+
+export function fractionColour(fraction) {
+  if (fraction <= 0) return null;
+  const t = Math.min(1, fraction);
+  const mix = (a, b) => Math.round(a + (b - a) * t);
+  return `rgb(${mix(0xf7, 0xb2)},${mix(0xf7, 0x18)},${mix(0xf7, 0x2b)})`;
+}
+
+export function tickStep(n) { return n <= 48 ? 1 : Math.ceil(n / 48); }
+
+function axis(meta, domain, anchor, isY, title) {
+  const n = meta.tokens.length;
+  const step = tickStep(n);
+  const values = [...Array(n).keys()].filter((i) => i % step === 0);
+  const labels = tickLabels(meta);
+  const spec = {
+    domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
+    tickfont: { size: n > 32 ? 9 : 11, family: "JetBrains Mono, Menlo, Consolas, monospace" },
+    showgrid: false, zeroline: false, range: isY ? [n - 0.5, -0.5] : [-0.5, n - 0.5], ticks: "",
+    title: title ? { text: title, font: { size: 11, color: "#677086" }, standoff: 4 } : undefined,
+    constrain: "domain",
+  };
+  if (!isY) spec.tickangle = -60;
+  return spec;
+}
+
+// Where one sentence ends and the next begins, in cell coordinates.
+export function boundaries(meta) {
+  const at = [];
+  for (let i = 1; i < meta.tokens.length; i++) if (meta.segments[i] !== meta.segments[i - 1]) at.push(i - 0.5);
+  return at;
+}
+
+function boundaryShapes(meta, xref, yref) {
+  const n = meta.tokens.length;
+  const line = { color: COLORS.boundary, width: 1.2, dash: "dash" };
+  return boundaries(meta).flatMap((at) => [
+    { type: "line", xref, yref, x0: at, x1: at, y0: -0.5, y1: n - 0.5, line },
+    { type: "line", xref, yref, x0: -0.5, x1: n - 0.5, y0: at, y1: at, line },
+  ]);
+}
+
+export function regionWidth(n) { return n > 64 ? 0.6 : n > 32 ? 1.1 : 1.6; }
+export function markSize(n) { return Math.max(3, Math.min(11, 300 / n)); }
+export function markWidth(n) { return n > 64 ? 1.2 : 2; }
+
+function dropMarkers(dropped, xaxis, yaxis, n) {
+  const x = [], y = [];
+  dropped.forEach((row, i) => row.forEach((v, j) => { if (v >= 0.5) { x.push(j); y.push(i); } }));
+  return {
+    type: "scatter", mode: "markers", x, y, xaxis, yaxis, hoverinfo: "skip", showlegend: false,
+    marker: { symbol: "x-thin", size: markSize(n), line: { width: markWidth(n), color: COLORS.drop }, color: COLORS.drop },
+  };
+}
+
+const zeros = (n) => Array.from({ length: n }, () => new Array(n).fill(0));
+
+// Panels side by side, each a square map with its own colour bar.  Returns {data, layout, overlays}.
+export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
+  const count = panels.length;
+  const gap = 0.085;
+  const width = (1 - gap * (count - 1)) / count;
+  const margin = { l: 78, r: 40, t: 44, b: 86 };
+  // Square maps: the height follows the width a panel gets.
+  const panelPixels = ((pixelWidth || 1200) - margin.l - margin.r) * (width - 0.02);
+  const n = meta.tokens.length;
+  const pairs = tokenPairs(meta.tokens);
+  const data = [];
+  const layout = {
+    margin, height: Math.round(Math.min(900, panelPixels) + margin.t + margin.b),
+    paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+    font: { family: "Inter, Segoe UI, system-ui, sans-serif", size: 12, color: "#1d2330" },
+    shapes: [], annotations: [], hoverlabel: { font: { family: "JetBrains Mono, Menlo, monospace", size: 11 } },
+  };
+  panels.forEach((panel, k) => {
+    const suffix = k === 0 ? "" : String(k + 1);
+    const x0 = k * (width + gap);
+    const xname = `x${suffix}`, yname = `y${suffix}`;
+    layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, k === 0 ? "key" : "");
+    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : ""), { scaleanchor: xname });
+    const painted = mode === "canvas" && panel.fill;
+    // A painted panel's own cells come from the canvas, so its hover names the tokens only.
+    const hovertemplate = painted ? "%{text}<extra></extra>" : `%{text}<br>${panel.label}: %{z:.4~g}<extra></extra>`;
+    data.push(Object.assign({
+      type: "heatmap", z: painted ? zeros(n) : panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
+      xgap: n > 40 ? 0 : 0.5, ygap: n > 40 ? 0 : 0.5,
+      colorbar: Object.assign({ x: x0 + width - 0.015, len: 0.75, thickness: 10, outlinewidth: 0, tickfont: { size: 10 } }, panel.colorbar || {}),
+    }, panel.trace));
+    layout.shapes.push(...boundaryShapes(meta, xname, yname));
+    if (mode === "plotly") {
+      if (panel.region) {
+        const path = outlinePath(panel.region);
+        if (path) layout.shapes.push({ type: "path", path, xref: xname, yref: yname, line: { color: COLORS.region, width: regionWidth(n) } });
+      }
+      if (panel.dropped) data.push(dropMarkers(panel.dropped, xname, yname, n));
+    }
+    layout.annotations.push({
+      text: panel.title, x: x0 + (width - 0.02) / 2, y: 1.0, xref: "paper", yref: "paper", yanchor: "bottom",
+      yshift: 8, showarrow: false, font: { size: 13, color: "#1d2330" },
+    });
+  });
+  return { data, layout, overlays: mode === "canvas" ? panelOverlays(meta, panels) : [] };
+}
+
+// What the canvas paints over each panel of a "canvas" figure.
+export function panelOverlays(meta, panels) {
+  const n = meta.tokens.length;
+  const overlays = [];
+  panels.forEach((panel, k) => {
+    if (!panel.region && !panel.dropped && !panel.fill) return;
+    const suffix = k === 0 ? "" : String(k + 1);
+    // Painted cells would hide the boundary shapes beneath them, so the canvas draws those too.
+    overlays.push({ xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, region: panel.region || null, dropped: panel.dropped || null,
+      cells: panel.fill ? panel.z : null, fill: panel.fill || null, boundaries: panel.fill ? boundaries(meta) : [] });
+  });
+  return overlays;
+}
+
+export function methodLabel(method) {
+  return { GA: "∂F/∂A (GA)", IGA: "IG (IGA)", AA: "= attention (AA)", RD: "random (RD)" }[method];
+}
+
+export function attentionPanel(values, title, zmax) {
+  return { z: values, label: "attention", title, trace: Object.assign({ colorscale: ATTENTION_SCALE, zmin: 0 }, zmax ? { zmax } : {}) };
+}
+
+export function attributionPanel(values, title, range = symmetricRange(values)) {
+  return {
+    z: values, label: "attribution", title,
+    trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range },
+    colorbar: { exponentformat: "e", showexponent: "all" },
+  };
+}
+
+export function maskTitle(meta, head) {
+  return head === "mean" ? `Dropped, % of heads (p=${meta.p}, q=${meta.q})` : `AD-DROP mask (p=${meta.p}, q=${meta.q}, ${meta.mode})`;
+}
+
+// The mask panel: per head the three levels, over the mean of heads the fraction of heads dropping.
+export function maskPanel(meta, candidate, dropped, head) {
+  if (head !== "mean") {
+    return {
+      z: maskLevels(candidate, dropped), label: "0 kept · 1 candidate · 2 dropped", title: maskTitle(meta, head),
+      trace: { colorscale: MASK_SCALE, zmin: 0, zmax: 2 }, fill: maskColour,
+      colorbar: { tickvals: [0.33, 1, 1.67], ticktext: ["kept", "candidate", "dropped"] },
+    };
+  }
+  return {
+    z: dropped, label: "fraction of heads dropping", title: maskTitle(meta, head),
+    trace: { colorscale: DROP_FRACTION_SCALE, zmin: 0, zmax: 1 }, colorbar: { tickformat: ".0%" }, fill: fractionColour,
+  };
+}
+
+// The parts of the layer view that p and q change: the outline and marks on the two maps, and the mask.
+function maskParts(meta, maps, layerIndex, head) {
+  const candidate = matrix(maps.candidate, layerIndex, head);
+  const dropped = matrix(maps.dropped, layerIndex, head);
+  const single = head !== "mean";
+  return { overlay: { region: single ? candidate : null, dropped: single ? dropped : null }, mask: maskPanel(meta, candidate, dropped, head) };
+}
+
+export function layerPanels(meta, maps, layerIndex, head) {
+  const { overlay, mask } = maskParts(meta, maps, layerIndex, head);
+  const where = head === "mean" ? "mean over heads" : `head ${head}`;
+  return [
+    Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `Attention · layer ${meta.layer}, ${where}`), overlay),
+    Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`), overlay),
+    mask,
+  ];
+}
+
+// The layer view's overlays alone, for a p/q move, without slicing the unchanged maps again.
+export function layerOverlays(meta, maps, layerIndex, head) {
+  const { overlay, mask } = maskParts(meta, maps, layerIndex, head);
+  return panelOverlays(meta, [overlay, overlay, mask]);
+}
+
+// Two one-panel figures merged into one with two halves (different tokens on each).
+export function sideBySide(left, right) {
+  const data = left.data.slice();
+  const layout = Object.assign({}, left.layout, { shapes: left.layout.shapes.slice(), annotations: left.layout.annotations.slice() });
+  const squeeze = (domain, offset) => [offset + domain[0] * 0.46, offset + domain[1] * 0.46];
+  layout.xaxis = Object.assign({}, left.layout.xaxis, { domain: squeeze(left.layout.xaxis.domain, 0) });
+  layout.xaxis2 = Object.assign({}, right.layout.xaxis, { domain: squeeze(right.layout.xaxis.domain, 0.54), anchor: "y2" });
+  layout.yaxis2 = Object.assign({}, right.layout.yaxis, { anchor: "x2", scaleanchor: "x2" });
+  data[0] = Object.assign({}, data[0], { colorbar: Object.assign({}, data[0].colorbar, { x: 0.455 }) });
+  for (const trace of right.data) {
+    data.push(Object.assign({}, trace, { xaxis: "x2", yaxis: "y2" }, trace.colorbar ? { colorbar: Object.assign({}, trace.colorbar, { x: 1.0 }) } : {}));
+  }
+  for (const shape of right.layout.shapes) layout.shapes.push(Object.assign({}, shape, { xref: "x2", yref: "y2" }));
+  layout.annotations[0] = Object.assign({}, layout.annotations[0], { x: 0.23 });
+  layout.annotations.push(Object.assign({}, right.layout.annotations[0], { x: 0.77 }));
+  const overlays = left.overlays.concat(right.overlays.map((o) => Object.assign({}, o, { xaxis: "x2", yaxis: "y2" })));
+  return { data, layout, overlays };
+}

@@ -1,0 +1,427 @@
+// The attribution explorer: asks POST /api/explain for maps and draws them.  Every number shown comes
+// from the server; the page only decodes, slices, averages over heads for display, and draws.  The state
+// lives in the URL so a view can be shared.
+
+import { explainRequest, listModels } from "./api.js";
+import { compareFigure } from "./compare.js";
+import { decode, decodeAll } from "./decode.js";
+import { $, debounce, download, element, fillSelect, setSegmented, setStatus } from "./dom.js";
+import { compareCsv, compareMatrices, exportName, standaloneHtml, toCsv, viewMatrices } from "./exports.js";
+import { PLOT_CONFIG, layerOverlays, layerPanels, maskTitle, panelFigure } from "./figures.js";
+import { drawGrid, gridPng } from "./grid.js";
+import { parseIndexList } from "./matrix.js";
+import { followFigure, paintOverlays } from "./overlay.js";
+import { clampNumber, explainBody, readState, stateQuery } from "./state.js";
+
+const state = readState(location.search);
+let current = null;        // side A: {meta, layer, maps: {attention, attribution, candidate, dropped}, input}
+let gridData = null;       // all-layer maps for the model view
+let compareData = null;    // {a, b} for the compare view
+const sequence = { layer: 0, masks: 0, grid: 0, compare: 0 };
+
+function writeUrl() {
+  const query = stateQuery(state);
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+}
+
+function side(payload, body) {
+  return { meta: payload, layer: payload.layers[0], maps: decodeAll(payload), input: { text: body.text, text_pair: body.text_pair } };
+}
+
+// ---------- layer view ----------
+// Drawing the maps is the slow part; it happens when the maps change (input, layer, head, resize).
+// A p/q move changes only the overlays, which repaintMasks paints on the canvas above the figure.
+async function drawLayerView() {
+  if (!current) return;
+  const figure = $("layer-figure");
+  const meta = Object.assign({}, current.meta, { layer: current.layer });
+  const built = panelFigure(meta, layerPanels(meta, current.maps, 0, state.head), figure.clientWidth);
+  await Plotly.react(figure, built.data, built.layout, PLOT_CONFIG);
+  followFigure(figure);
+  paintOverlays(figure, built.overlays);
+  showMaskText(meta);
+  const lastLayer = current.layer === meta.num_layers - 1 && ["GA", "IGA"].includes(meta.method) && meta.target === "logit";
+  $("layer-note").textContent = lastLayer
+    ? "In the last layer only the first token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie)." : "";
+}
+
+function showMaskText(meta) {
+  document.querySelectorAll(".p-text").forEach((el) => { el.textContent = `${Math.round(meta.p * 100)}%`; });
+  document.querySelectorAll(".q-text").forEach((el) => { el.textContent = String(meta.q); });
+}
+
+function repaintMasks() {
+  const figure = $("layer-figure");
+  const meta = Object.assign({}, current.meta, { layer: current.layer });
+  paintOverlays(figure, layerOverlays(meta, current.maps, 0, state.head));
+  showMaskText(meta);
+  // The mask panel's title names p and q.  Plotly.relayout of an annotation replots the whole figure
+  // (most of a move's time at 128 tokens), so the drawn title is rewritten in place, and the figure's
+  // layout with it for Plotly's next redraw.
+  const title = maskTitle(meta, state.head);
+  const drawn = figure.querySelectorAll(".annotation-text")[2];
+  if (drawn) drawn.textContent = title;
+  if (figure.layout && figure.layout.annotations[2]) figure.layout.annotations[2].text = title;
+}
+
+// ---------- summary ----------
+function showSummary(meta) {
+  $("summary").classList.remove("hidden");
+  $("views").classList.remove("hidden");
+  const labels = meta.labels;
+  const regression = labels.length === 1;
+  $("prediction").textContent = regression ? `${labels[0]} = ${meta.probabilities[0].toFixed(3)}` : labels[meta.prediction];
+  const bars = $("probabilities");
+  bars.replaceChildren();
+  if (!regression) {
+    labels.forEach((label, i) => {
+      const bar = element("div", "bar" + (i === meta.prediction ? " predicted" : ""));
+      const name = element("span", "name", label); name.title = label;
+      const track = element("span", "track");
+      const fill = element("span", "fill"); fill.style.display = "block";
+      fill.style.width = `${(meta.probabilities[i] * 100).toFixed(1)}%`; track.appendChild(fill);
+      bar.append(name, track, element("span", "num", meta.probabilities[i].toFixed(3)));
+      bars.appendChild(bar);
+    });
+  }
+  $("target").textContent = meta.target === "logit"
+    ? `logit of the pseudo label “${labels[meta.pseudo_label] ?? meta.pseudo_label}”` : "negative loss";
+  $("token-count").textContent = `${meta.tokens.length}${meta.truncated ? ` (cut at the ${meta.max_tokens}-token limit)` : ""}`;
+  $("notices").replaceChildren();
+  if (meta.truncated) addNotice(`The input is longer than ${meta.max_tokens} tokens; the model saw only the first ${meta.tokens.length}, shown below.`);
+  if (!meta.head_trained) addNotice("This base encoder's classification head is untrained, so its prediction is arbitrary; the maps still show what AD-DROP does. Open a fine-tuned job's checkpoint for a real prediction.");
+  const strip = $("token-strip");
+  strip.replaceChildren();
+  meta.tokens.forEach((token, i) => {
+    const span = element("span", "tok" + (meta.special[i] ? " special" : "") + (meta.segments[i] ? " seg1" : ""));
+    span.append(element("span", "idx", String(i)), document.createTextNode(token));
+    strip.appendChild(span);
+  });
+  fillSelect($("layer"), [...Array(meta.num_layers).keys()].map((i) => [String(i), `${i}`]), String(state.layer));
+  fillSelect($("head"), [["mean", "mean"]].concat([...Array(meta.num_heads).keys()].map((i) => [String(i), `${i}`])), String(state.head));
+}
+
+function addNotice(text) {
+  $("notices").appendChild(element("div", "notice", text));
+}
+
+// ---------- loading ----------
+async function loadLayer() {
+  if (!state.text.trim()) { setStatus("Type a sentence to explain.", true); return; }
+  const id = ++sequence.layer;
+  sequence.masks++;
+  setStatus("Computing attribution…");
+  $("explain-button").disabled = true;
+  const started = performance.now();
+  try {
+    const body = Object.assign(explainBody(state, "a"), { layers: [Number(state.layer)] });
+    const payload = await explainRequest(body);
+    if (id !== sequence.layer) return;
+    if (state.head !== "mean" && Number(state.head) >= payload.num_heads) state.head = "0";
+    if (Number(state.layer) >= payload.num_layers) state.layer = 0;
+    current = side(payload, body);
+    showSummary(payload);
+    if (state.view === "layer") await drawLayerView();
+    const reused = payload.cached ? " (attribution reused from an earlier request)" : "";
+    setStatus(`Explained in ${Math.round(performance.now() - started)} ms${reused}.`);
+    gridData = null;
+    compareData = null;
+    if (state.view === "model") loadGrid();
+    if (state.view === "compare") loadCompare();
+  } catch (error) {
+    if (id === sequence.layer) setStatus(error.message, true);
+  } finally {
+    if (id === sequence.layer) $("explain-button").disabled = false;
+  }
+}
+
+// p, q, mode or seed moved: only the masks change, and the server reuses the attribution.  One request
+// is in flight at a time and the newest setting is asked for when it returns, so a drag neither queues
+// stale requests nor waits on a debounce before the first one.
+const masks = { busy: false, again: false };
+async function reloadMasks() {
+  if (!current) return;
+  if (masks.busy) { masks.again = true; return; }
+  masks.busy = true;
+  try {
+    do {
+      masks.again = false;
+      await fetchMasks();
+    } while (masks.again && current);
+  } finally {
+    masks.busy = false;
+  }
+}
+
+async function fetchMasks() {
+  const id = ++sequence.masks;
+  try {
+    const started = performance.now();
+    const payload = await explainRequest(Object.assign(explainBody(state, "a"), {
+      layers: [current.layer], fields: ["candidate", "dropped"],
+    }));
+    if (id !== sequence.masks || !current) return;
+    current.maps.candidate = decode(payload.candidate);
+    current.maps.dropped = decode(payload.dropped);
+    Object.assign(current.meta, { p: payload.p, q: payload.q, mode: payload.mode, seed: payload.seed });
+    if (state.view === "layer") repaintMasks();
+    setStatus(`Masks redrawn in ${Math.round(performance.now() - started)} ms (no new forward pass).`);
+    // Replacing the address costs a same-document navigation; it waits until the new masks are painted.
+    requestAnimationFrame(() => setTimeout(writeUrl));
+    if (state.view === "model" && gridData) loadGrid();
+    if (state.view === "compare" && compareData) loadCompare();
+  } catch (error) {
+    if (id === sequence.masks) setStatus(error.message, true);
+  }
+}
+
+// ---------- model view ----------
+async function loadGrid() {
+  if (!current) return;
+  const id = ++sequence.grid;
+  const quantity = state.grid === "mask" ? [] : [state.grid];
+  setStatus("Computing every layer…");
+  try {
+    const started = performance.now();
+    const payload = await explainRequest(Object.assign(explainBody(state, "a"), { fields: quantity.concat(["candidate", "dropped"]) }));
+    if (id !== sequence.grid) return;
+    gridData = { meta: payload, maps: decodeAll(payload), quantity: state.grid };
+    showGrid();
+    setStatus(`All ${payload.num_layers} layers × ${payload.num_heads} heads in ${Math.round(performance.now() - started)} ms.`);
+  } catch (error) {
+    if (id === sequence.grid) setStatus(error.message, true);
+  }
+}
+
+function showGrid() {
+  if (!gridData) return;
+  let layers, heads;
+  try {
+    layers = parseIndexList(state.layers, gridData.meta.num_layers, "Layers");
+    heads = parseIndexList(state.heads, gridData.meta.num_heads, "Heads");
+    $("filter-error").textContent = "";
+  } catch (error) {
+    $("filter-error").textContent = error.message;
+    return;
+  }
+  drawGrid($("grid"), gridData, layers, heads, { layer: Number(state.layer), head: state.head }, openLayer);
+}
+
+function openLayer(layer, head) {
+  state.layer = layer; state.head = String(head);
+  setView("layer");
+  syncControls();
+  writeUrl();
+  loadLayer();
+}
+
+// ---------- compare ----------
+async function loadCompare() {
+  if (!current) return;
+  const id = ++sequence.compare;
+  setStatus("Computing B…");
+  try {
+    const body = Object.assign(explainBody(state, "b"), { layers: [current.layer] });
+    const payload = await explainRequest(body);
+    if (id !== sequence.compare || !current) return;
+    compareData = { a: current, b: side(payload, body) };
+    await drawCompare();
+    setStatus(`B explained with ${payload.model}.`);
+  } catch (error) {
+    if (id === sequence.compare) setStatus(`B: ${error.message}`, true);
+  }
+}
+
+async function drawCompare() {
+  if (!compareData) return;
+  const figure = $("compare-figure");
+  const built = compareFigure(compareData, state.cq, state.head, state.scales === "shared", figure.clientWidth, "canvas");
+  $("compare-note").textContent = built.note;
+  await Plotly.react(figure, built.data, built.layout, PLOT_CONFIG);
+  followFigure(figure);
+  paintOverlays(figure, built.overlays);
+}
+
+// ---------- export ----------
+// The shown figure with its overlays as Plotly traces, so an image or a standalone page carries them.
+function exportFigure() {
+  if (state.view === "compare") {
+    const figure = $("compare-figure");
+    return compareData && compareFigure(compareData, state.cq, state.head, state.scales === "shared", figure.clientWidth, "plotly");
+  }
+  const meta = Object.assign({}, current.meta, { layer: current.layer });
+  return panelFigure(meta, layerPanels(meta, current.maps, 0, state.head), $("layer-figure").clientWidth, "plotly");
+}
+
+async function exportAs(format) {
+  if (!current) return;
+  if (state.view === "model") {
+    if (format !== "png") return;
+    const blob = await gridPng($("grid"));
+    if (blob) {
+      download(blob, "image/png", `addrop-${state.method}-model-view-${state.grid}.png`);
+      setStatus("Saved the model view as PNG.");
+    }
+    return;
+  }
+  const name = exportName(state);
+  const comparing = state.view === "compare";
+  try {
+    if (format === "json") {
+      const views = comparing ? compareData && compareMatrices(compareData, state.head) : viewMatrices(current, state.head);
+      if (!views) return;
+      download(JSON.stringify(views), "application/json", `${name}.json`);
+    } else if (format === "csv") {
+      if (comparing && !compareData) return;
+      download(comparing ? compareCsv(compareMatrices(compareData, state.head)) : toCsv(viewMatrices(current, state.head)), "text/csv", `${name}.csv`);
+    } else {
+      const figure = exportFigure();
+      if (!figure) return;
+      if (format === "html") {
+        const library = await (await fetch("/vendor/plotly.min.js")).text();
+        download(standaloneHtml(library, figure, `AD-DROP view: ${state.text.slice(0, 80)}`), "text/html", `${name}.html`);
+      } else {
+        const width = (comparing ? $("compare-figure") : $("layer-figure")).clientWidth;
+        const url = await Plotly.toImage(figure, { format, width, height: figure.layout.height, scale: format === "png" ? 2 : 1 });
+        download(await (await fetch(url)).blob(), format === "png" ? "image/png" : "image/svg+xml", `${name}.${format}`);
+      }
+    }
+    setStatus(`Saved ${name}.${format}.`);
+  } catch (error) {
+    setStatus(`Export failed: ${error.message}`, true);
+  }
+}
+
+// ---------- controls ----------
+function syncControls() {
+  $("text").value = state.text;
+  $("text-pair").value = state.pair;
+  $("p").value = state.p; $("p-value").textContent = Number(state.p).toFixed(2);
+  $("q").value = state.q; $("q-value").textContent = Number(state.q).toFixed(2);
+  $("seed").value = state.seed;
+  $("steps").value = state.steps;
+  $("steps-field").classList.toggle("hidden", state.method !== "IGA");
+  $("text-b").value = state.text_b;
+  $("text-pair-b").value = state.pair_b;
+  $("layer-filter").value = state.layers;
+  $("head-filter").value = state.heads;
+  $("own-scales").checked = state.scales === "own";
+  if ($("model").querySelector(`option[value="${CSS.escape(state.model)}"]`)) $("model").value = state.model;
+  if ($("model-b").querySelector(`option[value="${CSS.escape(state.model_b || state.model)}"]`)) $("model-b").value = state.model_b || state.model;
+  if ($("layer").options.length) $("layer").value = String(state.layer);
+  if ($("head").options.length) $("head").value = String(state.head);
+  setSegmented("method", state.method);
+  setSegmented("mode", state.mode);
+  setSegmented("view", state.view);
+  setSegmented("grid-quantity", state.grid);
+  setSegmented("compare-quantity", state.cq);
+}
+
+function setView(view) {
+  state.view = view;
+  $("layer-view").classList.toggle("hidden", view !== "layer");
+  $("model-view").classList.toggle("hidden", view !== "model");
+  $("compare-view").classList.toggle("hidden", view !== "compare");
+  // the model view is a grid of canvases: it exports as one PNG
+  document.querySelectorAll("[data-export]").forEach((button) => {
+    button.classList.toggle("hidden", view === "model" && button.dataset.export !== "png");
+  });
+  setSegmented("view", view);
+  if (view === "layer") drawLayerView();
+  if (view === "model") { if (gridData && gridData.quantity === state.grid) showGrid(); else loadGrid(); }
+  if (view === "compare") { if (compareData) drawCompare(); else loadCompare(); }
+  window.dispatchEvent(new Event("resize"));
+}
+
+async function loadModels() {
+  try {
+    const models = await listModels();
+    const options = models.map((m) => [m.name, m.kind === "checkpoint" ? `${m.name} — ${m.description}` : m.name]);
+    if (!models.some((m) => m.name === state.model)) options.push([state.model, `${state.model} (not available)`]);
+    fillSelect($("model"), options, state.model);
+    fillSelect($("model-b"), options, state.model_b || state.model);
+    models.forEach((m, i) => { $("model").options[i].title = m.description; });
+  } catch (error) {
+    setStatus(`Could not list models: ${error.message}`, true);
+  }
+}
+
+function bind() {
+  $("explain-button").addEventListener("click", () => {
+    state.text = $("text").value; state.pair = $("text-pair").value;
+    writeUrl(); loadLayer();
+  });
+  for (const id of ["text", "text-pair"]) {
+    $(id).addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("explain-button").click();
+    });
+  }
+  $("model").addEventListener("change", () => { state.model = $("model").value; writeUrl(); if (current) loadLayer(); });
+  for (const id of ["method", "mode"]) {
+    document.querySelectorAll(`#${id} button`).forEach((button) => button.addEventListener("click", () => {
+      state[id] = button.dataset.value;
+      syncControls(); writeUrl();
+      if (!current) return;
+      if (id === "method") loadLayer(); else reloadMasks();
+    }));
+  }
+  for (const id of ["p", "q"]) {
+    $(id).addEventListener("input", () => {
+      state[id] = Number($(id).value);
+      $(`${id}-value`).textContent = state[id].toFixed(2);
+      if (current) reloadMasks(); else writeUrl();
+    });
+  }
+  $("seed").addEventListener("change", () => {
+    state.seed = clampNumber(parseInt($("seed").value, 10), 0, 4294967295, 0);
+    syncControls(); writeUrl();
+    if (state.method === "RD") loadLayer(); else reloadMasks();
+  });
+  $("steps").addEventListener("change", () => {
+    state.steps = clampNumber(parseInt($("steps").value, 10), 1, 100, 20);
+    syncControls(); writeUrl(); if (current) loadLayer();
+  });
+  $("layer").addEventListener("change", () => { state.layer = Number($("layer").value); writeUrl(); loadLayer(); });
+  $("head").addEventListener("change", () => {
+    state.head = $("head").value; writeUrl();
+    if (state.view === "layer") drawLayerView();
+    if (state.view === "model") showGrid();
+    if (state.view === "compare") drawCompare();
+  });
+  document.querySelectorAll("#view button").forEach((button) => button.addEventListener("click", () => {
+    setView(button.dataset.value); writeUrl();
+  }));
+  document.querySelectorAll("#grid-quantity button").forEach((button) => button.addEventListener("click", () => {
+    state.grid = button.dataset.value; setSegmented("grid-quantity", state.grid); writeUrl();
+    if (gridData && (state.grid === "mask" || gridData.maps[state.grid])) { gridData.quantity = state.grid; showGrid(); } else loadGrid();
+  }));
+  document.querySelectorAll("#compare-quantity button").forEach((button) => button.addEventListener("click", () => {
+    state.cq = button.dataset.value; setSegmented("compare-quantity", state.cq); writeUrl(); drawCompare();
+  }));
+  $("own-scales").addEventListener("change", () => {
+    state.scales = $("own-scales").checked ? "own" : "shared"; writeUrl(); drawCompare();
+  });
+  const filter = debounce(() => { state.layers = $("layer-filter").value; state.heads = $("head-filter").value; writeUrl(); showGrid(); }, 200);
+  $("layer-filter").addEventListener("input", filter);
+  $("head-filter").addEventListener("input", filter);
+  $("compare-button").addEventListener("click", () => {
+    state.model_b = $("model-b").value === state.model ? "" : $("model-b").value;
+    state.text_b = $("text-b").value; state.pair_b = $("text-pair-b").value;
+    writeUrl(); loadCompare();
+  });
+  document.querySelectorAll("[data-export]").forEach((button) => button.addEventListener("click", () => exportAs(button.dataset.export)));
+  $("copy-link").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText(location.href); setStatus("Link to this view copied."); } catch (error) { setStatus(location.href); }
+  });
+}
+
+async function start() {
+  bind();
+  await loadModels();
+  syncControls();
+  setView(state.view);
+  if (state.text.trim()) loadLayer();
+  else setStatus("Type a sentence (and optionally a second one), then Explain. Ctrl+Enter works too.");
+}
+
+start();

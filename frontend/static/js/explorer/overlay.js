@@ -1,0 +1,150 @@
+// The canvas over a Plotly figure that carries what a p/q move changes: the candidate outlines, the drop
+// marks and the mask panel's cells.  It reads the axes' pixel geometry from the drawn figure, so it
+// follows zoom, pan and resizes, and a slider move repaints it without touching Plotly.
+
+import { COLORS, markSize, markWidth, regionWidth } from "./figures.js";
+import { countSet, outlineSegments } from "./matrix.js";
+
+const painted = new WeakMap();  // figure element -> the overlays last painted on it
+
+function canvasFor(figure) {
+  let canvas = figure.parentElement.querySelector(":scope > canvas.map-overlay");
+  if (!canvas) {
+    canvas = document.createElement("canvas");
+    canvas.className = "map-overlay";
+    figure.after(canvas);
+  }
+  return canvas;
+}
+
+// Plotly's axis objects know where they are drawn: offset and length in pixels, and the shown range.
+function scale(axis) {
+  const [from, to] = axis.range.map(Number);
+  return (v) => axis._offset + ((v - from) / (to - from)) * axis._length;
+}
+
+function cellImage(cells, fill) {
+  const n = cells.length;
+  const canvas = document.createElement("canvas");
+  canvas.width = n; canvas.height = n;
+  const context = canvas.getContext("2d");
+  const image = context.createImageData(n, n);
+  const rgba = new Map();
+  cells.forEach((row, i) => row.forEach((v, j) => {
+    const colour = fill(v);
+    if (!colour) return;
+    if (!rgba.has(colour)) rgba.set(colour, parseColour(colour));
+    image.data.set(rgba.get(colour), (i * n + j) * 4);
+  }));
+  context.putImageData(image, 0, 0);
+  return canvas;
+}
+
+function parseColour(colour) {
+  const hex = colour.match(/^#(..)(..)(..)$/);
+  const parts = hex ? hex.slice(1).map((h) => parseInt(h, 16)) : colour.match(/\d+/g).map(Number);
+  return [parts[0], parts[1], parts[2], 255];
+}
+
+const sprites = new Map();
+function markSprite(n, ratio) {
+  const key = `${n}@${ratio}`;
+  if (!sprites.has(key)) {
+    const size = markSize(n), width = markWidth(n);
+    const side = Math.ceil((size + width) * ratio);
+    const canvas = new OffscreenCanvas(side, side);
+    const context = canvas.getContext("2d");
+    const c = side / 2, half = (size / 2) * ratio;
+    context.beginPath();
+    context.moveTo(c - half, c - half); context.lineTo(c + half, c + half);
+    context.moveTo(c - half, c + half); context.lineTo(c + half, c - half);
+    context.strokeStyle = COLORS.drop;
+    context.lineWidth = width * ratio;
+    context.stroke();
+    // A bitmap, not a canvas: drawing a canvas copies a snapshot of it at every stamp.
+    sprites.set(key, canvas.transferToImageBitmap());
+  }
+  return sprites.get(key);
+}
+
+function paintOne(context, fullLayout, overlay, ratio) {
+  const xa = fullLayout[overlay.xaxis.replace("x", "xaxis")], ya = fullLayout[overlay.yaxis.replace("y", "yaxis")];
+  if (!xa || !ya) return;
+  const px = scale(xa), py = scale(ya);
+  context.save();
+  context.beginPath();
+  context.rect(xa._offset, ya._offset, xa._length, ya._length);
+  context.clip();
+  const n = overlay.n;
+  if (overlay.cells) {
+    // One pixel per cell, scaled up unsmoothed: one image to draw, where a rectangle per cell made the
+    // canvas's flush the slowest part of a move at 128 tokens.
+    const cells = cellImage(overlay.cells, overlay.fill);
+    context.imageSmoothingEnabled = false;
+    const left = px(-0.5), top = Math.min(py(-0.5), py(n - 0.5));
+    context.drawImage(cells, left, top, px(n - 0.5) - left, Math.abs(py(n - 0.5) - py(-0.5)));
+  }
+  if (overlay.boundaries.length) {
+    context.beginPath();
+    for (const at of overlay.boundaries) {
+      context.moveTo(px(at), py(-0.5)); context.lineTo(px(at), py(n - 0.5));
+      context.moveTo(px(-0.5), py(at)); context.lineTo(px(n - 0.5), py(at));
+    }
+    context.setLineDash([4, 3]);
+    context.strokeStyle = COLORS.boundary;
+    context.lineWidth = 1.2;
+    context.stroke();
+    context.setLineDash([]);
+  }
+  if (overlay.region) {
+    context.beginPath();
+    for (const [x0, y0, x1, y1] of outlineSegments(overlay.region)) {
+      context.moveTo(px(x0), py(y0));
+      context.lineTo(px(x1), py(y1));
+    }
+    context.strokeStyle = COLORS.region;
+    context.lineWidth = regionWidth(n);
+    context.stroke();
+  }
+  if (overlay.dropped) {
+    // One mark drawn once and stamped at every dropped cell, rather than thousands of strokes.
+    const mark = markSprite(n, ratio);
+    const half = mark.width / ratio / 2;
+    overlay.dropped.forEach((row, i) => row.forEach((v, j) => {
+      if (v >= 0.5) context.drawImage(mark, px(j) - half, py(i) - half, mark.width / ratio, mark.height / ratio);
+    }));
+  }
+  context.restore();
+}
+
+export function paintOverlays(figure, overlays) {
+  painted.set(figure, overlays);
+  const canvas = canvasFor(figure);
+  const fullLayout = figure._fullLayout;
+  if (!fullLayout) return;
+  const ratio = window.devicePixelRatio || 1;
+  const width = fullLayout.width, height = fullLayout.height;
+  if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+  }
+  const context = canvas.getContext("2d");
+  context.setTransform(ratio, 0, 0, ratio, 0, 0);
+  context.clearRect(0, 0, width, height);
+  for (const overlay of overlays) paintOne(context, fullLayout, overlay, ratio);
+  // What is painted, counted, for tests and for anyone reading the page without seeing the canvas.
+  const first = overlays.find((o) => o.region) || overlays[0];
+  canvas.dataset.candidates = first && first.region ? countSet(first.region) : 0;
+  canvas.dataset.dropped = first && first.dropped ? countSet(first.dropped) : 0;
+}
+
+// Plotly redraws on resize, zoom and pan; the overlay follows each time.
+export function followFigure(figure) {
+  if (figure.dataset.overlayBound) return;
+  figure.dataset.overlayBound = "1";
+  const repaint = () => { if (painted.has(figure)) paintOverlays(figure, painted.get(figure)); };
+  figure.on("plotly_afterplot", repaint);
+  figure.on("plotly_relayout", repaint);
+}

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { compareFigure, comparePanels, sameTokens } from "../../frontend/static/js/explorer/compare.js";
+import { compareCsv, compareMatrices, exportName, toCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
+import { fractionColour, layerPanels, maskColour, panelFigure } from "../../frontend/static/js/explorer/figures.js";
+import { thumbnailColours } from "../../frontend/static/js/explorer/grid.js";
+
+function map(heads, n, at) {
+  const values = new Float32Array(heads * n * n);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) values[(h * n + i) * n + j] = at(h, i, j);
+  return { shape: [1, heads, n, n], values };
+}
+
+function side(tokens, scale = 1, model = "minilm") {
+  const n = tokens.length;
+  return {
+    layer: 0, input: { text: "a b", text_pair: null },
+    meta: { tokens, special: tokens.map((t) => t.startsWith("[")), segments: tokens.map(() => 0), model, method: "GA",
+      mode: "high", p: 0.3, q: 0.2, seed: 0, labels: ["neg", "pos"], prediction: 1, probabilities: [0.4, 0.6] },
+    maps: {
+      attention: map(2, n, (h, i, j) => scale * (i === j ? 0.5 : 0.25)),
+      attribution: map(2, n, (h, i, j) => scale * (j - i) * (h + 1)),
+      candidate: map(2, n, (h, i, j) => (j === 0 ? 1 : 0)),
+      dropped: map(2, n, (h, i, j) => (i === 0 && j === 0 ? 1 : 0)),
+    },
+  };
+}
+
+test("on screen the overlays leave Plotly; in an export they are Plotly shapes and marks", () => {
+  const a = side(["[CLS]", "x", "[SEP]"]);
+  const meta = Object.assign({}, a.meta, { layer: 0 });
+  const screen = panelFigure(meta, layerPanels(meta, a.maps, 0, "1"), 1200, "canvas");
+  assert.equal(screen.data.length, 3);
+  assert.ok(screen.data.every((trace) => trace.type === "heatmap"));
+  assert.deepEqual(screen.data[2].z, [[0, 0, 0], [0, 0, 0], [0, 0, 0]]);  // the canvas paints the mask cells
+  assert.equal(screen.overlays.length, 3);
+  assert.deepEqual(screen.overlays[2].cells, [[2, 0, 0], [1, 0, 0], [1, 0, 0]]);
+  assert.deepEqual(screen.overlays[0].region, [[1, 0, 0], [1, 0, 0], [1, 0, 0]]);
+  const exported = panelFigure(meta, layerPanels(meta, a.maps, 0, "1"), 1200, "plotly");
+  assert.equal(exported.overlays.length, 0);
+  assert.deepEqual(exported.data.map((t) => t.type), ["heatmap", "scatter", "heatmap", "scatter", "heatmap"]);
+  assert.deepEqual(exported.data[4].z, screen.overlays[2].cells);
+  assert.equal(exported.layout.shapes.filter((s) => s.type === "path").length, 2);
+  assert.match(exported.data[0].hovertemplate, /attention: %\{z/);
+  assert.equal(exported.data[0].text[1][2], "x (1) → [SEP] (2)");
+});
+
+test("over the mean of heads the mask panel is the fraction of heads dropping, with no outline", () => {
+  const a = side(["[CLS]", "x"]);
+  const meta = Object.assign({}, a.meta, { layer: 0 });
+  const panels = layerPanels(meta, a.maps, 0, "mean");
+  assert.equal(panels[0].region, null);
+  assert.match(panels[2].title, /% of heads/);
+  assert.equal(maskColour(0), null);
+  assert.notEqual(maskColour(1), maskColour(2));
+  assert.equal(fractionColour(0), null);
+  assert.equal(fractionColour(1), "rgb(178,24,43)");
+});
+
+test("compare shares one colour scale by default and keeps own scales on request", () => {
+  const a = side(["[CLS]", "x", "[SEP]"], 1), b = side(["[CLS]", "x", "[SEP]"], 2, "other");
+  const shared = comparePanels(a, b, "attribution", "0", true).panels;
+  assert.deepEqual([shared[0].trace.zmax, shared[1].trace.zmax], [4, 4]);
+  const own = comparePanels(a, b, "attribution", "0", false).panels;
+  assert.deepEqual([own[0].trace.zmax, own[1].trace.zmax], [2, 4]);
+  const attention = comparePanels(a, b, "attention", "0", true).panels;
+  assert.deepEqual([attention[0].trace.zmax, attention[1].trace.zmax], [1, 1]);
+  assert.equal(comparePanels(a, b, "attention", "0", false).panels[0].trace.zmax, undefined);
+  const figure = compareFigure({ a, b }, "attribution", "0", true, 1200, "canvas");
+  assert.equal(figure.note, "");
+  assert.equal(figure.data.length, 3);
+  assert.match(figure.layout.annotations[2].text, /^Difference B − A/);
+});
+
+test("inputs that tokenise differently are drawn side by side, with no difference", () => {
+  const a = side(["[CLS]", "x", "[SEP]"]), b = side(["[CLS]", "y", "z", "[SEP]"]);
+  assert.equal(sameTokens(a, b), false);
+  const figure = compareFigure({ a, b }, "attention", "0", true, 1200, "canvas");
+  assert.match(figure.note, /tokenise differently/);
+  assert.equal(figure.data.length, 2);
+  assert.deepEqual(figure.overlays.map((o) => o.xaxis), ["x", "x2"]);
+  assert.equal(compareMatrices({ a, b }, "0").difference, null);
+});
+
+test("exports carry the input, the prediction and, in compare mode, both sides and B − A", () => {
+  const a = side(["[CLS]", "x"]), b = side(["[CLS]", "x"], 2);
+  const view = viewMatrices(a, "0");
+  assert.deepEqual([view.text, view.prediction, view.head, view.p], ["a b", "pos", "0", 0.3]);
+  const csv = toCsv(view).trim().split("\n");
+  assert.equal(csv[0], "query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped");
+  assert.equal(csv.length, 1 + 4);
+  assert.equal(csv[2], '0,"[CLS]",1,"x",0.25,1,0,0');
+  const both = compareMatrices({ a, b }, "0");
+  assert.deepEqual(both.difference.attribution, [[0, 1], [-1, 0]]);
+  const lines = compareCsv(both).trim().split("\n");
+  assert.equal(lines[0], "side,query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped");
+  assert.deepEqual(["A", "B", "B-A"].map((s) => lines.filter((l) => l.startsWith(`${s},`)).length), [4, 4, 4]);
+  assert.equal(lines.find((l) => l.startsWith("B-A,0,")), 'B-A,0,"[CLS]",0,"[CLS]",0.5,0,,');
+  assert.equal(exportName({ head: "mean", method: "GA", layer: 2, p: 0.3, q: 0.2, view: "compare" }), "addrop-GA-L2-mean-p0.3-q0.2-compare");
+});
+
+test("thumbnails scale each map to its own range", () => {
+  const a = side(["[CLS]", "x"]);
+  const colours = thumbnailColours(a.maps, "mask", 0, 1, 2);
+  assert.deepEqual(colours, [[214, 39, 40], [243, 245, 249], [255, 207, 135], [243, 245, 249]]);
+  const attribution = thumbnailColours(a.maps, "attribution", 0, 0, 2);
+  assert.deepEqual(attribution[1], [178, 24, 43]);  // the largest value takes the full colour
+  assert.deepEqual(attribution[2], [33, 102, 172]);
+});
