@@ -92,7 +92,7 @@ class ADDrop:
             masks = (self._buffer("candidate", shape, torch.bool, device), self._buffer("dropped", shape, torch.bool, device))
         candidate, dropped = discard_masks(
             result.attribution, inputs["attention_mask"], self.config.p, self.config.q, self.config.mode,
-            self.generator, out=masks,
+            self.generator, out=masks, causal=self.hooks.causal,
         )
         return DropPlan(result, candidate, dropped)
 

@@ -56,6 +56,7 @@ class InputAttribution:
     layers: tuple[int, ...]
     attention: torch.Tensor
     attribution: torch.Tensor
+    causal: bool = False  # a decoder's: query i attends only keys j <= i, so draw_masks needs to know
 
     @property
     def head_trained(self) -> bool:
@@ -152,13 +153,21 @@ def attribute_text(
         layers=layers,
         attention=result.attention[:, 0].float().cpu(),
         attribution=result.attribution[:, 0].float().cpu(),
+        causal=hooks.causal,
     )
 
 
 def draw_masks(
-    attribution: torch.Tensor, layers: tuple[int, ...], p: float, q: float, mode: str = "high", seed: int = 0
+    attribution: torch.Tensor,
+    layers: tuple[int, ...],
+    p: float,
+    q: float,
+    mode: str = "high",
+    seed: int = 0,
+    causal: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(candidate, dropped)`` for one input's ``[len(layers), heads, n, n]`` attribution.
+    """``(candidate, dropped)`` for one input's ``[len(layers), heads, n, n]`` attribution (``causal``: the
+    view's, for a decoder).
 
     Layer ``l`` draws from its own stream, ``stream_generator(seed, DROP_STREAM, l)``: independent of the
     other layers' and of RD's noise, and the same whichever other layers are drawn with it.
@@ -169,7 +178,9 @@ def draw_masks(
     candidates, drops = [], []
     for index, layer in enumerate(layers):
         generator = stream_generator(seed, DROP_STREAM, layer)
-        candidate, dropped = discard_masks(attribution[index : index + 1].unsqueeze(1), valid, p, q, mode, generator)
+        candidate, dropped = discard_masks(
+            attribution[index : index + 1].unsqueeze(1), valid, p, q, mode, generator, causal=causal
+        )
         candidates.append(candidate[0, 0])
         drops.append(dropped[0, 0])
     return torch.stack(candidates), torch.stack(drops)
@@ -194,7 +205,7 @@ def explain(
     view = attribute_text(
         model, tokenizer, text, text_pair, method=method, layers=layers, steps=steps, max_length=max_length, seed=seed
     )
-    candidate, dropped = draw_masks(view.attribution, view.layers, p, q, mode, seed)
+    candidate, dropped = draw_masks(view.attribution, view.layers, p, q, mode, seed, view.causal)
     return Explanation(**vars(view), mode=mode, p=p, q=q, seed=seed, candidate=candidate, dropped=dropped)
 
 

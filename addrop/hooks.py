@@ -23,10 +23,46 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMa
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 PREFIX = "addrop_"
+SUPPORTED = (
+    "supported are encoders such as BERT, RoBERTa, ELECTRA, DistilBERT and plain causal decoders such as "
+    "Llama and Qwen2 (see the README)"
+)
 
 
 class UnsupportedModelError(ValueError):
-    """The model does not route its attention through transformers' AttentionInterface."""
+    """The model's attention is not one the AD-DROP hooks can reproduce exactly (see :data:`REFUSED`)."""
+
+
+# Attention arguments that change the scores in ways the hooks' own eager attention and mask merging do
+# not reproduce: a model passing any of them with a value is refused rather than trained on another model.
+REFUSED = {
+    "softcap": "logit soft-capping (softcap)",
+    "sliding_window": "sliding-window attention (sliding_window)",
+    "s_aux": "attention sinks (s_aux)",
+    "sinks": "attention sinks (sinks)",
+    "position_bias": "a position bias added to the scores (position_bias)",
+}
+# Arguments the hooks apply themselves, and ones that do not enter the attention of one full sequence.
+_HANDLED = frozenset({"dropout", "scaling", "is_causal"})
+_INERT = frozenset({
+    "position_ids", "use_cache", "cache_position", "output_attentions", "past_key_values", "past_key_value",
+    "encoder_hidden_states", "return_dict",
+})
+
+
+def _refusal(kwargs: dict[str, object]) -> str | None:
+    """Why an attention call with these keyword arguments cannot be hooked, or None when it can."""
+    for name, value in kwargs.items():
+        if name in _HANDLED or name in _INERT or value is None:
+            continue
+        return f"its attention uses {REFUSED.get(name, f'an argument AD-DROP does not handle ({name})')}"
+    return None
+
+
+def _sdpa_is_causal(module: nn.Module, kwargs: dict[str, object]) -> bool:
+    """Whether SDPA attention makes this call causal when it gets no mask (transformers' own rule)."""
+    flag = kwargs.get("is_causal")
+    return bool(getattr(module, "is_causal", True) if flag is None else flag)
 
 
 def eager_attention(
@@ -123,7 +159,7 @@ class AttentionHooks:
         if not getattr(model, "_can_set_attn_implementation", lambda: False)():
             raise UnsupportedModelError(
                 f"{type(model).__name__} does not route attention through transformers' AttentionInterface, "
-                "so AD-DROP cannot hook it; supported are models such as BERT, RoBERTa, ELECTRA, DistilBERT."
+                f"so AD-DROP cannot hook it; {SUPPORTED}"
             )
         current = model.config._attn_implementation or "eager"
         base = current[len(PREFIX):] if current.startswith(PREFIX) else current
@@ -136,7 +172,19 @@ class AttentionHooks:
         self._base = _BASES[base]
         self._state: contextvars.ContextVar[_State] = contextvars.ContextVar(f"addrop_state_{id(self)}")
         model.set_attn_implementation(PREFIX + base)
-        self.modules = _discover(model)
+        try:
+            self.modules, causal = _discover(model)
+        except UnsupportedModelError:
+            model.set_attn_implementation(base)
+            raise
+        if len(set(causal)) > 1:
+            model.set_attn_implementation(base)
+            raise UnsupportedModelError(
+                f"{type(model).__name__} mixes causal and bidirectional attention layers (an encoder-decoder), "
+                f"which AD-DROP does not handle; {SUPPORTED}"
+            )
+        # a causal layer's rows see only earlier keys; with SDPA and no padding it gets no mask at all
+        self.causal = causal[0]
         self._model = weakref.ref(model)
         self._last_block = _parent(model, self.modules[-1])  # where first_token_only() cuts the sequence
         self._first_token_exact: bool | None = None  # decided on first use of first_token_only()
@@ -174,7 +222,8 @@ class AttentionHooks:
         shortcut is in force.
         """
         model = self._model()
-        if model is None or not self._first_token_is_exact(model):
+        # a decoder's classifier reads the last token, whose row a first-token cut would remove
+        if model is None or self.causal or not self._first_token_is_exact(model):
             yield False
             return
         with self._first_token_cut():
@@ -253,6 +302,10 @@ class AttentionHooks:
             return self._base(module, query, key, value, attention_mask, **kwargs)
         if state.interpolation is not None and layer == state.interpolation.layer:
             return _interpolated(state.interpolation, value)
+        if attention_mask is None and self.causal and self.base_name == "sdpa" and query.shape[2] > 1:
+            # SDPA would apply is_causal itself, but only without a mask: the drops and the hooks' eager
+            # attention need causality as a mask
+            attention_mask = _causal_mask(query.shape[2], key.shape[2], query.device)
         if layer in state.drop:
             attention_mask = _with_drops(attention_mask, state.drop[layer], query.dtype)
         n = query.shape[2]
@@ -301,11 +354,18 @@ def _parent(model: nn.Module, child: nn.Module) -> nn.Module:
 
 def _interpolated(spec: _Interpolation, value: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     base = spec.attention.to(value.dtype)
+    if value.shape[1] != base.shape[1]:  # grouped-query attention: repeat key/value heads
+        value = value.repeat_interleave(base.shape[1] // value.shape[1], dim=1)
     alphas = spec.alphas.to(dtype=value.dtype, device=value.device).view(-1, 1, 1, 1, 1)
     scaled = (alphas * base.unsqueeze(0)).reshape(-1, *base.shape[1:]).requires_grad_(True)
     spec.scaled = scaled
     output = torch.matmul(scaled, value)
     return output.transpose(1, 2).contiguous(), scaled
+
+
+def _causal_mask(queries: int, keys: int, device: torch.device) -> torch.Tensor:
+    """The ``[1, 1, queries, keys]`` keep-mask of SDPA's ``is_causal`` (query ``i`` sees keys ``j <= i``)."""
+    return torch.ones(queries, keys, dtype=torch.bool, device=device).tril()[None, None]
 
 
 def _with_drops(attention_mask: torch.Tensor | None, dropped: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -318,11 +378,15 @@ def _with_drops(attention_mask: torch.Tensor | None, dropped: torch.Tensor, dtyp
 
 
 _discovery_lock = threading.Lock()
-_discovered: list[nn.Module] | None = None
+_discovered: list[tuple[nn.Module, bool]] | None = None
 
 
-def _discover(model: nn.Module) -> list[nn.Module]:
-    """The model's attention modules in call order, from one forward pass on its dummy inputs."""
+def _discover(model: nn.Module) -> tuple[list[nn.Module], list[bool]]:
+    """The model's attention modules in call order and whether each is causal, from one forward pass on
+    the first of its dummy inputs (one row: a decoder's classifier refuses a batch without a pad token).
+
+    :class:`UnsupportedModelError` names the model when one of its attention calls passes an argument
+    that the hooks do not reproduce."""
     global _discovered
     was_training = model.training
     with _discovery_lock:
@@ -330,14 +394,16 @@ def _discover(model: nn.Module) -> list[nn.Module]:
         model.eval()
         try:
             with torch.no_grad():
-                model(**{k: v.to(model.device) for k, v in model.dummy_inputs.items()})
-            modules = _discovered
+                model(**{k: v[:1].to(model.device) for k, v in model.dummy_inputs.items()})
+            found = _discovered
+        except UnsupportedModelError as error:
+            raise UnsupportedModelError(f"{type(model).__name__} cannot be trained with AD-DROP: {error}; {SUPPORTED}") from None
         finally:
             _discovered = None
             model.train(was_training)
-    if not modules:
+    if not found:
         raise UnsupportedModelError(f"{type(model).__name__} made no attention call that AD-DROP can hook")
-    return modules
+    return [module for module, _ in found], [causal for _, causal in found]
 
 
 def _wrapper(base: str) -> Callable:
@@ -347,7 +413,10 @@ def _wrapper(base: str) -> Callable:
             hooks, layer = entry
             return hooks(module, layer, query, key, value, attention_mask, **kwargs)
         if _discovered is not None:
-            _discovered.append(module)
+            reason = _refusal(kwargs)
+            if reason is not None:  # raised before the base, which may reject the argument less clearly
+                raise UnsupportedModelError(reason)
+            _discovered.append((module, _sdpa_is_causal(module, kwargs)))
         return _BASES[base](module, query, key, value, attention_mask, **kwargs)
 
     addrop_attention.__name__ = f"addrop_{base}_attention"
@@ -381,5 +450,5 @@ def num_heads(model: nn.Module) -> int:
     raise UnsupportedModelError(f"cannot tell the number of attention heads of {type(model).__name__}")
 
 
-__all__ = ["AttentionHooks", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads"]
+__all__ = ["REFUSED", "AttentionHooks", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads"]
 

@@ -17,6 +17,7 @@ def discard_masks(
     mode: DropMode = "high",
     generator: torch.Generator | None = None,
     out: tuple[torch.Tensor, torch.Tensor] | None = None,
+    causal: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return boolean ``(candidate, dropped)`` masks shaped like ``attribution``.
 
@@ -26,7 +27,9 @@ def discard_masks(
     ``mode="low"``; every key tied with the threshold value is included).  Each candidate is then
     dropped independently with probability ``q``.  Padding is never a candidate, and if a row would lose
     all its keys, the valid key ranked last for dropping is kept.  ``out`` takes two boolean tensors
-    shaped like ``attribution`` to write the masks into.
+    shaped like ``attribution`` to write the masks into.  With ``causal`` (a decoder's attention) the
+    valid keys of query ``i`` are the valid keys ``j <= i``: later ones are masked already, so counting
+    them would shrink the region and let a row lose every key it sees.
     """
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), got {p}")
@@ -40,10 +43,14 @@ def discard_masks(
     if tuple(attention_mask.shape) != (batch, n):
         raise ValueError(f"attention_mask must be [batch, n] = {(batch, n)}, got {tuple(attention_mask.shape)}")
 
-    valid_key = attention_mask.to(device=attribution.device, dtype=torch.bool)[:, None, None, :]  # [b,1,1,n]
-    valid_query = valid_key.transpose(-1, -2)  # [b,1,n,1]
-    padded = not bool(valid_key.all())
-    n_valid = valid_key.sum(-1, keepdim=True)  # [b,1,1,1]
+    valid = attention_mask.to(device=attribution.device, dtype=torch.bool)[:, None, None, :]  # [b,1,1,n]
+    valid_query = valid.transpose(-1, -2)  # [b,1,n,1]
+    padded = not bool(valid.all())
+    valid_key = valid  # the keys each row may attend: [b,1,1,n], or [b,1,n,n] when causal
+    if causal:
+        valid_key = valid & torch.ones(n, n, dtype=torch.bool, device=valid.device).tril()
+    restricted = padded or causal
+    n_valid = valid_key.sum(-1, keepdim=True)  # [b,1,1,1], or [b,1,n,1] when causal
     k = torch.ceil(p * n_valid.double()).long().clamp(min=1)
     k = torch.minimum(k, n_valid.clamp(min=1))
     kmax = int(k.max())
@@ -61,7 +68,7 @@ def discard_masks(
     # one map (layer) at a time keeps the temporaries to a single [b, h, n, n] float tensor
     for index, scores in enumerate(maps):
         scores = scores.float() if mode == "high" else -scores.float()
-        if padded:
+        if restricted:
             scores = scores.masked_fill(~valid_key, float("-inf"))
         if uniform_k:  # the k-th largest is the smallest of the top k; no need to sort them
             threshold = scores.topk(kmax, dim=-1, sorted=False).values.amin(-1, keepdim=True)
@@ -69,14 +76,14 @@ def discard_masks(
             top = scores.topk(kmax, dim=-1, sorted=True).values  # [b, h, n, kmax], descending
             threshold = top.gather(-1, (k - 1).expand(*top.shape[:-1], 1))
         torch.ge(scores, threshold, out=candidate[index])
-        if padded:
+        if restricted:
             candidate[index] &= valid_key & valid_query
         if draws is None:  # one buffer for all maps: fresh large allocations cost page faults on CPU
             draws = torch.empty(scores.shape, device=draw_device)
         draws.uniform_(generator=generator)
         torch.lt(draws.to(maps.device), q, out=dropped[index])
         dropped[index] &= candidate[index]
-        gone = dropped[index] | ~valid_key if padded else dropped[index]  # dropped or padding
+        gone = dropped[index] | ~valid_key if restricted else dropped[index]  # dropped or not attended
         lost_all = gone.all(-1, keepdim=True) & valid_query  # a boolean all() costs 40% of a sum()
         if bool(lost_all.any()):
             # keep the valid key ranked last for dropping
