@@ -6,10 +6,12 @@ The app runs in-process on a temporary data directory with the embedded broker a
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 import time
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -341,3 +343,33 @@ def test_cheap_explains_pass_costly_ones(explorer, tiny_dir, monkeypatch):
     assert cheap.status_code == 200 and cheap.json()["method"] == "GA"
     assert entered == 1  # the second IGA request waited for the costly lane
     assert [answer.status_code for answer in costly] == [200, 200]
+
+
+# --- checkpoint downloads ---------------------------------------------------------------------------------
+
+def test_a_checkpoint_is_zipped_once_and_again_only_when_it_changed(client, tmp_path, monkeypatch):
+    best = tmp_path / "job" / "best"
+    (best / "tokenizer").mkdir(parents=True)
+    (best / "model.safetensors").write_bytes(bytes(range(256)) * 4096)
+    (best / "tokenizer" / "vocab.txt").write_text("[CLS]\n[SEP]\n")
+    monkeypatch.setattr(client.app.state.jobs, "checkpoint_dir", lambda job_id: best)
+
+    def download() -> dict[str, bytes]:
+        answer = client.get("/api/jobs/7/checkpoint")
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+        assert 'filename="job-7-best.zip"' in answer.headers["content-disposition"]
+        with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+
+    first = download()
+    assert first == {"model.safetensors": bytes(range(256)) * 4096, "tokenizer/vocab.txt": b"[CLS]\n[SEP]\n"}
+    kept = best.parent / "best.zip"
+    built = kept.stat()
+    assert download() == first
+    assert (kept.stat().st_ino, kept.stat().st_mtime_ns) == (built.st_ino, built.st_mtime_ns)  # not zipped again
+
+    (best / "config.json").write_text("{}")  # a new file, then a rewritten one: zipped again each time
+    assert download() == {**first, "config.json": b"{}"}
+    (best / "config.json").write_text('{"num_labels": 2}')
+    assert download()["config.json"] == b'{"num_labels": 2}'
+    assert sorted(p.name for p in best.parent.iterdir()) == ["best", "best.zip"]  # no partial zip left
