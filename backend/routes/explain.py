@@ -1,8 +1,7 @@
 """``POST /api/explain``: attention, attribution, candidate region and dropped positions for one input."""
 
-from functools import partial
-
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import TypeAdapter
 
 from addrop.hooks import UnsupportedModelError
 from addrop.models import ModelLoadError
@@ -15,6 +14,7 @@ from backend.schemas.explain import ExplainRequest, ExplainResponse
 router = APIRouter(prefix="/api", tags=["explorer"])
 # nginx's "client closed request": nobody reads it, but the access log then says what happened
 CLIENT_LEFT = 499
+ANSWER = TypeAdapter(ExplainResponse)
 
 
 @router.post(
@@ -27,13 +27,19 @@ CLIENT_LEFT = 499
                503: {"model": ErrorMessage, "description": "The model could not be loaded, or the explorer is busy "
                      "(then with a Retry-After header, in seconds)"}},
 )
-async def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
+async def explain(body: ExplainRequest, request: Request) -> Response:
     """Attribute the input's prediction to the attention maps of the requested layers and heads, and draw
     AD-DROP's candidate discard region (top-p per row) and dropped positions (each candidate with
     probability q).  The same input with other p, q, mode or seed reuses the attribution."""
     explainer = request.app.state.explainer
+
+    def answer() -> bytes:
+        # Written to JSON on the pool's thread too: megabytes of maps would hold the event loop for tens of
+        # milliseconds each, and every other request with it.
+        return ANSWER.dump_json(explainer.explain(body))
+
     try:
-        return await explainer.pool.run(request, partial(explainer.explain, body), costly=explainer.costly(body))
+        content = await explainer.pool.run(request, answer, costly=explainer.costly(body))
     except ExplainBusy as error:
         raise HTTPException(503, str(error), headers={"Retry-After": str(error.retry_after)}) from None
     except ExplainAbandoned:
@@ -44,3 +50,4 @@ async def explain(body: ExplainRequest, request: Request) -> ExplainResponse:
         raise HTTPException(422, str(error)) from error
     except ModelLoadError as error:
         raise HTTPException(503, str(error)) from error
+    return Response(content, media_type="application/json")
