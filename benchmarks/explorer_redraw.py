@@ -95,6 +95,12 @@ INPUTS = {
     18: ("The cat sat on the mat.", "A cat was sitting on a mat."),
     **{n: pair(random.Random(n), n) for n in (64, 128)},
 }
+# Each explorer measured gets its own inputs of the same lengths: the server caches attributions, so
+# sharing one input would let every explorer after the first find its new layers computed already.
+OTHER_INPUTS = [
+    ("The dog sat on the rug.", "A dog was sitting on a rug."),
+    ("The cat lay on the bed.", "A cat was lying on a bed."),
+]
 
 
 def git(*args: str) -> str:
@@ -131,14 +137,22 @@ def summary(values: list[float]) -> str:
     return f"n={len(values):3d}  median {statistics.median(values):7.1f}  p90 {p90:7.1f}  max {max(values):7.1f} ms"
 
 
-def measure(browser, url: str, revision: str | None, tokens: int, moves: int) -> dict[str, list[float]]:
+def inputs(tokens: int, variant: int) -> tuple[str, str]:
+    if variant == 0:
+        return INPUTS[tokens]
+    if tokens == 18:
+        return OTHER_INPUTS[(variant - 1) % len(OTHER_INPUTS)]
+    return pair(random.Random(tokens + 1000 * variant), tokens)
+
+
+def measure(browser, url: str, revision: str | None, text: str, text_pair: str, tokens: int,
+            moves: int) -> dict[str, list[float]]:
     page = browser.new_page(viewport={"width": 1600, "height": 1200})
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.add_init_script(HOOK)
     if revision:
         code_routes(page, revision)
-    text, text_pair = INPUTS[tokens]
     page.goto(f"{url}/?{urlencode({'text': text, 'pair': text_pair})}")
     page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')", timeout=120_000)
     shown = int(page.locator("#token-count").inner_text().split()[0])
@@ -186,9 +200,10 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for tokens in args.tokens:
-                for code in codes:
+                for variant, code in enumerate(codes):
                     label = "working tree" if code == "current" else f"explorer at {code}"
-                    times = measure(browser, url, None if code == "current" else code, tokens, args.moves)
+                    times = measure(browser, url, None if code == "current" else code, *inputs(tokens, variant),
+                                    tokens, args.moves)
                     for action, values in times.items():
                         line = f"{tokens:3d} tokens  {label:<22} {action:<26} {summary(values)}"
                         print(line, flush=True)
