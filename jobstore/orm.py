@@ -114,6 +114,7 @@ class WorkerSeen(Base):
     queue: Mapped[str] = mapped_column(String(200))
     pid: Mapped[int] = mapped_column(Integer)  # the pool process writing this row
     busy_job_id: Mapped[int | None] = mapped_column(Id)
+    gpus: Mapped[int] = mapped_column(Integer, default=0)  # CUDA devices the pool process sees
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

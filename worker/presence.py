@@ -28,11 +28,12 @@ def worker_name() -> str:
 class Presence(threading.Thread):
     """Renews the worker's row every ``interval`` seconds and says which job it runs."""
 
-    def __init__(self, db: Database, queue: str, interval: float) -> None:
+    def __init__(self, db: Database, queue: str, interval: float, gpus: int) -> None:
         super().__init__(name="worker-presence", daemon=True)
         self.db = db
         self.queue = queue
         self.interval = interval
+        self.gpus = gpus
         self.name_in_db = worker_name()
         self._job: int | None = None
         self._stop = threading.Event()
@@ -52,9 +53,9 @@ class Presence(threading.Thread):
         try:
             with self.db.session() as session:
                 renewed = session.execute(update(WorkerSeen).where(WorkerSeen.name == self.name_in_db).values(
-                    pid=os.getpid(), queue=self.queue, busy_job_id=self._job, last_seen=now)).rowcount
+                    pid=os.getpid(), queue=self.queue, busy_job_id=self._job, gpus=self.gpus, last_seen=now)).rowcount
                 if not renewed:
                     session.add(WorkerSeen(name=self.name_in_db, queue=self.queue, pid=os.getpid(),
-                                           busy_job_id=self._job, started_at=now, last_seen=now))
+                                           busy_job_id=self._job, gpus=self.gpus, started_at=now, last_seen=now))
         except Exception as error:  # the database may be briefly away; the next round tries again
             log.warning("could not record this worker's presence: %s", error)

@@ -48,9 +48,11 @@ def _prepare_child(**_: object) -> None:
     if _database is not None:
         _database.engine.dispose(close=False)
     _database = None
+    import torch
+
     import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
 
-    _presence = Presence(database(), settings.job_queue, settings.worker_presence_seconds)
+    _presence = Presence(database(), settings.job_queue, settings.worker_presence_seconds, torch.cuda.device_count())
     _presence.start()
 
 

@@ -15,6 +15,6 @@ def health(request: Request) -> Health:
     registry = request.app.state.workers
     live = registry.live()
     queued = registry.queued_jobs()
-    return Health(status="ok", version=__version__, queued_jobs=queued,
-                  workers=[WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id) for w in live],
+    workers = [WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id, gpus=w.gpus) for w in live]
+    return Health(status="ok", version=__version__, queued_jobs=queued, workers=workers,
                   warning=registry.waiting_reason() if queued and not live else None)

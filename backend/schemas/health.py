@@ -12,6 +12,7 @@ class WorkerOut(BaseModel):
     name: str = Field(description="host:pid of the worker")
     last_seen: datetime
     busy_job_id: int | None = Field(description="The job it runs, or null when idle.")
+    gpus: int = Field(description="CUDA devices its job processes see (0: it trains on the CPU).")
 
 
 class Health(BaseModel):
