@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import socket
 import threading
 import time
 import tracemalloc
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import torch
+import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from transformers import BertConfig, BertForSequenceClassification
@@ -26,8 +28,8 @@ from addrop.data import summarize_file
 from addrop.hooks import attach
 from addrop.models import load_tokenizer
 from backend.main import create_app
-from jobstore.orm import Upload
 from backend.settings import Settings
+from jobstore.orm import Upload
 
 CAP = 16 * 1024 * 1024
 
@@ -82,9 +84,46 @@ def test_a_chunked_upload_is_cut_off_at_the_cap(client):
     answer = asyncio.run(post())
     assert answer.status_code == 413, answer.text
     assert "larger than this server accepts (16 MiB)" in answer.json()["detail"]
+    assert answer.headers["connection"] == "close"  # or the server would go on reading the rest
     # read up to the cap and the multipart envelope, and at most one chunk more
     assert sent <= CAP + 64 * 1024 + len(chunk), sent
     assert stored(client) == before
+
+
+def test_a_real_server_stops_reading_a_chunked_upload_past_the_cap(client):
+    """Over TCP (uvicorn): once the app has refused the upload the connection closes, so the client cannot
+    go on sending; without that the server reads, and drops, the rest of the body."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    sent = 0
+
+    def body():
+        nonlocal sent
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\ntext,label\r\n'
+        while sent < 12 * CAP:
+            sent += 65536
+            yield b"x" * 65536
+
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            answer = httpx.post(f"http://127.0.0.1:{port}/api/uploads", content=body(), timeout=60,
+                                headers={"Content-Type": "multipart/form-data; boundary=b"})
+            assert answer.status_code == 413
+        except httpx.TransportError:
+            pass  # the server closed the connection while the client was still sending: what it should do
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    # the cap, and what the kernel's socket buffers took in before the connection closed
+    assert sent < 3 * CAP, sent
 
 
 def test_a_very_wide_file_gets_a_small_clear_answer(client):

@@ -51,12 +51,18 @@ async def upload(request: Request) -> UploadOut:
     lists its columns, row count and each column's distinct values, for mapping them."""
     settings = request.app.state.settings
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > settings.upload_max_bytes + ENVELOPE_BYTES:
-        raise too_large(settings.upload_max_bytes)
-    # A body without a Content-Length (chunked) is refused as soon as it passes the cap while it streams in;
-    # the parser's spooled file of the part read so far is closed, and so deleted.
-    capped = Request(request.scope, capped_receive(request.receive, settings.upload_max_bytes))
-    form = await capped.form(max_files=1, max_fields=4)
+    try:
+        if length.isdigit() and int(length) > settings.upload_max_bytes + ENVELOPE_BYTES:
+            raise too_large(settings.upload_max_bytes)
+        # A body without a Content-Length (chunked) is refused as soon as it passes the cap while it streams
+        # in; the parser's spooled file of the part read so far is closed, and so deleted.
+        capped = Request(request.scope, capped_receive(request.receive, settings.upload_max_bytes))
+        form = await capped.form(max_files=1, max_fields=4)
+    except UploadRejected as error:
+        # The rest of the body is never read: without closing the connection the server would read it all
+        # (to reach the next request on it) before anything else.
+        return JSONResponse(status_code=error.status_code, content={"detail": str(error)},
+                            headers={"Connection": "close"})
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):
