@@ -1,32 +1,29 @@
-"""The job service: validates job requests, stores and queues them, cancels them, reads their metrics and
-log, fails jobs whose worker died, and lists finished checkpoints for the explorer.
+"""The job service: stores and queues job requests (checked by :mod:`backend.job_specs`), cancels them, reads
+their metrics and log, fails jobs whose worker died, and lists finished checkpoints for the explorer.
 
-Routes stay thin and call this; workers change job rows through :mod:`jobstore.transitions`.
+Routes stay thin and call this; every state change goes through :mod:`jobstore.transitions`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from anyio import to_thread
 from sqlalchemy import and_, func, or_, select
-from transformers import AutoConfig
 
-from addrop.data import DataError, load_splits
-from addrop.dropout import ADDropConfig
-from addrop.finetune import FinetuneConfig
-from addrop.models import resolve_model
-from addrop.tasks import TaskSpec, custom_task, get_task
 from backend.catalog import CatalogEntry
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
 from jobstore import transitions
 from jobstore.database import Database
-from jobstore.orm import FINISHED, Job, LogLine, MetricPoint, Upload
+from jobstore.orm import FINISHED, Job, LogLine, MetricPoint
+
+if TYPE_CHECKING:  # job_specs imports this module's errors
+    from backend.job_specs import JobSpecs
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +73,6 @@ class QueueUnavailable(JobError):
     status_code = 503
 
 
-@dataclass
-class PreparedJob:
-    """A validated request: the run's configuration and what lists show about it."""
-
-    config: dict
-    task: TaskSpec
-    name: str
-
-
 def explorer_name(job_id: int) -> str:
     """The name under which the explorer lists the job's best checkpoint."""
     return f"job-{job_id}"
@@ -93,59 +81,17 @@ def explorer_name(job_id: int) -> str:
 class JobService:
     """Everything the API does with jobs."""
 
-    def __init__(self, db: Database, settings: Settings, enqueue: Enqueue, queue_size: QueueSize | None = None,
-                 waiting_reason: Callable[[], str | None] | None = None) -> None:
+    def __init__(self, db: Database, settings: Settings, specs: JobSpecs, enqueue: Enqueue,
+                 queue_size: QueueSize | None = None, waiting_reason: Callable[[], str | None] | None = None) -> None:
         self.db = db
         self.settings = settings
+        self.specs = specs
         self.enqueue = enqueue
         self.queue_size = queue_size
         self.waiting_reason = waiting_reason
         self._short_before = False
 
     # --- submitting ------------------------------------------------------------------------------
-
-    def prepare(self, spec: JobCreate) -> PreparedJob:
-        """Check everything a worker would trip over (task, data files, model, layers, hyper-parameters)
-        and build the run's configuration; :class:`InvalidJob` says what is wrong."""
-        task = self._task(spec)
-        files = self._data_files(spec)
-        num_layers = self.model_layers(spec.model)
-        bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
-        if spec.addrop.enabled and bad:
-            raise InvalidJob(f"addrop.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {bad}")
-        training = spec.training
-        try:
-            addrop = (
-                ADDropConfig(method=spec.addrop.method, p=spec.addrop.p, q=spec.addrop.q, layers=tuple(spec.addrop.layers),
-                             mode=spec.addrop.mode, steps=spec.addrop.steps)
-                if spec.addrop.enabled else None
-            )
-            config = FinetuneConfig(
-                task=task.name, model=spec.model, **files,
-                task_kind=spec.data.task_kind, text_fields=tuple(spec.data.text_fields),
-                label_field=spec.data.label_field, label_names=tuple(spec.data.label_names),
-                max_train_samples=spec.data.max_train_samples, max_eval_samples=spec.data.max_eval_samples,
-                max_length=training.max_length, epochs=training.epochs, batch_size=training.batch_size,
-                eval_batch_size=training.eval_batch_size, learning_rate=training.learning_rate,
-                weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio, seed=training.seed,
-                patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
-                logging_steps=training.logging_steps,
-            )
-        except ValueError as error:
-            raise InvalidJob(str(error)) from None
-        if files:
-            try:
-                load_splits(task, **files, max_train_samples=config.max_train_samples,
-                            max_eval_samples=config.max_eval_samples, seed=config.seed)
-            except DataError as error:
-                raise InvalidJob(f"data: {error}") from None
-        values = asdict(config)
-        # The worker writes under its own jobs directory (settings.job_dir(id)).
-        del values["output_dir"]
-        # The API machine may have no GPU; the worker checks the device and precision when the run starts.
-        values["device"] = None if training.device == "auto" else training.device
-        values["precision"] = training.precision
-        return PreparedJob(values, task, spec.name or _default_name(spec, task))
 
     def queue_rows(self, rows: Sequence[Job]) -> list[int]:
         """Store new job rows in one transaction, then send each to the queue. A message the broker does not
@@ -163,7 +109,7 @@ class JobService:
 
     def submit(self, spec: JobCreate) -> JobOut:
         """Validate, store and queue a job; nothing stays behind when the queue cannot take it."""
-        prepared = self.prepare(spec)
+        prepared = self.specs.prepare(spec)
         with self.db.session() as session:
             job = Job(
                 name=prepared.name, state="queued", spec=spec.model_dump(mode="json"), config=prepared.config,
@@ -179,66 +125,6 @@ class JobService:
             raise QueueUnavailable(f"the job queue is unavailable, nothing was queued ({type(error).__name__}: {error})")
         log.info("queued job %s (%s)", job.id, job.name)
         return self.to_out(job)
-
-    def _task(self, spec: JobCreate) -> TaskSpec:
-        data = spec.data
-        try:
-            if data.task_kind is None:
-                return get_task(data.task)
-            return custom_task(data.task_kind, data.text_fields, data.label_field, data.label_names, name=data.task)
-        except ValueError as error:
-            raise InvalidJob(f"data: {error}") from None
-
-    def _data_files(self, spec: JobCreate) -> dict[str, str]:
-        data = spec.data
-        if data.source == "hub":
-            if get_task(data.task).hf_dataset is None:
-                raise InvalidJob(f"data: task {data.task!r} has no Hugging Face dataset; give a directory or upload files")
-            return {}
-        if data.source == "directory":
-            directory = self._local_path(data.data_dir or "", "data.data_dir")
-            if not directory.is_dir():
-                raise InvalidJob(f"data.data_dir: {directory} is not a directory on this machine")
-            return {"data_dir": str(directory)}
-        with self.db.session() as session:
-            uploads = {key: session.get(Upload, upload_id or "")
-                       for key, upload_id in (("train_file", data.train_upload), ("validation_file", data.validation_upload))}
-        missing = [key for key, upload in uploads.items() if upload is None]
-        if missing:
-            ids = {"train_file": data.train_upload, "validation_file": data.validation_upload}
-            raise InvalidJob("data: unknown upload id " + ", ".join(repr(ids[key]) for key in missing)
-                             + "; upload files with POST /api/uploads first")
-        return {key: str(self.settings.uploads_dir / upload.path) for key, upload in uploads.items()}
-
-    def _local_path(self, value: str, field: str) -> Path:
-        if not self.settings.allow_local_paths:
-            raise InvalidJob(f"{field}: this server does not let jobs read local directories; upload files instead")
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
-        return path
-
-    def model_layers(self, model: str) -> int:
-        """How many transformer layers ``model`` has; :class:`InvalidJob` when it cannot be loaded."""
-        source = resolve_model(model)
-        if source == model and not self.settings.allow_local_paths and _looks_local(model):
-            # The same answer whether the path exists or not, so the API cannot be used to probe the disk.
-            raise InvalidJob(f"model: {model!r} is not a model this server can load: use 'minilm' or a Hugging Face "
-                             "hub id (this server does not let jobs read local directories)")
-        if Path(source).exists() and source == model:
-            self._local_path(model, "model")
-        try:
-            config = AutoConfig.from_pretrained(source)
-        except (OSError, ValueError) as error:
-            first = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise InvalidJob(
-                f"model: unknown model {model!r} (not 'minilm', a model directory, or a hub id this server can "
-                f"load: {first})"
-            ) from None
-        layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
-        if not layers:
-            raise InvalidJob(f"model: {model!r} is not a transformer encoder AD-DROP can fine-tune")
-        return int(layers)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -403,23 +289,6 @@ class JobService:
         for job_id in ids:
             self.enqueue(job_id)
         return len(ids)
-
-
-def _looks_local(model: str) -> bool:
-    """A path rather than a hub id: absolute, relative to the home or current directory, or present on disk
-    (from_pretrained would read a local folder of that name first)."""
-    try:
-        return model.startswith(("/", ".", "~", "\\")) or Path(model).expanduser().exists()
-    except (OSError, ValueError):  # a NUL byte or a name the file system cannot hold: not a hub id either
-        return True
-
-
-def _default_name(spec: JobCreate, task: TaskSpec) -> str:
-    model = Path(spec.model).name if "/" in spec.model else spec.model
-    if not spec.addrop.enabled:
-        return f"{task.name} · {model} · baseline"
-    layers = ",".join(map(str, spec.addrop.layers))
-    return f"{task.name} · {model} · {spec.addrop.method} p={spec.addrop.p:g} q={spec.addrop.q:g} L{layers}"
 
 
 async def reap_periodically(service: JobService) -> None:

@@ -11,10 +11,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from addrop import __version__
-from backend import errors
+from backend import auth, errors
 from backend.bodies import JsonBodyGuard
 from backend.events import JobFeed
 from backend.explainer import Explainer
+from backend.job_specs import JobSpecs
 from backend.jobs import JobError, JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
 from backend.settings import Settings, get_settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
+    auth.install(app)
     app.add_middleware(JsonBodyGuard)
     app.add_middleware(ServerTiming)
     app.state.explainer = Explainer(settings)
@@ -73,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     queue = make_celery(settings)
     app.state.workers = WorkerRegistry(database, settings)
     app.state.jobs = JobService(
-        database, settings, enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue),
+        database, settings, JobSpecs(database, settings, app.state.workers),
+        enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue),
         waiting_reason=app.state.workers.waiting_reason,
     )
     app.state.sweeps = SweepService(app.state.jobs)

@@ -67,8 +67,8 @@ class SweepService:
                              "per sweep (ADDROP_SWEEP_MAX_TRIALS)")
         base = spec.base.model_copy(deep=True)
         base.addrop.enabled = True
-        prepared = self.jobs.prepare(base)
-        num_layers = self.jobs.model_layers(base.model)
+        prepared = self.jobs.specs.prepare(base)
+        num_layers = self.jobs.specs.model_layers(base.model)
         for layers in spec.space.layers:
             if max(layers) >= num_layers:
                 raise InvalidJob(f"space.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {layers}")

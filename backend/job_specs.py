@@ -1,0 +1,184 @@
+"""Checks a job request against this server before anything is stored: the task, the data files, the model
+(its layers and position limit), the device the live workers have, and the hyper-parameters; builds the run's
+configuration. Reads files, model configs and the workers' presence, but writes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from transformers import AutoConfig, PretrainedConfig
+
+from addrop.data import DataError, load_splits
+from addrop.dropout import ADDropConfig
+from addrop.finetune import FinetuneConfig
+from addrop.models import resolve_model
+from addrop.tasks import TaskSpec, custom_task, get_task
+from backend.jobs import InvalidJob
+from backend.schemas.jobs import JobCreate
+from backend.settings import Settings
+from backend.workers import WorkerRegistry
+from jobstore.database import Database
+from jobstore.orm import Upload
+
+
+@dataclass
+class PreparedJob:
+    """A validated request: the run's configuration and what lists show about it."""
+
+    config: dict
+    task: TaskSpec
+    name: str
+
+
+class JobSpecs:
+    """Validates job requests for the job service and the sweeps."""
+
+    def __init__(self, db: Database, settings: Settings, workers: WorkerRegistry) -> None:
+        self.db = db
+        self.settings = settings
+        self.workers = workers
+
+    def prepare(self, spec: JobCreate) -> PreparedJob:
+        """Check everything a worker would trip over (task, data files, model, layers, hyper-parameters)
+        and build the run's configuration; :class:`InvalidJob` says what is wrong."""
+        task = self._task(spec)
+        files = self._data_files(spec)
+        model = self.model_config(spec.model)
+        num_layers = _layers(spec.model, model)
+        bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
+        if spec.addrop.enabled and bad:
+            raise InvalidJob(f"addrop.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {bad}")
+        training = spec.training
+        positions = getattr(model, "max_position_embeddings", None)
+        if positions and training.max_length > positions:
+            raise InvalidJob(f"training.max_length: {spec.model!r} reads at most {positions} positions; got "
+                             f"{training.max_length}")
+        self._device(training.device)
+        try:
+            addrop = (
+                ADDropConfig(method=spec.addrop.method, p=spec.addrop.p, q=spec.addrop.q, layers=tuple(spec.addrop.layers),
+                             mode=spec.addrop.mode, steps=spec.addrop.steps)
+                if spec.addrop.enabled else None
+            )
+            config = FinetuneConfig(
+                task=task.name, model=spec.model, **files,
+                task_kind=spec.data.task_kind, text_fields=tuple(spec.data.text_fields),
+                label_field=spec.data.label_field, label_names=tuple(spec.data.label_names),
+                max_train_samples=spec.data.max_train_samples, max_eval_samples=spec.data.max_eval_samples,
+                max_length=training.max_length, epochs=training.epochs, batch_size=training.batch_size,
+                eval_batch_size=training.eval_batch_size, learning_rate=training.learning_rate,
+                weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio, seed=training.seed,
+                patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
+                logging_steps=training.logging_steps,
+            )
+        except ValueError as error:
+            raise InvalidJob(str(error)) from None
+        if files:
+            try:
+                load_splits(task, **files, max_train_samples=config.max_train_samples,
+                            max_eval_samples=config.max_eval_samples, seed=config.seed)
+            except DataError as error:
+                raise InvalidJob(f"data: {error}") from None
+        values = asdict(config)
+        # The worker writes under its own jobs directory (settings.job_dir(id)).
+        del values["output_dir"]
+        # The API machine may have no GPU; the worker checks the device and precision when the run starts.
+        values["device"] = None if training.device == "auto" else training.device
+        values["precision"] = training.precision
+        return PreparedJob(values, task, spec.name or _default_name(spec, task))
+
+    def _task(self, spec: JobCreate) -> TaskSpec:
+        data = spec.data
+        try:
+            if data.task_kind is None:
+                return get_task(data.task)
+            return custom_task(data.task_kind, data.text_fields, data.label_field, data.label_names, name=data.task)
+        except ValueError as error:
+            raise InvalidJob(f"data: {error}") from None
+
+    def _data_files(self, spec: JobCreate) -> dict[str, str]:
+        data = spec.data
+        if data.source == "hub":
+            if get_task(data.task).hf_dataset is None:
+                raise InvalidJob(f"data: task {data.task!r} has no Hugging Face dataset; give a directory or upload files")
+            return {}
+        if data.source == "directory":
+            directory = self._local_path(data.data_dir or "", "data.data_dir")
+            if not directory.is_dir():
+                raise InvalidJob(f"data.data_dir: {directory} is not a directory on this machine")
+            return {"data_dir": str(directory)}
+        with self.db.session() as session:
+            uploads = {key: session.get(Upload, upload_id or "")
+                       for key, upload_id in (("train_file", data.train_upload), ("validation_file", data.validation_upload))}
+        missing = [key for key, upload in uploads.items() if upload is None]
+        if missing:
+            ids = {"train_file": data.train_upload, "validation_file": data.validation_upload}
+            raise InvalidJob("data: unknown upload id " + ", ".join(repr(ids[key]) for key in missing)
+                             + "; upload files with POST /api/uploads first")
+        return {key: str(self.settings.uploads_dir / upload.path) for key, upload in uploads.items()}
+
+    def _local_path(self, value: str, field: str) -> Path:
+        if not self.settings.allow_local_paths:
+            raise InvalidJob(f"{field}: this server does not let jobs read local directories; upload files instead")
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
+        return path
+
+    def model_layers(self, model: str) -> int:
+        """How many transformer layers ``model`` has; :class:`InvalidJob` when it cannot be loaded."""
+        return _layers(model, self.model_config(model))
+
+    def model_config(self, model: str) -> PretrainedConfig:
+        """``model``'s configuration; :class:`InvalidJob` when it cannot be loaded or may not be read."""
+        source = resolve_model(model)
+        if source == model and not self.settings.allow_local_paths and _looks_local(model):
+            # The same answer whether the path exists or not, so the API cannot be used to probe the disk.
+            raise InvalidJob(f"model: {model!r} is not a model this server can load: use 'minilm' or a Hugging Face "
+                             "hub id (this server does not let jobs read local directories)")
+        if Path(source).exists() and source == model:
+            self._local_path(model, "model")
+        try:
+            config = AutoConfig.from_pretrained(source)
+        except (OSError, ValueError) as error:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InvalidJob(
+                f"model: unknown model {model!r} (not 'minilm', a model directory, or a hub id this server can "
+                f"load: {first})"
+            ) from None
+        return config
+
+    def _device(self, device: str) -> None:
+        # A CPU worker would take a CUDA job and fail it as it starts: refuse it while no live worker has a GPU
+        # (with no worker seen at all, the job waits for one like any other).
+        if device != "cuda":
+            return
+        live = self.workers.live()
+        if live and not any(worker.gpus for worker in live):
+            raise InvalidJob(f"training.device: 'cuda', but none of the {len(live)} live job worker(s) has a GPU; "
+                             "use 'auto' or 'cpu', or start a worker on a GPU machine")
+
+
+def _looks_local(model: str) -> bool:
+    """A path rather than a hub id: absolute, relative to the home or current directory, or present on disk
+    (from_pretrained would read a local folder of that name first)."""
+    try:
+        return model.startswith(("/", ".", "~", "\\")) or Path(model).expanduser().exists()
+    except (OSError, ValueError):  # a NUL byte or a name the file system cannot hold: not a hub id either
+        return True
+
+
+def _layers(model: str, config: PretrainedConfig) -> int:
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+    if not layers:
+        raise InvalidJob(f"model: {model!r} is not a transformer encoder AD-DROP can fine-tune")
+    return int(layers)
+
+
+def _default_name(spec: JobCreate, task: TaskSpec) -> str:
+    model = Path(spec.model).name if "/" in spec.model else spec.model
+    if not spec.addrop.enabled:
+        return f"{task.name} · {model} · baseline"
+    layers = ",".join(map(str, spec.addrop.layers))
+    return f"{task.name} · {model} · {spec.addrop.method} p={spec.addrop.p:g} q={spec.addrop.q:g} L{layers}"
