@@ -17,6 +17,7 @@ classification, and the negative loss on the gold labels for regression and toke
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Callable, Literal, Mapping, Sequence
 
@@ -97,17 +98,26 @@ class LayerAttribution:
         """Attribute one batch (the model's usual keyword inputs, with ``attention_mask``)."""
         raise NotImplementedError
 
-    def _pass_one(self, inputs: Mapping[str, torch.Tensor], materialise: bool, with_grad: bool):
-        """Forward in the model's current mode with only the padding mask, capturing the masked layers."""
+    @contextlib.contextmanager
+    def _passing_one(self, inputs: Mapping[str, torch.Tensor], materialise: bool, with_grad: bool):
+        """Forward in the model's current mode with only the padding mask, capturing the masked layers.
+
+        The capture stays in force for the body of the block, so that a backward inside it which
+        recomputes the forward (gradient checkpointing) recomputes this same pass."""
         with (
             torch.set_grad_enabled(with_grad),
             self.hooks.capture(self.layers, materialise) as captures,
             self.hooks.first_token_only(),
         ):
             outputs = self.model(**inputs)
-        target = resolve_target(outputs.logits, self.target, inputs.get("labels") is not None)
-        labels = pseudo_labels(outputs.logits) if target == "logit" else None
-        return outputs, dict(captures), target, labels
+            target = resolve_target(outputs.logits, self.target, inputs.get("labels") is not None)
+            labels = pseudo_labels(outputs.logits) if target == "logit" else None
+            yield outputs, dict(captures), target, labels
+
+    def _pass_one(self, inputs: Mapping[str, torch.Tensor], materialise: bool, with_grad: bool):
+        """:meth:`_passing_one` for methods that need no backward through it."""
+        with self._passing_one(inputs, materialise, with_grad) as result:
+            return result
 
     def _stack(self, captures: dict[int, LayerCapture], field: str) -> torch.Tensor:
         return torch.stack([getattr(captures[layer], field).detach() for layer in self.layers])
@@ -123,13 +133,14 @@ class GradientAttribution(LayerAttribution):
     def attribute(
         self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True, out: Buffer | None = None
     ) -> AttributionResult:
-        outputs, captures, target, labels = self._pass_one(inputs, materialise=return_attention, with_grad=True)
-        value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
+        with self._passing_one(inputs, materialise=return_attention, with_grad=True) as pass_one:
+            outputs, captures, target, labels = pass_one
+            value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
+            wrt = [getattr(captures[layer], "attention" if return_attention else "output") for layer in self.layers]
+            grads = torch.autograd.grad(value, wrt)
         if return_attention:
-            grads = torch.autograd.grad(value, [captures[layer].attention for layer in self.layers])
             attribution = torch.stack(grads)
         else:
-            grads = torch.autograd.grad(value, [captures[layer].output for layer in self.layers])
             batch, _, heads, _ = grads[0].shape
             n = captures[self.layers[0]].value.shape[2]
             shape = (len(self.layers), batch, heads, n, n)

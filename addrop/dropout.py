@@ -106,7 +106,9 @@ class ADDrop:
 
     @contextlib.contextmanager
     def applied(self, masks: Mapping[int, torch.Tensor]) -> Iterator[None]:
-        """Forward passes inside the block add ``-inf`` to the attention scores at the dropped positions."""
+        """Forward passes inside the block add ``-inf`` to the attention scores at the dropped positions.
+
+        With gradient checkpointing the backward recomputes the forward, so run it inside the block too."""
         with self.hooks.drop(dict(masks)):
             yield
 

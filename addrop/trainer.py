@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -53,16 +54,28 @@ class ADDropTrainer(Trainer):
         self.schedule = CrossTuningSchedule(cross_tuning)
         self.add_callback(self.schedule)
         self._addrop = ADDrop(self.model, addrop, generator) if addrop is not None else None
+        self._until_backward: contextlib.ExitStack | None = None  # open while training_step runs
 
     @property
     def addrop_active(self) -> bool:
         """Whether the current training epoch drops attention positions."""
         return self._addrop is not None and self.schedule.active
 
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        # pass 2's masks stay on through the backward: with gradient checkpointing it recomputes the forward
+        with contextlib.ExitStack() as self._until_backward:
+            try:
+                return super().training_step(model, inputs, num_items_in_batch)
+            finally:
+                self._until_backward = None
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not (model.training and self.addrop_active):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         plan = self._addrop.plan(inputs)
+        if self._until_backward is not None:
+            self._until_backward.enter_context(self._addrop.applied(plan.masks))
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
         with self._addrop.applied(plan.masks):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
