@@ -133,6 +133,12 @@ class GradientAttribution(LayerAttribution):
     def attribute(
         self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True, out: Buffer | None = None
     ) -> AttributionResult:
+        if self.model.training and _reentrant_checkpointing(self.model):
+            raise ValueError(
+                "GA cannot run under reentrant gradient checkpointing (use_reentrant=True): it runs the "
+                "forward without an autograd graph, so pass 1 has no gradient with respect to the attention; "
+                "use non-reentrant checkpointing (transformers' default) or none"
+            )
         with self._passing_one(inputs, materialise=return_attention, with_grad=True) as pass_one:
             outputs, captures, target, labels = pass_one
             value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
@@ -155,6 +161,16 @@ class GradientAttribution(LayerAttribution):
             pseudo_labels=labels,
             logits=outputs.logits.detach(),
         )
+
+
+def _reentrant_checkpointing(model: nn.Module) -> bool:
+    """Whether a layer of ``model`` checkpoints with ``torch.utils.checkpoint``'s reentrant variant."""
+    for module in model.modules():
+        if getattr(module, "gradient_checkpointing", False):
+            function = getattr(module, "_gradient_checkpointing_func", None)
+            if getattr(function, "keywords", {}).get("use_reentrant", False):
+                return True
+    return False
 
 
 def _grad_through_values(grad_output: torch.Tensor, value: torch.Tensor, out: torch.Tensor) -> torch.Tensor:

@@ -68,3 +68,16 @@ def test_checkpointed_training_step_keeps_the_masks_through_backward(tmp_path):
     torch.manual_seed(11)
     plain(**batch).loss.backward()
     assert not torch.allclose(plain.classifier.weight.grad, grads[0]["classifier.weight"])
+
+
+def test_reentrant_checkpointing_is_refused_for_ga_and_works_for_the_others():
+    model = tiny_model(dropout=0.1)
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": True})
+    inputs = {**tiny_batch(batch=4), "labels": torch.tensor([0, 1, 1, 0])}
+    with pytest.raises(ValueError, match="reentrant gradient checkpointing"):
+        ADDrop(model, ADDropConfig(method="GA")).plan(inputs)
+    for method in ("IGA", "AA", "RD"):  # IGA's backward passes run in eval mode, where nothing is checkpointed
+        addrop = ADDrop(model, ADDropConfig(method=method, steps=2))
+        plan = addrop.plan(inputs)
+        with addrop.applied(plan.masks):
+            model(**inputs).loss.backward()
