@@ -66,7 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
-    auth.install(app)
     app.add_middleware(JsonBodyGuard)
     app.add_middleware(ServerTiming)
     app.state.explainer = Explainer(settings)
@@ -84,6 +83,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages, docs):
-        app.include_router(module.router)
+    routers = [module.router for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages, docs)]
+    for router in routers:
+        app.include_router(router)
+    auth.install(app, routers)
     return app

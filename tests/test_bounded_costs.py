@@ -412,3 +412,28 @@ def test_a_checkpoint_is_zipped_once_and_again_only_when_it_changed(client, tmp_
     (best / "config.json").write_text('{"num_labels": 2}')
     assert download()["config.json"] == b'{"num_labels": 2}'
     assert sorted(p.name for p in best.parent.iterdir()) == ["best", "best.zip"]  # no partial zip left
+
+
+# --- the OpenAPI document ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("explain_requires_token", [False, True])
+def test_the_openapi_document_declares_the_token_where_it_is_needed(tmp_path, explain_requires_token):
+    app = create_app(Settings(data_dir=tmp_path, api_token="s3cret", explain_requires_token=explain_requires_token))
+    document = app.openapi()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerToken"] == {"type": "http", "scheme": "bearer", "description": "The server's ADDROP_API_TOKEN."}
+    assert schemes["apiTokenHeader"]["in"] == "header" and schemes["apiTokenHeader"]["name"] == "X-API-Token"
+    secured = {(method.upper(), path) for path, item in document["paths"].items()
+               for method, operation in item.items() if "security" in operation}
+    writes = {("POST", "/api/uploads"), ("POST", "/api/jobs"), ("POST", "/api/jobs/{job_id}/cancel"),
+              ("POST", "/api/sweeps"), ("POST", "/api/sweeps/{sweep_id}/cancel")}
+    assert secured == writes | ({("POST", "/api/explain")} if explain_requires_token else set())
+    operation = document["paths"]["/api/jobs"]["post"]
+    assert operation["security"] == [{"bearerToken": []}, {"apiTokenHeader": []}]
+    assert "401" in operation["responses"]
+
+
+def test_without_a_token_the_openapi_document_declares_no_security(tmp_path):
+    document = create_app(Settings(data_dir=tmp_path)).openapi()
+    assert "securitySchemes" not in document.get("components", {})
+    assert not [op for item in document["paths"].values() for op in item.values() if "security" in op]
