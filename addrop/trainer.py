@@ -16,16 +16,27 @@ def is_addrop_epoch(epoch: int, cross_tuning: bool = True) -> bool:
     return not cross_tuning or epoch % 2 == 1
 
 
+def cross_tuning_epoch(global_step: int, steps_per_epoch: int) -> int:
+    """The index of the epoch the next optimizer step belongs to: the Trainer's own count, also when a
+    checkpoint saved mid-epoch is resumed."""
+    return global_step // steps_per_epoch
+
+
 class CrossTuningSchedule(TrainerCallback):
-    """Tracks the epoch index so the trainer knows whether the current epoch is an AD-DROP epoch."""
+    """Tracks the epoch index so the trainer knows whether the current epoch is an AD-DROP epoch.
+
+    ``steps_per_epoch`` (optimizer steps) is set by :class:`ADDropTrainer` before training begins."""
 
     def __init__(self, cross_tuning: bool = True) -> None:
         self.cross_tuning = cross_tuning
+        self.steps_per_epoch: int | None = None
         self.epoch = 0
 
     def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
-        # state.epoch is the (float) number of epochs completed so far, also after resuming a checkpoint
-        self.epoch = int(round(state.epoch or 0.0))
+        if self.steps_per_epoch is None:
+            raise RuntimeError("CrossTuningSchedule.steps_per_epoch is not set; train with ADDropTrainer")
+        # not from state.epoch: resumed mid-epoch it is fractional, and round(1.5) made AD-DROP epoch 1 plain
+        self.epoch = cross_tuning_epoch(state.global_step, self.steps_per_epoch)
 
     @property
     def active(self) -> bool:
@@ -60,6 +71,11 @@ class ADDropTrainer(Trainer):
     def addrop_active(self) -> bool:
         """Whether the current training epoch drops attention positions."""
         return self._addrop is not None and self.schedule.active
+
+    def set_initial_training_values(self, args: TrainingArguments, dataloader):
+        values = super().set_initial_training_values(args, dataloader)
+        self.schedule.steps_per_epoch = values[1]  # num_update_steps_per_epoch, as the epoch loop counts
+        return values
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         # pass 2's masks stay on through the backward: with gradient checkpointing it recomputes the forward

@@ -1,4 +1,4 @@
-"""ADDropTrainer at its edges: gradient checkpointing, resuming mid-epoch."""
+"""ADDropTrainer at its edges: gradient checkpointing (both passes), resuming mid-epoch."""
 
 import copy
 
@@ -8,7 +8,7 @@ from tests.conftest import tiny_batch, tiny_config
 from tests.test_trainer import pad, synthetic
 from transformers import AutoModelForSequenceClassification, TrainingArguments
 
-from addrop import ADDrop, ADDropConfig, ADDropTrainer
+from addrop import ADDrop, ADDropConfig, ADDropTrainer, cross_tuning_epoch
 
 
 def checkpointed(model):
@@ -81,3 +81,38 @@ def test_reentrant_checkpointing_is_refused_for_ga_and_works_for_the_others():
         plan = addrop.plan(inputs)
         with addrop.applied(plan.masks):
             model(**inputs).loss.backward()
+
+
+def resumable_trainer(directory, save_steps: int = 0, epochs: int = 2):
+    """4 optimizer steps per epoch (32 examples, batch 8); ``plans`` lists the global step of each pass 1."""
+    model = tiny_model(dropout=0.0).float()
+    args = TrainingArguments(
+        output_dir=str(directory), num_train_epochs=epochs, per_device_train_batch_size=8, report_to="none",
+        use_cpu=True, disable_tqdm=True, save_strategy="steps" if save_steps else "no", save_steps=save_steps or 500,
+    )
+    trainer = ADDropTrainer(model=model, args=args, train_dataset=synthetic(), data_collator=pad,
+                            addrop=ADDropConfig())
+    plans = []
+    original = trainer._addrop.plan
+
+    def recording(inputs, **kwargs):
+        plans.append(trainer.state.global_step + 1)  # the step being taken, counted from 1
+        return original(inputs, **kwargs)
+
+    trainer._addrop.plan = recording
+    return trainer, plans
+
+
+@pytest.mark.parametrize("checkpoint, dropped_steps", [(3, [5, 6, 7, 8]), (6, [7, 8])])
+def test_resuming_mid_epoch_keeps_the_cross_tuning_phase(tmp_path, checkpoint, dropped_steps):
+    """Epoch 1 (steps 5-8) is the AD-DROP one, resumed at 0.75 epochs (step 3) or 1.5 (step 6) alike."""
+    first, plans = resumable_trainer(tmp_path, save_steps=3)
+    first.train()
+    assert plans == [5, 6, 7, 8]
+    resumed, plans = resumable_trainer(tmp_path)
+    resumed.train(resume_from_checkpoint=str(tmp_path / f"checkpoint-{checkpoint}"))
+    assert plans == dropped_steps
+
+
+def test_the_epoch_of_a_step_is_counted_from_the_global_step():
+    assert [cross_tuning_epoch(step, 4) for step in (0, 3, 4, 6, 7, 8)] == [0, 0, 1, 1, 1, 2]
