@@ -18,16 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def served(env: dict[str, str] | None = None, timeout: float = 120.0) -> Iterator[tuple[str, Path]]:
-    """Start the API (no job worker) on a fresh data directory with ``env`` added; yields (base URL, data dir)."""
+def served(env: dict[str, str] | None = None, timeout: float = 120.0, worker: bool = False) -> Iterator[tuple[str, Path]]:
+    """Start the API (with its embedded job worker when ``worker``) on a fresh data directory with ``env`` added;
+    yields (base URL, data dir)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with tempfile.TemporaryDirectory(prefix="addrop-bench-") as data:
         full_env = {**os.environ, "ADDROP_DATA_DIR": data, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                     **(env or {})}
-        server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port), "--no-worker"], cwd=ROOT,
-                                  env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [sys.executable, "-m", "backend", "--port", str(port), *([] if worker else ["--no-worker"])]
+        server = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout
