@@ -13,7 +13,7 @@ import torch
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding
 
-from addrop.data import DataError, data_collator, load_splits, tokenize_splits
+from addrop.data import DataError, class_names, data_collator, load_splits, tokenize_splits
 from addrop.tasks import custom_task, get_task
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -332,3 +332,33 @@ def test_bad_sample_limit(tmp_path):
 def test_custom_task_without_hub_dataset():
     with pytest.raises(DataError, match="no Hub dataset"):
         load_splits(custom_task("classification", ("text",), label_names=("a", "b")))
+
+
+def write_both(tmp_path: Path, rows: list[dict]) -> tuple[Path, Path]:
+    """The same rows as a CSV (every value text) and as JSON lines (numbers as numbers)."""
+    with (tmp_path / "same.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (tmp_path / "same.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return tmp_path / "same.csv", tmp_path / "same.jsonl"
+
+
+@pytest.mark.parametrize("names", [("1", "2", "10"), ("1", "10", "2")], ids=["numeric order", "text order"])
+def test_numeric_labels_are_the_same_classes_from_csv_and_jsonl(tmp_path, names):
+    """Stars 1, 2, 10: the CSV holds the text "2", the JSON lines the number 2; both are the class named
+    "2", whichever order the names were given in."""
+    rows = [{"text": f"review {i}", "label": stars} for i, stars in enumerate([1, 2, 10, 2, 1])]
+    csv_file, jsonl_file = write_both(tmp_path, rows)
+    task = custom_task("classification", ("text",), label_names=names)
+    from_csv = load_splits(task, train_file=csv_file, validation_file=csv_file)["train"]
+    from_jsonl = load_splits(task, train_file=jsonl_file, validation_file=jsonl_file)["train"]
+    assert from_csv["label"] == from_jsonl["label"] == [names.index(str(row["label"])) for row in rows]
+    with pytest.raises(DataError, match="label 0 is not one of"):  # with numbered classes 0 is no id
+        load_splits(task, train_file=write_both(tmp_path, [{"text": "t", "label": 0}])[1], validation_file=jsonl_file)
+
+
+def test_class_names_sort_numbers_numerically():
+    assert class_names(["10", "2", "1", "2", None]) == ["1", "2", "10"]
+    assert class_names([10, 2.0, "1", 2]) == ["1", "2", "10"]
+    assert class_names(["pos", "neg", "10"]) == ["10", "neg", "pos"]
