@@ -7,7 +7,9 @@ from addrop.hooks import UnsupportedModelError
 from addrop.models import ModelLoadError
 from backend.auth import require_token_for_explain
 from backend.catalog import UnknownModelError
+from backend.deps import get_explainer
 from backend.explainer import ExplainAbandoned, ExplainBusy, InvalidExplainRequest
+from backend.explainer import Explainer
 from backend.schemas.common import ErrorMessage, ValidationProblem
 from backend.schemas.explain import ExplainRequest, ExplainResponse
 
@@ -27,11 +29,10 @@ ANSWER = TypeAdapter(ExplainResponse)
                503: {"model": ErrorMessage, "description": "The model could not be loaded, or the explorer is busy "
                      "(then with a Retry-After header, in seconds)"}},
 )
-async def explain(body: ExplainRequest, request: Request) -> Response:
+async def explain(body: ExplainRequest, request: Request, explainer: Explainer = Depends(get_explainer)) -> Response:
     """Attribute the input's prediction to the attention maps of the requested layers and heads, and draw
     AD-DROP's candidate discard region (top-p per row) and dropped positions (each candidate with
     probability q).  The same input with other p, q, mode or seed reuses the attribution."""
-    explainer = request.app.state.explainer
 
     def answer() -> bytes:
         # Written to JSON on the pool's thread too: megabytes of maps would hold the event loop for tens of

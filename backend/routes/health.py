@@ -1,18 +1,19 @@
 """Liveness, and whether jobs can run: the workers seen alive and the jobs waiting for one."""
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 
 from addrop import __version__
+from backend.deps import get_workers
 from backend.schemas.health import Health, WorkerOut
+from backend.workers import WorkerRegistry
 
 router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness, workers and queue")
-def health(request: Request) -> Health:
+def health(registry: WorkerRegistry = Depends(get_workers)) -> Health:
     """Answers as long as the server runs; ``workers`` lists the job workers alive and ``warning`` says when
     jobs wait with none (the server itself is still fine: 200)."""
-    registry = request.app.state.workers
     live = registry.live()
     queued = registry.queued_jobs()
     workers = [WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id, gpus=w.gpus) for w in live]

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from addrop.tasks import KNOWN_TASKS
+from backend.deps import get_jobs
 from backend.jobs import JobNotFound, JobService
-from backend.routes.jobs import jobs
 from backend.routes.pages import templates
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.jobs import ADDropSpec, DataSpec, JobCreate, TrainingSpec
@@ -31,7 +31,7 @@ def job_list(request: Request) -> HTMLResponse:
 
 @router.get("/jobs/new", response_class=HTMLResponse)
 def new_job(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_ID),
-            service: JobService = Depends(jobs)) -> HTMLResponse:
+            service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """The job form with the paper's defaults (or another job's settings, to run a variant)."""
     defaults = JobCreate(data=DataSpec(), training=TrainingSpec(), addrop=ADDropSpec()).model_dump(mode="json")
     source = None
@@ -56,7 +56,7 @@ def compare_jobs(request: Request) -> HTMLResponse:
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
-def job_page(request: Request, job_id: RowId, service: JobService = Depends(jobs)) -> HTMLResponse:
+def job_page(request: Request, job_id: RowId, service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """One job: live curves, settings, metrics, log, cancel and downloads."""
     try:
         job = service.get(job_id)

@@ -14,20 +14,17 @@ from starlette.datastructures import UploadFile
 
 from backend.archives import directory_archive
 from backend.auth import require_token
-from backend.events import Cursor, point_json
+from backend.deps import get_feed, get_jobs, get_settings
+from backend.events import Cursor, JobFeed, point_json
 from backend.jobs import JobError, JobService
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
 from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
+from backend.settings import Settings
 from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, store_upload, too_large
 
 router = APIRouter(prefix="/api", tags=["jobs"])
 JOB_ERRORS = {404: {"model": ErrorMessage, "description": "No such job"}}
 WRITE_ERRORS = {401: {"model": ErrorMessage, "description": "API token missing or wrong"}}
-
-
-def jobs(request: Request) -> JobService:
-    """The app's job service."""
-    return request.app.state.jobs
 
 
 async def job_error(request: Request, error: JobError) -> JSONResponse:
@@ -46,10 +43,10 @@ async def job_error(request: Request, error: JobError) -> JSONResponse:
         "properties": {"file": {"type": "string", "format": "binary", "description": "CSV, TSV, JSONL or JSON"}},
     }}}}},
 )
-async def upload(request: Request) -> UploadOut:
+async def upload(request: Request, settings: Settings = Depends(get_settings),
+                 service: JobService = Depends(get_jobs)) -> UploadOut:
     """Store a CSV/TSV/JSONL/JSON file (multipart field ``file``) for ``data.source = "upload"``; the answer
     lists its columns, row count and each column's distinct values, for mapping them."""
-    settings = request.app.state.settings
     length = request.headers.get("content-length", "")
     try:
         if length.isdigit() and int(length) > settings.upload_max_bytes + ENVELOPE_BYTES:
@@ -67,7 +64,7 @@ async def upload(request: Request) -> UploadOut:
         file = form.get("file")
         if not isinstance(file, UploadFile):
             raise UploadRejected("send the file as the multipart form field 'file'")
-        return await run_in_threadpool(store_upload, settings, jobs(request).db, file.filename or "", file.file)
+        return await run_in_threadpool(store_upload, settings, service.db, file.filename or "", file.file)
     finally:
         await form.close()
 
@@ -75,7 +72,7 @@ async def upload(request: Request) -> UploadOut:
 @router.post("/jobs", status_code=201, response_model=JobOut, dependencies=[Depends(require_token)],
              summary="Submit a job", responses={**WRITE_ERRORS, 422: {"model": ValidationProblem},
                                                 503: {"model": ErrorMessage, "description": "Queue unavailable"}})
-def create_job(spec: JobCreate, response: Response, service: JobService = Depends(jobs)) -> JobOut:
+def create_job(spec: JobCreate, response: Response, service: JobService = Depends(get_jobs)) -> JobOut:
     """Validate the job (task, data, model, layers, hyper-parameters), store it and queue it."""
     job = service.submit(spec)
     response.headers["Location"] = f"/api/jobs/{job.id}"
@@ -87,7 +84,7 @@ def list_jobs(
     state: list[JobState] = Query([], description="Only jobs in these states (repeat the parameter)."),
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0, le=MAX_ROW_ID),
-    service: JobService = Depends(jobs),
+    service: JobService = Depends(get_jobs),
 ) -> JobList:
     """Jobs, newest first."""
     items, total = service.list(state, limit, offset)
@@ -95,7 +92,7 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobOut, responses=JOB_ERRORS, summary="One job")
-def get_job(job_id: RowId, service: JobService = Depends(jobs)) -> JobOut:
+def get_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut:
     """The job's state, progress, best and final metrics, and error."""
     return service.get(job_id)
 
@@ -103,7 +100,7 @@ def get_job(job_id: RowId, service: JobService = Depends(jobs)) -> JobOut:
 @router.post("/jobs/{job_id}/cancel", response_model=JobOut, dependencies=[Depends(require_token)],
              summary="Cancel a job",
              responses={**JOB_ERRORS, **WRITE_ERRORS, 409: {"model": ErrorMessage, "description": "Already finished"}})
-def cancel_job(job_id: RowId, service: JobService = Depends(jobs)) -> JobOut:
+def cancel_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut:
     """A queued job is cancelled at once; a running one stops after its current step (it shows
     ``cancel_requested`` until the worker confirms with state ``cancelled``)."""
     return service.cancel(job_id)
@@ -116,7 +113,7 @@ def job_metrics(
     format: Literal["json", "csv"] = Query("json"),
     kind: list[Literal["step", "eval", "epoch"]] = Query([], description="Only these kinds (repeatable)."),
     after: int = Query(0, ge=0, le=MAX_ROW_ID, description="Only points with a larger id."),
-    service: JobService = Depends(jobs),
+    service: JobService = Depends(get_jobs),
 ):
     """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``) and
     epoch start (``epoch``) of the job, in order."""
@@ -137,10 +134,10 @@ def job_metrics(
 @router.get("/jobs/{job_id}/events", responses=JOB_ERRORS, summary="Live events (Server-Sent Events)",
             response_class=EventSourceResponse)
 def job_event_stream(
-    request: Request,
     job_id: RowId,
     last_event_id: str | None = Header(None, description="Resume after this event id."),
-    service: JobService = Depends(jobs),
+    service: JobService = Depends(get_jobs),
+    feed: JobFeed = Depends(get_feed),
 ) -> EventSourceResponse:
     """``status`` (the job, whenever it changes), ``metrics`` and ``log`` (lists of new points and lines),
     and ``end`` when the job has finished. Reconnecting with ``Last-Event-ID`` resumes without gaps."""
@@ -149,11 +146,11 @@ def job_event_stream(
     except ValueError as error:
         raise HTTPException(422, f"Last-Event-ID: {error}") from None
     service.get(job_id)
-    return EventSourceResponse(request.app.state.feed.events(job_id, cursor), ping=15)
+    return EventSourceResponse(feed.events(job_id, cursor), ping=15)
 
 
 @router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, responses=JOB_ERRORS, summary="The job's log")
-def job_log(job_id: RowId, tail: int | None = Query(None, ge=1, le=100000), service: JobService = Depends(jobs)) -> str:
+def job_log(job_id: RowId, tail: int | None = Query(None, ge=1, le=100000), service: JobService = Depends(get_jobs)) -> str:
     """The log as text, one line per entry (the last ``tail`` lines when given)."""
     lines = service.log(job_id, tail=tail)
     return "".join(f"{line.created_at:%Y-%m-%d %H:%M:%S} {line.level:<7} {line.message}\n" for line in lines)
@@ -161,7 +158,7 @@ def job_log(job_id: RowId, tail: int | None = Query(None, ge=1, le=100000), serv
 
 @router.get("/jobs/{job_id}/checkpoint", response_class=FileResponse, summary="Download the best checkpoint",
             responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No checkpoint"}})
-def job_checkpoint(job_id: RowId, service: JobService = Depends(jobs)) -> FileResponse:
+def job_checkpoint(job_id: RowId, service: JobService = Depends(get_jobs)) -> FileResponse:
     """The best checkpoint (weights, config, tokenizer) as a zip file, loadable with ``from_pretrained``; zipped
     once and kept beside the checkpoint, so a download streams a file instead of compressing the weights again."""
     archive = directory_archive(service.checkpoint_dir(job_id))

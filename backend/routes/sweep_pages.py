@@ -5,13 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from backend.deps import get_jobs, get_sweeps
 from backend.jobs import JobNotFound, JobService
 from backend.routes.job_pages import _page
-from backend.routes.jobs import jobs
 from backend.schemas.common import RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
 from backend.sweeps import SweepNotFound, SweepService
-from backend.routes.sweeps import sweeps
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,7 +23,7 @@ def sweep_list(request: Request) -> HTMLResponse:
 
 @router.get("/sweeps/new", response_class=HTMLResponse)
 def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=2**62),
-              service: JobService = Depends(jobs)) -> HTMLResponse:
+              service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """The sweep form. Its base job comes from the job form ("Sweep this") or from job ``clone``."""
     base = None
     if clone is not None:
@@ -39,7 +38,7 @@ def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=2**62),
 
 
 @router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
-def sweep_page(request: Request, sweep_id: RowId, service: SweepService = Depends(sweeps)) -> HTMLResponse:
+def sweep_page(request: Request, sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> HTMLResponse:
     """One sweep: the p x q heatmap against the baseline, the best setting, trials, curves, importance."""
     try:
         sweep = service.get(sweep_id)

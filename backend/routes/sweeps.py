@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.auth import require_token
+from backend.deps import get_sweeps
 from backend.routes.jobs import WRITE_ERRORS
 from backend.schemas.common import ErrorMessage, RowId
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepList, SweepOut
@@ -15,15 +16,10 @@ router = APIRouter(prefix="/api", tags=["sweeps"])
 SWEEP_ERRORS = {404: {"model": ErrorMessage, "description": "No such sweep"}}
 
 
-def sweeps(request: Request) -> SweepService:
-    """The app's sweep service."""
-    return request.app.state.sweeps
-
-
 @router.post("/sweeps", status_code=201, response_model=SweepOut, dependencies=[Depends(require_token)],
              summary="Start a sweep", responses={**WRITE_ERRORS, 422: {"model": ErrorMessage},
                                                  503: {"model": ErrorMessage, "description": "Database busy"}})
-def create_sweep(spec: SweepCreate, response: Response, service: SweepService = Depends(sweeps)) -> SweepOut:
+def create_sweep(spec: SweepCreate, response: Response, service: SweepService = Depends(get_sweeps)) -> SweepOut:
     """Check the base job and the space, then queue the baseline twins and the first trials; the rest follow
     as trials finish (at most ``parallel`` at once)."""
     sweep = service.create(spec)
@@ -33,14 +29,14 @@ def create_sweep(spec: SweepCreate, response: Response, service: SweepService = 
 
 @router.get("/sweeps", response_model=SweepList, summary="List sweeps")
 def list_sweeps(limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0, le=2**31),
-                service: SweepService = Depends(sweeps)) -> SweepList:
+                service: SweepService = Depends(get_sweeps)) -> SweepList:
     """Sweeps, newest first."""
     items, total = service.list(limit, offset)
     return SweepList(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/sweeps/{sweep_id}", response_model=SweepOut, responses=SWEEP_ERRORS, summary="One sweep")
-def get_sweep(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> SweepOut:
+def get_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepOut:
     """The sweep's trials (setting, state, mean and spread over seeds, Delta to the baseline), the baseline's
     mean and std, and the best setting so far."""
     return service.get(sweep_id)
@@ -49,20 +45,20 @@ def get_sweep(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> Sweep
 @router.post("/sweeps/{sweep_id}/cancel", response_model=SweepOut, dependencies=[Depends(require_token)],
              summary="Cancel a sweep",
              responses={**SWEEP_ERRORS, **WRITE_ERRORS, 409: {"model": ErrorMessage, "description": "Already finished"}})
-def cancel_sweep(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> SweepOut:
+def cancel_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepOut:
     """No new trials; queued jobs are cancelled and running ones stop after their current step."""
     return service.cancel(sweep_id)
 
 
 @router.get("/sweeps/{sweep_id}/curves", response_model=SweepCurves, responses=SWEEP_ERRORS,
             summary="Every run's dev curve")
-def sweep_curves(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> SweepCurves:
+def sweep_curves(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepCurves:
     """Each job's dev metric and dev loss per epoch, for overlaying the trials against the baseline."""
     return service.curves(sweep_id)
 
 
 @router.get("/sweeps/{sweep_id}/importance", response_model=Importance, responses=SWEEP_ERRORS,
             summary="Importance of the searched settings")
-async def sweep_importance(sweep_id: RowId, service: SweepService = Depends(sweeps)) -> Importance:
+async def sweep_importance(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> Importance:
     """Optuna's fANOVA importance of each searched setting over the finished trials."""
     return await run_in_threadpool(service.importance, sweep_id)
