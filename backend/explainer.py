@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import torch
-from torch import nn
 from starlette.requests import Request
+from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from addrop.explain import InputAttribution, attribute_text, draw_masks
@@ -32,7 +32,6 @@ from backend.catalog import CatalogEntry, ModelCatalog
 from backend.encoding import encode_array
 from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo
 from backend.settings import Settings
-
 
 T = TypeVar("T")
 
@@ -86,15 +85,11 @@ class ExplainPool:
         self.workers = workers
         self.queue = queue
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="explain")
+        # a semaphore serves one event loop: made by the first request of each (a test client starts its own)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._costly = asyncio.Semaphore(max(1, workers - 1))
+        self._costly: asyncio.Semaphore | None = None
         self._admitted = 0  # waiting or running; only the event loop's thread changes it
         self._seconds = 1.0  # running mean of a request's compute time, for Retry-After
-
-    @property
-    def admitted(self) -> int:
-        """Requests waiting or running."""
-        return self._admitted
 
     async def run(self, request: Request, work: Callable[[], T], costly: bool = False) -> T:
         """``work()`` on a pool thread; :class:`ExplainAbandoned` when ``request``'s client leaves first."""
@@ -121,7 +116,7 @@ class ExplainPool:
 
     async def _compute(self, work: Callable[[], T], left: threading.Event, costly: bool) -> T:
         loop = asyncio.get_running_loop()
-        if self._loop is not loop:  # a semaphore serves one event loop (each test client starts its own)
+        if self._costly is None or self._loop is not loop:
             self._loop, self._costly = loop, asyncio.Semaphore(max(1, self.workers - 1))
         async with self._costly if costly else nullcontext():
             future = self._executor.submit(self._watched, work, left)
