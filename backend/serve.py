@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,14 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     # uvicorn re-raises SIGTERM once it has shut down; with Python's default action the process would
     # die there without running the ``finally`` below and the worker would be orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    supervisor = None
+    supervisors = []
     if settings.embedded_broker and settings.embedded_worker and not args.no_worker:
-        supervisor = WorkerSupervisor(start_worker)
-        supervisor.start()
+        count = settings.embedded_workers
+        supervisors = [WorkerSupervisor(functools.partial(start_worker, index, count)) for index in range(count)]
+        for supervisor in supervisors:
+            supervisor.start()
     try:
         uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port)
     finally:
-        if supervisor is not None:
+        for supervisor in supervisors:
             supervisor.stop()
     return 0
 
@@ -115,10 +119,18 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_worker() -> subprocess.Popen:
-    """A job worker (``python -m worker``) in its own process group, so it and its pool child stop together."""
-    print("addrop-studio: starting the embedded job worker", file=sys.stderr)
-    return subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True, preexec_fn=_die_with_parent)
+def start_worker(index: int = 0, count: int = 1) -> subprocess.Popen:
+    """Embedded job worker ``index`` of ``count`` (``python -m worker``) in its own process group, so it and its
+    pool child stop together. Several share the cores: each trains with its share of them as torch threads,
+    unless the environment already sets ``OMP_NUM_THREADS``."""
+    print(f"addrop-studio: starting embedded job worker {index + 1} of {count}", file=sys.stderr)
+    command, env = [sys.executable, "-m", "worker"], dict(os.environ)
+    if count > 1:
+        command += ["--name", f"addrop-{index + 1}@{socket.gethostname()}"]
+        threads = str(max(1, (os.cpu_count() or 1) // count))
+        env.setdefault("OMP_NUM_THREADS", threads)
+        env.setdefault("MKL_NUM_THREADS", env["OMP_NUM_THREADS"])
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
 
 
 def stop_worker(worker: subprocess.Popen) -> None:

@@ -53,6 +53,11 @@ class Settings(StoreSettings):
     embedded_worker: bool = Field(
         True, description="Whether addrop-studio starts a job worker itself when the broker is the embedded one."
     )
+    embedded_workers: int = Field(
+        1, ge=1, le=64, description="How many job workers addrop-studio starts on the embedded broker; with more "
+        "than one, each trains with its share of the cores (on a 2-core CPU two one-thread workers ran 1.21x the "
+        "runs per hour of one two-thread worker: benchmarks/worker_layout.py)."
+    )
 
     @property
     def uploads_dir(self) -> Path:

@@ -64,3 +64,39 @@ def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data,
             os.killpg(server.pid, signal.SIGKILL)
     _, alive = psutil.wait_procs(descendants, timeout=15)
     assert not alive, f"left running after the server stopped: {alive}"  # the supervisor stopped its worker
+
+
+def test_several_embedded_workers_share_the_cores_and_run_jobs_at_once(shared_data, tmp_path):
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "ADDROP_DATA_DIR": str(tmp_path / "data"), "ADDROP_EMBEDDED_WORKERS": "2"}
+    for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL", "OMP_NUM_THREADS",
+                 "MKL_NUM_THREADS"):
+        env.pop(name, None)
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(server, url, log, 120)
+        model = make_tiny_model(tmp_path / "model")
+        data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            wait_for(lambda: len(client.get("/api/health").json()["workers"]) == 2, 120, "two live workers")
+            workers = [w for w in psutil.Process(server.pid).children() if "worker" in " ".join(w.cmdline())]
+            threads = str(max(1, (os.cpu_count() or 1) // 2))
+            assert sorted(w.environ().get("OMP_NUM_THREADS") for w in workers) == [threads, threads]
+            ids = [client.post("/api/jobs", json=job_request(model, data, epochs=2)).json()["id"] for _ in range(2)]
+            # one on each worker
+            wait_for(lambda: {client.get(f"/api/jobs/{i}").json()["state"] for i in ids} <= {"running", "succeeded"}
+                     and len({client.get(f"/api/jobs/{i}").json()["worker"] for i in ids} - {None}) == 2, 180,
+                     "both jobs to be taken, by two workers")
+            wait_for(lambda: all(client.get(f"/api/jobs/{i}").json()["state"] == "succeeded" for i in ids), 240,
+                     "both jobs to succeed", interval=0.5)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
