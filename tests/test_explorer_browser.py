@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -23,14 +24,23 @@ def status(page) -> str:
     return page.locator("#status").inner_text()
 
 
-def region_path(page, figure: str = "#layer-figure") -> str:
-    """The candidate-region outline (the longest path among the figure's shapes)."""
-    paths = page.eval_on_selector_all(f"{figure} .shapelayer path", "els => els.map(e => e.getAttribute('d'))")
-    return max(paths, key=len)
+def overlay(page, figure: str = "#layer-figure") -> dict[str, int]:
+    """What the canvas over the figure paints: candidate cells and dropped cells of the first map."""
+    return page.eval_on_selector(
+        f"{figure} + canvas.map-overlay",
+        "c => ({candidates: Number(c.dataset.candidates), dropped: Number(c.dataset.dropped)})",
+    )
 
 
-def drop_marks(page) -> int:
-    return page.locator("#layer-figure .scatterlayer .point").count()
+def trace_ranges(page, figure: str = "#compare-figure") -> list[float]:
+    return page.eval_on_selector(figure, "f => f._fullData.filter(t => t.type === 'heatmap').map(t => t.zmax)")
+
+
+COUNT_ENCODED_IMAGES = """() => {
+    window.__encoded = 0;
+    const encode = HTMLCanvasElement.prototype.toDataURL;
+    HTMLCanvasElement.prototype.toDataURL = function (...args) { window.__encoded++; return encode.apply(this, args); };
+}"""
 
 
 def test_explore_a_sentence_pair(server, tmp_path):
@@ -46,21 +56,31 @@ def test_explore_a_sentence_pair(server, tmp_path):
         assert ticks[9:13] == ["a", "cat", "was", "sitting"] and ticks[-1] == "[SEP]"
         assert page.locator("#prediction").inner_text() in ("LABEL_0", "LABEL_1")
         assert page.locator("#token-strip .tok").count() == 18
-        before_region, before_drops = region_path(page), drop_marks(page)
-        assert before_drops > 0
+        before = overlay(page)
+        assert before["dropped"] > 0 and before["candidates"] > before["dropped"]
         page.screenshot(path=ARTIFACTS / "explorer-layer.png", full_page=True)
 
+        # A slider move repaints the overlay canvas only: Plotly renders no heatmap (each one it renders
+        # goes through canvas.toDataURL), and the head change after it does render them.
+        page.evaluate(COUNT_ENCODED_IMAGES)
         page.locator("#p").fill("0.7")
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')")
         assert "no new forward pass" in status(page)
-        assert region_path(page) != before_region
-        assert drop_marks(page) > before_drops  # a larger region at the same q drops more
-        assert "p=0.7" in page.url and "text=The+cat" in page.url
+        after = overlay(page)
+        assert after["candidates"] > before["candidates"]
+        assert after["dropped"] > before["dropped"]  # a larger region at the same q drops more
+        assert page.evaluate("window.__encoded") == 0
+        assert any("p=0.7" in t for t in page.eval_on_selector_all(
+            "#layer-figure .annotation-text", "els => els.map(e => e.textContent)"))
+        page.wait_for_function("location.search.includes('p=0.7')")
+        assert "text=The+cat" in page.url
         page.screenshot(path=ARTIFACTS / "explorer-p07.png", full_page=True)
 
         page.select_option("#head", "mean")
         titles = page.eval_on_selector_all("#layer-figure .annotation-text", "els => els.map(e => e.textContent)")
         assert any("mean over heads" in title for title in titles)
+        assert page.evaluate("window.__encoded") >= 3
+        assert page.locator("#legend-drop").is_hidden()  # no marks are drawn over the mean of heads
         page.select_option("#head", "3")
 
         page.click("#view button[data-value=model]")
@@ -85,6 +105,13 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.click("#compare-button")
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('B explained')")
         assert "tokenise differently" in page.locator("#compare-note").inner_text()
+        shared = trace_ranges(page)
+        assert len(shared) == 2 and shared[0] == shared[1]  # one colour scale for A and B by default
+        page.check("#own-scales")
+        page.wait_for_function("new Set(document.querySelector('#compare-figure')._fullData.map(t => t.zmax)).size === 2")
+        own = trace_ranges(page)
+        assert own[0] != own[1] and max(own) == shared[0] and "scales=own" in page.url
+        page.uncheck("#own-scales")
         page.fill("#text-b", "")
         page.fill("#text-pair-b", "")
         page.click("#compare-button")
@@ -92,6 +119,15 @@ def test_explore_a_sentence_pair(server, tmp_path):
         titles = page.eval_on_selector_all("#compare-figure .annotation-text", "els => els.map(e => e.textContent)")
         assert any(title.startswith("Difference B − A") for title in titles)
         page.screenshot(path=ARTIFACTS / "explorer-compare.png", full_page=True)
+        with page.expect_download() as download:
+            page.click("[data-export=json]")
+        both = json.loads(download.value.path().read_text())
+        assert both["a"]["tokens"] == both["b"]["tokens"] and len(both["difference"]["attribution"]) == 18
+        assert both["a"]["text"] == "The cat sat on the mat."
+        with page.expect_download() as download:
+            page.click("[data-export=csv]")
+        lines = download.value.path().read_text().splitlines()
+        assert lines[0].startswith("side,query_index") and len(lines) == 1 + 3 * 18 * 18
 
         page.click("#view button[data-value=layer]")
         with page.expect_download() as download:
@@ -107,6 +143,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
             page.click("[data-export=html]")
         html = download.value.path().read_text()
         assert "Plotly.newPlot" in html and "cdn" not in html.lower().split("<script>")[0]
+        assert '"x-thin"' in html and '"type":"path"' in html  # the drop marks and the outline travel along
         with page.expect_download() as download:
             page.click("[data-export=png]")
         assert download.value.path().read_bytes()[:4] == b"\x89PNG"
@@ -137,3 +174,46 @@ def test_bad_input_shows_the_servers_message(server):
         page.goto(f"{server}/?text=hello&layer=9")
         page.wait_for_function("document.querySelector('#status').classList.contains('error')")
         assert "layer 9 does not exist" in status(page)
+
+
+def test_a_long_input_repaints_only_its_overlays(server):
+    """128 tokens at 1280 and 1440 px: a q move leaves the maps alone, and the overlay follows a resize."""
+    words = ("the film is a gorgeous witty and seductive movie with a story that never quite finds its feet but the "
+             "cast makes every scene worth watching from the first minute to the last one even when plot turns slow").split()
+    first = " ".join(words[i % len(words)] for i in range(61)) + "."
+    second = " ".join(words[(i * 7) % len(words)] for i in range(62)) + "."
+    with chromium_page(width=1280, height=1000) as page:
+        page.goto(f"{server}/?" + urlencode({"text": first, "pair": second}))
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')", timeout=60_000)
+        assert page.locator("#token-count").inner_text() == "128"
+        page.screenshot(path=ARTIFACTS / "explorer-128-1280.png", full_page=True)
+        # Hover goes through the overlay canvas to Plotly and names the query and the key.
+        box = page.eval_on_selector("#layer-figure", """f => { const x = f._fullLayout.xaxis, y = f._fullLayout.yaxis,
+            r = f.getBoundingClientRect(); return [r.left + x._offset + x._length / 2, r.top + y._offset + y._length / 2]; }""")
+        page.mouse.move(*box)
+        page.wait_for_selector("#layer-figure .hoverlayer .hovertext")
+        hover = page.eval_on_selector("#layer-figure .hoverlayer .hovertext", "e => e.textContent")
+        assert "→" in hover and "attention:" in hover
+        page.evaluate(COUNT_ENCODED_IMAGES)
+        before = overlay(page)
+        page.locator("#q").fill("0.6")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')")
+        after = overlay(page)
+        assert after["candidates"] == before["candidates"] and after["dropped"] > before["dropped"]
+        assert page.evaluate("window.__encoded") == 0
+        # About 2 px a cell: no marks on the maps, and the legend says where the drops are instead.
+        assert page.eval_on_selector("#layer-figure + canvas", "c => c.dataset.marked") == "no"
+        assert page.locator("#layer-view .legend .unmarked").is_visible()
+        width = page.eval_on_selector("#layer-figure + canvas", "c => c.getBoundingClientRect().width")
+        page.set_viewport_size({"width": 1440, "height": 1000})
+        page.wait_for_function(
+            f"document.querySelector('#layer-figure + canvas').getBoundingClientRect().width > {width}")
+        plotted = page.eval_on_selector("#layer-figure", "f => f._fullLayout.width")
+        assert page.eval_on_selector("#layer-figure + canvas", "c => c.getBoundingClientRect().width") == plotted
+        page.screenshot(path=ARTIFACTS / "explorer-128-1440.png", full_page=True)
+        # Zoomed in on a corner of both marked maps, the cells are large enough to carry their marks again.
+        page.evaluate("""Plotly.relayout('layer-figure', {'xaxis.range': [-0.5, 15.5], 'yaxis.range': [15.5, -0.5],
+                                                          'xaxis2.range': [-0.5, 15.5], 'yaxis2.range': [15.5, -0.5]})""")
+        page.wait_for_function("document.querySelector('#layer-figure + canvas').dataset.marked === 'yes'")
+        assert page.locator("#layer-view .legend .unmarked").is_hidden()
+        page.screenshot(path=ARTIFACTS / "explorer-128-zoomed.png", full_page=True)

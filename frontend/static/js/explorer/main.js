@@ -40,6 +40,9 @@ async function drawLayerView() {
   followFigure(figure);
   paintOverlays(figure, built.overlays);
   showMaskText(meta);
+  // Over the mean of heads there is no single candidate region or drop to outline or mark.
+  $("legend-region").classList.toggle("hidden", state.head === "mean");
+  $("legend-drop").classList.toggle("hidden", state.head === "mean");
   const lastLayer = current.layer === meta.num_layers - 1 && ["GA", "IGA"].includes(meta.method) && meta.target === "logit";
   $("layer-note").textContent = lastLayer
     ? "In the last layer only the first token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie)." : "";

@@ -46,11 +46,14 @@ function parseColour(colour) {
   return [parts[0], parts[1], parts[2], 255];
 }
 
+// Below this many pixels a cell cannot carry an outline or a mark that leaves any of its colour visible,
+// so the maps go unmarked (the mask panel still shows every candidate and drop) until the user zooms in.
+const SMALLEST_MARKED_CELL = 5;
+
 const sprites = new Map();
-function markSprite(n, ratio) {
-  const key = `${n}@${ratio}`;
+function markSprite(size, width, ratio) {
+  const key = `${size}/${width}@${ratio}`;
   if (!sprites.has(key)) {
-    const size = markSize(n), width = markWidth(n);
     const side = Math.ceil((size + width) * ratio);
     const canvas = new OffscreenCanvas(side, side);
     const context = canvas.getContext("2d");
@@ -96,7 +99,9 @@ function paintOne(context, fullLayout, overlay, ratio) {
     context.stroke();
     context.setLineDash([]);
   }
-  if (overlay.region) {
+  const cell = Math.min(Math.abs(px(1) - px(0)), Math.abs(py(1) - py(0)));
+  const markable = cell >= SMALLEST_MARKED_CELL;
+  if (overlay.region && markable) {
     context.beginPath();
     for (const [x0, y0, x1, y1] of outlineSegments(overlay.region)) {
       context.moveTo(px(x0), py(y0));
@@ -106,15 +111,18 @@ function paintOne(context, fullLayout, overlay, ratio) {
     context.lineWidth = regionWidth(n);
     context.stroke();
   }
-  if (overlay.dropped) {
-    // One mark drawn once and stamped at every dropped cell, rather than thousands of strokes.
-    const mark = markSprite(n, ratio);
+  if (overlay.dropped && markable) {
+    // One mark drawn once and stamped at every dropped cell, rather than thousands of strokes; it fits
+    // inside its cell, so zooming in makes the marks grow with the cells.
+    const size = Math.round(Math.min(cell * 0.7, Math.max(markSize(n), cell * 0.5)));
+    const mark = markSprite(size, Math.min(markWidth(n), size / 3), ratio);
     const half = mark.width / ratio / 2;
     overlay.dropped.forEach((row, i) => row.forEach((v, j) => {
       if (v >= 0.5) context.drawImage(mark, px(j) - half, py(i) - half, mark.width / ratio, mark.height / ratio);
     }));
   }
   context.restore();
+  return markable || !(overlay.region || overlay.dropped);
 }
 
 export function paintOverlays(figure, overlays) {
@@ -133,7 +141,9 @@ export function paintOverlays(figure, overlays) {
   const context = canvas.getContext("2d");
   context.setTransform(ratio, 0, 0, ratio, 0, 0);
   context.clearRect(0, 0, width, height);
-  for (const overlay of overlays) paintOne(context, fullLayout, overlay, ratio);
+  let marked = true;
+  for (const overlay of overlays) marked = paintOne(context, fullLayout, overlay, ratio) && marked;
+  canvas.dataset.marked = marked ? "yes" : "no";
   // What is painted, counted, for tests and for anyone reading the page without seeing the canvas.
   const first = overlays.find((o) => o.region) || overlays[0];
   canvas.dataset.candidates = first && first.region ? countSet(first.region) : 0;
