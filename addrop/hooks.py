@@ -39,15 +39,12 @@ REFUSED = {
     "softcap": "logit soft-capping (softcap)",
     "sliding_window": "sliding-window attention (sliding_window)",
     "s_aux": "attention sinks (s_aux)",
-    "sinks": "attention sinks (sinks)",
     "position_bias": "a position bias added to the scores (position_bias)",
 }
-# Arguments the hooks apply themselves, and ones that do not enter the attention of one full sequence.
+# Arguments the hooks apply themselves, and ones that do not enter the attention of one full sequence;
+# any other argument with a value (a cache, encoder states of a cross-attention, ...) is refused too.
 _HANDLED = frozenset({"dropout", "scaling", "is_causal"})
-_INERT = frozenset({
-    "position_ids", "use_cache", "cache_position", "output_attentions", "past_key_values", "past_key_value",
-    "encoder_hidden_states", "return_dict",
-})
+_INERT = frozenset({"position_ids", "use_cache", "cache_position", "output_attentions"})
 
 
 def _refusal(kwargs: dict[str, object]) -> str | None:
@@ -397,7 +394,8 @@ def _discover(model: nn.Module) -> tuple[list[nn.Module], list[bool]]:
                 model(**{k: v[:1].to(model.device) for k, v in model.dummy_inputs.items()})
             found = _discovered
         except UnsupportedModelError as error:
-            raise UnsupportedModelError(f"{type(model).__name__} cannot be trained with AD-DROP: {error}; {SUPPORTED}") from None
+            name = type(model).__name__
+            raise UnsupportedModelError(f"{name} cannot be trained with AD-DROP: {error}; {SUPPORTED}") from None
         finally:
             _discovered = None
             model.train(was_training)
@@ -450,5 +448,7 @@ def num_heads(model: nn.Module) -> int:
     raise UnsupportedModelError(f"cannot tell the number of attention heads of {type(model).__name__}")
 
 
-__all__ = ["REFUSED", "AttentionHooks", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads"]
+__all__ = [
+    "REFUSED", "AttentionHooks", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads",
+]
 
