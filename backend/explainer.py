@@ -212,7 +212,7 @@ class Explainer:
         maps: dict[str, torch.Tensor] = {"attention": view.attention, "attribution": view.attribution}
         if {"candidate", "dropped"} & set(request.fields):
             maps["candidate"], maps["dropped"] = draw_masks(
-                view.attribution, view.layers, request.p, request.q, request.mode, request.seed
+                view.attribution, view.layers, request.p, request.q, request.mode, request.seed, view.causal
             )
         encoded = {field: encode_array(maps[field][:, heads]) for field in request.fields}
         return ExplainResponse(

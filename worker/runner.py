@@ -48,7 +48,7 @@ class JobMetricsReporter(MetricsReporter):
                                if key in (self.metric_name, "loss", "accuracy", "f1"))
             log.info("epoch %g (step %d): dev %s", event.epoch, event.step, values)
         elif event.kind == "epoch":
-            index = round(event.epoch)
+            index = int(event.epoch + 1e-6)  # a run resumed mid-epoch begins at a fractional epoch
             phase = "AD-DROP" if self.config.addrop and is_addrop_epoch(index, self.config.cross_tuning) else "plain"
             log.info("epoch %d of %d begins (%s)", index + 1, self.config.epochs, phase)
 
