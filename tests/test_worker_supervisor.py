@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -27,20 +28,31 @@ def worker_of(server: subprocess.Popen) -> psutil.Process | None:
     return None
 
 
-def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data, tmp_path):
+def start_server(tmp_path, settings: dict[str, str], unset: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path]:
+    """``python -m backend`` on the embedded default with its own data directory and ``settings``; returns the
+    process, its URL and its log once it answers."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
-           "ADDROP_DATA_DIR": str(tmp_path / "data"), "ADDROP_JOB_LEASE_SECONDS": "5",
-           "ADDROP_JOB_HEARTBEAT_SECONDS": "1"}
-    for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL"):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+           "ADDROP_DATA_DIR": str(tmp_path / "data"), **settings}
+    for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL", *unset):
         env.pop(name, None)
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port)], cwd=ROOT, env=env,
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
     try:
-        url = f"http://127.0.0.1:{port}"
         wait_until_healthy(server, url, log, 120)
+    except BaseException:
+        os.killpg(server.pid, signal.SIGKILL)
+        raise
+    return server, url, log
+
+
+def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data, tmp_path):
+    server, url, log = start_server(tmp_path, {"OMP_NUM_THREADS": "1", "ADDROP_JOB_LEASE_SECONDS": "5",
+                                               "ADDROP_JOB_HEARTBEAT_SECONDS": "1"})
+    try:
         first = wait_for(lambda: worker_of(server), 60, "the embedded worker to start")
         os.killpg(first.pid, signal.SIGKILL)  # the worker's parent and its pool child together
         killed = time.monotonic()
@@ -67,19 +79,8 @@ def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data,
 
 
 def test_several_embedded_workers_share_the_cores_and_run_jobs_at_once(shared_data, tmp_path):
-    port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
-           "ADDROP_DATA_DIR": str(tmp_path / "data"), "ADDROP_EMBEDDED_WORKERS": "2"}
-    for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL", "OMP_NUM_THREADS",
-                 "MKL_NUM_THREADS"):
-        env.pop(name, None)
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port)], cwd=ROOT, env=env,
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    server, url, _ = start_server(tmp_path, {"ADDROP_EMBEDDED_WORKERS": "2"}, unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
     try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(server, url, log, 120)
         model = make_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
         with httpx.Client(base_url=url, timeout=30) as client:
