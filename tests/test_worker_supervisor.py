@@ -79,7 +79,8 @@ def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data,
 
 
 def test_several_embedded_workers_share_the_cores_and_run_jobs_at_once(shared_data, tmp_path):
-    server, url, _ = start_server(tmp_path, {"ADDROP_EMBEDDED_WORKERS": "2"}, unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
+    server, url, _ = start_server(tmp_path, {"ADDROP_EMBEDDED_WORKERS": "2"},
+                                  unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
     try:
         model = make_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
