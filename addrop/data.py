@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import huggingface_hub.constants
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
 
@@ -182,6 +183,20 @@ def _encode_words(
 
 
 # --- sources ------------------------------------------------------------------------------------
+
+
+def hub_dataset_available(task: TaskSpec) -> bool:
+    """Whether ``task``'s Hugging Face dataset can be loaded here: online, assumed so (nothing is fetched to
+    check); offline (``HF_HUB_OFFLINE``), only when the datasets cache already holds it."""
+    if task.hf_dataset is None:
+        return False
+    if not huggingface_hub.constants.HF_HUB_OFFLINE:
+        return True
+    try:
+        datasets.load_dataset_builder(*task.hf_dataset)
+    except Exception:  # offline and not cached (ConnectionError), or a cache entry that cannot be read
+        return False
+    return True
 
 
 def _load_hub(task: TaskSpec) -> dict[str, _RawSplit]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import AutoConfig, PretrainedConfig
 
-from addrop.data import DataError, load_splits
+from addrop.data import DataError, hub_dataset_available, load_splits
 from addrop.dropout import ADDropConfig
 from addrop.finetune import FinetuneConfig
 from addrop.models import resolve_model
@@ -40,10 +40,9 @@ class JobSpecs:
         self.workers = workers
 
     def prepare(self, spec: JobCreate) -> PreparedJob:
-        """Check everything a worker would trip over (task, data files, model, layers, hyper-parameters)
-        and build the run's configuration; :class:`InvalidJob` says what is wrong."""
+        """Check everything a worker would trip over (task, model, layers, hyper-parameters, then the data,
+        the costliest check) and build the run's configuration; :class:`InvalidJob` says what is wrong."""
         task = self._task(spec)
-        files = self._data_files(spec)
         model = self.model_config(spec.model)
         num_layers = _layers(spec.model, model)
         bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
@@ -55,6 +54,7 @@ class JobSpecs:
             raise InvalidJob(f"training.max_length: {spec.model!r} reads at most {positions} positions; got "
                              f"{training.max_length}")
         self._device(training.device)
+        files = self._data_files(spec)
         try:
             addrop = (
                 ADDropConfig(method=spec.addrop.method, p=spec.addrop.p, q=spec.addrop.q, layers=tuple(spec.addrop.layers),
@@ -100,8 +100,13 @@ class JobSpecs:
     def _data_files(self, spec: JobCreate) -> dict[str, str]:
         data = spec.data
         if data.source == "hub":
-            if get_task(data.task).hf_dataset is None:
+            task = get_task(data.task)
+            if task.hf_dataset is None:
                 raise InvalidJob(f"data: task {data.task!r} has no Hugging Face dataset; give a directory or upload files")
+            if not hub_dataset_available(task):
+                raise InvalidJob(f"data.source: this server is offline (HF_HUB_OFFLINE) and its datasets cache has no "
+                                 f"copy of {' '.join(filter(None, task.hf_dataset))} for task {data.task!r}; give a "
+                                 "directory on the workers or upload files")
             return {}
         if data.source == "directory":
             directory = self._local_path(data.data_dir or "", "data.data_dir")

@@ -1,5 +1,6 @@
 """Shared test setup: offline Hub, the shared GLUE data, and tiny randomly initialised encoders."""
 
+import json
 import os
 
 # Nothing in the tests may reach the network; the Hub client reads this at import time.
@@ -61,3 +62,14 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "glue").is_dir():
         pytest.skip(f"the shared GLUE data is not at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def sst2_dir(tmp_path_factory) -> Path:
+    """A data directory of a few SST-2-shaped rows, for requests that must pass validation without the Hub
+    (the tests run offline, where a ``source: hub`` job is refused) or the shared data."""
+    folder = tmp_path_factory.mktemp("sst2-rows")
+    rows = [{"sentence": "a gorgeous, witty movie", "label": 1}, {"sentence": "dull and overlong", "label": 0}]
+    for split in ("train", "validation"):
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder

@@ -29,9 +29,10 @@ def client(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def job_id(client) -> int:
+def job_id(client, sst2_dir) -> int:
     """One stored (queued) job, so that routes reach their query parameters."""
-    answer = client.post("/api/jobs", json={"model": "minilm", "data": {"task": "sst2"}, "training": {"epochs": 1}})
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": data, "training": {"epochs": 1}})
     assert answer.status_code == 201, answer.text
     return answer.json()["id"]
 
@@ -152,8 +153,9 @@ def test_a_lone_surrogate_echoed_in_the_error_is_escaped(client, path, body, nam
     refused(client, post_raw(client, path, body), before, name)
 
 
-def test_surrogate_pairs_are_ordinary_text(client, job_id):
-    answer = client.post("/api/jobs", json={"name": "smile \U0001F600", "model": "minilm", "data": {"task": "sst2"}})
+def test_surrogate_pairs_are_ordinary_text(client, job_id, sst2_dir):
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+    answer = client.post("/api/jobs", json={"name": "smile \U0001F600", "model": "minilm", "data": data})
     assert answer.status_code == 201 and answer.json()["name"] == "smile \U0001F600"
     client.post(f"/api/jobs/{answer.json()['id']}/cancel")
 

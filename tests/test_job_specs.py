@@ -1,11 +1,13 @@
 """A job the workers could only fail is refused before it is stored: a max_length past the model's positions,
-and ``device: cuda`` while every live worker trains on the CPU (a CPU worker would take the job and fail it).
+``device: cuda`` while every live worker trains on the CPU (a CPU worker would take the job and fail it), and
+``source: hub`` while the server is offline with no cached copy of the dataset.
 In-process app, embedded broker, no worker: an accepted job is only queued."""
 
 from __future__ import annotations
 
 import time
 
+import datasets
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select, update
@@ -23,8 +25,12 @@ def client(tmp_path_factory):
         yield test_client
 
 
-def job(client, **training):
-    return client.post("/api/jobs", json={"model": "minilm", "data": {"task": "sst2"}, "training": {"epochs": 1, **training}})
+@pytest.fixture(scope="module")
+def job(client, sst2_dir):
+    def post(**training):
+        data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+        return client.post("/api/jobs", json={"model": "minilm", "data": data, "training": {"epochs": 1, **training}})
+    return post
 
 
 def stored(client) -> int:
@@ -32,32 +38,58 @@ def stored(client) -> int:
         return session.scalar(select(func.count()).select_from(Job))
 
 
-def test_max_length_past_the_models_positions_is_refused(client):
+def test_max_length_past_the_models_positions_is_refused(client, job):
     before = stored(client)
-    answer = job(client, max_length=1024)
+    answer = job(max_length=1024)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"] == "training.max_length: 'minilm' reads at most 512 positions; got 1024"
     assert stored(client) == before
-    assert job(client, max_length=512).status_code == 201
+    assert job(max_length=512).status_code == 201
 
 
-def test_cuda_is_refused_while_every_live_worker_is_cpu_only(client):
+def test_cuda_is_refused_while_every_live_worker_is_cpu_only(client, job):
     db = client.app.state.jobs.db
     # no worker seen at all: the job waits for one like any other
-    assert job(client, device="cuda").status_code == 201
+    assert job(device="cuda").status_code == 201
     with db.session() as session:
         session.add(WorkerSeen(name="cpu-box:1", queue=client.app.state.settings.job_queue, pid=2, gpus=0,
                                started_at=utcnow(), last_seen=utcnow()))
     time.sleep(CACHE_SECONDS)  # the registry's view of the live workers is this old at most
     before = stored(client)
-    answer = job(client, device="cuda")
+    answer = job(device="cuda")
     assert answer.status_code == 422, answer.text
     assert "none of the 1 live job worker(s) has a GPU" in answer.json()["detail"]
     assert stored(client) == before
-    assert job(client, device="cpu").status_code == 201
+    assert job(device="cpu").status_code == 201
     with db.session() as session:
         session.execute(update(WorkerSeen).values(gpus=1))
     time.sleep(CACHE_SECONDS)
-    assert job(client, device="cuda").status_code == 201
+    assert job(device="cuda").status_code == 201
     with db.session() as session:
         session.execute(delete(WorkerSeen))
+
+
+def test_a_hub_dataset_is_refused_while_offline_unless_cached(client, job, monkeypatch):
+    import huggingface_hub.constants
+
+    body = {"model": "minilm", "data": {"source": "hub", "task": "rte"}, "training": {"epochs": 1}}
+    # the tests run offline (conftest) against an empty datasets cache: the worker could only fail this job
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", client.app.state.settings.data_dir / "no-cache")
+    before = stored(client)
+    answer = client.post("/api/jobs", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == ("data.source: this server is offline (HF_HUB_OFFLINE) and its datasets cache has "
+                                       "no copy of nyu-mll/glue rte for task 'rte'; give a directory on the workers or upload files")
+    assert stored(client) == before
+    # the other checks still come first, so a bad model is named as such
+    bad_model = client.post("/api/jobs", json={**body, "model": "no-such/model"})
+    assert bad_model.status_code == 422 and bad_model.json()["detail"].startswith("model: unknown model")
+    # the form marks the source unusable and says why
+    form = client.get("/jobs/new").text
+    assert 'data-value="hub" disabled' in form and "This server is offline (HF_HUB_OFFLINE)" in form
+    assert 'value="rte" data-hub="no"' in form
+    # online, the Hub is assumed reachable (nothing is fetched to check) and the job is queued
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    assert client.post("/api/jobs", json=body).status_code == 201
+    form = client.get("/jobs/new").text
+    assert 'data-value="hub">' in form and "HF_HUB_OFFLINE" not in form

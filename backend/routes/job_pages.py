@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import huggingface_hub.constants
+
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from addrop.data import hub_dataset_available
 from addrop.tasks import KNOWN_TASKS
 from backend.deps import get_jobs
 from backend.jobs import JobNotFound, JobService
@@ -42,11 +45,12 @@ def new_job(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_I
         except JobNotFound:
             source = None
     settings = request.app.state.settings
-    tasks = [{"name": name, "kind": spec.kind, "metric": spec.metric, "text_fields": list(spec.text_fields)}
-             for name, spec in KNOWN_TASKS.items()]
+    tasks = [{"name": name, "kind": spec.kind, "metric": spec.metric, "text_fields": list(spec.text_fields),
+              "hub": hub_dataset_available(spec)} for name, spec in KNOWN_TASKS.items()]
     return _page(request, "job_new.html", "new-job", defaults=defaults, clone=source, tasks=tasks,
                  models=settings.models, upload_max_bytes=settings.upload_max_bytes,
-                 allow_local_paths=settings.allow_local_paths)
+                 allow_local_paths=settings.allow_local_paths, hub_offline=huggingface_hub.constants.HF_HUB_OFFLINE,
+                 hub_tasks=[task["name"] for task in tasks if task["hub"]])
 
 
 @router.get("/jobs/compare", response_class=HTMLResponse)

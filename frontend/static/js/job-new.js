@@ -25,7 +25,18 @@
   }
 
   function showSource() {
-    document.querySelectorAll("#source button").forEach((b) => b.classList.toggle("active", b.dataset.value === source));
+    const buttons = [...document.querySelectorAll("#source button")];
+    // An offline server marks the hub source (and tasks it has no cached dataset for) as unusable.
+    if (buttons.some((b) => b.dataset.value === source && b.disabled)) {
+      source = (buttons.find((b) => !b.disabled) || buttons[0]).dataset.value;
+    }
+    buttons.forEach((b) => b.classList.toggle("active", b.dataset.value === source));
+    const task = field("data.task");
+    for (const option of task.options) option.disabled = source === "hub" && option.dataset.hub === "no";
+    if (task.selectedOptions[0] && task.selectedOptions[0].disabled) {
+      const usable = [...task.options].find((option) => !option.disabled);
+      if (usable) task.value = usable.value;
+    }
     for (const kind of ["hub", "directory", "upload"]) {
       document.querySelectorAll(`.source-${kind}`).forEach((node) => {
         const shown = [...node.classList].some((c) => c === `source-${source}`);
