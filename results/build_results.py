@@ -12,9 +12,11 @@ import json
 import math
 import statistics
 from dataclasses import dataclass
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(RESULTS.parent))  # jobstore, for the replay of the adaptive search
 TASK_ORDER = ["rte", "mrpc", "cola", "stsb", "sst2"]
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews corr.", "pearson": "Pearson"}
 
@@ -73,8 +75,13 @@ class TaskResult:
         return self.addrop.mean - self.baseline.mean
 
 
+def searched_runs(phases: dict[str, list[dict]]) -> list[dict]:
+    """The runs that chose the task's setting: its adaptive search and its grid, if any (seed 42)."""
+    return phases.get("search", []) + phases.get("grid", [])
+
+
 def task_result(task: str, phases: dict[str, list[dict]]) -> TaskResult:
-    search = phases.get("search", [])
+    search = searched_runs(phases)
     searched = [run for run in search if run["role"] == "addrop"]
     finished = [run for run in searched if run["state"] == "succeeded"]
     best = max(finished, key=lambda run: run["best_metric"], default=None)
@@ -177,6 +184,60 @@ def figure2(task: str, runs: list[dict], out: Path) -> Path | None:
     return path
 
 
+def adaptive_against_grid(runs: list[dict], budget: int = 10, repeats: int = 200) -> dict | None:
+    """Replays the product's adaptive search (``jobstore.studies``: the same TPE distributions and sampler, its
+    seed moving on with every ask as a sweep's does, a repeated setting answered with its recorded value as a
+    sweep shares its runs) against a complete grid's recorded values, once per search seed; how many distinct
+    settings each search runs before it reaches the grid's best (and within 0.5 points of it)."""
+    import optuna
+
+    from jobstore import studies
+
+    values = {(run["setting"]["p"], run["setting"]["q"]): run["best_metric"]
+              for run in runs if run["role"] == "addrop" and run["best_metric"] is not None}
+    ps, qs = sorted({p for p, _ in values}), sorted({q for _, q in values})
+    if len(ps) < 3 or len(qs) < 3 or len(values) != len(ps) * len(qs):
+        return None
+    space = {"p": ps, "q": qs, "method": ["GA"], "mode": ["high"], "layers": [[0]]}
+    distributions = studies.distributions(space, "tpe")
+    best = max(values.values())
+    to_best, to_near = [], []
+    for repeat in range(repeats):
+        study = optuna.create_study(direction="maximize")
+        distinct: set[tuple[float, float]] = set()
+        near = None
+        while True:
+            study.sampler = studies.sampler("tpe", space, repeat * 1000, len(study.trials), budget)
+            trial = study.ask(distributions)
+            setting = studies.setting(space, trial.params)
+            key = (setting["p"], setting["q"])
+            study.tell(trial, values[key])
+            distinct.add(key)
+            if near is None and values[key] >= best - 0.005:
+                near = len(distinct)
+            if values[key] >= best:
+                break
+        to_best.append(len(distinct))
+        to_near.append(near)
+    return {"grid": len(values), "best": best, "to_best": to_best, "to_near": to_near, "budget": budget}
+
+
+def adaptive_table(data: dict[str, dict[str, list[dict]]]) -> str:
+    """Per task with a complete grid: the runs the adaptive search needed against the grid's."""
+    lines = ["| task | grid: runs, best | adaptive search: runs to the grid's best (median, 90th pct) | "
+             "reaches it within 10 runs | runs to within 0.5 points (median) |", "|---|---|---|---|---|"]
+    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+        replay = adaptive_against_grid(data[task].get("grid", []))
+        if replay is None:
+            continue
+        ranked = sorted(replay["to_best"])
+        within = sum(n <= replay["budget"] for n in ranked) / len(ranked)
+        lines.append(f"| {task} | {replay['grid']}, {replay['best'] * 100:.2f} | {statistics.median(ranked):g}, "
+                     f"{ranked[int(0.9 * (len(ranked) - 1))]} | {within:.0%} of {len(ranked)} searches | "
+                     f"{statistics.median(replay['to_near']):g} |")
+    return "\n".join(lines) if len(lines) > 2 else "No complete grid recorded yet."
+
+
 def status_table(data: dict[str, dict[str, list[dict]]]) -> str:
     lines = ["| task | phase | runs recorded | of which pruned | wall time (sum) |", "|---|---|---|---|---|"]
     for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
@@ -194,7 +255,7 @@ def build(runs: Path, out: Path) -> str:
     figures.mkdir(parents=True, exist_ok=True)
     ordered = sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99)
     results = [task_result(task, data[task]) for task in ordered]
-    maps = [path for task in ordered if (path := search_map(task, data[task].get("search", []), figures))]
+    maps = [path for task in ordered if (path := search_map(task, searched_runs(data[task]), figures))]
     priors = [path for task in ordered if (path := figure2(task, data[task].get("prior", []), figures))]
     machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cores']} cores)"
                        for phases in data.values() for runs_ in phases.values() for r in runs_})
@@ -202,6 +263,7 @@ def build(runs: Path, out: Path) -> str:
     text = text.replace("{{table}}", results_table(results) if results else "No runs recorded yet.")
     text = text.replace("{{status}}", status_table(data) if data else "No runs recorded yet.")
     text = text.replace("{{machines}}", "; ".join(machines) or "–")
+    text = text.replace("{{adaptive}}", adaptive_table(data))
     text = text.replace("{{maps}}", "\n".join(f"![{p.stem}](results/{p.name})" for p in maps) or "No search recorded yet.")
     text = text.replace("{{prior}}", "\n".join(f"![{p.stem}](results/{p.name})" for p in priors)
                         or "Not run yet.")

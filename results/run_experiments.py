@@ -7,6 +7,9 @@ Phases, per task:
   confirm  the best searched setting and the baseline at seeds the search did not use (1, 2, 3)
   prior    the paper's Figure 2 (MRPC): GA high vs low attribution vs RD vs no dropping, layer 0, p = q = 0.3,
            dropping in every epoch
+  grid     every setting of a 5 x 5 grid of p and q (Optuna's GridSampler), seed 42, beside its baseline twin,
+           no pruning: the reference an adaptive search is measured against (build_results.py replays the
+           product's TPE search on the recorded values); it also counts as the task's search
 
 It talks to a running AD-DROP Studio (``bash scripts/start.sh``; the embedded worker trains the runs):
 
@@ -43,12 +46,19 @@ CONFIRM_SEEDS = [1, 2, 3]
 TRAINING = {"epochs": 4, "batch_size": 16, "learning_rate": 2e-5, "max_length": 128, "patience": 3,
             "device": "cpu", "logging_steps": 20}
 SEARCH_BUDGET = 10
+GRID = [0.1, 0.3, 0.5, 0.7, 0.9]
+# SST-2's 67k training sentences are out of reach on this CPU: its runs train on a random subset of this size
+# (drawn with the run's seed, so a baseline and AD-DROP run of the same seed see the same sentences).
+TRAIN_SUBSET = {"sst2": 2000}
 PRIOR_VARIANTS = [("GA", "high"), ("GA", "low"), ("RD", "high")]
 
 
 def base_job(task: str, data_root: Path, seed: int, **addrop: Any) -> dict:
     """The job every run of ``task`` starts from."""
-    return {"model": "minilm", "data": {"source": "directory", "task": task, "data_dir": str(data_root / task)},
+    data = {"source": "directory", "task": task, "data_dir": str(data_root / task)}
+    if task in TRAIN_SUBSET:
+        data["max_train_samples"] = TRAIN_SUBSET[task]
+    return {"model": "minilm", "data": data,
             "training": {**TRAINING, "seed": seed},
             "addrop": {"method": "GA", "layers": [0], "cross_tuning": True, **addrop}}
 
@@ -188,11 +198,42 @@ def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: in
     studio.sweep(task, "search", body)
 
 
+def grid(studio: Studio, task: str, data_root: Path) -> None:
+    # a grid sweep left running by an earlier invocation is followed to its end before anything is missing
+    for sweep in studio.call("GET", "/api/sweeps", params={"limit": 200})["items"]:
+        if sweep["name"].startswith(f"{task} · grid of p, q") and sweep["state"] == "running":
+            print(f"{task} grid: following sweep {sweep['id']}, still running")
+            studio.follow(task, "grid", sweep_id=sweep["id"])
+    runs = recorded(task, "grid")
+    have = {(r["setting"]["p"], r["setting"]["q"]) for r in runs if r["role"] == "addrop"}
+    has_baseline = any(r["role"] == "baseline" for r in runs)
+    missing = [(p, q) for p in GRID for q in GRID if (p, q) not in have]
+    print(f"{task} grid: {len(have)} of {len(GRID) ** 2} settings recorded, baseline "
+          f"{'recorded' if has_baseline else 'runs too'}")
+    # a partly recorded grid is finished row by row (one grid sweep per p), so no recorded setting runs again
+    rows: dict[float | None, list[float]] = {}
+    for p, q in missing:
+        rows.setdefault(p, []).append(q)
+    if not have:
+        rows = {None: GRID}
+    for index, (p, qs) in enumerate(rows.items()):
+        studio.sweep(task, "grid", {
+            "name": f"{task} · grid of p, q{'' if p is None else f' (p = {p})'} (results/)",
+            "base": base_job(task, data_root, SEARCH_SEED), "space": {"p": GRID if p is None else [p], "q": qs},
+            "strategy": "grid", "seeds": [SEARCH_SEED], "baseline": not has_baseline and index == 0, "parallel": 2,
+            "pruning": {"kind": "none"}})
+    if not rows and not has_baseline:
+        job = studio.call("POST", "/api/jobs", json={**base_job(task, data_root, SEARCH_SEED), "addrop": {"enabled": False},
+                                                      "name": f"{task} · baseline · seed {SEARCH_SEED} (results/)"})
+        studio.follow(task, "grid", job_ids=[job["id"]])
+
+
 def chosen_setting(task: str) -> dict:
-    """The searched setting with the best dev metric (seed 42)."""
-    runs = [r for r in recorded(task, "search") if r["role"] == "addrop" and r["state"] == "succeeded"]
+    """The searched (or grid) setting with the best dev metric (seed 42)."""
+    runs = [r for phase in ("search", "grid") for r in recorded(task, phase)
+            if r["role"] == "addrop" and r["state"] == "succeeded"]
     if not runs:
-        raise SystemExit(f"{task}: no finished search run yet; run --phase search first")
+        raise SystemExit(f"{task}: no finished search run yet; run --phase search (or grid) first")
     return max(runs, key=lambda r: r["best_metric"])["setting"]
 
 
@@ -242,7 +283,7 @@ def main() -> None:
     parser.add_argument("--server", default="http://127.0.0.1:8000")
     parser.add_argument("--task", required=True, action="append", choices=["rte", "mrpc", "cola", "stsb", "sst2"],
                         help="repeat for several tasks: each runs its phases before the next task starts")
-    parser.add_argument("--phase", required=True, action="append", choices=["search", "confirm", "prior"],
+    parser.add_argument("--phase", required=True, action="append", choices=["search", "confirm", "prior", "grid"],
                         help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
@@ -257,6 +298,8 @@ def main() -> None:
                 search(studio, task, data_root, args.budget, args.parallel)
             elif phase == "confirm":
                 confirm(studio, task, data_root)
+            elif phase == "grid":
+                grid(studio, task, data_root)
             else:
                 prior_experiment(studio, task, data_root)
 

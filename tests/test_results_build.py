@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
-from build_results import build  # noqa: E402
+from build_results import adaptive_against_grid, build  # noqa: E402
 
 pytest.importorskip("matplotlib")
 
@@ -51,3 +51,25 @@ def test_the_table_and_plots_from_run_files(tmp_path):
     for name in ("search-mrpc.png", "prior-mrpc.png"):
         assert (tmp_path / "docs" / "results" / name).stat().st_size > 10_000
     assert "![search-mrpc](results/search-mrpc.png)" in text and "{{" not in text
+
+
+def grid_runs(value) -> list[dict]:
+    """A 5 x 5 grid of recorded runs whose best dev metric is ``value(p, q)``."""
+    setting = {"method": "GA", "mode": "high", "layers": [0], "cross_tuning": True}
+    values = [0.1, 0.3, 0.5, 0.7, 0.9]
+    return [{"role": "addrop", "setting": {**setting, "p": p, "q": q}, "best_metric": value(p, q)}
+            for p in values for q in values]
+
+
+def test_the_adaptive_search_replayed_against_a_grid():
+    # a smooth surface with one best setting (p 0.7, q 0.3): every search reaches it, in at most the grid's runs,
+    # and in fewer on the median than a random order of the 25 settings would (13, the expected position)
+    bowl = adaptive_against_grid(grid_runs(lambda p, q: 0.9 - (p - 0.7) ** 2 - (q - 0.3) ** 2), repeats=40)
+    assert bowl["grid"] == 25 and bowl["best"] == pytest.approx(0.9)
+    assert all(1 <= n <= 25 for n in bowl["to_best"]) and len(bowl["to_best"]) == 40
+    assert sorted(bowl["to_best"])[20] < 13
+    assert all(near <= best for near, best in zip(bowl["to_near"], bowl["to_best"]))
+    # every setting equal: the first run is already the best
+    assert adaptive_against_grid(grid_runs(lambda p, q: 0.5), repeats=5)["to_best"] == [1] * 5
+    # an incomplete grid is no reference
+    assert adaptive_against_grid(grid_runs(lambda p, q: 0.5)[:-1]) is None
