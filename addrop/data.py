@@ -361,9 +361,11 @@ def _json_line_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, di
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = json.loads(line, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise DataError(f"{source}, line {number}: malformed JSON ({exc.msg})") from None
+        except _NonStandardConstant as exc:
+            raise DataError(f"{source}, line {number}: {exc}") from None
         except RecursionError:
             raise DataError(f"{source}, line {number}: {_TOO_DEEP}") from None
         if not isinstance(row, dict):
@@ -379,7 +381,7 @@ _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 def _json_array_rows(text: str, source: str) -> Iterator[tuple[None, dict[str, Any]]]:
     """The items of the JSON array ``text``, decoded one at a time (``json.loads`` would build every item
     before the first could be looked at, several times the file's size in objects)."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_constant=_refuse_constant)
     surrogates = _ESCAPED_SURROGATE.search(text) is not None
     try:
         position = _JSON_SPACE.match(text).end()
@@ -390,7 +392,10 @@ def _json_array_rows(text: str, source: str) -> Iterator[tuple[None, dict[str, A
             position += 1
         else:
             for i in itertools.count():
-                row, position = decoder.raw_decode(text, position)
+                try:
+                    row, position = decoder.raw_decode(text, position)
+                except _NonStandardConstant as exc:
+                    raise DataError(f"{source}, item {i}: {exc}") from None
                 if not isinstance(row, dict):
                     raise DataError(f"{source}, item {i}: expected a JSON object, got {type(row).__name__}")
                 if surrogates and _has_lone_surrogate(row):
@@ -410,6 +415,15 @@ def _json_array_rows(text: str, source: str) -> Iterator[tuple[None, dict[str, A
         raise DataError(f"{source}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
     except RecursionError:
         raise DataError(f"{source}: {_TOO_DEEP}") from None
+
+
+class _NonStandardConstant(ValueError):
+    """NaN or Infinity in a JSON file: Python's decoder takes them, but they are not JSON, and as a label or a
+    feature they would poison training."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NonStandardConstant(f"{name} is not a JSON value (write a finite number, or the text in quotes)")
 
 
 _TOO_DEEP = "the JSON is nested too deeply to read"

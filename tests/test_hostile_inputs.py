@@ -228,6 +228,11 @@ BAD_FILES = [
     ("train.json", "[" + "[" * 100_000 + "]" * 100_000 + "]", "nested"),
     ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": "a \\ud800 cat", "label": 0}\n', "line 2"),
     ("train.json", '[{"text": "fine", "label": 1}, {"te\\udc00xt": "a cat", "label": 0}]', "item 1"),
+    # Python's json reads these, but they are not JSON, and a NaN label or text would poison training
+    ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": NaN, "label": 0}\n', "line 2: NaN is not a JSON value"),
+    ("train.jsonl", '{"text": "fine", "label": Infinity}\n', "line 1: Infinity is not a JSON value"),
+    ("train.json", '[{"text": "fine", "label": 1}, {"text": "a cat", "label": -Infinity}]',
+     "item 1: -Infinity is not a JSON value"),
 ]
 
 
