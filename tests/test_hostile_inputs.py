@@ -208,6 +208,7 @@ def test_largest_query_integers_are_answered(client, job_id):
     assert client.get(f"/api/jobs?offset={BIG - 1}").json()["items"] == []
     assert client.get(f"/api/jobs/{job_id}/metrics?after={BIG - 1}").json() == []
     assert client.get(f"/jobs/new?clone={BIG - 1}").status_code == 200
+    assert client.get(f"/sweeps/new?clone={BIG - 1}").status_code == 200
 
 
 @pytest.mark.parametrize("cursor", [f"{BIG}:0", f"0:{BIG}", f"{10**40}:{10**40}"])

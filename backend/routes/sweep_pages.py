@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse
 from backend.deps import get_jobs, get_sweeps
 from backend.jobs import JobNotFound, JobService
 from backend.routes.job_pages import _page
-from backend.schemas.common import RowId
+from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
 from backend.sweeps import SweepNotFound, SweepService
 
@@ -22,7 +22,7 @@ def sweep_list(request: Request) -> HTMLResponse:
 
 
 @router.get("/sweeps/new", response_class=HTMLResponse)
-def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=2**62),
+def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_ID),
               service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """The sweep form. Its base job comes from the job form ("Sweep this") or from job ``clone``."""
     base = None
