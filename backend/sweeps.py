@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CONTROLLER_LEASE_SECONDS = 20.0  # longer than a round takes; a crashed API's lease runs out soon
 RUN_ATTEMPTS = 2  # a run that failed (e.g. its worker was killed) is run once more before its trial fails
+# fANOVA over two or three trials credits whichever setting happened to differ with all of the variance
+MIN_IMPORTANCE_TRIALS = 4
 DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an adaptive search is done
 
 
@@ -310,7 +312,8 @@ class SweepService:
         baseline_jobs = [job for job in jobs if job.sweep_role == "baseline"]
         baseline_values = [job.best_metric for job in baseline_jobs if job.state == "succeeded"
                            and job.best_metric is not None]
-        baseline = summary(baseline_values) if baseline_jobs else None
+        baseline = (summary(baseline_values) if baseline_jobs
+                    else summary(spec.prior_baseline) if spec.prior_baseline else None)
         by_trial: dict[int, list[Job]] = {}
         for job in jobs:
             if job.sweep_role == "trial":
@@ -366,7 +369,7 @@ class SweepService:
         return SweepCurves(metric=sweep.metric_name, jobs=curves)
 
     def importance(self, sweep_id: int) -> Importance:
-        """fANOVA importance of the searched settings over the finished trials (needs two or more)."""
+        """fANOVA importance of the searched settings over the finished trials (needs MIN_IMPORTANCE_TRIALS)."""
         out = self.get(sweep_id)
         with self.db.session() as session:
             study_name = session.scalar(select(Sweep.study_name).where(Sweep.id == sweep_id))
@@ -374,9 +377,9 @@ class SweepService:
         complete = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                     if "same_as" not in trial.user_attrs]
         searched = [name for name in studies.PARAMS if len(out.spec["space"][name]) > 1]
-        if len(complete) < 2 or not searched:
+        if len(complete) < MIN_IMPORTANCE_TRIALS or not searched:
             return Importance(params={}, trials=len(complete),
-                              message="needs two or more finished trials and a searched setting")
+                              message=f"needs {MIN_IMPORTANCE_TRIALS} or more finished trials and a searched setting")
         distinct = [name for name in searched if len({repr(trial.params[name]) for trial in complete}) > 1]
         if not distinct:
             return Importance(params={}, trials=len(complete), message="the finished trials do not differ yet")

@@ -186,14 +186,16 @@ def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: in
               "state": "pruned" if r["state"] == "pruned" else "complete",
               "intermediate": {str(e["epoch"]): e["dev"][r["metric"]] for e in r["epochs"] if r["metric"] in e["dev"]}}
              for r in runs if r["role"] == "addrop" and r["best_metric"] is not None]
-    has_baseline = any(r["role"] == "baseline" for r in runs)
+    baseline = [r["best_metric"] for r in runs if r["role"] == "baseline" and r["best_metric"] is not None]
+    has_baseline = bool(baseline)
     if len(prior) >= budget and has_baseline:
         print(f"{task} search: all {budget} settings and the baseline are recorded")
         return
     body = {"name": f"{task} · TPE search of p, q (results/)", "base": base_job(task, data_root, SEARCH_SEED),
             "space": {"p": PAPER_GRID, "q": PAPER_GRID}, "strategy": "tpe", "max_trials": budget,
             "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": parallel,
-            "pruning": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3}, "prior": prior}
+            "pruning": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3}, "prior": prior,
+            "prior_baseline": baseline}
     print(f"{task} search: {len(prior)} settings already recorded, baseline {'recorded' if has_baseline else 'runs too'}")
     studio.sweep(task, "search", body)
 

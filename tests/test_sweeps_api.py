@@ -146,7 +146,8 @@ def test_a_search_resumed_from_prior_settings_runs_only_the_rest(stack, tiny_mod
     prior = [{"params": {"p": p, "q": q}, "values": values, "intermediate": {"1": values[0]}}
              for (p, q), values in done_before]
     created = create(client, sweep_request(tiny_model, sst2, {"p": [0.2, 0.4], "q": [0.3, 0.5]}, strategy="tpe",
-                                           max_trials=4, baseline=False, parallel=2, prior=prior))
+                                           max_trials=4, baseline=False, parallel=2, prior=prior,
+                                           prior_baseline=[0.6, 0.62]))
     done = wait_for(lambda: finished_sweep(client, created["id"]), 300, "the resumed sweep to finish", interval=1)
     assert done["state"] == "succeeded" and done["budget"] == 4
     ran = [t for t in done["trials"] if not t["prior"] and t["same_as"] is None]
@@ -156,6 +157,9 @@ def test_a_search_resumed_from_prior_settings_runs_only_the_rest(stack, tiny_mod
     assert set(recorded) == {setting for setting, _ in done_before}
     assert recorded[(0.2, 0.5)]["value"]["mean"] == pytest.approx(0.51) and recorded[(0.2, 0.5)]["job_ids"] == []
     assert done["best"]["params"]["p"] == 0.2 and done["best"]["value"]["mean"] == pytest.approx(0.91)
+    # the baseline of the runs before the sweep is its reference: no twin ran, the deltas are against it
+    assert done["baseline_job_ids"] == [] and done["baseline"]["mean"] == pytest.approx(0.61)
+    assert done["best"]["delta"] == pytest.approx(0.91 - 0.61)
 
 
 def test_a_trial_clearly_behind_is_pruned(stack, tiny_model, sst2):
@@ -272,6 +276,8 @@ def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
     ({"strategy": "tpe", "prior": [{"params": {"p": 0.2, "q": 0.3}, "values": []}]}, 422, "prior.0.values"),
     ({"strategy": "tpe", "prior": [{"params": {"p": 0.2, "q": 0.3}, "values": [0.5],
                                     "intermediate": {"99999999999999999999": 0.5}}]}, 422, "epochs must be in"),
+    ({"prior_baseline": [0.5]}, 422, "prior_baseline stands in for baseline twins"),
+    ({"baseline": False, "prior_baseline": [0.5, "high"]}, 422, "prior_baseline.1"),
     ({"seeds": [2**32]}, 422, "seeds"),
     ({"max_trials": 10**30, "strategy": "tpe"}, 422, "max_trials"),
     ({"colour": "red"}, 422, "colour: Extra inputs are not permitted"),

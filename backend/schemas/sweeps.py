@@ -134,6 +134,16 @@ class SweepCreate(_Strict):
     sampler_seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the search itself.")
     prior: list[PriorTrial] = Field([], max_length=500, description="For tpe: settings already run (to resume a "
                                     "search); they count toward max_trials and are not run again.")
+    prior_baseline: list[float] = Field(
+        [], max_length=10, description="With baseline false: the best dev metrics (one per seed) of baseline runs "
+        "made before this sweep, e.g. the twin of a search being resumed; the sweep's reference for its deltas.")
+
+    @field_validator("prior_baseline")
+    @classmethod
+    def _finite_baseline(cls, values: list[float]) -> list[float]:
+        if not all(math.isfinite(value) for value in values):
+            raise ValueError("values must be finite numbers")
+        return values
 
     @field_validator("seeds")
     @classmethod
@@ -149,6 +159,8 @@ class SweepCreate(_Strict):
                              "empty, or use strategy 'tpe' to run fewer")
         if self.strategy == "tpe" and self.max_trials is not None and self.max_trials > self.space.size():
             raise ValueError(f"max_trials ({self.max_trials}) exceeds the {self.space.size()} settings of the space")
+        if self.prior_baseline and self.baseline:
+            raise ValueError("prior_baseline stands in for baseline twins: give it with baseline false")
         if self.prior and self.strategy != "tpe":
             raise ValueError("prior settings resume an adaptive search (strategy 'tpe'); a grid runs its whole grid")
         space = self.space.model_dump()

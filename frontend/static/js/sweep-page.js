@@ -2,14 +2,14 @@
    pending cells marked), the trials table, the trials' dev curves over the baseline's band, and the importance
    of each searched setting. Re-read every few seconds while the sweep runs. */
 
+import { $, el } from "./common/dom.js";
+import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
 import { heatmap, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
-/* global Jobs */  // jobs-common.js, a classic script loaded before this module
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
 const sweepId = Number(root.dataset.sweepId);
-const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const MARKS = { pruned: { symbol: "x-thin-open", color: "#5a6275" }, running: { symbol: "circle-open", color: "#2c5fbf" },
                 queued: { symbol: "circle-open-dot", color: "#9aa3b5" }, failed: { symbol: "x", color: "#c0392b" } };
 const config = { displaylogo: false, responsive: true };
@@ -29,7 +29,8 @@ function renderHeader(sweep) {
   stat("progress-text", `${done} of ${sweep.budget} settings finished (${sweep.counts.pruned || 0} pruned${shared ? `, ${shared} sharing another's runs` : ""}) · jobs: ${jobs.join(", ") || "none yet"}`
     + (sweep.message ? ` · ${sweep.message}` : ""));
   stat("baseline-value", sweep.baseline && sweep.baseline.mean !== null ? sweep.baseline.mean.toFixed(4) : "–");
-  stat("baseline-detail", sweep.baseline ? `${summaryText(sweep.baseline)} · ${sweep.metric}` : "no baseline twin");
+  const earlier = sweep.baseline_job_ids.length ? "" : " · runs before this sweep";
+  stat("baseline-detail", sweep.baseline ? `${summaryText(sweep.baseline)} · ${sweep.metric}${earlier}` : "no baseline twin");
   const best = sweep.best;
   stat("best-value", best ? best.value.mean.toFixed(4) : "–");
   stat("best-detail", best ? `p = ${best.params.p}, q = ${best.params.q}, ${best.params.method} ${best.params.mode} L${best.params.layers.join(",")}`
@@ -80,16 +81,16 @@ function renderHeatmap(sweep) {
 function renderTable(sweep) {
   const body = document.querySelector("#trials-table tbody");
   const rows = sortTrials(sweep.trials, /** @type {any} */ (sort.key), /** @type {any} */ (sort.direction)).map((t) => {
-    const delta = Jobs.el("td", { class: `delta ${t.delta > 0 ? "up" : t.delta < 0 ? "down" : ""}`, text: signed(t.delta) });
-    const jobs = Jobs.el("td", {}, ...t.job_ids.map((id, i) => [i ? " " : "", Jobs.el("a", { href: `/jobs/${id}`, text: `#${id}` })]));
-    return Jobs.el("tr", { "data-trial": t.number },
-      Jobs.el("td", { text: t.same_as === null ? t.number : `${t.number} (= ${t.same_as})` }),
-      Jobs.el("td", {}, Jobs.el("span", { class: `badge ${t.state}`, text: t.state })),
-      Jobs.el("td", { text: t.params.p }), Jobs.el("td", { text: t.params.q }), Jobs.el("td", { text: t.params.method }),
-      Jobs.el("td", { text: t.params.mode }), Jobs.el("td", { text: t.params.layers.join(",") }),
-      Jobs.el("td", { class: "mono", text: t.value.mean === null ? "–" : t.value.mean.toFixed(4) }),
-      Jobs.el("td", { class: "mono", text: t.value.std === null ? "–" : t.value.std.toFixed(4) }),
-      Jobs.el("td", { text: t.value.n }), delta, jobs);
+    const delta = el("td", { class: `delta ${t.delta > 0 ? "up" : t.delta < 0 ? "down" : ""}`, text: signed(t.delta) });
+    const jobs = el("td", {}, ...t.job_ids.map((id, i) => [i ? " " : "", el("a", { href: `/jobs/${id}`, text: `#${id}` })]));
+    return el("tr", { "data-trial": t.number },
+      el("td", { text: t.same_as === null ? t.number : `${t.number} (= ${t.same_as})` }),
+      el("td", {}, el("span", { class: `badge ${t.state}`, text: t.state })),
+      el("td", { text: t.params.p }), el("td", { text: t.params.q }), el("td", { text: t.params.method }),
+      el("td", { text: t.params.mode }), el("td", { text: t.params.layers.join(",") }),
+      el("td", { class: "mono", text: t.value.mean === null ? "–" : t.value.mean.toFixed(4) }),
+      el("td", { class: "mono", text: t.value.std === null ? "–" : t.value.std.toFixed(4) }),
+      el("td", { text: t.value.n }), delta, jobs);
   });
   body.replaceChildren(...rows);
   document.querySelectorAll("#trials-table th[data-sort]").forEach((th) => {
@@ -105,7 +106,7 @@ async function renderCurves(sweep) {
   if (sweep.revision === curvesRevision && !stale) return;
   curvesRevision = sweep.revision;
   curvesFetched = Date.now();
-  const curves = await Jobs.api(`/api/sweeps/${sweepId}/curves`);
+  const curves = await api(`/api/sweeps/${sweepId}/curves`);
   const traces = [];
   const baseline = sweep.baseline_job_ids.map((id) => (curves.jobs[id] || []).filter((p) => p.value !== null).map((p) => ({ x: p.epoch, y: p.value })));
   const band = aggregate(baseline);
@@ -114,6 +115,18 @@ async function renderCurves(sweep) {
     traces.push({ x: outline.x, y: outline.y, fill: "toself", mode: "lines", line: { width: 0 }, fillcolor: "rgba(90,98,117,0.22)",
                   name: "baseline ± std", hoverinfo: "skip" });
     traces.push({ x: band.map((p) => p.x), y: band.map((p) => p.mean), mode: "lines", name: "baseline mean",
+                  line: { color: "#3b4252", width: 2.5, dash: "dash" } });
+  }
+  if (!band.length && sweep.baseline && sweep.baseline.mean !== null) {
+    // A baseline from runs before this sweep has no curve here: its best value is the reference line.
+    const epochs = Object.values(curves.jobs).flat().map((p) => p.epoch);
+    const span = epochs.length ? [Math.min(...epochs), Math.max(...epochs)] : [0, 1];
+    const { mean, std } = sweep.baseline;
+    if (std !== null) {
+      traces.push({ x: [span[0], span[1], span[1], span[0]], y: [mean - std, mean - std, mean + std, mean + std], fill: "toself",
+                    mode: "lines", line: { width: 0 }, fillcolor: "rgba(90,98,117,0.22)", name: "baseline ± std", hoverinfo: "skip" });
+    }
+    traces.push({ x: span, y: [mean, mean], mode: "lines", name: "baseline best (earlier runs)",
                   line: { color: "#3b4252", width: 2.5, dash: "dash" } });
   }
   const best = sweep.best ? new Set(sweep.best.job_ids) : new Set();
@@ -139,7 +152,7 @@ async function renderImportance(sweep) {
   const finished = sweep.counts.complete || 0;
   if (finished === importanceRevision) return;
   importanceRevision = finished;
-  const result = await Jobs.api(`/api/sweeps/${sweepId}/importance`);
+  const result = await api(`/api/sweeps/${sweepId}/importance`);
   const names = Object.keys(result.params);
   Plotly.react("importance", names.length ? [{ type: "bar", orientation: "h", x: names.map((n) => result.params[n]), y: names,
     marker: { color: "#2c5fbf" }, hovertemplate: "%{y}: %{x:.2f}<extra></extra>" }] : [], {
@@ -152,7 +165,7 @@ async function renderImportance(sweep) {
 
 async function refresh() {
   try {
-    current = await Jobs.api(`/api/sweeps/${sweepId}`);
+    current = await api(`/api/sweeps/${sweepId}`);
     $("sweep-error").classList.add("hidden");
     renderHeader(current);
     renderHeatmap(current);
@@ -175,7 +188,7 @@ $("slice").addEventListener("change", () => current && renderHeatmap(current));
 $("cancel-button").addEventListener("click", async () => {
   if (!confirm("Cancel the sweep? Its queued jobs are cancelled and running ones stop after their current step.")) return;
   try {
-    current = await Jobs.api(`/api/sweeps/${sweepId}/cancel`, { method: "POST" });
+    current = await api(`/api/sweeps/${sweepId}/cancel`, { method: "POST" });
     refresh();
   } catch (error) {
     $("sweep-error").textContent = error.message;
