@@ -12,7 +12,11 @@ Each method is a small class with one entry point, ``attribute(inputs)``, in the
 - :class:`RandomAttribution` (RD): uniform noise, the vanilla-dropout control.
 
 ``F`` is the logit of the pseudo label (argmax of pass 1) summed over the batch for sequence
-classification, and the negative loss on the gold labels for regression and token-level tasks.
+classification, and the negative loss on the gold labels for regression and token-level tasks.  Without
+gold labels a token classifier's ``F`` is the negative loss against its pseudo labels, one per token: the
+cross-entropy of each counted token's logits against their own argmax, summed (``pseudo_loss``).  A token
+counts when it is not padding and not marked in the ``special_tokens_mask`` the inputs may carry (the
+tokenizer's, with ``return_special_tokens_mask=True``; it is read here and never reaches the model).
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from addrop.hooks import AttentionHooks, LayerCapture, attach, num_heads
 
 Method = Literal["GA", "IGA", "AA", "RD"]
 Buffer = Callable[[tuple[int, ...], torch.dtype, torch.device], torch.Tensor]  # (shape, dtype, device) -> tensor
-Target = Literal["auto", "logit", "loss"]
+Target = Literal["auto", "logit", "loss", "pseudo_loss"]
 # one generator for all layers (drawn in turn), or one per masked layer (each layer its own stream)
 Generators = torch.Generator | Sequence[torch.Generator] | None
 METHODS: tuple[str, ...] = ("GA", "IGA", "AA", "RD")
+IGNORED = -100  # the pseudo label of a token left out of the loss (transformers' losses ignore this label)
+SPECIAL_TOKENS_MASK = "special_tokens_mask"  # an input for the attribution, not for the model
 
 
 @dataclass
@@ -41,28 +47,52 @@ class AttributionResult:
     layers: tuple[int, ...]
     attribution: torch.Tensor
     attention: torch.Tensor | None  # None when not requested (training needs only the attribution)
-    target: str  # "logit" (pseudo-label logit) or "loss" (negative loss)
-    pseudo_labels: torch.Tensor | None  # [batch] (or [batch, n] for token tasks); None for the loss target
+    target: str  # "logit" (pseudo-label logit), "loss" (negative loss) or "pseudo_loss" (against pseudo labels)
+    # [batch] (or [batch, n] for token tasks, IGNORED where a token does not count); None for the loss target
+    pseudo_labels: torch.Tensor | None
     logits: torch.Tensor | None  # pass-1 logits, detached; None when no forward pass was needed
 
 
 def resolve_target(logits: torch.Tensor, target: Target, has_labels: bool) -> str:
     """``auto``: the pseudo-label logit for sequence classification, else the negative loss when gold
-    labels are given, else the pseudo-label (or predicted-value) logit."""
+    labels are given, else the negative loss against the pseudo labels for token classification and the
+    predicted value's logit for regression."""
     if target == "auto":
         if logits.dim() == 2 and logits.shape[-1] > 1:
             return "logit"
-        return "loss" if has_labels else "logit"
-    if target not in ("logit", "loss"):
-        raise ValueError(f"target must be 'auto', 'logit' or 'loss', got {target!r}")
+        if has_labels:
+            return "loss"
+        return "pseudo_loss" if logits.dim() == 3 and logits.shape[-1] > 1 else "logit"
+    if target not in ("logit", "loss", "pseudo_loss"):
+        raise ValueError(f"target must be 'auto', 'logit', 'loss' or 'pseudo_loss', got {target!r}")
     if target == "loss" and not has_labels:
         raise ValueError("the negative-loss attribution target needs gold labels in the inputs")
+    if target == "pseudo_loss" and logits.dim() != 3:
+        raise ValueError("the pseudo-label loss target is for token classifiers (logits [batch, n, classes])")
     return target
 
 
-def pseudo_labels(logits: torch.Tensor) -> torch.Tensor:
-    """The argmax class (``[batch]`` or ``[batch, n]``); all zeros for a single-output regression head."""
-    return logits.detach().argmax(-1)
+def pseudo_labels(logits: torch.Tensor, counted: torch.Tensor | None = None) -> torch.Tensor:
+    """The argmax class (``[batch]`` or ``[batch, n]``); all zeros for a single-output regression head.
+    Tokens where ``counted`` (``[batch, n]``) is false get :data:`IGNORED`."""
+    labels = logits.detach().argmax(-1)
+    return labels if counted is None else labels.masked_fill(~counted, IGNORED)
+
+
+def counted_tokens(inputs: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+    """``[batch, n]``: the tokens that are neither padding nor special; None when the inputs say neither."""
+    counted = None
+    if inputs.get("attention_mask") is not None:
+        counted = inputs["attention_mask"].bool()
+    special = inputs.get(SPECIAL_TOKENS_MASK)
+    if special is not None:
+        counted = ~special.bool() if counted is None else counted & ~special.bool()
+    return counted
+
+
+def model_inputs(inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``inputs`` without what only the attribution reads (the special tokens mask)."""
+    return {key: value for key, value in inputs.items() if key != SPECIAL_TOKENS_MASK}
 
 
 def target_value(
@@ -73,6 +103,11 @@ def target_value(
     attention_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The scalar ``F`` whose gradient is attributed (summed over examples and, for token tasks, tokens)."""
+    if target == "pseudo_loss":
+        # summed, not the mean transformers' loss takes: F adds up over tokens as over examples
+        return -nn.functional.cross_entropy(
+            logits.flatten(0, -2), labels.flatten(), ignore_index=IGNORED, reduction="sum"
+        )
     if target == "loss":
         if loss is None:
             raise ValueError("the model returned no loss; pass gold labels to use the negative-loss target")
@@ -109,9 +144,12 @@ class LayerAttribution:
             self.hooks.capture(self.layers, materialise) as captures,
             self.hooks.first_token_only(),
         ):
-            outputs = self.model(**inputs)
+            outputs = self.model(**model_inputs(inputs))
             target = resolve_target(outputs.logits, self.target, inputs.get("labels") is not None)
-            labels = pseudo_labels(outputs.logits) if target == "logit" else None
+            if target == "pseudo_loss":
+                labels = pseudo_labels(outputs.logits, counted_tokens(inputs))
+            else:
+                labels = pseudo_labels(outputs.logits) if target == "logit" else None
             yield outputs, dict(captures), target, labels
 
     def _pass_one(self, inputs: Mapping[str, torch.Tensor], materialise: bool, with_grad: bool):
@@ -245,7 +283,7 @@ class IntegratedGradients(LayerAttribution):
         for start in range(0, len(alphas), replicas):
             chunk = alphas[start : start + replicas]
             r = len(chunk)
-            stacked = {k: _repeat(v, r) for k, v in inputs.items()}
+            stacked = {k: _repeat(v, r) for k, v in model_inputs(inputs).items()}
             with (
                 torch.enable_grad(),
                 self.hooks.interpolate(layer, attention, chunk) as spec,

@@ -165,8 +165,18 @@ def _explain(args: argparse.Namespace) -> int:
     if not 0 <= args.head < heads:
         raise ValueError(f"head {args.head} is out of range: the model has {heads} heads")
     print(f"tokens ({len(result.tokens)}{', truncated' if result.truncated else ''}): {' '.join(result.tokens)}")
-    probabilities = ", ".join(f"{n}={p:.3f}" for n, p in zip(result.label_names, result.probabilities))
-    print(f"prediction: {result.label_names[result.prediction]} ({probabilities}); attribution target: {result.target}")
+    if result.token_predictions is not None:
+        tags = [
+            f"{token}/{result.label_names[tag]}"
+            for token, tag in zip(result.tokens, result.token_predictions)
+            if tag is not None
+        ]
+        print(f"predicted tags: {' '.join(tags)}")
+        print("attribution target: the negative loss against these tags (the pseudo labels)")
+    else:
+        probabilities = ", ".join(f"{n}={p:.3f}" for n, p in zip(result.label_names, result.probabilities))
+        print(f"prediction: {result.label_names[result.prediction]} ({probabilities}); "
+              f"attribution target: {result.target}")
     if not result.head_trained:
         print("note: the model has no named labels, so its classification head is probably untrained; "
               "predictions are arbitrary (fine-tune first with 'addrop train')")
@@ -183,7 +193,8 @@ def _explain(args: argparse.Namespace) -> int:
         payload = {
             key: getattr(result, key)
             for key in ("tokens", "special", "segments", "truncated", "label_names", "probabilities", "prediction",
-                        "pseudo_label", "target", "method", "mode", "p", "q", "seed", "layers")
+                        "pseudo_label", "target", "token_predictions", "token_probabilities", "method", "mode", "p",
+                        "q", "seed", "layers")
         }
         payload.update({key: getattr(result, key).tolist() for key in ("attention", "attribution", "candidate", "dropped")})
         Path(args.save).write_text(json.dumps(payload))

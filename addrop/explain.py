@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
 
-from addrop.attribution import attribute, method_name
+from addrop.attribution import SPECIAL_TOKENS_MASK, attribute, method_name
 from addrop.hooks import attach
 from addrop.masking import discard_masks
 
@@ -47,16 +47,21 @@ class InputAttribution:
     segments: list[int]  # 0 for the first sentence, 1 for the second
     truncated: bool
     label_names: list[str]
-    probabilities: list[float]  # softmax of the logits (the raw value for a one-output regression head)
-    prediction: int
+    # softmax of the logits (the raw value for a one-output regression head); empty for a token classifier
+    probabilities: list[float]
+    prediction: int | None  # None for a token classifier, which predicts per token (token_predictions)
     pseudo_label: int | None
-    target: str  # "logit" (pseudo-label logit) or "loss" (negative loss)
+    target: str  # "logit" (pseudo-label logit), "loss" (negative loss) or "pseudo_loss" (per-token pseudo labels)
     method: str
     steps: int
     layers: tuple[int, ...]
     attention: torch.Tensor
     attribution: torch.Tensor
     causal: bool = False  # a decoder's: query i attends only keys j <= i, so draw_masks needs to know
+    # A token classifier's predicted label of each token, which is its pseudo label, and that label's
+    # probability; None for special tokens (they are not attributed) and for sequence-level models.
+    token_predictions: list[int | None] | None = None
+    token_probabilities: list[float | None] | None = None
 
     @property
     def head_trained(self) -> bool:
@@ -126,27 +131,37 @@ def attribute_text(
     hooks = attach(model)
     layers = tuple(range(hooks.num_layers)) if layers is None else hooks.check_layers(tuple(layers))
     inputs, truncated = encode(tokenizer, text, text_pair, max_length)
+    ids = inputs["input_ids"][0].tolist()
+    special_ids = set(tokenizer.all_special_ids)
+    special = [i in special_ids for i in ids]
+    # a token classifier's pseudo labels leave the special tokens out
+    inputs[SPECIAL_TOKENS_MASK] = torch.tensor([special])
     device = next(model.parameters()).device
     inputs = {k: v.to(device) for k, v in inputs.items()}
     model.eval()
     generators = [stream_generator(seed, NOISE_STREAM, layer) for layer in layers] if method == "RD" else None
     result = attribute(model, inputs, method, layers, steps=steps, generator=generators)
-    logits = result.logits[0]
-    probabilities = torch.softmax(logits.float(), -1) if logits.shape[-1] > 1 else logits.float()
-    ids = inputs["input_ids"][0].tolist()
-    special_ids = set(tokenizer.all_special_ids)
+    logits = result.logits[0].float()
+    per_token = logits.dim() == 2  # [n, classes]: a token classifier
+    probabilities = torch.softmax(logits, -1) if logits.shape[-1] > 1 else logits
+    token_predictions = token_probabilities = None
+    if per_token:
+        predicted = logits.argmax(-1)
+        top = probabilities.gather(-1, predicted.unsqueeze(-1)).squeeze(-1)
+        token_predictions = [None if s else c for s, c in zip(special, predicted.tolist())]
+        token_probabilities = [None if s else t for s, t in zip(special, top.tolist())]
     segments = inputs.get("token_type_ids")
     segments = _segments_from_separators(ids, tokenizer) if segments is None else segments[0].tolist()
     id2label = getattr(model.config, "id2label", None) or {}
     return InputAttribution(
         tokens=tokenizer.convert_ids_to_tokens(ids),
-        special=[i in special_ids for i in ids],
+        special=special,
         segments=segments,
         truncated=truncated,
         label_names=[str(id2label.get(i, i)) for i in range(logits.shape[-1])],
-        probabilities=probabilities.tolist(),
-        prediction=int(logits.argmax()),
-        pseudo_label=int(result.pseudo_labels[0]) if result.pseudo_labels is not None else None,
+        probabilities=[] if per_token else probabilities.tolist(),
+        prediction=None if per_token else int(logits.argmax()),
+        pseudo_label=int(result.pseudo_labels[0]) if result.pseudo_labels is not None and not per_token else None,
         target=result.target,
         method=method,
         steps=steps,
@@ -154,6 +169,8 @@ def attribute_text(
         attention=result.attention[:, 0].float().cpu(),
         attribution=result.attribution[:, 0].float().cpu(),
         causal=hooks.causal,
+        token_predictions=token_predictions,
+        token_probabilities=token_probabilities,
     )
 
 

@@ -77,15 +77,19 @@ def _explain(name_or_path: str, error: Exception) -> str:
 
 
 def load_classifier(name_or_path: str, attn_implementation: str = "sdpa") -> nn.Module:
-    """A sequence classifier as saved (a fine-tuned checkpoint keeps its labels; a base encoder gets a
-    new two-class head, fine for looking at attribution but not at its predictions).
+    """A classifier as saved: a token classifier when the checkpoint's config names one (a CoNLL-2003
+    run's), else a sequence classifier (a fine-tuned checkpoint keeps its labels; a base encoder gets a new
+    two-class head, fine for looking at attribution but not at its predictions).
 
     A new head is initialised from a fixed seed, without touching the global random state, so the same
     base model explains the same input the same way every time it is loaded."""
     source = resolve_model(name_or_path)
     try:
+        architectures = AutoConfig.from_pretrained(source).architectures or []
+        token = any(name.endswith("ForTokenClassification") for name in architectures)
+        auto = AutoModelForTokenClassification if token else AutoModelForSequenceClassification
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            return AutoModelForSequenceClassification.from_pretrained(source, attn_implementation=attn_implementation)
+            return auto.from_pretrained(source, attn_implementation=attn_implementation)
     except (OSError, ValueError) as error:
         raise ModelLoadError(_explain(name_or_path, error)) from error

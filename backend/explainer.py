@@ -26,7 +26,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from addrop.explain import InputAttribution, attribute_text, draw_masks
-from addrop.hooks import UnsupportedModelError, attach, num_heads
+from addrop.hooks import attach, num_heads
 from addrop.models import ModelLoadError, load_classifier, load_tokenizer
 from backend.catalog import CatalogEntry, ModelCatalog
 from backend.encoding import encode_array
@@ -81,10 +81,12 @@ class ExplainPool:
     cheap requests; at most ``queue`` more wait (FIFO), and beyond that :class:`ExplainBusy`. A request
     whose client leaves is dropped from the queue, or stopped within one layer's pass if it runs."""
 
-    def __init__(self, workers: int, queue: int) -> None:
+    def __init__(self, workers: int, queue: int, threads: int = 1) -> None:
         self.workers = workers
         self.queue = queue
-        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="explain")
+        # torch's thread count is per OS thread (OpenMP's), so this sets it for the pool's threads only
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="explain", initializer=torch.set_num_threads,
+                                            initargs=(threads,))
         # a semaphore serves one event loop: made by the first request of each (a test client starts its own)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._costly: asyncio.Semaphore | None = None
@@ -158,7 +160,7 @@ class Explainer:
         self._registry_lock = threading.Lock()
         self._cache: OrderedDict[tuple, InputAttribution] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self.pool = ExplainPool(settings.explain_workers, settings.explain_queue)
+        self.pool = ExplainPool(settings.explain_workers, settings.explain_queue, settings.explain_threads)
 
     def models(self) -> list[ModelInfo]:
         """Everything that can be explained, and whether it is loaded."""
@@ -235,6 +237,8 @@ class Explainer:
             prediction=view.prediction,
             pseudo_label=view.pseudo_label,
             target=view.target,
+            token_predictions=view.token_predictions,
+            token_probabilities=view.token_probabilities,
             head_trained=view.head_trained,
             layers=list(layers),
             heads=list(heads),
@@ -255,11 +259,6 @@ class Explainer:
             tokenizer = load_tokenizer(entry.source)
         except ModelLoadError as error:
             raise ModelLoadError(f"model {entry.name!r} could not be loaded: {error}") from error
-        architectures = getattr(model.config, "architectures", None) or []
-        if any(name.endswith("ForTokenClassification") for name in architectures):
-            raise UnsupportedModelError(
-                f"model {entry.name!r} is a token classifier; the explorer explains sequence classifiers"
-            )
         model.to(self.settings.explain_device).eval()
         hooks = attach(model)
         for module in hooks.modules:

@@ -32,7 +32,9 @@ ANSWER = TypeAdapter(ExplainResponse)
 async def explain(body: ExplainRequest, request: Request, explainer: Explainer = Depends(get_explainer)) -> Response:
     """Attribute the input's prediction to the attention maps of the requested layers and heads, and draw
     AD-DROP's candidate discard region (top-p per row) and dropped positions (each candidate with
-    probability q).  The same input with other p, q, mode or seed reuses the attribution."""
+    probability q).  The same input with other p, q, mode or seed reuses the attribution.  For a token
+    classifier (a CoNLL-2003 job's checkpoint) the attributed target is the negative loss against its own
+    predicted tags, one per non-special token, which come back in ``token_predictions``."""
 
     def answer() -> bytes:
         # Written to JSON on the pool's thread too: megabytes of maps would hold the event loop for tens of

@@ -100,11 +100,30 @@ class ExplainResponse(BaseModel):
     max_tokens: int
     num_layers: int
     num_heads: int
-    labels: list[str]
-    probabilities: list[float]
-    prediction: int
-    pseudo_label: int | None = Field(description="The class whose logit is attributed (None for the loss target).")
-    target: Literal["logit", "loss"]
+    labels: list[str] = Field(description="The model's label names (for a token classifier, its tags).")
+    probabilities: list[float] = Field(
+        description="Softmax of the logits (the value itself for a one-output regression head); empty for a "
+        "token classifier, whose probabilities are per token (token_probabilities)."
+    )
+    prediction: int | None = Field(description="The predicted class (index into labels); None for a token classifier.")
+    pseudo_label: int | None = Field(
+        description="The class whose logit is attributed (None for the loss targets: a token classifier's pseudo "
+        "labels are its token_predictions)."
+    )
+    target: Literal["logit", "loss", "pseudo_loss"] = Field(
+        description="What is attributed: 'logit' the pseudo label's logit (sequence classification), 'loss' the "
+        "negative loss, 'pseudo_loss' the negative cross-entropy of a token classifier against its pseudo "
+        "labels, one per non-special token, summed."
+    )
+    token_predictions: list[int | None] | None = Field(
+        None,
+        description="A token classifier's predicted tag of each token (index into labels; the argmax of the "
+        "token's logits, which is its pseudo label); None for special tokens, which are not attributed. "
+        "Absent (null) for sequence-level models.",
+    )
+    token_probabilities: list[float | None] | None = Field(
+        None, description="The probability of each token's predicted tag; aligned with token_predictions."
+    )
     head_trained: bool = Field(description="False for a base encoder whose classification head is new.")
     layers: list[int]
     heads: list[int]
