@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from addrop import __version__
 from backend import auth, errors
@@ -19,6 +18,7 @@ from backend.job_specs import JobSpecs
 from backend.jobs import JobError, JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, models, pages, sweep_pages, sweeps
 from backend.settings import Settings, get_settings
+from backend.static import CompressedStaticFiles
 from backend.sweeps import SweepService, advance_periodically
 from backend.timing import ServerTiming
 from backend.workers import WorkerRegistry
@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.feed = JobFeed(app.state.jobs, settings.events_poll_seconds)
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The URLs of these files carry no version, so a browser revalidates them (a 304 when unchanged).
+    app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR, cache_control="no-cache"), name="static")
     routers = [module.router for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages, docs)]
     for router in routers:
         app.include_router(router)

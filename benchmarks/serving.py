@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def served(env: dict[str, str] | None = None, timeout: float = 120.0, worker: bool = False) -> Iterator[tuple[str, Path]]:
-    """Start the API (with its embedded job worker when ``worker``) on a fresh data directory with ``env`` added;
-    yields (base URL, data dir)."""
+def served(env: dict[str, str] | None = None, timeout: float = 120.0, worker: bool = False,
+           root: Path = ROOT) -> Iterator[tuple[str, Path]]:
+    """Start the API (with its embedded job worker when ``worker``) on a fresh data directory with ``env`` added,
+    from the code under ``root`` (another checkout for a before/after); yields (base URL, data dir)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -28,7 +29,7 @@ def served(env: dict[str, str] | None = None, timeout: float = 120.0, worker: bo
         full_env = {**os.environ, "ADDROP_DATA_DIR": data, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
                     **(env or {})}
         command = [sys.executable, "-m", "backend", "--port", str(port), *([] if worker else ["--no-worker"])]
-        server = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(command, cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
 /* The job form: defaults from the server, uploads with column mapping, inline validation, submit. */
-"use strict";
+
+import { TOKEN_KEY, api, storedToken } from "./common/http.js";
 
 (() => {
   const form = document.getElementById("job-form");
@@ -19,8 +20,8 @@
       else if (value !== null) input.value = value;
     }
     if (defaults.data.task_kind) field("upload.task").value = defaults.data.task;
-    if (localStorage.getItem("addrop-api-token") && document.getElementById("api-token")) {
-      document.getElementById("api-token").value = localStorage.getItem("addrop-api-token");
+    if (storedToken() && document.getElementById("api-token")) {
+      document.getElementById("api-token").value = storedToken();
     }
   }
 
@@ -143,7 +144,7 @@
     data.append("file", input.files[0]);
     info.textContent = "uploading…";
     try {
-      const summary = await Jobs.api("/api/uploads", { method: "POST", body: data });
+      const summary = await api("/api/uploads", { method: "POST", body: data });
       uploads[which] = summary;
       info.textContent = `${summary.rows} rows · columns: ${summary.columns.join(", ")}`;
       if (which === "train") fillColumns(summary);
@@ -182,12 +183,12 @@
       return;
     }
     const token = document.getElementById("api-token");
-    if (token) localStorage.setItem("addrop-api-token", token.value);
+    if (token) localStorage.setItem(TOKEN_KEY, token.value);
     const button = document.getElementById("submit-job");
     button.disabled = true;
     document.getElementById("submit-status").textContent = "Checking the data and model…";
     try {
-      const job = await Jobs.api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body()) });
+      const job = await api("/api/jobs", { method: "POST", json: body() });
       location.href = `/jobs/${job.id}`;
     } catch (error) {
       document.getElementById("submit-status").textContent = "";

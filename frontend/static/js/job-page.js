@@ -1,6 +1,9 @@
 /* One job's page: live curves from the job's event stream (Plotly.react with a fixed uirevision, so zoom
    and legend choices survive updates), progress, best vs last metrics, settings, log, cancel. */
-"use strict";
+
+import { $, el, setStatus } from "./common/dom.js";
+import { api } from "./common/http.js";
+import * as Jobs from "./jobs-common.js";
 
 (() => {
   const root = document.getElementById("job-page");
@@ -9,7 +12,6 @@
   const points = [];
   const logLines = [];
   let scheduled = false;
-  const $ = (id) => document.getElementById(id);
 
   function byKind(kind) { return points.filter((p) => p.kind === kind); }
 
@@ -85,14 +87,14 @@
     const evals = byKind("eval");
     const body = document.querySelector("#metrics-table tbody");
     body.replaceChildren();
-    if (!evals.length) { body.append(Jobs.el("tr", {}, Jobs.el("td", { colspan: 3, class: "muted", text: "no dev evaluation yet" }))); return; }
+    if (!evals.length) { body.append(el("tr", {}, el("td", { colspan: 3, class: "muted", text: "no dev evaluation yet" }))); return; }
     const best = evals.reduce((a, b) => ((b.values[job.metric] ?? -Infinity) > (a.values[job.metric] ?? -Infinity) ? b : a));
     const last = evals[evals.length - 1];
     const keys = Object.keys(last.values).filter((k) => !["runtime", "samples_per_second", "steps_per_second"].includes(k));
-    body.append(Jobs.el("tr", {}, Jobs.el("td", { text: "epoch" }), Jobs.el("td", { text: best.epoch }), Jobs.el("td", { text: last.epoch })));
+    body.append(el("tr", {}, el("td", { text: "epoch" }), el("td", { text: best.epoch }), el("td", { text: last.epoch })));
     for (const key of keys) {
-      const row = Jobs.el("tr", { class: key === job.metric ? "highlight" : null }, Jobs.el("td", { text: key }),
-        Jobs.el("td", { class: "mono", text: Jobs.number(best.values[key]) }), Jobs.el("td", { class: "mono", text: Jobs.number(last.values[key]) }));
+      const row = el("tr", { class: key === job.metric ? "highlight" : null }, el("td", { text: key }),
+        el("td", { class: "mono", text: Jobs.number(best.values[key]) }), el("td", { class: "mono", text: Jobs.number(last.values[key]) }));
       body.append(row);
     }
     $("last-metric").textContent = Jobs.number(last.values[job.metric]);
@@ -145,7 +147,7 @@
       const value = job.spec.data[key];
       if (value !== null && value !== undefined && !(Array.isArray(value) && !value.length)) rows.push([`data.${key}`, JSON.stringify(value)]);
     }
-    body.replaceChildren(...rows.map(([k, v]) => Jobs.el("tr", {}, Jobs.el("th", { text: k }), Jobs.el("td", { class: "mono", text: v }))));
+    body.replaceChildren(...rows.map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { class: "mono", text: v }))));
   }
 
   function appendLog(lines) {
@@ -176,12 +178,11 @@
   $("cancel-button").addEventListener("click", async () => {
     if (!confirm(`Cancel job ${jobId}? A running job stops after its current step.`)) return;
     try {
-      job = await Jobs.api(`/api/jobs/${jobId}/cancel`, { method: "POST" });
-      $("action-status").textContent = job.state === "cancelled" ? "Cancelled." : "Cancel requested; the worker stops after its current step.";
+      job = await api(`/api/jobs/${jobId}/cancel`, { method: "POST" });
+      setStatus(job.state === "cancelled" ? "Cancelled." : "Cancel requested; the worker stops after its current step.", false, "action-status");
       renderStatus();
     } catch (error) {
-      $("action-status").textContent = error.message;
-      $("action-status").classList.add("error");
+      setStatus(error.message, true, "action-status");
     }
   });
 

@@ -1,115 +1,82 @@
-/* Shared pieces of the job pages: API calls, formatting, smoothing and the curve style. */
-"use strict";
+/* Shared pieces of the job pages: formatting, smoothing and the curve style.  API calls and DOM helpers come
+   from common/ (shared with the explorer). */
 
-const Jobs = (() => {
-  const FINISHED = ["succeeded", "failed", "cancelled", "pruned"];
-  const COLORS = ["#2c5fbf", "#e8710a", "#1f8a4c", "#c0392b", "#8e44ad", "#16a0a0", "#b8860b", "#d63384"];
+import { el } from "./common/dom.js";
 
-  function token() { return localStorage.getItem("addrop-api-token") || ""; }
+export const FINISHED = ["succeeded", "failed", "cancelled", "pruned"];
+export const COLORS = ["#2c5fbf", "#e8710a", "#1f8a4c", "#c0392b", "#8e44ad", "#16a0a0", "#b8860b", "#d63384"];
 
-  async function api(path, options = {}) {
-    const headers = { ...(options.headers || {}) };
-    if (token() && options.method && options.method !== "GET") headers.Authorization = `Bearer ${token()}`;
-    const response = await fetch(path, { ...options, headers });
-    const text = await response.text();
-    let body = null;
-    try { body = text ? JSON.parse(text) : null; } catch (_) { body = text; }
-    if (!response.ok) {
-      const error = new Error((body && body.detail) || `${response.status} ${response.statusText}`);
-      error.status = response.status;
-      error.body = body;
-      throw error;
-    }
-    return body;
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
+  seconds = Math.max(0, Math.round(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return h ? `${h}h ${String(m).padStart(2, "0")}m` : m ? `${m}m ${String(s).padStart(2, "0")}s` : `${s}s`;
+}
+
+export function number(value, digits = 4) {
+  return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
+}
+
+export function when(iso) {
+  if (!iso) return "–";
+  const date = new Date(iso);
+  return date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+export function setting(job) {
+  const a = job.spec.addrop || {};
+  if (a.enabled === false) return "baseline (no AD-DROP)";
+  const layers = (a.layers || [0]).join(",");
+  return `${a.method} ${a.mode === "low" ? "low " : ""}p=${a.p} q=${a.q} L${layers}${a.cross_tuning === false ? " no-cross" : ""}`;
+}
+
+export function training(job) {
+  const t = job.spec.training || {};
+  return `lr ${t.learning_rate} · bs ${t.batch_size} · ${t.epochs} ep`;
+}
+
+/** TensorBoard's smoothing: a debiased exponential moving average of the raw values. */
+export function smooth(values, weight) {
+  let last = 0, count = 0;
+  return values.map((value) => {
+    if (!isFinite(value)) return value;
+    count += 1;
+    last = last * weight + (1 - weight) * value;
+    return weight ? last / (1 - Math.pow(weight, count)) : value;
+  });
+}
+
+/** Epoch indices (0-based) whose training steps logged addrop = 1. */
+export function addropEpochs(points) {
+  const epochs = new Set();
+  for (const p of points) {
+    if (p.kind === "step" && p.values.addrop === 1) epochs.add(Math.max(0, Math.ceil(p.epoch - 1e-9) - 1));
   }
+  return epochs;
+}
 
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value === true ? "" : value);
-    }
-    for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    return node;
-  }
+/** Shaded bands over AD-DROP epochs; ``toX(epoch)`` maps an epoch boundary to the axis. */
+export function addropShapes(epochs, toX) {
+  return [...epochs].map((e) => ({
+    type: "rect", xref: "x", yref: "paper", x0: toX(e), x1: toX(e + 1), y0: 0, y1: 1,
+    fillcolor: "rgba(255, 159, 28, 0.12)", line: { width: 0 }, layer: "below",
+  }));
+}
 
-  function duration(seconds) {
-    if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
-    seconds = Math.max(0, Math.round(seconds));
-    const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    return h ? `${h}h ${String(m).padStart(2, "0")}m` : m ? `${m}m ${String(s).padStart(2, "0")}s` : `${s}s`;
-  }
+export function layout(title, xTitle, yTitle, extra = {}) {
+  return {
+    title: { text: title, font: { size: 13 }, x: 0.01, xanchor: "left" },
+    margin: { l: 56, r: 16, t: 34, b: 42 },
+    xaxis: { title: { text: xTitle, font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false },
+    yaxis: { title: { text: yTitle, font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false },
+    hovermode: "x unified", showlegend: true,
+    legend: { orientation: "h", y: -0.22, font: { size: 11 } },
+    paper_bgcolor: "#fff", plot_bgcolor: "#fff", font: { family: "Inter, system-ui, sans-serif", size: 11 },
+    uirevision: "keep",  // zoom and legend toggles survive every live redraw
+    ...extra,
+  };
+}
 
-  function number(value, digits = 4) {
-    return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
-  }
+export const plotConfig = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
-  function when(iso) {
-    if (!iso) return "–";
-    const date = new Date(iso);
-    return date.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  }
-
-  function setting(job) {
-    const a = job.spec.addrop || {};
-    if (a.enabled === false) return "baseline (no AD-DROP)";
-    const layers = (a.layers || [0]).join(",");
-    return `${a.method} ${a.mode === "low" ? "low " : ""}p=${a.p} q=${a.q} L${layers}${a.cross_tuning === false ? " no-cross" : ""}`;
-  }
-
-  function training(job) {
-    const t = job.spec.training || {};
-    return `lr ${t.learning_rate} · bs ${t.batch_size} · ${t.epochs} ep`;
-  }
-
-  /** TensorBoard's smoothing: a debiased exponential moving average of the raw values. */
-  function smooth(values, weight) {
-    let last = 0, count = 0;
-    return values.map((value) => {
-      if (!isFinite(value)) return value;
-      count += 1;
-      last = last * weight + (1 - weight) * value;
-      return weight ? last / (1 - Math.pow(weight, count)) : value;
-    });
-  }
-
-  /** Epoch indices (0-based) whose training steps logged addrop = 1. */
-  function addropEpochs(points) {
-    const epochs = new Set();
-    for (const p of points) {
-      if (p.kind === "step" && p.values.addrop === 1) epochs.add(Math.max(0, Math.ceil(p.epoch - 1e-9) - 1));
-    }
-    return epochs;
-  }
-
-  /** Shaded bands over AD-DROP epochs; ``toX(epoch)`` maps an epoch boundary to the axis. */
-  function addropShapes(epochs, toX) {
-    return [...epochs].map((e) => ({
-      type: "rect", xref: "x", yref: "paper", x0: toX(e), x1: toX(e + 1), y0: 0, y1: 1,
-      fillcolor: "rgba(255, 159, 28, 0.12)", line: { width: 0 }, layer: "below",
-    }));
-  }
-
-  function layout(title, xTitle, yTitle, extra = {}) {
-    return {
-      title: { text: title, font: { size: 13 }, x: 0.01, xanchor: "left" },
-      margin: { l: 56, r: 16, t: 34, b: 42 },
-      xaxis: { title: { text: xTitle, font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false },
-      yaxis: { title: { text: yTitle, font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false },
-      hovermode: "x unified", showlegend: true,
-      legend: { orientation: "h", y: -0.22, font: { size: 11 } },
-      paper_bgcolor: "#fff", plot_bgcolor: "#fff", font: { family: "Inter, system-ui, sans-serif", size: 11 },
-      uirevision: "keep",  // zoom and legend toggles survive every live redraw
-      ...extra,
-    };
-  }
-
-  const plotConfig = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-
-  function badge(state) { return el("span", { class: `badge ${state}`, text: state }); }
-
-  return { FINISHED, COLORS, api, el, duration, number, when, setting, training, smooth, addropEpochs,
-           addropShapes, layout, plotConfig, badge, token };
-})();
+export function badge(state) { return el("span", { class: `badge ${state}`, text: state }); }

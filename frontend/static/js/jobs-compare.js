@@ -1,8 +1,12 @@
 /* The compare view: several jobs' curves overlaid, seeds of one setting drawn as mean +/- std bands, best dev
    metrics against a chosen baseline, the hyper-parameters that differ, and a CSV of every point. Running jobs
    are re-read every few seconds (only their new points; zoom is kept). The logic lives in compare-runs.js;
-   this file reads the page and draws. Jobs (jobs-common.js) and Plotly are the page's globals. */
-/* global Jobs, Plotly */
+   this file reads the page and draws. Plotly is the page's global. */
+/* global Plotly */
+
+import { $, download, el, setStatus } from "./common/dom.js";
+import { api } from "./common/http.js";
+import * as Jobs from "./jobs-common.js";
 import {
   aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
   formatValue, hyperParameters, lineStyle, meanStd, sharedRange, withAlpha,
@@ -17,7 +21,6 @@ import {
 
 /** Up to this many epochs, per-epoch curves get markers and a tick per epoch. */
 const MARKERS_UP_TO = 20;
-const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const picker = /** @type {HTMLSelectElement} */ ($("job-picker"));
 const baselinePicker = /** @type {HTMLSelectElement} */ ($("baseline"));
 const groupSeeds = /** @type {HTMLInputElement} */ ($("group-seeds"));
@@ -37,8 +40,8 @@ async function load(/** @type {number} */ id) {
   const known = cache.get(id);
   if (known && Jobs.FINISHED.includes(known.job.state)) return known;
   const after = known && known.points.length ? known.points[known.points.length - 1].id : 0;
-  const job = await Jobs.api(`/api/jobs/${id}`);
-  const added = await Jobs.api(`/api/jobs/${id}/metrics?after=${after}`);
+  const job = await api(`/api/jobs/${id}`);
+  const added = await api(`/api/jobs/${id}/metrics?after=${after}`);
   const run = { job, points: [...(known ? known.points : []), ...added] };
   cache.set(id, run);
   return run;
@@ -113,7 +116,7 @@ function stateBadges(/** @type {Entry} */ entry) {
 }
 
 function runLinks(/** @type {Entry} */ entry) {
-  return entry.runs.flatMap((r, i) => [i ? ", " : "", Jobs.el("a", { href: `/jobs/${r.job.id}`, text: `#${r.job.id}` })]);
+  return entry.runs.flatMap((r, i) => [i ? ", " : "", el("a", { href: `/jobs/${r.job.id}`, text: `#${r.job.id}` })]);
 }
 
 function renderResults(/** @type {Drawn[]} */ drawn, /** @type {Entry | undefined} */ baseline) {
@@ -121,20 +124,20 @@ function renderResults(/** @type {Drawn[]} */ drawn, /** @type {Entry | undefine
   body.replaceChildren(...drawn.map(({ entry, style }) => {
     const isBaseline = entry === baseline;
     const delta = baseline && !isBaseline ? deltaTo(entry, baseline) : null;
-    const deltaCell = isBaseline ? Jobs.el("td", { class: "muted", text: "baseline" })
-      : Jobs.el("td", { class: `mono delta${delta === null || delta === 0 ? "" : delta > 0 ? " up" : " down"}`,
+    const deltaCell = isBaseline ? el("td", { class: "muted", text: "baseline" })
+      : el("td", { class: `mono delta${delta === null || delta === 0 ? "" : delta > 0 ? " up" : " down"}`,
                         text: delta === null ? "–" : `${delta >= 0 ? "+" : "−"}${Math.abs(delta).toFixed(4)}`,
                         title: delta === null ? "no best dev metric yet, or not the baseline's task and metric" : null });
-    return Jobs.el("tr", { class: isBaseline ? "baseline-row" : null, "data-entry": entry.id },
-      Jobs.el("td", {}, swatch(style)),
-      Jobs.el("td", {}, runLinks(entry), " ", Jobs.el("span", { text: entry.runs[0].job.name }),
-        entry.grouped ? Jobs.el("span", { class: "muted small", text: ` · ${entry.runs.length} seeds` }) : ""),
-      Jobs.el("td", { class: "states" }, stateBadges(entry)),
-      Jobs.el("td", { class: "small", text: `${entry.task} · ${Jobs.setting(entry.runs[0].job)}` }),
-      Jobs.el("td", { class: "mono", text: `${entry.metric} ${summaryText(entry.best)}` }),
+    return el("tr", { class: isBaseline ? "baseline-row" : null, "data-entry": entry.id },
+      el("td", {}, swatch(style)),
+      el("td", {}, runLinks(entry), " ", el("span", { text: entry.runs[0].job.name }),
+        entry.grouped ? el("span", { class: "muted small", text: ` · ${entry.runs.length} seeds` }) : ""),
+      el("td", { class: "states" }, stateBadges(entry)),
+      el("td", { class: "small", text: `${entry.task} · ${Jobs.setting(entry.runs[0].job)}` }),
+      el("td", { class: "mono", text: `${entry.metric} ${summaryText(entry.best)}` }),
       deltaCell,
-      Jobs.el("td", { class: "mono", text: entry.runs.map((r) => r.job.best_epoch ?? "–").join(", ") }),
-      Jobs.el("td", { class: "mono", text: summaryText(meanStd(entry.runs.map(lastDev))) }));
+      el("td", { class: "mono", text: entry.runs.map((r) => r.job.best_epoch ?? "–").join(", ") }),
+      el("td", { class: "mono", text: summaryText(meanStd(entry.runs.map(lastDev))) }));
   }));
 }
 
@@ -142,17 +145,17 @@ function renderParameters(/** @type {Drawn[]} */ drawn) {
   const runs = drawn.flatMap(({ entry, style }) => entry.runs.map((run) => ({ run, style })));
   const fields = differingFields(runs.map(({ run }) => run.job.spec));
   const table = $("hparams-table");
-  const head = Jobs.el("tr", {}, Jobs.el("th", {}), Jobs.el("th", { text: "job" }),
-                       fields.map((f) => Jobs.el("th", { class: "mono", text: f })));
+  const head = el("tr", {}, el("th", {}), el("th", { text: "job" }),
+                       fields.map((f) => el("th", { class: "mono", text: f })));
   const rows = runs.map(({ run, style }) => {
     const params = hyperParameters(run.job.spec);
-    return Jobs.el("tr", { "data-job": run.job.id },
-      Jobs.el("td", {}, swatch(style)),
-      Jobs.el("td", {}, Jobs.el("a", { href: `/jobs/${run.job.id}`, text: `#${run.job.id}` }), " ",
-              Jobs.el("span", { text: run.job.name })),
-      fields.map((f) => Jobs.el("td", { class: "mono value", text: formatValue(params[f]), title: formatValue(params[f]) })));
+    return el("tr", { "data-job": run.job.id },
+      el("td", {}, swatch(style)),
+      el("td", {}, el("a", { href: `/jobs/${run.job.id}`, text: `#${run.job.id}` }), " ",
+              el("span", { text: run.job.name })),
+      fields.map((f) => el("td", { class: "mono value", text: formatValue(params[f]), title: formatValue(params[f]) })));
   });
-  table.replaceChildren(Jobs.el("thead", {}, head), Jobs.el("tbody", {}, rows));
+  table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
   $("hparams-same").textContent = runs.length < 2 ? "" : fields.length
     ? "Only the fields that differ between the chosen runs." : "The chosen runs have the same hyper-parameters.";
 }
@@ -224,7 +227,7 @@ function metricCharts(/** @type {string[]} */ metrics) {
   return metrics.map((metric, i) => {
     if (i) {
       const node = document.getElementById(`compare-metric-${i}`)
-        || Jobs.el("div", { class: "chart extra-metric", id: `compare-metric-${i}` });
+        || el("div", { class: "chart extra-metric", id: `compare-metric-${i}` });
       previous.after(node);
       previous = node;
     }
@@ -285,15 +288,11 @@ function render() {
 function downloadCsv() {
   const runs = chosenRuns();
   const csv = curvesCsv(runs, differingFields(runs.map((r) => r.job.spec)));
-  const link = Jobs.el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" })),
-                              download: `compare-${ids.join("-")}.csv` });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  download(csv, "text/csv;charset=utf-8", `compare-${ids.join("-")}.csv`);
 }
 
 /** Reads what changed and redraws only then, so hovering and open menus are not interrupted every few seconds. */
 async function refresh() {
-  const status = $("compare-status");
   try {
     const runs = await Promise.all(ids.map(load));
     const signature = JSON.stringify(runs.map((r) => [r.job.id, r.job.revision, r.points.length]));
@@ -301,14 +300,14 @@ async function refresh() {
       loadedSignature = signature;
       render();
     }
-    status.textContent = ids.length ? "" : "Choose jobs above.";
+    setStatus(ids.length ? "" : "Choose jobs above.", false, "compare-status");
   } catch (error) {
-    status.textContent = error instanceof Error ? error.message : String(error);
+    setStatus(error instanceof Error ? error.message : String(error), true, "compare-status");
   }
 }
 
 async function fillPicker() {
-  const page = await Jobs.api("/api/jobs?limit=200");
+  const page = await api("/api/jobs?limit=200");
   picker.replaceChildren(...page.items.map((/** @type {import("./compare-runs.js").Job} */ job) => {
     const best = job.best_metric !== null ? `, best ${job.metric} ${Jobs.number(job.best_metric)}` : "";
     const option = new Option(`#${job.id} ${job.name} — ${job.task}, ${job.state}${best}`, String(job.id));

@@ -1,5 +1,8 @@
 /* The jobs list: polls the API and updates rows in place (selection and scroll are kept). */
-"use strict";
+
+import { el, setStatus } from "./common/dom.js";
+import { api } from "./common/http.js";
+import * as Jobs from "./jobs-common.js";
 
 (() => {
   const PAGE = 25;
@@ -10,29 +13,29 @@
 
   function progressCell(job) {
     const p = job.progress;
-    const bar = Jobs.el("div", { class: "progress" }, Jobs.el("div", { style: `width:${job.state === "queued" ? 0 : p.percent}%` }));
+    const bar = el("div", { class: "progress" }, el("div", { style: `width:${job.state === "queued" ? 0 : p.percent}%` }));
     const text = job.state === "running"
       ? `ep ${p.epoch.toFixed(1)}/${p.epochs} · ${p.percent.toFixed(0)}% · ETA ${Jobs.duration(p.eta_seconds)}`
       : job.state === "queued" ? "waiting for a worker" : `${p.epochs} epochs max · stopped at ${p.epoch.toFixed(1)}`;
-    return Jobs.el("td", { class: "progress-cell" }, bar, Jobs.el("span", { class: "small muted", text }));
+    return el("td", { class: "progress-cell" }, bar, el("span", { class: "small muted", text }));
   }
 
   function row(job) {
-    const box = Jobs.el("input", { type: "checkbox", "aria-label": `select job ${job.id}`, checked: selected.has(job.id) });
+    const box = el("input", { type: "checkbox", "aria-label": `select job ${job.id}`, checked: selected.has(job.id) });
     box.addEventListener("change", () => { box.checked ? selected.add(job.id) : selected.delete(job.id); update(); });
     const state = job.cancel_requested && job.state === "running" ? "stopping" : job.state;
-    return Jobs.el("tr", { "data-id": job.id },
-      Jobs.el("td", {}, box),
-      Jobs.el("td", { class: "mono" }, Jobs.el("a", { href: `/jobs/${job.id}`, text: job.id })),
-      Jobs.el("td", {}, Jobs.el("a", { href: `/jobs/${job.id}`, text: job.name }),
-        job.error ? Jobs.el("div", { class: "small error-text", title: job.error, text: job.error.slice(0, 90) }) : ""),
-      Jobs.el("td", {}, Jobs.el("span", { class: `badge ${job.state}`, text: state })),
-      Jobs.el("td", { text: `${job.task} · ${job.model.split("/").pop()}` }),
+    return el("tr", { "data-id": job.id },
+      el("td", {}, box),
+      el("td", { class: "mono" }, el("a", { href: `/jobs/${job.id}`, text: job.id })),
+      el("td", {}, el("a", { href: `/jobs/${job.id}`, text: job.name }),
+        job.error ? el("div", { class: "small error-text", title: job.error, text: job.error.slice(0, 90) }) : ""),
+      el("td", {}, el("span", { class: `badge ${job.state}`, text: state })),
+      el("td", { text: `${job.task} · ${job.model.split("/").pop()}` }),
       progressCell(job),
-      Jobs.el("td", { class: "mono" }, job.best_metric === null ? "–" : `${job.metric} ${Jobs.number(job.best_metric)}`),
-      Jobs.el("td", { class: "small", text: Jobs.setting(job) }),
-      Jobs.el("td", { class: "small", text: Jobs.training(job) }),
-      Jobs.el("td", { class: "small muted", text: Jobs.when(job.created_at) }));
+      el("td", { class: "mono" }, job.best_metric === null ? "–" : `${job.metric} ${Jobs.number(job.best_metric)}`),
+      el("td", { class: "small", text: Jobs.setting(job) }),
+      el("td", { class: "small", text: Jobs.training(job) }),
+      el("td", { class: "small muted", text: Jobs.when(job.created_at) }));
   }
 
   function update() {
@@ -45,15 +48,14 @@
     const params = new URLSearchParams({ limit: PAGE, offset });
     if (state) params.append("state", state);
     try {
-      const page = await Jobs.api(`/api/jobs?${params}`);
+      const page = await api(`/api/jobs?${params}`);
       body.replaceChildren(...page.items.map(row));
       document.getElementById("empty").classList.toggle("hidden", page.items.length > 0);
-      document.getElementById("list-status").textContent =
-        page.total ? `${offset + 1}–${offset + page.items.length} of ${page.total}` : "";
+      setStatus(page.total ? `${offset + 1}–${offset + page.items.length} of ${page.total}` : "", false, "list-status");
       document.getElementById("prev-page").disabled = offset === 0;
       document.getElementById("next-page").disabled = offset + PAGE >= page.total;
     } catch (error) {
-      document.getElementById("list-status").textContent = `could not refresh: ${error.message}`;
+      setStatus(`could not refresh: ${error.message}`, true, "list-status");
     }
   }
 

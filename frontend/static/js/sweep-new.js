@@ -1,9 +1,9 @@
 /* The sweep form: the base job (from the job form's "Sweep this", a cloned job, or edited as JSON), presets,
    the search space and strategy, the number of runs it makes, and submit. */
 
+import { TOKEN_KEY, api } from "./common/http.js";
 import { layerSets, numberList, preset, sweepSize } from "./sweep-form.js";
 
-/* global Jobs */  // jobs-common.js, a classic script loaded before this module
 const form = /** @type {HTMLFormElement} */ (document.getElementById("sweep-form"));
 const context = JSON.parse(/** @type {HTMLElement} */ (document.getElementById("sweep-context")).textContent || "{}");
 const field = (/** @type {string} */ name) => /** @type {HTMLInputElement} */ (form.elements.namedItem(name));
@@ -89,12 +89,12 @@ form.addEventListener("submit", async (event) => {
   let request;
   try { request = body(); } catch (error) { setError(error.field, error.message); return; }
   const token = /** @type {HTMLInputElement | null} */ (document.getElementById("api-token"));
-  if (token) localStorage.setItem("addrop-api-token", token.value);
+  if (token) localStorage.setItem(TOKEN_KEY, token.value);
   const button = /** @type {HTMLButtonElement} */ (document.getElementById("submit-sweep"));
   button.disabled = true;
   document.getElementById("submit-status").textContent = "Checking the base job and the space…";
   try {
-    const sweep = await Jobs.api("/api/sweeps", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request) });
+    const sweep = await api("/api/sweeps", { method: "POST", json: request });
     sessionStorage.removeItem("addrop-sweep-base");
     location.href = `/sweeps/${sweep.id}`;
   } catch (error) {

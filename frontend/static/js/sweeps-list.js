@@ -1,31 +1,32 @@
 /* The sweeps list: each sweep's progress, baseline and best setting, refreshed every few seconds. */
 
+import { el, setStatus } from "./common/dom.js";
+import { api } from "./common/http.js";
+import { when } from "./jobs-common.js";
 import { signed, summaryText } from "./sweep-view.js";
-
-/* global Jobs */  // jobs-common.js, a classic script loaded before this module
 
 async function refresh() {
   try {
-    const list = await Jobs.api("/api/sweeps?limit=100");
+    const list = await api("/api/sweeps?limit=100");
     const rows = list.items.map((s) => {
       const done = ["complete", "pruned", "failed", "cancelled"].reduce((n, k) => n + (s.counts[k] || 0), 0);
       const best = s.best;
-      return Jobs.el("tr", {},
-        Jobs.el("td", {}, Jobs.el("a", { href: `/sweeps/${s.id}`, text: `#${s.id}` })),
-        Jobs.el("td", {}, Jobs.el("a", { href: `/sweeps/${s.id}`, text: s.name })),
-        Jobs.el("td", {}, Jobs.el("span", { class: `badge ${s.state}`, text: s.state })),
-        Jobs.el("td", { text: `${s.task} · ${s.model}` }),
-        Jobs.el("td", { text: `${done} / ${s.budget} (${s.strategy}${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ""})` }),
-        Jobs.el("td", { text: s.baseline ? summaryText(s.baseline) : "–" }),
-        Jobs.el("td", { text: best ? `p=${best.params.p} q=${best.params.q} ${best.params.method}: ${summaryText(best.value)}` : "–" }),
-        Jobs.el("td", { class: `delta ${best && best.delta > 0 ? "up" : best && best.delta < 0 ? "down" : ""}`, text: best ? signed(best.delta) : "–" }),
-        Jobs.el("td", { text: Jobs.when(s.created_at) }));
+      return el("tr", {},
+        el("td", {}, el("a", { href: `/sweeps/${s.id}`, text: `#${s.id}` })),
+        el("td", {}, el("a", { href: `/sweeps/${s.id}`, text: s.name })),
+        el("td", {}, el("span", { class: `badge ${s.state}`, text: s.state })),
+        el("td", { text: `${s.task} · ${s.model}` }),
+        el("td", { text: `${done} / ${s.budget} (${s.strategy}${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ""})` }),
+        el("td", { text: s.baseline ? summaryText(s.baseline) : "–" }),
+        el("td", { text: best ? `p=${best.params.p} q=${best.params.q} ${best.params.method}: ${summaryText(best.value)}` : "–" }),
+        el("td", { class: `delta ${best && best.delta > 0 ? "up" : best && best.delta < 0 ? "down" : ""}`, text: best ? signed(best.delta) : "–" }),
+        el("td", { text: when(s.created_at) }));
     });
     document.querySelector("#sweeps-table tbody").replaceChildren(...rows);
     document.getElementById("empty").classList.toggle("hidden", rows.length > 0);
-    document.getElementById("list-status").textContent = "";
+    setStatus("", false, "list-status");
   } catch (error) {
-    document.getElementById("list-status").textContent = `Could not load the sweeps: ${error.message}`;
+    setStatus(`Could not load the sweeps: ${error.message}`, true, "list-status");
   }
   setTimeout(refresh, 4000);
 }

@@ -1,0 +1,138 @@
+"""Static assets go out gzip-compressed once per file version, with ETags that let a reload revalidate."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from backend import static
+from backend.main import create_app
+from backend.routes.pages import PLOTLY_JS
+from backend.settings import Settings
+from backend.static import CompressedStaticFiles, accepts_gzip
+from frontend import STATIC_DIR
+
+SCRIPT = ("export const answer = () => 42;  // padding that compresses well\n" * 400).encode()
+
+
+def raw(client: TestClient, path: str, **headers: str):
+    """The response and its body as sent (httpx would otherwise decompress it)."""
+    with client.stream("GET", path, headers=headers) as response:
+        return response, b"".join(response.iter_raw())
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "app.js").write_bytes(SCRIPT)
+    (tmp_path / "tiny.css").write_text("body{margin:0}")
+    (tmp_path / "logo.png").write_bytes(b"\x89PNG" + bytes(4000))
+    (tmp_path / "map.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'>" + "<rect width='1' height='1'/>" * 100 + "</svg>")
+    app = FastAPI()
+    app.mount("/static", CompressedStaticFiles(directory=tmp_path, cache_control="no-cache"))
+    with TestClient(app) as client:
+        yield client, tmp_path
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("gzip, deflate, br, zstd", True), ("GZIP", True), ("br;q=1.0, gzip;q=0.8", True), ("*", True),
+    ("x-gzip", True), (None, False), ("", False), ("identity", False), ("br", False), ("gzip;q=0", False),
+    ("*, gzip;q=0", False), ("gzip;q=0.000", False), ("gzip;q=oops", False),
+])
+def test_accept_encoding_is_read_with_its_weights(header, expected):
+    assert accepts_gzip(header) is expected
+
+
+def test_a_script_is_compressed_once_and_revalidates(files, monkeypatch):
+    client, _ = files
+    calls = []
+    compress = gzip.compress
+    monkeypatch.setattr(static.gzip, "compress", lambda data, **kw: calls.append(len(data)) or compress(data, **kw))
+    first, body = raw(client, "/static/app.js", **{"Accept-Encoding": "gzip, br"})
+    assert first.status_code == 200 and first.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == SCRIPT and len(body) < len(SCRIPT) / 10
+    assert int(first.headers["content-length"]) == len(body)
+    assert first.headers["vary"] == "Accept-Encoding" and first.headers["cache-control"] == "no-cache"
+    assert first.headers["content-type"].startswith("text/javascript")
+    again, body_again = raw(client, "/static/app.js", **{"Accept-Encoding": "gzip"})
+    assert body_again == body and again.headers["etag"] == first.headers["etag"]
+    assert calls == [len(SCRIPT)]  # the second answer came from the cache
+
+    plain, plain_body = raw(client, "/static/app.js", **{"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain_body == SCRIPT
+    assert plain.headers["vary"] == "Accept-Encoding" and plain.headers["etag"] != first.headers["etag"]
+
+    # A reload sends the ETag it holds and gets a 304 for the same representation only.
+    cached = client.get("/static/app.js", headers={"Accept-Encoding": "gzip", "If-None-Match": first.headers["etag"]})
+    assert cached.status_code == 304 and cached.content == b"" and cached.headers["etag"] == first.headers["etag"]
+    assert client.get("/static/app.js", headers={"Accept-Encoding": "identity", "If-None-Match": plain.headers["etag"]}
+                      ).status_code == 304
+    cross = client.get("/static/app.js", headers={"Accept-Encoding": "identity", "If-None-Match": first.headers["etag"]})
+    assert cross.status_code == 200 and cross.content == SCRIPT
+
+
+def test_svg_is_compressed(files):
+    client, _ = files
+    response, body = raw(client, "/static/map.svg", **{"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip" and gzip.decompress(body).startswith(b"<svg")
+
+
+def test_a_changed_file_is_compressed_again(files):
+    client, folder = files
+    first, _ = raw(client, "/static/app.js", **{"Accept-Encoding": "gzip"})
+    changed = SCRIPT + b"export const more = 1;\n"
+    (folder / "app.js").write_bytes(changed)
+    second, body = raw(client, "/static/app.js", **{"Accept-Encoding": "gzip"})
+    assert gzip.decompress(body) == changed and second.headers["etag"] != first.headers["etag"]
+
+
+def test_range_and_head_still_work(files):
+    client, _ = files
+    part = client.get("/static/app.js", headers={"Accept-Encoding": "gzip", "Range": "bytes=7-18"})
+    assert part.status_code == 206 and part.content == SCRIPT[7:19] and "content-encoding" not in part.headers
+    head = client.head("/static/app.js", headers={"Accept-Encoding": "gzip"})
+    full, body = raw(client, "/static/app.js", **{"Accept-Encoding": "gzip"})
+    assert head.status_code == 200 and head.content == b"" and head.headers["content-encoding"] == "gzip"
+    assert head.headers["content-length"] == str(len(body)) and head.headers["etag"] == full.headers["etag"]
+    assert client.head("/static/app.js", headers={"Accept-Encoding": "identity"}).headers["content-length"] == str(len(SCRIPT))
+
+
+def test_images_and_tiny_files_go_as_they_are(files):
+    client, _ = files
+    for path in ("/static/logo.png", "/static/tiny.css"):
+        response, body = raw(client, path, **{"Accept-Encoding": "gzip"})
+        assert response.status_code == 200 and "content-encoding" not in response.headers, path
+        assert "vary" not in response.headers and response.headers["cache-control"] == "no-cache"
+
+
+def test_the_app_compresses_plotly_and_its_own_assets_but_not_the_api(tmp_path):
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+        plotly, body = raw(client, "/vendor/plotly.min.js", **{"Accept-Encoding": "gzip"})
+        assert plotly.headers["content-encoding"] == "gzip" and len(body) < PLOTLY_JS.stat().st_size / 2
+        assert plotly.headers["cache-control"] == "public, max-age=86400" and plotly.headers["etag"]
+        assert client.get("/vendor/plotly.min.js", headers={"If-None-Match": plotly.headers["etag"]}).status_code == 304
+        plain = client.head("/vendor/plotly.min.js", headers={"Accept-Encoding": "identity"})
+        assert plain.headers["content-length"] == str(PLOTLY_JS.stat().st_size)
+        for path in ("/static/js/explorer/main.js", "/static/css/app.css"):
+            response, _ = raw(client, path, **{"Accept-Encoding": "gzip"})
+            assert response.headers.get("content-encoding") == "gzip", path
+        health, _ = raw(client, "/api/health", **{"Accept-Encoding": "gzip"})
+        assert "content-encoding" not in health.headers
+
+
+def test_the_vendored_partial_plotly_matches_the_served_one():
+    """The standalone export inlines Plotly's cartesian bundle: the same major version as the plotly.js the
+    pages run, since the figures it draws are built for that one (a newer plotly package with a minor release
+    still draws them; scripts/vendor-plotly-cartesian.sh brings the bundle level with it)."""
+    folder = STATIC_DIR / "vendor" / "plotly.js-cartesian-dist-min"
+    bundle = (folder / "plotly-cartesian.min.js").read_text()[:200]
+    served = re.search(r"plotly\.js v(\S+)", PLOTLY_JS.read_text()[:200]).group(1)
+    vendored = json.loads((folder / "package.json").read_text())["version"]
+    assert f"plotly.js (cartesian - minified) v{vendored}" in bundle
+    assert vendored.split(".")[0] == served.split(".")[0], (vendored, served)
+    assert (folder / "LICENSE").read_text().startswith("MIT License")
+    assert (folder / "plotly-cartesian.min.js").stat().st_size < PLOTLY_JS.stat().st_size / 3
