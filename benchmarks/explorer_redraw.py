@@ -1,15 +1,19 @@
 """How long the explorer takes to show a p/q slider move, a head change and a layer change, in a real browser.
 
 Starts the app (MiniLM default, no job worker), opens the explorer in headless Debian Chromium through
-Playwright, explains a sentence pair of about 18, 64 and 128 tokens, and then, one change at a time,
+Playwright, explains a sentence pair of 18, 32, 64 and 128 tokens, and then, one change at a time,
 times from the moment the change's ``input``/``change`` event is dispatched to the first frame painted
 after the page shows it:
 
 - a slider move is shown when ``#status`` says "Masks redrawn" and the legend's p/q text carries the new
   value (the page sets both after redrawing the maps);
 - a layer change is shown when ``#status`` says "Explained" again; the first visit to a layer makes the
-  server compute its attribution, a later visit reuses it;
-- a head change redraws synchronously in its handler.
+  server compute its attribution, a later visit reuses it (an explorer that fetches the other layers in
+  the background once the page rests draws a "new" layer from what it holds, as today's does);
+- a head change redraws synchronously in its handler;
+- a zoom is a ``Plotly.relayout`` of the first map's axis ranges (alternately a window a quarter of the map
+  wide around its centre and the whole map), shown when the relayout's promise resolves; "layer view"
+  zooms the three-map figure, "focus mode" the single map of focus mode (where the page has one).
 
 "Painted" is a ``requestAnimationFrame`` callback followed by a task posted from it, which runs after the
 frame's paint.  ``--code REV`` (repeatable) measures the explorer script as it was at git revision REV
@@ -71,6 +75,14 @@ window.__bench = {
     await shown;
     return (await this.painted()) - started;
   },
+  async zoom(inward) {
+    const figure = document.getElementById("layer-figure");
+    const n = document.querySelectorAll("#token-strip .tok").length;
+    const centre = (n - 1) / 2, half = inward ? n / 8 : n / 2;
+    const started = performance.now();
+    await Plotly.relayout(figure, { "xaxis.range": [centre - half, centre + half], "yaxis.range": [centre + half, centre - half] });
+    return (await this.painted()) - started;
+  },
   async select(id, value, prefix) {
     const el = document.getElementById(id);
     const shown = prefix ? this.status((s) => s.startsWith(prefix)) : Promise.resolve();
@@ -93,7 +105,7 @@ def pair(rng: random.Random, tokens: int) -> tuple[str, str]:
 
 INPUTS = {
     18: ("The cat sat on the mat.", "A cat was sitting on a mat."),
-    **{n: pair(random.Random(n), n) for n in (64, 128)},
+    **{n: pair(random.Random(n), n) for n in (32, 64, 128)},
 }
 # Each explorer measured gets its own inputs of the same lengths: the server caches attributions, so
 # sharing one input would let every explorer after the first find its new layers computed already.
@@ -159,7 +171,7 @@ def measure(browser, url: str, revision: str | None, text: str, text_pair: str, 
     if shown != tokens:
         raise SystemExit(f"the {tokens}-token input has {shown} tokens")
     times: dict[str, list[float]] = {"p slider": [], "q slider": [], "head change": [], "layer change, new layer": [],
-                                     "layer change, seen layer": []}
+                                     "layer change, seen layer": [], "zoom, layer view": []}
     for k in range(moves):
         for slider in ("p", "q"):
             value = WALK[k % len(WALK)] if slider == "p" else WALK[(k + 6) % len(WALK)]
@@ -172,6 +184,15 @@ def measure(browser, url: str, revision: str | None, text: str, text_pair: str, 
                 continue
             times[f"layer change, {visit}"].append(
                 page.evaluate("([v]) => __bench.select('layer', v, 'Explained')", [str(layer)]))
+    for k in range(moves):
+        times["zoom, layer view"].append(page.evaluate("([inward]) => __bench.zoom(inward)", [k % 2 == 0]))
+    if page.locator("#focus").count():  # focus mode (one map at full width), where the explorer has one
+        page.evaluate("() => __bench.select('focus', 'attribution')")
+    if page.evaluate("() => Boolean(document.getElementById('layer-figure')._fullLayout.xaxis) && "
+                     "!document.getElementById('layer-figure')._fullLayout.xaxis2"):
+        times["zoom, focus mode"] = []
+        for k in range(moves):
+            times["zoom, focus mode"].append(page.evaluate("([inward]) => __bench.zoom(inward)", [k % 2 == 0]))
     page.close()
     if errors:
         raise SystemExit(f"JavaScript errors on the page: {errors}")
@@ -200,6 +221,8 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for tokens in args.tokens:
+                lines.append(f"# {tokens} tokens, load average before: {load_average()}")
+                print(lines[-1], flush=True)
                 for variant, code in enumerate(codes):
                     label = "working tree" if code == "current" else f"explorer at {code}"
                     times = measure(browser, url, None if code == "current" else code, *inputs(tokens, variant),

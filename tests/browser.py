@@ -92,3 +92,12 @@ def chromium_page(width: int = 1600, height: int = 1200):
         finally:
             browser.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@contextmanager
+def explorer_server(tmp_path_factory) -> Iterator[str]:
+    """The app on a fresh data directory with no job worker (what the explorer's tests need); yields its URL."""
+    data = tmp_path_factory.mktemp("studio")
+    env = {"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "ADDROP_EMBEDDED_WORKER": "false"}
+    with running_server(env) as url:
+        yield url

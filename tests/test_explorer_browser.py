@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import ARTIFACTS, chromium_page, running_server
+from tests.browser import ARTIFACTS, chromium_page, explorer_server
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("studio")
-    env = {"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "ADDROP_EMBEDDED_WORKER": "false"}
-    with running_server(env) as url:
+    with explorer_server(tmp_path_factory) as url:
         yield url
 
 
@@ -61,7 +60,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.screenshot(path=ARTIFACTS / "explorer-layer.png", full_page=True)
 
         # A slider move repaints the overlay canvas only: Plotly renders no heatmap (each one it renders
-        # goes through canvas.toDataURL), and the head change after it does render them.
+        # goes through canvas.toDataURL), and neither does a head change: the canvas paints the maps too.
         page.evaluate(COUNT_ENCODED_IMAGES)
         page.locator("#p").fill("0.7")
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')")
@@ -79,7 +78,9 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.select_option("#head", "mean")
         titles = page.eval_on_selector_all("#layer-figure .annotation-text", "els => els.map(e => e.textContent)")
         assert any("mean over heads" in title for title in titles)
-        assert page.evaluate("window.__encoded") >= 3
+        # The share of heads dropping is coloured up to its largest value (well under 100% at q = 0.2).
+        assert 0 < page.eval_on_selector("#layer-figure + canvas", "c => JSON.parse(c.dataset.ranges)[2][1]") < 1
+        assert page.evaluate("window.__encoded") == 0
         assert page.locator("#legend-drop").is_hidden()  # no marks are drawn over the mean of heads
         page.select_option("#head", "3")
 
@@ -89,7 +90,27 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.wait_for_function("document.querySelectorAll('#grid canvas').length === 36")
         page.click("#grid-quantity button[data-value=mask]")
         page.screenshot(path=ARTIFACTS / "explorer-model-view.png", full_page=True)
-        assert page.locator("[data-export=json]").is_hidden()
+        assert page.locator("[data-export=json]").is_hidden() and page.locator("[data-export=svg]").is_visible()
+        # Hover names the layer, head, both tokens and the value: the cell in row 2 ("cat"), column 4 ("on").
+        box = page.locator("#grid canvas[data-layer='1'][data-head='4']").bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 4.5 / 18, box["y"] + box["height"] * 2.5 / 18)
+        tip = page.locator("#grid .grid-tip")
+        tip.wait_for(state="visible")
+        assert tip.inner_text().splitlines()[:2] == ["layer 1 · head 4", "query cat (2) → key on (4)"]
+        assert tip.inner_text().splitlines()[2] in ("mask: kept", "mask: candidate", "mask: dropped")
+        page.click("#grid-quantity button[data-value=attention]")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('All 6 layers')")
+        page.mouse.move(box["x"] + box["width"] * 4.5 / 18, box["y"] + box["height"] * 2.5 / 18 + 1)
+        assert re.fullmatch(r"attention: 0\.\d+|attention: \d(\.\d+)?e-\d+", tip.inner_text().splitlines()[2])
+        page.screenshot(path=ARTIFACTS / "explorer-model-hover.png", full_page=True)
+        page.mouse.move(0, 0)
+        assert tip.is_hidden()
+        with page.expect_download() as download:
+            page.click("[data-export=svg]")
+        svg = download.value.path().read_text()
+        assert download.value.suggested_filename.endswith(".svg") and svg.startswith("<svg")
+        assert svg.count("<image ") == 36 and ">L2</text>" in svg and ">H11</text>" in svg
+        page.click("#grid-quantity button[data-value=mask]")
         with page.expect_download() as download:
             page.click("[data-export=png]")
         grid_png = download.value.path().read_bytes()
@@ -104,7 +125,15 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.fill("#text-pair-b", "A cat was sitting on a mat.")
         page.click("#compare-button")
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('B explained')")
-        assert "tokenise differently" in page.locator("#compare-note").inner_text()
+        assert "over the 17 tokens they share in order (of 18 in A and 18 in B)" in page.locator("#compare-note").inner_text()
+        # B − A over the shared tokens: every token but the first sentence's "cat" / "dog", in A's order
+        assert page.locator("#compare-aligned-figure").is_visible()
+        ticks = page.evaluate("document.querySelector('#compare-aligned-figure').layout.yaxis.ticktext")
+        assert len(ticks) == 17 and sum("cat" in tick for tick in ticks) == 1 and not any("dog" in t for t in ticks)
+        with page.expect_download() as download:
+            page.click("[data-export=json]")
+        aligned = json.loads(download.value.path().read_text())["difference"]
+        assert aligned["indices"] == [i for i in range(18) if i != 2] and len(aligned["attention"]) == 17
         shared = trace_ranges(page)
         assert len(shared) == 2 and shared[0] == shared[1]  # one colour scale for A and B by default
         page.check("#own-scales")
@@ -118,6 +147,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.wait_for_function("document.querySelector('#compare-note').textContent === ''")
         titles = page.eval_on_selector_all("#compare-figure .annotation-text", "els => els.map(e => e.textContent)")
         assert any(title.startswith("Difference B − A") for title in titles)
+        assert page.locator("#compare-aligned-figure").is_hidden()
         page.screenshot(path=ARTIFACTS / "explorer-compare.png", full_page=True)
         with page.expect_download() as download:
             page.click("[data-export=json]")
@@ -144,6 +174,28 @@ def test_explore_a_sentence_pair(server, tmp_path):
         html = download.value.path().read_text()
         assert "Plotly.newPlot" in html and "cdn" not in html.lower().split("<script>")[0]
         assert '"x-thin"' in html and '"type":"path"' in html  # the drop marks and the outline travel along
+        assert "plotly.js (cartesian - minified)" in html and len(html.encode()) < 2_000_000
+        exported_page = tmp_path / "view.html"
+        exported_page.write_text(html)
+        offline = page.context.browser.new_context()
+        try:
+            offline.set_offline(True)
+            requests = []
+
+            def no_network(route):
+                requests.append(route.request.url)
+                route.abort()
+
+            offline.route("http*://**/*", no_network)
+            standalone = offline.new_page()
+            standalone.goto(exported_page.as_uri())
+            standalone.wait_for_function("document.querySelectorAll('#figure .hm image').length === 3")
+            drawn = standalone.eval_on_selector("#figure", "f => f._fullData.map(t => t.type).join(',')")
+            assert drawn.startswith("heatmap,scatter") and standalone.locator("#figure .xtick").count() >= 18
+            assert requests == []
+            standalone.screenshot(path=ARTIFACTS / "explorer-standalone-offline.png")
+        finally:
+            offline.close()
         with page.expect_download() as download:
             page.click("[data-export=png]")
         assert download.value.path().read_bytes()[:4] == b"\x89PNG"
@@ -187,13 +239,13 @@ def test_a_long_input_repaints_only_its_overlays(server):
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')", timeout=60_000)
         assert page.locator("#token-count").inner_text() == "128"
         page.screenshot(path=ARTIFACTS / "explorer-128-1280.png", full_page=True)
-        # Hover goes through the overlay canvas to Plotly and names the query and the key.
+        # Hover goes through the overlay canvas and names the query and the key with the values there.
         box = page.eval_on_selector("#layer-figure", """f => { const x = f._fullLayout.xaxis, y = f._fullLayout.yaxis,
             r = f.getBoundingClientRect(); return [r.left + x._offset + x._length / 2, r.top + y._offset + y._length / 2]; }""")
         page.mouse.move(*box)
-        page.wait_for_selector("#layer-figure .hoverlayer .hovertext")
-        hover = page.eval_on_selector("#layer-figure .hoverlayer .hovertext", "e => e.textContent")
-        assert "→" in hover and "attention:" in hover
+        page.wait_for_selector("#layer-view .map-hover:not(.hidden)")
+        hover = page.eval_on_selector("#layer-view .map-hover", "e => e.textContent")
+        assert "→" in hover and "attention" in hover and "rank" in hover
         page.evaluate(COUNT_ENCODED_IMAGES)
         before = overlay(page)
         page.locator("#q").fill("0.6")

@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { compareFigure, comparePanels, sameTokens } from "../../frontend/static/js/explorer/compare.js";
 import { compareCsv, compareMatrices, exportName, toCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
-import { fractionColour, layerPanels, maskColour, panelFigure } from "../../frontend/static/js/explorer/figures.js";
+import { layerPanels, panelFigure } from "../../frontend/static/js/explorer/figures.js";
 import { thumbnailColours } from "../../frontend/static/js/explorer/grid.js";
 
 function map(heads, n, at) {
@@ -33,14 +33,13 @@ test("on screen the overlays leave Plotly; in an export they are Plotly shapes a
   const screen = panelFigure(meta, layerPanels(meta, a.maps, 0, "1"), 1200, "canvas");
   assert.equal(screen.data.length, 3);
   assert.ok(screen.data.every((trace) => trace.type === "heatmap"));
-  assert.deepEqual(screen.data[2].z, [[0, 0, 0], [0, 0, 0], [0, 0, 0]]);  // the canvas paints the mask cells
-  assert.equal(screen.overlays.length, 3);
-  assert.deepEqual(screen.overlays[2].cells, [[2, 0, 0], [1, 0, 0], [1, 0, 0]]);
+  assert.deepEqual(screen.data[2].z, [[2, 0, 0], [1, 0, 0], [1, 0, 0]]);
+  assert.equal(screen.overlays.length, 2);  // the outlines and marks of the attention and attribution maps
   assert.deepEqual(screen.overlays[0].region, [[1, 0, 0], [1, 0, 0], [1, 0, 0]]);
   const exported = panelFigure(meta, layerPanels(meta, a.maps, 0, "1"), 1200, "plotly");
   assert.equal(exported.overlays.length, 0);
   assert.deepEqual(exported.data.map((t) => t.type), ["heatmap", "scatter", "heatmap", "scatter", "heatmap"]);
-  assert.deepEqual(exported.data[4].z, screen.overlays[2].cells);
+  assert.deepEqual(exported.data[4].z, screen.data[2].z);
   assert.equal(exported.layout.shapes.filter((s) => s.type === "path").length, 2);
   assert.match(exported.data[0].hovertemplate, /attention: %\{z/);
   assert.equal(exported.data[0].text[1][2], "x (1) → [SEP] (2)");
@@ -52,10 +51,7 @@ test("over the mean of heads the mask panel is the fraction of heads dropping, w
   const panels = layerPanels(meta, a.maps, 0, "mean");
   assert.equal(panels[0].region, null);
   assert.match(panels[2].title, /% of heads/);
-  assert.equal(maskColour(0), null);
-  assert.notEqual(maskColour(1), maskColour(2));
-  assert.equal(fractionColour(0), null);
-  assert.equal(fractionColour(1), "rgb(178,24,43)");
+  assert.equal(panels[2].trace.zmin, 0);
 });
 
 test("compare shares one colour scale by default and keeps own scales on request", () => {
@@ -73,14 +69,27 @@ test("compare shares one colour scale by default and keeps own scales on request
   assert.match(figure.layout.annotations[2].text, /^Difference B − A/);
 });
 
-test("inputs that tokenise differently are drawn side by side, with no difference", () => {
-  const a = side(["[CLS]", "x", "[SEP]"]), b = side(["[CLS]", "y", "z", "[SEP]"]);
+test("inputs that tokenise differently are drawn side by side, with B − A over the tokens they share", () => {
+  const a = side(["[CLS]", "x", "[SEP]"]), b = side(["[CLS]", "y", "z", "[SEP]"], 2);
   assert.equal(sameTokens(a, b), false);
-  const figure = compareFigure({ a, b }, "attention", "0", true, 1200, "canvas");
-  assert.match(figure.note, /tokenise differently/);
+  const figure = compareFigure({ a, b }, "attribution", "0", true, 1200, "canvas");
+  assert.match(figure.note, /B − A \(below\) is taken over the 2 tokens they share in order \(of 3 in A and 4 in B\)/);
   assert.equal(figure.data.length, 2);
   assert.deepEqual(figure.overlays.map((o) => o.xaxis), ["x", "x2"]);
-  assert.equal(compareMatrices({ a, b }, "0").difference, null);
+  // [CLS] and [SEP] line up: A's (0, 2) against B's (0, 3); attribution is scale * (j - i) * (h + 1), head 0
+  assert.deepEqual(figure.aligned.data[0].z, [[0, 2 * 3 - 2], [2 * -3 + 2, 0]]);
+  assert.deepEqual(figure.aligned.layout.xaxis.ticktext.length, 2);
+  assert.match(figure.aligned.layout.annotations[0].text, /over the 2 tokens A and B share/);
+  const views = compareMatrices({ a, b }, "0");
+  assert.deepEqual(views.difference.tokens, ["[CLS]", "[SEP]"]);
+  assert.deepEqual(views.difference.attribution, figure.aligned.data[0].z);
+  const rows = compareCsv(views).trim().split("\n").filter((l) => l.startsWith("B-A,"));
+  assert.deepEqual(rows.map((l) => l.split(",").slice(1, 5).join(",")),
+    ['0,"[CLS]",0,"[CLS]"', '0,"[CLS]",2,"[SEP]"', '2,"[SEP]",0,"[CLS]"', '2,"[SEP]",2,"[SEP]"']);
+  // nothing in common beyond one token: no difference at all
+  const c = side(["p", "x", "q"]), d = side(["r", "x", "s", "t"]);
+  assert.equal(compareFigure({ a: c, b: d }, "attention", "0", true, 1200, "canvas").aligned, undefined);
+  assert.equal(compareMatrices({ a: c, b: d }, "0").difference, null);
 });
 
 test("exports carry the input, the prediction and, in compare mode, both sides and B − A", () => {

@@ -1,6 +1,9 @@
-// Compare view: the same layer and head for input/model A and B, and B − A where the tokens match.
+// Compare view: the same layer and head for input/model A and B, and B − A where the tokens match (or,
+// when they tokenise differently, over the tokens that line up).
 
+import { alignTokens, alignedDifference } from "./align.js";
 import { ATTRIBUTION_SCALE, attentionPanel, attributionPanel, panelFigure, sideBySide } from "./figures.js";
+import { colourBarTitle } from "./legends.js";
 import { absMax, difference, matrix, symmetricRange } from "./matrix.js";
 import { escapeHtml } from "./text.js";
 
@@ -15,7 +18,7 @@ export function comparePanels(a, b, quantity, head, shared) {
   const top = shared ? Math.max(absMax(values[0]), absMax(values[1])) || 1 : null;
   const panels = [a, b].map((side, k) => {
     const title = `${k ? "B" : "A"}: ${escapeHtml(side.meta.model)}`;
-    const panel = quantity === "attention" ? attentionPanel(values[k], title, top) : attributionPanel(values[k], title, top || undefined);
+    const panel = quantity === "attention" ? attentionPanel(values[k], title, top) : attributionPanel(values[k], title, side.meta.method, top || undefined);
     if (head !== "mean") {
       panel.region = matrix(side.maps.candidate, 0, head);
       panel.dropped = matrix(side.maps.dropped, 0, head);
@@ -25,13 +28,19 @@ export function comparePanels(a, b, quantity, head, shared) {
   return { panels, values };
 }
 
-export function differencePanel(values, quantity, layer, head) {
-  const z = difference(values[0], values[1]);
+// A's token metadata at the tokens that line up with B's (the axes of an aligned difference).
+export function alignedMeta(meta, pairs) {
+  const pick = (list) => pairs.map(([i]) => list[i]);
+  return Object.assign({}, meta, { tokens: pick(meta.tokens), special: pick(meta.special), segments: pick(meta.segments) });
+}
+
+export function differencePanel(values, quantity, layer, head, pairs = null) {
+  const z = pairs ? alignedDifference(values[0], values[1], pairs) : difference(values[0], values[1]);
   const range = symmetricRange(z);
   const where = head === "mean" ? "mean over heads" : `head ${head}`;
   return {
     z, label: `B − A ${quantity}`, title: `Difference B − A (${quantity}, layer ${layer}, ${where})`,
-    trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range }, colorbar: { exponentformat: "e" },
+    trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range }, colorbar: { exponentformat: "e", title: colourBarTitle(`B − A ${quantity}`) },
   };
 }
 
@@ -47,7 +56,17 @@ export function compareFigure(compare, quantity, head, shared, pixelWidth, mode)
   const half = pixelWidth * 0.46;
   const left = panelFigure(metaA, [panels[0]], half, mode);
   const right = panelFigure(Object.assign({}, b.meta, { layer: b.layer }), [panels[1]], half, mode);
+  const pairs = alignTokens(a.meta.tokens, b.meta.tokens);
+  if (pairs.length < 2) {
+    return Object.assign(sideBySide(left, right), {
+      note: "A and B tokenise differently and share fewer than two tokens in order, so there is no difference map.",
+    });
+  }
+  const panel = differencePanel(values, quantity, a.layer, head, pairs);
+  panel.title = `${panel.title}, over the ${pairs.length} tokens A and B share`;
   return Object.assign(sideBySide(left, right), {
-    note: "A and B tokenise differently, so there is no difference map (it needs the same tokens).",
+    aligned: panelFigure(alignedMeta(metaA, pairs), [panel], half, mode),
+    note: `A and B tokenise differently: B − A (below) is taken over the ${pairs.length} tokens they share in order ` +
+      `(of ${a.meta.tokens.length} in A and ${b.meta.tokens.length} in B); the others are left out.`,
   });
 }

@@ -1,5 +1,6 @@
 // What the export buttons write: the shown maps as JSON or CSV, the figure as PNG, SVG or standalone HTML.
 
+import { alignTokens, alignedDifference } from "./align.js";
 import { QUANTITIES } from "./decode.js";
 import { difference, matrix } from "./matrix.js";
 import { sameTokens } from "./compare.js";
@@ -22,19 +23,28 @@ export function viewMatrices(side, head) {
   return out;
 }
 
-// Both sides and, where the tokens match, B − A of the attention and attribution maps.
+// Both sides and B − A of the attention and attribution maps: over every token where the tokens match, else
+// over the tokens that line up (``indices``: their positions in A), else none.
 export function compareMatrices(compare, head) {
   const a = viewMatrices(compare.a, head), b = viewMatrices(compare.b, head);
-  const diff = sameTokens(compare.a, compare.b)
-    ? { attention: difference(a.attention, b.attention), attribution: difference(a.attribution, b.attribution) } : null;
+  if (sameTokens(compare.a, compare.b)) {
+    const diff = { tokens: a.tokens, indices: a.tokens.map((_, i) => i),
+      attention: difference(a.attention, b.attention), attribution: difference(a.attribution, b.attribution) };
+    return { a, b, difference: diff };
+  }
+  const pairs = alignTokens(a.tokens, b.tokens);
+  if (pairs.length < 2) return { a, b, difference: null };
+  const diff = { tokens: pairs.map(([i]) => a.tokens[i]), indices: pairs.map(([i]) => i),
+    attention: alignedDifference(a.attention, b.attention, pairs), attribution: alignedDifference(a.attribution, b.attribution, pairs) };
   return { a, b, difference: diff };
 }
 
 const quote = (s) => `"${String(s).replace(/"/g, '""')}"`;
 
 function rows(side, view, lines) {
+  const at = (i) => (view.indices ? view.indices[i] : i);
   view.tokens.forEach((qt, i) => view.tokens.forEach((kt, j) => {
-    const cells = [i, quote(qt), j, quote(kt), view.attention[i][j], view.attribution[i][j]];
+    const cells = [at(i), quote(qt), at(j), quote(kt), view.attention[i][j], view.attribution[i][j]];
     cells.push(view.candidate ? view.candidate[i][j] : "", view.dropped ? view.dropped[i][j] : "");
     lines.push((side ? [side] : []).concat(cells).join(","));
   }));
@@ -48,14 +58,18 @@ export function toCsv(view) {
   return lines.join("\n") + "\n";
 }
 
-// Long form, one row per side and cell; the B − A rows (same tokens only) have no mask columns.
+// Long form, one row per side and cell; the B − A rows have no mask columns, and their indices are A's.
 export function compareCsv(views) {
   const lines = [`side,${HEADER}`];
   rows("A", views.a, lines);
   rows("B", views.b, lines);
-  if (views.difference) rows("B-A", Object.assign({ tokens: views.a.tokens }, views.difference), lines);
+  if (views.difference) rows("B-A", views.difference, lines);
   return lines.join("\n") + "\n";
 }
+
+// Plotly's own partial bundle with the cartesian traces (heatmap, scatter): a third of the full library,
+// and enough for every figure the explorer draws.
+export const STANDALONE_PLOTLY = "/static/vendor/plotly.js-cartesian-dist-min/plotly-cartesian.min.js";
 
 export function standaloneHtml(library, figure, title) {
   // "<" escaped so no token can close the script element.

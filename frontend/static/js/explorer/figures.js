@@ -2,9 +2,12 @@
 // - "canvas": the heatmaps, axes and colour bars only; what a p/q move changes (the candidate outline,
 //   the drop marks and the mask panel's cells) is returned as overlays for overlay.js to paint, so a
 //   slider move repaints one canvas instead of re-rendering three heatmaps;
+// - "image": the axes, token labels and titles only; mapimage.js makes every map's cells and colour bar
+//   into what the canvas paints, so a layer or head change needs no Plotly call either;
 // - "plotly": everything as Plotly traces and shapes, for exports and the standalone HTML.
 
-import { matrix, maskLevels, outlinePath, symmetricRange } from "./matrix.js";
+import { colourBarTitle, quantityTitle } from "./legends.js";
+import { absMax, matrix, maskLevels, outlinePath, symmetricRange } from "./matrix.js";
 import { tickLabels, tokenPairs } from "./text.js";
 
 export const COLORS = { region: "#111111", drop: "#d62728", boundary: "#555555" };
@@ -20,18 +23,6 @@ export const PLOT_CONFIG = {
   toImageButtonOptions: { format: "png", scale: 2, filename: "addrop-view" },
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
 };
-
-// The colour of a level-0 cell is the panel's background, so the canvas paints only the other cells.
-export function maskColour(level) {
-  return level >= 1.5 ? MASK_COLORS[2] : level >= 0.5 ? MASK_COLORS[1] : null;
-}
-
-export function fractionColour(fraction) {
-  if (fraction <= 0) return null;
-  const t = Math.min(1, fraction);
-  const mix = (a, b) => Math.round(a + (b - a) * t);
-  return `rgb(${mix(0xf7, 0xb2)},${mix(0xf7, 0x18)},${mix(0xf7, 0x2b)})`;
-}
 
 export function tickStep(n) { return n <= 48 ? 1 : Math.ceil(n / 48); }
 
@@ -80,12 +71,12 @@ function dropMarkers(dropped, xaxis, yaxis, n) {
   };
 }
 
-const zeros = (n) => Array.from({ length: n }, () => new Array(n).fill(0));
 
 // Panels side by side, each a square map with its own colour bar.  Returns {data, layout, overlays}.
 export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
   const count = panels.length;
-  const gap = 0.085;
+  // room between maps for a colour bar, its ticks and its title, and the next map's token labels
+  const gap = 0.11;
   const width = (1 - gap * (count - 1)) / count;
   const margin = { l: 78, r: 40, t: 44, b: 86 };
   // Square maps: the height follows the width a panel gets.
@@ -105,15 +96,14 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
     const xname = `x${suffix}`, yname = `y${suffix}`;
     layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, k === 0 ? "key" : "");
     layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : ""), { scaleanchor: xname });
-    const painted = mode === "canvas" && panel.fill;
-    // A painted panel's own cells come from the canvas, so its hover names the tokens only.
-    const hovertemplate = painted ? "%{text}<extra></extra>" : `%{text}<br>${panel.label}: %{z:.4~g}<extra></extra>`;
-    data.push(Object.assign({
-      type: "heatmap", z: painted ? zeros(n) : panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
+    const hovertemplate = `%{text}<br>${panel.label}: %{z:.4~g}<extra></extra>`;
+    if (mode === "image") data.push({ type: "scatter", x: [], y: [], xaxis: xname, yaxis: yname, hoverinfo: "skip", showlegend: false });
+    else data.push(Object.assign({
+      type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
       xgap: n > 40 ? 0 : 0.5, ygap: n > 40 ? 0 : 0.5,
       colorbar: Object.assign({ x: x0 + width - 0.015, len: 0.75, thickness: 10, outlinewidth: 0, tickfont: { size: 10 } }, panel.colorbar || {}),
     }, panel.trace));
-    layout.shapes.push(...boundaryShapes(meta, xname, yname));
+    if (mode !== "image") layout.shapes.push(...boundaryShapes(meta, xname, yname));
     if (mode === "plotly") {
       if (panel.region) {
         const path = outlinePath(panel.region);
@@ -134,11 +124,10 @@ export function panelOverlays(meta, panels) {
   const n = meta.tokens.length;
   const overlays = [];
   panels.forEach((panel, k) => {
-    if (!panel.region && !panel.dropped && !panel.fill) return;
+    if (!panel.region && !panel.dropped) return;
     const suffix = k === 0 ? "" : String(k + 1);
-    // Painted cells would hide the boundary shapes beneath them, so the canvas draws those too.
     overlays.push({ xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, region: panel.region || null, dropped: panel.dropped || null,
-      cells: panel.fill ? panel.z : null, fill: panel.fill || null, boundaries: panel.fill ? boundaries(meta) : [] });
+      boundaries: [] });
   });
   return overlays;
 }
@@ -148,14 +137,17 @@ export function methodLabel(method) {
 }
 
 export function attentionPanel(values, title, zmax) {
-  return { z: values, label: "attention", title, trace: Object.assign({ colorscale: ATTENTION_SCALE, zmin: 0 }, zmax ? { zmax } : {}) };
+  return {
+    z: values, label: "attention", title, trace: Object.assign({ colorscale: ATTENTION_SCALE, zmin: 0 }, zmax ? { zmax } : {}),
+    colorbar: { title: colourBarTitle(quantityTitle("attention")) },
+  };
 }
 
-export function attributionPanel(values, title, range = symmetricRange(values)) {
+export function attributionPanel(values, title, method, range = symmetricRange(values)) {
   return {
     z: values, label: "attribution", title,
     trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range },
-    colorbar: { exponentformat: "e", showexponent: "all" },
+    colorbar: { exponentformat: "e", showexponent: "all", title: colourBarTitle(quantityTitle("attribution", method)) },
   };
 }
 
@@ -168,13 +160,15 @@ export function maskPanel(meta, candidate, dropped, head) {
   if (head !== "mean") {
     return {
       z: maskLevels(candidate, dropped), label: "0 kept · 1 candidate · 2 dropped", title: maskTitle(meta, head),
-      trace: { colorscale: MASK_SCALE, zmin: 0, zmax: 2 }, fill: maskColour,
-      colorbar: { tickvals: [0.33, 1, 1.67], ticktext: ["kept", "candidate", "dropped"] },
+      trace: { colorscale: MASK_SCALE, zmin: 0, zmax: 2 },
+      colorbar: { tickvals: [0.33, 1, 1.67], ticktext: ["kept", "candidate", "dropped"], title: colourBarTitle(quantityTitle("mask")) },
     };
   }
+  // At small q few cells are dropped by every head: a fixed 0-100% scale would leave the map nearly white.
+  const top = absMax(dropped) || 1;
   return {
     z: dropped, label: "fraction of heads dropping", title: maskTitle(meta, head),
-    trace: { colorscale: DROP_FRACTION_SCALE, zmin: 0, zmax: 1 }, colorbar: { tickformat: ".0%" }, fill: fractionColour,
+    trace: { colorscale: DROP_FRACTION_SCALE, zmin: 0, zmax: top }, colorbar: { tickformat: ".0%", title: colourBarTitle(quantityTitle("mask-mean")) },
   };
 }
 
@@ -191,15 +185,9 @@ export function layerPanels(meta, maps, layerIndex, head) {
   const where = head === "mean" ? "mean over heads" : `head ${head}`;
   return [
     Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `Attention · layer ${meta.layer}, ${where}`), overlay),
-    Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`), overlay),
+    Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method), overlay),
     mask,
   ];
-}
-
-// The layer view's overlays alone, for a p/q move, without slicing the unchanged maps again.
-export function layerOverlays(meta, maps, layerIndex, head) {
-  const { overlay, mask } = maskParts(meta, maps, layerIndex, head);
-  return panelOverlays(meta, [overlay, overlay, mask]);
 }
 
 // Two one-panel figures merged into one with two halves (different tokens on each).

@@ -1,6 +1,7 @@
-// The model view: every layer and head as a small canvas, one pixel per cell, each scaled to its own range.
+// The model view: every layer and head as a small canvas, one pixel per cell, each scaled to its own range;
+// hovering a cell names it and its value, and the grid exports as one PNG or SVG.
 
-import { element } from "./dom.js";
+import { el } from "../common/dom.js";
 
 // sqrt: small weights stay visible in a thumbnail.
 export function ramp([from, to], t) {
@@ -8,9 +9,11 @@ export function ramp([from, to], t) {
   return from.map((c, i) => Math.round(c + (to[i] - c) * s));
 }
 
+const offsetOf = (maps, layer, head, n) => ((layer * maps.candidate.shape[1] + head) * n) * n;
+
 // The RGB of every cell of one thumbnail, as n*n triples.
 export function thumbnailColours(maps, quantity, layer, head, n) {
-  const offset = ((layer * maps.candidate.shape[1] + head) * n) * n;
+  const offset = offsetOf(maps, layer, head, n);
   const cand = maps.candidate.values, drop = maps.dropped.values;
   const values = quantity === "mask" ? null : maps[quantity].values;
   let scale = 0;
@@ -28,6 +31,23 @@ export function thumbnailColours(maps, quantity, layer, head, n) {
   return colours;
 }
 
+// The cell under a point (x, y) of a thumbnail drawn width x height pixels.
+export function cellAt(x, y, width, height, n) {
+  const clamp = (v) => Math.max(0, Math.min(n - 1, v));
+  return { query: clamp(Math.floor((y / height) * n)), key: clamp(Math.floor((x / width) * n)) };
+}
+
+// What the hover says about one cell: where it is, its tokens and the shown quantity's value there.
+export function cellText({ meta, maps, quantity }, layer, head, query, key) {
+  const n = meta.tokens.length;
+  const at = offsetOf(maps, layer, head, n) + query * n + key;
+  const value = quantity === "mask"
+    ? (maps.dropped.values[at] ? "dropped" : maps.candidate.values[at] ? "candidate" : "kept")
+    : Number(maps[quantity].values[at].toPrecision(4)).toString();
+  const token = (i) => `${meta.tokens[i]} (${i})`;
+  return [`layer ${layer} · head ${head}`, `query ${token(query)} → key ${token(key)}`, `${quantity}: ${value}`].join("\n");
+}
+
 function paintThumbnail(canvas, colours, n) {
   const context = canvas.getContext("2d");
   const image = context.createImageData(n, n);
@@ -35,50 +55,103 @@ function paintThumbnail(canvas, colours, n) {
   context.putImageData(image, 0, 0);
 }
 
-export function drawGrid(container, { meta, maps, quantity }, layers, heads, selected, onOpen) {
+export function drawGrid(container, data, layers, heads, selected, onOpen) {
+  const n = data.meta.tokens.length;
   container.replaceChildren();
   container.style.gridTemplateColumns = `36px repeat(${heads.length}, minmax(40px, 1fr))`;
-  container.appendChild(element("div", "corner", ""));
-  heads.forEach((h) => container.appendChild(element("div", "col-label", `H${h}`)));
-  const n = meta.tokens.length;
+  container.appendChild(el("div", { class: "corner" }));
+  heads.forEach((h) => container.appendChild(el("div", { class: "col-label", text: `H${h}` })));
   for (const layer of layers) {
-    container.appendChild(element("div", "row-label", `L${layer}`));
+    container.appendChild(el("div", { class: "row-label", text: `L${layer}` }));
     for (const head of heads) {
-      const canvas = document.createElement("canvas");
-      canvas.width = n; canvas.height = n;
-      canvas.title = `layer ${layer}, head ${head}`;
-      canvas.dataset.layer = layer; canvas.dataset.head = head;
-      if (layer === selected.layer && String(head) === String(selected.head)) canvas.classList.add("selected");
-      paintThumbnail(canvas, thumbnailColours(maps, quantity, layer, head, n), n);
+      const canvas = el("canvas", { width: n, height: n, "data-layer": layer, "data-head": head,
+        class: layer === selected.layer && String(head) === String(selected.head) ? "selected" : null });
+      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head, n), n);
       canvas.addEventListener("click", () => onOpen(layer, head));
       container.appendChild(canvas);
     }
   }
+  const tip = container.appendChild(el("div", { class: "grid-tip hidden", role: "tooltip" }));
+  // Assigned, not added: the grid is redrawn often and must keep one pair of handlers.
+  container.onpointermove = (event) => {
+    const canvas = event.target;
+    if (!(canvas instanceof HTMLCanvasElement)) { tip.classList.add("hidden"); return; }
+    const box = canvas.getBoundingClientRect();
+    const { query, key } = cellAt(event.clientX - box.left, event.clientY - box.top, box.width, box.height, n);
+    tip.textContent = cellText(data, Number(canvas.dataset.layer), Number(canvas.dataset.head), query, key);
+    tip.style.left = `${event.clientX + 14}px`;
+    tip.style.top = `${event.clientY + 14}px`;
+    tip.classList.remove("hidden");
+  };
+  container.onpointerleave = () => tip.classList.add("hidden");
 }
 
-// The visible grid as one PNG: each map at 3 px per cell, with layer and head labels.
-export function gridPng(container) {
+export const GRID_FORMATS = ["png", "svg"];
+
+// Where each map and label of an exported grid goes: maps at 3 px per cell (96 px at least), labels beside.
+export function gridLayout(layers, heads, n) {
+  const cell = Math.max(96, n * 3), gap = 8, label = 40;
+  return {
+    cell, width: label + heads.length * (cell + gap), height: label + layers.length * (cell + gap),
+    columns: heads.map((h, j) => ({ text: `H${h}`, x: label + j * (cell + gap) + cell / 2, y: 24 })),
+    rows: layers.map((l, i) => ({ text: `L${l}`, x: label - 8, y: label + i * (cell + gap) + cell / 2 + 5 })),
+    at: (layer, head) => ({ x: label + heads.indexOf(head) * (cell + gap), y: label + layers.indexOf(layer) * (cell + gap) }),
+  };
+}
+
+function shownMaps(container) {
   const canvases = [...container.querySelectorAll("canvas")];
-  if (!canvases.length) return Promise.resolve(null);
+  if (!canvases.length) return null;
   const layers = [...new Set(canvases.map((c) => Number(c.dataset.layer)))];
   const heads = [...new Set(canvases.map((c) => Number(c.dataset.head)))];
-  const n = canvases[0].width, cell = Math.max(96, n * 3), gap = 8, label = 40;
-  const out = document.createElement("canvas");
-  out.width = label + heads.length * (cell + gap);
-  out.height = label + layers.length * (cell + gap);
+  return { canvases, layout: gridLayout(layers, heads, canvases[0].width) };
+}
+
+const LABEL_STYLE = { fill: "#677086", font: "600 14px sans-serif" };
+
+// The visible grid as one PNG.
+export function gridPng(container) {
+  const shown = shownMaps(container);
+  if (!shown) return Promise.resolve(null);
+  const { canvases, layout } = shown;
+  const out = el("canvas", { width: layout.width, height: layout.height });
   const context = out.getContext("2d");
   context.fillStyle = "#ffffff";
   context.fillRect(0, 0, out.width, out.height);
   context.imageSmoothingEnabled = false;
-  context.fillStyle = "#677086";
-  context.font = "600 14px sans-serif";
+  context.fillStyle = LABEL_STYLE.fill;
+  context.font = LABEL_STYLE.font;
   context.textAlign = "center";
-  heads.forEach((h, j) => context.fillText(`H${h}`, label + j * (cell + gap) + cell / 2, 24));
+  layout.columns.forEach((c) => context.fillText(c.text, c.x, c.y));
   context.textAlign = "right";
-  layers.forEach((l, i) => context.fillText(`L${l}`, label - 8, label + i * (cell + gap) + cell / 2 + 5));
+  layout.rows.forEach((r) => context.fillText(r.text, r.x, r.y));
   for (const canvas of canvases) {
-    const i = layers.indexOf(Number(canvas.dataset.layer)), j = heads.indexOf(Number(canvas.dataset.head));
-    context.drawImage(canvas, label + j * (cell + gap), label + i * (cell + gap), cell, cell);
+    const { x, y } = layout.at(Number(canvas.dataset.layer), Number(canvas.dataset.head));
+    context.drawImage(canvas, x, y, layout.cell, layout.cell);
   }
   return new Promise((resolve) => out.toBlob(resolve, "image/png"));
+}
+
+// An SVG of the grid: labels as text, each map a lossless PNG of one pixel per cell drawn unsmoothed (as
+// Plotly's own SVG export draws a heatmap), since a vector cell per query-key pair would run to millions of
+// elements for long inputs.  ``tiles`` are {layer, head, href}.
+export function gridSvgText(layout, tiles) {
+  const text = (t, anchor) => `<text x="${t.x}" y="${t.y}" text-anchor="${anchor}" fill="${LABEL_STYLE.fill}" ` +
+    `font-family="sans-serif" font-size="14" font-weight="600">${t.text}</text>`;
+  const images = tiles.map(({ layer, head, href }) => {
+    const { x, y } = layout.at(layer, head);
+    return `<image x="${x}" y="${y}" width="${layout.cell}" height="${layout.cell}" href="${href}" ` +
+      `preserveAspectRatio="none" image-rendering="optimizeSpeed" style="image-rendering:pixelated"><title>layer ${layer}, head ${head}</title></image>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${layout.width}" height="${layout.height}" ` +
+    `viewBox="0 0 ${layout.width} ${layout.height}"><rect width="100%" height="100%" fill="#ffffff"/>` +
+    layout.columns.map((c) => text(c, "middle")).join("") + layout.rows.map((r) => text(r, "end")).join("") +
+    images.join("") + "</svg>";
+}
+
+export function gridSvg(container) {
+  const shown = shownMaps(container);
+  if (!shown) return null;
+  return gridSvgText(shown.layout, shown.canvases.map((canvas) => ({
+    layer: Number(canvas.dataset.layer), head: Number(canvas.dataset.head), href: canvas.toDataURL("image/png") })));
 }

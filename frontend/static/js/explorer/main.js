@@ -5,13 +5,22 @@
 import { explainRequest, listModels } from "./api.js";
 import { compareFigure } from "./compare.js";
 import { decode, decodeAll } from "./decode.js";
-import { $, debounce, download, element, fillSelect, setSegmented, setStatus } from "./dom.js";
-import { compareCsv, compareMatrices, exportName, standaloneHtml, toCsv, viewMatrices } from "./exports.js";
-import { PLOT_CONFIG, layerOverlays, layerPanels, maskTitle, panelFigure } from "./figures.js";
-import { drawGrid, gridPng } from "./grid.js";
+import { $, download, el, setStatus } from "../common/dom.js";
+import { debounce, fillSelect, setSegmented } from "./dom.js";
+import { STANDALONE_PLOTLY, compareCsv, compareMatrices, exportName, standaloneHtml, toCsv, viewMatrices } from "./exports.js";
+import { PLOT_CONFIG, layerPanels, panelFigure } from "./figures.js";
+import { GRID_FORMATS, drawGrid, gridPng, gridSvg } from "./grid.js";
 import { parseIndexList } from "./matrix.js";
 import { followFigure, paintOverlays } from "./overlay.js";
-import { clampNumber, explainBody, readState, stateQuery } from "./state.js";
+import { FOCUS_MAPS, clampNumber, explainBody, parseZoom, readState, stateQuery } from "./state.js";
+import { cellText } from "./hover.js";
+import { LayerCache } from "./layercache.js";
+import { mapsFigure, showMaps } from "./mapview.js";
+import { tagChip, tagSummary, tokenTags } from "./tags.js";
+import { followQueryClicks, markQueryRow } from "./queryrow.js";
+import { renderTextView } from "./textview.js";
+import { createWalkthrough } from "./tour.js";
+import { walkthroughFacts } from "./walkthrough.js";
 
 const state = readState(location.search);
 let current = null;        // side A: {meta, layer, maps: {attention, attribution, candidate, dropped}, input}
@@ -29,16 +38,28 @@ function side(payload, body) {
 }
 
 // ---------- layer view ----------
-// Drawing the maps is the slow part; it happens when the maps change (input, layer, head, resize).
-// A p/q move changes only the overlays, which repaintMasks paints on the canvas above the figure.
+// The address follows quick changes (a drag of p or q, stepping through layers or heads, a zoom) once they
+// rest: each replacement is a same-document navigation, and the browser loads the page's icon again, tens
+// of milliseconds of the main thread on a loaded machine, every time.
+const writeUrlSoon = debounce(writeUrl, 300);
+
+// Plotly draws the axes only when the tokens, the width or the focus change; the maps themselves (layer,
+// head, p, q) are painted on the canvas above them (mapview.js).
 async function drawLayerView() {
   if (!current) return;
   const figure = $("layer-figure");
   const meta = Object.assign({}, current.meta, { layer: current.layer });
-  const built = panelFigure(meta, layerPanels(meta, current.maps, 0, state.head), figure.clientWidth);
-  await Plotly.react(figure, built.data, built.layout, PLOT_CONFIG);
-  followFigure(figure);
-  paintOverlays(figure, built.overlays);
+  const panels = layerPanels(meta, current.maps, 0, state.head);
+  const built = mapsFigure(meta, shownPanels(panels), figure.clientWidth);
+  showTextView();
+  await showMaps(figure, built, {
+    key: [meta.tokens.join("\u0001"), figure.clientWidth, state.focus].join("|"), n: meta.tokens.length,
+    describe: cellText(meta, panels, state.head), zoom: parseZoom(state.zoom),
+    onZoom: state.focus ? (zoom) => { state.zoom = zoom.join(","); writeUrlSoon(); } : null,
+  });
+  followQueryClicks(figure, selectQuery);
+  markQueryRow(figure, state.query);
+  walkthrough.refresh();
   showMaskText(meta);
   // Over the mean of heads there is no single candidate region or drop to outline or mark.
   $("legend-region").classList.toggle("hidden", state.head === "mean");
@@ -53,18 +74,39 @@ function showMaskText(meta) {
   document.querySelectorAll(".q-text").forEach((el) => { el.textContent = String(meta.q); });
 }
 
-function repaintMasks() {
-  const figure = $("layer-figure");
+// Focus mode shows one of the three maps at full width.
+function shownPanels(panels) {
+  return state.focus ? [panels[FOCUS_MAPS.indexOf(state.focus)]] : panels;
+}
+
+// ---------- text view and walk-through ----------
+// Both read the shown layer's maps and the chosen query's row, so they follow every redraw.
+function showTextView() {
+  if (!current) return;
   const meta = Object.assign({}, current.meta, { layer: current.layer });
-  paintOverlays(figure, layerOverlays(meta, current.maps, 0, state.head));
-  showMaskText(meta);
-  // The mask panel's title names p and q.  Plotly.relayout of an annotation replots the whole figure
-  // (most of a move's time at 128 tokens), so the drawn title is rewritten in place, and the figure's
-  // layout with it for Plotly's next redraw.
-  const title = maskTitle(meta, state.head);
-  const drawn = figure.querySelectorAll(".annotation-text")[2];
-  if (drawn) drawn.textContent = title;
-  if (figure.layout && figure.layout.annotations[2]) figure.layout.annotations[2].text = title;
+  renderTextView($("text-view"), { meta, maps: current.maps, head: state.head, query: state.query }, selectQuery);
+  markQueryRow($("layer-figure"), state.query);
+  walkthrough.refresh();
+}
+
+function selectQuery(query) {
+  state.query = query;
+  writeUrl();
+  showTextView();
+}
+
+const walkthrough = createWalkthrough($("walkthrough"),
+  () => current && walkthroughFacts(Object.assign({}, current.meta, { layer: current.layer }), current.maps, state.head, state.query,
+    !document.querySelector("#layer-figure + canvas.map-overlay[data-marked='no']")),
+  showAllMaps);
+
+// The walk-through points at all three maps of the layer view.
+function showAllMaps() {
+  const focused = Boolean(state.focus);
+  state.focus = ""; state.zoom = ""; $("focus").value = "";
+  if (state.view !== "layer") setView("layer");
+  else if (focused) drawLayerView();
+  writeUrl();
 }
 
 // ---------- summary ----------
@@ -73,22 +115,27 @@ function showSummary(meta) {
   $("views").classList.remove("hidden");
   const labels = meta.labels;
   const regression = labels.length === 1;
-  $("prediction").textContent = regression ? `${labels[0]} = ${meta.probabilities[0].toFixed(3)}` : labels[meta.prediction];
+  // a token classifier predicts a tag per token: they go under the tokens, and there is no one distribution
+  const tags = tokenTags(meta);
+  $("prediction").textContent = tags ? tagSummary(tags)
+    : regression ? `${labels[0]} = ${meta.probabilities[0].toFixed(3)}` : labels[meta.prediction];
   const bars = $("probabilities");
   bars.replaceChildren();
-  if (!regression) {
+  bars.parentElement.classList.toggle("hidden", Boolean(tags));
+  if (!regression && !tags) {
     labels.forEach((label, i) => {
-      const bar = element("div", "bar" + (i === meta.prediction ? " predicted" : ""));
-      const name = element("span", "name", label); name.title = label;
-      const track = element("span", "track");
-      const fill = element("span", "fill"); fill.style.display = "block";
+      const bar = el("div", { class: "bar" + (i === meta.prediction ? " predicted" : "") });
+      const name = el("span", { class: "name", title: label, text: label });
+      const track = el("span", { class: "track" });
+      const fill = el("span", { class: "fill" }); fill.style.display = "block";
       fill.style.width = `${(meta.probabilities[i] * 100).toFixed(1)}%`; track.appendChild(fill);
-      bar.append(name, track, element("span", "num", meta.probabilities[i].toFixed(3)));
+      bar.append(name, track, el("span", { class: "num", text: meta.probabilities[i].toFixed(3) }));
       bars.appendChild(bar);
     });
   }
   $("target").textContent = meta.target === "logit"
-    ? `logit of the pseudo label “${labels[meta.pseudo_label] ?? meta.pseudo_label}”` : "negative loss";
+    ? `logit of the pseudo label “${labels[meta.pseudo_label] ?? meta.pseudo_label}”`
+    : meta.target === "pseudo_loss" ? "negative loss against the predicted tags (one pseudo label per token)" : "negative loss";
   $("token-count").textContent = `${meta.tokens.length}${meta.truncated ? ` (cut at the ${meta.max_tokens}-token limit)` : ""}`;
   $("notices").replaceChildren();
   if (meta.truncated) addNotice(`The input is longer than ${meta.max_tokens} tokens; the model saw only the first ${meta.tokens.length}, shown below.`);
@@ -96,8 +143,9 @@ function showSummary(meta) {
   const strip = $("token-strip");
   strip.replaceChildren();
   meta.tokens.forEach((token, i) => {
-    const span = element("span", "tok" + (meta.special[i] ? " special" : "") + (meta.segments[i] ? " seg1" : ""));
-    span.append(element("span", "idx", String(i)), document.createTextNode(token));
+    const span = el("span", { class: "tok" + (meta.special[i] ? " special" : "") + (meta.segments[i] ? " seg1" : "") });
+    span.append(el("span", { class: "idx", text: String(i) }), document.createTextNode(token));
+    if (tags && tags[i]) span.appendChild(tagChip(tags[i]));
     strip.appendChild(span);
   });
   fillSelect($("layer"), [...Array(meta.num_layers).keys()].map((i) => [String(i), `${i}`]), String(state.layer));
@@ -105,7 +153,7 @@ function showSummary(meta) {
 }
 
 function addNotice(text) {
-  $("notices").appendChild(element("div", "notice", text));
+  $("notices").appendChild(el("div", { class: "notice", text }));
 }
 
 // ---------- loading ----------
@@ -118,11 +166,29 @@ async function loadLayer() {
   const started = performance.now();
   try {
     const body = Object.assign(explainBody(state, "a"), { layers: [Number(state.layer)] });
+    if (filling.layers && filling.holds(body) && filling.layers.includes(Number(state.layer))) {
+      await filling.done;
+      if (id !== sequence.layer) return;
+    }
+    const held = layerCache.find(body, Number(state.layer));
+    if (held) {
+      // the input is shown already: only the layer changes
+      current = { meta: held.meta, layer: Number(state.layer), maps: held.maps, input: { text: body.text, text_pair: body.text_pair } };
+      if (state.view === "layer") await drawLayerView();
+      setStatus(`Explained in ${Math.round(performance.now() - started)} ms (layer already on the page).`);
+      gridData = null; compareData = null;
+      if (state.view === "model") loadGrid();
+      if (state.view === "compare") loadCompare();
+      return;
+    }
     const payload = await explainRequest(body);
     if (id !== sequence.layer) return;
     if (state.head !== "mean" && Number(state.head) >= payload.num_heads) state.head = "0";
     if (Number(state.layer) >= payload.num_layers) state.layer = 0;
+    if (state.query >= payload.tokens.length) state.query = 0;
     current = side(payload, body);
+    layerCache.keep(body, payload, current.maps);
+    fillLayersSoon();
     showSummary(payload);
     if (state.view === "layer") await drawLayerView();
     const reused = payload.cached ? " (attribution reused from an earlier request)" : "";
@@ -136,6 +202,26 @@ async function loadLayer() {
   } finally {
     if (id === sequence.layer) $("explain-button").disabled = false;
   }
+}
+
+// The other layers of the shown input, asked for once the page rests, so that a layer change then draws
+// from the page: one request brings all of them (GA's backward reaches every layer anyway, so the server
+// computes them all for about the cost of one), or after a p/q move only their new masks.
+const layerCache = new LayerCache();
+let filling = { layers: null };
+const fillLayersSoon = debounce(fillLayers, 400);
+async function fillLayers() {
+  if (!current || filling.layers) return;
+  const body = explainBody(state, "a");
+  const { layers, mapsHeld } = layerCache.missing(body, current.meta.num_layers);
+  if (!layers.length) return;
+  const request = Object.assign({}, body, { layers }, mapsHeld ? { fields: ["candidate", "dropped"] } : {});
+  filling = { layers, holds: (other) => layerCache.holds(other) && JSON.stringify(explainBody(state, "a")) === JSON.stringify(body) };
+  // A fill that fails costs nothing: a layer change then asks for its own layer.
+  filling.done = explainRequest(request).then((payload) => {
+    if (layerCache.holds(body)) layerCache.keep(body, payload, decodeAll(payload));
+    fillLayersSoon();  // p or q may have moved meanwhile: their masks are the next to fetch
+  }).catch(() => {}).finally(() => { filling = { layers: null }; });
 }
 
 // p, q, mode or seed moved: only the masks change, and the server reuses the attribution.  One request
@@ -167,10 +253,11 @@ async function fetchMasks() {
     current.maps.candidate = decode(payload.candidate);
     current.maps.dropped = decode(payload.dropped);
     Object.assign(current.meta, { p: payload.p, q: payload.q, mode: payload.mode, seed: payload.seed });
-    if (state.view === "layer") repaintMasks();
+    layerCache.keep(explainBody(state, "a"), payload, { candidate: current.maps.candidate, dropped: current.maps.dropped });
+    fillLayersSoon();
+    if (state.view === "layer") drawLayerView();
     setStatus(`Masks redrawn in ${Math.round(performance.now() - started)} ms (no new forward pass).`);
-    // Replacing the address costs a same-document navigation; it waits until the new masks are painted.
-    requestAnimationFrame(() => setTimeout(writeUrl));
+    writeUrlSoon();
     if (state.view === "model" && gridData) loadGrid();
     if (state.view === "compare" && compareData) loadCompare();
   } catch (error) {
@@ -243,6 +330,12 @@ async function drawCompare() {
   await Plotly.react(figure, built.data, built.layout, PLOT_CONFIG);
   followFigure(figure);
   paintOverlays(figure, built.overlays);
+  // Inputs that tokenise differently get B − A over their shared tokens as a figure of its own (its axes
+  // are those tokens, not either side's).
+  const aligned = $("compare-aligned-figure");
+  aligned.classList.toggle("hidden", !built.aligned);
+  if (built.aligned) await Plotly.react(aligned, built.aligned.data, built.aligned.layout, PLOT_CONFIG);
+  else Plotly.purge(aligned);
 }
 
 // ---------- export ----------
@@ -253,17 +346,17 @@ function exportFigure() {
     return compareData && compareFigure(compareData, state.cq, state.head, state.scales === "shared", figure.clientWidth, "plotly");
   }
   const meta = Object.assign({}, current.meta, { layer: current.layer });
-  return panelFigure(meta, layerPanels(meta, current.maps, 0, state.head), $("layer-figure").clientWidth, "plotly");
+  return panelFigure(meta, shownPanels(layerPanels(meta, current.maps, 0, state.head)), $("layer-figure").clientWidth, "plotly");
 }
 
 async function exportAs(format) {
   if (!current) return;
   if (state.view === "model") {
-    if (format !== "png") return;
-    const blob = await gridPng($("grid"));
-    if (blob) {
-      download(blob, "image/png", `addrop-${state.method}-model-view-${state.grid}.png`);
-      setStatus("Saved the model view as PNG.");
+    if (!GRID_FORMATS.includes(format)) return;
+    const image = format === "png" ? await gridPng($("grid")) : gridSvg($("grid"));
+    if (image) {
+      download(image, format === "png" ? "image/png" : "image/svg+xml", `addrop-${state.method}-model-view-${state.grid}.${format}`);
+      setStatus(`Saved the model view as ${format.toUpperCase()}.`);
     }
     return;
   }
@@ -281,7 +374,7 @@ async function exportAs(format) {
       const figure = exportFigure();
       if (!figure) return;
       if (format === "html") {
-        const library = await (await fetch("/vendor/plotly.min.js")).text();
+        const library = await (await fetch(STANDALONE_PLOTLY)).text();
         download(standaloneHtml(library, figure, `AD-DROP view: ${state.text.slice(0, 80)}`), "text/html", `${name}.html`);
       } else {
         const width = (comparing ? $("compare-figure") : $("layer-figure")).clientWidth;
@@ -313,6 +406,7 @@ function syncControls() {
   if ($("model-b").querySelector(`option[value="${CSS.escape(state.model_b || state.model)}"]`)) $("model-b").value = state.model_b || state.model;
   if ($("layer").options.length) $("layer").value = String(state.layer);
   if ($("head").options.length) $("head").value = String(state.head);
+  $("focus").value = state.focus;
   setSegmented("method", state.method);
   setSegmented("mode", state.mode);
   setSegmented("view", state.view);
@@ -325,9 +419,9 @@ function setView(view) {
   $("layer-view").classList.toggle("hidden", view !== "layer");
   $("model-view").classList.toggle("hidden", view !== "model");
   $("compare-view").classList.toggle("hidden", view !== "compare");
-  // the model view is a grid of canvases: it exports as one PNG
+  // the model view is a grid of canvases: it exports as one image
   document.querySelectorAll("[data-export]").forEach((button) => {
-    button.classList.toggle("hidden", view === "model" && button.dataset.export !== "png");
+    button.classList.toggle("hidden", view === "model" && !GRID_FORMATS.includes(button.dataset.export));
   });
   setSegmented("view", view);
   if (view === "layer") drawLayerView();
@@ -384,9 +478,13 @@ function bind() {
     state.steps = clampNumber(parseInt($("steps").value, 10), 1, 100, 20);
     syncControls(); writeUrl(); if (current) loadLayer();
   });
-  $("layer").addEventListener("change", () => { state.layer = Number($("layer").value); writeUrl(); loadLayer(); });
+  $("layer").addEventListener("change", () => { state.layer = Number($("layer").value); writeUrlSoon(); loadLayer(); });
+  $("focus").addEventListener("change", () => {
+    state.focus = $("focus").value; state.zoom = ""; writeUrlSoon();
+    if (state.view === "layer") drawLayerView();
+  });
   $("head").addEventListener("change", () => {
-    state.head = $("head").value; writeUrl();
+    state.head = $("head").value; writeUrlSoon();
     if (state.view === "layer") drawLayerView();
     if (state.view === "model") showGrid();
     if (state.view === "compare") drawCompare();
@@ -413,6 +511,8 @@ function bind() {
     writeUrl(); loadCompare();
   });
   document.querySelectorAll("[data-export]").forEach((button) => button.addEventListener("click", () => exportAs(button.dataset.export)));
+  $("walkthrough-open").addEventListener("click", () => walkthrough.open());
+  window.addEventListener("resize", debounce(() => walkthrough.refresh(), 250));
   $("copy-link").addEventListener("click", async () => {
     try { await navigator.clipboard.writeText(location.href); setStatus("Link to this view copied."); } catch (error) { setStatus(location.href); }
   });

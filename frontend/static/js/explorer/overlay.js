@@ -1,7 +1,10 @@
 // The canvas over a Plotly figure that carries what a p/q move changes: the candidate outlines, the drop
-// marks and the mask panel's cells.  It reads the axes' pixel geometry from the drawn figure, so it
+// marks; in the layer view also every map's cells and colour bar, so that a
+// layer or head change repaints it alone.  It reads the axes' pixel geometry from the drawn figure, so it
 // follows zoom, pan and resizes, and a slider move repaints it without touching Plotly.
 
+import { paintTokenLabels } from "./axislabels.js";
+import { paintColourBar } from "./colourbar.js";
 import { COLORS, markSize, markWidth, regionWidth } from "./figures.js";
 import { countSet, outlineSegments } from "./matrix.js";
 
@@ -17,33 +20,29 @@ function canvasFor(figure) {
   return canvas;
 }
 
-// Plotly's axis objects know where they are drawn: offset and length in pixels, and the shown range.
+// Plotly's axis objects know where they are drawn.  Their own l2p, since a y axis runs upwards: the maps'
+// y range [n - 0.5, -0.5] puts query 0 at the top (a plain proportion along the range put it at the
+// bottom, and with it every outline, mark and boundary line of the wrong row).
 function scale(axis) {
-  const [from, to] = axis.range.map(Number);
-  return (v) => axis._offset + ((v - from) / (to - from)) * axis._length;
+  return (v) => axis._offset + axis.l2p(v);
 }
 
-function cellImage(cells, fill) {
-  const n = cells.length;
-  const canvas = document.createElement("canvas");
-  canvas.width = n; canvas.height = n;
-  const context = canvas.getContext("2d");
-  const image = context.createImageData(n, n);
-  const rgba = new Map();
-  cells.forEach((row, i) => row.forEach((v, j) => {
-    const colour = fill(v);
-    if (!colour) return;
-    if (!rgba.has(colour)) rgba.set(colour, parseColour(colour));
-    image.data.set(rgba.get(colour), (i * n + j) * 4);
-  }));
-  context.putImageData(image, 0, 0);
-  return canvas;
+// One pixel per cell: the image of a map is made once and drawn scaled at every repaint (zoom, pan).
+const images = new WeakMap();
+function pixelImage(pixels, n) {
+  if (!images.has(pixels)) {
+    const canvas = new OffscreenCanvas(n, n);
+    canvas.getContext("2d").putImageData(new ImageData(pixels, n, n), 0, 0);
+    images.set(pixels, canvas);
+  }
+  return images.get(pixels);
 }
 
-function parseColour(colour) {
-  const hex = colour.match(/^#(..)(..)(..)$/);
-  const parts = hex ? hex.slice(1).map((h) => parseInt(h, 16)) : colour.match(/\d+/g).map(Number);
-  return [parts[0], parts[1], parts[2], 255];
+// The outline of a region is the same at every zoom and pan: traced once.
+const outlines = new WeakMap();
+function segmentsOf(region) {
+  if (!outlines.has(region)) outlines.set(region, outlineSegments(region));
+  return outlines.get(region);
 }
 
 // Below this many pixels a cell cannot carry an outline or a mark that leaves any of its colour visible,
@@ -79,13 +78,10 @@ function paintOne(context, fullLayout, overlay, ratio) {
   context.rect(xa._offset, ya._offset, xa._length, ya._length);
   context.clip();
   const n = overlay.n;
-  if (overlay.cells) {
-    // One pixel per cell, scaled up unsmoothed: one image to draw, where a rectangle per cell made the
-    // canvas's flush the slowest part of a move at 128 tokens.
-    const cells = cellImage(overlay.cells, overlay.fill);
+  if (overlay.pixels) {
     context.imageSmoothingEnabled = false;
     const left = px(-0.5), top = Math.min(py(-0.5), py(n - 0.5));
-    context.drawImage(cells, left, top, px(n - 0.5) - left, Math.abs(py(n - 0.5) - py(-0.5)));
+    context.drawImage(pixelImage(overlay.pixels, n), left, top, px(n - 0.5) - left, Math.abs(py(n - 0.5) - py(-0.5)));
   }
   if (overlay.boundaries.length) {
     context.beginPath();
@@ -103,7 +99,7 @@ function paintOne(context, fullLayout, overlay, ratio) {
   const markable = cell >= SMALLEST_MARKED_CELL;
   if (overlay.region && markable) {
     context.beginPath();
-    for (const [x0, y0, x1, y1] of outlineSegments(overlay.region)) {
+    for (const [x0, y0, x1, y1] of segmentsOf(overlay.region)) {
       context.moveTo(px(x0), py(y0));
       context.lineTo(px(x1), py(y1));
     }
@@ -122,6 +118,12 @@ function paintOne(context, fullLayout, overlay, ratio) {
     }));
   }
   context.restore();
+  if (overlay.colorbar) paintColourBar(context, overlay.colorbar, xa._offset + xa._length, ya._offset, ya._length);
+  if (overlay.labels) {
+    const drawn = paintTokenLabels(context, overlay.labels, px, py, { left: xa._offset, top: ya._offset, width: xa._length, height: ya._length });
+    // how thin the labels are, for tests and for anyone reading the page without seeing the canvas
+    Object.assign(context.canvas.dataset, { labelStep: drawn.step, labelsShown: drawn.count });
+  }
   return markable || !(overlay.region || overlay.dropped);
 }
 
@@ -148,6 +150,7 @@ export function paintOverlays(figure, overlays) {
   const first = overlays.find((o) => o.region) || overlays[0];
   canvas.dataset.candidates = first && first.region ? countSet(first.region) : 0;
   canvas.dataset.dropped = first && first.dropped ? countSet(first.dropped) : 0;
+  canvas.dataset.ranges = JSON.stringify(overlays.map((o) => (o.colorbar ? [o.colorbar.zmin, o.colorbar.zmax] : null)));
 }
 
 // Plotly redraws on resize, zoom and pan; the overlay follows each time.

@@ -2,9 +2,17 @@
 
 export const DEFAULTS = Object.freeze({
   text: "", pair: "", model: "minilm", method: "GA", mode: "high", p: 0.3, q: 0.2, seed: 0, steps: 20,
-  layer: 0, head: "0", view: "layer", grid: "attribution", layers: "", heads: "",
-  model_b: "", text_b: "", pair_b: "", cq: "attribution", scales: "shared",
+  layer: 0, head: "0", query: 0, view: "layer", grid: "attribution", layers: "", heads: "",
+  model_b: "", text_b: "", pair_b: "", cq: "attribution", scales: "shared", focus: "", zoom: "",
 });
+
+// Focus mode: one map at full width ("" shows all three); zoom is its shown window "x0,x1,y0,y1" in cells.
+export const FOCUS_MAPS = ["attention", "attribution", "mask"];
+
+export function parseZoom(text) {
+  const values = String(text).split(",").map(Number);
+  return values.length === 4 && values.every(Number.isFinite) && values[0] !== values[1] && values[2] !== values[3] ? values : null;
+}
 
 export function clampNumber(value, low, high, fallback) {
   return Number.isFinite(value) ? Math.min(high, Math.max(low, value)) : fallback;
@@ -19,10 +27,13 @@ export function readState(search) {
   state.seed = clampNumber(parseInt(state.seed, 10), 0, 4294967295, 0);
   state.steps = clampNumber(parseInt(state.steps, 10), 1, 100, 20);
   state.layer = clampNumber(parseInt(state.layer, 10), 0, 1000, 0);
+  state.query = clampNumber(parseInt(state.query, 10), 0, 100000, 0);  // the text view's row; checked against n on load
   const method = String(state.method).toUpperCase();
   state.method = ["GA", "IGA", "AA", "RD"].includes(method) ? method : "GA";
   state.mode = state.mode === "low" ? "low" : "high";
   state.scales = state.scales === "own" ? "own" : "shared";
+  state.focus = FOCUS_MAPS.includes(state.focus) ? state.focus : "";
+  state.zoom = state.focus && parseZoom(state.zoom) ? state.zoom : "";
   return state;
 }
 

@@ -1,0 +1,44 @@
+// The layer view's maps as images for the canvas: each panel's values colour-mapped to one pixel per
+// cell through the colour scale and range its exported Plotly trace gets, with what its colour bar
+// shows.  Building them takes a few milliseconds at 128 tokens, where Plotly took seconds per heatmap.
+
+import { colourTable, scalePixels } from "./colormap.js";
+import { boundaries } from "./figures.js";
+
+const tables = new Map();  // colour scales are module constants, so one table serves each for good
+function tableFor(scale) {
+  if (!tables.has(scale)) tables.set(scale, colourTable(scale));
+  return tables.get(scale);
+}
+
+function flatten(rows) {
+  const n = rows.length;
+  const values = new Float32Array(n * n);
+  rows.forEach((row, i) => values.set(row, i * n));
+  return values;
+}
+
+// Plotly's rule: a trace given both ends spans them; otherwise the data's own range.
+function zRange(values, trace) {
+  if (Number.isFinite(trace.zmin) && Number.isFinite(trace.zmax)) return [trace.zmin, trace.zmax];
+  let low = Infinity, high = -Infinity;
+  for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
+  return [low, high];
+}
+
+// What the canvas paints for panels drawn side by side on the axes x, x2, ... of an "image" figure.
+export function imageOverlays(meta, panels) {
+  const n = meta.tokens.length;
+  const lines = boundaries(meta);
+  return panels.map((panel, k) => {
+    const suffix = k === 0 ? "" : String(k + 1);
+    const values = flatten(panel.z);
+    const [zmin, zmax] = zRange(values, panel.trace);
+    const table = tableFor(panel.trace.colorscale);
+    return {
+      xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, region: panel.region || null, dropped: panel.dropped || null,
+      pixels: scalePixels(values, n, table, zmin, zmax), boundaries: lines,
+      colorbar: Object.assign({ table, zmin, zmax }, panel.colorbar || {}),
+    };
+  });
+}
