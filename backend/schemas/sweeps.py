@@ -85,13 +85,6 @@ class PriorTrial(_Strict):
     state: Literal["complete", "pruned"] = "complete"
     intermediate: dict[int, float] = Field({}, max_length=1000, description="Dev metric per epoch (for pruning).")
 
-    @field_validator("values")
-    @classmethod
-    def _finite(cls, values: list[float]) -> list[float]:
-        if not all(math.isfinite(value) for value in values):
-            raise ValueError("values must be finite numbers")
-        return values
-
     @field_validator("intermediate")
     @classmethod
     def _epochs(cls, values: dict[int, float]) -> dict[int, float]:
@@ -137,13 +130,6 @@ class SweepCreate(_Strict):
     prior_baseline: list[float] = Field(
         [], max_length=10, description="With baseline false: the best dev metrics (one per seed) of baseline runs "
         "made before this sweep, e.g. the twin of a search being resumed; the sweep's reference for its deltas.")
-
-    @field_validator("prior_baseline")
-    @classmethod
-    def _finite_baseline(cls, values: list[float]) -> list[float]:
-        if not all(math.isfinite(value) for value in values):
-            raise ValueError("values must be finite numbers")
-        return values
 
     @field_validator("seeds")
     @classmethod
