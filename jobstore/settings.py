@@ -41,6 +41,11 @@ class StoreSettings(BaseSettings):
         1800.0, gt=0, description="A running job with no training step or evaluation batch for this long is "
         "failed and its process ended (it hung; its heartbeat alone does not show progress)."
     )
+    pool_process_timeout_seconds: float = Field(
+        300.0, gt=0, description="How long a worker's pool process may take to start (its torch and transformers "
+        "imports, about 10 to 35 s) or to exit after its job; past it the process writes its Python stacks to the "
+        "worker's log and is ended, and the worker starts another (one froze at start-up in about 200 starts)."
+    )
     job_time_limit_seconds: int = Field(
         7 * 24 * 3600, gt=0, description="Celery's hard time limit of one job: past it the job's process is killed."
     )

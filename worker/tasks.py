@@ -6,10 +6,12 @@ torch and transformers as it starts, before a job arrives.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import sys
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
-from celery.signals import task_failure, task_received, worker_init, worker_process_init
+from celery.signals import task_failure, task_postrun, task_received, worker_init, worker_process_init
 from celery.worker import state as worker_state
 
 from jobstore.database import Database
@@ -40,10 +42,19 @@ def _migrate(**_: object) -> None:
     database().migrate()
 
 
+def _end_if_stuck() -> None:
+    """From now on, a pool process that is still here after ``pool_process_timeout_seconds`` writes every
+    thread's Python stack to the worker's log and exits. faulthandler's timer is a C thread that needs no GIL,
+    so it also ends a process frozen in a C lock (the freeze seen at start-up, in SQLite's free during
+    ``import torch``); the worker then starts a fresh one, and a job that was running is failed as lost."""
+    faulthandler.dump_traceback_later(settings.pool_process_timeout_seconds, exit=True, file=sys.__stderr__)
+
+
 @worker_process_init.connect
 def _prepare_child(**_: object) -> None:
     global _database, _is_parent, _presence
     _is_parent = False
+    _end_if_stuck()
     # Connections inherited over fork must not be shared with the parent.
     if _database is not None:
         _database.engine.dispose(close=False)
@@ -54,6 +65,13 @@ def _prepare_child(**_: object) -> None:
 
     _presence = Presence(database(), settings.job_queue, settings.worker_presence_seconds, torch.cuda.device_count())
     _presence.start()
+    faulthandler.cancel_dump_traceback_later()  # started: a job may take days (the job watchdog minds it)
+
+
+@task_postrun.connect
+def _exit_soon(**_: object) -> None:
+    # Sent in the pool process after its one job: the process now reports and exits (a fresh one per job).
+    _end_if_stuck()
 
 
 @task_received.connect

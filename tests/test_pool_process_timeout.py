@@ -1,0 +1,36 @@
+"""A worker's pool process that does not finish starting within ``ADDROP_POOL_PROCESS_TIMEOUT_SECONDS`` writes
+its Python stacks to the worker's log and exits, and the worker starts another: a process frozen at start-up
+(seen once in about 200 starts, in a C lock during ``import torch``) no longer holds the queue forever.
+
+A real start takes several seconds (torch and transformers are imported), so with a 2-second limit every pool
+process here is one that has not finished starting in time."""
+
+from __future__ import annotations
+
+import re
+
+import psutil
+
+from tests.jobs_stack import Stack, wait_for
+
+
+def test_a_pool_process_that_does_not_start_in_time_is_ended_and_replaced(tmp_path):
+    stack = Stack("embedded", tmp_path, {"ADDROP_POOL_PROCESS_TIMEOUT_SECONDS": "2"})
+    log = tmp_path / "worker.log"
+    try:
+        stack.start_worker()
+        seen: set[int] = set()
+
+        def replaced() -> bool:
+            for child in psutil.Process(stack.worker.pid).children(recursive=True):
+                seen.add(child.pid)
+            text = log.read_text(errors="replace") if log.exists() else ""
+            return len(re.findall(r"Timeout \(0:00:02\)!", text)) >= 2 and len(seen) >= 2
+
+        wait_for(replaced, 240, "two pool processes ended at their start-up limit and replaced", interval=0.2)
+        text = log.read_text(errors="replace")
+        # each one left its stacks, down to where it was in its start-up
+        assert "_prepare_child" in text
+        assert stack.worker.poll() is None  # the worker itself lives on and keeps starting pool processes
+    finally:
+        stack.close()
