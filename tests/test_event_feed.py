@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -43,8 +44,9 @@ def server(tmp_path_factory):
     thread.join(10)
 
 
-def queued_job(base: str) -> int:
-    answer = httpx.post(f"{base}/api/jobs", json={"model": "minilm", "data": {"task": "sst2"}, "training": {"epochs": 1}})
+def queued_job(base: str, data_dir: Path) -> int:
+    data = {"source": "directory", "task": "sst2", "data_dir": str(data_dir)}
+    answer = httpx.post(f"{base}/api/jobs", json={"model": "minilm", "data": data, "training": {"epochs": 1}})
     assert answer.status_code == 201, answer.text
     return answer.json()["id"]
 
@@ -83,9 +85,9 @@ def open_streams(base: str, job_id: int, n: int, stop: threading.Event, headers:
     return threads
 
 
-def test_many_streams_cost_the_database_what_one_costs(server):
+def test_many_streams_cost_the_database_what_one_costs(server, sst2_dir):
     app, base = server
-    job_id = queued_job(base)
+    job_id = queued_job(base, sst2_dir)
     counter = QueryCounter(app.state.jobs.db.engine)
     stop = threading.Event()
     try:
@@ -115,9 +117,9 @@ def set_state(db, job_id: int, state: str) -> None:
         session.execute(update(Job).where(Job.id == job_id).values(state=state, revision=Job.revision + 1, **times))
 
 
-def test_every_stream_gets_every_point_line_and_the_end(server):
+def test_every_stream_gets_every_point_line_and_the_end(server, sst2_dir):
     app, base = server
-    job_id = queued_job(base)
+    job_id = queued_job(base, sst2_dir)
     db = app.state.jobs.db
 
     connected = threading.Semaphore(0)
