@@ -200,6 +200,14 @@ def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: in
     studio.sweep(task, "search", body)
 
 
+def run_baselines(studio: Studio, task: str, phase: str, data_root: Path, seeds: list[int]) -> None:
+    """Plain jobs (AD-DROP off) of ``task`` at ``seeds``, outside any sweep, recorded under ``phase``."""
+    jobs = [studio.call("POST", "/api/jobs", json={**base_job(task, data_root, seed), "addrop": {"enabled": False},
+                                                    "name": f"{task} · baseline · seed {seed} (results/)"})["id"]
+            for seed in seeds]
+    studio.follow(task, phase, job_ids=jobs)
+
+
 def grid(studio: Studio, task: str, data_root: Path) -> None:
     # a grid sweep left running by an earlier invocation is followed to its end before anything is missing
     for sweep in studio.call("GET", "/api/sweeps", params={"limit": 200})["items"]:
@@ -225,9 +233,7 @@ def grid(studio: Studio, task: str, data_root: Path) -> None:
             "strategy": "grid", "seeds": [SEARCH_SEED], "baseline": not has_baseline and index == 0, "parallel": 2,
             "pruning": {"kind": "none"}})
     if not rows and not has_baseline:
-        job = studio.call("POST", "/api/jobs", json={**base_job(task, data_root, SEARCH_SEED), "addrop": {"enabled": False},
-                                                      "name": f"{task} · baseline · seed {SEARCH_SEED} (results/)"})
-        studio.follow(task, "grid", job_ids=[job["id"]])
+        run_baselines(studio, task, "grid", data_root, [SEARCH_SEED])
 
 
 def chosen_setting(task: str) -> dict:
@@ -256,11 +262,8 @@ def confirm(studio: Studio, task: str, data_root: Path) -> None:
                 "name": f"{task} · AD-DROP vs baseline{'' if baseline else ' (AD-DROP only)'} (results/)",
                 "base": base_job(task, data_root, seeds[0]), "space": space, "seeds": seeds, "baseline": baseline,
                 "parallel": 1, "pruning": {"kind": "none"}})
-    jobs = [studio.call("POST", "/api/jobs", json={**base_job(task, data_root, seed), "addrop": {"enabled": False},
-                                                    "name": f"{task} · baseline · seed {seed} (results/)"})["id"]
-            for seed in baseline_only]
-    if jobs:
-        studio.follow(task, "confirm", job_ids=jobs)
+    if baseline_only:
+        run_baselines(studio, task, "confirm", data_root, baseline_only)
 
 
 def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
@@ -276,8 +279,7 @@ def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
             "space": {"p": [0.3], "q": [0.3], "method": [method], "mode": [mode]}, "seeds": [SEARCH_SEED],
             "baseline": need_baseline and index == 0, "parallel": 1, "pruning": {"kind": "none"}})
     if need_baseline and not missing:
-        job = studio.call("POST", "/api/jobs", json={**base_job(task, data_root, SEARCH_SEED), "addrop": {"enabled": False}})
-        studio.follow(task, "prior", job_ids=[job["id"]])
+        run_baselines(studio, task, "prior", data_root, [SEARCH_SEED])
 
 
 def main() -> None:
