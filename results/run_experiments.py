@@ -6,7 +6,8 @@ Phases, per task:
            resumed with the recorded runs as the sweep's ``prior`` settings
   confirm  the best searched setting and the baseline at seeds the search did not use (1, 2, 3)
   prior    the paper's Figure 2 (MRPC): GA high vs low attribution vs RD vs no dropping, layer 0, p = q = 0.3,
-           dropping in every epoch
+           dropping in every epoch; its no-dropping run is a recorded seed-42 baseline of the same job when
+           there is one
   grid     every setting of a 5 x 5 grid of p and q (Optuna's GridSampler), seed 42, beside its baseline twin,
            no pruning: the reference an adaptive search is measured against (build_results.py replays the
            product's TPE search on the recorded values); it also counts as the task's search
@@ -266,9 +267,30 @@ def confirm(studio: Studio, task: str, data_root: Path) -> None:
         run_baselines(studio, task, "confirm", data_root, baseline_only)
 
 
+def reuse_baseline(task: str, phase: str, seed: int) -> bool:
+    """Copy a recorded plain run of ``task`` at ``seed`` from another phase into ``phase``, when its data and
+    training are those the phase would run: AD-DROP off, nothing else differs, so running it again would only
+    repeat the same numbers. The copy names its source."""
+    wanted = base_job(task, Path(), seed)
+    for source in ("search", "grid", "confirm"):
+        for run in recorded(task, source):
+            spec = run["spec"]
+            same_data = all(spec["data"].get(key) == value for key, value in wanted["data"].items() if key != "data_dir")
+            same_training = all(spec["training"].get(key) == value for key, value in wanted["training"].items())
+            if run["role"] == "baseline" and run["seed"] == seed and same_data and same_training:
+                path = RUNS / task / phase / f"{run_name(run)}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps({**run, "phase": phase, "copied_from": f"{source}/{path.name}"}, indent=1) + "\n")
+                print(f"  {task} {phase}: the baseline of seed {seed} is the one recorded by {source}")
+                return True
+    return False
+
+
 def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
     runs = recorded(task, "prior")
     have = {(r["setting"]["method"], r["setting"]["mode"]) if r["setting"] else "baseline" for r in runs}
+    if "baseline" not in have and reuse_baseline(task, "prior", SEARCH_SEED):
+        have.add("baseline")
     missing = [variant for variant in PRIOR_VARIANTS if variant not in have]
     need_baseline = "baseline" not in have
     print(f"{task} prior experiment: to run {missing} {'and the baseline' if need_baseline else ''}")

@@ -1,0 +1,36 @@
+"""results/run_experiments.py: a plain run recorded by one phase stands in for another phase's only when it is the
+same job (same data and training), so the experiment never repeats a run and never borrows a different one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
+import run_experiments  # noqa: E402
+
+
+def recorded_baseline(runs: Path, task: str, phase: str, seed: int, **changes) -> None:
+    spec = run_experiments.base_job(task, Path("/elsewhere"), seed)
+    for section, values in changes.items():
+        spec[section] = {**spec[section], **values}
+    run = {"task": task, "phase": phase, "role": "baseline", "setting": None, "seed": seed, "best_metric": 0.8,
+           "spec": spec, "epochs": []}
+    (runs / task / phase).mkdir(parents=True, exist_ok=True)
+    (runs / task / phase / f"baseline-seed{seed}.json").write_text(json.dumps(run))
+
+
+def test_a_recorded_baseline_is_reused_only_when_it_is_the_same_job(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_experiments, "RUNS", tmp_path)
+    recorded_baseline(tmp_path, "mrpc", "search", 42)
+    recorded_baseline(tmp_path, "rte", "search", 42, training={"learning_rate": 1e-4})
+    recorded_baseline(tmp_path, "sst2", "grid", 42, data={"max_train_samples": None})
+
+    assert run_experiments.reuse_baseline("mrpc", "prior", 42)
+    copy = json.loads((tmp_path / "mrpc" / "prior" / "baseline-seed42.json").read_text())
+    assert copy["phase"] == "prior" and copy["copied_from"] == "search/baseline-seed42.json"
+    assert not run_experiments.reuse_baseline("mrpc", "prior", 1)  # no run of that seed
+    assert not run_experiments.reuse_baseline("rte", "prior", 42)  # trained with another learning rate
+    assert not run_experiments.reuse_baseline("sst2", "prior", 42)  # trained on all of SST-2, not the subset
+    assert not (tmp_path / "rte" / "prior").exists() and not (tmp_path / "sst2" / "prior").exists()
