@@ -13,7 +13,7 @@ import copy
 import logging
 import statistics
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Sequence
 
 import optuna
@@ -38,6 +38,54 @@ DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an
 
 class SweepNotFound(JobNotFound):
     pass
+
+
+class LeaseLost(Exception):
+    """Another API process took over the sweep while this one was still advancing it."""
+
+
+class SweepLease:
+    """One API process's right to advance one sweep for ``seconds``, so that API replicas sharing a database
+    never ask for the same trial twice. The expiry it wrote is its token: renewing or releasing is conditional
+    on it, so a process whose round outlasted the lease finds out, and cannot release its successor's."""
+
+    def __init__(self, db, sweep_id: int, seconds: float = CONTROLLER_LEASE_SECONDS) -> None:
+        self.db = db
+        self.sweep_id = sweep_id
+        self.seconds = seconds
+        self.until: datetime | None = None
+
+    def take(self) -> bool:
+        """Hold the sweep if it is running and nobody holds it (or a holder's lease ran out)."""
+        now = utcnow()
+        until = now + timedelta(seconds=self.seconds)
+        with self.db.session() as session:
+            taken = session.execute(
+                update(Sweep).where(Sweep.id == self.sweep_id, Sweep.state == "running",
+                                    (Sweep.controller_until.is_(None)) | (Sweep.controller_until < now))
+                .values(controller_until=until)).rowcount
+        self.until = until if taken else None
+        return bool(taken)
+
+    def renew(self) -> None:
+        """Extend the lease before a write another controller could duplicate; :class:`LeaseLost` when it
+        ran out and was taken (or the sweep was deleted)."""
+        until = utcnow() + timedelta(seconds=self.seconds)
+        with self.db.session() as session:
+            renewed = session.execute(update(Sweep).where(Sweep.id == self.sweep_id, Sweep.controller_until == self.until)
+                                      .values(controller_until=until)).rowcount
+        if not renewed:
+            self.until = None
+            raise LeaseLost(self.sweep_id)
+        self.until = until
+
+    def release(self) -> None:
+        """Let the next round (of any API process) advance the sweep at once; a no-op once lost."""
+        if self.until is not None:
+            with self.db.session() as session:
+                session.execute(update(Sweep).where(Sweep.id == self.sweep_id, Sweep.controller_until == self.until)
+                                .values(controller_until=None))
+            self.until = None
 
 
 def summary(values: Sequence[float]) -> Summary:
@@ -139,24 +187,18 @@ class SweepService:
 
     def advance(self, sweep_id: int) -> None:
         """One round of ask-and-tell for the sweep, unless another API process holds it right now."""
-        if not self._lease(sweep_id):
+        lease = SweepLease(self.db, sweep_id)
+        if not lease.take():
             return
         try:
-            self._advance(sweep_id)
+            self._advance(sweep_id, lease)
+        except LeaseLost:
+            log.warning("sweep %s: the round outlasted its lease and another API process took the sweep over; "
+                        "this round stops before queueing anything more", sweep_id)
         finally:
-            with self.db.session() as session:
-                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(controller_until=None))
+            lease.release()
 
-    def _lease(self, sweep_id: int) -> bool:
-        now = utcnow()
-        with self.db.session() as session:
-            return bool(session.execute(
-                update(Sweep).where(Sweep.id == sweep_id, Sweep.state == "running",
-                                    (Sweep.controller_until.is_(None)) | (Sweep.controller_until < now))
-                .values(controller_until=now + timedelta(seconds=CONTROLLER_LEASE_SECONDS))
-            ).rowcount)
-
-    def _advance(self, sweep_id: int) -> None:
+    def _advance(self, sweep_id: int, lease: SweepLease) -> None:
         with self.db.session() as session:
             sweep = session.get(Sweep, sweep_id)
             jobs = session.scalars(select(Job).where(Job.sweep_id == sweep_id)).all()
@@ -190,6 +232,7 @@ class SweepService:
             twins = [job for job in jobs if job.sweep_role == "baseline"]
             new_rows += [self._job(sweep, None, index, spec.seeds[index]) for index in _to_run(twins, len(spec.seeds))]
         if new_rows:
+            lease.renew()
             self.jobs.queue_rows(new_rows)
             for row in new_rows:
                 if row.sweep_role == "trial":
@@ -213,6 +256,7 @@ class SweepService:
         exhausted = False
         distributions = studies.distributions(space, spec.strategy)
         while in_flight < spec.parallel and asked < budget:
+            lease.renew()
             study.sampler = studies.sampler(spec.strategy, space, spec.sampler_seed, len(trials), budget)
             trial = study.ask(distributions)
             trials = study.get_trials(deepcopy=False)
@@ -241,6 +285,7 @@ class SweepService:
                 self._copy_outcome(study, trial, trials[trial.user_attrs["same_as"]])
         trials = study.get_trials(deepcopy=False)
         open_trials = any(trial.state == TrialState.RUNNING for trial in trials)
+        lease.renew()
         with self.db.session() as session:
             baseline_open = session.scalar(select(func.count()).select_from(Job).where(
                 Job.sweep_id == sweep_id, Job.sweep_role == "baseline", Job.state.not_in(FINISHED))) or 0

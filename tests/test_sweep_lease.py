@@ -1,0 +1,82 @@
+"""The lease that lets one API process at a time advance a sweep, on SQLite and PostgreSQL: a round that
+outlasts its lease finds out before it queues anything more, and never releases its successor's lease."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import update
+
+from backend.sweeps import LeaseLost, SweepLease
+from jobstore.database import Database
+from jobstore.orm import Sweep
+from tests.jobs_stack import POSTGRES, postgres_schema_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'studio.db'}")
+        db.migrate()
+        yield db
+        db.dispose()
+        return
+    schema = f"lease_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    db = Database(postgres_schema_url(schema))
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def running_sweep(db: Database) -> int:
+    with db.session() as session:
+        sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=uuid.uuid4().hex, task="sst2",
+                      model="m", metric_name="accuracy")
+        session.add(sweep)
+        session.flush()
+        return sweep.id
+
+
+def holder(db: Database, sweep_id: int):
+    with db.session() as session:
+        return session.get(Sweep, sweep_id).controller_until
+
+
+def test_one_controller_at_a_time_and_a_late_one_finds_out(database):
+    sweep_id = running_sweep(database)
+    first, second = SweepLease(database, sweep_id, seconds=0.5), SweepLease(database, sweep_id, seconds=30)
+    assert first.take()
+    assert not second.take()  # held
+    first.renew()  # a round renews before each write while it still holds the sweep
+    assert holder(database, sweep_id) == first.until
+
+    time.sleep(0.7)  # the first round outlasts its lease; another API process takes the sweep over
+    assert second.take()
+    with pytest.raises(LeaseLost):
+        first.renew()
+    first.release()  # the late round's release leaves its successor's lease alone
+    assert holder(database, sweep_id) == second.until
+    second.renew()
+    assert not SweepLease(database, sweep_id).take()
+
+    second.release()
+    assert holder(database, sweep_id) is None
+    again = SweepLease(database, sweep_id)
+    assert again.take()
+    again.release()
+
+
+def test_a_finished_sweep_is_not_taken(database):
+    sweep_id = running_sweep(database)
+    with database.session() as session:
+        session.execute(update(Sweep).where(Sweep.id == sweep_id).values(state="succeeded"))
+    assert not SweepLease(database, sweep_id).take()
