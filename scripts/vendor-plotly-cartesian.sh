@@ -1,12 +1,9 @@
 #!/usr/bin/env bash
-# Replaces frontend/static/vendor/plotly.js-cartesian-dist-min with the npm package of the plotly.js version
-# that the installed `plotly` Python package serves, so the explorer's standalone export matches the pages.
+# Replaces frontend/static/vendor/plotly.js-cartesian-dist-min (the Plotly.js every page and the explorer's
+# standalone export run) with the npm package at the version given: scripts/vendor-plotly-cartesian.sh 4.1.1
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. .venv/bin/activate
-version=$(python -c 'import pathlib, plotly, re
-text = (pathlib.Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()[:200]
-print(re.search(r"plotly\.js v([0-9.]+)", text).group(1))')
+version=${1:?"usage: $0 VERSION (a plotly.js release, e.g. 4.1.1)"}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "plotly.js-cartesian-dist-min@$version" >/dev/null && tar xzf ./*.tgz)

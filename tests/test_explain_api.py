@@ -68,8 +68,9 @@ def test_health_models_and_page(client, tiny_dir):
     assert [m["name"] for m in models] == ["minilm", str(tiny_dir), "/nonexistent/model-dir"]
     assert all(m["kind"] == "configured" for m in models)
     page = client.get("/")
-    assert page.status_code == 200 and "/vendor/plotly.min.js" in page.text and "js/explorer/main.js" in page.text
-    script = client.get("/vendor/plotly.min.js")
+    plotly = "/static/vendor/plotly.js-cartesian-dist-min/plotly-cartesian.min.js"
+    assert page.status_code == 200 and plotly in page.text and "js/explorer/main.js" in page.text
+    script = client.get(plotly)
     assert script.status_code == 200 and len(script.content) > 1_000_000
     assert client.get("/static/js/explorer/main.js").status_code == 200
     schema = client.get("/openapi.json").json()["components"]["schemas"]

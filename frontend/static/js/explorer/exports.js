@@ -67,8 +67,8 @@ export function compareCsv(views) {
   return lines.join("\n") + "\n";
 }
 
-// Plotly's own partial bundle with the cartesian traces (heatmap, scatter): a third of the full library,
-// and enough for every figure the explorer draws.
+// The Plotly.js every page runs: Plotly's own partial bundle with the cartesian traces (heatmap, scatter, bar),
+// a third of the full library and enough for every figure the pages draw.
 export const STANDALONE_PLOTLY = "/static/vendor/plotly.js-cartesian-dist-min/plotly-cartesian.min.js";
 
 export function standaloneHtml(library, figure, title) {
