@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { heatmap, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { hasSpread, heatmap, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -46,6 +46,13 @@ test("hover text is escaped", () => {
 test("the colour range is symmetric around zero", () => {
   assert.equal(symmetricLimit([[0.02, null], [-0.05, 0.01]]), 0.05);
   assert.equal(symmetricLimit([[null]]), 0.01);
+});
+
+test("a colour scale is worth showing only for two or more different values", () => {
+  assert.equal(hasSpread([[0.81, null], [null, null]]), false);
+  assert.equal(hasSpread([[0.81, 0.81], [null, NaN]]), false);
+  assert.equal(hasSpread([[null]]), false);
+  assert.equal(hasSpread([[0.81, null], [0.8, null]]), true);
 });
 
 test("sorting puts trials without a result last in both directions", () => {

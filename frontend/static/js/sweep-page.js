@@ -5,7 +5,7 @@
 import { $, el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
-import { heatmap, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
+import { hasSpread, heatmap, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
@@ -60,6 +60,7 @@ function renderHeatmap(sweep) {
     colorscale: map.relative ? "RdBu" : "Viridis", reversescale: map.relative, zmid: map.relative ? 0 : undefined,
     texttemplate: map.relative ? "%{z:+.3f}" : "%{z:.3f}", textfont: { size: 11 },
     zmin: map.relative ? -limit : undefined, zmax: map.relative ? limit : undefined,
+    showscale: map.relative || hasSpread(map.z),
     colorbar: { title: { text: map.relative ? `Δ ${escapeHtml(sweep.metric)}<br>vs baseline` : escapeHtml(sweep.metric), side: "right" }, thickness: 12 },
   };
   const traces = [heat];
@@ -75,7 +76,8 @@ function renderHeatmap(sweep) {
     yaxis: { title: { text: "p (candidate fraction)" }, type: "category" },
     legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
   }, config);
-  $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running" : "no baseline yet: colours show the metric";
+  $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running"
+    : sweep.baseline ? "the baseline has not finished yet: colours show the metric" : "no baseline in this sweep: colours show the metric";
 }
 
 function renderTable(sweep) {
@@ -156,7 +158,7 @@ async function renderImportance(sweep) {
   const names = Object.keys(result.params);
   Plotly.react("importance", names.length ? [{ type: "bar", orientation: "h", x: names.map((n) => result.params[n]), y: names,
     marker: { color: "#2c5fbf" }, hovertemplate: "%{y}: %{x:.2f}<extra></extra>" }] : [], {
-    title: { text: `importance of each setting (fANOVA, ${result.trials} trials)`, font: { size: 13 } },
+    title: { text: `importance of each setting (fANOVA, ${result.trials} trial${result.trials === 1 ? "" : "s"})`, font: { size: 13 } },
     margin: { l: 70, r: 10, t: 36, b: 40 },
     xaxis: { range: [0, 1], title: { text: "share of the variance" }, visible: names.length > 0 }, yaxis: { visible: names.length > 0 },
     annotations: names.length ? [] : [{ text: escapeHtml(result.message || ""), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],

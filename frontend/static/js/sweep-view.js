@@ -103,6 +103,16 @@ export function symmetricLimit(z) {
   return values.length ? Math.max(...values, 1e-4) : 0.01;
 }
 
+/**
+ * Whether the map holds two or more different values: a colour scale for one value only repeats the cell's
+ * own number over a range Plotly makes up around it.
+ * @param {(number | null)[][]} z
+ * @returns {boolean}
+ */
+export function hasSpread(z) {
+  return new Set(z.flat().filter((v) => v !== null && Number.isFinite(v))).size > 1;
+}
+
 const SORT_KEYS = {
   number: (/** @type {Trial} */ t) => t.number,
   state: (/** @type {Trial} */ t) => t.state,
