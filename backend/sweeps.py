@@ -128,7 +128,8 @@ class SweepService:
                     ADDropConfig(method=method, p=p, q=spec.space.q[0], layers=tuple(spec.space.layers[0]))
                 except ValueError as error:
                     raise InvalidJob(f"space: {error}") from None
-        name = spec.name or f"{prepared.task.name} · {spec.strategy} over {spec.space.size()} settings"
+        size = spec.space.size()
+        name = spec.name or f"{prepared.task.name} · {spec.strategy} over {size} setting{'' if size == 1 else 's'}"
         study_name = f"addrop-sweep-{uuid.uuid4().hex}"
         try:
             study = optuna.create_study(study_name=study_name, storage=self._storage(), direction="maximize")
@@ -290,7 +291,7 @@ class SweepService:
             baseline_open = session.scalar(select(func.count()).select_from(Job).where(
                 Job.sweep_id == sweep_id, Job.sweep_role == "baseline", Job.state.not_in(FINISHED))) or 0
             if not open_trials and not baseline_open and (asked >= budget or exhausted):
-                message = (f"all {budget} settings ran" if not exhausted else
+                message = (("the setting ran" if budget == 1 else f"all {budget} settings ran") if not exhausted else
                            f"the search kept proposing settings already run; {len(seen)} distinct settings ran")
                 session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == "running").values(
                     state="succeeded", finished_at=utcnow(), message=message, revision=Sweep.revision + 1))

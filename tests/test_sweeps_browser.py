@@ -88,3 +88,30 @@ def test_the_sweep_page_shows_the_grid_against_the_baseline(stack, shared_data, 
         page.wait_for_selector(f"#sweeps-table a[href='/sweeps/{created['id']}']")
         assert "4 / 4" in page.inner_text("#sweeps-table")
         page.screenshot(path=ARTIFACTS / "sweeps-list.png", full_page=True)
+
+
+def test_a_baseline_from_earlier_runs_is_the_curves_reference_line(stack, shared_data, tmp_path):
+    """A resumed sweep without twins of its own (``prior_baseline``): the heatmap is coloured against the earlier
+    runs' mean, and the curves draw that mean as a dashed line over the trials' epochs with a +/- std band."""
+    model = make_tiny_model(tmp_path / "model")
+    data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
+    client = stack.client()
+    earlier = [0.50, 0.56]
+    created = client.post("/api/sweeps", json={
+        "base": job_request(model, data, epochs=2), "space": {"p": [0.3], "q": [0.5]}, "seeds": [1],
+        "baseline": False, "prior_baseline": earlier, "pruning": {"kind": "none"}}).json()
+    done = wait_for(lambda: (s := client.get(f"/api/sweeps/{created['id']}").json())["state"] == "succeeded" and s,
+                    600, "the sweep to finish", interval=1)
+    mean, std = sum(earlier) / 2, abs(earlier[1] - earlier[0]) / 2 ** 0.5
+    with chromium_page(width=1280) as page:
+        page.goto(f"{stack.url}/sweeps/{created['id']}")
+        page.wait_for_function("(document.getElementById('curves').data || []).some((t) => t.name.startsWith('baseline best'))")
+        assert "runs before this sweep" in page.inner_text("#baseline-detail")
+        heat = page.evaluate("document.getElementById('heatmap').data[0]")
+        assert heat["z"][0][0] == pytest.approx(done["trials"][0]["value"]["mean"] - mean)
+        curves = {trace["name"]: trace for trace in page.evaluate("document.getElementById('curves').data")}
+        line, band = curves["baseline best (earlier runs)"], curves["baseline ± std"]
+        assert line["y"] == pytest.approx([mean, mean]) and line["line"]["dash"] == "dash"
+        assert line["x"] == [1, 2]  # across the trials' epochs
+        assert sorted(set(band["y"])) == pytest.approx([mean - std, mean + std])
+        page.screenshot(path=ARTIFACTS / "sweep-page-earlier-baseline.png", full_page=True)

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { hasSpread, heatmap, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { hasSpread, heatmap, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -46,6 +46,12 @@ test("hover text is escaped", () => {
 test("the colour range is symmetric around zero", () => {
   assert.equal(symmetricLimit([[0.02, null], [-0.05, 0.01]]), 0.05);
   assert.equal(symmetricLimit([[null]]), 0.01);
+});
+
+test("counts read as English", () => {
+  assert.equal(plural(1, "trial"), "1 trial");
+  assert.equal(plural(0, "trial"), "0 trials");
+  assert.equal(plural(4, "baseline run"), "4 baseline runs");
 });
 
 test("a colour scale is worth showing only for two or more different values", () => {

@@ -3,6 +3,7 @@
 
 import { TOKEN_KEY, api } from "./common/http.js";
 import { layerSets, numberList, preset, sweepSize } from "./sweep-form.js";
+import { plural } from "./sweep-view.js";
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("sweep-form"));
 const context = JSON.parse(/** @type {HTMLElement} */ (document.getElementById("sweep-context")).textContent || "{}");
@@ -62,7 +63,6 @@ function showSize() {
   form.querySelectorAll(".field-error").forEach((slot) => { slot.textContent = ""; });
   try {
     const size = sweepSize(body());
-    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
     status.textContent = `${plural(size.settings, "setting")} × ${plural(body().seeds.length, "seed")} = ${plural(size.runs, "run")}, plus ${plural(size.baseline, "baseline run")}`
       + (size.settings > context.max_trials ? ` · over this server's limit of ${context.max_trials} settings` : "");
   } catch (error) {

@@ -5,7 +5,7 @@
 import { $, el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
-import { hasSpread, heatmap, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
+import { hasSpread, heatmap, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
@@ -99,7 +99,7 @@ function renderTable(sweep) {
     th.classList.toggle("sorted", th.dataset.sort === sort.key);
     th.dataset.direction = th.dataset.sort === sort.key ? sort.direction : "";
   });
-  $("trials-note").textContent = `${sweep.trials.length} trials · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`;
+  $("trials-note").textContent = `${plural(sweep.trials.length, "trial")} · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`;
 }
 
 async function renderCurves(sweep) {
@@ -158,7 +158,7 @@ async function renderImportance(sweep) {
   const names = Object.keys(result.params);
   Plotly.react("importance", names.length ? [{ type: "bar", orientation: "h", x: names.map((n) => result.params[n]), y: names,
     marker: { color: "#2c5fbf" }, hovertemplate: "%{y}: %{x:.2f}<extra></extra>" }] : [], {
-    title: { text: `importance of each setting (fANOVA, ${result.trials} trial${result.trials === 1 ? "" : "s"})`, font: { size: 13 } },
+    title: { text: `importance of each setting (fANOVA, ${plural(result.trials, "trial")})`, font: { size: 13 } },
     margin: { l: 70, r: 10, t: 36, b: 40 },
     xaxis: { range: [0, 1], title: { text: "share of the variance" }, visible: names.length > 0 }, yaxis: { visible: names.length > 0 },
     annotations: names.length ? [] : [{ text: escapeHtml(result.message || ""), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],

@@ -104,6 +104,14 @@ export function symmetricLimit(z) {
 }
 
 /**
+ * A count with its noun, in the plural unless it is one: plural(1, "trial") is "1 trial".
+ * @param {number} n
+ * @param {string} word
+ * @returns {string}
+ */
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/**
  * Whether the map holds two or more different values: a colour scale for one value only repeats the cell's
  * own number over a range Plotly makes up around it.
  * @param {(number | null)[][]} z
