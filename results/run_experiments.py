@@ -145,15 +145,19 @@ class Studio:
         items = self.call("GET", "/api/sweeps", params={"limit": 200})["items"]
         return next((s["id"] for s in items if s["name"] == name and s["state"] == "running"), None)
 
-    def sweep(self, task: str, phase: str, body: dict) -> None:
-        """Start the sweep (or pick up the running one of the same name) and record its runs."""
+    def start(self, task: str, phase: str, body: dict) -> int:
+        """Start the sweep, or pick up the running one of the same name; its id."""
         sweep_id = self.running_sweep(body["name"])
         if sweep_id is None:
             sweep_id = self.call("POST", "/api/sweeps", json=body)["id"]
             print(f"{task} {phase}: started sweep {sweep_id}")
         else:
             print(f"{task} {phase}: following sweep {sweep_id}, still running")
-        self.follow(task, phase, sweep_id=sweep_id)
+        return sweep_id
+
+    def sweep(self, task: str, phase: str, body: dict) -> None:
+        """Start the sweep (or pick up the running one of the same name) and record its runs."""
+        self.follow(task, phase, sweep_id=self.start(task, phase, body))
 
     def follow(self, task: str, phase: str, sweep_id: int | None = None, job_ids: list[int] = ()) -> None:
         """Record the sweep's (or the jobs') runs as they finish, until everything has."""
@@ -294,12 +298,15 @@ def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
     missing = [variant for variant in PRIOR_VARIANTS if variant not in have]
     need_baseline = "baseline" not in have
     print(f"{task} prior experiment: to run {missing} {'and the baseline' if need_baseline else ''}")
-    for index, (method, mode) in enumerate(missing):
-        studio.sweep(task, "prior", {
-            "name": f"{task} · prior experiment {method} {mode} (results/)",
-            "base": base_job(task, data_root, SEARCH_SEED, cross_tuning=False),
-            "space": {"p": [0.3], "q": [0.3], "method": [method], "mode": [mode]}, "seeds": [SEARCH_SEED],
-            "baseline": need_baseline and index == 0, "parallel": 1, "pruning": {"kind": "none"}})
+    # every variant's sweep is started before any is followed, so the variants train side by side
+    started = [studio.start(task, "prior", {
+        "name": f"{task} · prior experiment {method} {mode} (results/)",
+        "base": base_job(task, data_root, SEARCH_SEED, cross_tuning=False),
+        "space": {"p": [0.3], "q": [0.3], "method": [method], "mode": [mode]}, "seeds": [SEARCH_SEED],
+        "baseline": need_baseline and index == 0, "parallel": 1, "pruning": {"kind": "none"}})
+        for index, (method, mode) in enumerate(missing)]
+    for sweep_id in started:
+        studio.follow(task, "prior", sweep_id=sweep_id)
     if need_baseline and not missing:
         run_baselines(studio, task, "prior", data_root, [SEARCH_SEED])
 
