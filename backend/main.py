@@ -82,8 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.feed = JobFeed(app.state.jobs, settings.events_poll_seconds)
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
-    # The URLs of these files carry no version, so a browser revalidates them (a 304 when unchanged).
-    app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR, cache_control="no-cache"), name="static")
+    # Pages ask for these files under their content version (cached for good); any other URL of them is
+    # revalidated (a 304 when unchanged).
+    app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR, cache_control="no-cache", versions=pages.ASSET_VERSIONS),
+              name="static")
     routers = [module.router for module in (health, models, explain, jobs, sweeps, job_pages, sweep_pages, pages, docs)]
     for router in routers:
         app.include_router(router)

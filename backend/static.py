@@ -1,20 +1,28 @@
-"""Static assets (scripts, styles, SVG, Plotly.js) served gzip-compressed to clients that accept it.
+"""Static assets (scripts, styles, SVG, Plotly.js) served gzip-compressed to clients that accept it, and
+cached for good by the browser when asked for under their content version.
 
-Starlette's ``GZipMiddleware`` compresses every response afresh as it streams: Plotly.js alone (4.8 MB)
-costs about 0.4 s of CPU per page load that way on a two-core machine. ServeStatic (WhiteNoise's ASGI fork)
-serves only ``.gz`` files written beside the originals by a build step, which for Plotly.js would mean
-writing into the installed ``plotly`` package. Here a file is compressed once per version (its mtime and
-size) and kept in memory; the compressed body has an ETag of its own, so a reload revalidates with a 304
-instead of downloading it again. A request with a ``Range`` header gets the file itself, so byte ranges
+Starlette's ``GZipMiddleware`` compresses every response afresh as it streams: the full Plotly.js (4.8 MB)
+cost about 0.4 s of CPU per page load that way on a two-core machine. ServeStatic (WhiteNoise's ASGI fork)
+serves only ``.gz`` files written beside the originals by a build step, one more thing to keep in step with
+the sources. Here a file is compressed once per version (its mtime and size) and kept in memory; the
+compressed body has an ETag of its own, so a revalidation is answered with a 304. A request with a ``Range`` header gets the file itself, so byte ranges
 keep meaning bytes of the file; only files served through here are touched (never an API or SSE response).
+
+Pages name each asset with its content hash (``/static/css/app.css?v=3f2a…``), and list every ES module so in
+an import map, so that the modules' own relative imports resolve to versioned URLs too. A URL whose version
+is the file's current one is immutable and cached for a year: a reload asks for nothing. Any other URL of the
+file (no version, or an old one) is revalidated on every use, so nothing stale ever runs.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import os
 import threading
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -44,6 +52,45 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
                     quality = 0.0
         weights[name.strip()] = quality
     return weights.get("gzip", weights.get("x-gzip", weights.get("*", 0.0))) > 0
+
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class AssetVersions:
+    """Each file's content version under ``directory`` (a short SHA-256), recomputed only when the file changes."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory).resolve()
+        self._digests: dict[Path, tuple[tuple[int, int], str]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, path: str | os.PathLike[str]) -> str | None:
+        """The version of the file at ``path`` (relative to the directory, or absolute inside it); None when
+        there is no such file."""
+        full = (self.directory / path).resolve()
+        if not full.is_relative_to(self.directory):
+            return None
+        try:
+            stat_result = full.stat()
+        except OSError:
+            return None
+        version = (stat_result.st_mtime_ns, stat_result.st_size)
+        with self._lock:
+            cached = self._digests.get(full)
+            if cached is None or cached[0] != version:
+                cached = (version, hashlib.sha256(full.read_bytes()).hexdigest()[:16])
+                self._digests[full] = cached
+            return cached[1]
+
+    def modules(self, folder: str = "js") -> list[str]:
+        """Every ES module under ``folder``, as paths relative to the directory."""
+        return sorted(path.relative_to(self.directory).as_posix() for path in (self.directory / folder).rglob("*.js"))
+
+    @staticmethod
+    def import_map(urls: dict[str, str]) -> str:
+        """An import map (``{"imports": {plain URL: versioned URL}}``) safe to put inside a script element."""
+        return json.dumps({"imports": urls}, separators=(",", ":")).replace("<", "\\u003c")
 
 
 class GzipCache:
@@ -83,15 +130,17 @@ class CompressedStaticFiles(StaticFiles):
     """Starlette's StaticFiles (ETag, Last-Modified, 304, Range, HEAD) with the file's gzip body for clients
     that take gzip, and ``cache_control`` on every file."""
 
-    def __init__(self, *, directory: str | os.PathLike[str], cache_control: str) -> None:
+    def __init__(self, *, directory: str | os.PathLike[str], cache_control: str,
+                 versions: AssetVersions | None = None) -> None:
         super().__init__(directory=directory)
         self.cache_control = cache_control
+        self.versions = versions
         self.cache = GzipCache()
 
     def file_response(self, full_path, stat_result: os.stat_result, scope: Scope, status_code: int = 200) -> Response:
         request_headers = Headers(scope=scope)
         file = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
-        file.headers["cache-control"] = self.cache_control
+        file.headers["cache-control"] = self._cache_control(full_path, scope)
         compressible = (file.media_type or "").startswith(COMPRESSIBLE) and stat_result.st_size >= MIN_BYTES
         if compressible:
             file.headers["vary"] = "Accept-Encoding"
@@ -106,3 +155,10 @@ class CompressedStaticFiles(StaticFiles):
         if self.is_not_modified(chosen.headers, request_headers):
             return NotModifiedResponse(chosen.headers)
         return chosen
+
+    def _cache_control(self, full_path: str | os.PathLike[str], scope: Scope) -> str:
+        """Immutable when the URL names the file's current version, else the configured policy."""
+        if self.versions is None:
+            return self.cache_control
+        asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v", [None])[-1]
+        return IMMUTABLE if asked and asked == self.versions.of(full_path) else self.cache_control

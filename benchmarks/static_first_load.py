@@ -65,7 +65,7 @@ def load(page, seen: dict[str, dict[str, float]], url: str | None) -> dict[str, 
     page.wait_for_timeout(300)  # late loadingFinished events
     millis = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
     # Plotly.js alone, request sent to last byte in: the transfer, apart from the CPU time spent running it
-    plotly = page.evaluate("""(() => { const e = performance.getEntriesByType('resource').find((r) => r.name.endsWith('/plotly-cartesian.min.js'));
+    plotly = page.evaluate("""(() => { const e = performance.getEntriesByType('resource').find((r) => /\\/plotly[^/]*\\.min\\.js(\\?|$)/.test(r.name));
         return e ? e.responseEnd - e.requestStart : 0; })()""")
     responses = [r for r in seen.values() if "status" in r]
     return {"wire": sum(r.get("wire", 0) for r in responses), "decoded": sum(r["decoded"] for r in responses),

@@ -205,6 +205,11 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
         assert page.locator("#p").input_value() == "0.7" and page.locator("#layer").input_value() == "2"
         assert page.locator("#text-pair").input_value() == "A cat was sitting on a mat."
+        # Every script, module (relative imports too, through the import map), style and icon came under its
+        # content version: one URL per file, cached for good.
+        fetched = page.evaluate("performance.getEntriesByType('resource').map((r) => r.name).filter((n) => n.includes('/static/'))")
+        assert any("/static/js/explorer/overlay.js?v=" in url for url in fetched)
+        assert all("?v=" in url for url in fetched), [url for url in fetched if "?v=" not in url]
 
 
 def test_hostile_text_is_shown_not_run(server):

@@ -1,8 +1,10 @@
-"""Static assets go out gzip-compressed once per file version, with ETags that let a reload revalidate."""
+"""Static assets go out gzip-compressed once per file version, with ETags that let a reload revalidate; pages
+name them under their content version, which browsers may cache for good."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import re
 
@@ -13,7 +15,7 @@ from fastapi.testclient import TestClient
 from backend import static
 from backend.main import create_app
 from backend.settings import Settings
-from backend.static import CompressedStaticFiles, accepts_gzip
+from backend.static import IMMUTABLE, AssetVersions, CompressedStaticFiles, accepts_gzip
 from frontend import STATIC_DIR
 
 SCRIPT = ("export const answer = () => 42;  // padding that compresses well\n" * 400).encode()
@@ -146,3 +148,48 @@ def test_every_page_runs_the_vendored_plotly_bundle_and_its_traces_are_in_it(tmp
         for page in ("/", "/jobs", "/jobs/new", "/jobs/compare", "/sweeps", "/sweeps/new"):
             html = client.get(page).text
             assert PLOTLY in html and "plotly.min.js" not in html, page
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def test_pages_name_every_asset_and_module_by_its_content_and_those_urls_are_immutable(tmp_path):
+    with TestClient(create_app(Settings(data_dir=tmp_path))) as client:
+        for page in ("/", "/jobs", "/jobs/new", "/sweeps/new"):
+            html = client.get(page).text
+            urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+            assert urls and all("?v=" in url for url in urls), (page, urls)
+            for url in urls:
+                path, version = url.removeprefix("/static/").split("?v=")
+                assert version == sha(STATIC_DIR / path), url  # the version is the file's content
+                assert client.get(url).headers["cache-control"] == IMMUTABLE, url
+            imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html).group(1))["imports"]
+            modules = sorted(p.relative_to(STATIC_DIR).as_posix() for p in (STATIC_DIR / "js").rglob("*.js"))
+            assert sorted(imports) == [f"/static/{m}" for m in modules]
+            assert all(imports[f"/static/{m}"] == f"/static/{m}?v={sha(STATIC_DIR / m)}" for m in modules)
+            assert html.index('type="importmap"') < html.index('type="module"')  # a map after a module is ignored
+        # the same file under no version or an old one is revalidated, so an old URL never pins old code
+        assert client.get("/static/css/app.css").headers["cache-control"] == "no-cache"
+        assert client.get("/static/css/app.css?v=0123456789abcdef").headers["cache-control"] == "no-cache"
+
+
+def test_a_changed_file_gets_a_new_version_and_its_old_url_stops_being_immutable(tmp_path):
+    (tmp_path / "js").mkdir()
+    module = tmp_path / "js" / "a.js"
+    module.write_text("export const a = 1;\n")
+    versions = AssetVersions(tmp_path)
+    app = FastAPI()
+    app.mount("/static", CompressedStaticFiles(directory=tmp_path, cache_control="no-cache", versions=versions))
+    with TestClient(app) as client:
+        old = versions.of("js/a.js")
+        assert old == sha(module) and versions.modules() == ["js/a.js"]
+        assert client.get(f"/static/js/a.js?v={old}").headers["cache-control"] == IMMUTABLE
+        module.write_text("export const a = 2;  // changed\n")
+        new = versions.of("js/a.js")
+        assert new == sha(module) != old
+        assert client.get(f"/static/js/a.js?v={new}").headers["cache-control"] == IMMUTABLE
+        assert client.get(f"/static/js/a.js?v={old}").headers["cache-control"] == "no-cache"
+    (tmp_path.parent / "outside.js").write_text("secret")
+    assert versions.of("js/missing.js") is None and versions.of("../outside.js") is None
+    assert "</script" not in AssetVersions.import_map({"/static/</script>.js": "/x"})

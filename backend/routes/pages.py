@@ -1,15 +1,44 @@
-"""HTML pages (Jinja2 templates from ``frontend/``)."""
+"""HTML pages (Jinja2 templates from ``frontend/``), naming their assets by content version."""
+
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from addrop import __version__
-from frontend import TEMPLATES_DIR
+from backend.static import AssetVersions
+from frontend import STATIC_DIR, TEMPLATES_DIR
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["version"] = __version__
+ASSET_VERSIONS = AssetVersions(STATIC_DIR)
+
+
+def _versioned(request: Request, path: str) -> str:
+    version = ASSET_VERSIONS.of(path)
+    if version is None:  # a template naming a file that is not there: fail the page's tests, not a user's cache
+        raise LookupError(f"no static file {path}")
+    return f"{request.url_for('static', path=path).path}?v={version}"
+
+
+@pass_context
+def asset(context: Any, path: str) -> str:
+    """The URL of a static file under its content version (cached by browsers for good)."""
+    return _versioned(context["request"], path)
+
+
+@pass_context
+def import_map(context: Any) -> str:
+    """The page's import map: every ES module's URL to its versioned one, which its relative imports resolve to."""
+    request = context["request"]
+    return AssetVersions.import_map({request.url_for("static", path=path).path: _versioned(request, path)
+                                     for path in ASSET_VERSIONS.modules()})
+
+
+templates.env.globals.update(asset=asset, import_map=import_map)
 
 
 @router.get("/", response_class=HTMLResponse)
