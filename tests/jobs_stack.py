@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +20,7 @@ import psycopg
 import pytest
 import redis
 
+from jobstore.database import Database
 from tests.browser import ROOT, free_port, wait_until_healthy
 from tests.conftest import tiny_config
 
@@ -36,6 +38,31 @@ def postgres_schema_url(schema: str) -> str:
     parts = urlsplit(POSTGRES)
     query = urlencode([*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")])
     return urlunsplit(parts._replace(scheme="postgresql+psycopg", query=query))
+
+
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh schema of the POSTGRES database, dropped afterwards; yields its SQLAlchemy URL."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield postgres_schema_url(schema)
+    finally:
+        with psycopg.connect(POSTGRES, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextmanager
+def migrated_postgres(prefix: str) -> Iterator[Database]:
+    """A migrated :class:`Database` on a fresh PostgreSQL schema, disposed of and dropped afterwards."""
+    with postgres_schema(prefix) as url:
+        db = Database(url)
+        db.migrate()
+        try:
+            yield db
+        finally:
+            db.dispose()
 
 
 def make_tiny_model(folder: Path) -> Path:

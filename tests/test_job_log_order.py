@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
-import psycopg
 import pytest
 from sqlalchemy import select, update
 
 from jobstore.database import Database
 from jobstore.orm import Job, LogLine
 from jobstore.transitions import JobRecorder
-from tests.jobs_stack import POSTGRES, postgres_schema_url
+from tests.jobs_stack import migrated_postgres
 
 
 @pytest.fixture()
 def database():
-    schema = f"log_order_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    db = Database(postgres_schema_url(schema))
-    db.migrate()
-    try:
+    with migrated_postgres("log_order") as db:
         yield db
-    finally:
-        db.dispose()
-        with psycopg.connect(POSTGRES, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def visible_lines(db: Database, job_id: int) -> list[tuple[int, str]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
@@ -13,7 +12,7 @@ from sqlalchemy import inspect, select, text
 
 from jobstore.database import MIGRATIONS, Database
 from jobstore.orm import Base, Job, LogLine, MetricPoint, Sweep
-from tests.jobs_stack import POSTGRES, postgres_schema_url
+from tests.jobs_stack import postgres_schema
 
 # What the first release's create_all made on SQLite (read off a database it created).
 PRE_MIGRATION_SQLITE = """
@@ -88,14 +87,8 @@ def test_a_database_from_before_migrations_is_stamped_and_upgraded(tmp_path):
 
 @pytest.fixture()
 def postgres_url():
-    schema = f"migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield postgres_schema_url(schema)
-    finally:
-        with psycopg.connect(POSTGRES, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with postgres_schema("migrate") as url:
+        yield url
 
 
 def test_a_postgresql_database_at_the_first_revision_is_upgraded(postgres_url):

@@ -6,14 +6,13 @@ from __future__ import annotations
 import time
 import uuid
 
-import psycopg
 import pytest
 from sqlalchemy import update
 
 from backend.sweeps import LeaseLost, SweepLease
 from jobstore.database import Database
 from jobstore.orm import Sweep
-from tests.jobs_stack import POSTGRES, postgres_schema_url
+from tests.jobs_stack import migrated_postgres
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -24,17 +23,8 @@ def database(request, tmp_path):
         yield db
         db.dispose()
         return
-    schema = f"lease_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    db = Database(postgres_schema_url(schema))
-    db.migrate()
-    try:
+    with migrated_postgres("lease") as db:
         yield db
-    finally:
-        db.dispose()
-        with psycopg.connect(POSTGRES, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def running_sweep(db: Database) -> int:
