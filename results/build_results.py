@@ -63,6 +63,7 @@ class TaskResult:
     baseline: Spread
     addrop: Spread
     wall_seconds: float | None
+    learning_rate: float | None
 
     @property
     def complete(self) -> bool:
@@ -93,16 +94,18 @@ def task_result(task: str, phases: dict[str, list[dict]]) -> TaskResult:
     walls = [run["wall_seconds"] for phase in phases.values() for run in phase
              if run.get("wall_seconds") is not None and math.isfinite(run["wall_seconds"])]
     metric = next((run["metric"] for phase in phases.values() for run in phase), "")
+    # the learning rate the search and confirmation trained at (an lr phase, where run, chose it)
+    rates = {run.get("spec", {}).get("training", {}).get("learning_rate") for run in search + confirm}
     return TaskResult(task, metric, setting, len(searched), sum(run["state"] == "pruned" for run in searched),
                       search_baseline, best["best_metric"] if best else None, Spread.of(baseline), Spread.of(addrop),
-                      statistics.median(walls) if walls else None)
+                      statistics.median(walls) if walls else None, rates.pop() if len(rates) == 1 else None)
 
 
 def results_table(results: list[TaskResult]) -> str:
     """The markdown table, metrics in points (x 100); the average row over the tasks with full confirmations."""
-    lines = ["| task (dev metric) | baseline | AD-DROP | gain | seeds | chosen p, q | search: runs (pruned) | "
+    lines = ["| task (dev metric) | baseline | AD-DROP | gain | seeds | chosen p, q | learning rate | search: runs (pruned) | "
              "search best vs its baseline (seed 42) | median wall time per run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         gain = f"{r.gain * 100:+.2f}" if r.gain is not None else "–"
         chosen = f"{r.setting['p']:g}, {r.setting['q']:g}" if r.setting else "–"
@@ -110,14 +113,15 @@ def results_table(results: list[TaskResult]) -> str:
         search = (f"{r.search_best * 100:.2f} vs {r.search_baseline * 100:.2f}"
                   if r.search_best is not None and r.search_baseline is not None else "–")
         wall = f"{r.wall_seconds / 60:.1f} min" if r.wall_seconds is not None else "–"
+        rate = f"{r.learning_rate:g}" if r.learning_rate is not None else "–"
         lines.append(f"| {r.task} ({METRIC_NAMES.get(r.metric, r.metric)}) | {r.baseline.text()} | {r.addrop.text()} | "
-                     f"{gain} | {seeds} | {chosen} | {r.search_runs} ({r.search_pruned}) | {search} | {wall} |")
+                     f"{gain} | {seeds} | {chosen} | {rate} | {r.search_runs} ({r.search_pruned}) | {search} | {wall} |")
     complete = [r for r in results if r.complete]
     if complete:
         base = statistics.fmean(r.baseline.mean for r in complete)
         ours = statistics.fmean(r.addrop.mean for r in complete)
         lines.append(f"| **average** ({len(complete)} tasks) | {base * 100:.2f} | {ours * 100:.2f} | "
-                     f"{(ours - base) * 100:+.2f} | | | | | |")
+                     f"{(ours - base) * 100:+.2f} | | | | | | |")
     return "\n".join(lines)
 
 

@@ -8,6 +8,9 @@ Phases, per task:
   prior    the paper's Figure 2 (MRPC): GA high vs low attribution vs RD vs no dropping, layer 0, p = q = 0.3,
            dropping in every epoch; its no-dropping run is a recorded seed-42 baseline of the same job when
            there is one
+  lr       the baseline (AD-DROP off) at each of LEARNING_RATES, seed 42, for a task where MiniLM learns little at
+           the paper's 2e-5 in 4 epochs (RTE); every later phase of the task trains at the best one, so AD-DROP
+           and the baseline share a learning rate chosen for the baseline. Run it before the task's search
   grid     every setting of a 5 x 5 grid of p and q (Optuna's GridSampler), seed 42, beside its baseline twin,
            no pruning: the reference an adaptive search is measured against (build_results.py replays the
            product's TPE search on the recorded values); it also counts as the task's search
@@ -51,17 +54,28 @@ GRID = [0.1, 0.3, 0.5, 0.7, 0.9]
 # SST-2's 67k training sentences are out of reach on this CPU: its runs train on a random subset of this size
 # (drawn with the run's seed, so a baseline and AD-DROP run of the same seed see the same sentences).
 TRAIN_SUBSET = {"sst2": 2000}
+LEARNING_RATES = [2e-5, 5e-5, 1e-4]
 PRIOR_VARIANTS = [("GA", "high"), ("GA", "low"), ("RD", "high")]
 
 
-def base_job(task: str, data_root: Path, seed: int, **addrop: Any) -> dict:
-    """The job every run of ``task`` starts from."""
+def base_job(task: str, data_root: Path, seed: int, learning_rate: float | None = None, **addrop: Any) -> dict:
+    """The job every run of ``task`` starts from, at the task's learning rate unless one is given."""
     data = {"source": "directory", "task": task, "data_dir": str(data_root / task)}
     if task in TRAIN_SUBSET:
         data["max_train_samples"] = TRAIN_SUBSET[task]
     return {"model": "minilm", "data": data,
-            "training": {**TRAINING, "seed": seed},
+            "training": {**TRAINING, "seed": seed, "learning_rate": learning_rate or task_learning_rate(task)},
             "addrop": {"method": "GA", "layers": [0], "cross_tuning": True, **addrop}}
+
+
+def task_learning_rate(task: str) -> float:
+    """The learning rate of the task's runs: the paper's (TRAINING), or the best baseline of its lr phase."""
+    runs = [r for r in recorded(task, "lr") if r["best_metric"] is not None]
+    if not runs:
+        return TRAINING["learning_rate"]
+    if {r["spec"]["training"]["learning_rate"] for r in runs} != set(LEARNING_RATES):
+        raise SystemExit(f"{task}: the lr phase is part-way through; run --phase lr to finish it first")
+    return max(runs, key=lambda r: r["best_metric"])["spec"]["training"]["learning_rate"]
 
 
 def recorded(task: str, phase: str) -> list[dict]:
@@ -71,6 +85,8 @@ def recorded(task: str, phase: str) -> list[dict]:
 
 
 def run_name(run: dict) -> str:
+    if run["role"] == "baseline" and run["phase"] == "lr":
+        return f"baseline-lr{run['spec']['training']['learning_rate']:g}-seed{run['seed']}"
     if run["role"] == "baseline":
         return f"baseline-seed{run['seed']}"
     s = run["setting"]
@@ -205,12 +221,24 @@ def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: in
     studio.sweep(task, "search", body)
 
 
-def run_baselines(studio: Studio, task: str, phase: str, data_root: Path, seeds: list[int]) -> None:
-    """Plain jobs (AD-DROP off) of ``task`` at ``seeds``, outside any sweep, recorded under ``phase``."""
-    jobs = [studio.call("POST", "/api/jobs", json={**base_job(task, data_root, seed), "addrop": {"enabled": False},
-                                                    "name": f"{task} · baseline · seed {seed} (results/)"})["id"]
-            for seed in seeds]
+def run_baselines(studio: Studio, task: str, phase: str, data_root: Path, seeds: list[int],
+                  learning_rates: list[float | None] = (None,)) -> None:
+    """Plain jobs (AD-DROP off) of ``task`` at ``seeds`` (and ``learning_rates``; None: the task's), outside any
+    sweep, recorded under ``phase``."""
+    jobs = [studio.call("POST", "/api/jobs", json={
+        **base_job(task, data_root, seed, learning_rate=rate), "addrop": {"enabled": False},
+        "name": f"{task} · baseline{f' · lr {rate:g}' if rate else ''} · seed {seed} (results/)"})["id"]
+        for seed in seeds for rate in learning_rates]
     studio.follow(task, phase, job_ids=jobs)
+
+
+def learning_rate_phase(studio: Studio, task: str, data_root: Path) -> None:
+    have = {r["spec"]["training"]["learning_rate"] for r in recorded(task, "lr")}
+    missing = [rate for rate in LEARNING_RATES if rate not in have]
+    print(f"{task} lr: to run the baseline at {missing or 'none'}")
+    if missing:
+        run_baselines(studio, task, "lr", data_root, [SEARCH_SEED], missing)
+    print(f"{task} lr: its runs train at {task_learning_rate(task):g}")
 
 
 def grid(studio: Studio, task: str, data_root: Path) -> None:
@@ -316,7 +344,7 @@ def main() -> None:
     parser.add_argument("--server", default="http://127.0.0.1:8000")
     parser.add_argument("--task", required=True, action="append", choices=["rte", "mrpc", "cola", "stsb", "sst2"],
                         help="repeat for several tasks: each runs its phases before the next task starts")
-    parser.add_argument("--phase", required=True, action="append", choices=["search", "confirm", "prior", "grid"],
+    parser.add_argument("--phase", required=True, action="append", choices=["lr", "search", "confirm", "prior", "grid"],
                         help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
@@ -327,7 +355,9 @@ def main() -> None:
     data_root = args.data.resolve()
     for task in args.task:
         for phase in args.phase:
-            if phase == "search":
+            if phase == "lr":
+                learning_rate_phase(studio, task, data_root)
+            elif phase == "search":
                 search(studio, task, data_root, args.budget, args.parallel)
             elif phase == "confirm":
                 confirm(studio, task, data_root)

@@ -15,8 +15,9 @@ from build_results import adaptive_against_grid, build  # noqa: E402
 pytest.importorskip("matplotlib")
 
 
-def write_run(root: Path, task: str, phase: str, role: str, seed: int, best: float, setting=None, state="succeeded"):
-    run = {"task": task, "phase": phase, "role": role, "setting": setting, "seed": seed, "state": state,
+def write_run(root: Path, task: str, phase: str, role: str, seed: int, best: float, setting=None, state="succeeded",
+              learning_rate=2e-5):
+    run = {"spec": {"training": {"learning_rate": learning_rate}},"task": task, "phase": phase, "role": role, "setting": setting, "seed": seed, "state": state,
            "metric": "f1", "best_metric": best, "best_epoch": 2.0, "final_metrics": {"f1": best},
            "epochs": [{"epoch": 1, "dev": {"f1": best - 0.01, "loss": 0.5}, "train_loss": 0.6},
                       {"epoch": 2, "dev": {"f1": best, "loss": 0.45}, "train_loss": 0.4}],
@@ -39,14 +40,14 @@ def test_the_table_and_plots_from_run_files(tmp_path):
         write_run(runs, "mrpc", "confirm", "addrop", seed, ours, good)
     write_run(runs, "mrpc", "prior", "baseline", 42, 0.80)
     write_run(runs, "mrpc", "prior", "addrop", 42, 0.81, {**good, "cross_tuning": False})
-    write_run(runs, "rte", "search", "baseline", 42, 0.60)  # a task still searching: no gain yet
+    write_run(runs, "rte", "search", "baseline", 42, 0.60, learning_rate=1e-4)  # still searching: no gain yet
     text = build(runs, tmp_path / "docs")
     row = next(line for line in text.splitlines() if line.startswith("| mrpc"))
     # by hand: baseline mean 0.82, sample std 0.02; AD-DROP 0.85 +/- 0.02; gain 3 points; chosen p 0.3 (0.83 > 0.78)
-    assert "| 82.00 ± 2.00 | 85.00 ± 2.00 | +3.00 | 3 + 3 | 0.3, 0.4 | 2 (1) | 83.00 vs 80.00 |" in row
+    assert "| 82.00 ± 2.00 | 85.00 ± 2.00 | +3.00 | 3 + 3 | 0.3, 0.4 | 2e-05 | 2 (1) | 83.00 vs 80.00 |" in row
     assert "| **average** (1 tasks) | 82.00 | 85.00 | +3.00 |" in text
     rte = next(line for line in text.splitlines() if line.startswith("| rte"))
-    assert "| – | – | – | 0 + 0 |" in rte
+    assert "| – | – | – | 0 + 0 | – | 0.0001 |" in rte
     assert "Test CPU (2 cores)" in text
     for name in ("search-mrpc.png", "prior-mrpc.png"):
         assert (tmp_path / "docs" / "results" / name).stat().st_size > 10_000

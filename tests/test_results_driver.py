@@ -1,11 +1,14 @@
 """results/run_experiments.py: a plain run recorded by one phase stands in for another phase's only when it is the
-same job (same data and training), so the experiment never repeats a run and never borrows a different one."""
+same job (same data and training), so the experiment never repeats a run and never borrows a different one; a
+task's learning rate is the paper's until its lr phase has run every rate, then the best baseline's."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
 import run_experiments  # noqa: E402
@@ -34,3 +37,24 @@ def test_a_recorded_baseline_is_reused_only_when_it_is_the_same_job(tmp_path, mo
     assert not run_experiments.reuse_baseline("rte", "prior", 42)  # trained with another learning rate
     assert not run_experiments.reuse_baseline("sst2", "prior", 42)  # trained on all of SST-2, not the subset
     assert not (tmp_path / "rte" / "prior").exists() and not (tmp_path / "sst2" / "prior").exists()
+
+
+def test_a_task_trains_at_the_best_baseline_learning_rate_once_its_lr_phase_is_complete(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_experiments, "RUNS", tmp_path)
+    paper = run_experiments.TRAINING["learning_rate"]
+    assert run_experiments.task_learning_rate("rte") == paper
+    assert run_experiments.base_job("rte", tmp_path, 1)["training"]["learning_rate"] == paper
+    folder = tmp_path / "rte" / "lr"
+    folder.mkdir(parents=True)
+    for rate, best in zip(run_experiments.LEARNING_RATES, (0.53, 0.61, 0.58)):
+        run = {"task": "rte", "phase": "lr", "role": "baseline", "seed": 42, "best_metric": best,
+               "spec": run_experiments.base_job("rte", tmp_path, 42, learning_rate=rate)}
+        (folder / f"{run_experiments.run_name(run)}.json").write_text(json.dumps(run))
+        if rate == run_experiments.LEARNING_RATES[0]:
+            with pytest.raises(SystemExit, match="part-way"):  # never a rate chosen from half the candidates
+                run_experiments.task_learning_rate("rte")
+    assert sorted(p.name for p in folder.iterdir()) == ["baseline-lr0.0001-seed42.json", "baseline-lr2e-05-seed42.json",
+                                                       "baseline-lr5e-05-seed42.json"]
+    assert run_experiments.task_learning_rate("rte") == 5e-5
+    assert run_experiments.base_job("rte", tmp_path, 1)["training"]["learning_rate"] == 5e-5
+    assert run_experiments.base_job("mrpc", tmp_path, 1)["training"]["learning_rate"] == paper  # other tasks unmoved
