@@ -109,6 +109,14 @@ test("exports carry the input, the prediction and, in compare mode, both sides a
   assert.equal(exportName({ head: "mean", method: "GA", layer: 2, p: 0.3, q: 0.2, view: "compare" }), "addrop-GA-L2-mean-p0.3-q0.2-compare");
 });
 
+test("a token classifier's export carries each token's predicted tag; a sequence classifier's has none", () => {
+  const tagged = side(["[CLS]", "Paris", "[SEP]"]);
+  Object.assign(tagged.meta, { labels: ["O", "B-LOC", "I-LOC"], token_predictions: [null, 1, null],
+                               token_probabilities: [null, 0.93, null] });
+  assert.deepEqual(viewMatrices(tagged, "0").token_tags, [null, { tag: "B-LOC", probability: 0.93 }, null]);
+  assert.equal("token_tags" in viewMatrices(side(["[CLS]", "x"]), "0"), false);
+});
+
 test("thumbnails scale each map to its own range", () => {
   const a = side(["[CLS]", "x"]);
   const colours = thumbnailColours(a.maps, "mask", 0, 1, 2);

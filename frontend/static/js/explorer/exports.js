@@ -4,6 +4,7 @@ import { alignTokens, alignedDifference } from "./align.js";
 import { QUANTITIES } from "./decode.js";
 import { difference, matrix } from "./matrix.js";
 import { sameTokens } from "./compare.js";
+import { tokenTags } from "./tags.js";
 import { escapeHtml } from "./text.js";
 
 export function exportName(state) {
@@ -19,6 +20,9 @@ export function viewMatrices(side, head) {
     method: meta.method, mode: meta.mode, p: meta.p, q: meta.q, seed: meta.seed, layer: side.layer, head,
     text: side.input.text, text_pair: side.input.text_pair, prediction: meta.labels[meta.prediction] ?? meta.prediction,
     probabilities: meta.probabilities };
+  // a token classifier's predicted tag of each token (null for special tokens), as the page shows them
+  const tags = tokenTags(meta);
+  if (tags) out.token_tags = tags.map((t) => (t ? { tag: t.tag, probability: t.probability } : null));
   for (const key of QUANTITIES) out[key] = matrix(side.maps[key], 0, head);
   return out;
 }
