@@ -101,3 +101,13 @@ def explorer_server(tmp_path_factory) -> Iterator[str]:
     env = {"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "ADDROP_EMBEDDED_WORKER": "false"}
     with running_server(env) as url:
         yield url
+
+
+EXPLAINED = "document.querySelector('#status').textContent.startsWith('Explained')"
+
+
+def explained(page, also: str = "", timeout: float = 120_000) -> None:
+    """Wait for the explorer to show an explanation (and ``also``, a JS condition): an input's first explain
+    loads its model, which takes a while on a loaded two-core machine."""
+    page.wait_for_function(f"{EXPLAINED} && ({also})" if also else EXPLAINED, timeout=timeout)
+

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import ARTIFACTS, chromium_page, explorer_server
+from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 
@@ -49,7 +49,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.fill("#text", "The cat sat on the mat.")
         page.fill("#text-pair", "A cat was sitting on a mat.")
         page.click("#explain-button")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
+        explained(page)
         ticks = page.eval_on_selector_all("#layer-figure .xtick text", "els => els.map(e => e.textContent)")
         assert ticks[:9] == ["[CLS]", "the", "cat", "sat", "on", "the", "mat", ".", "[SEP]"]
         assert ticks[9:13] == ["a", "cat", "was", "sitting"] and ticks[-1] == "[SEP]"
@@ -116,7 +116,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
         grid_png = download.value.path().read_bytes()
         assert grid_png[:4] == b"\x89PNG" and int.from_bytes(grid_png[16:20], "big") > 12 * 96  # 12 heads wide
         page.click("#grid canvas[data-layer='2'][data-head='5']")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
+        explained(page)
         assert page.locator("#layer").input_value() == "2" and page.locator("#head").input_value() == "5"
         assert not page.locator("#layer-view").is_hidden()
 
@@ -202,7 +202,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
 
         shared = page.url
         page.goto(shared)
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
+        explained(page)
         assert page.locator("#p").input_value() == "0.7" and page.locator("#layer").input_value() == "2"
         assert page.locator("#text-pair").input_value() == "A cat was sitting on a mat."
         # Every script, module (relative imports too, through the import map), style and icon came under its
@@ -217,7 +217,7 @@ def test_hostile_text_is_shown_not_run(server):
         page.goto(server)
         page.fill("#text", '<img src=x onerror="window.__pwned = 1"> & <b>bold</b>')
         page.click("#explain-button")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
+        explained(page)
         assert page.evaluate("window.__pwned") is None
         ticks = page.eval_on_selector_all("#layer-figure .xtick text", "els => els.map(e => e.textContent)")
         assert "<" in ticks and "im" in ticks and "bold" in ticks
@@ -241,7 +241,7 @@ def test_a_long_input_repaints_only_its_overlays(server):
     second = " ".join(words[(i * 7) % len(words)] for i in range(62)) + "."
     with chromium_page(width=1280, height=1000) as page:
         page.goto(f"{server}/?" + urlencode({"text": first, "pair": second}))
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')", timeout=60_000)
+        explained(page)
         assert page.locator("#token-count").inner_text() == "128"
         page.screenshot(path=ARTIFACTS / "explorer-128-1280.png", full_page=True)
         # Hover goes through the overlay canvas and names the query and the key with the values there.

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import ARTIFACTS, chromium_page, explorer_server
+from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +24,6 @@ def rte_pair(shared_data) -> dict[str, str]:
     """An RTE validation pair of 120 MiniLM tokens: a long input of the kind focus mode is for."""
     row = json.loads((shared_data / "glue" / "rte" / "validation.jsonl").read_text().splitlines()[51])
     return {"text": row["sentence1"], "pair": row["sentence2"]}
-
-
-def explained(page) -> None:
-    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')", timeout=120_000)
 
 
 def into_view(page) -> None:
@@ -87,8 +83,7 @@ def test_layer_and_head_changes_paint_the_apis_maps(server):
         for layer, head in (("0", "5"), ("2", "5"), ("2", "9"), ("4", "9")):
             if page.locator("#layer").input_value() != layer:
                 page.select_option("#layer", layer)
-                page.wait_for_function(f"document.querySelector('#status').textContent.startsWith('Explained') && "
-                                       f"document.querySelector('#layer-figure').layout.annotations[0].text.includes('layer {layer},')")
+                explained(page, also=f"document.querySelector('#layer-figure').layout.annotations[0].text.includes('layer {layer},')")
             page.select_option("#head", head)
             request = dict(body, layers=[int(layer)], heads=[int(head)])
             # cells off the candidate region carry no outline or mark: their centre shows the map's colour

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backend.encoding import decode_array
-from tests.browser import ARTIFACTS, chromium_page, explorer_server
+from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,7 @@ def api_maps(server: str, pair: dict[str, str], **settings) -> tuple[dict, dict[
 
 def open_explained(page, server: str, pair: dict[str, str], **extra) -> None:
     page.goto(f"{server}/?{urlencode({'text': pair['text'], 'pair': pair['pair'], 'head': str(HEAD), **extra})}")
-    page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')", timeout=300_000)
+    explained(page, timeout=300_000)
 
 
 READ_TOKENS = """view => [...view.querySelectorAll('.tv-body .tv-tok')].map(t => ({

@@ -9,7 +9,7 @@ import pytest
 
 from addrop.explain import explain
 from addrop.models import load_classifier, load_tokenizer
-from tests.browser import ARTIFACTS, chromium_page, running_server
+from tests.browser import ARTIFACTS, chromium_page, explained, running_server
 from tests.test_token_explain import SENTENCE, save_token_model
 
 pytestmark = pytest.mark.browser
@@ -38,7 +38,7 @@ def test_a_token_classifier_shows_a_tag_under_each_token(server, token_dir):
         page.select_option("#model", str(token_dir))
         page.fill("#text", SENTENCE)
         page.click("#explain-button")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')")
+        explained(page)
 
         chips = page.locator("#token-strip .tok")
         assert chips.count() == len(expected.tokens)
@@ -55,7 +55,6 @@ def test_a_token_classifier_shows_a_tag_under_each_token(server, token_dir):
 
         # back to a sequence classifier: one prediction with its probabilities, and no tags
         page.select_option("#model", "minilm")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Explained')"
-                               " && !document.querySelector('#token-strip .tag')")
+        explained(page, also="!document.querySelector('#token-strip .tag')")
         assert page.locator("#probabilities").is_visible()
         assert page.locator("#prediction").inner_text() in ("LABEL_0", "LABEL_1")
