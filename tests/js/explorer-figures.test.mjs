@@ -3,7 +3,7 @@ import { test } from "node:test";
 
 import { compareFigure, comparePanels, sameTokens } from "../../frontend/static/js/explorer/compare.js";
 import { compareCsv, compareMatrices, exportName, toCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
-import { layerPanels, panelFigure } from "../../frontend/static/js/explorer/figures.js";
+import { layerPanels, panelFigure, panelGap } from "../../frontend/static/js/explorer/figures.js";
 import { thumbnailColours } from "../../frontend/static/js/explorer/grid.js";
 
 function map(heads, n, at) {
@@ -125,3 +125,18 @@ test("thumbnails scale each map to its own range", () => {
   assert.deepEqual(attribution[1], [178, 24, 43]);  // the largest value takes the full colour
   assert.deepEqual(attribution[2], [33, 102, 172]);
 });
+
+test("maps stand far enough apart for a colour bar and the next map's longest token label", () => {
+  const short = ["[CLS]", "a", "cat", "[SEP]"];
+  assert.equal(panelGap(short, 1100), 0.11);  // a few short tokens: the usual gap
+  const long = [...Array(120).keys()].map((i) => (i === 7 ? "administration" : "w"));
+  // 74 px of colour bar + 14 characters at 9 px monospace (0.6 em) + 8 px, over 1100 px
+  assert.ok(Math.abs(panelGap(long, 1100) - (74 + 14 * 9 * 0.6 + 8) / 1100) < 1e-12);
+  assert.equal(panelGap(["x".repeat(200)], 1100), 0.2);  // capped
+  const meta = { tokens: long, special: long.map(() => false), segments: long.map(() => 0) };
+  const z = long.map(() => long.map(() => 0));
+  const figure = panelFigure(meta, [{ z, title: "a" }, { z, title: "b" }, { z, title: "c" }], 1218, "image");
+  const [first, second] = [figure.layout.xaxis.domain, figure.layout.xaxis2.domain];
+  assert.ok((second[0] - first[1]) * 1100 >= 74 + 14 * 9 * 0.6 + 8);  // the room between two maps, in pixels
+});
+

@@ -26,6 +26,9 @@ export const PLOT_CONFIG = {
 
 export function tickStep(n) { return n <= 48 ? 1 : Math.ceil(n / 48); }
 
+// The token labels' font size: smaller once there are many.
+const tickFontSize = (n) => (n > 32 ? 9 : 11);
+
 function axis(meta, domain, anchor, isY, title) {
   const n = meta.tokens.length;
   const step = tickStep(n);
@@ -33,7 +36,7 @@ function axis(meta, domain, anchor, isY, title) {
   const labels = tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: n > 32 ? 9 : 11, family: "JetBrains Mono, Menlo, Consolas, monospace" },
+    tickfont: { size: tickFontSize(n), family: "JetBrains Mono, Menlo, Consolas, monospace" },
     showgrid: false, zeroline: false, range: isY ? [n - 0.5, -0.5] : [-0.5, n - 0.5], ticks: "",
     title: title ? { text: title, font: { size: 11, color: "#677086" }, standoff: 4 } : undefined,
     constrain: "domain",
@@ -72,13 +75,22 @@ function dropMarkers(dropped, xaxis, yaxis, n) {
 }
 
 
+// A colour bar beside a map: the bar, its tick labels (up to "−1e−3") and its title, in pixels.
+const COLOUR_BAR_PIXELS = 74;
+
+// The paper fraction between two maps: room for the left map's colour bar and the right map's token labels
+// (monospace, about 0.6 em a character), at least 0.11 and at most 0.2 of the plot's width.
+export function panelGap(tokens, plotPixels) {
+  const labelPixels = Math.max(0, ...tokens.map((t) => t.length)) * tickFontSize(tokens.length) * 0.6 + 8;
+  return Math.min(0.2, Math.max(0.11, (COLOUR_BAR_PIXELS + labelPixels) / plotPixels));
+}
+
 // Panels side by side, each a square map with its own colour bar.  Returns {data, layout, overlays}.
 export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
   const count = panels.length;
-  // room between maps for a colour bar, its ticks and its title, and the next map's token labels
-  const gap = 0.11;
-  const width = (1 - gap * (count - 1)) / count;
   const margin = { l: 78, r: 40, t: 44, b: 86 };
+  const gap = count > 1 ? panelGap(meta.tokens, (pixelWidth || 1200) - margin.l - margin.r) : 0;
+  const width = (1 - gap * (count - 1)) / count;
   // Square maps: the height follows the width a panel gets.
   const panelPixels = ((pixelWidth || 1200) - margin.l - margin.r) * (width - 0.02);
   const n = meta.tokens.length;
