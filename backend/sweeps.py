@@ -25,6 +25,7 @@ from addrop.dropout import ADDropConfig
 from backend.jobs import InvalidJob, JobConflict, JobNotFound, JobService, QueueUnavailable
 from backend.schemas.sweeps import CurvePoint, Importance, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
 from jobstore import studies
+from jobstore.database import Database
 from jobstore.orm import FINISHED, Job, MetricPoint, Sweep, utcnow
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class SweepLease:
     never ask for the same trial twice. The expiry it wrote is its token: renewing or releasing is conditional
     on it, so a process whose round outlasted the lease finds out, and cannot release its successor's."""
 
-    def __init__(self, db, sweep_id: int, seconds: float = CONTROLLER_LEASE_SECONDS) -> None:
+    def __init__(self, db: Database, sweep_id: int, seconds: float = CONTROLLER_LEASE_SECONDS) -> None:
         self.db = db
         self.sweep_id = sweep_id
         self.seconds = seconds
