@@ -5,8 +5,9 @@ Starlette's ``GZipMiddleware`` compresses every response afresh as it streams: t
 cost about 0.4 s of CPU per page load that way on a two-core machine. ServeStatic (WhiteNoise's ASGI fork)
 serves only ``.gz`` files written beside the originals by a build step, one more thing to keep in step with
 the sources. Here a file is compressed once per version (its mtime and size) and kept in memory; the
-compressed body has an ETag of its own, so a revalidation is answered with a 304. A request with a ``Range`` header gets the file itself, so byte ranges
-keep meaning bytes of the file; only files served through here are touched (never an API or SSE response).
+compressed body has an ETag of its own, so a revalidation is answered with a 304. A request with a ``Range``
+header gets the file itself, so byte ranges keep meaning bytes of the file; only files served through here are
+touched (never an API or SSE response).
 
 Pages name each asset with its content hash (``/static/css/app.css?v=3f2a…``), and list every ES module so in
 an import map, so that the modules' own relative imports resolve to versioned URLs too. A URL whose version
