@@ -85,7 +85,8 @@ def task_result(task: str, phases: dict[str, list[dict]]) -> TaskResult:
     search = searched_runs(phases)
     searched = [run for run in search if run["role"] == "addrop"]
     finished = [run for run in searched if run["state"] == "succeeded"]
-    best = max(finished, key=lambda run: run["best_metric"], default=None)
+    # a tie goes to the lower p, then the lower q (run_experiments.py confirms the same setting)
+    best = max(finished, key=lambda run: (run["best_metric"], -run["setting"]["p"], -run["setting"]["q"]), default=None)
     setting = best["setting"] if best else None
     confirm = phases.get("confirm", [])
     baseline = [run for run in confirm if run["role"] == "baseline"]
@@ -143,8 +144,9 @@ def search_map(task: str, runs: list[dict], out: Path) -> Path | None:
                         cmap="RdBu", vmin=-limit, vmax=limit, s=260, edgecolors="#333",
                         marker="s", linewidths=[2.5 if run["state"] == "pruned" else 0.5 for run in searched])
     for run, delta in zip(searched, deltas):
+        # white on the darkest squares, where black would not read
         ax.annotate(f"{delta:+.1f}{'×' if run['state'] == 'pruned' else ''}", (run["setting"]["q"], run["setting"]["p"]),
-                    ha="center", va="center", fontsize=7)
+                    ha="center", va="center", fontsize=7, color="white" if abs(delta) > 0.6 * limit else "black")
     ax.set(xlim=(0.05, 0.95), ylim=(0.05, 0.95), xlabel="q (drop probability)", ylabel="p (candidate fraction)",
            title=f"{task}: best dev − baseline (points), seed 42", xticks=[i / 10 for i in range(1, 10)],
            yticks=[i / 10 for i in range(1, 10)])

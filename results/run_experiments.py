@@ -275,7 +275,8 @@ def chosen_setting(task: str) -> dict:
             if r["role"] == "addrop" and r["state"] == "succeeded"]
     if not runs:
         raise SystemExit(f"{task}: no finished search run yet; run --phase search (or grid) first")
-    return max(runs, key=lambda r: r["best_metric"])["setting"]
+    # a tie goes to the lower p, then the lower q (build_results.py picks the same way)
+    return max(runs, key=lambda r: (r["best_metric"], -r["setting"]["p"], -r["setting"]["q"]))["setting"]
 
 
 def confirm(studio: Studio, task: str, data_root: Path) -> None:
