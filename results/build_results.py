@@ -126,6 +126,28 @@ def results_table(results: list[TaskResult]) -> str:
     return "\n".join(lines)
 
 
+def findings(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) -> str:
+    """Per confirmed task, in words: the gain, each seed's own difference (AD-DROP minus the baseline of the same
+    seed), and what the search had promised at seed 42, so a gain that did not hold up is said so."""
+    lines = []
+    for r in results:
+        if not r.complete:
+            continue
+        confirm = data[r.task]["confirm"]
+        base = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "baseline"}
+        ours = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "addrop" and run["setting"] == r.setting}
+        per_seed = ", ".join(f"{(ours[seed] - base[seed]) * 100:+.2f} (seed {seed})" for seed in sorted(ours) if seed in base)
+        verdict = "helped" if r.gain > 0 else "did not help"
+        line = (f"- **{r.task}**: AD-DROP {verdict}, {r.gain * 100:+.2f} points on average; per seed {per_seed}.")
+        if r.search_best is not None and r.search_baseline is not None:
+            promised = (r.search_best - r.search_baseline) * 100
+            line += f" The chosen setting had scored {promised:+.2f} against its baseline at seed 42"
+            line += (": the best of several settings on one seed overstates what the setting gives on fresh seeds."
+                     if promised > r.gain * 100 + 0.5 else ".")
+        lines.append(line)
+    return "\n".join(lines) or "No task is confirmed at 3 seeds yet."
+
+
 def search_map(task: str, runs: list[dict], out: Path) -> Path | None:
     """The searched settings on the p x q grid, coloured by the difference to the search's baseline."""
     import matplotlib
@@ -245,12 +267,14 @@ def adaptive_table(data: dict[str, dict[str, list[dict]]]) -> str:
 
 
 def status_table(data: dict[str, dict[str, list[dict]]]) -> str:
-    lines = ["| task | phase | runs recorded | of which pruned | wall time (sum) |", "|---|---|---|---|---|"]
+    lines = ["| task | phase | runs recorded | of which pruned | of which copied from another phase | wall time (sum) |",
+             "|---|---|---|---|---|---|"]
     for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
         for phase, runs in sorted(data[task].items()):
-            wall = sum(r["wall_seconds"] for r in runs if r.get("wall_seconds") and math.isfinite(r["wall_seconds"]))
+            ran = [r for r in runs if not r.get("copied_from")]  # a copy's wall time is its source phase's
+            wall = sum(r["wall_seconds"] for r in ran if r.get("wall_seconds") and math.isfinite(r["wall_seconds"]))
             lines.append(f"| {task} | {phase} | {len(runs)} | {sum(r['state'] == 'pruned' for r in runs)} | "
-                         f"{wall / 3600:.2f} h |")
+                         f"{len(runs) - len(ran)} | {wall / 3600:.2f} h |")
     return "\n".join(lines)
 
 
@@ -267,6 +291,7 @@ def build(runs: Path, out: Path) -> str:
                        for phases in data.values() for runs_ in phases.values() for r in runs_})
     text = (RESULTS / "RESULTS.template.md").read_text()
     text = text.replace("{{table}}", results_table(results) if results else "No runs recorded yet.")
+    text = text.replace("{{findings}}", findings(data, results))
     text = text.replace("{{status}}", status_table(data) if data else "No runs recorded yet.")
     text = text.replace("{{machines}}", "; ".join(machines) or "–")
     text = text.replace("{{adaptive}}", adaptive_table(data))

@@ -16,8 +16,8 @@ pytest.importorskip("matplotlib")
 
 
 def write_run(root: Path, task: str, phase: str, role: str, seed: int, best: float, setting=None, state="succeeded",
-              learning_rate=2e-5):
-    run = {"spec": {"training": {"learning_rate": learning_rate}},"task": task, "phase": phase, "role": role, "setting": setting, "seed": seed, "state": state,
+              learning_rate=2e-5, **extra):
+    run = {**extra, "spec": {"training": {"learning_rate": learning_rate}},"task": task, "phase": phase, "role": role, "setting": setting, "seed": seed, "state": state,
            "metric": "f1", "best_metric": best, "best_epoch": 2.0, "final_metrics": {"f1": best},
            "epochs": [{"epoch": 1, "dev": {"f1": best - 0.01, "loss": 0.5}, "train_loss": 0.6},
                       {"epoch": 2, "dev": {"f1": best, "loss": 0.45}, "train_loss": 0.4}],
@@ -38,7 +38,7 @@ def test_the_table_and_plots_from_run_files(tmp_path):
     for seed, base, ours in ((1, 0.80, 0.83), (2, 0.82, 0.85), (3, 0.84, 0.87)):
         write_run(runs, "mrpc", "confirm", "baseline", seed, base)
         write_run(runs, "mrpc", "confirm", "addrop", seed, ours, good)
-    write_run(runs, "mrpc", "prior", "baseline", 42, 0.80)
+    write_run(runs, "mrpc", "prior", "baseline", 42, 0.80, copied_from="search/baseline-seed42.json")
     write_run(runs, "mrpc", "prior", "addrop", 42, 0.81, {**good, "cross_tuning": False})
     write_run(runs, "rte", "search", "baseline", 42, 0.60, learning_rate=1e-4)  # still searching: no gain yet
     text = build(runs, tmp_path / "docs")
@@ -46,9 +46,15 @@ def test_the_table_and_plots_from_run_files(tmp_path):
     # by hand: baseline mean 0.82, sample std 0.02; AD-DROP 0.85 +/- 0.02; gain 3 points; chosen p 0.3 (0.83 > 0.78)
     assert "| 82.00 ± 2.00 | 85.00 ± 2.00 | +3.00 | 3 + 3 | 0.3, 0.4 | 2e-05 | 2 (1) | 83.00 vs 80.00 |" in row
     assert "| **average** (1 tasks) | 82.00 | 85.00 | +3.00 |" in text
+    # per seed by hand: 0.83 - 0.80, 0.85 - 0.82, 0.87 - 0.84; the search had promised 0.83 - 0.80
+    assert ("- **mrpc**: AD-DROP helped, +3.00 points on average; per seed +3.00 (seed 1), +3.00 (seed 2), "
+            "+3.00 (seed 3). The chosen setting had scored +3.00 against its baseline at seed 42.") in text
     rte = next(line for line in text.splitlines() if line.startswith("| rte"))
     assert "| – | – | – | 0 + 0 | – | 0.0001 |" in rte
     assert "Test CPU (2 cores)" in text
+    # the copied baseline counts as a run of the phase, but its wall time only under search: the prior phase's
+    # sum is its AD-DROP run's 162 s (0.04 h), not 324 s (0.09 h)
+    assert "| mrpc | prior | 2 | 0 | 1 | 0.04 h |" in text
     for name in ("search-mrpc.png", "prior-mrpc.png"):
         assert (tmp_path / "docs" / "results" / name).stat().st_size > 10_000
     assert "![search-mrpc](results/search-mrpc.png)" in text and "{{" not in text
