@@ -212,6 +212,24 @@ def test_explore_a_sentence_pair(server, tmp_path):
         assert all("?v=" in url for url in fetched), [url for url in fetched if "?v=" not in url]
 
 
+def test_what_is_typed_while_the_model_list_loads_is_kept(server):
+    """The page fills its controls from the URL before it waits for the model list: typing (and Explain)
+    before the list arrives must not be undone when it does (CI's sentence-pair test lost its text so)."""
+    with chromium_page() as page:
+        held = []
+        page.route("**/api/models", lambda route: held.append(route))  # answered only when the test says so
+        page.goto(server)
+        while not held:
+            page.wait_for_timeout(50)
+        page.fill("#text", "The cat sat on the mat.")
+        held[0].continue_()
+        page.wait_for_function("document.querySelector('#model').options.length > 0")
+        assert page.input_value("#text") == "The cat sat on the mat."
+        page.click("#explain-button")
+        explained(page)
+        assert page.locator("#token-strip .tok").count() == 9
+
+
 def test_hostile_text_is_shown_not_run(server):
     with chromium_page() as page:
         page.goto(server)

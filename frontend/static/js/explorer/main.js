@@ -520,9 +520,12 @@ function bind() {
 
 async function start() {
   bind();
-  await loadModels();
+  // The controls show the URL's state before the model list is awaited: syncing them after it overwrote
+  // whatever was typed while the list loaded (an Explain clicked then ran on an empty sentence).
   syncControls();
+  await loadModels();
   setView(state.view);
+  if (sequence.layer) return;  // explained already while the model list loaded
   if (state.text.trim()) loadLayer();
   else setStatus("Type a sentence (and optionally a second one), then Explain. Ctrl+Enter works too.");
 }
