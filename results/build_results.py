@@ -81,12 +81,17 @@ def searched_runs(phases: dict[str, list[dict]]) -> list[dict]:
     return phases.get("search", []) + phases.get("grid", [])
 
 
+def best_run(runs: list[dict]) -> dict | None:
+    """The run with the best dev metric; a tie goes to the lower p, then the lower q. The driver confirms the
+    setting of this run, and the table reports it."""
+    return max(runs, key=lambda run: (run["best_metric"], -run["setting"]["p"], -run["setting"]["q"]), default=None)
+
+
 def task_result(task: str, phases: dict[str, list[dict]]) -> TaskResult:
     search = searched_runs(phases)
     searched = [run for run in search if run["role"] == "addrop"]
     finished = [run for run in searched if run["state"] == "succeeded"]
-    # a tie goes to the lower p, then the lower q (run_experiments.py confirms the same setting)
-    best = max(finished, key=lambda run: (run["best_metric"], -run["setting"]["p"], -run["setting"]["q"]), default=None)
+    best = best_run(finished)
     setting = best["setting"] if best else None
     confirm = phases.get("confirm", [])
     baseline = [run for run in confirm if run["role"] == "baseline"]

@@ -37,6 +37,8 @@ from typing import Any
 
 import httpx
 
+from build_results import best_run  # the same run the results table reports
+
 RESULTS = Path(__file__).resolve().parent
 RUNS = RESULTS / "runs"
 ROOT = RESULTS.parent
@@ -275,8 +277,7 @@ def chosen_setting(task: str) -> dict:
             if r["role"] == "addrop" and r["state"] == "succeeded"]
     if not runs:
         raise SystemExit(f"{task}: no finished search run yet; run --phase search (or grid) first")
-    # a tie goes to the lower p, then the lower q (build_results.py picks the same way)
-    return max(runs, key=lambda r: (r["best_metric"], -r["setting"]["p"], -r["setting"]["q"]))["setting"]
+    return best_run(runs)["setting"]
 
 
 def confirm(studio: Studio, task: str, data_root: Path) -> None:

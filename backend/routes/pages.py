@@ -17,25 +17,29 @@ templates.env.globals["version"] = __version__
 ASSET_VERSIONS = AssetVersions(STATIC_DIR)
 
 
-def _versioned(request: Request, path: str) -> str:
+def _versioned(static_root: str, path: str) -> str:
     version = ASSET_VERSIONS.of(path)
     if version is None:  # a template naming a file that is not there: fail the page's tests, not a user's cache
         raise LookupError(f"no static file {path}")
-    return f"{request.url_for('static', path=path).path}?v={version}"
+    return f"{static_root}{path}?v={version}"
+
+
+def _static_root(request: Request) -> str:
+    """Where the static files are mounted, as seen by this request (``/static/``, behind any root path)."""
+    return request.url_for("static", path="").path
 
 
 @pass_context
 def asset(context: Any, path: str) -> str:
     """The URL of a static file under its content version (cached by browsers for good)."""
-    return _versioned(context["request"], path)
+    return _versioned(_static_root(context["request"]), path)
 
 
 @pass_context
 def import_map(context: Any) -> str:
     """The page's import map: every ES module's URL to its versioned one, which its relative imports resolve to."""
-    request = context["request"]
-    return AssetVersions.import_map({request.url_for("static", path=path).path: _versioned(request, path)
-                                     for path in ASSET_VERSIONS.modules()})
+    root = _static_root(context["request"])
+    return AssetVersions.import_map({f"{root}{path}": _versioned(root, path) for path in ASSET_VERSIONS.modules()})
 
 
 templates.env.globals.update(asset=asset, import_map=import_map)
