@@ -29,8 +29,10 @@ def test_a_pool_process_that_does_not_start_in_time_is_ended_and_replaced(tmp_pa
 
         wait_for(replaced, 240, "two pool processes ended at their start-up limit and replaced", interval=0.2)
         text = log.read_text(errors="replace")
-        # each one left its stacks, down to where it was in its start-up
-        assert "_prepare_child" in text
+        # each one left its stack where it was in its start-up (faulthandler keeps the innermost 100 frames, so
+        # an `import torch` deep in importlib may cut the outer frames such as Celery's _prepare_child)
+        dumps = re.findall(r"Timeout \(0:00:02\)!\nThread 0x[0-9a-f]+ \(most recent call first\):\n  File ", text)
+        assert len(dumps) >= 2, text[-3000:]
         assert stack.worker.poll() is None  # the worker itself lives on and keeps starting pool processes
     finally:
         stack.close()
