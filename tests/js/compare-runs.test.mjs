@@ -3,9 +3,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  aggregate, bandOutline, csvCell, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
-  formatValue, hyperParameters, lineStyle, meanStd, settingKey, sharedRange, toCsv, withAlpha,
+  aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
+  formatValue, hyperParameters, lineStyle, meanStd, settingKey, sharedRange, withAlpha,
 } from "../../frontend/static/js/compare-runs.js";
+import { csvCell, toCsv } from "../../frontend/static/js/common/csv.js";
 
 const close = (actual, expected, what) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} != ${expected}`);
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { compareFigure, comparePanels, sameTokens } from "../../frontend/static/js/explorer/compare.js";
-import { compareCsv, compareMatrices, exportName, toCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
+import { compareCsv, compareMatrices, exportName, viewCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
 import { layerPanels, panelFigure, panelGap } from "../../frontend/static/js/explorer/figures.js";
 import { thumbnailColours } from "../../frontend/static/js/explorer/grid.js";
 
@@ -83,9 +83,9 @@ test("inputs that tokenise differently are drawn side by side, with B − A over
   const views = compareMatrices({ a, b }, "0");
   assert.deepEqual(views.difference.tokens, ["[CLS]", "[SEP]"]);
   assert.deepEqual(views.difference.attribution, figure.aligned.data[0].z);
-  const rows = compareCsv(views).trim().split("\n").filter((l) => l.startsWith("B-A,"));
+  const rows = compareCsv(views).split("\r\n").filter((l) => l.startsWith("B-A,"));
   assert.deepEqual(rows.map((l) => l.split(",").slice(1, 5).join(",")),
-    ['0,"[CLS]",0,"[CLS]"', '0,"[CLS]",2,"[SEP]"', '2,"[SEP]",0,"[CLS]"', '2,"[SEP]",2,"[SEP]"']);
+    ["0,[CLS],0,[CLS]", "0,[CLS],2,[SEP]", "2,[SEP],0,[CLS]", "2,[SEP],2,[SEP]"]);
   // nothing in common beyond one token: no difference at all
   const c = side(["p", "x", "q"]), d = side(["r", "x", "s", "t"]);
   assert.equal(compareFigure({ a: c, b: d }, "attention", "0", true, 1200, "canvas").aligned, undefined);
@@ -96,16 +96,18 @@ test("exports carry the input, the prediction and, in compare mode, both sides a
   const a = side(["[CLS]", "x"]), b = side(["[CLS]", "x"], 2);
   const view = viewMatrices(a, "0");
   assert.deepEqual([view.text, view.prediction, view.head, view.p], ["a b", "pos", "0", 0.3]);
-  const csv = toCsv(view).trim().split("\n");
+  const text = viewCsv(view);
+  assert.ok(text.endsWith("\r\n"));
+  const csv = text.trimEnd().split("\r\n");
   assert.equal(csv[0], "query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped");
   assert.equal(csv.length, 1 + 4);
-  assert.equal(csv[2], '0,"[CLS]",1,"x",0.25,1,0,0');
+  assert.equal(csv[2], "0,[CLS],1,x,0.25,1,0,0");
   const both = compareMatrices({ a, b }, "0");
   assert.deepEqual(both.difference.attribution, [[0, 1], [-1, 0]]);
-  const lines = compareCsv(both).trim().split("\n");
+  const lines = compareCsv(both).trimEnd().split("\r\n");
   assert.equal(lines[0], "side,query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped");
   assert.deepEqual(["A", "B", "B-A"].map((s) => lines.filter((l) => l.startsWith(`${s},`)).length), [4, 4, 4]);
-  assert.equal(lines.find((l) => l.startsWith("B-A,0,")), 'B-A,0,"[CLS]",0,"[CLS]",0.5,0,,');
+  assert.equal(lines.find((l) => l.startsWith("B-A,0,")), "B-A,0,[CLS],0,[CLS],0.5,0,,");
   assert.equal(exportName({ head: "mean", method: "GA", layer: 2, p: 0.3, q: 0.2, view: "compare" }), "addrop-GA-L2-mean-p0.3-q0.2-compare");
 });
 
@@ -115,6 +117,20 @@ test("a token classifier's export carries each token's predicted tag; a sequence
                                token_probabilities: [null, 0.93, null] });
   assert.deepEqual(viewMatrices(tagged, "0").token_tags, [null, { tag: "B-LOC", probability: 0.93 }, null]);
   assert.equal("token_tags" in viewMatrices(side(["[CLS]", "x"]), "0"), false);
+  // the CSV names the query's and the key's tag on every cell, none for special tokens
+  const csv = viewCsv(viewMatrices(tagged, "0")).trimEnd().split("\r\n");
+  assert.equal(csv[0], "query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped,query_tag,key_tag");
+  assert.equal(csv.length, 1 + 9);
+  assert.deepEqual(csv.slice(1).map((l) => l.split(",").slice(-2).join("|")),
+    ["|", "|B-LOC", "|", "B-LOC|", "B-LOC|B-LOC", "B-LOC|", "|", "|B-LOC", "|"]);
+  // in compare mode the B − A rows take A's tags; a sequence classifier's CSV has no tag columns
+  const other = side(["[CLS]", "Paris", "[SEP]"], 2);
+  Object.assign(other.meta, { labels: ["O", "B-LOC", "I-LOC"], token_predictions: [null, 2, null], token_probabilities: [null, 0.5, null] });
+  const both = compareCsv(compareMatrices({ a: tagged, b: other }, "0")).trimEnd().split("\r\n");
+  assert.ok(both[0].endsWith(",query_tag,key_tag"));
+  assert.equal(both.find((l) => l.startsWith("B,1,Paris,1,")).split(",").slice(-2).join("|"), "I-LOC|I-LOC");
+  assert.equal(both.find((l) => l.startsWith("B-A,1,Paris,1,")).split(",").slice(-2).join("|"), "B-LOC|B-LOC");
+  assert.equal(viewCsv(viewMatrices(side(["[CLS]", "x"]), "0")).split("\r\n")[0].includes("tag"), false);
 });
 
 test("thumbnails scale each map to its own range", () => {

@@ -2,6 +2,8 @@
    spec, runs grouped by everything but the seed, mean and sample std per x, deltas against a baseline, the
    fields that differ between runs, the long-format CSV, and HTML escaping for what Plotly renders. */
 
+import { toCsv } from "./common/csv.js";
+
 /**
  * @typedef {{id: number, name: string, task: string, metric: string, state: string, revision: number,
  *            best_metric: number | null, best_epoch: number | null, spec: Object<string, any>}} Job
@@ -238,30 +240,6 @@ export function dashArray(dash, width) {
 export function withAlpha(hex, alpha) {
   const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   return `rgba(${r}, ${g}, ${b}, ${alpha})`;
-}
-
-/**
- * One CSV cell (RFC 4180). Numbers are written as they are, negative ones included; any other cell is text, and
- * text that a spreadsheet would run as a formula (starting with =, +, -, an at sign, a tab or a carriage return)
- * gets a leading single quote.
- * @param {unknown} value
- * @returns {string}
- */
-export function csvCell(value) {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "";
-  let text = Array.isArray(value) ? value.join(",") : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
-
-/**
- * Rows of cells as CSV text with CRLF line ends.
- * @param {unknown[][]} rows
- * @returns {string}
- */
-export function toCsv(rows) {
-  return rows.map((row) => row.map(csvCell).join(",")).join("\r\n") + "\r\n";
 }
 
 /**

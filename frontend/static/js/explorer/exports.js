@@ -1,5 +1,6 @@
 // What the export buttons write: the shown maps as JSON or CSV, the figure as PNG, SVG or standalone HTML.
 
+import { toCsv } from "../common/csv.js";
 import { alignTokens, alignedDifference } from "./align.js";
 import { QUANTITIES } from "./decode.js";
 import { difference, matrix } from "./matrix.js";
@@ -43,32 +44,37 @@ export function compareMatrices(compare, head) {
   return { a, b, difference: diff };
 }
 
-const quote = (s) => `"${String(s).replace(/"/g, '""')}"`;
+const HEADER = ["query_index", "query_token", "key_index", "key_token", "attention", "attribution", "candidate", "dropped"];
+// A token classifier's views add each token's predicted tag, for the query and for the key.
+const TAG_HEADER = ["query_tag", "key_tag"];
 
-function rows(side, view, lines) {
+function rows(side, view, tagged, out) {
   const at = (i) => (view.indices ? view.indices[i] : i);
+  const tag = (i) => view.token_tags?.[at(i)]?.tag ?? "";
   view.tokens.forEach((qt, i) => view.tokens.forEach((kt, j) => {
-    const cells = [at(i), quote(qt), at(j), quote(kt), view.attention[i][j], view.attribution[i][j]];
-    cells.push(view.candidate ? view.candidate[i][j] : "", view.dropped ? view.dropped[i][j] : "");
-    lines.push((side ? [side] : []).concat(cells).join(","));
+    const cells = [at(i), qt, at(j), kt, view.attention[i][j], view.attribution[i][j],
+      view.candidate ? view.candidate[i][j] : null, view.dropped ? view.dropped[i][j] : null];
+    if (tagged) cells.push(tag(i), tag(j));
+    out.push(side ? [side, ...cells] : cells);
   }));
 }
 
-const HEADER = "query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped";
-
-export function toCsv(view) {
-  const lines = [HEADER];
-  rows(null, view, lines);
-  return lines.join("\n") + "\n";
+// One row per cell of the shown maps.
+export function viewCsv(view) {
+  const tagged = Boolean(view.token_tags);
+  const out = [tagged ? [...HEADER, ...TAG_HEADER] : HEADER];
+  rows(null, view, tagged, out);
+  return toCsv(out);
 }
 
-// Long form, one row per side and cell; the B − A rows have no mask columns, and their indices are A's.
+// Long form, one row per side and cell; the B − A rows have no mask columns, and their indices (and tags) are A's.
 export function compareCsv(views) {
-  const lines = [`side,${HEADER}`];
-  rows("A", views.a, lines);
-  rows("B", views.b, lines);
-  if (views.difference) rows("B-A", views.difference, lines);
-  return lines.join("\n") + "\n";
+  const tagged = Boolean(views.a.token_tags || views.b.token_tags);
+  const out = [["side", ...HEADER, ...(tagged ? TAG_HEADER : [])]];
+  rows("A", views.a, tagged, out);
+  rows("B", views.b, tagged, out);
+  if (views.difference) rows("B-A", { ...views.difference, token_tags: views.a.token_tags }, tagged, out);
+  return toCsv(out);
 }
 
 // The Plotly.js every page runs: Plotly's own partial bundle with the cartesian traces (heatmap, scatter, bar),

@@ -7,7 +7,7 @@ import { compareFigure } from "./compare.js";
 import { decode, decodeAll } from "./decode.js";
 import { $, download, el, setStatus } from "../common/dom.js";
 import { debounce, fillSelect, setSegmented } from "./dom.js";
-import { STANDALONE_PLOTLY, compareCsv, compareMatrices, exportName, standaloneHtml, toCsv, viewMatrices } from "./exports.js";
+import { STANDALONE_PLOTLY, compareCsv, compareMatrices, exportName, standaloneHtml, viewCsv, viewMatrices } from "./exports.js";
 import { PLOT_CONFIG, layerPanels, panelFigure } from "./figures.js";
 import { GRID_FORMATS, drawGrid, gridPng, gridSvg } from "./grid.js";
 import { parseIndexList } from "./matrix.js";
@@ -369,7 +369,7 @@ async function exportAs(format) {
       download(JSON.stringify(views), "application/json", `${name}.json`);
     } else if (format === "csv") {
       if (comparing && !compareData) return;
-      download(comparing ? compareCsv(compareMatrices(compareData, state.head)) : toCsv(viewMatrices(current, state.head)), "text/csv", `${name}.csv`);
+      download(comparing ? compareCsv(compareMatrices(compareData, state.head)) : viewCsv(viewMatrices(current, state.head)), "text/csv", `${name}.csv`);
     } else {
       const figure = exportFigure();
       if (!figure) return;
