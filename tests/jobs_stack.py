@@ -157,11 +157,23 @@ class Stack:
                             ADDROP_BROKER_URL=REDIS, ADDROP_JOB_QUEUE=self.queue)
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.replicas: list[subprocess.Popen] = []
 
     def start_api(self, timeout: float = 120) -> None:
         self.api = _process(["-m", "backend", "--port", str(self.port), "--no-worker"], self.env,
                             self.root / "api.log")
         wait_until_healthy(self.api, self.url, self.root / "api.log", timeout)
+
+    def start_api_replica(self, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+        """Another API process on the same database and broker (as compose runs on several machines); its
+        process and base URL. Closed with the stack."""
+        port = free_port()
+        log = self.root / f"api-replica-{len(self.replicas) + 1}.log"
+        replica = _process(["-m", "backend", "--port", str(port), "--no-worker"], self.env, log)
+        self.replicas.append(replica)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(replica, url, log, timeout)
+        return replica, url
 
     def start_worker(self) -> None:
         self.worker = _process(["-m", "worker", "--loglevel", "INFO"], self.env, self.root / "worker.log")
@@ -177,6 +189,8 @@ class Stack:
 
     def close(self) -> None:
         _stop(self.api)
+        for replica in self.replicas:
+            _stop(replica)
         _stop(self.worker, signal.SIGKILL)
         if self.schema:
             with psycopg.connect(POSTGRES, autocommit=True) as connection:
