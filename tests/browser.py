@@ -105,8 +105,12 @@ def explorer_server(tmp_path_factory) -> Iterator[str]:
 
 EXPLAINED = "document.querySelector('#status').textContent.startsWith('Explained')"
 
+# How long a test waits for what the page asked the server to compute (an explain, new masks, every layer):
+# on a loaded two-core machine it shares the explain threads with the page's own fill of the other layers.
+COMPUTED = 120_000
 
-def explained(page, also: str = "", timeout: float = 120_000) -> None:
+
+def explained(page, also: str = "", timeout: float = COMPUTED) -> None:
     """Wait for the explorer to show an explanation (and ``also``, a JS condition): an input's first explain
     loads its model, which takes a while on a loaded two-core machine."""
     page.wait_for_function(f"{EXPLAINED} && ({also})" if also else EXPLAINED, timeout=timeout)

@@ -71,17 +71,25 @@ class QueryCounter:
 
 
 def open_streams(base: str, job_id: int, n: int, stop: threading.Event, headers: dict | None = None) -> list[threading.Thread]:
-    """``n`` streams held open (reading, discarding) until ``stop`` is set or the stream ends."""
+    """``n`` streams held open (reading, discarding) until ``stop`` is set or the stream ends; returns once each
+    has its first event. A stream that opens wakes the poller for a round of its own: counted reads must come
+    after every stream is in (on a loaded machine opening forty can outlast a fixed wait)."""
+    connected = threading.Semaphore(0)
+
     def hold() -> None:
         with httpx.Client(timeout=30) as client, client.stream("GET", f"{base}/api/jobs/{job_id}/events",
                                                                headers=headers or {}) as response:
-            for _ in sse_events(response):
+            for index, _ in enumerate(sse_events(response)):
+                if not index:
+                    connected.release()
                 if stop.is_set():
                     return
 
     threads = [threading.Thread(target=hold, daemon=True) for _ in range(n)]
     for thread in threads:
         thread.start()
+    for _ in threads:
+        assert connected.acquire(timeout=60), "a stream did not get its first event"
     return threads
 
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
+from tests.browser import ARTIFACTS, COMPUTED, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +63,8 @@ def test_explore_a_sentence_pair(server, tmp_path):
         # goes through canvas.toDataURL), and neither does a head change: the canvas paints the maps too.
         page.evaluate(COUNT_ENCODED_IMAGES)
         page.locator("#p").fill("0.7")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')",
+                               timeout=COMPUTED)
         assert "no new forward pass" in status(page)
         after = overlay(page)
         assert after["candidates"] > before["candidates"]
@@ -85,7 +86,7 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.select_option("#head", "3")
 
         page.click("#view button[data-value=model]")
-        page.wait_for_function("document.querySelectorAll('#grid canvas').length === 72")
+        page.wait_for_function("document.querySelectorAll('#grid canvas').length === 72", timeout=COMPUTED)
         page.fill("#layer-filter", "0-2")
         page.wait_for_function("document.querySelectorAll('#grid canvas').length === 36")
         page.click("#grid-quantity button[data-value=mask]")
@@ -99,7 +100,8 @@ def test_explore_a_sentence_pair(server, tmp_path):
         assert tip.inner_text().splitlines()[:2] == ["layer 1 · head 4", "query cat (2) → key on (4)"]
         assert tip.inner_text().splitlines()[2] in ("mask: kept", "mask: candidate", "mask: dropped")
         page.click("#grid-quantity button[data-value=attention]")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('All 6 layers')")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('All 6 layers')",
+                               timeout=COMPUTED)
         page.mouse.move(box["x"] + box["width"] * 4.5 / 18, box["y"] + box["height"] * 2.5 / 18 + 1)
         assert re.fullmatch(r"attention: 0\.\d+|attention: \d(\.\d+)?e-\d+", tip.inner_text().splitlines()[2])
         page.screenshot(path=ARTIFACTS / "explorer-model-hover.png", full_page=True)
@@ -124,7 +126,8 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.fill("#text-b", "The dog sat on the mat.")
         page.fill("#text-pair-b", "A cat was sitting on a mat.")
         page.click("#compare-button")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('B explained')")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('B explained')",
+                               timeout=COMPUTED)
         assert "over the 17 tokens they share in order (of 18 in A and 18 in B)" in page.locator("#compare-note").inner_text()
         # B − A over the shared tokens: every token but the first sentence's "cat" / "dog", in A's order
         assert page.locator("#compare-aligned-figure").is_visible()
@@ -144,7 +147,10 @@ def test_explore_a_sentence_pair(server, tmp_path):
         page.fill("#text-b", "")
         page.fill("#text-pair-b", "")
         page.click("#compare-button")
-        page.wait_for_function("document.querySelector('#compare-note').textContent === ''")
+        # the note is written before Plotly redraws the figure, the status once the figure is drawn
+        page.wait_for_function("document.querySelector('#compare-note').textContent === '' && "
+                               "document.querySelector('#status').textContent.startsWith('B explained')",
+                               timeout=COMPUTED)
         titles = page.eval_on_selector_all("#compare-figure .annotation-text", "els => els.map(e => e.textContent)")
         assert any(title.startswith("Difference B − A") for title in titles)
         assert page.locator("#compare-aligned-figure").is_hidden()
@@ -247,7 +253,7 @@ def test_hostile_text_is_shown_not_run(server):
 def test_bad_input_shows_the_servers_message(server):
     with chromium_page() as page:
         page.goto(f"{server}/?text=hello&layer=9")
-        page.wait_for_function("document.querySelector('#status').classList.contains('error')")
+        page.wait_for_function("document.querySelector('#status').classList.contains('error')", timeout=COMPUTED)
         assert "layer 9 does not exist" in status(page)
 
 
@@ -272,7 +278,8 @@ def test_a_long_input_repaints_only_its_overlays(server):
         page.evaluate(COUNT_ENCODED_IMAGES)
         before = overlay(page)
         page.locator("#q").fill("0.6")
-        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')")
+        page.wait_for_function("document.querySelector('#status').textContent.startsWith('Masks redrawn')",
+                               timeout=COMPUTED)
         after = overlay(page)
         assert after["candidates"] == before["candidates"] and after["dropped"] > before["dropped"]
         assert page.evaluate("window.__encoded") == 0

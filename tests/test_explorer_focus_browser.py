@@ -98,7 +98,9 @@ def test_layer_and_head_changes_paint_the_apis_maps(server):
             attention = page.evaluate(API_COLOUR, [request, "attention", i, j])["text"]
             spot = page.evaluate(CELL, [0, i, j])
             page.mouse.move(spot["x"], spot["y"])
-            page.wait_for_function(f"document.querySelector('#layer-view .map-hover').textContent.includes('({i}) → ')")
+            # the tip changes on the pointer's move; the one of the last layer and head may name the same query
+            page.wait_for_function(f"""() => {{ const tip = document.querySelector('#layer-view .map-hover').textContent;
+                return tip.includes('({i}) → ') && tip.includes('({j})') && tip.includes('attention    {attention}'); }}""")
             hover = page.inner_text("#layer-view .map-hover")
             assert f"({i}) → " in hover and f"({j})" in hover and f"attention    {attention}" in hover, hover
 
@@ -111,7 +113,10 @@ def test_focus_mode_zooms_pans_and_keeps_its_place_in_the_url(server, rte_pair):
         assert page.locator("#token-count").inner_text() == "120"
         page.screenshot(path=ARTIFACTS / "explorer-rte-1280.png", full_page=True)
         page.select_option("#focus", "attribution")
-        page.wait_for_function("!document.querySelector('#layer-figure')._fullLayout.xaxis2")
+        # the canvas paints the one map (and its labels) once Plotly has drawn the new axes; while Plotly draws,
+        # the canvas repaints the three maps it had
+        page.wait_for_function("""() => !document.querySelector('#layer-figure')._fullLayout.xaxis2
+            && JSON.parse(document.querySelector('#layer-figure + canvas').dataset.ranges).length === 1""")
         page.wait_for_function("location.search.includes('focus=attribution')")
         whole = canvas_data(page)
         assert int(whole["labelStep"]) > 1 and int(whole["labelsShown"]) < 120  # 7.5 px cells: every other label
@@ -189,7 +194,8 @@ def test_focus_mode_zooms_pans_and_keeps_its_place_in_the_url(server, rte_pair):
         assert all(abs(a - b) < 0.02 for a, b in zip(x_range(page), panned))
         spot = page.evaluate(CELL, [0, round(sum(panned) / 2), round(sum(panned) / 2)])
         page.mouse.dblclick(spot["x"], spot["y"])
-        page.wait_for_function("document.querySelector('#layer-figure')._fullLayout.xaxis.range[1] > 119")
+        page.wait_for_function("document.querySelector('#layer-figure')._fullLayout.xaxis.range[1] > 119 && "
+                               "document.querySelector('#layer-figure + canvas').dataset.labelStep !== '1'")
         assert int(canvas_data(page)["labelStep"]) > 1
 
         page.set_viewport_size({"width": 1440, "height": 1000})

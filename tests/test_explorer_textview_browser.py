@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from backend.encoding import decode_array
-from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
+from tests.browser import ARTIFACTS, COMPUTED, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 
@@ -151,7 +151,7 @@ def test_text_view_follows_the_api(server, pair):
         page.locator("#q").fill("0.5")
         # The mask panel's title and the text view are repainted together, from the same response.
         page.wait_for_function("""[...document.querySelectorAll('#layer-figure .annotation-text')]
-            .some(a => a.textContent.includes('p=0.7, q=0.5'))""")
+            .some(a => a.textContent.includes('p=0.7, q=0.5'))""", timeout=COMPUTED)
         _, wider = api_maps(server, pair, p=0.7, q=0.5)
         tokens = text_view(page)
         assert marked(tokens, "candidate") == set(np.flatnonzero(wider["candidate"][HEAD, 20]))
@@ -187,6 +187,16 @@ def spots(page, viewport: bool = False) -> list[dict[str, float]]:
     }})""")
 
 
+# Where scrollIntoView({block: "start"}) brings the first highlight: its top at its scroll margin, unless the
+# page cannot scroll that far.
+SCROLLED_TO_SPOT = """() => { const spot = document.querySelector('.wt-spot');
+    if (!spot) return false;
+    const margin = parseFloat(getComputedStyle(spot).scrollMarginTop) || 0;
+    const end = document.scrollingElement.scrollHeight - innerHeight;
+    const target = Math.min(end, Math.max(0, spot.getBoundingClientRect().top + scrollY - margin));
+    return Math.abs(scrollY - target) < 2; }"""
+
+
 def surrounds(spot: dict, box: dict) -> bool:
     return all(abs(spot[side] - box[side]) <= 10 for side in ("left", "top", "right", "bottom")) and (
         spot["left"] <= box["left"] and spot["right"] >= box["right"]
@@ -215,7 +225,9 @@ def test_walkthrough_steps_through_the_four_steps(server, pair):
         assert page.locator(f"{card} button:text('Back')").is_disabled()
 
         page.click(f"{card} button:text('Next')")
-        page.wait_for_function("document.querySelector('#layer-figure')._fullLayout")
+        # the walk-through left focus mode: the three maps are drawn (and the step's highlight placed on them)
+        # once Plotly has drawn their axes and the canvas painted them (while Plotly draws it repaints the one)
+        page.wait_for_function("JSON.parse(document.querySelector('#layer-figure + canvas').dataset.ranges).length === 3")
         assert step() == "attribution" and "layer 0, head 3: B = ∂F/∂A" in text()
         page.wait_for_timeout(600)  # the smooth scroll to the panel
         [spot] = spots(page)
@@ -239,7 +251,8 @@ def test_walkthrough_steps_through_the_four_steps(server, pair):
 
         # The texts follow the numbers while the card is open.
         page.locator("#q").fill("0.5")
-        page.wait_for_function("document.querySelector('#walkthrough').textContent.includes('q = 0.5')")
+        page.wait_for_function("document.querySelector('#walkthrough').textContent.includes('q = 0.5')",
+                               timeout=COMPUTED)
 
         page.click(f"{card} button:text('Back')")
         assert step() == "candidates"
@@ -264,7 +277,8 @@ def test_text_view_screenshots(server, pair, width):
         page.click("#walkthrough-open")
         page.click("#walkthrough button:text('Next')")
         page.click("#walkthrough button:text('Next')")
-        page.wait_for_timeout(600)
+        # the smooth scroll to the step's first highlight has ended (the check below is in window coordinates)
+        page.wait_for_function(SCROLLED_TO_SPOT)
         page.screenshot(path=ARTIFACTS / f"explorer-walkthrough-{width}.png")
         # Nothing of the card may cover the panel the step points at.
         card = page.locator("#walkthrough").bounding_box()

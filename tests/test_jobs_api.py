@@ -134,7 +134,7 @@ def test_cancel_stops_a_running_job_and_a_queued_one_never_starts(stack, tiny_mo
 
     asked = client.post(f"/api/jobs/{running['id']}/cancel")
     assert asked.status_code == 200 and asked.json()["cancel_requested"]
-    done = wait_for(lambda: finished(client, running["id"]), 30, "the running job to stop")
+    done = wait_for(lambda: finished(client, running["id"]), 120, "the running job to stop")
     assert done["state"] == "cancelled" and done["progress"]["percent"] < 50
     points = len(step_points(client, running["id"]))
     again = client.post(f"/api/jobs/{running['id']}/cancel")
@@ -151,7 +151,7 @@ def test_a_job_whose_worker_process_dies_is_failed_with_the_reason(stack, tiny_m
     wait_for(lambda: step_points(client, first["id"]), 120, "the first training points")
     child = int(job(client, first["id"])["worker"].rsplit(":", 1)[1])
     os.kill(child, signal.SIGKILL)  # the pool process running the job; the worker's parent survives
-    failed = wait_for(lambda: finished(client, first["id"]), 30, "the job to fail")
+    failed = wait_for(lambda: finished(client, first["id"]), 120, "the job to fail")
     assert failed["state"] == "failed"
     died = "worker process running the job died" in failed["error"] and "SIGKILL" in failed["error"]
     if stack.kind == "redis-postgres":  # Celery's parent reports the lost child at once
@@ -162,7 +162,7 @@ def test_a_job_whose_worker_process_dies_is_failed_with_the_reason(stack, tiny_m
     second = submit(client, job_request(tiny_model, sst2, epochs=300, patience=None))
     wait_for(lambda: step_points(client, second["id"]), 120, "the second job's first points")
     stack.kill_worker()  # the whole worker, parent and child, as when its machine is lost
-    failed = wait_for(lambda: finished(client, second["id"]), 30, "the lease to expire")
+    failed = wait_for(lambda: finished(client, second["id"]), 120, "the lease to expire")
     assert failed["state"] == "failed" and "stopped responding" in failed["error"], failed["error"]
     assert "stopped responding" in client.get(f"/api/jobs/{second['id']}/log").text
     stack.start_worker()
@@ -265,7 +265,7 @@ def test_jobs_whose_messages_the_broker_lost_are_sent_again(tmp_path, tiny_model
         queued = submit(client, job_request(tiny_model, sst2, epochs=1))
         assert broker.llen(stack.queue) == 1
         broker.delete(stack.queue)  # what a Redis restart without persistence does to a waiting message
-        wait_for(lambda: broker.llen(stack.queue) == 1, 30, "the API to send the lost job again")
+        wait_for(lambda: broker.llen(stack.queue) == 1, 120, "the API to send the lost job again")
         assert "fewer job messages than the 1 queued job" in (stack.root / "api.log").read_text()
         stack.start_worker()
         done = wait_for(lambda: finished(client, queued["id"]), 180, "the re-sent job to run")

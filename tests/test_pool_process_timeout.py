@@ -8,6 +8,7 @@ process here is one that has not finished starting in time."""
 from __future__ import annotations
 
 import re
+import time
 
 import psutil
 
@@ -28,10 +29,14 @@ def test_a_pool_process_that_does_not_start_in_time_is_ended_and_replaced(tmp_pa
             return len(re.findall(r"Timeout \(0:00:02\)!", text)) >= 2 and len(seen) >= 2
 
         wait_for(replaced, 240, "two pool processes ended at their start-up limit and replaced", interval=0.2)
-        text = log.read_text(errors="replace")
         # each one left its stack where it was in its start-up (faulthandler keeps the innermost 100 frames, so
-        # an `import torch` deep in importlib may cut the outer frames such as Celery's _prepare_child)
-        dumps = re.findall(r"Timeout \(0:00:02\)!\nThread 0x[0-9a-f]+ \(most recent call first\):\n  File ", text)
+        # an `import torch` deep in importlib may cut the outer frames such as Celery's _prepare_child); the
+        # header is written before the stack, so the last dump may still be under way: give it a moment
+        dump = r"Timeout \(0:00:02\)!\nThread 0x[0-9a-f]+ \(most recent call first\):\n  File "
+        deadline = time.monotonic() + 10
+        while len(re.findall(dump, text := log.read_text(errors="replace"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        dumps = re.findall(dump, text)
         assert len(dumps) >= 2, text[-3000:]
         assert stack.worker.poll() is None  # the worker itself lives on and keeps starting pool processes
     finally:

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from backend.sweeps import LeaseLost, SweepLease
 from jobstore.database import Database
-from jobstore.orm import Sweep
+from jobstore.orm import Sweep, utcnow
 from tests.jobs_stack import migrated_postgres
 
 
@@ -43,13 +43,16 @@ def holder(db: Database, sweep_id: int):
 
 def test_one_controller_at_a_time_and_a_late_one_finds_out(database):
     sweep_id = running_sweep(database)
-    first, second = SweepLease(database, sweep_id, seconds=0.5), SweepLease(database, sweep_id, seconds=30)
+    # 2 s: the first must still hold the sweep over the next few statements, each a commit (an fsync) that can
+    # take a good part of a second on a loaded machine
+    first, second = SweepLease(database, sweep_id, seconds=2), SweepLease(database, sweep_id, seconds=30)
     assert first.take()
     assert not second.take()  # held
     first.renew()  # a round renews before each write while it still holds the sweep
     assert holder(database, sweep_id) == first.until
 
-    time.sleep(0.7)  # the first round outlasts its lease; another API process takes the sweep over
+    # the first round outlasts its lease; another API process takes the sweep over
+    time.sleep(max(0.0, (first.until - utcnow()).total_seconds()) + 0.2)
     assert second.take()
     with pytest.raises(LeaseLost):
         first.renew()
