@@ -105,6 +105,39 @@ def test_layer_and_head_changes_paint_the_apis_maps(server):
             assert f"({i}) → " in hover and f"({j})" in hover and f"attention    {attention}" in hover, hover
 
 
+# Whether the overlay canvas is painted just left and just right of the map's left edge, at row ``row``, where
+# the axes put that edge now.
+EDGE = """(row) => {
+    const f = document.getElementById('layer-figure'), xa = f._fullLayout.xaxis, ya = f._fullLayout.yaxis;
+    const canvas = f.parentElement.querySelector(':scope > canvas.map-overlay'), ratio = canvas.width / f.clientWidth;
+    const edge = xa._offset + xa.l2p(-0.5), y = ya._offset + ya.l2p(row);
+    const alpha = (x) => canvas.getContext('2d').getImageData(Math.round(x * ratio), Math.round(y * ratio), 1, 1).data[3];
+    return {edge: edge - xa._offset, outside: alpha(edge - 4), inside: alpha(edge + 4)};
+}"""
+
+
+def test_the_painted_map_moves_with_the_axes_during_a_pan(server):
+    """Plotly moves its axes while a drag is under way but redraws only when it ends; the canvas follows each
+    frame, so the map is not left behind its own axes (and the empty band the pan opens stays empty)."""
+    with chromium_page(width=1280, height=1000) as page:
+        page.goto(f"{server}/?" + urlencode({"text": "The cat sat on the mat.", "focus": "attribution"}))
+        explained(page)
+        page.wait_for_function("JSON.parse(document.querySelector('#layer-figure + canvas').dataset.ranges).length === 1")
+        into_view(page)
+        before = page.evaluate(EDGE, 3)
+        assert before["inside"] > 0
+        start = page.evaluate(CELL, [0, 3, 3])
+        page.mouse.move(start["x"], start["y"])
+        page.mouse.down()
+        for step in range(1, 11):
+            page.mouse.move(start["x"] + 12 * step, start["y"])
+        # still dragging: the axes have moved the map's left edge 120 px to the right ...
+        page.wait_for_function(f"() => ({EDGE})(3).edge > {before['edge']} + 100")
+        # ... and within a frame the canvas shows it there: blank to its left, painted to its right
+        page.wait_for_function(f"() => {{ const e = ({EDGE})(3); return e.outside === 0 && e.inside > 0; }}", timeout=5000)
+        page.mouse.up()
+
+
 def test_focus_mode_zooms_pans_and_keeps_its_place_in_the_url(server, rte_pair):
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page(width=1280, height=1000) as page:
@@ -130,8 +163,8 @@ def test_focus_mode_zooms_pans_and_keeps_its_place_in_the_url(server, rte_pair):
         for _ in range(16):
             page.mouse.wheel(0, -120)
             page.wait_for_timeout(30)
-        # Plotly moves the axes at once but redraws (and the overlay repaints) only when the wheel stops: wait for
-        # the labels of the final range, not those of a range passed on the way in.
+        # Plotly moves the axes at once and the overlay repaints at the next frame, each wheel step: wait for the
+        # labels of the final range, not those of a range passed on the way in.
         page.wait_for_function("""() => { const f = document.querySelector('#layer-figure');
             const r = f._fullLayout.xaxis.range, c = document.querySelector('#layer-figure + canvas');
             return Math.abs(r[1] - r[0]) < 40 && c.dataset.labelStep === '1'

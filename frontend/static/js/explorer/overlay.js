@@ -5,6 +5,7 @@
 
 import { paintTokenLabels } from "./axislabels.js";
 import { paintColourBar } from "./colourbar.js";
+import { followView } from "./follow.js";
 import { COLORS, markSize, markWidth, regionWidth } from "./figures.js";
 import { countSet, outlineSegments } from "./matrix.js";
 
@@ -153,11 +154,9 @@ export function paintOverlays(figure, overlays) {
   canvas.dataset.ranges = JSON.stringify(overlays.map((o) => (o.colorbar ? [o.colorbar.zmin, o.colorbar.zmax] : null)));
 }
 
-// Plotly redraws on resize, zoom and pan; the overlay follows each time.
+// Plotly redraws on resize, zoom and pan; the overlay follows each time, and during the gesture.
 export function followFigure(figure) {
   if (figure.dataset.overlayBound) return;
   figure.dataset.overlayBound = "1";
-  const repaint = () => { if (painted.has(figure)) paintOverlays(figure, painted.get(figure)); };
-  figure.on("plotly_afterplot", repaint);
-  figure.on("plotly_relayout", repaint);
+  followView(figure, () => { if (painted.has(figure)) paintOverlays(figure, painted.get(figure)); });
 }

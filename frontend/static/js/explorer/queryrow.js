@@ -2,6 +2,7 @@
 // outlined across every map, so the words and the maps visibly read the same row.
 
 import { el } from "../common/dom.js";
+import { followView } from "./follow.js";
 
 const shown = new WeakMap();  // figure -> the query outlined on it
 
@@ -13,9 +14,7 @@ export function followQueryClicks(figure, onSelect) {
     if (point && Number.isInteger(point.y)) onSelect(point.y);
   });
   // zoom, pan and resizes move the rows
-  const again = () => { if (shown.has(figure)) markQueryRow(figure, shown.get(figure)); };
-  figure.on("plotly_afterplot", again);
-  figure.on("plotly_relayout", again);
+  followView(figure, () => { if (shown.has(figure)) markQueryRow(figure, shown.get(figure)); });
 }
 
 export function markQueryRow(figure, query) {
