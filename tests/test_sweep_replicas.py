@@ -12,19 +12,14 @@ from optuna.trial import TrialState
 from sqlalchemy import create_engine, text
 
 from jobstore import studies
-from tests.jobs_stack import Stack, job_request, make_sst2_slice, make_tiny_model, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
 from tests.test_sweeps_api import create, finished_sweep, sweep
 
 
 @pytest.fixture
 def stack(tmp_path):
-    stack = Stack("redis-postgres", tmp_path, {"ADDROP_SWEEP_POLL_SECONDS": "0.2", "ADDROP_SWEEP_MAX_TRIALS": "20"})
-    try:
-        stack.start_worker()
-        stack.start_api()
-        yield stack
-    finally:
-        stack.close()
+    yield from running_stack("redis-postgres", tmp_path,
+                             {"ADDROP_SWEEP_POLL_SECONDS": "0.2", "ADDROP_SWEEP_MAX_TRIALS": "20"})
 
 
 def test_two_api_processes_advance_one_search_without_asking_a_trial_twice(stack, tmp_path, shared_data):
