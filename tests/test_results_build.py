@@ -58,6 +58,10 @@ def test_the_table_and_plots_from_run_files(tmp_path):
     for name in ("search-mrpc.png", "prior-mrpc.png"):
         assert (tmp_path / "docs" / "results" / name).stat().st_size > 10_000
     assert "![search-mrpc](results/search-mrpc.png)" in text and "{{" not in text
+    # Figure 2's numbers under it, no dropping first: each run's epoch 2 has training loss 0.4, dev loss 0.45
+    assert ("| mrpc: variant | training loss, last epoch | lowest dev loss | best dev f1 |\n|---|---|---|---|\n"
+            "| no dropping | 0.4000 (epoch 2) | 0.4500 (epoch 2) | 80.00 (epoch 2) |\n"
+            "| high attribution (AD-DROP) | 0.4000 (epoch 2) | 0.4500 (epoch 2) | 81.00 (epoch 2) |") in text
 
 
 def grid_runs(value) -> list[dict]:
