@@ -43,9 +43,15 @@ def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path
         page.fill("[name='space.p']", "0.4")
         page.fill("[name='seeds']", "5")
         page.screenshot(path=ARTIFACTS / "sweep-form.png", full_page=True)
+        # until a run has evaluated once, the curves panel says so instead of drawing empty axes
+        page.route("**/api/sweeps/*/curves", lambda route: route.fulfill(json={"jobs": {}}))
         page.click("#submit-sweep")
         page.wait_for_url(re.compile(r"/sweeps/\d+$"))
         sweep_id = int(page.url.rsplit("/", 1)[1])
+        page.wait_for_function("""(document.getElementById('curves').layout?.annotations || [])
+            .some((a) => a.text === 'no run has finished an epoch yet')""")
+        assert page.evaluate("document.getElementById('curves')._fullLayout.xaxis.visible") is False
+        page.unroute("**/api/sweeps/*/curves")
         page.wait_for_function("document.getElementById('sweep-state').textContent === 'succeeded'", timeout=240_000)
         assert "1 of 1 settings finished" in page.inner_text("#progress-text")
         assert page.inner_text("#baseline-value") != "–"
