@@ -14,7 +14,8 @@ import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
 from tests.jobs_stack import FINISHED as FINISHED_STATES
-from tests.jobs_stack import job_request, make_glue_slice, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import (Stack, job_request, make_glue_slice, make_sst2_slice, make_tiny_model, running_stack,
+                              wait_for)
 
 pytestmark = pytest.mark.browser
 EVIL = '<a href="/x">evil</a>'  # a job name that must show as text, never as a link
@@ -199,3 +200,28 @@ def test_compare_seed_groups_baseline_and_export(stack, shared_data, tmp_path):
         assert sorted((r["kind"], int(r["step"]), r["metric"], float(r["value"])) for r in mine) == expected
         assert {row["kind"] for row in mine} == {"step", "eval"}
     assert {row["training.seed"] for row in table if int(row["job_id"]) in (seed1, seed2)} == {"1", "2"}
+
+
+def test_a_waiting_jobs_page_says_what_it_waits_for(shared_data, tmp_path):
+    """Before its first step (here: no worker at all) a job's page says why it waits, and each chart says what
+    it will show instead of drawing empty axes."""
+    stack = Stack("embedded", tmp_path)
+    try:
+        stack.start_api()
+        model = make_tiny_model(tmp_path / "model")
+        data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
+        job_id = stack.client().post("/api/jobs", json=job_request(model, data, epochs=1)).json()["id"]
+        with chromium_page() as page:
+            page.goto(f"{stack.url}/jobs/{job_id}")
+            sentences = {"loss-chart": "no training step logged yet", "lr-chart": "no training step logged yet",
+                         "dev-metric-chart": "no dev evaluation yet: one follows each epoch",
+                         "dev-loss-chart": "no loss logged yet"}
+            for chart, sentence in sentences.items():
+                page.wait_for_function(f"""(document.getElementById('{chart}').layout?.annotations || [])
+                    .some((a) => a.text === {sentence!r})""")
+                assert page.evaluate(f"document.getElementById('{chart}')._fullLayout.xaxis.visible") is False
+            page.wait_for_function("document.body.innerText.includes('no job worker has been seen')", timeout=60_000)
+            assert page.inner_text("#log") == "no log line yet"
+            page.screenshot(path=ARTIFACTS / "jobs-waiting.png", full_page=True)
+    finally:
+        stack.close()

@@ -36,7 +36,8 @@ import * as Jobs from "./jobs-common.js";
     Plotly.react("loss-chart", [
       { x, y, name: "loss (raw)", mode: "lines", line: { color: "rgba(44,95,191,0.25)", width: 1 }, hoverinfo: "skip" },
       { x, y: Jobs.smooth(y, weight), name: "training loss", mode: "lines", line: { color: "#2c5fbf", width: 2 } },
-    ], Jobs.layout("Training loss per step", "step", "loss", { shapes: shading }), Jobs.plotConfig);
+    ], Jobs.untilDrawn(Jobs.layout("Training loss per step", "step", "loss", { shapes: shading }), steps.length > 0,
+                       "no training step logged yet"), Jobs.plotConfig);
   }
 
   function epochTraces(key, name, color) {
@@ -66,21 +67,25 @@ import * as Jobs from "./jobs-common.js";
     if (best >= 0) traces.push({ x: [metric.x[best]], y: [metric.y[best]], name: "best", mode: "markers",
                                  marker: { symbol: "star", size: 14, color: "#ff9f1c", line: { color: "#7a4b00", width: 1 } } });
     const epochAxis = { xaxis: { title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", dtick: 1, rangemode: "tozero" } };
-    Plotly.react("dev-metric-chart", traces,
-                 Jobs.layout(`Dev ${job.metric} per epoch`, "epoch", job.metric, { shapes: shading, ...epochAxis }), Jobs.plotConfig);
-    Plotly.react("dev-loss-chart", [epochTraces("loss", "dev loss", "#c0392b"), trainLossPerEpoch()],
-                 Jobs.layout("Dev loss vs training loss", "epoch", "loss", { shapes: shading, ...epochAxis }), Jobs.plotConfig);
+    Plotly.react("dev-metric-chart", traces, Jobs.untilDrawn(
+      Jobs.layout(`Dev ${job.metric} per epoch`, "epoch", job.metric, { shapes: shading, ...epochAxis }),
+      metric.y.length > 0, "no dev evaluation yet: one follows each epoch"), Jobs.plotConfig);
+    const losses = [epochTraces("loss", "dev loss", "#c0392b"), trainLossPerEpoch()];
+    Plotly.react("dev-loss-chart", losses, Jobs.untilDrawn(
+      Jobs.layout("Dev loss vs training loss", "epoch", "loss", { shapes: shading, ...epochAxis }),
+      losses.some((t) => t.y.length > 0), "no loss logged yet"), Jobs.plotConfig);
     const steps = byKind("step").filter((p) => p.values.learning_rate !== undefined);
     Plotly.react("lr-chart", [
       { x: steps.map((p) => p.step), y: steps.map((p) => p.values.learning_rate), name: "learning rate", mode: "lines",
         line: { color: "#8e44ad", width: 2 } },
       { x: steps.map((p) => p.step), y: steps.map((p) => p.values.grad_norm), name: "grad norm", mode: "lines",
         yaxis: "y2", line: { color: "#16a0a0", width: 1 } },
-    ], Jobs.layout("Learning rate and gradient norm", "step", "learning rate", {
+    ], Jobs.untilDrawn(Jobs.layout("Learning rate and gradient norm", "step", "learning rate", {
       margin: { l: 56, r: 56, t: 34, b: 42 },
-      yaxis2: { overlaying: "y", side: "right", title: { text: "grad norm", font: { size: 11 } }, showgrid: false },
+      yaxis2: { overlaying: "y", side: "right", title: { text: "grad norm", font: { size: 11 } }, showgrid: false,
+                visible: steps.length > 0 },
       shapes: Jobs.addropShapes(Jobs.addropEpochs(points), stepOfEpoch),
-    }), Jobs.plotConfig);
+    }), steps.length > 0, "no training step logged yet"), Jobs.plotConfig);
   }
 
   function renderMetricsTable() {

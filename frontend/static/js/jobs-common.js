@@ -77,6 +77,15 @@ export function layout(title, xTitle, yTitle, extra = {}) {
   };
 }
 
+// A chart with nothing to draw yet (no epoch evaluated, no step logged) says so instead of showing empty axes.
+export function untilDrawn(layoutObject, drawn, sentence) {
+  if (drawn) return layoutObject;
+  return { ...layoutObject, showlegend: false, xaxis: { ...layoutObject.xaxis, visible: false },
+           yaxis: { ...layoutObject.yaxis, visible: false },
+           annotations: [{ text: sentence, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+                           font: { color: "#5a6275", size: 12 } }] };
+}
+
 export const plotConfig = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
 export function badge(state) { return el("span", { class: `badge ${state}`, text: state }); }

@@ -5,6 +5,7 @@
 import { $, el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
+import { untilDrawn } from "./jobs-common.js";
 import { hasSpread, heatmap, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
@@ -144,14 +145,10 @@ async function renderCurves(sweep) {
                     marker: { size: isBest ? 6 : 3 }, opacity: isBest ? 1 : 0.8 });
     }
   }
-  // Until a run has evaluated once there is nothing to draw: a sentence, not empty axes.
-  const drawn = traces.length > 0;
-  Plotly.react("curves", traces, {
+  Plotly.react("curves", traces, untilDrawn({
     title: { text: `dev ${escapeHtml(sweep.metric)} per epoch`, font: { size: 13 } }, margin: { l: 50, r: 10, t: 36, b: 40 },
-    xaxis: { title: { text: "epoch" }, dtick: 1, visible: drawn }, yaxis: { visible: drawn },
-    legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
-    annotations: drawn ? [] : [{ text: "no run has finished an epoch yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
-  }, config);
+    xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: {}, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
+  }, traces.length > 0, "no run has finished an epoch yet"), config);
 }
 
 async function renderImportance(sweep) {
