@@ -13,6 +13,7 @@ import sys
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.signals import task_failure, task_postrun, task_received, worker_init, worker_process_init
 from celery.worker import state as worker_state
+from sqlalchemy import text
 
 from jobstore.database import Database
 from jobstore.queue import RUN_JOB, make_celery
@@ -63,6 +64,11 @@ def _prepare_child(**_: object) -> None:
 
     import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
 
+    # One round trip on the child's own connection while the timer still runs: a lock that another thread of
+    # the parent held at fork (seen: SQLite's allocator mutex, in sqlite3Malloc) blocks the first database call
+    # for good, and must end this process rather than the job it is given next.
+    with database().session() as session:
+        session.execute(text("SELECT 1"))
     _presence = Presence(database(), settings.job_queue, settings.worker_presence_seconds, torch.cuda.device_count())
     _presence.start()
     faulthandler.cancel_dump_traceback_later()  # started: a job may take days (the job watchdog minds it)
