@@ -213,7 +213,10 @@ def prior_table(task: str, runs: list[dict]) -> str:
         label = PRIOR_STYLES.get(prior_variant(run), (str(prior_variant(run)),))[0]
         last = run["epochs"][-1]
         losses = [(e["dev"]["loss"], e["epoch"]) for e in run["epochs"] if e["dev"].get("loss") is not None]
-        low = f"{min(losses)[0]:.4f} (epoch {min(losses)[1]})" if losses else "–"
+        low = "–"
+        if losses:
+            loss, epoch = min(losses)
+            low = f"{loss:.4f} (epoch {epoch})"
         best = f"{100 * run['best_metric']:.2f} (epoch {run['best_epoch']:g})" if run["best_metric"] is not None else "–"
         lines.append(f"| {label} | {last['train_loss']:.4f} (epoch {last['epoch']}) | {low} | {best} |")
     return "\n".join(lines)

@@ -147,7 +147,7 @@ async function renderCurves(sweep) {
   }
   Plotly.react("curves", traces, untilDrawn({
     title: { text: `dev ${escapeHtml(sweep.metric)} per epoch`, font: { size: 13 } }, margin: { l: 50, r: 10, t: 36, b: 40 },
-    xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: {}, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
+    xaxis: { title: { text: "epoch" }, dtick: 1 }, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
   }, traces.length > 0, "no run has finished an epoch yet"), config);
 }
 
@@ -158,12 +158,10 @@ async function renderImportance(sweep) {
   const result = await api(`/api/sweeps/${sweepId}/importance`);
   const names = Object.keys(result.params);
   Plotly.react("importance", names.length ? [{ type: "bar", orientation: "h", x: names.map((n) => result.params[n]), y: names,
-    marker: { color: "#2c5fbf" }, hovertemplate: "%{y}: %{x:.2f}<extra></extra>" }] : [], {
+    marker: { color: "#2c5fbf" }, hovertemplate: "%{y}: %{x:.2f}<extra></extra>" }] : [], untilDrawn({
     title: { text: `importance of each setting (fANOVA, ${plural(result.trials, "trial")})`, font: { size: 13 } },
-    margin: { l: 70, r: 10, t: 36, b: 40 },
-    xaxis: { range: [0, 1], title: { text: "share of the variance" }, visible: names.length > 0 }, yaxis: { visible: names.length > 0 },
-    annotations: names.length ? [] : [{ text: escapeHtml(result.message || ""), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
-  }, config);
+    margin: { l: 70, r: 10, t: 36, b: 40 }, xaxis: { range: [0, 1], title: { text: "share of the variance" } },
+  }, names.length > 0, escapeHtml(result.message || "")), config);
 }
 
 async function refresh() {
