@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -16,14 +15,14 @@ from tests.browser import ARTIFACTS, COMPUTED, chromium_page, explained, explore
 
 pytestmark = pytest.mark.browser
 
-RTE = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue" / "rte" / "validation.jsonl"
 HEAD = 3
 
 
 @pytest.fixture(scope="module")
-def pair() -> dict[str, str]:
+def pair(shared_data) -> dict[str, str]:
     """An RTE pair of 113 MiniLM tokens with wordpieces in both sentences ("wa ##bc", "k ##tl ##k")."""
-    rows = [json.loads(line) for line in RTE.read_text().splitlines()]
+    rte = shared_data / "glue" / "rte" / "validation.jsonl"
+    rows = [json.loads(line) for line in rte.read_text().splitlines()]
     row = next(r for r in rows if r["idx"] == 45)
     return {"text": row["sentence1"], "pair": row["sentence2"]}
 
