@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { hasSpread, heatmap, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { heatmap, needsScale, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -54,11 +54,19 @@ test("counts read as English", () => {
   assert.equal(plural(4, "baseline run"), "4 baseline runs");
 });
 
-test("a colour scale is worth showing only for two or more different values", () => {
-  assert.equal(hasSpread([[0.81, null], [null, null]]), false);
-  assert.equal(hasSpread([[0.81, 0.81], [null, NaN]]), false);
-  assert.equal(hasSpread([[null]]), false);
-  assert.equal(hasSpread([[0.81, null], [0.8, null]]), true);
+test("a metric map shows a colour scale only for two or more different values", () => {
+  assert.equal(needsScale([[0.81, null], [null, null]], false), false);
+  assert.equal(needsScale([[0.81, 0.81], [null, NaN]], false), false);
+  assert.equal(needsScale([[null]], false), false);
+  assert.equal(needsScale([[0.81, null], [0.8, null]], false), true);
+});
+
+test("a map of differences shows its scale once a cell differs from the baseline", () => {
+  assert.equal(needsScale([[0, 0], [null, 0]], true), false);
+  assert.equal(needsScale([[null]], true), false);
+  assert.equal(needsScale([[0, NaN], [null, 0]], true), false);
+  assert.equal(needsScale([[0.02, null]], true), true);
+  assert.equal(needsScale([[-0.01, -0.01]], true), true);
 });
 
 test("sorting puts trials without a result last in both directions", () => {

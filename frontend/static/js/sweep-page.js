@@ -6,7 +6,7 @@ import { $, el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
-import { hasSpread, heatmap, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
+import { heatmap, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
@@ -31,7 +31,8 @@ function renderHeader(sweep) {
     + (sweep.message ? ` · ${sweep.message}` : ""));
   stat("baseline-value", sweep.baseline && sweep.baseline.mean !== null ? sweep.baseline.mean.toFixed(4) : "–");
   const earlier = sweep.baseline_job_ids.length ? "" : " · runs before this sweep";
-  stat("baseline-detail", sweep.baseline ? `${summaryText(sweep.baseline)} · ${sweep.metric}${earlier}` : "no baseline twin");
+  stat("baseline-detail", !sweep.baseline ? "no baseline twin"
+    : sweep.baseline.mean === null ? `no finished run yet · ${sweep.metric}` : `${summaryText(sweep.baseline)} · ${sweep.metric}${earlier}`);
   const best = sweep.best;
   stat("best-value", best ? best.value.mean.toFixed(4) : "–");
   stat("best-detail", best ? `p = ${best.params.p}, q = ${best.params.q}, ${best.params.method} ${best.params.mode} L${best.params.layers.join(",")}`
@@ -61,7 +62,7 @@ function renderHeatmap(sweep) {
     colorscale: map.relative ? "RdBu" : "Viridis", reversescale: map.relative, zmid: map.relative ? 0 : undefined,
     texttemplate: map.relative ? "%{z:+.3f}" : "%{z:.3f}", textfont: { size: 11 },
     zmin: map.relative ? -limit : undefined, zmax: map.relative ? limit : undefined,
-    showscale: map.relative || hasSpread(map.z),
+    showscale: needsScale(map.z, map.relative),
     colorbar: { title: { text: map.relative ? `Δ ${escapeHtml(sweep.metric)}<br>vs baseline` : escapeHtml(sweep.metric), side: "right" }, thickness: 12 },
   };
   const traces = [heat];

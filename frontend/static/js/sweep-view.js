@@ -112,13 +112,16 @@ export function symmetricLimit(z) {
 export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /**
- * Whether the map holds two or more different values: a colour scale for one value only repeats the cell's
- * own number over a range Plotly makes up around it.
+ * Whether the heatmap needs a colour scale. A map of differences to the baseline needs one as soon as a cell
+ * differs from it; a map of the metric itself only when it holds two or more different values. Otherwise the
+ * scale would only repeat the cells' one number over a range Plotly makes up around it (±0.0001 for zeros).
  * @param {(number | null)[][]} z
+ * @param {boolean} relative
  * @returns {boolean}
  */
-export function hasSpread(z) {
-  return new Set(z.flat().filter((v) => v !== null && Number.isFinite(v))).size > 1;
+export function needsScale(z, relative) {
+  const values = z.flat().filter((v) => v !== null && Number.isFinite(v));
+  return relative ? values.some((v) => v !== 0) : new Set(values).size > 1;
 }
 
 const SORT_KEYS = {
