@@ -147,8 +147,10 @@ async function renderCurves(sweep) {
     }
   }
   Plotly.react("curves", traces, untilDrawn({
-    title: { text: `dev ${escapeHtml(sweep.metric)} per epoch`, font: { size: 13 } }, margin: { l: 50, r: 10, t: 36, b: 40 },
-    xaxis: { title: { text: "epoch" }, dtick: 1 }, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
+    title: { text: `dev ${escapeHtml(sweep.metric)} per epoch`, font: { size: 13 } }, margin: { l: 50, r: 10, t: 36, b: 84 },
+    // In the bottom margin, under the axis title: a legend placed below the plot area's fraction covered it.
+    xaxis: { title: { text: "epoch" }, dtick: 1 }, legend: { orientation: "h", yref: "container", y: 0, yanchor: "bottom" },
+    hovermode: "closest",
   }, traces.length > 0, "no run has finished an epoch yet"), config);
 }
 
