@@ -47,16 +47,14 @@ import * as Jobs from "./jobs-common.js";
   }
 
   function trainLossPerEpoch() {
-    const sums = new Map();
-    for (const p of byKind("step")) {
-      if (p.values.loss === undefined || p.step === 0) continue;
-      const e = Math.max(1, Math.ceil(p.epoch - 1e-9));
-      const [s, n] = sums.get(e) || [0, 0];
-      sums.set(e, [s + p.values.loss, n + 1]);
-    }
-    const epochs = [...sums.keys()].sort((a, b) => a - b);
-    return { x: epochs, y: epochs.map((e) => sums.get(e)[0] / sums.get(e)[1]), name: "training loss (epoch mean)",
-             mode: "lines+markers", line: { color: "#9aa3b5", width: 2, dash: "dot" }, marker: { size: 6 } };
+    // An evaluation closes its epoch even before the next status event moves the progress on.
+    const reached = Math.max(job.progress.epoch, ...byKind("eval").map((p) => p.epoch));
+    const means = Jobs.epochLossMeans(byKind("step"), reached);
+    return { x: means.map((m) => m.x), y: means.map((m) => m.y), name: "training loss (epoch mean)", mode: "lines+markers",
+             text: means.map((m) => `epoch ${m.epoch}${m.partial ? " so far" : ""}: mean of ${m.steps} logged steps`),
+             hovertemplate: "%{text}: %{y:.4f}<extra></extra>",
+             line: { color: "#9aa3b5", width: 2, dash: "dot" },
+             marker: { size: 6, symbol: means.map((m) => (m.partial ? "circle-open" : "circle")) } };
   }
 
   function renderEpochCharts() {

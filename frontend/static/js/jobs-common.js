@@ -46,6 +46,29 @@ export function smooth(values, weight) {
   });
 }
 
+/**
+ * The training loss's mean over each epoch's logged steps. An epoch the run has got through (``reached``, its
+ * progress in epochs) sits at its end, x = its number; the epoch still running sits at its last logged step,
+ * with ``partial`` set, so the mean of its first steps is not read as the whole epoch's.
+ * @param {{ step: number, epoch: number, values: Record<string, number> }[]} steps  the job's step points
+ * @param {number} reached
+ * @returns {{ x: number, y: number, epoch: number, steps: number, partial: boolean }[]}
+ */
+export function epochLossMeans(steps, reached) {
+  const epochs = new Map();
+  for (const p of steps) {
+    if (p.values.loss === undefined || p.step === 0) continue;
+    const e = Math.max(1, Math.ceil(p.epoch - 1e-9));
+    const sum = epochs.get(e) || { total: 0, steps: 0, last: 0 };
+    epochs.set(e, { total: sum.total + p.values.loss, steps: sum.steps + 1, last: Math.max(sum.last, p.epoch) });
+  }
+  return [...epochs.keys()].sort((a, b) => a - b).map((e) => {
+    const { total, steps: n, last } = epochs.get(e);
+    const partial = reached < e - 1e-6;
+    return { x: partial ? last : e, y: total / n, epoch: e, steps: n, partial };
+  });
+}
+
 /** Epoch indices (0-based) whose training steps logged addrop = 1. */
 export function addropEpochs(points) {
   const epochs = new Set();
