@@ -19,11 +19,14 @@ from jobstore.database import Database
 from jobstore.queue import RUN_JOB, make_celery
 from jobstore.settings import get_store_settings
 from jobstore.transitions import fail_lost_job, job_is_queued
+from worker.fork_gate import gate_embedded_broker, held, install
 from worker.presence import Presence
 
 log = logging.getLogger(__name__)
 settings = get_store_settings()
 app = make_celery(settings)
+gate_embedded_broker(app)
+install()  # this module is imported in the parent, which forks the pool
 _database: Database | None = None
 _is_parent = True  # until worker_process_init runs in a pool child
 _presence: Presence | None = None
@@ -40,7 +43,8 @@ def database() -> Database:
 
 @worker_init.connect
 def _migrate(**_: object) -> None:
-    database().migrate()
+    with held():
+        database().migrate()
 
 
 def _end_if_stuck() -> None:
@@ -64,9 +68,9 @@ def _prepare_child(**_: object) -> None:
 
     import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
 
-    # One round trip on the child's own connection while the timer still runs: a lock that another thread of
-    # the parent held at fork (seen: SQLite's allocator mutex, in sqlite3Malloc) blocks the first database call
-    # for good, and must end this process rather than the job it is given next.
+    # The parent forks with no thread inside SQLite (worker/fork_gate.py). Should another lock still be held at
+    # fork, the first database call is where it bites: one round trip while the timer runs ends such a process
+    # rather than the job it would be given next.
     with database().session() as session:
         session.execute(text("SELECT 1"))
     _presence = Presence(database(), settings.job_queue, settings.worker_presence_seconds, torch.cuda.device_count())
@@ -87,7 +91,8 @@ def _skip_stale(request=None, **_: object) -> None:
     if request is None or request.name != RUN_JOB or not request.args:
         return
     try:
-        stale = not job_is_queued(database(), int(request.args[0]))
+        with held():
+            stale = not job_is_queued(database(), int(request.args[0]))
     except Exception as error:  # unsure: let the task run; its own claim decides
         log.warning("could not check job %s before running it: %s", request.args[0], error)
         return
@@ -112,5 +117,7 @@ def _fail_lost_job(sender=None, exception=None, args=None, **_: object) -> None:
     if isinstance(exception, (WorkerLostError, TimeLimitExceeded)) and args:
         reason = (f"the job ran past its time limit of {settings.job_time_limit_seconds} s and was killed"
                   if isinstance(exception, TimeLimitExceeded) else f"the worker process running the job died ({exception})")
-        if fail_lost_job(database(), int(args[0]), reason):
+        with held():
+            failed = fail_lost_job(database(), int(args[0]), reason)
+        if failed:
             log.error("job %s failed: %s", args[0], reason)

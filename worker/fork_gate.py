@@ -1,0 +1,80 @@
+"""Keeps the worker's parent from forking a pool process while one of its threads is inside SQLite.
+
+With the embedded default's SQLite broker, Celery's prefork pool forks from billiard's supervisor thread
+while the main thread polls the broker. A fork taken at the moment that thread holds one of SQLite's
+process-wide mutexes (its allocator's, seen in ``sqlite3Malloc``) hands the child a lock nobody will ever
+release: the child's first SQLite call blocks for good. Every SQLite use in the parent therefore runs
+under one lock, and a fork waits for it (``os.register_at_fork``); a fork then always copies a process
+with no thread inside SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import Celery
+from kombu.transport import sqlalchemy as sql_transport
+
+_gate = threading.Lock()
+_installed = False
+EMBEDDED_PREFIX = "sqla+"
+
+
+def install() -> None:
+    """Make every fork of this process wait until no thread holds the gate (once per process)."""
+    global _installed
+    if _installed:
+        return
+    # The child is a copy taken while the forking thread held the gate: it releases its copy.
+    os.register_at_fork(before=_gate.acquire, after_in_parent=_gate.release, after_in_child=_gate.release)
+    _installed = True
+
+
+@contextmanager
+def held() -> Iterator[None]:
+    """Run a block of SQLite work that no fork may interrupt."""
+    with _gate:
+        yield
+
+
+class GatedChannel(sql_transport.Channel):
+    """kombu's SQL channel with each of its database operations under the gate."""
+
+    def _new_queue(self, queue: str, **kwargs: Any) -> None:
+        with held():
+            super()._new_queue(queue, **kwargs)
+
+    def _put(self, queue: str, payload: dict, **kwargs: Any) -> None:
+        with held():
+            super()._put(queue, payload, **kwargs)
+
+    def _get(self, queue: str) -> dict:
+        with held():
+            return super()._get(queue)
+
+    def _purge(self, queue: str) -> int:
+        with held():
+            return super()._purge(queue)
+
+    def _size(self, queue: str) -> int:
+        with held():
+            return super()._size(queue)
+
+
+class GatedTransport(sql_transport.Transport):
+    """kombu's SQL transport on :class:`GatedChannel`."""
+
+    Channel = GatedChannel
+
+
+def gate_embedded_broker(app: Celery) -> None:
+    """Carry ``app``'s messages through :class:`GatedTransport` when its broker is the embedded SQLite one
+    (``sqla+sqlite://``); any other broker is left alone."""
+    url = app.conf.broker_url
+    if url.startswith(EMBEDDED_PREFIX + "sqlite:"):
+        # kombu reads a transport named in the URL's prefix by alias only, so the class goes in apart.
+        app.conf.update(broker_url=url[len(EMBEDDED_PREFIX):], broker_transport=GatedTransport)
