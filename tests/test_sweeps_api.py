@@ -186,6 +186,7 @@ def test_a_trial_clearly_behind_is_pruned(stack, tiny_model, sst2):
         assert [round(point["epoch"]) for point in evals] == [1]  # stopped after the first epoch, not 4
         log = client.get(f"/api/jobs/{run['id']}/log").text
         assert "pruned after epoch 1" in log
+        assert "no checkpoint is kept for this run" in log  # explains transformers' warning about the best model
     assert done["best"] is None and done["counts"]["pruned"] == 2
     states = {t.number: t.state for t in study.get_trials()}
     assert sorted(states.values(), key=str) == sorted([TrialState.COMPLETE, TrialState.PRUNED, TrialState.PRUNED], key=str)

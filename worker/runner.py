@@ -155,6 +155,10 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         config = FinetuneConfig(**{**readable_config(job.config, job.config_version), "output_dir": str(output_dir)})
         log.info("started on %s; device %s, precision %s; CUDA_VISIBLE_DEVICES=%s", recorder.worker,
                  config.device or "auto", config.precision, os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
+        if not config.save_checkpoint:
+            # transformers then warns that the best model will not be loaded at the end: expected here.
+            log.info("no checkpoint is kept for this run (its sweep's keep_checkpoints is off): its metrics are "
+                     "recorded, its model is not")
         reporter = JobMetricsReporter(recorder, job.metric_name, config)
         pruning = trial_pruning(job, db, settings.resolved_database_url)
         callbacks = [reporter, ProgressCallback(recorder, 1.0, heartbeat), *([pruning] if pruning else [])]
