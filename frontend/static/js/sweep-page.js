@@ -74,7 +74,7 @@ function renderHeatmap(sweep) {
   }
   Plotly.react("heatmap", traces, {
     title: { text: map.relative ? "best dev metric − baseline mean" : "best dev metric", font: { size: 13 } },
-    margin: { l: 54, r: 10, t: 36, b: 46 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
+    margin: { l: 54, r: 10, t: 36, b: 54 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
     yaxis: { title: { text: "p (candidate fraction)" }, type: "category" },
     legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
   }, config);
