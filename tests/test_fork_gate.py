@@ -71,8 +71,7 @@ def test_only_the_embedded_broker_is_rerouted(tmp_path):
     embedded = make_celery(StoreSettings(data_dir=tmp_path))
     gate_embedded_broker(embedded)
     with embedded.connection_for_read() as connection:
-        assert connection.transport_cls is GatedTransport or isinstance(connection.transport, GatedTransport)
-        assert connection.transport.driver_name == "sqlalchemy"
+        assert isinstance(connection.transport, GatedTransport)
     redis = make_celery(StoreSettings(data_dir=tmp_path, broker_url="redis://127.0.0.1:6379/0"))
     gate_embedded_broker(redis)
     assert redis.conf.broker_url == "redis://127.0.0.1:6379/0"
