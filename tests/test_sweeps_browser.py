@@ -87,7 +87,9 @@ def test_the_sweep_page_shows_the_grid_against_the_baseline(stack, shared_data, 
         assert values == sorted(values, reverse=True)
         best = done["best"]
         assert page.get_attribute("#use-these", "href") == f"/jobs/new?clone={best['job_ids'][0]}"
-        page.wait_for_function("(document.getElementById('curves').data || []).some((t) => t.name === 'baseline mean')")
+        # one baseline run (seed 1): its curve, with no ± std band around it
+        page.wait_for_function("(document.getElementById('curves').data || []).some((t) => t.name === 'baseline')")
+        assert "baseline ± std" not in page.evaluate("document.getElementById('curves').data.map((t) => t.name)")
         page.wait_for_function("document.getElementById('importance').layout.title.text.includes('4 trials')")
         page.screenshot(path=ARTIFACTS / "sweep-page.png", full_page=True)
         page.goto(f"{stack.url}/sweeps")

@@ -114,11 +114,14 @@ async function renderCurves(sweep) {
   const traces = [];
   const baseline = sweep.baseline_job_ids.map((id) => (curves.jobs[id] || []).filter((p) => p.value !== null).map((p) => ({ x: p.epoch, y: p.value })));
   const band = aggregate(baseline);
-  if (band.length) {
+  const spread = band.some((p) => p.n > 1);  // one baseline run has a curve but no band around it
+  if (spread) {
     const outline = bandOutline(band);
     traces.push({ x: outline.x, y: outline.y, fill: "toself", mode: "lines", line: { width: 0 }, fillcolor: "rgba(90,98,117,0.22)",
                   name: "baseline ± std", hoverinfo: "skip" });
-    traces.push({ x: band.map((p) => p.x), y: band.map((p) => p.mean), mode: "lines", name: "baseline mean",
+  }
+  if (band.length) {
+    traces.push({ x: band.map((p) => p.x), y: band.map((p) => p.mean), mode: "lines", name: spread ? "baseline mean" : "baseline",
                   line: { color: "#3b4252", width: 2.5, dash: "dash" } });
   }
   if (!band.length && sweep.baseline && sweep.baseline.mean !== null) {
