@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -291,13 +292,38 @@ class JobService:
         return len(ids)
 
 
+class PauseGuard:
+    """Holds the reaper back for one lease after its own loop was held up: when the machine (or this process)
+    was paused, a suspended laptop or a snapshotted VM, the workers were paused with it, and every running
+    job's heartbeat looks as old as the pause. Reaping at once would fail jobs whose workers are alive and
+    renew their lease a moment later; a worker that really died is failed one lease later instead."""
+
+    def __init__(self, interval: float, lease: float, now: float) -> None:
+        self.late = interval + lease / 2  # a round this far apart means the loop was not running
+        self.lease = lease
+        self.last = now
+        self.hold_until = now
+
+    def may_reap(self, now: float) -> bool:
+        """Whether a round at wall time ``now`` may fail jobs whose heartbeats ran out."""
+        gap = now - self.last
+        self.last = now
+        if gap > self.late:
+            self.hold_until = now + self.lease
+            log.warning("the job reaper was held up for %.0f s (the machine or the API process was paused): running "
+                        "jobs get %g s to renew their lease before any is failed", gap, self.lease)
+        return now >= self.hold_until
+
+
 async def reap_periodically(service: JobService) -> None:
     """Run :meth:`JobService.reap_stale` and :meth:`JobService.resend_lost` every quarter lease (at most every
-    15 s), for as long as the app runs."""
+    15 s), for as long as the app runs; no reaping for a lease after a pause (:class:`PauseGuard`)."""
     interval = min(max(service.settings.job_lease_seconds / 4, 0.5), 15.0)
+    guard = PauseGuard(interval, service.settings.job_lease_seconds, time.time())
     while True:
         try:
-            await to_thread.run_sync(service.reap_stale)
+            if guard.may_reap(time.time()):
+                await to_thread.run_sync(service.reap_stale)
             await to_thread.run_sync(service.resend_lost)
         except Exception:  # a database or broker hiccup must not end the reaper
             log.exception("reaping stale jobs or re-sending lost ones failed")

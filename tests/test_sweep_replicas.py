@@ -44,7 +44,8 @@ def test_two_api_processes_advance_one_search_without_asking_a_trial_twice(stack
     trials = [t for t in done["trials"] if t["same_as"] is None]
     settings = [(t["params"]["p"], t["params"]["q"]) for t in trials]
     assert len(trials) == 5 and len(set(settings)) == 5, settings
-    assert all(t["state"] == "complete" and len(t["job_ids"]) == 1 for t in trials)
+    assert all(t["state"] == "complete" and len(t["job_ids"]) == 1 for t in trials), [
+        (t["number"], t["state"], t["job_ids"]) for t in trials]
 
     # a trial TPE proposed again shares the original's run and value rather than running it twice
     by_number = {t["number"]: t for t in done["trials"]}
