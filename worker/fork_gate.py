@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery
 from kombu.transport import sqlalchemy as sql_transport
 
-_gate = threading.Lock()
+# Held by every block of SQLite work in the parent that no fork may interrupt.
+GATE = threading.Lock()
 _installed = False
 EMBEDDED_PREFIX = "sqla+"
 
@@ -30,38 +29,31 @@ def install() -> None:
     if _installed:
         return
     # The child is a copy taken while the forking thread held the gate: it releases its copy.
-    os.register_at_fork(before=_gate.acquire, after_in_parent=_gate.release, after_in_child=_gate.release)
+    os.register_at_fork(before=GATE.acquire, after_in_parent=GATE.release, after_in_child=GATE.release)
     _installed = True
-
-
-@contextmanager
-def held() -> Iterator[None]:
-    """Run a block of SQLite work that no fork may interrupt."""
-    with _gate:
-        yield
 
 
 class GatedChannel(sql_transport.Channel):
     """kombu's SQL channel with each of its database operations under the gate."""
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
-        with held():
+        with GATE:
             super()._new_queue(queue, **kwargs)
 
     def _put(self, queue: str, payload: dict, **kwargs: Any) -> None:
-        with held():
+        with GATE:
             super()._put(queue, payload, **kwargs)
 
     def _get(self, queue: str) -> dict:
-        with held():
+        with GATE:
             return super()._get(queue)
 
     def _purge(self, queue: str) -> int:
-        with held():
+        with GATE:
             return super()._purge(queue)
 
     def _size(self, queue: str) -> int:
-        with held():
+        with GATE:
             return super()._size(queue)
 
 

@@ -19,7 +19,7 @@ from jobstore.database import Database
 from jobstore.queue import RUN_JOB, make_celery
 from jobstore.settings import get_store_settings
 from jobstore.transitions import fail_lost_job, job_is_queued
-from worker.fork_gate import gate_embedded_broker, held, install
+from worker.fork_gate import GATE, gate_embedded_broker, install
 from worker.presence import Presence
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ def database() -> Database:
 
 @worker_init.connect
 def _migrate(**_: object) -> None:
-    with held():
+    with GATE:
         database().migrate()
 
 
@@ -91,7 +91,7 @@ def _skip_stale(request=None, **_: object) -> None:
     if request is None or request.name != RUN_JOB or not request.args:
         return
     try:
-        with held():
+        with GATE:
             stale = not job_is_queued(database(), int(request.args[0]))
     except Exception as error:  # unsure: let the task run; its own claim decides
         log.warning("could not check job %s before running it: %s", request.args[0], error)
@@ -117,7 +117,7 @@ def _fail_lost_job(sender=None, exception=None, args=None, **_: object) -> None:
     if isinstance(exception, (WorkerLostError, TimeLimitExceeded)) and args:
         reason = (f"the job ran past its time limit of {settings.job_time_limit_seconds} s and was killed"
                   if isinstance(exception, TimeLimitExceeded) else f"the worker process running the job died ({exception})")
-        with held():
+        with GATE:
             failed = fail_lost_job(database(), int(args[0]), reason)
         if failed:
             log.error("job %s failed: %s", args[0], reason)
