@@ -2,6 +2,7 @@
 
 Seen in a CI run: the VM was paused for about 70 s; on resume every running job's heartbeat was 70 s old,
 the API's reaper failed a job whose worker renewed its lease a moment later, and the run was thrown away.
+The worker's own stall watchdog must not count the pause either.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ def test_a_job_survives_a_pause_of_the_whole_machine(shared_data, tmp_path):
     model = make_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
     (tmp_path / "stack").mkdir()
-    stack = Stack("embedded", tmp_path / "stack")  # a 10 s job lease, a heartbeat every second
+    # A 10 s job lease, a heartbeat every second, and a stall watchdog shorter than the pause.
+    stack = Stack("embedded", tmp_path / "stack", {"ADDROP_JOB_STALL_SECONDS": "12"})
     try:
         stack.start_api()
         stack.start_worker()
@@ -44,7 +46,7 @@ def test_a_job_survives_a_pause_of_the_whole_machine(shared_data, tmp_path):
         workers = [worker, *worker.children(recursive=True)]
         api = psutil.Process(stack.api.pid)
         _pause([api, *workers], signal.SIGSTOP)
-        time.sleep(16)  # longer than the lease and its half: every heartbeat is stale now
+        time.sleep(16)  # longer than the lease and its half, and than the stall limit: every heartbeat is stale now
         # The API wakes first, so its reaper sees the stale heartbeat before the worker can renew it.
         _pause([api], signal.SIGCONT)
         time.sleep(3)
@@ -53,7 +55,7 @@ def test_a_job_survives_a_pause_of_the_whole_machine(shared_data, tmp_path):
                         and job, 300, "the job to finish")
         log = client.get(f"/api/jobs/{job_id}/log").text
         assert done["state"] == "succeeded", (done["state"], done["error"])
-        assert "stopped responding" not in log
+        assert "stopped responding" not in log and "no training progress" not in log
         assert "the job reaper was held up" in (stack.root / "api.log").read_text()
     finally:
         stack.close()

@@ -81,7 +81,7 @@ class Heartbeat(threading.Thread):
     It is also the run's watchdog: a live process renews its lease even when its training loop hangs, so
     progress is watched apart: no training step or evaluation batch for ``stall_seconds`` fails the job, and
     a loop that does not stop within ``STALL_GRACE_SECONDS`` after that is ended with the process (the pool
-    then starts a fresh one for the next job)."""
+    then starts a fresh one for the next job). Time the process was paused does not count towards a stall."""
 
     def __init__(self, recorder: JobRecorder, interval: float, stall_seconds: float) -> None:
         super().__init__(name=f"heartbeat-{recorder.job_id}", daemon=True)
@@ -98,8 +98,18 @@ class Heartbeat(threading.Thread):
         self._progress = time.monotonic()
 
     def run(self) -> None:
+        last = time.monotonic()
+        seen, paused = self._progress, 0.0  # time since the last progress that this process was not running
         while not self._done.wait(self.interval):
-            if time.monotonic() - self._progress > self.stall_seconds:
+            now = time.monotonic()
+            late, last = now - last - self.interval, now
+            if self._progress != seen:
+                seen, paused = self._progress, 0.0
+            if late > self.interval:
+                # This thread was held up, so the process (a suspended laptop, a snapshotted VM) was paused and
+                # its training loop with it: that time is not a stall.
+                paused += late
+            if now - seen - paused > self.stall_seconds:
                 self._stalled()
                 return
             try:
