@@ -123,3 +123,20 @@ def test_a_baseline_from_earlier_runs_is_the_curves_reference_line(stack, shared
         assert line["x"] == [1, 2]  # across the trials' epochs
         assert sorted(set(band["y"])) == pytest.approx([mean - std, mean + std])
         page.screenshot(path=ARTIFACTS / "sweep-page-earlier-baseline.png", full_page=True)
+        assert "wide" not in page.get_attribute("#heatmap", "class")
+        # The same sweep over a 9 x 9 grid, its trial pruned: the map takes a row of its own (cells wide enough
+        # for "+0.032"), and the pruned mark sits in its cell's corner, off the label.
+        grid = [round(0.1 * i, 1) for i in range(1, 10)]
+        wide = {**done, "spec": {**done["spec"], "space": {**done["spec"]["space"], "p": grid, "q": grid}},
+                "trials": [{**done["trials"][0], "state": "pruned"}]}
+        page.route(f"**/api/sweeps/{created['id']}", lambda route: route.fulfill(json=wide))
+        page.reload()
+        page.wait_for_function("(document.getElementById('heatmap').data || []).some((t) => t.name === 'pruned')")
+        assert "wide" in page.get_attribute("#heatmap", "class")
+        assert page.evaluate("document.getElementById('curves').getBoundingClientRect().top") > \
+            page.evaluate("document.getElementById('heatmap').getBoundingClientRect().bottom")
+        cell = page.evaluate("document.getElementById('heatmap')._fullLayout.xaxis._length") / 9
+        assert cell > 6.5 * 11 * 0.6  # "+0.032" at the 11 px label font
+        mark = next(t for t in page.evaluate("document.getElementById('heatmap').data") if t.get("name") == "pruned")
+        assert (mark["xaxis"], mark["x"], mark["y"]) == ("x2", [grid.index(0.5) + 0.32], [grid.index(0.3) + 0.32])
+        page.screenshot(path=ARTIFACTS / "sweep-page-9x9.png", full_page=True)

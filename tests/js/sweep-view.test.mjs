@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { heatmap, needsScale, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { heatmap, needsRow, needsScale, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -67,6 +67,12 @@ test("a map of differences shows its scale once a cell differs from the baseline
   assert.equal(needsScale([[0, NaN], [null, 0]], true), false);
   assert.equal(needsScale([[0.02, null]], true), true);
   assert.equal(needsScale([[-0.01, -0.01]], true), true);
+});
+
+test("a map of more than five q columns gets a row of its own", () => {
+  assert.equal(needsRow(space), false);
+  assert.equal(needsRow({ ...space, q: [0.1, 0.2, 0.3, 0.4, 0.5] }), false);
+  assert.equal(needsRow({ ...space, p: [0.5], q: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6] }), true);
 });
 
 test("sorting puts trials without a result last in both directions", () => {

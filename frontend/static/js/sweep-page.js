@@ -6,13 +6,16 @@ import { $, el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
-import { heatmap, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
+import { heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
 const sweepId = Number(root.dataset.sweepId);
-const MARKS = { pruned: { symbol: "x-thin-open", color: "#5a6275" }, running: { symbol: "circle-open", color: "#2c5fbf" },
-                queued: { symbol: "circle-open-dot", color: "#9aa3b5" }, failed: { symbol: "x", color: "#c0392b" } };
+// A pruned cell has a value: its mark goes to the cell's corner, off the label. The others mark empty cells.
+const MARKS = { pruned: { symbol: "x-thin-open", color: "#5a6275", size: 9, corner: true },
+                running: { symbol: "circle-open", color: "#2c5fbf", size: 16, corner: false },
+                queued: { symbol: "circle-open-dot", color: "#9aa3b5", size: 16, corner: false },
+                failed: { symbol: "x", color: "#c0392b", size: 16, corner: false } };
 const config = { displaylogo: false, responsive: true };
 let sort = { key: "number", direction: "asc" };
 let current = null, curvesRevision = -1, curvesFetched = 0, importanceRevision = -1, timer = null;
@@ -54,6 +57,7 @@ function renderHeatmap(sweep) {
   if (select.options.length !== names.length) select.replaceChildren(...names.map((n) => new Option(n, n)));
   $("slice-field").classList.toggle("hidden", names.length < 2);
   const map = heatmap(sweep.trials, space, select.value || names[0], sweep.baseline, sweep.metric);
+  placeMap(needsRow(space));
   const limit = symmetricLimit(map.z);
   const heat = {
     type: "heatmap", x: map.x.map(String), y: map.y.map(String), z: map.z, text: map.text, hoverinfo: "text",
@@ -66,20 +70,35 @@ function renderHeatmap(sweep) {
     colorbar: { title: { text: map.relative ? `Δ ${escapeHtml(sweep.metric)}<br>vs baseline` : escapeHtml(sweep.metric), side: "right" }, thickness: 12 },
   };
   const traces = [heat];
+  // Marks sit on numeric axes laid over the categories (cell i spans i ± 0.5), so that one can go to a corner.
   for (const [state, style] of Object.entries(MARKS)) {
     const cells = map.marks.filter((m) => m.state === state);
     if (!cells.length) continue;
-    traces.push({ type: "scatter", mode: "markers", name: state, x: cells.map((c) => String(c.q)), y: cells.map((c) => String(c.p)),
-                  marker: { symbol: style.symbol, size: 16, color: style.color, line: { width: 2, color: style.color } }, hoverinfo: "skip" });
+    const shift = style.corner ? 0.32 : 0;
+    traces.push({ type: "scatter", mode: "markers", name: state, xaxis: "x2", yaxis: "y2",
+                  x: cells.map((c) => map.x.indexOf(c.q) + shift), y: cells.map((c) => map.y.indexOf(c.p) + shift),
+                  marker: { symbol: style.symbol, size: style.size, color: style.color, line: { width: 2, color: style.color } },
+                  hoverinfo: "skip" });
   }
+  const overlay = (n, over) => ({ overlaying: over, range: [-0.5, n - 0.5], visible: false, fixedrange: true });
   Plotly.react("heatmap", traces, {
     title: { text: map.relative ? "best dev metric − baseline mean" : "best dev metric", font: { size: 13 } },
     margin: { l: 54, r: 10, t: 36, b: 54 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
     yaxis: { title: { text: "p (candidate fraction)" }, type: "category" },
+    xaxis2: overlay(map.x.length, "x"), yaxis2: overlay(map.y.length, "y"),
     legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
   }, config);
   $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running"
     : sweep.baseline ? "the baseline has not finished yet: colours show the metric" : "no baseline in this sweep: colours show the metric";
+}
+
+/** A large map takes the charts' first row and the curves and importance share the second. */
+function placeMap(ownRow) {
+  const map = $("heatmap");
+  if (map.classList.contains("wide") === ownRow) return;
+  map.classList.toggle("wide", ownRow);
+  /** @type {HTMLElement} */ (map.parentElement).classList.toggle("pair", ownRow);
+  for (const id of ["heatmap", "curves", "importance"]) if (/** @type {any} */ ($(id)).data) Plotly.Plots.resize(id);
 }
 
 function renderTable(sweep) {

@@ -124,6 +124,14 @@ export function needsScale(z, relative) {
   return relative ? values.some((v) => v !== 0) : new Set(values).size > 1;
 }
 
+/**
+ * Whether the p x q map needs a row of its own: beside the two other charts, a map of more than five q columns
+ * has cells too narrow for their labels ("+0.032").
+ * @param {Space} space
+ * @returns {boolean}
+ */
+export const needsRow = (space) => space.q.length > 5;
+
 const SORT_KEYS = {
   number: (/** @type {Trial} */ t) => t.number,
   state: (/** @type {Trial} */ t) => t.state,
