@@ -144,9 +144,10 @@ async function renderCurves(sweep) {
                   line: { color: "#3b4252", width: 2.5, dash: "dash" } });
   }
   if (!band.length && sweep.baseline && sweep.baseline.mean !== null) {
-    // A baseline from runs before this sweep has no curve here: its best value is the reference line.
+    // A baseline from runs before this sweep has no curve here: its best value is the reference line, over
+    // the epochs the trials train (not only those they reached: after one epoch, that would be a dot).
     const epochs = Object.values(curves.jobs).flat().map((p) => p.epoch);
-    const span = epochs.length ? [Math.min(...epochs), Math.max(...epochs)] : [0, 1];
+    const span = [1, Math.max(sweep.spec.base.training.epochs, ...epochs)];
     const { mean, std } = sweep.baseline;
     if (std !== null) {
       traces.push({ x: [span[0], span[1], span[1], span[0]], y: [mean - std, mean - std, mean + std, mean + std], fill: "toself",
