@@ -16,15 +16,6 @@ from transformers import AutoTokenizer, DataCollatorForTokenClassification, Data
 from addrop.data import DataError, class_names, data_collator, load_splits, tokenize_splits
 from addrop.tasks import custom_task, get_task
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-GLUE = DATA / "glue"
-
-
-@pytest.fixture(scope="module")
-def data() -> Path:
-    if not (GLUE / "mrpc" / "validation.jsonl").is_file():
-        pytest.skip(f"benchmark data not found at {DATA} (expected the shared folder beside the repository)")
-    return DATA
 
 
 @pytest.fixture(scope="module")
@@ -46,28 +37,28 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 # --- real files -----------------------------------------------------------------------------------------
 
 
-def test_mrpc_full_counts_and_exact_text(data):
-    splits = load_splits(get_task("mrpc"), data_dir=data / "glue" / "mrpc")
+def test_mrpc_full_counts_and_exact_text(shared_data):
+    splits = load_splits(get_task("mrpc"), data_dir=shared_data / "glue" / "mrpc")
     assert set(splits) == {"train", "validation"}
     assert splits["train"].num_rows == 3668 and Counter(splits["train"]["label"]) == {0: 1194, 1: 2474}
     assert splits["validation"].num_rows == 408 and Counter(splits["validation"]["label"]) == {0: 129, 1: 279}
     assert splits["validation"].column_names == ["sentence1", "sentence2", "label"]
     assert splits["validation"].features["label"].names == ["not_equivalent", "equivalent"]
-    raw = read_jsonl(data / "glue" / "mrpc" / "validation.jsonl")
+    raw = read_jsonl(shared_data / "glue" / "mrpc" / "validation.jsonl")
     assert splits["validation"]["sentence1"] == [r["sentence1"] for r in raw]
     assert splits["validation"]["sentence2"] == [r["sentence2"] for r in raw]
     assert any('"' in s for s in splits["validation"]["sentence2"])
 
 
-def test_data_dir_finds_glue_and_task_subfolders(data):
-    splits = load_splits(get_task("rte"), data_dir=data, max_train_samples=5, max_eval_samples=5)
+def test_data_dir_finds_glue_and_task_subfolders(shared_data):
+    splits = load_splits(get_task("rte"), data_dir=shared_data, max_train_samples=5, max_eval_samples=5)
     assert splits["train"].num_rows == 5
-    splits = load_splits(get_task("conll2003"), data_dir=data, max_train_samples=5, max_eval_samples=5)
+    splits = load_splits(get_task("conll2003"), data_dir=shared_data, max_train_samples=5, max_eval_samples=5)
     assert splits["validation"].column_names == ["tokens", "ner_tags"]
 
 
-def test_sst2_text_is_byte_identical(data):
-    path = data / "glue" / "sst2" / "validation.jsonl"
+def test_sst2_text_is_byte_identical(shared_data):
+    path = shared_data / "glue" / "sst2" / "validation.jsonl"
     splits = load_splits(get_task("sst2"), train_file=path, validation_file=path)
     sentences = splits["validation"]["sentence"]
     assert len(sentences) == 872 and Counter(splits["validation"]["label"]) == {0: 428, 1: 444}
@@ -75,8 +66,8 @@ def test_sst2_text_is_byte_identical(data):
     assert all(s.endswith(" ") for s in sentences)
 
 
-def test_stsb_regression_labels(data):
-    splits = load_splits(get_task("stsb"), data_dir=data / "glue" / "stsb", max_train_samples=50)
+def test_stsb_regression_labels(shared_data):
+    splits = load_splits(get_task("stsb"), data_dir=shared_data / "glue" / "stsb", max_train_samples=50)
     assert splits["train"].num_rows == 50
     validation = splits["validation"]
     assert validation.num_rows == 1500 and validation.features["label"] == Value("float32")
@@ -84,8 +75,8 @@ def test_stsb_regression_labels(data):
     assert min(validation["label"]) >= 0 and max(validation["label"]) <= 5
 
 
-def test_conll2003_validation_counts(data):
-    splits = load_splits(get_task("conll2003"), data_dir=data / "conll2003", max_train_samples=10)
+def test_conll2003_validation_counts(shared_data):
+    splits = load_splits(get_task("conll2003"), data_dir=shared_data / "conll2003", max_train_samples=10)
     validation = splits["validation"]
     assert validation.num_rows == 3250
     assert sum(len(t) for t in validation["tokens"]) == 51362
@@ -94,8 +85,8 @@ def test_conll2003_validation_counts(data):
     assert begins == {"PER": 1842, "ORG": 1341, "LOC": 1837, "MISC": 922}
 
 
-def test_max_samples_are_seeded_random_subsets(data):
-    task, path = get_task("mrpc"), data / "glue" / "mrpc"
+def test_max_samples_are_seeded_random_subsets(shared_data):
+    task, path = get_task("mrpc"), shared_data / "glue" / "mrpc"
     full = load_splits(task, data_dir=path)["validation"]["sentence1"]
     a = load_splits(task, data_dir=path, max_train_samples=30, max_eval_samples=20, seed=1)
     b = load_splits(task, data_dir=path, max_train_samples=30, max_eval_samples=20, seed=1)
@@ -110,9 +101,9 @@ def test_max_samples_are_seeded_random_subsets(data):
 # --- tokenisation ---------------------------------------------------------------------------------------
 
 
-def test_tokenize_pair_task(data, tokenizer):
+def test_tokenize_pair_task(shared_data, tokenizer):
     task = get_task("mrpc")
-    splits = load_splits(task, data_dir=data / "glue" / "mrpc", max_train_samples=16, max_eval_samples=16)
+    splits = load_splits(task, data_dir=shared_data / "glue" / "mrpc", max_train_samples=16, max_eval_samples=16)
     tokenized = tokenize_splits(splits, tokenizer, task, max_length=128)
     row, source = tokenized["validation"][0], splits["validation"][0]
     assert set(tokenized["validation"].column_names) == {"input_ids", "token_type_ids", "attention_mask", "labels"}
@@ -130,9 +121,9 @@ def test_tokenize_pair_task(data, tokenizer):
     assert all(Counter(ids)[tokenizer.sep_token_id] == 2 for ids in short["train"]["input_ids"])  # both segments kept
 
 
-def test_tokenize_regression_labels_are_float32(data, tokenizer):
+def test_tokenize_regression_labels_are_float32(shared_data, tokenizer):
     task = get_task("stsb")
-    splits = load_splits(task, data_dir=data / "glue" / "stsb", max_train_samples=8, max_eval_samples=8)
+    splits = load_splits(task, data_dir=shared_data / "glue" / "stsb", max_train_samples=8, max_eval_samples=8)
     tokenized = tokenize_splits(splits, tokenizer, task)
     assert tokenized["train"].features["labels"] == Value("float32")
     assert tokenized["train"]["labels"] == pytest.approx(splits["train"]["label"])
@@ -153,9 +144,9 @@ def test_token_labels_go_to_first_subtoken(tmp_path, tokenizer):
     assert tokenized["train"][0]["labels"] == [-100, 1, 2] + [-100] * (pieces - 1) + [0, -100]
 
 
-def test_token_labels_on_conll2003(data, tokenizer):
+def test_token_labels_on_conll2003(shared_data, tokenizer):
     task = get_task("conll2003")
-    splits = load_splits(task, data_dir=data / "conll2003", max_train_samples=40, max_eval_samples=40)
+    splits = load_splits(task, data_dir=shared_data / "conll2003", max_train_samples=40, max_eval_samples=40)
     tokenized = tokenize_splits(splits, tokenizer, task, max_length=512)
     for source, row in zip(splits["train"], tokenized["train"]):
         kept = [label for label in row["labels"] if label != -100]
@@ -170,9 +161,9 @@ def test_token_labels_on_conll2003(data, tokenizer):
     assert padding.any() and (batch["labels"][padding] == -100).all()
 
 
-def test_collator_pads_pair_batches(data, tokenizer):
+def test_collator_pads_pair_batches(shared_data, tokenizer):
     task = get_task("mrpc")
-    splits = load_splits(task, data_dir=data / "glue" / "mrpc", max_train_samples=8, max_eval_samples=8)
+    splits = load_splits(task, data_dir=shared_data / "glue" / "mrpc", max_train_samples=8, max_eval_samples=8)
     tokenized = tokenize_splits(splits, tokenizer, task)
     collator = data_collator(task, tokenizer)
     assert isinstance(collator, DataCollatorWithPadding)
