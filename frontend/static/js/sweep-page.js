@@ -4,7 +4,7 @@
 
 import { $, el } from "./common/dom.js";
 import { api } from "./common/http.js";
-import { aggregate, bandOutline, escapeHtml } from "./compare-runs.js";
+import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
 import { heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
 
@@ -83,7 +83,7 @@ function renderHeatmap(sweep) {
   const overlay = (n, over) => ({ overlaying: over, range: [-0.5, n - 0.5], visible: false, fixedrange: true });
   Plotly.react("heatmap", traces, {
     title: { text: map.relative ? "best dev metric − baseline mean" : "best dev metric", font: { size: 13 } },
-    margin: { l: 54, r: 10, t: 36, b: 54 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
+    margin: { l: 54, r: 10, t: 36, b: 64 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
     yaxis: { title: { text: "p (candidate fraction)" }, type: "category" },
     xaxis2: overlay(map.x.length, "x"), yaxis2: overlay(map.y.length, "y"),
     legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
@@ -169,10 +169,12 @@ async function renderCurves(sweep) {
                     marker: { size: isBest ? 6 : 3 }, opacity: isBest ? 1 : 0.8 });
     }
   }
+  // Plotly pads a flat series by ±1: an accuracy of 0.6 drawn from 0 to 1.5 hides the curves' differences.
+  const range = sharedRange(traces.flatMap((t) => t.y));
   Plotly.react("curves", traces, untilDrawn({
     title: { text: `dev ${escapeHtml(sweep.metric)} per epoch`, font: { size: 13 } }, margin: { l: 50, r: 10, t: 36, b: 84 },
     // In the bottom margin, under the axis title: a legend placed below the plot area's fraction covered it.
-    xaxis: { title: { text: "epoch" }, dtick: 1 }, legend: { orientation: "h", yref: "container", y: 0, yanchor: "bottom" },
+    xaxis: { title: { text: "epoch" }, dtick: 1 }, yaxis: range ? { range, autorange: false } : {}, legend: { orientation: "h", yref: "container", y: 0, yanchor: "bottom" },
     hovermode: "closest",
   }, traces.length > 0, "no run has finished an epoch yet"), config);
 }
