@@ -98,17 +98,20 @@ class Heartbeat(threading.Thread):
         self._progress = time.monotonic()
 
     def run(self) -> None:
-        last = time.monotonic()
         seen, paused = self._progress, 0.0  # time since the last progress that this process was not running
-        while not self._done.wait(self.interval):
+        while True:
+            asleep = time.monotonic()
+            if self._done.wait(self.interval):
+                return
             now = time.monotonic()
-            late, last = now - last - self.interval, now
+            late = now - asleep - self.interval  # the wait only: a slow heartbeat query is no pause
             if self._progress != seen:
                 seen, paused = self._progress, 0.0
             if late > self.interval:
                 # This thread was held up, so the process (a suspended laptop, a snapshotted VM) was paused and
-                # its training loop with it: that time is not a stall.
-                paused += late
+                # its training loop with it: that time is not a stall. Only the part after the last progress
+                # counts, for the loop may have stepped once on resume before this thread woke.
+                paused += min(late, now - seen)
             if now - seen - paused > self.stall_seconds:
                 self._stalled()
                 return
