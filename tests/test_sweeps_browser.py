@@ -130,8 +130,15 @@ def test_a_baseline_from_earlier_runs_is_the_curves_reference_line(stack, shared
         wide = {**done, "spec": {**done["spec"], "space": {**done["spec"]["space"], "p": grid, "q": grid}},
                 "trials": [{**done["trials"][0], "state": "pruned"}]}
         page.route(f"**/api/sweeps/{created['id']}", lambda route: route.fulfill(json=wide))
+        # and its run stopped after epoch 1: the reference line still spans the 2 epochs the runs train
+        first = {"jobs": {job: [p for p in points if p["epoch"] <= 1] for job, points in
+                          client.get(f"/api/sweeps/{created['id']}/curves").json()["jobs"].items()}}
+        page.route(f"**/api/sweeps/{created['id']}/curves", lambda route: route.fulfill(json=first))
         page.reload()
         page.wait_for_function("(document.getElementById('heatmap').data || []).some((t) => t.name === 'pruned')")
+        page.wait_for_function("(document.getElementById('curves').data || []).some((t) => t.name === 'trial 0 (p=0.3, q=0.5)')")
+        curves = {trace["name"]: trace for trace in page.evaluate("document.getElementById('curves').data")}
+        assert curves["trial 0 (p=0.3, q=0.5)"]["x"] == [1] and curves["baseline best (earlier runs)"]["x"] == [1, 2]
         assert "wide" in page.get_attribute("#heatmap", "class")
         assert page.evaluate("document.getElementById('curves').getBoundingClientRect().top") > \
             page.evaluate("document.getElementById('heatmap').getBoundingClientRect().bottom")

@@ -80,7 +80,8 @@ function renderHeatmap(sweep) {
                   marker: { symbol: style.symbol, size: style.size, color: style.color, line: { width: 2, color: style.color } },
                   hoverinfo: "skip" });
   }
-  const overlay = (n, over) => ({ overlaying: over, range: [-0.5, n - 0.5], visible: false, fixedrange: true });
+  // Not fixedrange: a zoom of the map must move the marks with their cells.
+  const overlay = (n, over) => ({ overlaying: over, range: [-0.5, n - 0.5], visible: false });
   Plotly.react("heatmap", traces, {
     title: { text: map.relative ? "best dev metric − baseline mean" : "best dev metric", font: { size: 13 } },
     margin: { l: 54, r: 10, t: 36, b: 64 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
