@@ -4,7 +4,10 @@ finished p x q sweep's heatmap against the baseline, trials table and curves."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +88,16 @@ def test_the_sweep_page_shows_the_grid_against_the_baseline(stack, shared_data, 
         page.click("#trials-table th[data-sort='value']")
         values = [float(v) for v in page.locator("#trials-table tbody tr td:nth-child(8)").all_inner_texts()]
         assert values == sorted(values, reverse=True)
+        with page.expect_download() as download:
+            page.click("#download-trials")
+        assert download.value.suggested_filename == f"sweep-{created['id']}-trials.csv"
+        rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"), newline="")))
+        assert rows[0]["trial"] == "baseline" and float(rows[0]["best_dev_accuracy_mean"]) == pytest.approx(baseline)
+        for row, trial in zip(rows[1:], sorted(done["trials"], key=lambda t: t["number"]), strict=True):
+            assert (int(row["trial"]), float(row["p"]), float(row["q"]), row["state"]) == \
+                (trial["number"], trial["params"]["p"], trial["params"]["q"], trial["state"])
+            assert float(row["best_dev_accuracy_mean"]) == pytest.approx(trial["value"]["mean"])
+            assert [int(i) for i in row["job_ids"].split(",")] == trial["job_ids"]
         best = done["best"]
         assert page.get_attribute("#use-these", "href") == f"/jobs/new?clone={best['job_ids'][0]}"
         # one baseline run (seed 1): its curve, with no ± std band around it

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { heatmap, needsRow, needsScale, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { heatmap, needsRow, needsScale, trialsRows, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -73,6 +73,17 @@ test("a map of more than five q columns gets a row of its own", () => {
   assert.equal(needsRow(space), false);
   assert.equal(needsRow({ ...space, q: [0.1, 0.2, 0.3, 0.4, 0.5] }), false);
   assert.equal(needsRow({ ...space, p: [0.5], q: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6] }), true);
+});
+
+test("the trials CSV has the baseline, then every trial by number with each run's value", () => {
+  const trials = [trial(1, 0.3, 0.4, "pruned", [0.6]), trial(0, 0.1, 0.2, "complete", [0.5, 0.7], { delta: 0.05 })];
+  const baseline = { mean: 0.55, std: 0.07, n: 2, values: [0.5, 0.6] };
+  const rows = trialsRows({ metric: "f1", trials, baseline, baseline_job_ids: [3, 4] });
+  assert.deepEqual(rows[0].slice(7, 11), ["best_dev_f1_mean", "best_dev_f1_std", "runs", "best_dev_f1_per_run"]);
+  assert.deepEqual(rows[1], ["baseline", "", "", "", "", "", "", 0.55, 0.07, 2, [0.5, 0.6], "", [3, 4], ""]);
+  assert.deepEqual(rows.slice(2).map((r) => [r[0], r[1], r[2], r[3], r[9], r[10], r[11]]),
+                   [[0, "complete", 0.1, 0.2, 2, [0.5, 0.7], 0.05], [1, "pruned", 0.3, 0.4, 1, [0.6], null]]);
+  assert.equal(trialsRows({ metric: "f1", trials: [], baseline: null, baseline_job_ids: [] }).length, 1);
 });
 
 test("sorting puts trials without a result last in both directions", () => {

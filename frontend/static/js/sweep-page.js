@@ -2,11 +2,14 @@
    pending cells marked), the trials table, the trials' dev curves over the baseline's band, and the importance
    of each searched setting. Re-read every few seconds while the sweep runs. */
 
-import { $, el } from "./common/dom.js";
+import { toCsv } from "./common/csv.js";
+import { $, download, el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
-import { heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, useTheseHref } from "./sweep-view.js";
+import {
+  heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, useTheseHref,
+} from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
@@ -121,6 +124,7 @@ function renderTable(sweep) {
     th.classList.toggle("sorted", th.dataset.sort === sort.key);
     th.dataset.direction = th.dataset.sort === sort.key ? sort.direction : "";
   });
+  /** @type {HTMLButtonElement} */ ($("download-trials")).disabled = false;
   $("trials-note").textContent = `${plural(sweep.trials.length, "trial")} · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`;
 }
 
@@ -215,6 +219,9 @@ document.querySelectorAll("#trials-table th[data-sort]").forEach((th) => th.addE
   if (current) renderTable(current);
 }));
 $("slice").addEventListener("change", () => current && renderHeatmap(current));
+$("download-trials").addEventListener("click", () => {
+  if (current) download(toCsv(trialsRows(current)), "text/csv;charset=utf-8", `sweep-${sweepId}-trials.csv`);
+});
 $("cancel-button").addEventListener("click", async () => {
   if (!confirm("Cancel the sweep? Its queued jobs are cancelled and running ones stop after their current step.")) return;
   try {

@@ -132,6 +132,27 @@ export function needsScale(z, relative) {
  */
 export const needsRow = (space) => space.q.length > 5;
 
+/**
+ * The trials table as CSV rows (a header, the baseline when the sweep has one, then the trials by number):
+ * each setting, the mean, sample std and count of its runs' best dev metric, every run's value, the difference
+ * to the baseline's mean and the runs' job ids.
+ * @param {{metric: string, trials: Trial[], baseline: Summary | null, baseline_job_ids: number[]}} sweep
+ * @returns {unknown[][]}
+ */
+export function trialsRows(sweep) {
+  const best = `best_dev_${sweep.metric}`;
+  const rows = [["trial", "state", "p", "q", "method", "mode", "layers", `${best}_mean`, `${best}_std`, "runs",
+                 `${best}_per_run`, "delta_to_baseline", "job_ids", "same_as"]];
+  const b = sweep.baseline;
+  if (b) rows.push(["baseline", "", "", "", "", "", "", b.mean, b.std, b.n, b.values, "", sweep.baseline_job_ids, ""]);
+  for (const t of [...sweep.trials].sort((x, y) => x.number - y.number)) {
+    const { p, q, method, mode, layers } = t.params;
+    rows.push([t.number, t.state, p, q, method, mode, layers, t.value.mean, t.value.std, t.value.n, t.value.values,
+               t.delta, t.job_ids, t.same_as]);
+  }
+  return rows;
+}
+
 const SORT_KEYS = {
   number: (/** @type {Trial} */ t) => t.number,
   state: (/** @type {Trial} */ t) => t.state,
