@@ -60,7 +60,10 @@ function renderHeatmap(sweep) {
   if (select.options.length !== names.length) select.replaceChildren(...names.map((n) => new Option(n, n)));
   $("slice-field").classList.toggle("hidden", names.length < 2);
   const map = heatmap(sweep.trials, space, select.value || names[0], sweep.baseline, sweep.metric);
-  placeMap(needsRow(space));
+  // A large map takes the charts' first row; the curves and importance share the second.
+  const ownRow = needsRow(space);
+  $("heatmap").classList.toggle("wide", ownRow);
+  $("heatmap").parentElement?.classList.toggle("pair", ownRow);
   const limit = symmetricLimit(map.z);
   const heat = {
     type: "heatmap", x: map.x.map(String), y: map.y.map(String), z: map.z, text: map.text, hoverinfo: "text",
@@ -94,15 +97,6 @@ function renderHeatmap(sweep) {
   }, config);
   $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running"
     : sweep.baseline ? "the baseline has not finished yet: colours show the metric" : "no baseline in this sweep: colours show the metric";
-}
-
-/** A large map takes the charts' first row and the curves and importance share the second. */
-function placeMap(ownRow) {
-  const map = $("heatmap");
-  if (map.classList.contains("wide") === ownRow) return;
-  map.classList.toggle("wide", ownRow);
-  /** @type {HTMLElement} */ (map.parentElement).classList.toggle("pair", ownRow);
-  for (const id of ["heatmap", "curves", "importance"]) if (/** @type {any} */ ($(id)).data) Plotly.Plots.resize(id);
 }
 
 function renderTable(sweep) {
