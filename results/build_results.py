@@ -316,6 +316,18 @@ def status_table(data: dict[str, dict[str, list[dict]]]) -> str:
     return "\n".join(lines)
 
 
+def machine_lines(data: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """Each CPU the runs trained on, with how many runs of which task: wall times differ between them."""
+    counts: dict[str, dict[str, int]] = {}
+    for task, phases in data.items():
+        for runs in phases.values():
+            for r in runs:
+                per_task = counts.setdefault(f"{r['machine']['cpu']} ({r['machine']['cores']} cores)", {})
+                per_task[task] = per_task.get(task, 0) + 1
+    return [f"{cpu}: " + ", ".join(f"{n} {task}" for task, n in sorted(tasks.items())) + " runs"
+            for cpu, tasks in sorted(counts.items())]
+
+
 def build(runs: Path, out: Path) -> str:
     """Write the plots under ``out/results`` and ``out/RESULTS.md``; returns the markdown."""
     data = load(runs)
@@ -325,8 +337,7 @@ def build(runs: Path, out: Path) -> str:
     results = [task_result(task, data[task]) for task in ordered]
     maps = [path for task in ordered if (path := search_map(task, searched_runs(data[task]), figures))]
     priors = [path for task in ordered if (path := figure2(task, data[task].get("prior", []), figures))]
-    machines = sorted({f"{r['machine']['cpu']} ({r['machine']['cores']} cores)"
-                       for phases in data.values() for runs_ in phases.values() for r in runs_})
+    machines = machine_lines(data)
     text = (RESULTS / "RESULTS.template.md").read_text()
     text = text.replace("{{table}}", results_table(results) if results else "No runs recorded yet.")
     text = text.replace("{{findings}}", findings(data, results))

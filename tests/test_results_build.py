@@ -51,7 +51,8 @@ def test_the_table_and_plots_from_run_files(tmp_path):
             "+3.00 (seed 3). The chosen setting had scored +3.00 against its baseline at seed 42.") in text
     rte = next(line for line in text.splitlines() if line.startswith("| rte"))
     assert "| – | – | – | 0 + 0 | – | 0.0001 |" in rte
-    assert "Test CPU (2 cores)" in text
+    # by hand: mrpc has 3 search, 6 confirm and 2 prior runs, rte 1 search run, all on the one CPU
+    assert "Hardware: Test CPU (2 cores): 11 mrpc, 1 rte runs." in text
     # the copied baseline counts as a run of the phase, but its wall time only under search: the prior phase's
     # sum is its AD-DROP run's 162 s (0.04 h), not 324 s (0.09 h)
     assert "| mrpc | prior | 2 | 0 | 1 | 0.04 h |" in text
