@@ -131,6 +131,17 @@ def results_table(results: list[TaskResult]) -> str:
     return "\n".join(lines)
 
 
+def verdict(diffs: list[float]) -> str:
+    """What paired seeds say: an effect only when every seed agrees on its sign. With three seeds whose spread is
+    as large as the mean gain, a positive mean alone is noise, not help."""
+    better = sum(d > 0 for d in diffs)
+    if better == len(diffs):
+        return "AD-DROP helped on every seed"
+    if not any(d >= 0 for d in diffs):
+        return "AD-DROP hurt on every seed"
+    return f"no consistent effect (AD-DROP better on {better} of {len(diffs)} seeds)"
+
+
 def findings(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) -> str:
     """Per confirmed task, in words: the gain, each seed's own difference (AD-DROP minus the baseline of the same
     seed), and what the search had promised at seed 42, so a gain that did not hold up is said so."""
@@ -141,9 +152,10 @@ def findings(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) 
         confirm = data[r.task]["confirm"]
         base = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "baseline"}
         ours = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "addrop" and run["setting"] == r.setting}
-        per_seed = ", ".join(f"{(ours[seed] - base[seed]) * 100:+.2f} (seed {seed})" for seed in sorted(ours) if seed in base)
-        verdict = "helped" if r.gain > 0 else "did not help"
-        line = (f"- **{r.task}**: AD-DROP {verdict}, {r.gain * 100:+.2f} points on average; per seed {per_seed}.")
+        diffs = {seed: (ours[seed] - base[seed]) * 100 for seed in sorted(ours) if seed in base}
+        per_seed = ", ".join(f"{diff:+.2f} (seed {seed})" for seed, diff in diffs.items())
+        line = (f"- **{r.task}**: {verdict(list(diffs.values()))}, {r.gain * 100:+.2f} points on average; "
+                f"per seed {per_seed}.")
         if r.search_best is not None and r.search_baseline is not None:
             promised = (r.search_best - r.search_baseline) * 100
             line += f" The chosen setting had scored {promised:+.2f} against its baseline at seed 42"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
-from build_results import adaptive_against_grid, build  # noqa: E402
+from build_results import adaptive_against_grid, build, verdict  # noqa: E402
 
 pytest.importorskip("matplotlib")
 
@@ -47,7 +47,7 @@ def test_the_table_and_plots_from_run_files(tmp_path):
     assert "| 82.00 ± 2.00 | 85.00 ± 2.00 | +3.00 | 3 + 3 | 0.3, 0.4 | 2e-05 | 2 (1) | 83.00 vs 80.00 |" in row
     assert "| **average** (1 tasks) | 82.00 | 85.00 | +3.00 |" in text
     # per seed by hand: 0.83 - 0.80, 0.85 - 0.82, 0.87 - 0.84; the search had promised 0.83 - 0.80
-    assert ("- **mrpc**: AD-DROP helped, +3.00 points on average; per seed +3.00 (seed 1), +3.00 (seed 2), "
+    assert ("- **mrpc**: AD-DROP helped on every seed, +3.00 points on average; per seed +3.00 (seed 1), +3.00 (seed 2), "
             "+3.00 (seed 3). The chosen setting had scored +3.00 against its baseline at seed 42.") in text
     rte = next(line for line in text.splitlines() if line.startswith("| rte"))
     assert "| – | – | – | 0 + 0 | – | 0.0001 |" in rte
@@ -85,3 +85,11 @@ def test_the_adaptive_search_replayed_against_a_grid():
     assert adaptive_against_grid(grid_runs(lambda p, q: 0.5), repeats=5)["to_best"] == [1] * 5
     # an incomplete grid is no reference
     assert adaptive_against_grid(grid_runs(lambda p, q: 0.5)[:-1]) is None
+
+
+def test_the_verdict_needs_every_seed_to_agree():
+    assert verdict([0.8, 0.1, 0.03]) == "AD-DROP helped on every seed"
+    assert verdict([-3.8, -4.6, -2.2]) == "AD-DROP hurt on every seed"
+    # a positive mean from mixed seeds (STS-B's +0.09) is no effect; a tie is not a loss
+    assert verdict([0.82, -0.60, 0.03]) == "no consistent effect (AD-DROP better on 2 of 3 seeds)"
+    assert verdict([0.0, -1.0, -2.0]) == "no consistent effect (AD-DROP better on 0 of 3 seeds)"
