@@ -381,7 +381,8 @@ class SweepService:
             delta = (value.mean - baseline.mean if value.mean is not None and baseline and baseline.mean is not None
                      else None)
             out.append(TrialOut(number=trial.number, state=_trial_state(trial, runs), params=studies.setting(space, trial.params),
-                                value=value, delta=delta, job_ids=[job.id for job in runs], same_as=original,
+                                value=value, delta=delta, job_ids=[job.id for job in runs],
+                                seeds=[job.spec["training"]["seed"] for job in runs], same_as=original,
                                 prior=is_prior))
         complete = [trial for trial in out if trial.state == "complete" and trial.value.mean is not None]
         best = max(complete, key=lambda trial: trial.value.mean, default=None)

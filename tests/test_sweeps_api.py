@@ -87,6 +87,7 @@ def test_a_grid_fans_out_with_baseline_twins_and_shares_equal_settings(stack, ti
     for trial in trials:
         jobs = [job(client, job_id) for job_id in trial["job_ids"]]
         assert sorted(j["spec"]["training"]["seed"] for j in jobs) == [1, 2]
+        assert trial["seeds"] == [j["spec"]["training"]["seed"] for j in jobs]  # each run's seed, in its order
         for j in jobs:
             assert j["state"] == "succeeded" and j["sweep_id"] == done["id"] and j["sweep_role"] == "trial"
             assert j["spec"]["addrop"]["enabled"] is True

@@ -187,6 +187,7 @@ class TrialOut(BaseModel):
     value: Summary = Field(description="The best dev metric of its runs (one per seed).")
     delta: float | None = Field(description="value.mean minus the baseline's mean.")
     job_ids: list[int]
+    seeds: list[int] = Field(description="The training seed of each run in job_ids, in the same order.")
     same_as: int | None = Field(description="A trial of the same setting whose runs this one shares.")
     prior: bool = Field(False, description="Run before this sweep (given in `prior`); it has no jobs here.")
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { heatmap, needsRow, needsScale, trialsRows, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { curveName, heatmap, needsRow, needsScale, trialsRows, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -101,4 +101,12 @@ test("numbers are shown with their sign and spread", () => {
   assert.equal(summaryText({ mean: 0.8, std: 0.01, n: 3, values: [] }), "0.8000 ± 0.0100 (3 runs)");
   assert.equal(summaryText({ mean: 0.8, std: null, n: 1, values: [] }), "0.8000 (1 run)");
   assert.equal(useTheseHref(trial(4, 0.1, 0.2, "complete", [0.5])), "/jobs/new?clone=14");
+});
+
+test("a curve is named by its trial and setting, and by its seed when the trial ran several", () => {
+  const three = trial(0, 0.5, 0.7, "complete", [0.25, 0.24, 0.23], { job_ids: [18, 19, 20], seeds: [1, 2, 3] });
+  assert.deepEqual([0, 1, 2].map((i) => curveName(three, i)),
+                   ["trial 0 (p=0.5, q=0.7) · seed 1", "trial 0 (p=0.5, q=0.7) · seed 2", "trial 0 (p=0.5, q=0.7) · seed 3"]);
+  assert.equal(curveName(three), "trial 0 (p=0.5, q=0.7)");  // the trial's own name, for its legend entry
+  assert.equal(curveName(trial(1, 0.1, 0.2, "complete", [0.5], { seeds: [42] }), 0), "trial 1 (p=0.1, q=0.2)");
 });

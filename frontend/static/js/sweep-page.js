@@ -8,7 +8,7 @@ import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
 import {
-  heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, useTheseHref,
+  curveName, heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, useTheseHref,
 } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
@@ -158,15 +158,19 @@ async function renderCurves(sweep) {
   const best = sweep.best ? new Set(sweep.best.job_ids) : new Set();
   for (const trial of sweep.trials) {
     if (trial.same_as !== null) continue;
-    for (const id of trial.job_ids) {
+    trial.job_ids.forEach((id, i) => {
       const points = (curves.jobs[id] || []).filter((p) => p.value !== null);
-      if (!points.length) continue;
+      if (!points.length) return;
       const isBest = best.has(id);
       traces.push({ x: points.map((p) => p.epoch), y: points.map((p) => p.value), mode: "lines+markers",
-                    name: escapeHtml(`trial ${trial.number} (p=${trial.params.p}, q=${trial.params.q})`), showlegend: isBest,
+                    // one legend entry per trial (it toggles all its seeds), each run's seed on hover: a legend
+                    // row per seed grew over the axis
+                    name: escapeHtml(curveName(trial)), legendgroup: `trial-${trial.number}`,
+                    showlegend: isBest && !traces.some((t) => t.legendgroup === `trial-${trial.number}`),
+                    hovertemplate: `${escapeHtml(curveName(trial, i))}<br>epoch %{x}: %{y:.4f}<extra></extra>`,
                     line: { color: isBest ? "#e8710a" : trial.state === "pruned" ? "#b7bdc9" : "#7fa0d8", width: isBest ? 3 : 1.2 },
                     marker: { size: isBest ? 6 : 3 }, opacity: isBest ? 1 : 0.8 });
-    }
+    });
   }
   // Plotly pads a flat series by ±1: an accuracy of 0.6 drawn from 0 to 1.5 hides the curves' differences.
   const range = sharedRange(traces.flatMap((t) => t.y));

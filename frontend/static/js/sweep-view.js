@@ -8,7 +8,7 @@ import { escapeHtml } from "./compare-runs.js";
  * @typedef {{mean: number | null, std: number | null, n: number, values: number[]}} Summary
  * @typedef {{p: number, q: number, method: string, mode: string, layers: number[]}} Setting
  * @typedef {{number: number, state: string, params: Setting, value: Summary, delta: number | null,
- *            job_ids: number[], same_as: number | null}} Trial
+ *            job_ids: number[], seeds: number[], same_as: number | null}} Trial
  * @typedef {{p: number[], q: number[], method: string[], mode: string[], layers: number[][]}} Space
  */
 
@@ -194,4 +194,16 @@ export function sortTrials(trials, key, direction) {
  */
 export function useTheseHref(trial) {
   return trial && trial.job_ids.length ? `/jobs/new?clone=${trial.job_ids[0]}` : null;
+}
+
+/**
+ * The name of a trial's dev curves: its number and setting; for one run of a trial that ran several seeds
+ * (``index`` into its job_ids), that run's seed too.
+ * @param {Trial} trial
+ * @param {number | null} [index]
+ * @returns {string}
+ */
+export function curveName(trial, index = null) {
+  const seed = index !== null && new Set(trial.seeds).size > 1 ? ` · seed ${trial.seeds[index]}` : "";
+  return `trial ${trial.number} (p=${trial.params.p}, q=${trial.params.q})${seed}`;
 }
