@@ -158,6 +158,7 @@ async function renderCurves(sweep) {
   const best = sweep.best ? new Set(sweep.best.job_ids) : new Set();
   for (const trial of sweep.trials) {
     if (trial.same_as !== null) continue;
+    let inLegend = false;
     trial.job_ids.forEach((id, i) => {
       const points = (curves.jobs[id] || []).filter((p) => p.value !== null);
       if (!points.length) return;
@@ -166,10 +167,11 @@ async function renderCurves(sweep) {
                     // one legend entry per trial (it toggles all its seeds), each run's seed on hover: a legend
                     // row per seed grew over the axis
                     name: escapeHtml(curveName(trial)), legendgroup: `trial-${trial.number}`,
-                    showlegend: isBest && !traces.some((t) => t.legendgroup === `trial-${trial.number}`),
+                    showlegend: isBest && !inLegend,
                     hovertemplate: `${escapeHtml(curveName(trial, i))}<br>epoch %{x}: %{y:.4f}<extra></extra>`,
                     line: { color: isBest ? "#e8710a" : trial.state === "pruned" ? "#b7bdc9" : "#7fa0d8", width: isBest ? 3 : 1.2 },
                     marker: { size: isBest ? 6 : 3 }, opacity: isBest ? 1 : 0.8 });
+      inLegend ||= isBest;
     });
   }
   // Plotly pads a flat series by ±1: an accuracy of 0.6 drawn from 0 to 1.5 hides the curves' differences.
