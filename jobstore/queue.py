@@ -7,6 +7,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu.exceptions import ChannelError
 
+from jobstore.broker import EmbeddedTransport, use_embedded_transport
 from jobstore.settings import StoreSettings
 
 RUN_JOB = "addrop.run_job"
@@ -15,8 +16,10 @@ RUN_JOB = "addrop.run_job"
 def make_celery(settings: StoreSettings) -> Celery:
     """A Celery app on ``settings``' broker (Redis in deployment, a SQLite file in the embedded default)."""
     app = Celery("addrop", broker=settings.resolved_broker_url)
+    use_embedded_transport(app)
     # kombu's SQL transport hands its options to create_engine and has no visibility timeout.
-    transport_options = {} if settings.embedded_broker else {"visibility_timeout": settings.broker_visibility_timeout}
+    embedded = app.conf.broker_transport is EmbeddedTransport
+    transport_options = {} if embedded else {"visibility_timeout": settings.broker_visibility_timeout}
     app.conf.update(
         task_default_queue=settings.job_queue,
         task_routes={RUN_JOB: {"queue": settings.job_queue}},

@@ -15,12 +15,12 @@ import threading
 from typing import Any
 
 from celery import Celery
-from kombu.transport import sqlalchemy as sql_transport
+
+from jobstore.broker import EmbeddedChannel, EmbeddedTransport
 
 # Held by every block of SQLite work in the parent that no fork may interrupt.
 GATE = threading.Lock()
 _installed = False
-EMBEDDED_PREFIX = "sqla+"
 
 
 def install() -> None:
@@ -33,8 +33,8 @@ def install() -> None:
     _installed = True
 
 
-class GatedChannel(sql_transport.Channel):
-    """kombu's SQL channel with each of its database operations under the gate."""
+class GatedChannel(EmbeddedChannel):
+    """The embedded broker's channel with each of its database operations under the gate."""
 
     def _new_queue(self, queue: str, **kwargs: Any) -> None:
         with GATE:
@@ -57,16 +57,14 @@ class GatedChannel(sql_transport.Channel):
             return super()._size(queue)
 
 
-class GatedTransport(sql_transport.Transport):
-    """kombu's SQL transport on :class:`GatedChannel`."""
+class GatedTransport(EmbeddedTransport):
+    """The embedded broker's transport on :class:`GatedChannel`."""
 
     Channel = GatedChannel
 
 
 def gate_embedded_broker(app: Celery) -> None:
-    """Carry ``app``'s messages through :class:`GatedTransport` when its broker is the embedded SQLite one
-    (``sqla+sqlite://``); any other broker is left alone."""
-    url = app.conf.broker_url
-    if url.startswith(EMBEDDED_PREFIX + "sqlite:"):
-        # kombu reads a transport named in the URL's prefix by alias only, so the class goes in apart.
-        app.conf.update(broker_url=url[len(EMBEDDED_PREFIX):], broker_transport=GatedTransport)
+    """Carry ``app``'s messages through :class:`GatedTransport` when its broker is the embedded SQLite one;
+    any other broker is left alone."""
+    if app.conf.broker_transport is EmbeddedTransport:
+        app.conf.broker_transport = GatedTransport
