@@ -34,6 +34,7 @@ CONTROLLER_LEASE_SECONDS = 20.0  # longer than a round takes; a crashed API's le
 RUN_ATTEMPTS = 2  # a run that failed (e.g. its worker was killed) is run once more before its trial fails
 # fANOVA over two or three trials credits whichever setting happened to differ with all of the variance
 MIN_IMPORTANCE_TRIALS = 4
+TRIAL_DONE = ("complete", "pruned", "failed", "cancelled")
 DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an adaptive search is done
 
 
@@ -386,6 +387,10 @@ class SweepService:
                                 prior=is_prior))
         complete = [trial for trial in out if trial.state == "complete" and trial.value.mean is not None]
         best = max(complete, key=lambda trial: trial.value.mean, default=None)
+        # A search's proposal of a setting already run shares its runs and costs none of the budget; a grid's
+        # every point counts.
+        counted = [trial for trial in out if spec.strategy == "grid" or trial.same_as is None]
+        finished = sum(trial.state in TRIAL_DONE for trial in counted)
         counts: dict[str, int] = {}
         for trial in out:
             counts[trial.state] = counts.get(trial.state, 0) + 1
@@ -394,26 +399,31 @@ class SweepService:
         return SweepOut(
             id=sweep.id, name=sweep.name, state=sweep.state, strategy=spec.strategy, task=sweep.task,
             model=sweep.model, metric=sweep.metric_name, created_at=sweep.created_at, finished_at=sweep.finished_at,
-            message=sweep.message, budget=spec.trial_budget(), counts=counts, baseline=baseline,
+            message=sweep.message, budget=spec.trial_budget(), finished=finished, counts=counts, baseline=baseline,
             baseline_job_ids=[job.id for job in baseline_jobs], best=best, trials=out, spec=sweep.spec,
             study_name=sweep.study_name, revision=sweep.revision,
         )
 
     def curves(self, sweep_id: int) -> SweepCurves:
-        """Every run's dev metric and loss per epoch."""
+        """Every run's dev metric and loss per epoch; of a run tried again (its worker died), the last attempt."""
         with self.db.session() as session:
             sweep = session.get(Sweep, sweep_id)
             if sweep is None:
                 raise SweepNotFound(f"there is no sweep {sweep_id}")
+            runs = session.execute(select(Job.id, Job.sweep_role, Job.trial_number, Job.seed_index)
+                                   .where(Job.sweep_id == sweep_id).order_by(Job.id)).all()
             rows = session.execute(
                 select(MetricPoint.job_id, MetricPoint.epoch, MetricPoint.values)
                 .join(Job, Job.id == MetricPoint.job_id)
                 .where(Job.sweep_id == sweep_id, MetricPoint.kind == "eval").order_by(MetricPoint.id)
             ).all()
+        last_attempt = {(role, trial, seed): job_id for job_id, role, trial, seed in runs}
+        shown = set(last_attempt.values())
         curves: dict[int, list[CurvePoint]] = {}
         for job_id, epoch, values in rows:
-            curves.setdefault(job_id, []).append(
-                CurvePoint(epoch=epoch, value=values.get(sweep.metric_name), loss=values.get("loss")))
+            if job_id in shown:
+                curves.setdefault(job_id, []).append(
+                    CurvePoint(epoch=epoch, value=values.get(sweep.metric_name), loss=values.get("loss")))
         return SweepCurves(metric=sweep.metric_name, jobs=curves)
 
     def importance(self, sweep_id: int) -> Importance:

@@ -107,6 +107,7 @@ def test_a_grid_fans_out_with_baseline_twins_and_shares_equal_settings(stack, ti
         assert trial["delta"] == pytest.approx(trial["value"]["mean"] - done["baseline"]["mean"])
     assert done["best"]["value"]["mean"] == max(t["value"]["mean"] for t in trials)
     assert done["counts"]["complete"] == 4 and done["counts"]["jobs.succeeded"] == 8
+    assert done["finished"] == done["budget"] == 4  # a grid's shared point is one of its settings
 
     # Optuna's own record agrees: every trial told with the mean of its runs.
     study = optuna.load_study(study_name=done["study_name"], storage=database_url(stack))
@@ -135,6 +136,7 @@ def test_an_adaptive_search_runs_its_budget_of_distinct_settings(stack, tiny_mod
     done = wait_for(lambda: finished_sweep(client, created["id"]), 600, "the TPE sweep to finish", interval=1)
     own = [t for t in done["trials"] if t["same_as"] is None]
     assert done["state"] == "succeeded" and len(own) == 3
+    assert done["finished"] == 3  # TPE's proposals of settings already run cost none of the budget
     settings = {(t["params"]["p"], t["params"]["q"]) for t in own}
     assert len(settings) == 3 and all(p in grid and q in grid for p, q in settings)
 
@@ -150,7 +152,7 @@ def test_a_search_resumed_from_prior_settings_runs_only_the_rest(stack, tiny_mod
                                            max_trials=4, baseline=False, parallel=2, prior=prior,
                                            prior_baseline=[0.6, 0.62]))
     done = wait_for(lambda: finished_sweep(client, created["id"]), 300, "the resumed sweep to finish", interval=1)
-    assert done["state"] == "succeeded" and done["budget"] == 4
+    assert done["state"] == "succeeded" and done["budget"] == done["finished"] == 4
     ran = [t for t in done["trials"] if not t["prior"] and t["same_as"] is None]
     assert [(t["params"]["p"], t["params"]["q"]) for t in ran] == [(0.4, 0.5)]  # only the setting not run before
     assert len(ran[0]["job_ids"]) == 1 and job(client, ran[0]["job_ids"][0])["state"] == "succeeded"
@@ -224,6 +226,8 @@ def test_a_run_whose_worker_died_is_run_again(stack, tiny_model, sst2):
     created = create(client, body)
     first = wait_for(lambda: (ids := sweep(client, created["id"])["trials"][0]["job_ids"])
                      and job(client, ids[0])["state"] == "running" and ids[0], 120, "the run to start", interval=0.5)
+    wait_for(lambda: str(first) in client.get(f"/api/sweeps/{created['id']}/curves").json()["jobs"], 120,
+             "the run's first dev evaluation", interval=0.5)
     stack.kill_worker()
     failed = wait_for(lambda: (j := job(client, first))["state"] == "failed" and j, 60, "the lease to fail the run")
     assert "stopped responding" in failed["error"]
@@ -234,6 +238,9 @@ def test_a_run_whose_worker_died_is_run_again(stack, tiny_model, sst2):
     again = job(client, trial["job_ids"][1])
     assert again["state"] == "succeeded" and again["spec"]["training"]["seed"] == 1
     assert trial["value"]["n"] == 1 and trial["value"]["mean"] == pytest.approx(again["best_metric"])
+    # the curves show the attempt that counts, not the dead one's partial curve under the same seed
+    curves = client.get(f"/api/sweeps/{created['id']}/curves").json()
+    assert list(curves["jobs"]) == [str(again["id"])]
 
 
 def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):

@@ -206,6 +206,8 @@ class SweepOut(BaseModel):
     finished_at: datetime | None
     message: str | None
     budget: int = Field(description="Settings the sweep runs in all.")
+    finished: int = Field(description="Trials finished of the budget (a search's proposal of a setting already run "
+                          "shares that trial's runs and is not counted).")
     counts: dict[str, int] = Field(description="Trials per state, and jobs per state under 'jobs.<state>'.")
     baseline: Summary | None
     baseline_job_ids: list[int]
@@ -230,7 +232,8 @@ class CurvePoint(BaseModel):
 
 
 class SweepCurves(BaseModel):
-    """Every run's dev metric and dev loss per epoch, keyed by job id, for the overlay of curves."""
+    """Every run's dev metric and dev loss per epoch, keyed by job id, for the overlay of curves (a run tried again
+    after its worker died shows its last attempt only)."""
 
     metric: str
     jobs: dict[int, list[CurvePoint]]

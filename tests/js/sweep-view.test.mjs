@@ -46,6 +46,13 @@ test("hover text is escaped", () => {
 test("the colour range is symmetric around zero", () => {
   assert.equal(symmetricLimit([[0.02, null], [-0.05, 0.01]]), 0.05);
   assert.equal(symmetricLimit([[null]]), 0.01);
+  // the committed CoLA search (Δ to the baseline): the two q = 0.9 cells saturate, the others keep their colour
+  const cola = [[-0.258, -0.258, -0.002, -0.002, -0.001], [0.001, 0.004, 0.006, 0.011, 0.015]];
+  assert.equal(symmetricLimit(cola), 0.015);
+  // STS-B's spread has no far outlier: its largest loss sets the range
+  const stsb = [[-0.082, -0.082, -0.038, -0.036, -0.028], [-0.023, -0.012, 0.003, 0.003, 0.003]];
+  assert.equal(symmetricLimit(stsb), 0.082);
+  assert.equal(symmetricLimit([[-0.258, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006]]), 0.258);  // too few cells to judge
 });
 
 test("counts read as English", () => {

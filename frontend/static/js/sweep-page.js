@@ -28,7 +28,7 @@ function stat(id, text) { $(id).textContent = text; }
 function renderHeader(sweep) {
   $("sweep-state").textContent = sweep.state;
   $("sweep-state").className = `badge ${sweep.state}`;
-  const done = ["complete", "pruned", "failed", "cancelled"].reduce((n, s) => n + (sweep.counts[s] || 0), 0);
+  const done = sweep.finished;
   const own = sweep.trials.filter((t) => t.same_as === null).length;
   $("progress-bar").style.width = `${Math.min(100, (100 * done) / Math.max(1, sweep.budget))}%`;
   const jobs = Object.entries(sweep.counts).filter(([k]) => k.startsWith("jobs.")).map(([k, v]) => `${v} ${k.slice(5)}`);
@@ -65,6 +65,7 @@ function renderHeatmap(sweep) {
   $("heatmap").classList.toggle("wide", ownRow);
   $("heatmap").parentElement?.classList.toggle("pair", ownRow);
   const limit = symmetricLimit(map.z);
+  const clipped = map.z.flat().some((v) => v !== null && Math.abs(v) > limit);
   const heat = {
     type: "heatmap", x: map.x.map(String), y: map.y.map(String), z: map.z, text: map.text, hoverinfo: "text",
     hoverongaps: true, xgap: 2, ygap: 2,
@@ -73,7 +74,8 @@ function renderHeatmap(sweep) {
     texttemplate: map.relative ? "%{z:+.3f}" : "%{z:.3f}", textfont: { size: 11 },
     zmin: map.relative ? -limit : undefined, zmax: map.relative ? limit : undefined,
     showscale: needsScale(map.z, map.relative),
-    colorbar: { title: { text: map.relative ? `Δ ${escapeHtml(sweep.metric)}<br>vs baseline` : escapeHtml(sweep.metric), side: "right" }, thickness: 12 },
+    colorbar: { title: { text: map.relative ? `Δ ${escapeHtml(sweep.metric)}<br>vs baseline${clipped ? `<br>(beyond ±${limit.toFixed(3)}: darkest)` : ""}`
+      : escapeHtml(sweep.metric), side: "right" }, thickness: 12 },
   };
   const traces = [heat];
   // Marks sit on numeric axes laid over the categories (cell i spans i ± 0.5), so that one can go to a corner.

@@ -93,14 +93,35 @@ export function heatmap(trials, space, slice, baseline, metric) {
   return { x: space.q, y: space.p, z, text, relative, marks };
 }
 
+/** From this many cells on, far outliers saturate rather than set the colour range. */
+export const ROBUST_CELLS = 8;
+
 /**
- * A symmetric colour range around 0 for differences (so equal gains and losses look equally strong).
+ * The value at fraction `f` of sorted `values`, interpolated between ranks (numpy's default).
+ * @param {number[]} values
+ * @param {number} f
+ */
+function quantile(values, f) {
+  const at = (values.length - 1) * f;
+  const low = Math.floor(at);
+  return values[low] + (values[Math.ceil(at)] - values[low]) * (at - low);
+}
+
+/**
+ * A symmetric colour range around 0 for differences (so equal gains and losses look equally strong): the
+ * largest |Δ|, leaving out on a large map Tukey's far outliers (beyond Q3 + 3 IQR of |Δ|). A q that breaks
+ * training (CoLA: -0.258) would otherwise wash every other cell (±0.015) out to grey; its cells saturate and
+ * keep their labels and hover.
  * @param {(number | null)[][]} z
  * @returns {number}
  */
 export function symmetricLimit(z) {
-  const values = z.flat().filter((v) => v !== null && Number.isFinite(v)).map((v) => Math.abs(/** @type {number} */ (v)));
-  return values.length ? Math.max(...values, 1e-4) : 0.01;
+  const values = z.flat().filter((v) => v !== null && Number.isFinite(v)).map((v) => Math.abs(/** @type {number} */ (v)))
+    .sort((a, b) => a - b);
+  if (!values.length) return 0.01;
+  const q1 = quantile(values, 0.25), q3 = quantile(values, 0.75);
+  const fence = values.length >= ROBUST_CELLS ? q3 + 3 * (q3 - q1) : Infinity;
+  return Math.max(...values.filter((v) => v <= fence), 1e-4);
 }
 
 /**
