@@ -435,9 +435,12 @@ class SweepService:
         complete = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
                     if "same_as" not in trial.user_attrs]
         searched = [name for name in studies.PARAMS if len(out.spec["space"][name]) > 1]
-        if len(complete) < MIN_IMPORTANCE_TRIALS or not searched:
+        if not searched:
+            return Importance(params={}, trials=len(complete), message="no setting is searched: each has one value")
+        if len(complete) < MIN_IMPORTANCE_TRIALS:
             return Importance(params={}, trials=len(complete),
-                              message=f"needs {MIN_IMPORTANCE_TRIALS} or more finished trials and a searched setting")
+                              message=f"needs {MIN_IMPORTANCE_TRIALS} or more completed trials ({len(complete)} so far; "
+                              "a pruned trial does not count: it stopped early)")
         distinct = [name for name in searched if len({repr(trial.params[name]) for trial in complete}) > 1]
         if not distinct:
             return Importance(params={}, trials=len(complete), message="the finished trials do not differ yet")

@@ -121,6 +121,7 @@ def test_a_grid_fans_out_with_baseline_twins_and_shares_equal_settings(stack, ti
     assert all(len(points) == 2 for points in curves["jobs"].values())  # one dev evaluation per epoch
     importance = client.get(f"/api/sweeps/{done['id']}/importance").json()
     assert set(importance["params"]) <= {"method", "mode"} and importance["trials"] == 3  # distinct runs
+    assert importance["message"].startswith("needs 4 or more completed trials (3 so far;")
     listed = client.get("/api/sweeps").json()
     assert done["id"] in [item["id"] for item in listed["items"]]
 
@@ -241,6 +242,8 @@ def test_a_run_whose_worker_died_is_run_again(stack, tiny_model, sst2):
     # the curves show the attempt that counts, not the dead one's partial curve under the same seed
     curves = client.get(f"/api/sweeps/{created['id']}/curves").json()
     assert list(curves["jobs"]) == [str(again["id"])]
+    importance = client.get(f"/api/sweeps/{created['id']}/importance").json()
+    assert importance == {"params": {}, "trials": 1, "message": "no setting is searched: each has one value"}
 
 
 def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
