@@ -34,7 +34,7 @@ CONTROLLER_LEASE_SECONDS = 20.0  # longer than a round takes; a crashed API's le
 RUN_ATTEMPTS = 2  # a run that failed (e.g. its worker was killed) is run once more before its trial fails
 # fANOVA over two or three trials credits whichever setting happened to differ with all of the variance
 MIN_IMPORTANCE_TRIALS = 4
-TRIAL_DONE = ("complete", "pruned", "failed", "cancelled")
+TRIAL_DONE = ("complete", "pruned", "failed", "cancelled")  # a trial's states that count it as finished
 DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an adaptive search is done
 
 
@@ -427,7 +427,7 @@ class SweepService:
         return SweepCurves(metric=sweep.metric_name, jobs=curves)
 
     def importance(self, sweep_id: int) -> Importance:
-        """fANOVA importance of the searched settings over the finished trials (needs MIN_IMPORTANCE_TRIALS)."""
+        """fANOVA importance of the searched settings over the completed trials (needs MIN_IMPORTANCE_TRIALS)."""
         out = self.get(sweep_id)
         with self.db.session() as session:
             study_name = session.scalar(select(Sweep.study_name).where(Sweep.id == sweep_id))
@@ -440,12 +440,12 @@ class SweepService:
         if len(complete) < MIN_IMPORTANCE_TRIALS:
             return Importance(params={}, trials=len(complete),
                               message=f"needs {MIN_IMPORTANCE_TRIALS} or more completed trials ({len(complete)} so far; "
-                              "a pruned trial does not count: it stopped early)")
+                              "pruned trials and repeated proposals do not count)")
         distinct = [name for name in searched if len({repr(trial.params[name]) for trial in complete}) > 1]
         if not distinct:
-            return Importance(params={}, trials=len(complete), message="the finished trials do not differ yet")
+            return Importance(params={}, trials=len(complete), message="the completed trials do not differ yet")
         if len({trial.value for trial in complete}) < 2:
-            return Importance(params={}, trials=len(complete), message="every finished trial has the same dev metric")
+            return Importance(params={}, trials=len(complete), message="every completed trial has the same dev metric")
         evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         try:
             params = optuna.importance.get_param_importances(study, evaluator=evaluator, params=distinct)

@@ -52,6 +52,11 @@ def test_processes_that_start_together_all_declare_the_queue_and_send(tmp_path):
         racers = [subprocess.Popen([sys.executable, "-c", RACER, str(data_dir), str(start), str(index)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                   for index in range(PROCESSES)]
-        failures = [err for racer in racers if (err := racer.communicate(timeout=120)[1]) and racer.returncode]
+        try:
+            errors = [racer.communicate(timeout=120)[1] for racer in racers]
+        finally:
+            for racer in racers:
+                racer.kill()
+        failures = [error for racer, error in zip(racers, errors) if racer.returncode]
         assert not failures, f"round {round_}: {len(failures)} of {PROCESSES} failed:\n{failures[0][-3000:]}"
         assert queued_messages(make_celery(StoreSettings(data_dir=data_dir))) == PROCESSES

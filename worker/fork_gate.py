@@ -64,7 +64,7 @@ class GatedTransport(EmbeddedTransport):
 
 
 def gate_embedded_broker(app: Celery) -> None:
-    """Carry ``app``'s messages through :class:`GatedTransport` when its broker is the embedded SQLite one;
-    any other broker is left alone."""
+    """Carry ``app``'s messages through :class:`GatedTransport` when its broker is the embedded SQLite one
+    (``make_celery`` chose :class:`EmbeddedTransport` for it); any other broker is left alone."""
     if app.conf.broker_transport is EmbeddedTransport:
         app.conf.broker_transport = GatedTransport

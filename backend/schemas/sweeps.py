@@ -206,8 +206,9 @@ class SweepOut(BaseModel):
     finished_at: datetime | None
     message: str | None
     budget: int = Field(description="Settings the sweep runs in all.")
-    finished: int = Field(description="Trials finished of the budget (a search's proposal of a setting already run "
-                          "shares that trial's runs and is not counted).")
+    finished: int = Field(description="Trials finished of the budget: a grid's every point, a search's settings "
+                          "(prior ones included); a search's proposal of a setting already run shares that trial's "
+                          "runs and is not counted.")
     counts: dict[str, int] = Field(description="Trials per state, and jobs per state under 'jobs.<state>'.")
     baseline: Summary | None
     baseline_job_ids: list[int]

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { curveName, heatmap, needsRow, needsScale, trialsRows, plural, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { curveName, heatmap, needsRow, needsScale, trialsRows, plural, prunedTrials, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -53,6 +53,11 @@ test("the colour range is symmetric around zero", () => {
   const stsb = [[-0.082, -0.082, -0.038, -0.036, -0.028], [-0.023, -0.012, 0.003, 0.003, 0.003]];
   assert.equal(symmetricLimit(stsb), 0.082);
   assert.equal(symmetricLimit([[-0.258, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006]]), 0.258);  // too few cells to judge
+  // tied values have no spread to protect: the cell with twice the gain stays the darkest, not one of many
+  assert.equal(symmetricLimit([[0.0625, 0.0625, 0.0625, 0.0625], [0.0625, 0.0625, 0.0625, 0.125]]), 0.125);
+  assert.equal(symmetricLimit([[0.001, 0.001, 0.001, 0.001], [0.001, 0.001, 0.02, 0.02]]), 0.02);
+  // no clear gap above the fence: nothing saturates
+  assert.equal(symmetricLimit([[0.01, 0.011, 0.012, 0.013], [0.014, 0.015, 0.016, 0.031]]), 0.031);
 });
 
 test("counts read as English", () => {
@@ -116,4 +121,9 @@ test("a curve is named by its trial and setting, and by its seed when the trial 
                    ["trial 0 (p=0.5, q=0.7) · seed 1", "trial 0 (p=0.5, q=0.7) · seed 2", "trial 0 (p=0.5, q=0.7) · seed 3"]);
   assert.equal(curveName(three), "trial 0 (p=0.5, q=0.7)");  // the trial's own name, for its legend entry
   assert.equal(curveName(trial(1, 0.1, 0.2, "complete", [0.5], { seeds: [42] }), 0), "trial 1 (p=0.1, q=0.2)");
+});
+
+test("pruned trials are counted once: a repeated proposal shares its original's state", () => {
+  const trials = [{ same_as: null, state: "pruned" }, { same_as: 0, state: "pruned" }, { same_as: null, state: "complete" }];
+  assert.equal(prunedTrials({ trials }), 1);
 });

@@ -8,7 +8,7 @@ import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
 import {
-  curveName, heatmap, needsRow, needsScale, plural, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, useTheseHref,
+  curveName, heatmap, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, useTheseHref,
 } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
@@ -33,7 +33,7 @@ function renderHeader(sweep) {
   $("progress-bar").style.width = `${Math.min(100, (100 * done) / Math.max(1, sweep.budget))}%`;
   const jobs = Object.entries(sweep.counts).filter(([k]) => k.startsWith("jobs.")).map(([k, v]) => `${v} ${k.slice(5)}`);
   const shared = sweep.trials.length - own;
-  stat("progress-text", `${done} of ${sweep.budget} settings finished (${sweep.counts.pruned || 0} pruned${shared ? `, ${shared} sharing another's runs` : ""}) · jobs: ${jobs.join(", ") || "none yet"}`
+  stat("progress-text", `${done} of ${sweep.budget} settings finished (${prunedTrials(sweep)} pruned${shared ? `, ${shared} sharing another's runs` : ""}) · jobs: ${jobs.join(", ") || "none yet"}`
     + (sweep.message ? ` · ${sweep.message}` : ""));
   stat("baseline-value", sweep.baseline && sweep.baseline.mean !== null ? sweep.baseline.mean.toFixed(4) : "–");
   const earlier = sweep.baseline_job_ids.length ? "" : " · runs before this sweep";

@@ -109,7 +109,7 @@ function quantile(values, f) {
 
 /**
  * A symmetric colour range around 0 for differences (so equal gains and losses look equally strong): the
- * largest |Δ|, leaving out on a large map Tukey's far outliers (beyond Q3 + 3 IQR of |Δ|). A q that breaks
+ * largest |Δ|, leaving out on a large map Tukey's far outliers (beyond Q3 + 3 IQR of |Δ|, and at least twice what is kept). A q that breaks
  * training (CoLA: -0.258) would otherwise wash every other cell (±0.015) out to grey; its cells saturate and
  * keep their labels and hover.
  * @param {(number | null)[][]} z
@@ -119,10 +119,23 @@ export function symmetricLimit(z) {
   const values = z.flat().filter((v) => v !== null && Number.isFinite(v)).map((v) => Math.abs(/** @type {number} */ (v)))
     .sort((a, b) => a - b);
   if (!values.length) return 0.01;
+  const largest = Math.max(values[values.length - 1], 1e-4);
+  if (values.length < ROBUST_CELLS) return largest;
   const q1 = quantile(values, 0.25), q3 = quantile(values, 0.75);
-  const fence = values.length >= ROBUST_CELLS ? q3 + 3 * (q3 - q1) : Infinity;
-  return Math.max(...values.filter((v) => v <= fence), 1e-4);
+  const kept = values.filter((v) => v <= q3 + 3 * (q3 - q1));
+  // Only a clear gap makes an outlier, and only kept cells that differ (a small dev set's accuracy moves in
+  // steps, so many tie) have a spread worth the outliers' saturation.
+  const limit = Math.max(kept[kept.length - 1], 1e-4);
+  return largest >= 2 * limit && kept[kept.length - 1] > kept[0] ? limit : largest;
 }
+
+/**
+ * How many of the sweep's own trials were pruned (a search's proposal of a setting already run shares the
+ * original's state and is not counted twice).
+ * @param {{ trials: { same_as: number | null, state: string }[] }} sweep
+ * @returns {number}
+ */
+export const prunedTrials = (sweep) => sweep.trials.filter((t) => t.same_as === null && t.state === "pruned").length;
 
 /**
  * A count with its noun, in the plural unless it is one: plural(1, "trial") is "1 trial".

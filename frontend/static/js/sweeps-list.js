@@ -3,20 +3,20 @@
 import { el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
 import { when } from "./jobs-common.js";
-import { signed, summaryText } from "./sweep-view.js";
+import { prunedTrials, signed, summaryText } from "./sweep-view.js";
 
 async function refresh() {
   try {
     const list = await api("/api/sweeps?limit=100");
     const rows = list.items.map((s) => {
-      const done = ["complete", "pruned", "failed", "cancelled"].reduce((n, k) => n + (s.counts[k] || 0), 0);
+      const pruned = prunedTrials(s);
       const best = s.best;
       return el("tr", {},
         el("td", {}, el("a", { href: `/sweeps/${s.id}`, text: `#${s.id}` })),
         el("td", {}, el("a", { href: `/sweeps/${s.id}`, text: s.name })),
         el("td", {}, el("span", { class: `badge ${s.state}`, text: s.state })),
         el("td", { text: `${s.task} · ${s.model}` }),
-        el("td", { text: `${done} / ${s.budget} (${s.strategy}${s.counts.pruned ? `, ${s.counts.pruned} pruned` : ""})` }),
+        el("td", { text: `${s.finished} / ${s.budget} (${s.strategy}${pruned ? `, ${pruned} pruned` : ""})` }),
         el("td", { text: s.baseline ? summaryText(s.baseline) : "–" }),
         el("td", { text: best ? `p=${best.params.p} q=${best.params.q} ${best.params.method}: ${summaryText(best.value)}` : "–" }),
         el("td", { class: `delta ${best && best.delta > 0 ? "up" : best && best.delta < 0 ? "down" : ""}`, text: best ? signed(best.delta) : "–" }),
