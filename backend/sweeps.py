@@ -410,20 +410,17 @@ class SweepService:
             sweep = session.get(Sweep, sweep_id)
             if sweep is None:
                 raise SweepNotFound(f"there is no sweep {sweep_id}")
-            runs = session.execute(select(Job.id, Job.sweep_role, Job.trial_number, Job.seed_index)
-                                   .where(Job.sweep_id == sweep_id).order_by(Job.id)).all()
+            # a run tried again keeps its seed's place: the newest job of each (role, trial, seed) is the one
+            last_attempts = (select(func.max(Job.id)).where(Job.sweep_id == sweep_id)
+                             .group_by(Job.sweep_role, Job.trial_number, Job.seed_index))
             rows = session.execute(
                 select(MetricPoint.job_id, MetricPoint.epoch, MetricPoint.values)
-                .join(Job, Job.id == MetricPoint.job_id)
-                .where(Job.sweep_id == sweep_id, MetricPoint.kind == "eval").order_by(MetricPoint.id)
+                .where(MetricPoint.job_id.in_(last_attempts), MetricPoint.kind == "eval").order_by(MetricPoint.id)
             ).all()
-        last_attempt = {(role, trial, seed): job_id for job_id, role, trial, seed in runs}
-        shown = set(last_attempt.values())
         curves: dict[int, list[CurvePoint]] = {}
         for job_id, epoch, values in rows:
-            if job_id in shown:
-                curves.setdefault(job_id, []).append(
-                    CurvePoint(epoch=epoch, value=values.get(sweep.metric_name), loss=values.get("loss")))
+            curves.setdefault(job_id, []).append(
+                CurvePoint(epoch=epoch, value=values.get(sweep.metric_name), loss=values.get("loss")))
         return SweepCurves(metric=sweep.metric_name, jobs=curves)
 
     def importance(self, sweep_id: int) -> Importance:
