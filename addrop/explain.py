@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
@@ -17,25 +16,7 @@ from transformers import PreTrainedTokenizerBase
 from addrop.attribution import SPECIAL_TOKENS_MASK, attribute, method_name
 from addrop.hooks import attach
 from addrop.masking import discard_masks
-
-MAX_SEED = 2**32 - 1
-# What a stream is for: the first spawn index under the request's seed (see stream_generator).
-DROP_STREAM = 0  # a layer's drop draws
-NOISE_STREAM = 1  # RD's attribution noise of a layer
-
-
-def stream_generator(seed: int, purpose: int, layer: int) -> torch.Generator:
-    """The CPU generator of one random stream of a request: ``purpose`` (``DROP_STREAM`` or ``NOISE_STREAM``)
-    of layer ``layer`` under ``seed``.
-
-    Its seed is the first 32-bit word of ``SeedSequence(seed).spawn(purpose + 1)[purpose]
-    .spawn(layer + 1)[layer]`` (that is, ``SeedSequence(seed, spawn_key=(purpose, layer))``): torch's CPU
-    generator keeps only the low 32 bits of a seed, so streams must differ there, and a hash of (seed,
-    purpose, layer) does that where offsets such as ``seed + layer * 2**32`` do not.  Keyed by the layer
-    index, not its place in a request, a layer draws the same whichever other layers come with it.
-    """
-    word = np.random.SeedSequence(seed, spawn_key=(purpose, layer)).generate_state(1, dtype=np.uint32)[0]
-    return torch.Generator(device="cpu").manual_seed(int(word))
+from addrop.streams import DROP_STREAM, MAX_SEED, NOISE_STREAM, stream_generator
 
 
 @dataclass

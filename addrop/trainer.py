@@ -6,9 +6,12 @@ import contextlib
 from typing import Any
 
 import torch
+from torch.utils.data import RandomSampler, Sampler
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from addrop.dropout import ADDrop, ADDropConfig
+from addrop.streams import DATA_ORDER_STREAM, MASK_STREAM, PASS1_STREAM, stream_generator, stream_seed
 
 
 def is_addrop_epoch(epoch: int, cross_tuning: bool = True) -> bool:
@@ -43,6 +46,30 @@ class CrossTuningSchedule(TrainerCallback):
         return is_addrop_epoch(self.epoch, self.cross_tuning)
 
 
+class EpochOrder(Sampler[int]):
+    """Draws each epoch's order of the training examples from that epoch's own stream (``DATA_ORDER_STREAM``).
+
+    Wraps the Trainer's shuffling sampler (random or length-grouped), which would otherwise draw from torch's
+    global generator, and so from the state that pass 1's dropout has left: a baseline and its AD-DROP twin then
+    saw different batches from the epoch after the first AD-DROP epoch on. Keyed by the epoch, the order is also
+    the same when a run resumes from a checkpoint."""
+
+    def __init__(self, sampler: LengthGroupedSampler | RandomSampler, seed: int) -> None:
+        self.sampler = sampler
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:  # the Trainer calls it (through accelerate) before every epoch
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self):
+        self.sampler.generator = stream_generator(self.seed, DATA_ORDER_STREAM, self.epoch)
+        return iter(self.sampler)
+
+
 class ADDropTrainer(Trainer):
     """``transformers.Trainer`` that trains with AD-DROP.
 
@@ -50,6 +77,11 @@ class ADDropTrainer(Trainer):
     training step first runs pass 1 (attribution, in train mode) and draws the masks, then lets
     ``Trainer`` compute the loss of pass 2 under those masks; evaluation is never masked.  Training logs
     carry ``addrop`` = 1.0 in AD-DROP epochs and 0.0 in plain ones.
+
+    Random streams (``addrop.streams``) keep a run and its baseline twin (``addrop=None``, same seed) paired:
+    the data order of every epoch, pass 1's dropout and the mask draws each have their own, so the twins see
+    the same batches in the same order and pass 2 draws the same dropout as the twin's one pass; the only
+    difference is pass 1's drops. ``generator`` replaces the mask stream (seeded from ``args.seed``).
     """
 
     def __init__(
@@ -64,8 +96,35 @@ class ADDropTrainer(Trainer):
         self.addrop_config = addrop
         self.schedule = CrossTuningSchedule(cross_tuning)
         self.add_callback(self.schedule)
+        if addrop is not None and generator is None:
+            generator = stream_generator(self._stream_seed, MASK_STREAM, 0, self.args.device)
         self._addrop = ADDrop(self.model, addrop, generator) if addrop is not None else None
         self._until_backward: contextlib.ExitStack | None = None  # open while training_step runs
+        self._pass1_step = (-1, 0)  # (global step, pass-1 calls in it): names pass 1's dropout stream
+
+    @property
+    def _stream_seed(self) -> int:
+        return self.args.data_seed if self.args.data_seed is not None else self.args.seed
+
+    def _get_train_sampler(self, train_dataset=None):
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, (LengthGroupedSampler, RandomSampler)):
+            return EpochOrder(sampler, self._stream_seed)
+        return sampler
+
+    @contextlib.contextmanager
+    def _pass1_stream(self) -> contextlib.AbstractContextManager[None]:
+        """Pass 1 draws its dropout from a stream of its own step and leaves torch's global generator (which
+        pass 2's dropout reads) as it found it."""
+        step, calls = self._pass1_step
+        calls = calls + 1 if step == self.state.global_step else 0
+        self._pass1_step = (self.state.global_step, calls)
+        index = self.state.global_step * self.args.gradient_accumulation_steps + calls
+        device = self.args.device
+        devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(stream_seed(self._stream_seed, PASS1_STREAM, index))
+            yield
 
     @property
     def addrop_active(self) -> bool:
@@ -88,7 +147,8 @@ class ADDropTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         if not (model.training and self.addrop_active):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        plan = self._addrop.plan(inputs)
+        with self._pass1_stream():
+            plan = self._addrop.plan(inputs)
         if self._until_backward is not None:
             self._until_backward.enter_context(self._addrop.applied(plan.masks))
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)

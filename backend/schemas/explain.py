@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from addrop.explain import MAX_SEED
+from addrop.streams import MAX_SEED
 from backend.schemas.common import AttributionMethod, Text
 
 Quantity = Literal["attention", "attribution", "candidate", "dropped"]

@@ -1,0 +1,108 @@
+"""A baseline twin and its AD-DROP run of one seed are a paired experiment (DESIGN.md, "Random draws").
+
+Checked at the outermost interface, ``addrop.finetune``: the twins see the same batches in the same order in
+every epoch, with length-grouped and with random batches; and an AD-DROP run whose drops are (almost surely)
+empty trains exactly as its baseline does, so pass 1 changes nothing but the drops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from addrop.dropout import ADDropConfig
+from addrop.finetune import FinetuneConfig, finetune
+from addrop.models import load_tokenizer
+from addrop.trainer import ADDropTrainer
+
+WORDS = "the a movie film story actor plot scene great dull witty long short bright dark slow fast funny sad".split()
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny random 3-layer BERT with dropout on (the MiniLM tokenizer), saved as a model directory."""
+    tokenizer = load_tokenizer("minilm")
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
+                        intermediate_size=64, num_labels=2, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-dropout")
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def sentences(tmp_path_factory):
+    """96 distinct SST-2-shaped training sentences of 3 to 30 words (so length grouping has work to do)."""
+    rng = random.Random(5)
+    folder = tmp_path_factory.mktemp("sst2-lengths")
+    rows, seen = [], set()
+    while len(rows) < 96:
+        text = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30)))
+        if text not in seen:
+            seen.add(text)
+            rows.append({"sentence": text, "label": rng.randint(0, 1)})
+    (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (folder / "validation.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows[:24]))
+    return folder
+
+
+def run(monkeypatch, tmp_path, model, data, addrop: ADDropConfig | None, group_by_length: bool):
+    """Fine-tune for EPOCHS epochs; the hash of every training batch in order, and the run's result."""
+    batches: list[str] = []
+    step = ADDropTrainer.training_step
+
+    def recording(self, model, inputs, num_items_in_batch=None):
+        batches.append(hashlib.sha1(inputs["input_ids"].numpy().tobytes()).hexdigest())
+        return step(self, model, inputs, num_items_in_batch)
+
+    monkeypatch.setattr(ADDropTrainer, "training_step", recording)
+    name = "baseline" if addrop is None else f"addrop-q{addrop.q:g}"
+    config = FinetuneConfig(task="sst2", model=str(model), data_dir=str(data), output_dir=str(tmp_path / name),
+                            epochs=EPOCHS, batch_size=8, learning_rate=1e-3, seed=7, patience=None, device="cpu",
+                            addrop=addrop, cross_tuning=True, group_by_length=group_by_length,
+                            save_checkpoint=False, logging_steps=1)
+    result = finetune(config, progress=False)
+    monkeypatch.undo()
+    return batches, result
+
+
+@pytest.mark.parametrize("group_by_length", [True, False], ids=["length-grouped", "random"])
+def test_twins_see_the_same_batches_in_every_epoch(monkeypatch, tmp_path, tiny_model, sentences, group_by_length):
+    baseline, _ = run(monkeypatch, tmp_path, tiny_model, sentences, None, group_by_length)
+    addrop, result = run(monkeypatch, tmp_path, tiny_model, sentences,
+                         ADDropConfig(p=0.3, q=0.3, layers=(0, 1, 2)), group_by_length)
+    per_epoch = len(baseline) // EPOCHS
+    assert len(baseline) == EPOCHS * per_epoch == 4 * 12
+    assert [e["values"]["addrop"] for e in result.history if "addrop" in e["values"]][-1] == 1.0  # it did drop
+    for epoch in range(EPOCHS):
+        part = slice(epoch * per_epoch, (epoch + 1) * per_epoch)
+        assert addrop[part] == baseline[part], f"epoch {epoch + 1}: the twins' batches differ"
+    epochs = [baseline[i * per_epoch:(i + 1) * per_epoch] for i in range(EPOCHS)]
+    assert len({tuple(e) for e in epochs}) == EPOCHS, "every epoch must have an order of its own"
+
+
+def test_addrop_that_drops_nothing_trains_exactly_as_the_baseline(monkeypatch, tmp_path, tiny_model, sentences):
+    """q = 1e-12: pass 1 runs at every step of the AD-DROP epochs (with dropout) but drops nothing, so the
+    losses and dev metrics must be the baseline's: pass 1 draws nothing that pass 2 or the data order read."""
+    _, baseline = run(monkeypatch, tmp_path, tiny_model, sentences, None, True)
+    _, addrop = run(monkeypatch, tmp_path, tiny_model, sentences, ADDropConfig(p=0.9, q=1e-12, layers=(0, 1, 2)), True)
+
+    def curve(result, kind):
+        return [(e["step"], {k: v for k, v in e["values"].items() if k not in ("addrop",) and "runtime" not in k
+                             and "per_second" not in k and k != "grad_norm"}) for e in result.history if e["kind"] == kind]
+
+    assert any(e["values"].get("addrop") == 1.0 for e in addrop.history if e["kind"] == "step")
+    for kind in ("step", "eval"):
+        got, expected = curve(addrop, kind), curve(baseline, kind)
+        assert [s for s, _ in got] == [s for s, _ in expected]
+        for (step, values), (_, wanted) in zip(got, expected):
+            assert values.keys() == wanted.keys()
+            for key in values:
+                assert values[key] == pytest.approx(wanted[key], rel=1e-5, abs=1e-6), f"{kind} {key} at step {step}"
