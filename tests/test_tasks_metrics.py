@@ -106,11 +106,12 @@ def test_classification_accuracy_f1_mcc_by_hand():
     mcc = (tp * tn - fp * fn) / math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     f1 = 2 * tp / (2 * tp + fp + fn)
 
+    shares = {"pred_share_0": 4 / 10, "pred_share_1": 6 / 10}  # 4 zeros and 6 ones predicted
     mrpc = compute_metrics(get_task("mrpc"), one_hot_logits(preds, 2), labels)
-    assert mrpc == pytest.approx({"accuracy": 0.7, "f1": f1})
+    assert mrpc == pytest.approx({"accuracy": 0.7, "f1": f1, **shares})
     cola = compute_metrics(get_task("cola"), one_hot_logits(preds, 2), labels)
-    assert cola == pytest.approx({"accuracy": 0.7, "matthews_correlation": mcc})
-    assert set(compute_metrics(get_task("sst2"), one_hot_logits(preds, 2), labels)) == {"accuracy"}
+    assert cola == pytest.approx({"accuracy": 0.7, "matthews_correlation": mcc, **shares})
+    assert set(compute_metrics(get_task("sst2"), one_hot_logits(preds, 2), labels)) == {"accuracy", *shares}
     # Already-decoded class ids give the same result as logits.
     assert compute_metrics(get_task("mrpc"), preds, labels) == mrpc
     assert all(type(v) is float for v in mrpc.values())
@@ -128,11 +129,24 @@ def test_multiclass_f1_is_macro():
 def test_constant_predictions_are_nan_free():
     labels = np.array([0, 1, 0, 1])
     cola = compute_metrics(get_task("cola"), one_hot_logits(np.zeros(4, dtype=int), 2), labels)
-    assert cola == {"accuracy": 0.5, "matthews_correlation": 0.0}
+    all_zero = {"pred_share_0": 1.0, "pred_share_1": 0.0}
+    assert cola == {"accuracy": 0.5, "matthews_correlation": 0.0, **all_zero}
     mrpc = compute_metrics(get_task("mrpc"), np.zeros(4, dtype=int), labels)
-    assert mrpc == {"accuracy": 0.5, "f1": 0.0}
+    assert mrpc == {"accuracy": 0.5, "f1": 0.0, **all_zero}
     stsb = compute_metrics(get_task("stsb"), np.full(4, 2.5), np.array([0.0, 1.0, 4.0, 5.0]))
-    assert stsb == {"pearson": 0.0, "spearmanr": 0.0, "combined": 0.0}
+    assert stsb == {"pearson": 0.0, "spearmanr": 0.0, "combined": 0.0, "pred_mean": 2.5, "pred_std": 0.0}
+
+
+def test_class_shares_and_score_spread_of_the_predictions():
+    task = custom_task("classification", ("t",), label_names=("a", "b", "c"))
+    shares = compute_metrics(task, np.array([2, 2, 0, 2]), np.array([0, 1, 2, 2]))
+    assert {k: v for k, v in shares.items() if k.startswith("pred_share_")} == {
+        "pred_share_0": 0.25, "pred_share_1": 0.0, "pred_share_2": 0.75}
+    many = custom_task("classification", ("t",), label_names=tuple("abcdefghijk"))  # 11 classes: no shares
+    assert not any(k.startswith("pred_share_") for k in compute_metrics(many, np.arange(11), np.arange(11)))
+    scores = np.array([1.0, 2.0, 4.0, 5.0])
+    stsb = compute_metrics(get_task("stsb"), scores, np.array([0.0, 1.0, 3.0, 5.0]))
+    assert stsb["pred_mean"] == 3.0 and stsb["pred_std"] == pytest.approx(math.sqrt((4 + 1 + 1 + 4) / 4))
 
 
 # --- regression ---------------------------------------------------------------------------------------
@@ -144,7 +158,8 @@ def test_regression_by_hand():
     pearson = np.corrcoef(preds, labels)[0, 1]
     ranks = lambda x: np.argsort(np.argsort(x)).astype(float)  # no ties in these arrays
     spearman = np.corrcoef(ranks(preds), ranks(labels))[0, 1]
-    expected = {"pearson": pearson, "spearmanr": spearman, "combined": (pearson + spearman) / 2}
+    expected = {"pearson": pearson, "spearmanr": spearman, "combined": (pearson + spearman) / 2,
+                "pred_mean": float(np.mean(preds)), "pred_std": float(np.std(preds))}
     task = get_task("stsb")
     assert compute_metrics(task, preds, labels) == pytest.approx(expected)
     assert compute_metrics(task, preds[:, None].astype(np.float32), labels) == pytest.approx(expected, rel=1e-5)
