@@ -12,7 +12,7 @@ from typing import Sequence
 
 from addrop.attribution import METHODS
 from addrop.dropout import ADDropConfig
-from addrop.finetune import PRECISIONS, FinetuneConfig
+from addrop.finetune import LR_SCHEDULES, PRECISIONS, FinetuneConfig
 from addrop.models import DEFAULT_MODEL
 from addrop.tasks import KNOWN_TASKS
 
@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=_DEFAULTS["learning_rate"])
     train.add_argument("--weight-decay", type=float, default=_DEFAULTS["weight_decay"])
     train.add_argument("--warmup-ratio", type=float, default=_DEFAULTS["warmup_ratio"])
+    train.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=_DEFAULTS["lr_schedule"],
+                       help="learning rate after the warm-up: linear decay to 0, constant (the authors' scripts), cosine")
     train.add_argument("--seed", type=int, default=_DEFAULTS["seed"])
     train.add_argument("--patience", type=_positive, default=_DEFAULTS["patience"],
                        help="early stopping: epochs without dev improvement (default 5)")
@@ -134,6 +136,7 @@ def _train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio,
+        lr_schedule=args.lr_schedule,
         seed=args.seed,
         patience=None if args.no_early_stopping else args.patience,
         addrop=None if args.baseline else ADDropConfig(args.method, args.p, args.q, args.layers, args.mode, args.steps),

@@ -24,6 +24,9 @@ from addrop.tasks import TaskSpec, custom_task, get_task
 from addrop.trainer import ADDropTrainer
 
 PRECISIONS = ("fp32", "bf16", "fp16")  # bf16/fp16: mixed precision under autocast
+# The learning rate over the run, after the warm-up (warmup_ratio): linear decay to 0 (transformers' default),
+# held constant (the authors' scripts: their scheduler step is commented out), or a cosine decay.
+LR_SCHEDULES = ("linear", "constant", "cosine")
 
 
 @dataclass
@@ -50,6 +53,7 @@ class FinetuneConfig:
     learning_rate: float = 2e-5
     weight_decay: float = 0.01
     warmup_ratio: float = 0.0
+    lr_schedule: str = "linear"
     seed: int = 42
     patience: int | None = 5
     addrop: ADDropConfig | None = field(default_factory=ADDropConfig)  # None: plain fine-tuning baseline
@@ -80,6 +84,8 @@ class FinetuneConfig:
             raise ValueError("invalid " + ", ".join(f"{name}={getattr(self, name)!r}" for name in bad))
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1 (or None to disable early stopping), got {self.patience}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         if self.device not in (None, "cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and not torch.cuda.is_available():
@@ -106,8 +112,10 @@ class FinetuneResult:
     final_metrics: dict[str, float]
     best_checkpoint: str | None
     metrics_file: str
-    stopped: bool
+    stopped: bool  # on request (a cancel), not by early stopping
     train_seconds: float
+    epochs_run: int = 0
+    stop_reason: str | None = None  # why the run ended before its last epoch (early stopping), else None
     history: list[dict] = field(default_factory=list)
 
 
@@ -137,8 +145,10 @@ def finetune(
     history: list[dict] = []
     stopper = StopWhen(should_stop) if should_stop is not None else None
     extra: list[TrainerCallback] = [MetricsReporter(lambda event: history.append(event.to_dict()))]
+    early_stopping = None
     if config.patience is not None:
-        extra.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+        early_stopping = EarlyStoppingCallback(early_stopping_patience=config.patience)
+        extra.append(early_stopping)
     if stopper is not None:
         extra.append(stopper)
     args = TrainingArguments(
@@ -149,6 +159,7 @@ def finetune(
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup_ratio,  # a float below 1 is a fraction of all steps
+        lr_scheduler_type=_scheduler_type(config),
         seed=config.seed,
         eval_strategy="epoch",
         save_strategy="epoch" if config.save_checkpoint else "no",
@@ -199,6 +210,8 @@ def finetune(
         metrics_file=str(output / "metrics.json"),
         stopped=bool(stopper and stopper.stopped),
         train_seconds=elapsed,
+        epochs_run=len(evaluations),
+        stop_reason=_early_stop_reason(early_stopping, config, task, evaluations, best),
         history=history,
     )
     payload = {"config": asdict(config), **asdict(result)}
@@ -206,6 +219,23 @@ def finetune(
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(output / "metrics.json")
     return result
+
+
+def _early_stop_reason(callback: EarlyStoppingCallback | None, config: FinetuneConfig, task: TaskSpec,
+                       evaluations: list[dict], best: dict | None) -> str | None:
+    """Why and when early stopping ended the run, or None when it did not."""
+    if callback is None or best is None or callback.early_stopping_patience_counter < callback.early_stopping_patience:
+        return None
+    last = round(evaluations[-1]["epoch"])
+    return (f"early stopping after epoch {last} of {config.epochs}: dev {task.metric} did not improve for "
+            f"{config.patience} epochs after its best, {best['values'][task.metric]:.4f} at epoch {round(best['epoch'])}")
+
+
+def _scheduler_type(config: FinetuneConfig) -> str:
+    """transformers' name of the run's schedule (its constant schedule ignores a warm-up)."""
+    if config.lr_schedule == "constant" and config.warmup_ratio > 0:
+        return "constant_with_warmup"
+    return config.lr_schedule
 
 
 __all__ = ["FinetuneConfig", "FinetuneResult", "MetricEvent", "finetune"]

@@ -68,7 +68,8 @@ class JobSpecs:
                 max_train_samples=spec.data.max_train_samples, max_eval_samples=spec.data.max_eval_samples,
                 max_length=training.max_length, epochs=training.epochs, batch_size=training.batch_size,
                 eval_batch_size=training.eval_batch_size, learning_rate=training.learning_rate,
-                weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio, seed=training.seed,
+                weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio,
+                lr_schedule=training.lr_schedule, seed=training.seed,
                 patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
                 logging_steps=training.logging_steps,
             )

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
 # version n -> the function that turns a version-n config into version n + 1
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    # 2 adds the learning-rate schedule; every run before it decayed linearly (transformers' default)
+    1: lambda config: {**config, "lr_schedule": "linear"},
+}
 
 
 class ConfigTooNew(ValueError):

@@ -27,6 +27,18 @@ def test_an_older_config_is_upgraded_step_by_step(monkeypatch):
         configs.readable_config(stored, 4)
 
 
+def test_a_version_1_config_keeps_its_linear_schedule():
+    """Configs queued before the schedule was a setting trained with transformers' linear decay: they still do."""
+    from dataclasses import asdict
+
+    from addrop.finetune import FinetuneConfig
+
+    stored = {k: v for k, v in asdict(FinetuneConfig(epochs=3)).items() if k != "lr_schedule"}
+    upgraded = configs.readable_config(stored, 1)
+    assert upgraded["lr_schedule"] == "linear"
+    assert FinetuneConfig(**upgraded) == FinetuneConfig(epochs=3)
+
+
 def test_a_worker_fails_a_job_stored_by_newer_code_with_the_reason(tmp_path):
     settings = StoreSettings(data_dir=tmp_path)
     db = Database(settings.resolved_database_url)

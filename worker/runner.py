@@ -186,6 +186,8 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         best = (f"best dev {result.metric} {result.best_metric:.4f} at epoch {result.best_epoch:g}"
                 if result.best_metric is not None else "no dev evaluation")
         log.info("%s after %.1f s of training; %s", state, result.train_seconds, best)
+        if result.stop_reason:
+            log.info("%s", result.stop_reason)
         recorder.finish(state, best_metric=result.best_metric, best_epoch=result.best_epoch,
                         final_metrics=result.final_metrics, checkpoint=checkpoint)
         return state

@@ -60,7 +60,11 @@ class TrainingSpec(_Strict):
     seed: int = Field(42, ge=0, le=2**32 - 1)
     patience: int | None = Field(5, ge=1, description="Early stopping on the dev metric; null disables it.")
     weight_decay: float = Field(0.01, ge=0, le=1)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1, description="The first fraction of all steps warms the learning "
+                                "rate up from 0.")
+    lr_schedule: Literal["linear", "constant", "cosine"] = Field(
+        "linear", description="The learning rate after the warm-up: linear decay to 0, held constant (the authors' "
+        "scripts), or cosine decay.")
     logging_steps: int = Field(10, ge=1, le=100000, description="A training-loss point every this many steps.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: the worker's GPU when it has one.")
     precision: Literal["fp32", "bf16", "fp16"] = Field(
