@@ -14,6 +14,10 @@ Phases, per task:
   grid     every setting of a 5 x 5 grid of p and q (Optuna's GridSampler), seed 42, beside its baseline twin,
            no pruning: the reference an adaptive search is measured against (build_results.py replays the
            product's TPE search on the recorded values); it also counts as the task's search
+  authors-search, authors-confirm
+           the search and its confirmation under the authors' protocol (``addrop.presets``: lr 1e-5 held
+           constant, batch 16, early stopping with patience 5, the task's max length and masked layers), epochs
+           capped at AUTHORS_EPOCH_CAP; confirmed at AUTHORS_CONFIRM_SEEDS
 
 It talks to a running AD-DROP Studio (``bash scripts/start.sh``; the embedded worker trains the runs):
 
@@ -32,12 +36,16 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
 from build_results import best_run  # the same run the results table reports
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from addrop.presets import authors_protocol  # noqa: E402  (light: no torch)
 
 RESULTS = Path(__file__).resolve().parent
 RUNS = RESULTS / "runs"
@@ -58,6 +66,11 @@ GRID = [0.1, 0.3, 0.5, 0.7, 0.9]
 TRAIN_SUBSET = {"sst2": 2000}
 LEARNING_RATES = [2e-5, 5e-5, 1e-4]
 PRIOR_VARIANTS = [("GA", "high"), ("GA", "low"), ("RD", "high")]
+# The authors' protocol runs up to 50 epochs (patience 5); a MiniLM run on this CPU stops on patience after
+# 14-18 epochs, so 30 rarely binds. The cap is recorded in every run's spec and said in the results.
+AUTHORS_EPOCH_CAP = 30
+AUTHORS_CONFIRM_SEEDS = [1, 2, 3, 4, 5]
+MINILM_LAYERS = 6
 
 
 def base_job(task: str, data_root: Path, seed: int, learning_rate: float | None = None, **addrop: Any) -> dict:
@@ -68,6 +81,37 @@ def base_job(task: str, data_root: Path, seed: int, learning_rate: float | None 
     return {"model": "minilm", "data": data,
             "training": {**TRAINING, "seed": seed, "learning_rate": learning_rate or task_learning_rate(task)},
             "addrop": {"method": "GA", "layers": [0], "cross_tuning": True, **addrop}}
+
+
+def authors_job(task: str, data_root: Path, seed: int, **addrop: Any) -> dict:
+    """The job of ``task`` under the authors' protocol (the preset), on MiniLM, epochs capped."""
+    preset = authors_protocol(task)
+    training = {**preset.training, "epochs": min(preset.training["epochs"], AUTHORS_EPOCH_CAP), "seed": seed,
+                "device": "cpu", "logging_steps": 50}
+    return {"model": "minilm", "data": {"source": "directory", "task": task, "data_dir": str(data_root / task)},
+            "training": training,
+            "addrop": {**{k: v for k, v in preset.addrop.items() if k != "enabled"},
+                       "layers": preset.layers(MINILM_LAYERS), **addrop}}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a search and its confirmation train: the job builder, the phase folders and the confirmation seeds."""
+
+    name: str
+    job: Callable[..., dict]
+    search_phase: str
+    confirm_phase: str
+    confirm_seeds: list[int]
+    pruning: dict
+
+
+SHORT = Protocol("4 epochs", base_job, "search", "confirm", CONFIRM_SEEDS,
+                 {"kind": "median", "warmup_epochs": 2, "startup_trials": 3})
+# pruning only from epoch 6 on: the AD-DROP epochs dip and the plain ones recover, so a trial is judged after
+# three of each
+AUTHORS = Protocol("the authors' protocol", authors_job, "authors-search", "authors-confirm", AUTHORS_CONFIRM_SEEDS,
+                   {"kind": "median", "warmup_epochs": 6, "startup_trials": 3})
 
 
 def task_learning_rate(task: str) -> float:
@@ -108,8 +152,9 @@ def machine() -> dict:
 class Studio:
     """The parts of the REST API the experiments use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, data_root: Path) -> None:
         self.http = httpx.Client(base_url=url, timeout=120)
+        self.data_root = data_root
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         answer = self.http.request(method, path, **kwargs)
@@ -135,6 +180,8 @@ class Studio:
                    "train_loss": statistics.fmean(losses.get(round(point["epoch"]), [float("nan")]))}
                   for point in points if point["kind"] == "eval"]
         spec = job["spec"]
+        # a run file names its data relative to the shared data directory, never by this machine's path
+        spec["data"]["data_dir"] = relative_data_dir(spec["data"].get("data_dir"), self.data_root)
         enabled = spec["addrop"]["enabled"]
         run = {
             "task": task, "phase": phase, "role": "addrop" if enabled else "baseline",
@@ -195,6 +242,17 @@ class Studio:
             time.sleep(15)
 
 
+def relative_data_dir(data_dir: str | None, data_root: Path) -> str | None:
+    """``data_dir`` relative to the data directory (``glue/<task>``), whatever machine ran the job."""
+    if not data_dir:
+        return data_dir
+    path = Path(data_dir)
+    try:
+        return path.relative_to(data_root.parent).as_posix()
+    except ValueError:
+        return f"{path.parent.name}/{path.name}"
+
+
 def _seconds(start: str | None, end: str | None) -> float:
     from datetime import datetime
 
@@ -203,8 +261,9 @@ def _seconds(start: str | None, end: str | None) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: int) -> None:
-    runs = recorded(task, "search")
+def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: int, protocol: Protocol = SHORT) -> None:
+    phase = protocol.search_phase
+    runs = recorded(task, phase)
     prior = [{"params": {"p": r["setting"]["p"], "q": r["setting"]["q"]}, "values": [r["best_metric"]],
               "state": "pruned" if r["state"] == "pruned" else "complete",
               "intermediate": {str(e["epoch"]): e["dev"][r["metric"]] for e in r["epochs"] if r["metric"] in e["dev"]}}
@@ -212,23 +271,26 @@ def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: in
     baseline = [r["best_metric"] for r in runs if r["role"] == "baseline" and r["best_metric"] is not None]
     has_baseline = bool(baseline)
     if len(prior) >= budget and has_baseline:
-        print(f"{task} search: all {budget} settings and the baseline are recorded")
+        print(f"{task} {phase}: all {budget} settings and the baseline are recorded")
         return
-    body = {"name": f"{task} · TPE search of p, q (results/)", "base": base_job(task, data_root, SEARCH_SEED),
+    suffix = "" if protocol is SHORT else f", {protocol.name}"
+    body = {"name": f"{task} · TPE search of p, q{suffix} (results/)", "base": protocol.job(task, data_root, SEARCH_SEED),
             "space": {"p": PAPER_GRID, "q": PAPER_GRID}, "strategy": "tpe", "max_trials": budget,
             "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": parallel,
-            "pruning": {"kind": "median", "warmup_epochs": 2, "startup_trials": 3}, "prior": prior,
-            "prior_baseline": baseline}
-    print(f"{task} search: {len(prior)} settings already recorded, baseline {'recorded' if has_baseline else 'runs too'}")
-    studio.sweep(task, "search", body)
+            "pruning": protocol.pruning, "prior": prior, "prior_baseline": baseline}
+    print(f"{task} {phase}: {len(prior)} settings already recorded, baseline {'recorded' if has_baseline else 'runs too'}")
+    studio.sweep(task, phase, body)
 
 
 def run_baselines(studio: Studio, task: str, phase: str, data_root: Path, seeds: list[int],
-                  learning_rates: list[float | None] = (None,)) -> None:
+                  learning_rates: list[float | None] = (None,), protocol: Protocol = SHORT) -> None:
     """Plain jobs (AD-DROP off) of ``task`` at ``seeds`` (and ``learning_rates``; None: the task's), outside any
     sweep, recorded under ``phase``."""
+    def job(seed: int, rate: float | None) -> dict:
+        return base_job(task, data_root, seed, learning_rate=rate) if protocol is SHORT else protocol.job(task, data_root, seed)
+
     jobs = [studio.call("POST", "/api/jobs", json={
-        **base_job(task, data_root, seed, learning_rate=rate), "addrop": {"enabled": False},
+        **job(seed, rate), "addrop": {"enabled": False},
         "name": f"{task} · baseline{f' · lr {rate:g}' if rate else ''} · seed {seed} (results/)"})["id"]
         for seed in seeds for rate in learning_rates]
     studio.follow(task, phase, job_ids=jobs)
@@ -271,34 +333,36 @@ def grid(studio: Studio, task: str, data_root: Path) -> None:
         run_baselines(studio, task, "grid", data_root, [SEARCH_SEED])
 
 
-def chosen_setting(task: str) -> dict:
+def chosen_setting(task: str, protocol: Protocol = SHORT) -> dict:
     """The searched (or grid) setting with the best dev metric (seed 42)."""
-    runs = [r for phase in ("search", "grid") for r in recorded(task, phase)
-            if r["role"] == "addrop" and r["state"] == "succeeded"]
+    phases = ("search", "grid") if protocol is SHORT else (protocol.search_phase,)
+    runs = [r for phase in phases for r in recorded(task, phase) if r["role"] == "addrop" and r["state"] == "succeeded"]
     if not runs:
-        raise SystemExit(f"{task}: no finished search run yet; run --phase search (or grid) first")
+        raise SystemExit(f"{task}: no finished {protocol.search_phase} run yet; run --phase {protocol.search_phase} first")
     return best_run(runs)["setting"]
 
 
-def confirm(studio: Studio, task: str, data_root: Path) -> None:
-    setting = chosen_setting(task)
-    runs = recorded(task, "confirm")
+def confirm(studio: Studio, task: str, data_root: Path, protocol: Protocol = SHORT) -> None:
+    setting = chosen_setting(task, protocol)
+    phase, seeds_wanted = protocol.confirm_phase, protocol.confirm_seeds
+    runs = recorded(task, phase)
     have = {(r["role"], r["seed"]) for r in runs if r["role"] == "baseline" or r["setting"] == setting}
-    both = [s for s in CONFIRM_SEEDS if ("addrop", s) not in have and ("baseline", s) not in have]
-    addrop_only = [s for s in CONFIRM_SEEDS if ("addrop", s) not in have and s not in both]
-    baseline_only = [s for s in CONFIRM_SEEDS if ("baseline", s) not in have and s not in both]
-    print(f"{task} confirm: p={setting['p']} q={setting['q']}; to run: both {both}, AD-DROP {addrop_only}, "
+    both = [s for s in seeds_wanted if ("addrop", s) not in have and ("baseline", s) not in have]
+    addrop_only = [s for s in seeds_wanted if ("addrop", s) not in have and s not in both]
+    baseline_only = [s for s in seeds_wanted if ("baseline", s) not in have and s not in both]
+    print(f"{task} {phase}: p={setting['p']} q={setting['q']}; to run: both {both}, AD-DROP {addrop_only}, "
           f"baseline {baseline_only}")
     space = {"p": [setting["p"]], "q": [setting["q"]], "method": [setting["method"]], "mode": [setting["mode"]],
              "layers": [setting["layers"]]}
+    suffix = "" if protocol is SHORT else f", {protocol.name}"
     for seeds, baseline in ((both, True), (addrop_only, False)):
         if seeds:
-            studio.sweep(task, "confirm", {
-                "name": f"{task} · AD-DROP vs baseline{'' if baseline else ' (AD-DROP only)'} (results/)",
-                "base": base_job(task, data_root, seeds[0]), "space": space, "seeds": seeds, "baseline": baseline,
+            studio.sweep(task, phase, {
+                "name": f"{task} · AD-DROP vs baseline{'' if baseline else ' (AD-DROP only)'}{suffix} (results/)",
+                "base": protocol.job(task, data_root, seeds[0]), "space": space, "seeds": seeds, "baseline": baseline,
                 "parallel": 1, "pruning": {"kind": "none"}})
     if baseline_only:
-        run_baselines(studio, task, "confirm", data_root, baseline_only)
+        run_baselines(studio, task, phase, data_root, baseline_only, protocol=protocol)
 
 
 def reuse_baseline(task: str, phase: str, seed: int) -> bool:
@@ -346,15 +410,16 @@ def main() -> None:
     parser.add_argument("--server", default="http://127.0.0.1:8000")
     parser.add_argument("--task", required=True, action="append", choices=["rte", "mrpc", "cola", "stsb", "sst2"],
                         help="repeat for several tasks: each runs its phases before the next task starts")
-    parser.add_argument("--phase", required=True, action="append", choices=["lr", "search", "confirm", "prior", "grid"],
+    parser.add_argument("--phase", required=True, action="append",
+                        choices=["lr", "search", "confirm", "prior", "grid", "authors-search", "authors-confirm"],
                         help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
     parser.add_argument("--parallel", type=int, default=1,
                         help="search trials run at once (one per worker; see benchmarks/worker_layout.py)")
     args = parser.parse_args()
-    studio = Studio(args.server)
     data_root = args.data.resolve()
+    studio = Studio(args.server, data_root)
     for task in args.task:
         for phase in args.phase:
             if phase == "lr":
@@ -365,6 +430,10 @@ def main() -> None:
                 confirm(studio, task, data_root)
             elif phase == "grid":
                 grid(studio, task, data_root)
+            elif phase == "authors-search":
+                search(studio, task, data_root, args.budget, args.parallel, AUTHORS)
+            elif phase == "authors-confirm":
+                confirm(studio, task, data_root, AUTHORS)
             else:
                 prior_experiment(studio, task, data_root)
 
