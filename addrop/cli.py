@@ -14,6 +14,7 @@ from addrop.attribution import METHODS
 from addrop.dropout import ADDropConfig
 from addrop.finetune import LR_SCHEDULES, PRECISIONS, FinetuneConfig
 from addrop.models import DEFAULT_MODEL
+from addrop.presets import PRESETS
 from addrop.tasks import KNOWN_TASKS
 
 _DEFAULTS = {f.name: f.default for f in (*fields(FinetuneConfig), *fields(ADDropConfig))}
@@ -56,7 +57,19 @@ def _add_addrop_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=_positive, default=20, help="IGA interpolation steps m")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def preset_defaults(name: str, task: str, model: str) -> dict[str, object]:
+    """The ``train`` defaults that preset ``name`` sets for ``task`` and ``model`` (flags given still win)."""
+    from addrop.models import num_layers
+    from addrop.presets import PRESETS
+
+    preset = PRESETS[name](task)
+    values: dict[str, object] = dict(preset.training)
+    values.update(method=preset.addrop["method"], mode=preset.addrop["mode"],
+                  layers=tuple(preset.layers(num_layers(model))), no_cross_tuning=not preset.addrop["cross_tuning"])
+    return values
+
+
+def build_parser(defaults: dict[str, object] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="addrop", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -98,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=("cpu", "cuda"))
     train.add_argument("--precision", choices=PRECISIONS, default=_DEFAULTS["precision"],
                        help="mixed precision under autocast (fp16: CUDA only)")
+    train.add_argument("--preset", choices=tuple(PRESETS),
+                       help="take the training and AD-DROP settings of a preset for --task (authors: the AD-DROP "
+                            "authors' protocol: lr 1e-5 constant, batch 16, patience, the task's max length and "
+                            "masked layers); options given on the command line win")
+    if defaults:
+        train.set_defaults(**defaults)
     _add_addrop_options(train)
 
     explain = commands.add_parser("explain", help="show attention, attribution and AD-DROP masks for one input")
@@ -219,6 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from addrop.models import ModelLoadError
 
     try:
+        if args.command == "train" and args.preset:
+            defaults = preset_defaults(args.preset, args.task, args.model)
+            args = build_parser(defaults).parse_args(argv)
+            print(f"preset {args.preset} for {args.task}: " + ", ".join(f"{k}={v}" for k, v in defaults.items()
+                                                                          if getattr(args, k) == v))
         return _train(args) if args.command == "train" else _explain(args)
     except (ValueError, DataError, ModelLoadError, UnsupportedModelError, FileNotFoundError) as error:
         print(f"addrop: error: {error}", file=sys.stderr)

@@ -43,6 +43,19 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
         raise ModelLoadError(_explain(name_or_path, error)) from error
 
 
+def num_layers(name_or_path: str) -> int:
+    """How many transformer layers ``name_or_path`` has (read from its config, no weights loaded)."""
+    source = resolve_model(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+    if not layers:
+        raise ModelLoadError(f"{name_or_path!r} is not a transformer encoder AD-DROP can fine-tune (no layer count)")
+    return int(layers)
+
+
 def load_model(name_or_path: str, task: TaskSpec, attn_implementation: str = "sdpa") -> nn.Module:
     """A model for ``task`` with a freshly initialised head where the checkpoint has none."""
     source = resolve_model(name_or_path)

@@ -80,9 +80,16 @@ def authors_protocol(task: str) -> Preset:
         "you choose.",
         "The scripts shuffle the training set and pad every batch to the max length; the product groups batches "
         "by length (padding is masked, so only which examples share a batch differs).",
+        f"Up to {epochs} epochs is long on a CPU: lower the epochs to cap a run (results/ caps them at 30 and says so).",
     )
     return Preset("authors", "The authors' protocol", task, training, addrop, sources, notes)
 
 
 PRESETS = {"authors": authors_protocol}
 PRESET_TASKS = tuple(_AUTHORS)
+
+
+def catalog() -> list[dict[str, Any]]:
+    """Every preset's name, title and tasks (for lists and forms)."""
+    return [{"name": name, "title": make(PRESET_TASKS[0]).title, "tasks": list(PRESET_TASKS)}
+            for name, make in PRESETS.items()]

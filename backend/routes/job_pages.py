@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from addrop.data import hub_dataset_available
+from addrop.presets import catalog
 from addrop.tasks import KNOWN_TASKS
 from backend.deps import get_jobs
 from backend.jobs import JobNotFound, JobService
@@ -50,7 +51,7 @@ def new_job(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_I
     return _page(request, "job_new.html", "new-job", defaults=defaults, clone=source, tasks=tasks,
                  models=settings.models, upload_max_bytes=settings.upload_max_bytes,
                  allow_local_paths=settings.allow_local_paths, hub_offline=huggingface_hub.constants.HF_HUB_OFFLINE,
-                 hub_tasks=[task["name"] for task in tasks if task["hub"]])
+                 hub_tasks=[task["name"] for task in tasks if task["hub"]], presets=catalog())
 
 
 @router.get("/jobs/compare", response_class=HTMLResponse)

@@ -1,6 +1,7 @@
 /* The job form: defaults from the server, uploads with column mapping, inline validation, submit. */
 
 import { TOKEN_KEY, api, storedToken } from "./common/http.js";
+import { presetLines, presetValues } from "./job-preset.js";
 
 (() => {
   const form = document.getElementById("job-form");
@@ -43,6 +44,34 @@ import { TOKEN_KEY, api, storedToken } from "./common/http.js";
         const shown = [...node.classList].some((c) => c === `source-${source}`);
         node.classList.toggle("hidden", !shown);
       });
+    }
+  }
+
+  function setValue(name, value) {
+    const input = field(name);
+    if (!input) return;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = value === null ? "" : value;
+    checkInput(input);
+  }
+
+  /** Fill the form from the chosen preset for the chosen task and model, and list where each value comes from. */
+  async function applyPreset() {
+    const name = document.getElementById("preset").value;
+    const list = document.getElementById("preset-sources");
+    const error = document.getElementById("preset-error");
+    list.replaceChildren();
+    error.textContent = "";
+    if (!name) return;
+    const task = source === "upload" ? field("upload.task").value : field("data.task").value;
+    const query = new URLSearchParams({ task, model: field("model").value.trim() || "minilm" });
+    try {
+      const preset = await api(`/api/presets/${encodeURIComponent(name)}?${query}`);
+      for (const [key, value] of Object.entries(presetValues(preset))) setValue(key, value);
+      showAddrop();
+      list.replaceChildren(...presetLines(preset).map((line) => Object.assign(document.createElement("li"), { textContent: line })));
+    } catch (failure) {
+      error.textContent = failure.message;
     }
   }
 
@@ -92,6 +121,7 @@ import { TOKEN_KEY, api, storedToken } from "./common/http.js";
     for (const key of ["learning_rate", "epochs", "batch_size", "max_length", "seed", "patience", "weight_decay",
                        "warmup_ratio", "logging_steps", "eval_batch_size"]) training[key] = numberOrNull(`training.${key}`);
     training.device = field("training.device").value;
+    training.lr_schedule = field("training.lr_schedule").value;
     training.precision = field("training.precision").value;
     const layers = field("addrop.layers").value.split(/[\s,]+/).filter(Boolean).map(Number);
     const data = { source, max_train_samples: numberOrNull("data.max_train_samples"), max_eval_samples: numberOrNull("data.max_eval_samples") };
@@ -205,6 +235,9 @@ import { TOKEN_KEY, api, storedToken } from "./common/http.js";
   });
   document.querySelectorAll("#source button").forEach((b) => b.addEventListener("click", () => { source = b.dataset.value; showSource(); }));
   field("addrop.enabled").addEventListener("change", showAddrop);
+  document.getElementById("preset").addEventListener("change", applyPreset);
+  field("data.task").addEventListener("change", applyPreset);
+  field("model").addEventListener("change", applyPreset);
   field("data.label_field").addEventListener("change", fillLabels);
   field("data.task_kind").addEventListener("change", fillLabels);
   document.getElementById("train-file").addEventListener("change", () => upload("train"));

@@ -1,0 +1,23 @@
+/* The job form's presets (GET /api/presets/{name}): the form values a preset sets, and the lines that say
+   where each comes from. Pure functions; job-new.js fetches and applies them. */
+
+/** Form field name -> value for a preset answer (its training and addrop sections). */
+export function presetValues(preset) {
+  const values = {};
+  for (const [key, value] of Object.entries(preset.training)) values[`training.${key}`] = value;
+  for (const [key, value] of Object.entries(preset.addrop)) {
+    values[`addrop.${key}`] = key === "layers" ? value.join(", ") : value;
+  }
+  return values;
+}
+
+/** One line per value the preset sets ("name = value: source"), then its notes. */
+export function presetLines(preset) {
+  const shown = { ...preset.training, ...preset.addrop };
+  const lines = Object.entries(preset.sources).map(([key, source]) => {
+    const value = key in shown ? shown[key] : undefined;
+    const text = Array.isArray(value) ? value.join(", ") : value;
+    return value === undefined ? `${key}: ${source}` : `${key} = ${text}: ${source}`;
+  });
+  return [...lines, ...preset.notes];
+}

@@ -1,0 +1,31 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { presetLines, presetValues } from "../../frontend/static/js/job-preset.js";
+
+const COLA = {
+  name: "authors", title: "The authors' protocol", task: "cola", model: "minilm",
+  training: { learning_rate: 1e-5, lr_schedule: "constant", epochs: 50, patience: 5, max_length: 47 },
+  addrop: { enabled: true, method: "GA", layers: [0, 1, 2, 3, 4, 5], cross_tuning: true },
+  sources: { learning_rate: "run_addrop.sh: LR=1e-5", layers: "MASK_LAYERS", "p, q": "the 9 x 9 grid" },
+  notes: ["The scripts fine-tune bert-base-uncased."],
+};
+
+test("a preset sets the form's training and AD-DROP fields, layers as the text the field takes", () => {
+  const values = presetValues(COLA);
+  assert.equal(values["training.learning_rate"], 1e-5);
+  assert.equal(values["training.lr_schedule"], "constant");
+  assert.equal(values["training.max_length"], 47);
+  assert.equal(values["addrop.layers"], "0, 1, 2, 3, 4, 5");
+  assert.equal(values["addrop.enabled"], true);
+  assert.equal(Object.keys(values).length, 9);
+});
+
+test("every source is a line with the value it explains, then the notes", () => {
+  assert.deepEqual(presetLines(COLA), [
+    "learning_rate = 0.00001: run_addrop.sh: LR=1e-5",
+    "layers = 0, 1, 2, 3, 4, 5: MASK_LAYERS",
+    "p, q: the 9 x 9 grid",
+    "The scripts fine-tune bert-base-uncased.",
+  ]);
+});
