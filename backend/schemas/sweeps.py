@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.schemas.common import AttributionMethod, Text
-from backend.schemas.jobs import JobCreate, _Strict
+from backend.schemas.jobs import ADDropSpec, JobCreate, _Strict
 
 SweepState = Literal["running", "succeeded", "cancelled"]
 TrialState = Literal["queued", "running", "complete", "pruned", "failed", "cancelled"]
@@ -29,9 +29,13 @@ class SearchSpace(_Strict):
     p: list[float] = Field(PAPER_GRID, min_length=1, max_length=99,
                            description="Candidate-region fractions, each in (0, 1).")
     q: list[float] = Field(PAPER_GRID, min_length=1, max_length=99, description="Drop probabilities, each in (0, 1).")
-    method: list[AttributionMethod] = Field(["GA"], min_length=1, max_length=4)
-    mode: list[Literal["high", "low"]] = Field(["high"], min_length=1, max_length=2)
-    layers: list[list[int]] = Field([[0]], min_length=1, max_length=16, description="Sets of masked layers.")
+    # Left out, these take the base job's value: a base that masks every layer is searched on every layer.
+    method: list[AttributionMethod] | None = Field(None, min_length=1, max_length=4,
+                                                   description="Default: the base job's method.")
+    mode: list[Literal["high", "low"]] | None = Field(None, min_length=1, max_length=2,
+                                                      description="Default: the base job's mode.")
+    layers: list[list[int]] | None = Field(None, min_length=1, max_length=16,
+                                           description="Sets of masked layers. Default: the base job's layers.")
 
     @field_validator("p", "q")
     @classmethod
@@ -43,12 +47,14 @@ class SearchSpace(_Strict):
 
     @field_validator("method", "mode")
     @classmethod
-    def _choices(cls, values: list[str]) -> list[str]:
-        return _distinct(values, "choice")
+    def _choices(cls, values: list[str] | None) -> list[str] | None:
+        return None if values is None else _distinct(values, "choice")
 
     @field_validator("layers")
     @classmethod
-    def _layer_sets(cls, values: list[list[int]]) -> list[list[int]]:
+    def _layer_sets(cls, values: list[list[int]] | None) -> list[list[int]] | None:
+        if values is None:
+            return None
         sets = []
         for layers in values:
             if not layers or len(layers) > 64:
@@ -60,7 +66,13 @@ class SearchSpace(_Strict):
 
     def size(self) -> int:
         """How many settings the space holds."""
-        return len(self.p) * len(self.q) * len(self.method) * len(self.mode) * len(self.layers)
+        return len(self.p) * len(self.q) * len(self.method or [0]) * len(self.mode or [0]) * len(self.layers or [0])
+
+    def complete(self, addrop: ADDropSpec) -> None:
+        """Take the base job's method, mode and layers where the space leaves them out."""
+        self.method = self.method or [addrop.method]
+        self.mode = self.mode or [addrop.mode]
+        self.layers = self.layers or [sorted(addrop.layers)]
 
 
 class Pruning(_Strict):
@@ -140,6 +152,7 @@ class SweepCreate(_Strict):
 
     @model_validator(mode="after")
     def _search(self) -> SweepCreate:
+        self.space.complete(self.base.addrop)
         if self.strategy == "grid" and self.max_trials is not None and self.max_trials != self.space.size():
             raise ValueError(f"a grid sweep runs all {self.space.size()} settings of its space; leave max_trials "
                              "empty, or use strategy 'tpe' to run fewer")
