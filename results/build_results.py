@@ -149,10 +149,7 @@ def findings(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) 
     for r in results:
         if not r.complete:
             continue
-        confirm = data[r.task]["confirm"]
-        base = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "baseline"}
-        ours = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "addrop" and run["setting"] == r.setting}
-        diffs = {seed: (ours[seed] - base[seed]) * 100 for seed in sorted(ours) if seed in base}
+        diffs = {seed: diff * 100 for seed, diff in seed_diffs(data, r).items()}
         per_seed = ", ".join(f"{diff:+.2f} (seed {seed})" for seed, diff in diffs.items())
         line = (f"- **{r.task}**: {verdict(list(diffs.values()))}, {r.gain * 100:+.2f} points on average; "
                 f"per seed {per_seed}.")
@@ -163,6 +160,202 @@ def findings(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) 
                      if promised > r.gain * 100 + 0.5 else ".")
         lines.append(line)
     return "\n".join(lines) or "No task is confirmed at 3 seeds yet."
+
+
+# --- the authors' protocol ---------------------------------------------------------------------------------
+
+AUTHORS_SEARCH, AUTHORS_CONFIRM = "authors-search", "authors-confirm"
+# The commit from which twins see the same batches in every epoch and pass 1 draws from streams of its own
+PAIRED_STREAMS_COMMIT = "38a2430"
+
+
+@dataclass
+class Paired:
+    """The confirmation of a chosen setting: per seed, the baseline's and AD-DROP's best dev metric."""
+
+    task: str
+    metric: str
+    setting: dict | None
+    baseline: dict[int, float]
+    addrop: dict[int, float]
+    search_gain: float | None  # the chosen setting's best minus the search baseline's, seed 42
+
+    @property
+    def diffs(self) -> dict[int, float]:
+        return {seed: self.addrop[seed] - self.baseline[seed] for seed in sorted(self.addrop) if seed in self.baseline}
+
+
+def paired_result(task: str, phases: dict[str, list[dict]]) -> Paired | None:
+    search = phases.get(AUTHORS_SEARCH, [])
+    confirm = phases.get(AUTHORS_CONFIRM, [])
+    if not search and not confirm:
+        return None
+    best = best_run([r for r in search if r["role"] == "addrop" and r["state"] == "succeeded"])
+    setting = best["setting"] if best else None
+    search_base = next((r["best_metric"] for r in search if r["role"] == "baseline"), None)
+    gain = best["best_metric"] - search_base if best and search_base is not None else None
+    metric = next((r["metric"] for r in search + confirm), "")
+    return Paired(task, metric, setting,
+                  {r["seed"]: r["best_metric"] for r in confirm if r["role"] == "baseline"},
+                  {r["seed"]: r["best_metric"] for r in confirm if r["role"] == "addrop" and r["setting"] == setting},
+                  gain)
+
+
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """The mean of ``values`` and its two-sided t interval (None with fewer than two values)."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t
+
+    mean = statistics.fmean(values)
+    half = t.ppf(0.5 + level / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def epochs_summary(runs: list[dict]) -> str:
+    """How long the runs trained: epochs run (range), and how many stopped on patience before the cap."""
+    if not runs:
+        return "–"
+    counts = [len(r["epochs"]) for r in runs]
+    capped = [r for r in runs if len(r["epochs"]) >= r["spec"]["training"]["epochs"]]
+    text = f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"
+    return text + (f" ({len(capped)} of {len(runs)} reached the cap)" if capped else " (all stopped on patience)")
+
+
+def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
+    """Per task: baseline and AD-DROP over the fresh seeds, the paired difference with its 95% t interval, the
+    seed-42 search gain beside it, epochs run and wall time."""
+    lines = ["| task (dev metric) | baseline | AD-DROP | paired difference (95% t interval) | seeds | search gain at "
+             "seed 42 | search − fresh | chosen p, q | search: settings (pruned) | epochs run | median wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+        result = paired_result(task, data[task])
+        if result is None:
+            continue
+        phases = data[task]
+        searched = [r for r in phases.get(AUTHORS_SEARCH, []) if r["role"] == "addrop"]
+        runs = phases.get(AUTHORS_SEARCH, []) + phases.get(AUTHORS_CONFIRM, [])
+        diffs = list(result.diffs.values())
+        interval = t_interval(diffs)
+        diff = (f"{interval[0] * 100:+.2f} ({interval[1] * 100:+.2f} to {interval[2] * 100:+.2f})" if interval
+                else (f"{diffs[0] * 100:+.2f} (one seed)" if diffs else "–"))
+        base = Spread(*_mean_std(list(result.baseline.values())), sorted(result.baseline)).text()
+        ours = Spread(*_mean_std(list(result.addrop.values())), sorted(result.addrop)).text()
+        gain = f"{result.search_gain * 100:+.2f}" if result.search_gain is not None else "–"
+        gap = (f"{(result.search_gain - interval[0]) * 100:+.2f}" if interval and result.search_gain is not None else "–")
+        chosen = f"{result.setting['p']:g}, {result.setting['q']:g}" if result.setting else "–"
+        walls = [r["wall_seconds"] for r in runs if r.get("wall_seconds") and math.isfinite(r["wall_seconds"])]
+        wall = f"{statistics.median(walls) / 60:.0f} min" if walls else "–"
+        lines.append(f"| {task} ({METRIC_NAMES.get(result.metric, result.metric)}) | {base} | {ours} | {diff} | "
+                     f"{len(result.baseline)} + {len(result.addrop)} | {gain} | {gap} | {chosen} | {len(searched)} "
+                     f"({sum(r['state'] == 'pruned' for r in searched)}) | {epochs_summary(runs)} | {wall} |")
+    return "\n".join(lines) if len(lines) > 2 else "No run of the authors' protocol is recorded yet."
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    return (statistics.fmean(values) if values else None, statistics.stdev(values) if len(values) > 1 else None)
+
+
+def is_addrop_epoch(epoch: int) -> bool:
+    """Cross-tuning's AD-DROP epochs, counted from 1 as run files count them: 2, 4, 6, ..."""
+    return epoch % 2 == 0
+
+
+def prediction_shift(runs: list[dict]) -> str | None:
+    """The dev predictions after plain and after AD-DROP epochs: the share predicted as class 1 (or, for a
+    regression, the spread of the predicted scores), mean over runs and epochs, for AD-DROP runs and for their
+    baselines at the same epochs."""
+    key = next((k for r in runs for e in r["epochs"] for k in ("pred_share_1", "pred_std") if k in e["dev"]), None)
+    if key is None:
+        return None
+    cells = {}
+    for role in ("addrop", "baseline"):
+        for addrop_epoch in (False, True):
+            values = [e["dev"][key] for r in runs if r["role"] == role for e in r["epochs"]
+                      if key in e["dev"] and is_addrop_epoch(e["epoch"]) == addrop_epoch]
+            cells[role, addrop_epoch] = f"{statistics.fmean(values):.3f} ({len(values)})" if values else "–"
+    what = "share predicted as class 1" if key == "pred_share_1" else "spread (std) of the predicted scores"
+    return (f"| {what} | after plain epochs (1, 3, ...) | after AD-DROP epochs (2, 4, ...) |\n|---|---|---|\n"
+            f"| AD-DROP runs | {cells['addrop', False]} | {cells['addrop', True]} |\n"
+            f"| baselines, same epochs | {cells['baseline', False]} | {cells['baseline', True]} |")
+
+
+def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
+    """Per task, in words: each seed's paired difference and what the search had promised; then how the dev
+    predictions move between plain and AD-DROP epochs."""
+    lines = []
+    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+        result = paired_result(task, data[task])
+        if result is None:
+            continue
+        diffs = result.diffs
+        if diffs:
+            per_seed = ", ".join(f"{d * 100:+.2f} (seed {s})" for s, d in diffs.items())
+            line = f"- **{task}**: {verdict(list(diffs.values()))}; per seed {per_seed}."
+        else:
+            recorded = len(data[task].get(AUTHORS_SEARCH, []))
+            line = f"- **{task}**: not confirmed yet ({recorded} search runs recorded)."
+        if result.search_gain is not None:
+            line += f" At seed 42 the chosen setting scored {result.search_gain * 100:+.2f} against its baseline twin."
+        lines.append(line)
+        shift = prediction_shift(data[task].get(AUTHORS_SEARCH, []) + data[task].get(AUTHORS_CONFIRM, []))
+        if shift:
+            lines.append(f"\n  Dev predictions of the {task} runs (mean over runs and epochs; the count of epochs in "
+                         f"brackets):\n\n" + "\n".join("  " + row for row in shift.splitlines()) + "\n")
+    return "\n".join(lines) or "Nothing recorded yet."
+
+
+def has_paired_streams(commit: str | None) -> bool | None:
+    """Whether a run's code had the paired streams (its commit descends from PAIRED_STREAMS_COMMIT); None when git
+    cannot tell."""
+    import subprocess
+
+    if not commit:
+        return None
+    answer = subprocess.run(["git", "merge-base", "--is-ancestor", PAIRED_STREAMS_COMMIT, commit], cwd=RESULTS,
+                            capture_output=True)
+    return {0: True, 1: False}.get(answer.returncode)
+
+
+def summary(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) -> str:
+    """What the product found, in three sentences."""
+    complete = [r for r in results if r.complete]
+    first = "No 4-epoch measurement is complete yet."
+    if complete:
+        gain = statistics.fmean(r.gain for r in complete) * 100
+        hurt = [r.task for r in complete if verdict(list(seed_diffs(data, r).values())) == "AD-DROP hurt on every seed"]
+        helped = [r.task for r in complete if verdict(list(seed_diffs(data, r).values())) == "AD-DROP helped on every seed"]
+        first = (f"In a short protocol (4 epochs, linear decay, layer 0, 3 fresh seeds) AD-DROP did not help MiniLM on "
+                 f"any of {len(complete)} GLUE tasks: {gain:+.2f} points on average"
+                 + (f", a loss on every seed on {', '.join(hurt)}" if hurt else "")
+                 + (f", a gain on every seed on {', '.join(helped)}" if helped else "") + ".")
+    confirmed = [p for task in data if (p := paired_result(task, data[task])) and len(p.diffs) >= 2]
+    if confirmed:
+        parts = []
+        for p in confirmed:
+            mean, lo, hi = t_interval(list(p.diffs.values()))
+            parts.append(f"{p.task} {mean * 100:+.2f} points (95% interval {lo * 100:+.2f} to {hi * 100:+.2f}, "
+                         f"{len(p.diffs)} seeds)")
+        second = ("Under the authors' own protocol (constant lr 1e-5, patience 5, every layer masked, exactly paired "
+                  "twins), the paired difference on fresh seeds is " + "; ".join(parts) + ".")
+    else:
+        running = sorted(t for t in data if AUTHORS_SEARCH in data[t] or AUTHORS_CONFIRM in data[t])
+        second = ("The authors' own protocol (constant lr 1e-5, patience 5, every layer masked, exactly paired twins) "
+                  + (f"is being measured ({', '.join(running)}; see its section)" if running else "is not measured yet")
+                  + ": no fresh-seed verdict under it yet.")
+    third = ("The model is all-MiniLM-L6-v2, a 6-layer MiniLM trained further as a sentence-embedding model, not the "
+             "masked-LM BERT-base or RoBERTa-base the paper fine-tunes: the paper's +1.98 / +1.29 points are about "
+             "those models.")
+    return f"{first} {second} {third}"
+
+
+def seed_diffs(data: dict[str, dict[str, list[dict]]], result: TaskResult) -> dict[int, float]:
+    """Per confirmation seed of the 4-epoch protocol: AD-DROP minus the baseline of the same seed."""
+    confirm = data[result.task]["confirm"]
+    base = {run["seed"]: run["best_metric"] for run in confirm if run["role"] == "baseline"}
+    ours = {run["seed"]: run["best_metric"] for run in confirm
+            if run["role"] == "addrop" and run["setting"] == result.setting}
+    return {seed: ours[seed] - base[seed] for seed in sorted(ours) if seed in base}
 
 
 def search_map(task: str, runs: list[dict], out: Path) -> Path | None:
@@ -317,14 +510,16 @@ def adaptive_table(data: dict[str, dict[str, list[dict]]]) -> str:
 
 
 def status_table(data: dict[str, dict[str, list[dict]]]) -> str:
-    lines = ["| task | phase | runs recorded | of which pruned | of which copied from another phase | wall time (sum) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| task | phase | runs recorded | of which pruned | of which copied from another phase | wall time (sum) | "
+             "before the paired-streams fix |", "|---|---|---|---|---|---|---|"]
     for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
         for phase, runs in sorted(data[task].items()):
             ran = [r for r in runs if not r.get("copied_from")]  # a copy's wall time is its source phase's
             wall = sum(r["wall_seconds"] for r in ran if r.get("wall_seconds") and math.isfinite(r["wall_seconds"]))
+            paired = [has_paired_streams(r["machine"].get("commit")) for r in runs]
+            before = f"{paired.count(False)}" + (f" ({paired.count(None)} unknown)" if None in paired else "")
             lines.append(f"| {task} | {phase} | {len(runs)} | {sum(r['state'] == 'pruned' for r in runs)} | "
-                         f"{len(runs) - len(ran)} | {wall / 3600:.2f} h |")
+                         f"{len(runs) - len(ran)} | {wall / 3600:.2f} h | {before} |")
     return "\n".join(lines)
 
 
@@ -346,13 +541,18 @@ def build(runs: Path, out: Path) -> str:
     figures = out / "results"
     figures.mkdir(parents=True, exist_ok=True)
     ordered = sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99)
-    results = [task_result(task, data[task]) for task in ordered]
+    short = {task: {phase: runs for phase, runs in data[task].items() if phase not in (AUTHORS_SEARCH, AUTHORS_CONFIRM)}
+             for task in ordered}
+    results = [task_result(task, short[task]) for task in ordered if short[task]]
     maps = [path for task in ordered if (path := search_map(task, searched_runs(data[task]), figures))]
     priors = [path for task in ordered if (path := figure2(task, data[task].get("prior", []), figures))]
     machines = machine_lines(data)
     text = (RESULTS / "RESULTS.template.md").read_text()
     text = text.replace("{{table}}", results_table(results) if results else "No runs recorded yet.")
     text = text.replace("{{findings}}", findings(data, results))
+    text = text.replace("{{summary}}", summary(data, results))
+    text = text.replace("{{authors_table}}", authors_table(data))
+    text = text.replace("{{authors_findings}}", authors_findings(data))
     text = text.replace("{{status}}", status_table(data) if data else "No runs recorded yet.")
     text = text.replace("{{machines}}", "; ".join(machines) or "–")
     text = text.replace("{{adaptive}}", adaptive_table(data))

@@ -93,3 +93,40 @@ def test_the_verdict_needs_every_seed_to_agree():
     # a positive mean from mixed seeds (STS-B's +0.09) is no effect; a tie is not a loss
     assert verdict([0.82, -0.60, 0.03]) == "no consistent effect (AD-DROP better on 2 of 3 seeds)"
     assert verdict([0.0, -1.0, -2.0]) == "no consistent effect (AD-DROP better on 0 of 3 seeds)"
+
+
+def test_the_authors_protocol_section_pairs_seeds_with_a_t_interval(tmp_path):
+    runs = tmp_path / "runs"
+    chosen = {"p": 0.2, "q": 0.3, "method": "GA", "mode": "high", "layers": [0, 1, 2, 3, 4, 5], "cross_tuning": True}
+    # epochs 1-3 (2 is an AD-DROP epoch); the share predicted as class 1 is 0.8 after plain epochs, 0.9 after AD-DROP
+    # ones in AD-DROP runs, 0.7 throughout in baselines
+    def epochs(best, role):
+        return [{"epoch": e, "dev": {"matthews_correlation": best - 0.01 * (e != 2),
+                                     "pred_share_1": 0.7 if role == "baseline" else (0.9 if e == 2 else 0.8)},
+                 "train_loss": 0.5} for e in (1, 2, 3)]
+
+    def write(phase, role, seed, best, setting=None, cap=30):
+        run = {"task": "cola", "phase": phase, "role": role, "setting": setting, "seed": seed, "state": "succeeded",
+               "metric": "matthews_correlation", "best_metric": best, "best_epoch": 2.0, "final_metrics": {},
+               "epochs": epochs(best, role), "spec": {"training": {"learning_rate": 1e-5, "epochs": cap}},
+               "wall_seconds": 600.0 * (seed % 7 + 1), "machine": {"cpu": "Test CPU", "cores": 2, "commit": None}}
+        folder = runs / "cola" / phase
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{role}-{seed}-{bool(setting)}.json").write_text(json.dumps(run))
+
+    write("authors-search", "baseline", 42, 0.30)
+    write("authors-search", "addrop", 42, 0.335, chosen)
+    for seed, diff in zip((1, 2, 3, 4, 5), (0.01, 0.02, 0.03, 0.00, 0.04)):
+        write("authors-confirm", "baseline", seed, 0.30)
+        write("authors-confirm", "addrop", seed, 0.30 + diff, chosen, cap=3 if seed == 5 else 30)
+    text = build(runs, tmp_path / "docs")
+    row = next(line for line in text.splitlines() if line.startswith("| cola (Matthews corr.) | 30.00"))
+    # by hand: diffs 1, 2, 3, 0, 4 points: mean 2.00, sample std 1.5811, t(0.975, 4) = 2.7764: half width 1.963
+    assert "| 30.00 ± 0.00 | 32.00 ± 1.58 | +2.00 (+0.04 to +3.96) | 5 + 5 | +3.50 | +1.50 | 0.2, 0.3 | 1 (0) |" in row
+    # every run ran 3 epochs; only the seed-5 AD-DROP run had a cap of 3
+    assert "| 3 (1 of 12 reached the cap) |" in row
+    assert ("- **cola**: no consistent effect (AD-DROP better on 4 of 5 seeds); per seed +1.00 (seed 1), +2.00 (seed 2), "
+            "+3.00 (seed 3), +0.00 (seed 4), +4.00 (seed 5). At seed 42 the chosen setting scored +3.50") in text
+    assert "| AD-DROP runs | 0.800 (12) | 0.900 (6) |" in text
+    assert "| baselines, same epochs | 0.700 (12) | 0.700 (6) |" in text
+    assert "paired difference on fresh seeds is cola +2.00 points (95% interval +0.04 to +3.96, 5 seeds)" in text
