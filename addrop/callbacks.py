@@ -35,14 +35,27 @@ class MetricsReporter(TrainerCallback):
         self.report(MetricEvent("epoch", state.global_step, float(state.epoch or 0.0), {}, state.max_steps))
 
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
-        logs = logs or {}
-        numbers = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and k != "epoch"}
-        evaluation = {k[len("eval_"):]: v for k, v in numbers.items() if k.startswith("eval_")}
-        epoch = float(state.epoch or 0.0)
-        if evaluation:
-            self.report(MetricEvent("eval", state.global_step, epoch, evaluation, state.max_steps))
-        elif "loss" in numbers:
-            self.report(MetricEvent("step", state.global_step, epoch, numbers, state.max_steps))
+        event = log_event(logs or {}, state.global_step, float(state.epoch or 0.0), state.max_steps)
+        if event is not None:
+            self.report(event)
+
+
+def log_event(logs: dict, step: int, epoch: float, max_steps: int) -> MetricEvent | None:
+    """The event of one Trainer log: a dev evaluation (``eval_`` prefix removed), a training step's logs, or
+    None for neither (e.g. the run's closing summary)."""
+    numbers = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}
+    evaluation = {k[len("eval_"):]: v for k, v in numbers.items() if k.startswith("eval_")}
+    if evaluation:
+        return MetricEvent("eval", step, epoch, evaluation, max_steps)
+    if "loss" in numbers:
+        return MetricEvent("step", step, epoch, numbers, max_steps)
+    return None
+
+
+def logged_events(log_history: list[dict], max_steps: int) -> list[MetricEvent]:
+    """The events of a checkpoint's ``trainer_state.json`` log history (a resumed run's past)."""
+    events = [log_event(logs, int(logs.get("step", 0)), float(logs.get("epoch", 0.0)), max_steps) for logs in log_history]
+    return [event for event in events if event is not None]
 
 
 class StopWhen(TrainerCallback):

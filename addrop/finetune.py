@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import torch
 from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
 
-from addrop.callbacks import MetricEvent, MetricsReporter, StopWhen
+from addrop.callbacks import MetricEvent, MetricsReporter, StopWhen, logged_events
 from addrop.data import data_collator, load_splits, tokenize_splits
 from addrop.dropout import ADDropConfig
 from addrop.metrics import trainer_metrics
@@ -62,7 +62,7 @@ class FinetuneConfig:
     group_by_length: bool = True
     device: str | None = None  # "cpu", "cuda", or None for CUDA when available
     precision: str = "fp32"  # "bf16" or "fp16" train under autocast (fp16 with loss scaling, CUDA only)
-    save_checkpoint: bool = True
+    save_checkpoint: bool = True  # keep the best model in output_dir/best (epoch checkpoints last as long as the run)
 
     def __post_init__(self) -> None:
         self.text_fields = tuple(self.text_fields)
@@ -119,13 +119,29 @@ class FinetuneResult:
     history: list[dict] = field(default_factory=list)
 
 
+CHECKPOINTS = "checkpoints"  # under the output directory: the latest epoch's checkpoint (and the best)
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The checkpoint of the last completed epoch a run left under ``output_dir`` (it was cut), if any."""
+    found = [path for path in (Path(output_dir) / CHECKPOINTS).glob("checkpoint-*")
+             if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()]
+    return max(found, key=lambda path: int(path.name.split("-")[-1]), default=None)
+
+
 def finetune(
     config: FinetuneConfig,
     callbacks: Sequence[TrainerCallback] = (),
     should_stop: Callable[[], bool] | None = None,
     progress: bool = True,
+    resume_from: str | Path | None = None,
 ) -> FinetuneResult:
-    """Fine-tune ``config.model`` on ``config.task`` with AD-DROP (or plainly) and keep the best checkpoint."""
+    """Fine-tune ``config.model`` on ``config.task`` with AD-DROP (or plainly) and keep the best checkpoint.
+
+    Every epoch ends with a checkpoint of the whole training state (model, optimizer, schedule, random
+    states, early stopping) under ``output_dir/checkpoints``, removed when the run ends; ``resume_from`` (such a
+    checkpoint, see :func:`latest_checkpoint`) carries a cut run on from it, with the same batches and draws
+    as if it had not been cut, its earlier evaluations counted for the best epoch."""
     task = config.task_spec()
     set_seed(config.seed)
     splits = load_splits(
@@ -143,6 +159,9 @@ def finetune(
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     history: list[dict] = []
+    if resume_from is not None:
+        state = json.loads((Path(resume_from) / "trainer_state.json").read_text())
+        history.extend(event.to_dict() for event in logged_events(state["log_history"], state.get("max_steps", 0)))
     stopper = StopWhen(should_stop) if should_stop is not None else None
     extra: list[TrainerCallback] = [MetricsReporter(lambda event: history.append(event.to_dict()))]
     early_stopping = None
@@ -152,7 +171,7 @@ def finetune(
     if stopper is not None:
         extra.append(stopper)
     args = TrainingArguments(
-        output_dir=str(output / "checkpoints"),
+        output_dir=str(output / CHECKPOINTS),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size,
@@ -162,7 +181,7 @@ def finetune(
         lr_scheduler_type=_scheduler_type(config),
         seed=config.seed,
         eval_strategy="epoch",
-        save_strategy="epoch" if config.save_checkpoint else "no",
+        save_strategy="epoch",  # a cut run resumes from its last epoch; the checkpoints go when the run ends
         save_total_limit=1,
         load_best_model_at_end=config.save_checkpoint,
         metric_for_best_model=task.metric,
@@ -175,7 +194,6 @@ def finetune(
         bf16=config.precision == "bf16",
         fp16=config.precision == "fp16",
         disable_tqdm=not progress,
-        save_only_model=True,
     )
     trainer = ADDropTrainer(
         model=model,
@@ -190,7 +208,7 @@ def finetune(
         cross_tuning=config.cross_tuning,
     )
     started = time.perf_counter()
-    trainer.train()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
     elapsed = time.perf_counter() - started
 
     evaluations = [event for event in history if event["kind"] == "eval"]
@@ -199,7 +217,7 @@ def finetune(
     if config.save_checkpoint and evaluations:
         best_dir = output / "best"
         trainer.save_model(str(best_dir))  # the best model is loaded back at the end of training
-    shutil.rmtree(output / "checkpoints", ignore_errors=True)
+    shutil.rmtree(output / CHECKPOINTS, ignore_errors=True)
     result = FinetuneResult(
         task=task.name,
         metric=task.metric,

@@ -81,7 +81,9 @@ class ADDropTrainer(Trainer):
     Random streams (``addrop.streams``) keep a run and its baseline twin (``addrop=None``, same seed) paired:
     the data order of every epoch, pass 1's dropout and the mask draws each have their own, so the twins see
     the same batches in the same order and pass 2 draws the same dropout as the twin's one pass; the only
-    difference is pass 1's drops. ``generator`` replaces the mask stream (seeded from ``args.seed``).
+    difference is pass 1's drops. The streams of pass 1 and of the masks are keyed by the step, so a run resumed
+    from a checkpoint draws what it would have drawn uncut. ``generator`` replaces the mask stream (it is then
+    read on from step to step).
     """
 
     def __init__(
@@ -96,7 +98,8 @@ class ADDropTrainer(Trainer):
         self.addrop_config = addrop
         self.schedule = CrossTuningSchedule(cross_tuning)
         self.add_callback(self.schedule)
-        if addrop is not None and generator is None:
+        self._mask_stream = addrop is not None and generator is None  # reseeded at every step
+        if self._mask_stream:
             generator = stream_generator(self._stream_seed, MASK_STREAM, 0, self.args.device)
         self._addrop = ADDrop(self.model, addrop, generator) if addrop is not None else None
         self._until_backward: contextlib.ExitStack | None = None  # open while training_step runs
@@ -115,11 +118,13 @@ class ADDropTrainer(Trainer):
     @contextlib.contextmanager
     def _pass1_stream(self) -> contextlib.AbstractContextManager[None]:
         """Pass 1 draws its dropout from a stream of its own step and leaves torch's global generator (which
-        pass 2's dropout reads) as it found it."""
+        pass 2's dropout reads) as it found it; the masks of the step draw from the mask stream of the step."""
         step, calls = self._pass1_step
         calls = calls + 1 if step == self.state.global_step else 0
         self._pass1_step = (self.state.global_step, calls)
         index = self.state.global_step * self.args.gradient_accumulation_steps + calls
+        if self._mask_stream:
+            self._addrop.generator.manual_seed(stream_seed(self._stream_seed, MASK_STREAM, index))
         device = self.args.device
         devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):

@@ -1,8 +1,9 @@
 """A baseline twin and its AD-DROP run of one seed are a paired experiment (DESIGN.md, "Random draws").
 
 Checked at the outermost interface, ``addrop.finetune``: the twins see the same batches in the same order in
-every epoch, with length-grouped and with random batches; and an AD-DROP run whose drops are (almost surely)
-empty trains exactly as its baseline does, so pass 1 changes nothing but the drops.
+every epoch, with length-grouped and with random batches; an AD-DROP run whose drops are (almost surely)
+empty trains exactly as its baseline does, so pass 1 changes nothing but the drops; and a run cut after an
+epoch and resumed from its checkpoint trains exactly as the uncut run.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import random
 
 import pytest
 import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertConfig, BertForSequenceClassification, TrainerCallback
 
 from addrop.dropout import ADDropConfig
-from addrop.finetune import FinetuneConfig, finetune
+from addrop.finetune import FinetuneConfig, finetune, latest_checkpoint
 from addrop.models import load_tokenizer
 from addrop.trainer import ADDropTrainer
 
@@ -106,3 +107,42 @@ def test_addrop_that_drops_nothing_trains_exactly_as_the_baseline(monkeypatch, t
             assert values.keys() == wanted.keys()
             for key in values:
                 assert values[key] == pytest.approx(wanted[key], rel=1e-5, abs=1e-6), f"{kind} {key} at step {step}"
+
+
+class Cut(Exception):
+    """The process ends here (a session's end, a killed worker)."""
+
+
+class CutAfter(TrainerCallback):
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        if state.epoch and state.epoch >= self.epochs:
+            raise Cut
+
+
+def test_a_run_cut_after_an_epoch_resumes_as_if_it_had_not_been_cut(tmp_path, tiny_model, sentences):
+    """AD-DROP with real drops and dropout: cut after epoch 2 (its checkpoint saved), then resumed from that
+    checkpoint into another output directory, the run's evaluations, losses and best epoch are the uncut run's."""
+    def config(name: str) -> FinetuneConfig:
+        return FinetuneConfig(task="sst2", model=str(tiny_model), data_dir=str(sentences), output_dir=str(tmp_path / name),
+                              epochs=EPOCHS, batch_size=8, learning_rate=1e-3, seed=7, patience=None, device="cpu",
+                              addrop=ADDropConfig(p=0.3, q=0.3, layers=(0, 1, 2)), logging_steps=1)
+
+    uncut = finetune(config("uncut"), progress=False)
+    assert latest_checkpoint(tmp_path / "uncut") is None  # a finished run leaves no epoch checkpoint
+    with pytest.raises(Cut):
+        finetune(config("cut"), callbacks=[CutAfter(2)], progress=False)
+    checkpoint = latest_checkpoint(tmp_path / "cut")
+    assert checkpoint is not None and checkpoint.name == "checkpoint-24"  # 2 epochs of 12 steps
+    resumed = finetune(config("resumed"), resume_from=checkpoint, progress=False)
+
+    def points(result, kind):
+        return [(e["step"], {k: round(v, 5) for k, v in e["values"].items() if "runtime" not in k
+                             and "per_second" not in k}) for e in result.history if e["kind"] == kind]
+
+    assert points(resumed, "eval") == points(uncut, "eval") and len(points(uncut, "eval")) == EPOCHS
+    assert points(resumed, "step") == points(uncut, "step")
+    assert (resumed.best_metric, resumed.best_epoch) == (uncut.best_metric, uncut.best_epoch)
+    assert (tmp_path / "resumed" / "best" / "config.json").is_file()
