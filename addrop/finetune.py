@@ -123,10 +123,21 @@ CHECKPOINTS = "checkpoints"  # under the output directory: the latest epoch's ch
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
-    """The checkpoint of the last completed epoch a run left under ``output_dir`` (it was cut), if any."""
+    """The checkpoint of the last completed epoch a run left under ``output_dir`` (it was cut), if any.
+
+    The Trainer writes a checkpoint's ``trainer_state.json`` after everything else, so one that reads as JSON
+    marks a complete checkpoint; a process killed while writing leaves the previous epoch's as the latest."""
     found = [path for path in (Path(output_dir) / CHECKPOINTS).glob("checkpoint-*")
-             if path.name.split("-")[-1].isdigit() and (path / "trainer_state.json").is_file()]
+             if path.name.split("-")[-1].isdigit() and _readable_state(path)]
     return max(found, key=lambda path: int(path.name.split("-")[-1]), default=None)
+
+
+def _readable_state(checkpoint: Path) -> bool:
+    try:
+        json.loads((checkpoint / "trainer_state.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def finetune(

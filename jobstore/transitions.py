@@ -87,6 +87,35 @@ class JobRecorder:
         eta = (now - started) / (step - first) * max(max_steps - step, 0) if step > first else None
         return {"step": step, "max_steps": max_steps, "epoch": epoch, "eta_seconds": eta}
 
+    def earlier_attempt(self) -> int | None:
+        """For a sweep's run tried again (its worker died), the newest earlier attempt, which failed."""
+        with self.db.session() as session:
+            job = session.get(Job, self.job_id)
+            if job is None or job.sweep_id is None:
+                return None
+            return session.scalar(
+                select(Job.id).where(Job.sweep_id == job.sweep_id, Job.sweep_role == job.sweep_role,
+                                     Job.trial_number.is_(None) if job.trial_number is None  # a baseline twin
+                                     else Job.trial_number == job.trial_number,
+                                     Job.seed_index == job.seed_index, Job.id < job.id, Job.state == "failed")
+                .order_by(Job.id.desc()).limit(1))
+
+    def carry_over(self, source_job: int, up_to_step: int, metric_name: str) -> int:
+        """Copy the points that ``source_job`` recorded up to ``up_to_step`` (where this run resumes from its
+        checkpoint) into this job, with its best dev metric among them; returns how many were copied."""
+        with self._lock, self.db.session() as session:
+            points = session.scalars(select(MetricPoint).where(MetricPoint.job_id == source_job,
+                                                               MetricPoint.step <= up_to_step)
+                                     .order_by(MetricPoint.id)).all()
+            session.add_all(MetricPoint(job_id=self.job_id, kind=p.kind, step=p.step, epoch=p.epoch, values=p.values,
+                                        created_at=p.created_at) for p in points)
+            evals = [p for p in points if p.kind == "eval" and metric_name in p.values]
+            best = max(evals, key=lambda p: p.values[metric_name], default=None)  # the first of equal values
+            if best is not None:
+                session.execute(update(Job).where(Job.id == self.job_id).values(
+                    best_metric=best.values[metric_name], best_epoch=best.epoch, revision=Job.revision + 1))
+        return len(points)
+
     def log(self, message: str, level: str = "INFO") -> None:
         """Append a line to the job's log."""
         with self.db.session() as session:

@@ -146,3 +146,13 @@ def test_a_run_cut_after_an_epoch_resumes_as_if_it_had_not_been_cut(tmp_path, ti
     assert points(resumed, "step") == points(uncut, "step")
     assert (resumed.best_metric, resumed.best_epoch) == (uncut.best_metric, uncut.best_epoch)
     assert (tmp_path / "resumed" / "best" / "config.json").is_file()
+
+
+def test_a_checkpoint_cut_while_it_was_written_is_not_resumed_from(tmp_path):
+    for step, state in ((12, '{"global_step": 12}'), (24, '{"global_st'), (36, None)):
+        folder = tmp_path / "checkpoints" / f"checkpoint-{step}"
+        folder.mkdir(parents=True)
+        if state is not None:
+            (folder / "trainer_state.json").write_text(state)
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "checkpoint-12"
+    assert latest_checkpoint(tmp_path / "nothing-here") is None

@@ -4,6 +4,7 @@ sweeps are cancelled and survive an API restart. Jobs train a tiny real BERT for
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
@@ -227,9 +228,10 @@ def test_a_run_whose_worker_died_is_run_again(stack, tiny_model, sst2):
     created = create(client, body)
     first = wait_for(lambda: (ids := sweep(client, created["id"])["trials"][0]["job_ids"])
                      and job(client, ids[0])["state"] == "running" and ids[0], 120, "the run to start", interval=0.5)
-    wait_for(lambda: str(first) in client.get(f"/api/sweeps/{created['id']}/curves").json()["jobs"], 120,
-             "the run's first dev evaluation", interval=0.5)
+    wait_for(lambda: len(client.get(f"/api/sweeps/{created['id']}/curves").json()["jobs"].get(str(first), [])) >= 2,
+             120, "the run's second dev evaluation", interval=0.5)
     stack.kill_worker()
+    cut = [p for p in client.get(f"/api/jobs/{first}/metrics").json() if p["kind"] == "eval"]
     failed = wait_for(lambda: (j := job(client, first))["state"] == "failed" and j, 60, "the lease to fail the run")
     assert "stopped responding" in failed["error"]
     stack.start_worker()
@@ -238,6 +240,15 @@ def test_a_run_whose_worker_died_is_run_again(stack, tiny_model, sst2):
     assert trial["state"] == "complete" and trial["job_ids"][0] == first and len(trial["job_ids"]) == 2
     again = job(client, trial["job_ids"][1])
     assert again["state"] == "succeeded" and again["spec"]["training"]["seed"] == 1
+    # the retry resumed from the dead attempt's last epoch checkpoint (this machine holds it): the epochs before
+    # it are the dead attempt's, carried over, and every epoch is there once
+    log = client.get(f"/api/jobs/{again['id']}/log").text
+    assert f"resuming job {first}'s run from its checkpoint after epoch" in log, log
+    evals = [p for p in client.get(f"/api/jobs/{again['id']}/metrics").json() if p["kind"] == "eval"]
+    assert [p["epoch"] for p in evals] == [float(e) for e in range(1, 31)]
+    resumed_at = int(re.search(r"after epoch (\d+)", log).group(1))
+    assert 1 <= resumed_at <= len(cut)
+    assert [p["values"] for p in evals[:resumed_at]] == [p["values"] for p in cut[:resumed_at]]
     assert trial["value"]["n"] == 1 and trial["value"]["mean"] == pytest.approx(again["best_metric"])
     # the curves show the attempt that counts, not the dead one's partial curve under the same seed
     curves = client.get(f"/api/sweeps/{created['id']}/curves").json()

@@ -6,8 +6,10 @@ Imported only inside the pool child that runs the job, so the worker's parent ne
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -18,7 +20,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.utils import logging as hf_logging
 
 from addrop.callbacks import MetricEvent, MetricsReporter
-from addrop.finetune import FinetuneConfig, finetune
+from addrop.finetune import CHECKPOINTS, FinetuneConfig, finetune, latest_checkpoint
 from addrop.trainer import is_addrop_epoch
 from jobstore.configs import readable_config
 from jobstore.database import Database
@@ -143,6 +145,20 @@ class Heartbeat(threading.Thread):
             self.join()
 
 
+def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str) -> tuple[int | None, Path | None]:
+    """For a sweep's run tried again: the earlier attempt and the checkpoint of its last completed epoch, when
+    this machine still holds one (its points up to there are copied into this job); else (None, None)."""
+    earlier = recorder.earlier_attempt()
+    checkpoint = latest_checkpoint(settings.job_dir(earlier)) if earlier is not None else None
+    if checkpoint is None:
+        return None, None
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    copied = recorder.carry_over(earlier, int(state["global_step"]), metric_name)
+    log.info("resuming job %s's run from its checkpoint after epoch %g (step %d; %d points carried over)",
+             earlier, state.get("epoch") or 0, state["global_step"], copied)
+    return earlier, checkpoint
+
+
 def worker_name() -> str:
     """Host and process id: unique per running job, readable in the job list."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -175,7 +191,11 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         reporter = JobMetricsReporter(recorder, job.metric_name, config)
         pruning = trial_pruning(job, db, settings.resolved_database_url)
         callbacks = [reporter, ProgressCallback(recorder, 1.0, heartbeat), *([pruning] if pruning else [])]
-        result = finetune(config, callbacks=callbacks, should_stop=heartbeat.stop.is_set, progress=False)
+        earlier, resume_from = resumable(recorder, settings, job.metric_name)
+        result = finetune(config, callbacks=callbacks, should_stop=heartbeat.stop.is_set, progress=False,
+                          resume_from=resume_from)
+        if resume_from is not None:  # its epochs live on in this job's checkpoints and metrics
+            shutil.rmtree(settings.job_dir(earlier) / CHECKPOINTS, ignore_errors=True)
         heartbeat.finish()
         if heartbeat.lost:
             log.warning("the job's lease was lost while it ran; its outcome is not recorded")
