@@ -46,6 +46,22 @@ def tiny_config(arch: str, dropout: float = 0.0, **overrides):
     return {"bert": BertConfig, "roberta": RobertaConfig, "electra": ElectraConfig}[arch](**values)
 
 
+def save_tiny_classifier(path: Path, layers: int = 2, **config) -> Path:
+    """A tiny random BERT classifier (hidden 32, 4 heads) with the MiniLM tokenizer, saved to ``path`` like a
+    fine-tuned checkpoint; ``config`` sets further BertConfig fields (labels, dropout)."""
+    from transformers import BertForSequenceClassification
+
+    from addrop.models import load_tokenizer
+
+    tokenizer = load_tokenizer("minilm")
+    values = dict(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                  intermediate_size=64, num_labels=2)
+    torch.manual_seed(0)
+    BertForSequenceClassification(BertConfig(**{**values, **config})).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 def tiny_batch(batch: int = 3, n: int = 9, seed: int = 0, vocab: int = 120) -> dict[str, torch.Tensor]:
     """Random token ids with ragged padding (row 0 full, later rows shorter)."""
     g = torch.Generator().manual_seed(seed)

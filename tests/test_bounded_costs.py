@@ -17,19 +17,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-import torch
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from transformers import BertConfig, BertForSequenceClassification
 
 import backend.explainer
 from addrop.data import summarize_file
 from addrop.hooks import attach
-from addrop.models import load_tokenizer
 from backend.main import create_app
 from backend.settings import Settings
 from jobstore.orm import Upload
+from tests.conftest import save_tiny_classifier
 
 CAP = 16 * 1024 * 1024
 
@@ -191,14 +189,7 @@ WORKERS, QUEUE = 2, 3
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
     """A tiny random BERT classifier with the MiniLM tokenizer."""
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, num_labels=2)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("tiny"))
 
 
 @pytest.fixture(scope="module")

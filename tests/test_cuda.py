@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import tiny_batch, tiny_config
+from tests.conftest import save_tiny_classifier, tiny_batch, tiny_config
 from tests.test_attribution import looped_integrated_gradients, make_pair, reference_ga
 from tests.test_trainer import pad, synthetic
-from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification, TrainingArguments
+from transformers import AutoModelForSequenceClassification, BertForSequenceClassification, TrainingArguments
 
 from addrop import ADDrop, ADDropConfig, ADDropTrainer, attribute, discard_masks, masked_forward
 from addrop.callbacks import MetricsReporter
@@ -143,14 +143,7 @@ def test_finetune_on_cuda_with_real_data(shared_data, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, num_labels=2)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("tiny"))
 
 
 def test_explain_and_the_explorer_service_on_cuda(tiny_dir, tmp_path):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from transformers import BertConfig, BertForSequenceClassification
 
 from addrop.explain import draw_masks, explain
 from addrop.models import load_classifier, load_tokenizer
@@ -17,6 +16,7 @@ from backend.catalog import CatalogEntry
 from backend.encoding import decode_array
 from backend.main import create_app
 from backend.settings import Settings
+from tests.conftest import save_tiny_classifier
 
 PAIR = {"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on a mat."}
 
@@ -24,17 +24,8 @@ PAIR = {"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on a 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     """A tiny random BERT with named labels and the MiniLM tokenizer, saved like a fine-tuned checkpoint."""
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, num_labels=3, id2label={0: "neg", 1: "neutral", 2: "pos"},
-        label2id={"neg": 0, "neutral": 1, "pos": 2},
-    )
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("tiny"), num_labels=3, id2label={0: "neg", 1: "neutral", 2: "pos"},
+                                label2id={"neg": 0, "neutral": 1, "pos": 2})
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,12 @@ import json
 import random
 
 import pytest
-import torch
-from transformers import BertConfig, BertForSequenceClassification, TrainerCallback
+from transformers import TrainerCallback
 
 from addrop.dropout import ADDropConfig
 from addrop.finetune import FinetuneConfig, finetune, latest_checkpoint
-from addrop.models import load_tokenizer
 from addrop.trainer import ADDropTrainer
+from tests.conftest import save_tiny_classifier
 
 WORDS = "the a movie film story actor plot scene great dull witty long short bright dark slow fast funny sad".split()
 EPOCHS = 4
@@ -28,14 +27,8 @@ EPOCHS = 4
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny random 3-layer BERT with dropout on (the MiniLM tokenizer), saved as a model directory."""
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                        intermediate_size=64, num_labels=2, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-dropout")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("tiny-dropout"), layers=3, hidden_dropout_prob=0.1,
+                                attention_probs_dropout_prob=0.1)
 
 
 @pytest.fixture(scope="module")

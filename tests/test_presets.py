@@ -7,15 +7,13 @@ import json
 import random
 
 import pytest
-import torch
 from fastapi.testclient import TestClient
-from transformers import BertConfig, BertForSequenceClassification
 
 from addrop.cli import main as cli
-from addrop.models import load_tokenizer
 from addrop.presets import PRESET_TASKS, authors_protocol
 from backend.main import create_app
 from backend.settings import Settings
+from tests.conftest import save_tiny_classifier
 
 # From TaoYang225/AD-DROP, <task>/run_addrop.sh (read with the fetch tool): EPOCH, PATIENT, SEQ_LENS, MASK_LAYERS
 SCRIPTS = {"cola": (50, 5, 47, "all"), "mrpc": (50, 5, 100, "all"), "rte": (50, 5, 128, "all"),
@@ -25,14 +23,7 @@ SCRIPTS = {"cola": (50, 5, 47, "all"), "mrpc": (50, 5, 100, "all"), "rte": (50, 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                        intermediate_size=64, num_labels=2)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny3")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_classifier(tmp_path_factory.mktemp("tiny3"), layers=3)
 
 
 @pytest.mark.parametrize("task", sorted(SCRIPTS))

@@ -23,7 +23,7 @@ from addrop.models import load_tokenizer
 from backend.encoding import decode_array
 from backend.main import create_app
 from backend.settings import Settings
-from tests.conftest import tiny_batch, tiny_config
+from tests.conftest import save_tiny_classifier, tiny_batch, tiny_config
 
 SIGMAS = 5.0
 METHODS = ("GA", "IGA", "AA", "RD")
@@ -57,15 +57,7 @@ def agreement_rate(q: float) -> float:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """The app with a tiny random 3-layer, 4-head BERT (MiniLM tokenizer) as its only model."""
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-        intermediate_size=64, num_labels=2,
-    )
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny3")
-    BertForSequenceClassification(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
+    path = save_tiny_classifier(tmp_path_factory.mktemp("tiny3"), layers=3)
     settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), models=[str(path)], explain_max_tokens=64)
     with TestClient(create_app(settings)) as test_client:
         test_client.model_name = str(path)

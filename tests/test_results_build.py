@@ -17,11 +17,12 @@ pytest.importorskip("matplotlib")
 
 def write_run(root: Path, task: str, phase: str, role: str, seed: int, best: float, setting=None, state="succeeded",
               learning_rate=2e-5, **extra):
-    run = {**extra, "spec": {"training": {"learning_rate": learning_rate}},"task": task, "phase": phase, "role": role, "setting": setting, "seed": seed, "state": state,
-           "metric": "f1", "best_metric": best, "best_epoch": 2.0, "final_metrics": {"f1": best},
+    run = {"spec": {"training": {"learning_rate": learning_rate}}, "task": task, "phase": phase, "role": role,
+           "setting": setting, "seed": seed, "state": state, "metric": "f1", "best_metric": best, "best_epoch": 2.0,
+           "final_metrics": {"f1": best},
            "epochs": [{"epoch": 1, "dev": {"f1": best - 0.01, "loss": 0.5}, "train_loss": 0.6},
                       {"epoch": 2, "dev": {"f1": best, "loss": 0.45}, "train_loss": 0.4}],
-           "wall_seconds": 120.0 + seed, "machine": {"cpu": "Test CPU", "cores": 2}}
+           "wall_seconds": 120.0 + seed, "machine": {"cpu": "Test CPU", "cores": 2}, **extra}
     name = f"{role}-{seed}-{json.dumps(setting, sort_keys=True) if setting else ''}".replace('"', "").replace(" ", "")
     folder = root / task / phase
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,13 +107,9 @@ def test_the_authors_protocol_section_pairs_seeds_with_a_t_interval(tmp_path):
                  "train_loss": 0.5} for e in (1, 2, 3)]
 
     def write(phase, role, seed, best, setting=None, cap=30):
-        run = {"task": "cola", "phase": phase, "role": role, "setting": setting, "seed": seed, "state": "succeeded",
-               "metric": "matthews_correlation", "best_metric": best, "best_epoch": 2.0, "final_metrics": {},
-               "epochs": epochs(best, role), "spec": {"training": {"learning_rate": 1e-5, "epochs": cap}},
-               "wall_seconds": 600.0 * (seed % 7 + 1), "machine": {"cpu": "Test CPU", "cores": 2, "commit": None}}
-        folder = runs / "cola" / phase
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{role}-{seed}-{bool(setting)}.json").write_text(json.dumps(run))
+        write_run(runs, "cola", phase, role, seed, best, setting, metric="matthews_correlation",
+                  epochs=epochs(best, role), spec={"training": {"learning_rate": 1e-5, "epochs": cap}},
+                  wall_seconds=600.0 * (seed % 7 + 1))
 
     write("authors-search", "baseline", 42, 0.30)
     write("authors-search", "addrop", 42, 0.335, chosen)
