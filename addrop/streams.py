@@ -22,7 +22,8 @@ DROP_STREAM = 0  # explain: a layer's drop draws (index: the layer)
 NOISE_STREAM = 1  # explain: RD's attribution noise of a layer (index: the layer)
 DATA_ORDER_STREAM = 2  # training: the order of the training examples (index: the epoch)
 PASS1_STREAM = 3  # training: pass 1's dropout (index: the optimizer step)
-MASK_STREAM = 4  # training: the drop draws of every masked layer and RD's noise (index: 0, read on step by step)
+MASK_STREAM = 4  # training: the drop draws of every masked layer and RD's noise (index: the optimizer step)
+DYNAMICS_STREAM = 5  # attribution dynamics: the probe set (index 0) and reliance's random keys (index: epoch + 1)
 
 
 def stream_seed(seed: int, purpose: int, index: int) -> int:
