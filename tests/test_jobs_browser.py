@@ -225,3 +225,47 @@ def test_a_waiting_jobs_page_says_what_it_waits_for(shared_data, tmp_path):
             page.screenshot(path=ARTIFACTS / "jobs-waiting.png", full_page=True)
     finally:
         stack.close()
+
+
+def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, shared_data, tmp_path):
+    """Choosing the preset fills training and AD-DROP for the task and model (every layer of the 3-layer model
+    for CoLA), lists where each value comes from, follows a change of task, and the job it queues trains at a
+    constant learning rate."""
+    model = make_tiny_model(tmp_path / "model")
+    data = make_glue_slice(shared_data, "cola", tmp_path / "cola", train=48, validation=24)
+    with chromium_page() as page:
+        page.goto(f"{stack.url}/jobs/new")
+        page.fill("[name='model']", str(model))
+        page.click("#source button[data-value='directory']")
+        page.select_option("[name='data.task']", "cola")
+        page.fill("[name='data.data_dir']", str(data))
+        page.select_option("#preset", "authors")
+        page.wait_for_selector("#preset-sources li")
+        values = {name: page.input_value(f"[name='{name}']") for name in (
+            "training.learning_rate", "training.lr_schedule", "training.max_length", "training.batch_size",
+            "training.patience", "training.epochs", "addrop.layers")}
+        assert values == {"training.learning_rate": "0.00001", "training.lr_schedule": "constant",
+                          "training.max_length": "47", "training.batch_size": "16", "training.patience": "5",
+                          "training.epochs": "50", "addrop.layers": "0, 1, 2"}
+        sources = page.inner_text("#preset-sources")
+        assert "SEQ_LENS=47" in sources and "scheduler.step() is commented out" in sources
+        page.select_option("[name='data.task']", "stsb")
+        page.wait_for_function("document.querySelector(\"[name='training.max_length']\").value === '100'")
+        assert page.input_value("[name='addrop.layers']") == "0"
+        page.select_option("[name='data.task']", "cola")
+        page.wait_for_function("document.querySelector(\"[name='addrop.layers']\").value === '0, 1, 2'")
+        page.screenshot(path=ARTIFACTS / "jobs-form-preset.png", full_page=True)
+        page.fill("[name='training.epochs']", "2")
+        page.fill("[name='training.logging_steps']", "1")
+        page.select_option("[name='training.device']", "cpu")
+        page.click("#submit-job")
+        page.wait_for_url(re.compile(r"/jobs/\d+$"))
+        job_id = int(page.url.rsplit("/", 1)[1])
+    client = httpx.Client(base_url=stack.url, timeout=30)
+    done = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED_STATES and j, 300,
+                    "the preset job to finish", interval=1)
+    assert done["state"] == "succeeded", done["error"]
+    assert done["spec"]["training"]["lr_schedule"] == "constant" and done["spec"]["addrop"]["layers"] == [0, 1, 2]
+    rates = [p["values"]["learning_rate"] for p in client.get(f"/api/jobs/{job_id}/metrics").json()
+             if p["kind"] == "step" and "learning_rate" in p["values"]]
+    assert rates and all(rate == pytest.approx(1e-5) for rate in rates)
