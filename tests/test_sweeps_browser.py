@@ -35,9 +35,11 @@ def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path
             page.fill(f"[name='training.{name}']", value)
         page.select_option("[name='training.device']", "cpu")
         page.fill("[name='addrop.p']", "0.4")
+        page.fill("[name='addrop.layers']", "0, 2")
         page.click("#sweep-this")
         page.wait_for_url(re.compile(r"/sweeps/new$"))
         assert "sst2" in page.inner_text("#base-summary") and "2 epochs" in page.inner_text("#base-summary")
+        assert page.input_value("[name='space.layers']") == "0,2"  # the base job's layers, not layer 0 alone
         page.click("[data-preset='versus']")
         assert page.input_value("[name='space.p']") == "0.4" and page.input_value("[name='seeds']") == "1, 2, 3"
         assert "1 setting × 3 seeds = 3 runs, plus 3 baseline runs" in page.inner_text("#sweep-size")

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { layerSets, numberList, preset, sweepSize } from "../../frontend/static/js/sweep-form.js";
+import { initialSpace, layerSets, numberList, preset, sweepSize } from "../../frontend/static/js/sweep-form.js";
 
 test("list fields take commas or spaces and name what is wrong", () => {
   assert.deepEqual(numberList("0.1, 0.3 0.5,"), [0.1, 0.3, 0.5]);
@@ -36,4 +36,12 @@ test("presets follow the paper and the base job", () => {
   assert.equal(preset("grid", base, grid).values.p.length * preset("grid", base, grid).values.q.length, 81);
   assert.equal(preset("tpe", null, grid).values.max_trials, 20);
   assert.throws(() => preset("nope", base, grid), /unknown preset/);
+});
+
+test("the first space takes the base job's method, mode and layers where the server's defaults leave them out", () => {
+  const space = { p: [0.1, 0.2], q: [0.3], method: null, mode: null, layers: null };
+  const base = { model: "minilm", addrop: { enabled: true, method: "IGA", mode: "low", layers: [0, 1, 2, 3, 4, 5] } };
+  assert.deepEqual(initialSpace(space, base), { p: [0.1, 0.2], q: [0.3], method: ["IGA"], mode: ["low"], layers: [[0, 1, 2, 3, 4, 5]] });
+  assert.deepEqual(initialSpace(space, null), { p: [0.1, 0.2], q: [0.3], method: ["GA"], mode: ["high"], layers: [[0]] });
+  assert.deepEqual(initialSpace({ ...space, layers: [[1]] }, base).layers, [[1]]);
 });

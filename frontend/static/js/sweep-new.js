@@ -2,7 +2,7 @@
    the search space and strategy, the number of runs it makes, and submit. */
 
 import { TOKEN_KEY, api } from "./common/http.js";
-import { layerSets, numberList, preset, sweepSize } from "./sweep-form.js";
+import { initialSpace, layerSets, numberList, preset, sweepSize } from "./sweep-form.js";
 import { plural } from "./sweep-view.js";
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById("sweep-form"));
@@ -109,5 +109,5 @@ form.addEventListener("submit", async (event) => {
 });
 
 showBase();
-apply({ ...context.space, seeds: [42], strategy: "grid", baseline: true, "pruning.kind": "median" });
+apply({ ...initialSpace(context.space, base), seeds: [42], strategy: "grid", baseline: true, "pruning.kind": "median" });
 showSize();
