@@ -160,6 +160,54 @@ def test_surrogate_pairs_are_ordinary_text(client, job_id, sst2_dir):
     client.post(f"/api/jobs/{answer.json()['id']}/cancel")
 
 
+# --- names the file system cannot hold -------------------------------------------------------------------
+
+# Linux holds a path part of at most 255 bytes (NAME_MAX) and a path of at most 4096 (PATH_MAX); past them a look
+# at the disk raises "File name too long" where a missing path gives False.
+NAME_MAX = 255
+
+
+def path_requests(value: str, sst2_dir) -> list[tuple[str, str, dict | None, str]]:
+    """Every request that looks ``value`` up on the disk, as (method, url, body, the field its answer names)."""
+    job = {"model": value, "data": {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}}
+    directory = {"model": "minilm", "data": {"source": "directory", "task": "sst2", "data_dir": "/tmp/" + value}}
+    return [
+        ("POST", "/api/jobs", job, "model"),
+        ("POST", "/api/jobs", directory, "data.data_dir"),
+        ("POST", "/api/sweeps", {"base": job}, "model"),
+        ("POST", "/api/sweeps", {"base": directory}, "data.data_dir"),
+        ("GET", "/api/presets/authors?task=cola&model=" + value, None, "model"),
+    ]
+
+
+@pytest.mark.parametrize("length", [NAME_MAX, NAME_MAX + 1, 5_000])
+@pytest.mark.parametrize("char", ["m", "\u00e9"])  # one byte in UTF-8, and two
+def test_path_parts_too_long_for_the_file_system_are_refused_by_name(client, sst2_dir, length, char):
+    value = char * length
+    for method, url, body, field in path_requests(value, sst2_dir):
+        before = counts(client)
+        detail = refused(client, client.request(method, url, json=body), before, field)
+        capped = field == "model" and length > 500  # the schema caps a model name at 500 characters
+        if len(value.encode()) > NAME_MAX and not capped:
+            assert "File name too long" in detail, (url, detail)
+            assert value not in detail, url  # the reason, not the path
+
+
+def test_a_path_longer_than_the_system_allows_is_refused_by_name(client):
+    deep = "/" + "/".join(["p" * 200] * 25)  # every part fits; the whole is over 4096 bytes
+    before = counts(client)
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": {"source": "directory", "task": "sst2",
+                                                                         "data_dir": deep}})
+    assert "File name too long" in refused(client, answer, before, "data.data_dir")
+
+
+def test_a_home_directory_of_no_user_is_refused_by_name(client):
+    before = counts(client)
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": {"source": "directory", "task": "sst2",
+                                                                         "data_dir": "~no-such-user-here/glue"}})
+    assert "names no user" in refused(client, answer, before, "data.data_dir")
+
+
 # --- 64-bit integers in paths, query strings and headers --------------------------------------------------
 
 PATHS = [
