@@ -12,9 +12,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from backend.schemas.common import LONE_SURROGATE, ValidationProblem
+from backend.schemas.common import LONE_SURROGATE, ErrorMessage, ValidationProblem
 
 PROBLEM_REF = f"#/components/schemas/{ValidationProblem.__name__}"
+MESSAGE_REF = f"#/components/schemas/{ErrorMessage.__name__}"
+# What any request with a body may get (backend.bodies.BodyLimits), whatever its route declares.
+BODY_REFUSALS = {"408": "The request body did not arrive in time", "413": "The request body is too large"}
 
 
 def _location(loc: tuple) -> str:
@@ -71,6 +74,7 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
     problem = ValidationProblem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas[ValidationProblem.__name__] = problem
+    schemas.setdefault(ErrorMessage.__name__, ErrorMessage.model_json_schema())
     for item in document.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -81,6 +85,10 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
                 description = responses.get("422", {}).get("description", "Validation Error")
                 responses["422"] = {"description": description,
                                     "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}}}
+            if operation.get("requestBody"):
+                for status, description in BODY_REFUSALS.items():
+                    responses.setdefault(status, {"description": description, "content": {
+                        "application/json": {"schema": {"$ref": MESSAGE_REF}}}})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document

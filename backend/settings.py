@@ -43,7 +43,23 @@ class Settings(StoreSettings):
         "a p/q redraw took 170 ms at 2 where it took 10 ms at 1 on a loaded 2-core machine."
     )
 
+    body_max_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest request body outside uploads (explain, job and sweep requests are a "
+        "few KiB); a larger one is refused (413) as soon as it passes the cap, before it is parsed."
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a request body outside uploads may take to arrive; a slower one is "
+        "refused (408) and its connection closed."
+    )
     upload_max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest data file a user may upload.")
+    upload_timeout_seconds: float = Field(
+        600.0, gt=0, description="How long an upload's body may take to arrive (50 MiB in 600 s is 85 KiB/s); a "
+        "slower one is refused (408)."
+    )
+    upload_concurrency: int = Field(
+        4, ge=1, description="Uploads received at once; each spills up to upload_max_bytes to temporary disk while "
+        "it streams in. One more is refused (503, Retry-After)."
+    )
     upload_max_columns: int = Field(
         256, ge=1, description="Most columns an uploaded data file may have (its answer lists each one's values)."
     )
