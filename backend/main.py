@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import Scope
 
 from addrop import __version__
@@ -18,6 +19,7 @@ from backend.explainer import Explainer
 from backend.job_specs import JobSpecs
 from backend.jobs import JobError, JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, models, pages, presets, sweep_pages, sweeps
+from backend.security import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.static import CompressedStaticFiles
 from backend.sweeps import SweepService, advance_periodically
@@ -78,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     others = BodyRule(settings.body_max_bytes, settings.body_timeout_seconds)
     app.add_middleware(BodyLimits, rule=lambda scope: uploads if _route_path(scope) == UPLOADS_PATH else others)
     app.add_middleware(ServerTiming)
+    # A request naming another host (DNS rebinding) is refused before anything reads it.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts, www_redirect=False)
+    app.add_middleware(SecurityHeaders)
     app.state.upload_slots = UploadSlots(settings.upload_concurrency)
     app.state.explainer = Explainer(settings)
     database = Database(settings.resolved_database_url)

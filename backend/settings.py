@@ -3,10 +3,11 @@ pydantic-settings object (environment prefix ``ADDROP_``)."""
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from jobstore.settings import StoreSettings
 
@@ -20,6 +21,11 @@ class Settings(StoreSettings):
     )
     allow_open_network: bool = Field(
         False, description="Serve on a non-loopback address without api_token (only on a trusted network)."
+    )
+    allowed_hosts: list[str] = Field(
+        ["localhost", "127.0.0.1", "[::1]"], min_length=1,
+        description="Host names (the Host header) the server answers; any other gets a 400, so that a web page "
+        "cannot reach the server through DNS rebinding. '*.example.org' takes its subdomains, '*' any name."
     )
 
     models: list[str] = Field(
@@ -79,6 +85,20 @@ class Settings(StoreSettings):
         "than one, each trains with its share of the cores (on a 2-core CPU two one-thread workers ran 1.21x the "
         "runs per hour of one two-thread worker: benchmarks/worker_layout.py)."
     )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, names: list[str]) -> list[str]:
+        # The Host header brackets an IPv6 address ("[::1]:8000"); Starlette compares the name so bracketed.
+        cleaned = []
+        for name in (name.strip().lower() for name in names):
+            try:
+                cleaned.append(f"[{name}]" if ipaddress.ip_address(name).version == 6 else name)
+            except ValueError:
+                cleaned.append(name)
+        if "" in cleaned:
+            raise ValueError("a host name is empty")
+        return cleaned
 
     @property
     def uploads_dir(self) -> Path:
