@@ -55,7 +55,10 @@ def _named_surrogate(item: dict[str, Any]) -> dict[str, Any]:
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """422 with ``detail`` as "field: what is wrong; ..." and the structured ``errors`` beside it."""
-    items = [_named_surrogate(item) for item in error.errors()]
+    # What the request sent comes back in the location (a field's name) and the input: each string of it cut.
+    items = [{**item, "loc": tuple(clipped(part) for part in item.get("loc", ())),
+              **({"input": clipped(item["input"])} if "input" in item else {})}
+             for item in map(_named_surrogate, error.errors())]
     messages = []
     for item in items:
         if item.get("type") == "json_invalid":
@@ -65,6 +68,22 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
         messages.append(f"{_location(tuple(item.get('loc', ())))}: {message}")
     errors = jsonable_encoder(items, custom_encoder={Exception: str})
     return JSONResponse(status_code=422, content=plain({"detail": "; ".join(messages), "errors": errors}))
+
+
+ECHO_CHARS = 200
+"""The most of one string of the request that an answer echoes; a longer one is cut (with "…")."""
+
+
+def clipped(value: Any) -> Any:
+    """``value`` with every string over :data:`ECHO_CHARS` cut, so that a refusal does not send a huge input
+    (a 100,000-character model name) back to the client."""
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_CHARS else value[:ECHO_CHARS] + "…"
+    if isinstance(value, dict):
+        return {clipped(key): clipped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clipped(item) for item in value]
+    return value
 
 
 def declare_problems(document: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from backend.main import create_app
 from backend.settings import Settings
+from backend.schemas.sweeps import SweepCreate
 from jobstore.orm import Job, Sweep, Upload
 
 BIG = 2**63  # one more than the largest 64-bit row id
@@ -106,7 +107,8 @@ NON_FINITE = [
 def test_non_finite_numbers_are_refused_by_name(client, path, body, field):
     before = counts(client)
     detail = refused(client, post_raw(client, path, body), before, field)
-    assert "finite" in detail or "is not in the space" in detail, detail
+    # a count (seed, steps, samples) takes JSON integers only, which NaN and 1e400 are not
+    assert "finite" in detail or "valid integer" in detail or "is not in the space" in detail, detail
 
 
 # --- lone surrogates --------------------------------------------------------------------------------------
@@ -206,6 +208,76 @@ def test_a_home_directory_of_no_user_is_refused_by_name(client):
     answer = client.post("/api/jobs", json={"model": "minilm", "data": {"source": "directory", "task": "sst2",
                                                                          "data_dir": "~no-such-user-here/glue"}})
     assert "names no user" in refused(client, answer, before, "data.data_dir")
+
+
+# --- one strictness for every request body ---------------------------------------------------------------
+
+JOB = {"model": "minilm", "data": {"task": "sst2"}}
+LOOSE = [  # a number as a string, a boolean as a string, a count as a float, and a field the schema lacks
+    ("/api/explain", {"text": "a cat", "p": "0.3"}, "p"),
+    ("/api/explain", {"text": "a cat", "seed": "1"}, "seed"),
+    ("/api/explain", {"text": "a cat", "steps": 2.0, "method": "IGA"}, "steps"),
+    ("/api/explain", {"text": "a cat", "layers": ["0"]}, "layers.0"),
+    ("/api/explain", {"text": "a cat", "colour": "red"}, "colour"),
+    ("/api/jobs", {**JOB, "addrop": {"p": "0.3"}}, "addrop.p"),
+    ("/api/jobs", {**JOB, "addrop": {"enabled": "yes"}}, "addrop.enabled"),
+    ("/api/jobs", {**JOB, "training": {"epochs": "3"}}, "training.epochs"),
+    ("/api/jobs", {**JOB, "training": {"epochs": 3.0}}, "training.epochs"),
+    ("/api/jobs", {**JOB, "colour": "red"}, "colour"),
+    ("/api/sweeps", {"base": JOB, "space": {"p": ["0.3"]}}, "space.p.0"),
+    ("/api/sweeps", {"base": JOB, "seeds": ["42"]}, "seeds.0"),
+    ("/api/sweeps", {"base": JOB, "baseline": "false"}, "baseline"),
+    ("/api/sweeps", {"base": {**JOB, "training": {"batch_size": 16.0}}}, "base.training.batch_size"),
+    ("/api/sweeps", {"base": JOB, "colour": "red"}, "colour"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), LOOSE)
+def test_every_request_body_is_held_to_one_strictness(client, path, body, field):
+    before = counts(client)
+    refused(client, client.post(path, json=body), before, f"{field}: ")
+
+
+def test_json_numbers_still_fill_every_numeric_field(client, sst2_dir):
+    # An integer is a number: 0 is a weight decay, 1 a learning rate's upper neighbour would be refused by range.
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": data,
+                                            "training": {"weight_decay": 0, "warmup_ratio": 0, "epochs": 1}})
+    assert answer.status_code == 201, answer.text
+    client.post(f"/api/jobs/{answer.json()['id']}/cancel")
+
+
+def test_a_prior_trial_s_epochs_may_be_json_object_keys():
+    # JSON writes an object's keys as text: {"1": 0.8} is epoch 1, in a request and in the stored sweep alike.
+    body = {"base": JOB, "strategy": "tpe", "space": {"p": [0.1, 0.3], "q": [0.2]},
+            "prior": [{"params": {"p": 0.1, "q": 0.2}, "values": [0.8], "intermediate": {"1": 0.7, "2": 0.8}}]}
+    spec = SweepCreate.model_validate(json.loads(json.dumps(body)))
+    assert spec.prior[0].intermediate == {1: 0.7, 2: 0.8}
+    assert SweepCreate.model_validate(spec.model_dump(mode="json")) == spec
+
+
+# --- huge inputs are not echoed ---------------------------------------------------------------------------
+
+HUGE = "m" * 100_000
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/explain", {"text": "a cat", "model": HUGE}, "model"),
+    ("/api/jobs", {**JOB, "model": HUGE}, "model"),
+    ("/api/jobs", {**JOB, "name": HUGE}, "name"),
+    ("/api/jobs", {**JOB, HUGE: 1}, "m" * 200 + "…"),
+    ("/api/sweeps", {"base": JOB, "space": {"p": [HUGE]}}, "space.p.0"),
+])
+def test_a_huge_input_is_refused_without_echoing_it(client, path, body, field):
+    before = counts(client)
+    answer = client.post(path, json=body)
+    refused(client, answer, before, field)
+    assert len(answer.content) < 2_000, len(answer.content)
+
+
+def test_an_unknown_model_within_the_cap_is_still_named(client):
+    answer = client.post("/api/explain", json={"text": "a cat", "model": "m" * 300})
+    assert answer.status_code == 404 and "m" * 300 in answer.json()["detail"]
 
 
 # --- 64-bit integers in paths, query strings and headers --------------------------------------------------
