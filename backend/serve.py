@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Callable, Sequence
 
+from pydantic import ValidationError
+
 from backend.settings import get_settings
 
 WORKER_STOP_SECONDS = 10.0
@@ -35,7 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import uvicorn
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:  # one line per setting, not a traceback
+        for problem in error.errors():
+            print(f"addrop-studio: setting {'.'.join(map(str, problem['loc']))}: "
+                  f"{problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     refusal = open_network_refusal(args.host, settings.api_token, settings.allow_open_network)
     if refusal:
         print(f"addrop-studio: {refusal}", file=sys.stderr)
@@ -102,7 +110,7 @@ class WorkerSupervisor(threading.Thread):
 def open_network_refusal(host: str, token: str | None, allowed: bool) -> str | None:
     """Why the server must not start on ``host``: anyone who reaches a non-loopback address could queue jobs
     and read the workers' disks without a token. None when it may start."""
-    if _is_loopback(host) or token or allowed:
+    if _is_loopback(host) or (token and token.strip()) or allowed:
         return None
     return (f"refusing to serve on {host} without an API token: set ADDROP_API_TOKEN (writes then need it), or "
             "ADDROP_ALLOW_OPEN_NETWORK=true on a trusted network")

@@ -86,6 +86,18 @@ class Settings(StoreSettings):
         "runs per hour of one two-thread worker: benchmarks/worker_layout.py)."
     )
 
+    @field_validator("api_token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        # A client's bearer token is read without surrounding whitespace, so a configured one is too. A token of
+        # whitespace alone is a mistake (a blank line in a .env file), not a secret: it would pass the start-up
+        # check on an open address, so it stops the server instead. An empty one means none, as it always did.
+        if value is None or value == "":
+            return None
+        if not value.strip():
+            raise ValueError("ADDROP_API_TOKEN is only whitespace: set a long random string, or leave it unset")
+        return value.strip()
+
     @field_validator("allowed_hosts")
     @classmethod
     def _host_names(cls, names: list[str]) -> list[str]:

@@ -43,6 +43,30 @@ def test_the_server_refuses_to_start_on_all_interfaces_without_a_token(tmp_path)
     assert "refusing to serve on 0.0.0.0 without an API token" in done.stderr and "ADDROP_API_TOKEN" in done.stderr
 
 
+@pytest.mark.parametrize("token", [" ", "\t\n", "   "])
+def test_a_token_of_whitespace_is_no_token(tmp_path, token):
+    """A blank token would pass the check above, and no client could send it (a bearer token is read without
+    surrounding whitespace): the server refuses to start, on any address, and says why."""
+    assert open_network_refusal("0.0.0.0", token, False) is not None
+    with pytest.raises(ValueError, match="only whitespace"):
+        Settings(data_dir=tmp_path, api_token=token)
+    env = {key: value for key, value in os.environ.items() if key != "ADDROP_ALLOW_OPEN_NETWORK"}
+    done = subprocess.run([sys.executable, "-m", "backend", "--host", "0.0.0.0", "--port", str(free_port())], cwd=ROOT,
+                          env={**env, "ADDROP_DATA_DIR": str(tmp_path), "ADDROP_API_TOKEN": token,
+                               "ADDROP_EMBEDDED_WORKER": "false"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "setting api_token: ADDROP_API_TOKEN is only whitespace" in done.stderr, done.stderr
+
+
+def test_a_token_is_read_without_surrounding_whitespace(tmp_path):
+    settings = Settings(data_dir=tmp_path, api_token=" s3cret\n")
+    assert settings.api_token == "s3cret" and Settings(data_dir=tmp_path, api_token="").api_token is None
+    with TestClient(create_app(settings)) as client:
+        body = {"model": "minilm", "data": {"task": "sst2"}}
+        assert client.post("/api/jobs", json=body, headers={"Authorization": "Bearer s3cret"}).status_code == 422
+        assert client.post("/api/jobs", json=body).status_code == 401
+
+
 def test_compose_requires_a_token_and_closes_local_paths():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     env = compose["x-studio-env"]
