@@ -104,6 +104,12 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
                 description = responses.get("422", {}).get("description", "Validation Error")
                 responses["422"] = {"description": description,
                                     "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}}}
+            for status, response in responses.items():
+                # Every error answer is JSON ({"detail": ...}); FastAPI files a declared error model under the
+                # route's own media type (text/plain for the job log, text/event-stream for events).
+                content = response.get("content", {})
+                if status[:1] in "45" and content and "application/json" not in content:
+                    response["content"] = {"application/json": next(iter(content.values()))}
             if operation.get("requestBody"):
                 for status, description in BODY_REFUSALS.items():
                     responses.setdefault(status, {"description": description, "content": {

@@ -280,6 +280,29 @@ def test_an_unknown_model_within_the_cap_is_still_named(client):
     assert answer.status_code == 404 and "m" * 300 in answer.json()["detail"]
 
 
+# --- error answers are what the document declares ---------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/jobs/{job_id}/log", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/checkpoint",
+                                  "/api/jobs/{job_id}/metrics", "/api/jobs/{job_id}"])
+def test_a_missing_job_is_answered_as_the_document_declares(client, path):
+    operation = client.get("/openapi.json").json()["paths"][path]["get"]
+    declared = operation["responses"]["404"]["content"]
+    answer = client.get(path.format(job_id=BIG - 1))
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].split(";")[0] in declared, (answer.headers["content-type"], declared)
+    assert declared["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorMessage"}
+    assert answer.json() == {"detail": f"there is no job {BIG - 1}"}
+
+
+def test_every_error_answer_is_declared_as_json(client):
+    document = client.get("/openapi.json").json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status[0] in "45":
+                    assert list(response.get("content", {})) == ["application/json"], (method, path, status)
+
+
 # --- 64-bit integers in paths, query strings and headers --------------------------------------------------
 
 PATHS = [
