@@ -1,5 +1,6 @@
-"""Checks on a JSON request body that run before any route parses it: it must be text, and nest arrays and
-objects at most :data:`MAX_JSON_DEPTH` deep.
+"""Checks on a request body that run before any route reads it: its size and the time it takes to arrive
+(:class:`BodyLimits`, every request), and for a JSON body that it is text and nests arrays and objects at most
+:data:`MAX_JSON_DEPTH` deep (:class:`JsonBodyGuard`).
 
 Python's json parser recurses once per array or object: a body nested some thousands deep raises
 RecursionError, and bytes that are not text raise UnicodeDecodeError; FastAPI answers both with an
@@ -11,9 +12,13 @@ undecodable ones, with a 422 that says what is wrong, on every route.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_JSON_DEPTH = 32
@@ -101,3 +106,117 @@ class JsonBodyGuard:
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         ]})
         await send({"type": "http.response.body", "body": body})
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    """What one request's body may be: at most ``max_bytes`` (None: the route counts its own), and whole within
+    ``seconds`` of the request's start."""
+
+    max_bytes: int | None
+    seconds: float
+
+
+class BodyRefused(HTTPException):
+    """A body over its size (413) or slower than its time (408). An HTTPException, so that FastAPI's body
+    parsing passes it on (it turns other errors into a 400) and the app answers it as JSON; the connection then
+    closes, as the rest of the body is never read."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(status_code, detail, headers={"Connection": "close"})
+
+
+def body_too_large(limit: int) -> BodyRefused:
+    """The refusal of a body over ``limit`` bytes."""
+    return BodyRefused(413, f"the request body is larger than this server accepts ({_size(limit)})")
+
+
+def body_too_slow(seconds: float) -> BodyRefused:
+    """The refusal of a body that did not arrive within ``seconds``."""
+    return BodyRefused(408, f"the request body did not arrive within {seconds:g} s; send it at once")
+
+
+def _size(limit: int) -> str:
+    return f"{limit / 2**20:g} MiB" if limit >= 2**20 else f"{limit / 2**10:g} KiB" if limit >= 2**10 else f"{limit} bytes"
+
+
+class BodyLimits:
+    """Pure ASGI middleware: every request body is cut off past its rule's size (at once when Content-Length
+    says so) and past its rule's time (a body that never finishes would otherwise hold its connection, and what
+    it sent so far, for good). ``rule`` picks the rule from the request's scope. Only what the app reads is
+    counted, as it reads it: nothing is buffered here."""
+
+    def __init__(self, app: ASGIApp, rule: Callable[[Scope], BodyRule]) -> None:
+        self.app = app
+        self.rule = rule
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rule = self.rule(scope)
+        declared = _content_length(scope)
+        if rule.max_bytes is not None and declared is not None and declared > rule.max_bytes:
+            await _answer(send, body_too_large(rule.max_bytes))
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + rule.seconds
+        received = 0
+        complete = not (declared or _chunked(scope))  # no body to wait for
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received, complete
+            if complete:  # after the body only http.disconnect comes, whenever the client leaves: no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise body_too_slow(rule.seconds) from None
+            if message["type"] != "http.request":
+                complete = True
+                return message
+            received += len(message.get("body", b""))
+            if rule.max_bytes is not None and received > rule.max_bytes:
+                raise body_too_large(rule.max_bytes)
+            complete = not message.get("more_body", False)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                if not complete and not any(name.lower() == b"connection" for name, _ in headers):
+                    # Answered before the body was read (a route that takes none, a 404): to reach a next request
+                    # on this connection the server would read, and drop, the rest of it, however long.
+                    message = {**message, "headers": [*headers, (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watched)
+        except BodyRefused as refusal:  # raised where no exception handler runs (an outer middleware read it)
+            if started:
+                raise
+            await _answer(send, refusal)
+
+
+def _chunked(scope: Scope) -> bool:
+    return any(name == b"transfer-encoding" for name, _ in scope.get("headers", ()))
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+async def _answer(send: Send, refusal: BodyRefused) -> None:
+    body = json.dumps({"detail": refusal.detail}).encode()
+    await send({"type": "http.response.start", "status": refusal.status_code, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]})
+    await send({"type": "http.response.body", "body": body})

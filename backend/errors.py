@@ -12,9 +12,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from backend.schemas.common import LONE_SURROGATE, ValidationProblem
+from backend.schemas.common import LONE_SURROGATE, ErrorMessage, ValidationProblem
 
 PROBLEM_REF = f"#/components/schemas/{ValidationProblem.__name__}"
+MESSAGE_REF = f"#/components/schemas/{ErrorMessage.__name__}"
+# What any request with a body may get (backend.bodies.BodyLimits), whatever its route declares.
+BODY_REFUSALS = {"408": "The request body did not arrive in time", "413": "The request body is too large"}
 
 
 def _location(loc: tuple) -> str:
@@ -52,7 +55,10 @@ def _named_surrogate(item: dict[str, Any]) -> dict[str, Any]:
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """422 with ``detail`` as "field: what is wrong; ..." and the structured ``errors`` beside it."""
-    items = [_named_surrogate(item) for item in error.errors()]
+    # What the request sent comes back in the location (a field's name) and the input: each string of it cut.
+    items = [{**item, "loc": tuple(clipped(part) for part in item.get("loc", ())),
+              **({"input": clipped(item["input"])} if "input" in item else {})}
+             for item in map(_named_surrogate, error.errors())]
     messages = []
     for item in items:
         if item.get("type") == "json_invalid":
@@ -64,6 +70,22 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
     return JSONResponse(status_code=422, content=plain({"detail": "; ".join(messages), "errors": errors}))
 
 
+ECHO_CHARS = 200
+"""The most of one string of the request that an answer echoes; a longer one is cut (with "…")."""
+
+
+def clipped(value: Any) -> Any:
+    """``value`` with every string over :data:`ECHO_CHARS` cut, so that a refusal does not send a huge input
+    (a 100,000-character model name) back to the client."""
+    if isinstance(value, str):
+        return value if len(value) <= ECHO_CHARS else value[:ECHO_CHARS] + "…"
+    if isinstance(value, dict):
+        return {clipped(key): clipped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clipped(item) for item in value]
+    return value
+
+
 def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
     """Rewrite an OpenAPI ``document`` so that every 422 is the :class:`ValidationProblem` the app sends
     (FastAPI declares its own ``HTTPValidationError``, whose ``detail`` is a list)."""
@@ -71,6 +93,7 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
     problem = ValidationProblem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(problem.pop("$defs", {}))
     schemas[ValidationProblem.__name__] = problem
+    schemas.setdefault(ErrorMessage.__name__, ErrorMessage.model_json_schema())
     for item in document.get("paths", {}).values():
         for operation in item.values():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -81,6 +104,16 @@ def declare_problems(document: dict[str, Any]) -> dict[str, Any]:
                 description = responses.get("422", {}).get("description", "Validation Error")
                 responses["422"] = {"description": description,
                                     "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}}}
+            for status, response in responses.items():
+                # Every error answer is JSON ({"detail": ...}); FastAPI files a declared error model under the
+                # route's own media type (text/plain for the job log, text/event-stream for events).
+                content = response.get("content", {})
+                if status[:1] in "45" and content and "application/json" not in content:
+                    response["content"] = {"application/json": next(iter(content.values()))}
+            if operation.get("requestBody"):
+                for status, description in BODY_REFUSALS.items():
+                    responses.setdefault(status, {"description": description, "content": {
+                        "application/json": {"schema": {"$ref": MESSAGE_REF}}}})
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 from transformers import AutoConfig, PretrainedConfig
 
@@ -81,6 +82,8 @@ class JobSpecs:
                             max_eval_samples=config.max_eval_samples, seed=config.seed)
             except DataError as error:
                 raise InvalidJob(f"data: {error}") from None
+            except OSError as error:  # a file it cannot open or a path too long: the reason, not the path
+                raise InvalidJob(f"data: the data files cannot be read on this machine ({_reason(error)})") from None
         values = asdict(config)
         # The worker writes under its own jobs directory (settings.job_dir(id)).
         del values["output_dir"]
@@ -111,7 +114,7 @@ class JobSpecs:
             return {}
         if data.source == "directory":
             directory = self._local_path(data.data_dir or "", "data.data_dir")
-            if not directory.is_dir():
+            if not _probe(directory.is_dir, "data.data_dir"):
                 raise InvalidJob(f"data.data_dir: {directory} is not a directory on this machine")
             return {"data_dir": str(directory)}
         with self.db.session() as session:
@@ -127,7 +130,10 @@ class JobSpecs:
     def _local_path(self, value: str, field: str) -> Path:
         if not self.settings.allow_local_paths:
             raise InvalidJob(f"{field}: this server does not let jobs read local directories; upload files instead")
-        path = Path(value).expanduser()
+        try:
+            path = Path(value).expanduser()
+        except RuntimeError:  # "~name/..." for a user this machine does not have
+            raise InvalidJob(f"{field}: '~' in this path names no user on this machine; give an absolute path") from None
         if not path.is_absolute():
             raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
         return path
@@ -143,7 +149,7 @@ class JobSpecs:
             # The same answer whether the path exists or not, so the API cannot be used to probe the disk.
             raise InvalidJob(f"model: {model!r} is not a model this server can load: use 'minilm' or a Hugging Face "
                              "hub id (this server does not let jobs read local directories)")
-        if Path(source).exists() and source == model:
+        if source == model and _probe(Path(source).exists, "model"):
             self._local_path(model, "model")
         try:
             config = AutoConfig.from_pretrained(source)
@@ -164,6 +170,24 @@ class JobSpecs:
         if live and not any(worker.gpus for worker in live):
             raise InvalidJob(f"training.device: 'cuda', but none of the {len(live)} live job worker(s) has a GPU; "
                              "use 'auto' or 'cpu', or start a worker on a GPU machine")
+
+
+def _probe(check: Callable[[], bool], field: str) -> bool:
+    """``check()``, a look at the disk (``exists``, ``is_dir``) for a path a request gave. Python answers False
+    only for a path that is missing; what else the system refuses (a name over 255 bytes or a path over 4096,
+    no permission, a loop of links) it raises, and that is the request's fault, so :class:`InvalidJob` names
+    ``field`` and the reason (never the path)."""
+    try:
+        return check()
+    except OSError as error:
+        raise InvalidJob(f"{field}: not a path this machine can look up ({_reason(error)})") from None
+    except ValueError:  # a NUL character, which no file name may hold
+        raise InvalidJob(f"{field}: this path contains a NUL character, which no file name may hold") from None
+
+
+def _reason(error: OSError) -> str:
+    # strerror alone: str(error) would add the path (an uploaded file's is under the server's data directory).
+    return error.strerror or type(error).__name__
 
 
 def _looks_local(model: str) -> bool:

@@ -8,19 +8,23 @@ from contextlib import asynccontextmanager, suppress
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import Scope
 
 from addrop import __version__
 from backend import auth, errors
-from backend.bodies import JsonBodyGuard
+from backend.bodies import BodyLimits, BodyRule, JsonBodyGuard
 from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.job_specs import JobSpecs
 from backend.jobs import JobError, JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, models, pages, presets, sweep_pages, sweeps
+from backend.security import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.static import CompressedStaticFiles
 from backend.sweeps import SweepService, advance_periodically
 from backend.timing import ServerTiming
+from backend.uploads import UploadSlots
 from backend.workers import WorkerRegistry
 from frontend import STATIC_DIR
 from jobstore.database import Database
@@ -38,6 +42,9 @@ See, and use, attribution-driven dropout (AD-DROP, NeurIPS 2022) for Hugging Fac
 * **Sweeps**: `POST /api/sweeps` searches p, q (and method, mode, layers) for one base job with Optuna, each
   setting over several seeds beside a baseline twin, as ordinary jobs on the workers.
 """
+
+
+UPLOADS_PATH = "/api/uploads"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -67,7 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(JsonBodyGuard)
+    # Outside the JSON guard, which reads the whole body. An upload counts its own bytes against
+    # upload_max_bytes (backend.routes.jobs, with its own answer) and may take longer to arrive.
+    uploads = BodyRule(None, settings.upload_timeout_seconds)
+    others = BodyRule(settings.body_max_bytes, settings.body_timeout_seconds)
+    app.add_middleware(BodyLimits, rule=lambda scope: uploads if _route_path(scope) == UPLOADS_PATH else others)
     app.add_middleware(ServerTiming)
+    # A request naming another host (DNS rebinding) is refused before anything reads it.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts, www_redirect=False)
+    app.add_middleware(SecurityHeaders)
+    app.state.upload_slots = UploadSlots(settings.upload_concurrency)
     app.state.explainer = Explainer(settings)
     database = Database(settings.resolved_database_url)
     database.migrate()
@@ -92,3 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     auth.install(app, routers)
     return app
+
+
+def _route_path(scope: Scope) -> str:
+    """The request's path below the app's mount point (``root_path``), as the router matches it."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path

@@ -16,6 +16,8 @@ import threading
 import time
 from typing import Callable, Sequence
 
+from pydantic import ValidationError
+
 from backend.settings import get_settings
 
 WORKER_STOP_SECONDS = 10.0
@@ -35,11 +37,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import uvicorn
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:  # one line per setting, not a traceback
+        for problem in error.errors():
+            print(f"addrop-studio: setting {'.'.join(map(str, problem['loc']))}: "
+                  f"{problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     refusal = open_network_refusal(args.host, settings.api_token, settings.allow_open_network)
     if refusal:
         print(f"addrop-studio: {refusal}", file=sys.stderr)
         return 2
+    warning = host_names_warning(args.host, settings.allowed_hosts)
+    if warning:
+        print(f"addrop-studio: {warning}", file=sys.stderr)
     # uvicorn re-raises SIGTERM once it has shut down; with Python's default action the process would
     # die there without running the ``finally`` below and the worker would be orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -99,14 +110,26 @@ class WorkerSupervisor(threading.Thread):
 def open_network_refusal(host: str, token: str | None, allowed: bool) -> str | None:
     """Why the server must not start on ``host``: anyone who reaches a non-loopback address could queue jobs
     and read the workers' disks without a token. None when it may start."""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if loopback or token or allowed:
+    if _is_loopback(host) or (token and token.strip()) or allowed:
         return None
     return (f"refusing to serve on {host} without an API token: set ADDROP_API_TOKEN (writes then need it), or "
             "ADDROP_ALLOW_OPEN_NETWORK=true on a trusted network")
+
+
+def host_names_warning(host: str, allowed_hosts: list[str]) -> str | None:
+    """What to tell whoever serves on a non-loopback ``host`` while the app answers loopback names only: every
+    client elsewhere would get a 400 for its Host header. None when there is nothing to say."""
+    if _is_loopback(host) or not all(_is_loopback(name.strip("[]")) for name in allowed_hosts):
+        return None
+    return (f"serving on {host}, but only requests to {', '.join(allowed_hosts)} are answered: set "
+            "ADDROP_ALLOWED_HOSTS to the names clients use for this server (a JSON list)")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -3,10 +3,11 @@ pydantic-settings object (environment prefix ``ADDROP_``)."""
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from jobstore.settings import StoreSettings
 
@@ -20,6 +21,11 @@ class Settings(StoreSettings):
     )
     allow_open_network: bool = Field(
         False, description="Serve on a non-loopback address without api_token (only on a trusted network)."
+    )
+    allowed_hosts: list[str] = Field(
+        ["localhost", "127.0.0.1", "[::1]"], min_length=1,
+        description="Host names (the Host header) the server answers; any other gets a 400, so that a web page "
+        "cannot reach the server through DNS rebinding. '*.example.org' takes its subdomains, '*' any name."
     )
 
     models: list[str] = Field(
@@ -43,7 +49,23 @@ class Settings(StoreSettings):
         "a p/q redraw took 170 ms at 2 where it took 10 ms at 1 on a loaded 2-core machine."
     )
 
+    body_max_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest request body outside uploads (explain, job and sweep requests are a "
+        "few KiB); a larger one is refused (413) as soon as it passes the cap, before it is parsed."
+    )
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a request body outside uploads may take to arrive; a slower one is "
+        "refused (408) and its connection closed."
+    )
     upload_max_bytes: int = Field(50 * 1024 * 1024, gt=0, description="Largest data file a user may upload.")
+    upload_timeout_seconds: float = Field(
+        600.0, gt=0, description="How long an upload's body may take to arrive (50 MiB in 600 s is 85 KiB/s); a "
+        "slower one is refused (408)."
+    )
+    upload_concurrency: int = Field(
+        4, ge=1, description="Uploads received at once; each spills up to upload_max_bytes to temporary disk while "
+        "it streams in. One more is refused (503, Retry-After)."
+    )
     upload_max_columns: int = Field(
         256, ge=1, description="Most columns an uploaded data file may have (its answer lists each one's values)."
     )
@@ -63,6 +85,32 @@ class Settings(StoreSettings):
         "than one, each trains with its share of the cores (on a 2-core CPU two one-thread workers ran 1.21x the "
         "runs per hour of one two-thread worker: benchmarks/worker_layout.py)."
     )
+
+    @field_validator("api_token")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        # A client's bearer token is read without surrounding whitespace, so a configured one is too. A token of
+        # whitespace alone is a mistake (a blank line in a .env file), not a secret: it would pass the start-up
+        # check on an open address, so it stops the server instead. An empty one means none, as it always did.
+        if value is None or value == "":
+            return None
+        if not value.strip():
+            raise ValueError("ADDROP_API_TOKEN is only whitespace: set a long random string, or leave it unset")
+        return value.strip()
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, names: list[str]) -> list[str]:
+        # The Host header brackets an IPv6 address ("[::1]:8000"); Starlette compares the name so bracketed.
+        cleaned = []
+        for name in (name.strip().lower() for name in names):
+            try:
+                cleaned.append(f"[{name}]" if ipaddress.ip_address(name).version == 6 else name)
+            except ValueError:
+                cleaned.append(name)
+        if "" in cleaned:
+            raise ValueError("a host name is empty")
+        return cleaned
 
     @property
     def uploads_dir(self) -> Path:

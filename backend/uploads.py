@@ -35,6 +35,27 @@ class UploadRejected(JobError):
         self.status_code = status_code
 
 
+class UploadSlots:
+    """How many uploads are received at once: each spools up to ``upload_max_bytes`` to temporary disk while it
+    streams in (Starlette's multipart parser), so the cap bounds that disk. Only the event loop's thread takes
+    and gives slots, so a counter needs no lock."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.taken = 0
+
+    def take(self) -> bool:
+        """Take a slot; False when all are taken."""
+        if self.taken >= self.size:
+            return False
+        self.taken += 1
+        return True
+
+    def give(self) -> None:
+        """Give a slot back."""
+        self.taken -= 1
+
+
 def store_upload(settings: Settings, db: Database, filename: str, source: BinaryIO) -> UploadOut:
     """Copy ``source`` into the uploads directory (at most ``upload_max_bytes``), parse it with the
     training code's reader, and record it; a rejected file leaves nothing behind."""

@@ -76,8 +76,11 @@ def running_server(env: dict[str, str], timeout: float = 90.0) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page(width: int = 1600, height: int = 1200):
-    """A page in headless Debian Chromium driven by Playwright; JavaScript errors fail the test."""
+def chromium_page(width: int = 1600, height: int = 1200, bypass_csp: bool = True):
+    """A page in headless Debian Chromium driven by Playwright; JavaScript errors fail the test. The app's
+    Content-Security-Policy is bypassed unless ``bypass_csp`` is False: Playwright's wait_for_function evaluates
+    its predicate with eval inside the page, which the policy refuses (test_page_policy_browser.py runs the
+    pages under it)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install it with 'apt-get install -y chromium' (scripts/test.sh does)")
     from playwright.sync_api import sync_playwright
@@ -86,7 +89,7 @@ def chromium_page(width: int = 1600, height: int = 1200):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
+            page = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=bypass_csp)
             page.on("pageerror", lambda error: errors.append(str(error)))
             yield page
         finally:

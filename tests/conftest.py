@@ -6,6 +6,9 @@ import os
 # Nothing in the tests may reach the network; the Hub client reads this at import time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The app answers only its configured host names (loopback ones by default); Starlette's TestClient says
+# "testserver", and the tests' httpx ASGI clients "test". Tests of the default remove this.
+os.environ.setdefault("ADDROP_ALLOWED_HOSTS", '["localhost", "127.0.0.1", "[::1]", "testserver", "test"]')
 
 from pathlib import Path  # noqa: E402
 

@@ -181,6 +181,180 @@ def test_summarizing_a_file_holds_one_row_at_a_time(tmp_path, name):
     assert peak < (2.5 if name.endswith(".json") else 0.5) * size + 3 * 2**20, (peak, size)
 
 
+# --- request bodies ---------------------------------------------------------------------------------------
+
+BODY_CAP = 64 * 1024
+CHUNK = 16 * 1024
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory):
+    """An app whose request bodies may be BODY_CAP bytes and take a second (uploads: CAP, and two seconds)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("limited"), models=["minilm"], upload_max_bytes=CAP,
+                        body_max_bytes=BODY_CAP, body_timeout_seconds=1, upload_timeout_seconds=2)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+class Body:
+    """A request body that streams ``total`` bytes of a JSON string in CHUNK pieces (``pause`` seconds apart,
+    or waiting for ``hold`` before the rest), counting what the server took."""
+
+    def __init__(self, total: int, pause: float = 0.0, hold: asyncio.Event | None = None,
+                 head: bytes = b'{"text": "', tail: bytes = b'"}') -> None:
+        self.total, self.pause, self.hold, self.head, self.tail = total, pause, hold, head, tail
+        self.sent = 0
+
+    async def __aiter__(self):
+        yield self.head
+        if self.hold is not None:
+            await self.hold.wait()
+        while self.sent < self.total:
+            await asyncio.sleep(self.pause)
+            self.sent += CHUNK
+            yield b"a" * CHUNK
+        yield self.tail
+
+
+async def asgi(app, path: str, body: Body, content_type: str = "application/json",
+               length: int | None = None) -> httpx.Response:
+    """POST ``body`` to ``app`` in-process; with ``length``, a Content-Length header instead of chunks. A request
+    the app holds for 20 s fails the test (it would wait for good)."""
+    headers = {"Content-Type": content_type, **({"Content-Length": str(length)} if length is not None else {})}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as http:
+        return await asyncio.wait_for(http.post(path, content=body, headers=headers), 20)
+
+
+BODY_ROUTES = [("/api/explain", "application/json"), ("/api/jobs", "application/json"),
+               ("/api/sweeps", "application/json"), ("/api/explain", "text/plain"), ("/api/jobs", "text/plain")]
+
+
+@pytest.mark.parametrize(("path", "content_type"), BODY_ROUTES)
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_body_over_the_cap_is_refused_without_reading_it(limited, path, content_type, declared):
+    """256 times the cap sent to a route that takes a few KiB: refused at once when Content-Length says so,
+    else as soon as the body passes the cap; the server never holds more than the cap and one chunk."""
+    before = stored(limited)
+    body = Body(256 * BODY_CAP)
+    answer = asyncio.run(asgi(limited.app, path, body, content_type, length=256 * BODY_CAP if declared else None))
+    assert answer.status_code == 413, answer.text[:300]
+    assert answer.json()["detail"] == "the request body is larger than this server accepts (64 KiB)"
+    assert answer.headers["connection"] == "close"
+    assert body.sent <= (0 if declared else BODY_CAP + CHUNK), body.sent
+    assert stored(limited) == before
+
+
+@pytest.mark.parametrize("path", ["/api/jobs/1/cancel", "/api/health", "/api/no-such-route"])
+def test_a_body_a_route_never_reads_closes_the_connection(limited, path):
+    """A route that takes no body answers without reading it; the connection then closes, or the server would
+    read (and drop) the rest of the body, however long, to reach the next request on it."""
+    body = Body(256 * BODY_CAP)
+    answer = asyncio.run(asgi(limited.app, path, body, "text/plain"))
+    assert answer.status_code in (404, 405), answer.text[:300]
+    assert answer.headers["connection"] == "close" and body.sent == 0
+
+
+def test_a_request_without_a_body_keeps_its_connection(limited):
+    assert "connection" not in limited.get("/api/health").headers
+
+
+def test_a_body_at_the_cap_is_read(limited):
+    head, tail = b'{"text": "', b'"}'
+    text = b"a" * (BODY_CAP - len(head) - len(tail))
+    answer = limited.post("/api/explain", content=head + text + tail, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422 and "the limit is 2000" in answer.json()["detail"], answer.text[:300]
+
+
+@pytest.mark.parametrize(("path", "content_type", "seconds"), [
+    ("/api/explain", "application/json", 1), ("/api/jobs", "application/json", 1), ("/api/jobs", "text/plain", 1),
+    ("/api/uploads", "multipart/form-data; boundary=b", 2),
+])
+def test_a_body_that_never_finishes_is_refused_in_time(limited, path, content_type, seconds):
+    before = stored(limited)
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\ntext,label\r\n'
+    body = Body(BODY_CAP, hold=asyncio.Event(), head=head if "multipart" in content_type else b'{"text": "')
+    started = time.monotonic()
+    answer = asyncio.run(asgi(limited.app, path, body, content_type))
+    waited = time.monotonic() - started
+    assert answer.status_code == 408, answer.text[:300]
+    assert answer.json()["detail"] == f"the request body did not arrive within {seconds} s; send it at once"
+    assert answer.headers["connection"] == "close"
+    assert seconds <= waited < seconds + 5, waited
+    assert stored(limited) == before
+
+
+def test_a_slow_body_is_refused_at_its_deadline_however_it_trickles(limited):
+    """A chunk every 0.4 s never leaves the connection idle for long; the body as a whole has one second."""
+    body = Body(3 * CHUNK, pause=0.4)
+    answer = asyncio.run(asgi(limited.app, "/api/explain", body))
+    assert answer.status_code == 408, answer.text[:300]
+    assert body.sent < BODY_CAP
+
+
+def test_a_real_server_answers_a_stalled_body_and_closes_the_connection(limited):
+    """Over TCP (uvicorn): a request whose body stops half-way gets its 408 and the connection closes, where it
+    was held open for good."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(limited.app, host="127.0.0.1", port=port, lifespan="off",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as connection:
+            connection.sendall(b"POST /api/explain HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                               b'Content-Length: 100\r\n\r\n{"text": "a')
+            received = b""
+            while chunk := connection.recv(65536):  # until the server closes (a timeout fails the test)
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 408 "), received[:200]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def test_uploads_received_at_once_are_capped(tmp_path):
+    """Each upload spills to temporary disk while it streams in: past ``upload_concurrency`` at once the next
+    is refused before its body is read, and a slot is free again once an upload ends, however it ends."""
+    app = create_app(Settings(data_dir=tmp_path, upload_concurrency=2))
+    head = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\ntext,label\r\n'
+    multipart = "multipart/form-data; boundary=b"
+
+    async def scenario():
+        hold = asyncio.Event()
+        held = [Body(CHUNK, hold=hold, head=head, tail=b",1\r\n--b--\r\n") for _ in range(2)]
+        uploads = [asyncio.create_task(asgi(app, "/api/uploads", body, multipart)) for body in held]
+        while app.state.upload_slots.taken < 2:
+            await asyncio.sleep(0.01)
+        third = Body(CHUNK, head=head, tail=b",1\r\n--b--\r\n")
+        refused = await asgi(app, "/api/uploads", third, multipart)
+        hold.set()
+        return refused, third, await asyncio.gather(*uploads)
+
+    refused, third, answers = asyncio.run(scenario())
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "5", refused.text
+    assert refused.json()["detail"] == "this server is receiving 2 other uploads; try again in 5 s"
+    assert third.sent == 0
+    assert [answer.status_code for answer in answers] == [201, 201], [a.text for a in answers]
+    again = asyncio.run(asgi(app, "/api/uploads", Body(CHUNK, head=head, tail=b",1\r\n--b--\r\n"), multipart))
+    assert again.status_code == 201 and app.state.upload_slots.taken == 0
+
+
+def test_every_operation_with_a_body_declares_the_body_refusals(limited):
+    document = limited.app.openapi()
+    with_body = [(path, operation) for path, item in document["paths"].items() for operation in item.values()
+                 if "requestBody" in operation]
+    assert len(with_body) >= 4
+    for path, operation in with_body:
+        for status in ("408", "413"):
+            schema = operation["responses"][status]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorMessage"}, (path, status)
+
+
 # --- explain ----------------------------------------------------------------------------------------------
 
 WORKERS, QUEUE = 2, 3

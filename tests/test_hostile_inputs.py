@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from backend.main import create_app
 from backend.settings import Settings
+from backend.schemas.sweeps import SweepCreate
 from jobstore.orm import Job, Sweep, Upload
 
 BIG = 2**63  # one more than the largest 64-bit row id
@@ -106,7 +107,8 @@ NON_FINITE = [
 def test_non_finite_numbers_are_refused_by_name(client, path, body, field):
     before = counts(client)
     detail = refused(client, post_raw(client, path, body), before, field)
-    assert "finite" in detail or "is not in the space" in detail, detail
+    # a count (seed, steps, samples) takes JSON integers only, which NaN and 1e400 are not
+    assert "finite" in detail or "valid integer" in detail or "is not in the space" in detail, detail
 
 
 # --- lone surrogates --------------------------------------------------------------------------------------
@@ -158,6 +160,147 @@ def test_surrogate_pairs_are_ordinary_text(client, job_id, sst2_dir):
     answer = client.post("/api/jobs", json={"name": "smile \U0001F600", "model": "minilm", "data": data})
     assert answer.status_code == 201 and answer.json()["name"] == "smile \U0001F600"
     client.post(f"/api/jobs/{answer.json()['id']}/cancel")
+
+
+# --- names the file system cannot hold -------------------------------------------------------------------
+
+# Linux holds a path part of at most 255 bytes (NAME_MAX) and a path of at most 4096 (PATH_MAX); past them a look
+# at the disk raises "File name too long" where a missing path gives False.
+NAME_MAX = 255
+
+
+def path_requests(value: str, sst2_dir) -> list[tuple[str, str, dict | None, str]]:
+    """Every request that looks ``value`` up on the disk, as (method, url, body, the field its answer names)."""
+    job = {"model": value, "data": {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}}
+    directory = {"model": "minilm", "data": {"source": "directory", "task": "sst2", "data_dir": "/tmp/" + value}}
+    return [
+        ("POST", "/api/jobs", job, "model"),
+        ("POST", "/api/jobs", directory, "data.data_dir"),
+        ("POST", "/api/sweeps", {"base": job}, "model"),
+        ("POST", "/api/sweeps", {"base": directory}, "data.data_dir"),
+        ("GET", "/api/presets/authors?task=cola&model=" + value, None, "model"),
+    ]
+
+
+@pytest.mark.parametrize("length", [NAME_MAX, NAME_MAX + 1, 5_000])
+@pytest.mark.parametrize("char", ["m", "\u00e9"])  # one byte in UTF-8, and two
+def test_path_parts_too_long_for_the_file_system_are_refused_by_name(client, sst2_dir, length, char):
+    value = char * length
+    for method, url, body, field in path_requests(value, sst2_dir):
+        before = counts(client)
+        detail = refused(client, client.request(method, url, json=body), before, field)
+        capped = field == "model" and length > 500  # the schema caps a model name at 500 characters
+        if len(value.encode()) > NAME_MAX and not capped:
+            assert "File name too long" in detail, (url, detail)
+            assert value not in detail, url  # the reason, not the path
+
+
+def test_a_path_longer_than_the_system_allows_is_refused_by_name(client):
+    deep = "/" + "/".join(["p" * 200] * 25)  # every part fits; the whole is over 4096 bytes
+    before = counts(client)
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": {"source": "directory", "task": "sst2",
+                                                                         "data_dir": deep}})
+    assert "File name too long" in refused(client, answer, before, "data.data_dir")
+
+
+def test_a_home_directory_of_no_user_is_refused_by_name(client):
+    before = counts(client)
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": {"source": "directory", "task": "sst2",
+                                                                         "data_dir": "~no-such-user-here/glue"}})
+    assert "names no user" in refused(client, answer, before, "data.data_dir")
+
+
+# --- one strictness for every request body ---------------------------------------------------------------
+
+JOB = {"model": "minilm", "data": {"task": "sst2"}}
+LOOSE = [  # a number as a string, a boolean as a string, a count as a float, and a field the schema lacks
+    ("/api/explain", {"text": "a cat", "p": "0.3"}, "p"),
+    ("/api/explain", {"text": "a cat", "seed": "1"}, "seed"),
+    ("/api/explain", {"text": "a cat", "steps": 2.0, "method": "IGA"}, "steps"),
+    ("/api/explain", {"text": "a cat", "layers": ["0"]}, "layers.0"),
+    ("/api/explain", {"text": "a cat", "colour": "red"}, "colour"),
+    ("/api/jobs", {**JOB, "addrop": {"p": "0.3"}}, "addrop.p"),
+    ("/api/jobs", {**JOB, "addrop": {"enabled": "yes"}}, "addrop.enabled"),
+    ("/api/jobs", {**JOB, "training": {"epochs": "3"}}, "training.epochs"),
+    ("/api/jobs", {**JOB, "training": {"epochs": 3.0}}, "training.epochs"),
+    ("/api/jobs", {**JOB, "colour": "red"}, "colour"),
+    ("/api/sweeps", {"base": JOB, "space": {"p": ["0.3"]}}, "space.p.0"),
+    ("/api/sweeps", {"base": JOB, "seeds": ["42"]}, "seeds.0"),
+    ("/api/sweeps", {"base": JOB, "baseline": "false"}, "baseline"),
+    ("/api/sweeps", {"base": {**JOB, "training": {"batch_size": 16.0}}}, "base.training.batch_size"),
+    ("/api/sweeps", {"base": JOB, "colour": "red"}, "colour"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), LOOSE)
+def test_every_request_body_is_held_to_one_strictness(client, path, body, field):
+    before = counts(client)
+    refused(client, client.post(path, json=body), before, f"{field}: ")
+
+
+def test_json_numbers_still_fill_every_numeric_field(client, sst2_dir):
+    # An integer is a number: 0 is a weight decay, 1 a learning rate's upper neighbour would be refused by range.
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+    answer = client.post("/api/jobs", json={"model": "minilm", "data": data,
+                                            "training": {"weight_decay": 0, "warmup_ratio": 0, "epochs": 1}})
+    assert answer.status_code == 201, answer.text
+    client.post(f"/api/jobs/{answer.json()['id']}/cancel")
+
+
+def test_a_prior_trial_s_epochs_may_be_json_object_keys():
+    # JSON writes an object's keys as text: {"1": 0.8} is epoch 1, in a request and in the stored sweep alike.
+    body = {"base": JOB, "strategy": "tpe", "space": {"p": [0.1, 0.3], "q": [0.2]},
+            "prior": [{"params": {"p": 0.1, "q": 0.2}, "values": [0.8], "intermediate": {"1": 0.7, "2": 0.8}}]}
+    spec = SweepCreate.model_validate(json.loads(json.dumps(body)))
+    assert spec.prior[0].intermediate == {1: 0.7, 2: 0.8}
+    assert SweepCreate.model_validate(spec.model_dump(mode="json")) == spec
+
+
+# --- huge inputs are not echoed ---------------------------------------------------------------------------
+
+HUGE = "m" * 100_000
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/explain", {"text": "a cat", "model": HUGE}, "model"),
+    ("/api/jobs", {**JOB, "model": HUGE}, "model"),
+    ("/api/jobs", {**JOB, "name": HUGE}, "name"),
+    ("/api/jobs", {**JOB, HUGE: 1}, "m" * 200 + "…"),
+    ("/api/sweeps", {"base": JOB, "space": {"p": [HUGE]}}, "space.p.0"),
+])
+def test_a_huge_input_is_refused_without_echoing_it(client, path, body, field):
+    before = counts(client)
+    answer = client.post(path, json=body)
+    refused(client, answer, before, field)
+    assert len(answer.content) < 2_000, len(answer.content)
+
+
+def test_an_unknown_model_within_the_cap_is_still_named(client):
+    answer = client.post("/api/explain", json={"text": "a cat", "model": "m" * 300})
+    assert answer.status_code == 404 and "m" * 300 in answer.json()["detail"]
+
+
+# --- error answers are what the document declares ---------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/api/jobs/{job_id}/log", "/api/jobs/{job_id}/events", "/api/jobs/{job_id}/checkpoint",
+                                  "/api/jobs/{job_id}/metrics", "/api/jobs/{job_id}"])
+def test_a_missing_job_is_answered_as_the_document_declares(client, path):
+    operation = client.get("/openapi.json").json()["paths"][path]["get"]
+    declared = operation["responses"]["404"]["content"]
+    answer = client.get(path.format(job_id=BIG - 1))
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].split(";")[0] in declared, (answer.headers["content-type"], declared)
+    assert declared["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorMessage"}
+    assert answer.json() == {"detail": f"there is no job {BIG - 1}"}
+
+
+def test_every_error_answer_is_declared_as_json(client):
+    document = client.get("/openapi.json").json()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status[0] in "45":
+                    assert list(response.get("content", {})) == ["application/json"], (method, path, status)
 
 
 # --- 64-bit integers in paths, query strings and headers --------------------------------------------------

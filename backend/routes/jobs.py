@@ -25,6 +25,7 @@ from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, stor
 router = APIRouter(prefix="/api", tags=["jobs"])
 JOB_ERRORS = {404: {"model": ErrorMessage, "description": "No such job"}}
 WRITE_ERRORS = {401: {"model": ErrorMessage, "description": "API token missing or wrong"}}
+UPLOAD_RETRY_SECONDS = 5
 
 
 async def job_error(request: Request, error: JobError) -> JSONResponse:
@@ -36,8 +37,10 @@ async def job_error(request: Request, error: JobError) -> JSONResponse:
     "/uploads", status_code=201, response_model=UploadOut, dependencies=[Depends(require_token)],
     summary="Upload a data file",
     responses={**WRITE_ERRORS, 400: {"model": ErrorMessage, "description": "Malformed multipart body"},
+               408: {"model": ErrorMessage, "description": "The body did not arrive in time"},
                413: {"model": ErrorMessage}, 415: {"model": ErrorMessage},
-               422: {"model": ValidationProblem}},
+               422: {"model": ValidationProblem},
+               503: {"model": ErrorMessage, "description": "Too many uploads at once (then with Retry-After)"}},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["file"],
         "properties": {"file": {"type": "string", "format": "binary", "description": "CSV, TSV, JSONL or JSON"}},
@@ -47,6 +50,19 @@ async def upload(request: Request, settings: Settings = Depends(get_settings),
                  service: JobService = Depends(get_jobs)) -> UploadOut:
     """Store a CSV/TSV/JSONL/JSON file (multipart field ``file``) for ``data.source = "upload"``; the answer
     lists its columns, row count and each column's distinct values, for mapping them."""
+    slots = request.app.state.upload_slots
+    if not slots.take():
+        # Refused before its body is read, which is what would spill to temporary disk.
+        return JSONResponse(status_code=503, headers={"Retry-After": str(UPLOAD_RETRY_SECONDS), "Connection": "close"},
+                            content={"detail": f"this server is receiving {slots.size} other uploads; try again in "
+                                               f"{UPLOAD_RETRY_SECONDS} s"})
+    try:
+        return await _receive_upload(request, settings, service)
+    finally:
+        slots.give()
+
+
+async def _receive_upload(request: Request, settings: Settings, service: JobService) -> UploadOut | JSONResponse:
     length = request.headers.get("content-length", "")
     try:
         if length.isdigit() and int(length) > settings.upload_max_bytes + ENVELOPE_BYTES:

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from addrop.presets import PRESET_TASKS, PRESETS, catalog
 from backend.deps import get_jobs
 from backend.jobs import InvalidJob, JobNotFound, JobService
-from backend.schemas.common import ErrorMessage, Text
+from backend.schemas.common import MAX_MODEL_CHARS, ErrorMessage, Text
 from backend.schemas.presets import PresetInfo, PresetOut
 
 router = APIRouter(prefix="/api", tags=["presets"])
@@ -24,7 +24,7 @@ def list_presets() -> list[PresetInfo]:
             responses={404: {"model": ErrorMessage, "description": "No such preset"},
                        422: {"model": ErrorMessage, "description": "Task not covered, or model unknown"}})
 async def get_preset(name: str = Path(max_length=50), task: Text = Query(max_length=100),
-                     model: Text = Query("minilm", min_length=1, max_length=500),
+                     model: Text = Query("minilm", min_length=1, max_length=MAX_MODEL_CHARS),
                      jobs: JobService = Depends(get_jobs)) -> PresetOut:
     """The preset's training and AD-DROP values for ``task``, its masked layers resolved for ``model``
     (every layer of the model where the preset masks all), and a line per value saying where it comes from."""

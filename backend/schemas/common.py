@@ -3,11 +3,23 @@
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 MAX_ROW_ID = 2**63 - 1
 """The largest id (and offset) a database's signed 64-bit integer holds."""
+
+MAX_MODEL_CHARS = 500
+"""The longest model name a request may give (hub ids are at most 96 characters; a directory a few hundred)."""
+
+
+class StrictRequest(BaseModel):
+    """The one strictness of every request body the API reads (explain, jobs, sweeps): an unknown or misspelt
+    field is an error, not a silently ignored default; a number must be a JSON number and a boolean a JSON
+    boolean ("0.3" and "yes" are not, nor 3.0 for a count); NaN and infinity (which Python's json reads; 1e400
+    is infinity by then) are no setting."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class ErrorMessage(BaseModel):

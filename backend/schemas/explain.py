@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from addrop.streams import MAX_SEED
-from backend.schemas.common import AttributionMethod, Text
+from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictRequest, Text
 
 Quantity = Literal["attention", "attribution", "candidate", "dropped"]
 QUANTITIES: tuple[str, ...] = ("attention", "attribution", "candidate", "dropped")
@@ -22,12 +22,10 @@ class EncodedArray(BaseModel):
     data: str = Field(description="base64 of the raw bytes")
 
 
-class ExplainRequest(BaseModel):
+class ExplainRequest(StrictRequest):
     """One input (pair) and the AD-DROP settings to explain it with."""
 
-    # NaN and infinity (which Python's json reads; 1e400 is infinity by then) are no setting.
     model_config = ConfigDict(
-        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -49,7 +47,7 @@ class ExplainRequest(BaseModel):
 
     text: Text = Field(description="The sentence (first sentence of a pair).")
     text_pair: Text | None = Field(None, description="Second sentence, for pair tasks.")
-    model: Text = Field("minilm", description="A name from GET /api/models.")
+    model: Text = Field("minilm", min_length=1, max_length=MAX_MODEL_CHARS, description="A name from GET /api/models.")
     method: AttributionMethod = Field("GA", description="Attribution method.")
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
     p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")

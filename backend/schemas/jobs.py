@@ -8,18 +8,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from addrop.tasks import TaskKind
-from backend.schemas.common import AttributionMethod, Text
+from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictRequest, Text
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "pruned"]
 
 
-class _Strict(BaseModel):
-    # A misspelt hyper-parameter must be an error, not a silently ignored default; NaN and infinity (which
-    # Python's json reads) are no setting, and 1e400 is infinity by then.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-class DataSpec(_Strict):
+class DataSpec(StrictRequest):
     """Where the data comes from and, for your own files, which columns hold what."""
 
     source: Literal["hub", "directory", "upload"] = Field(
@@ -49,7 +43,7 @@ class DataSpec(_Strict):
         return self
 
 
-class TrainingSpec(_Strict):
+class TrainingSpec(StrictRequest):
     """Optimisation settings (defaults: the paper's BERT-base setting)."""
 
     learning_rate: float = Field(2e-5, gt=0, lt=1)
@@ -79,7 +73,7 @@ class TrainingSpec(_Strict):
         return value
 
 
-class ADDropSpec(_Strict):
+class ADDropSpec(StrictRequest):
     """AD-DROP settings (defaults: the authors' GA, layer 0, p=0.3, q=0.2, cross-tuning)."""
 
     enabled: bool = Field(True, description="False: the plain fine-tuning baseline.")
@@ -101,12 +95,10 @@ class ADDropSpec(_Strict):
         return sorted(value)
 
 
-class JobCreate(_Strict):
+class JobCreate(StrictRequest):
     """A fine-tuning job: model, data and hyper-parameters; everything is checked before it is queued."""
 
     model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -121,7 +113,7 @@ class JobCreate(_Strict):
     )
 
     name: Text | None = Field(None, max_length=200, description="Shown in lists; default: task and setting.")
-    model: Text = Field("minilm", min_length=1, max_length=500, description="Hub id, a directory on the workers, "
+    model: Text = Field("minilm", min_length=1, max_length=MAX_MODEL_CHARS, description="Hub id, a directory on the workers, "
                        "or 'minilm' (bundled MiniLM-L6-H384).")
     data: DataSpec
     training: TrainingSpec = TrainingSpec()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
-from backend.schemas.common import AttributionMethod, Text
-from backend.schemas.jobs import ADDropSpec, JobCreate, _Strict
+from backend.schemas.common import AttributionMethod, StrictRequest, Text
+from backend.schemas.jobs import ADDropSpec, JobCreate
 
 SweepState = Literal["running", "succeeded", "cancelled"]
 TrialState = Literal["queued", "running", "complete", "pruned", "failed", "cancelled"]
@@ -22,7 +22,7 @@ def _distinct(values: list, what: str) -> list:
     return values
 
 
-class SearchSpace(_Strict):
+class SearchSpace(StrictRequest):
     """The settings a sweep tries: every combination for a grid, a sample of them for an adaptive search.
     A list of one value fixes that setting."""
 
@@ -75,7 +75,7 @@ class SearchSpace(_Strict):
         self.layers = self.layers or [sorted(addrop.layers)]
 
 
-class Pruning(_Strict):
+class Pruning(StrictRequest):
     """Stopping trials whose per-epoch dev metric is clearly behind the others' at the same epoch."""
 
     kind: Literal["none", "median", "percentile"] = Field(
@@ -88,14 +88,16 @@ class Pruning(_Strict):
     startup_trials: int = Field(4, ge=0, le=1000, description="Trials that finish before any is stopped.")
 
 
-class PriorTrial(_Strict):
+class PriorTrial(StrictRequest):
     """A setting already run elsewhere (e.g. by an earlier sweep that was stopped): the search counts it, learns
     from it and never runs it again."""
 
     params: dict[str, Any] = Field(description="p and q, and method, mode and layers where the space lists several.")
     values: list[float] = Field(min_length=1, max_length=10, description="Its runs' best dev metrics.")
     state: Literal["complete", "pruned"] = "complete"
-    intermediate: dict[int, float] = Field({}, max_length=1000, description="Dev metric per epoch (for pruning).")
+    # An epoch is an object key, which JSON writes as text ("3"): the one place a number may come as a string.
+    intermediate: dict[Annotated[int, Strict(False)], float] = Field(
+        {}, max_length=1000, description="Dev metric per epoch (for pruning).")
 
     @field_validator("intermediate")
     @classmethod
@@ -107,11 +109,10 @@ class PriorTrial(_Strict):
         return values
 
 
-class SweepCreate(_Strict):
+class SweepCreate(StrictRequest):
     """A sweep: the base job, the settings to try, the seeds every setting runs with, and the search."""
 
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={"examples": [{
             "name": "rte p x q",
             "base": {"model": "minilm", "data": {"source": "directory", "task": "rte", "data_dir": "/data/glue/rte"},
