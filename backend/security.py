@@ -7,9 +7,11 @@ can make the visitor's browser send requests to the app, same-origin as far as t
 still say ``Host: attacker.example``. Without the check such a page could submit jobs that read local
 directories on a loopback server without a token (the default).
 
-A page's policy allows scripts from the app itself and, of the inline ones, exactly those in the page (by
-their SHA-256, read from the page as it goes out: the import map, Swagger UI's start-up script), so an
-injected script does not run; styles may be inline (Plotly.js and the templates set style attributes).
+A page's policy allows scripts from the app itself and, of the inline ones, only the page's import map (by its
+SHA-256, read from the page as it goes out): the templates run no other inline code (their JSON data blocks are
+not executed), so a script injected into a page does not run, whatever its text. The API documentation pages,
+whose HTML holds no request data, set their own policy with the hashes of their start-up scripts
+(:func:`documentation_policy`); styles may be inline (Plotly.js and the templates set style attributes).
 """
 
 from __future__ import annotations
@@ -26,13 +28,27 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 POLICY = ("default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
           "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self' data: blob:; "
           "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
-# An inline script: a <script> element without a src attribute, and its text exactly as the browser hashes it.
-_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+# An inline script: a <script> element without a src attribute (its attributes, and its text exactly as the
+# browser hashes it).
+_INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc\s*=)([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_IMPORT_MAP = re.compile(r"""\btype\s*=\s*["']?importmap\b""", re.IGNORECASE)
 
 
 def content_security_policy(html: str) -> str:
-    """The policy of a page whose text is ``html``: :data:`POLICY` with the hash of each inline script."""
-    hashes = sorted({_sha256(match.group(1)) for match in _INLINE_SCRIPT.finditer(html)})
+    """The policy of a template page whose text is ``html``: :data:`POLICY` with the hash of its import map, the
+    one inline script the templates have (an import map only maps module names; script-src still decides what
+    loads)."""
+    return _with_hashes(match.group(2) for match in _INLINE_SCRIPT.finditer(html) if _IMPORT_MAP.search(match.group(1)))
+
+
+def documentation_policy(html: str) -> str:
+    """The policy of an API documentation page, generated from the app's settings alone: every inline script
+    in it may run."""
+    return _with_hashes(match.group(2) for match in _INLINE_SCRIPT.finditer(html))
+
+
+def _with_hashes(scripts) -> str:
+    hashes = sorted({_sha256(text) for text in scripts})
     return POLICY.format(hashes="".join(f" '{digest}'" for digest in hashes))
 
 
@@ -63,6 +79,8 @@ class SecurityHeaders:
                 if _is_page(headers):
                     start = message  # held until the body is whole
                     return
+                if _has_policy(headers):  # a documentation page's own
+                    message = {**message, "headers": [*headers, (b"x-frame-options", b"DENY")]}
             elif message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))
                 if message.get("more_body", False):
@@ -80,4 +98,9 @@ class SecurityHeaders:
 def _is_page(headers: list[tuple[bytes, bytes]]) -> bool:
     # An encoded (compressed) body could not be read for its scripts; the app sends no page so.
     kinds = {name.lower(): value for name, value in headers}
-    return kinds.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in kinds
+    return (kinds.get(b"content-type", b"").startswith(b"text/html") and b"content-encoding" not in kinds
+            and b"content-security-policy" not in kinds)
+
+
+def _has_policy(headers: list[tuple[bytes, bytes]]) -> bool:
+    return any(name.lower() == b"content-security-policy" for name, _ in headers)

@@ -11,6 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from backend.security import documentation_policy
+
 router = APIRouter(include_in_schema=False)
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 MEDIA_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
@@ -31,24 +33,29 @@ def _root(request: Request) -> str:
     return request.scope.get("root_path", "").rstrip("/")
 
 
+def _with_policy(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = documentation_policy(page.body.decode("utf-8"))
+    return page
+
+
 @router.get("/docs", response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
     """Swagger UI: every operation, its schemas, and "Try it out"."""
     app, root = request.app, _root(request)
-    return get_swagger_ui_html(
+    return _with_policy(get_swagger_ui_html(
         openapi_url=root + app.openapi_url, title=f"{app.title} - Swagger UI",
         swagger_js_url=f"{root}{PREFIX}/swagger-ui-bundle.js", swagger_css_url=f"{root}{PREFIX}/swagger-ui.css",
         swagger_favicon_url=f"{root}{PREFIX}/favicon.png", oauth2_redirect_url=None,
         swagger_ui_parameters=app.swagger_ui_parameters,
-    )
+    ))
 
 
 @router.get("/redoc", response_class=HTMLResponse)
 def redoc(request: Request) -> HTMLResponse:
     """ReDoc: the same document as one long reference page."""
     app, root = request.app, _root(request)
-    return get_redoc_html(
+    return _with_policy(get_redoc_html(
         openapi_url=root + app.openapi_url, title=f"{app.title} - ReDoc",
         redoc_js_url=f"{root}{PREFIX}/redoc.standalone.js", redoc_favicon_url=f"{root}{PREFIX}/favicon.png",
         with_google_fonts=False,
-    )
+    ))
