@@ -126,18 +126,25 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
     """The checkpoint of the last completed epoch a run left under ``output_dir`` (it was cut), if any.
 
     The Trainer writes a checkpoint's ``trainer_state.json`` after everything else, so one that reads as JSON
-    marks a complete checkpoint; a process killed while writing leaves the previous epoch's as the latest."""
+    marks a complete checkpoint; a process killed while writing leaves the previous epoch's as the latest. A
+    checkpoint without the optimizer, schedule and random states (written by older code) could not go on
+    exactly, so it does not count."""
     found = [path for path in (Path(output_dir) / CHECKPOINTS).glob("checkpoint-*")
              if path.name.split("-")[-1].isdigit() and _readable_state(path)]
     return max(found, key=lambda path: int(path.name.split("-")[-1]), default=None)
 
 
 def _readable_state(checkpoint: Path) -> bool:
+    if not all((checkpoint / name).is_file() for name in RESUME_FILES):
+        return False
     try:
         json.loads((checkpoint / "trainer_state.json").read_text())
     except (OSError, ValueError):
         return False
     return True
+
+
+RESUME_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # beside the model, in a resumable checkpoint
 
 
 def finetune(
@@ -175,10 +182,8 @@ def finetune(
         history.extend(event.to_dict() for event in logged_events(state["log_history"], state.get("max_steps", 0)))
     stopper = StopWhen(should_stop) if should_stop is not None else None
     extra: list[TrainerCallback] = [MetricsReporter(lambda event: history.append(event.to_dict()))]
-    early_stopping = None
     if config.patience is not None:
-        early_stopping = EarlyStoppingCallback(early_stopping_patience=config.patience)
-        extra.append(early_stopping)
+        extra.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     if stopper is not None:
         extra.append(stopper)
     args = TrainingArguments(
@@ -194,6 +199,7 @@ def finetune(
         eval_strategy="epoch",
         save_strategy="epoch",  # a cut run resumes from its last epoch; the checkpoints go when the run ends
         save_total_limit=1,
+        restore_callback_states_from_checkpoint=True,  # early stopping's count goes on where it was cut
         load_best_model_at_end=config.save_checkpoint,
         metric_for_best_model=task.metric,
         greater_is_better=True,
@@ -240,7 +246,10 @@ def finetune(
         stopped=bool(stopper and stopper.stopped),
         train_seconds=elapsed,
         epochs_run=len(evaluations),
-        stop_reason=_early_stop_reason(early_stopping, config, task, evaluations, best),
+        # a resumed run's early stopping is the checkpoint's restored callback, not the one made above
+        stop_reason=_early_stop_reason(
+            next((c for c in trainer.callback_handler.callbacks if isinstance(c, EarlyStoppingCallback)), None),
+            config, task, evaluations, best),
         history=history,
     )
     payload = {"config": asdict(config), **asdict(result)}

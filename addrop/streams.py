@@ -12,6 +12,9 @@ pass 2's dropout.
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import numpy as np
 import torch
 
@@ -36,3 +39,16 @@ def stream_seed(seed: int, purpose: int, index: int) -> int:
 def stream_generator(seed: int, purpose: int, index: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A generator on ``device`` seeded for stream ``purpose`` / ``index`` under ``seed``."""
     return torch.Generator(device=device).manual_seed(stream_seed(seed, purpose, index))
+
+
+@contextlib.contextmanager
+def isolated_rng(device: torch.device) -> Iterator[None]:
+    """Random draws inside the block leave torch's global generators, the CPU's and ``device``'s (CUDA or
+    MPS), as they found them."""
+    if device.type in ("cuda", "mps"):
+        index = device.index if device.index is not None else (torch.cuda.current_device() if device.type == "cuda" else 0)
+        with torch.random.fork_rng(devices=[index], device_type=device.type):
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            yield

@@ -11,7 +11,7 @@ from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState,
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from addrop.dropout import ADDrop, ADDropConfig
-from addrop.streams import DATA_ORDER_STREAM, MASK_STREAM, PASS1_STREAM, stream_generator, stream_seed
+from addrop.streams import DATA_ORDER_STREAM, MASK_STREAM, PASS1_STREAM, isolated_rng, stream_generator, stream_seed
 
 
 def is_addrop_epoch(epoch: int, cross_tuning: bool = True) -> bool:
@@ -83,7 +83,7 @@ class ADDropTrainer(Trainer):
     the same batches in the same order and pass 2 draws the same dropout as the twin's one pass; the only
     difference is pass 1's drops. The streams of pass 1 and of the masks are keyed by the step, so a run resumed
     from a checkpoint draws what it would have drawn uncut. ``generator`` replaces the mask stream (it is then
-    read on from step to step).
+    read on from step to step, and a resumed run draws other masks than the uncut one would have).
     """
 
     def __init__(
@@ -100,19 +100,20 @@ class ADDropTrainer(Trainer):
         self.add_callback(self.schedule)
         self._mask_stream = addrop is not None and generator is None  # reseeded at every step
         if self._mask_stream:
-            generator = stream_generator(self._stream_seed, MASK_STREAM, 0, self.args.device)
+            generator = stream_generator(self.args.seed, MASK_STREAM, 0, self.args.device)
         self._addrop = ADDrop(self.model, addrop, generator) if addrop is not None else None
         self._until_backward: contextlib.ExitStack | None = None  # open while training_step runs
         self._pass1_step = (-1, 0)  # (global step, pass-1 calls in it): names pass 1's dropout stream
 
     @property
-    def _stream_seed(self) -> int:
+    def _data_seed(self) -> int:
+        """The seed of the data order (transformers' ``data_seed`` where set); pass 1 and the masks use ``seed``."""
         return self.args.data_seed if self.args.data_seed is not None else self.args.seed
 
     def _get_train_sampler(self, train_dataset=None):
         sampler = super()._get_train_sampler(train_dataset)
         if isinstance(sampler, (LengthGroupedSampler, RandomSampler)):
-            return EpochOrder(sampler, self._stream_seed)
+            return EpochOrder(sampler, self._data_seed)
         return sampler
 
     @contextlib.contextmanager
@@ -124,11 +125,9 @@ class ADDropTrainer(Trainer):
         self._pass1_step = (self.state.global_step, calls)
         index = self.state.global_step * self.args.gradient_accumulation_steps + calls
         if self._mask_stream:
-            self._addrop.generator.manual_seed(stream_seed(self._stream_seed, MASK_STREAM, index))
-        device = self.args.device
-        devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(stream_seed(self._stream_seed, PASS1_STREAM, index))
+            self._addrop.generator.manual_seed(stream_seed(self.args.seed, MASK_STREAM, index))
+        with isolated_rng(self.args.device):
+            torch.manual_seed(stream_seed(self.args.seed, PASS1_STREAM, index))
             yield
 
     @property

@@ -88,25 +88,29 @@ class JobRecorder:
         return {"step": step, "max_steps": max_steps, "epoch": epoch, "eta_seconds": eta}
 
     def earlier_attempt(self) -> int | None:
-        """For a sweep's run tried again (its worker died), the newest earlier attempt, which failed."""
+        """For a sweep's run tried again (its worker died), the newest earlier attempt, which failed, when it
+        ran the same config (stored by the same code)."""
         with self.db.session() as session:
             job = session.get(Job, self.job_id)
             if job is None or job.sweep_id is None:
                 return None
-            return session.scalar(
-                select(Job.id).where(Job.sweep_id == job.sweep_id, Job.sweep_role == job.sweep_role,
-                                     Job.trial_number.is_(None) if job.trial_number is None  # a baseline twin
-                                     else Job.trial_number == job.trial_number,
-                                     Job.seed_index == job.seed_index, Job.id < job.id, Job.state == "failed")
+            earlier = session.scalar(
+                select(Job).where(Job.sweep_id == job.sweep_id, Job.sweep_role == job.sweep_role,
+                                  Job.trial_number.is_(None) if job.trial_number is None  # a baseline twin
+                                  else Job.trial_number == job.trial_number,
+                                  Job.seed_index == job.seed_index, Job.id < job.id, Job.state == "failed")
                 .order_by(Job.id.desc()).limit(1))
+            same = earlier is not None and (earlier.config, earlier.config_version) == (job.config, job.config_version)
+            return earlier.id if same else None
 
     def carry_over(self, source_job: int, up_to_step: int, metric_name: str) -> int:
         """Copy the points that ``source_job`` recorded up to ``up_to_step`` (where this run resumes from its
-        checkpoint) into this job, with its best dev metric among them; returns how many were copied."""
+        checkpoint) into this job, with its best dev metric among them; returns how many were copied. The start
+        of the next epoch, at that very step, is left out: the resumed run reports it again."""
         with self._lock, self.db.session() as session:
-            points = session.scalars(select(MetricPoint).where(MetricPoint.job_id == source_job,
-                                                               MetricPoint.step <= up_to_step)
-                                     .order_by(MetricPoint.id)).all()
+            points = session.scalars(select(MetricPoint).where(
+                MetricPoint.job_id == source_job, MetricPoint.step <= up_to_step,
+                (MetricPoint.step < up_to_step) | (MetricPoint.kind != "epoch")).order_by(MetricPoint.id)).all()
             session.add_all(MetricPoint(job_id=self.job_id, kind=p.kind, step=p.step, epoch=p.epoch, values=p.values,
                                         created_at=p.created_at) for p in points)
             evals = [p for p in points if p.kind == "eval" and metric_name in p.values]

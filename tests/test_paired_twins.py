@@ -16,7 +16,7 @@ import pytest
 from transformers import TrainerCallback
 
 from addrop.dropout import ADDropConfig
-from addrop.finetune import FinetuneConfig, finetune, latest_checkpoint
+from addrop.finetune import RESUME_FILES, FinetuneConfig, finetune, latest_checkpoint
 from addrop.trainer import ADDropTrainer
 from tests.conftest import save_tiny_classifier
 
@@ -142,10 +142,32 @@ def test_a_run_cut_after_an_epoch_resumes_as_if_it_had_not_been_cut(tmp_path, ti
 
 
 def test_a_checkpoint_cut_while_it_was_written_is_not_resumed_from(tmp_path):
-    for step, state in ((12, '{"global_step": 12}'), (24, '{"global_st'), (36, None)):
+    """Complete: every resume file and a trainer state that reads. 24 was cut writing its state, 36 before it,
+    48 is a model-only checkpoint (older code): none of them can go on exactly."""
+    for step, state, files in ((12, '{"global_step": 12}', RESUME_FILES), (24, '{"global_st', RESUME_FILES),
+                               (36, None, RESUME_FILES), (48, '{"global_step": 48}', ())):
         folder = tmp_path / "checkpoints" / f"checkpoint-{step}"
         folder.mkdir(parents=True)
+        for name in files:
+            (folder / name).write_bytes(b"x")
         if state is not None:
             (folder / "trainer_state.json").write_text(state)
     assert latest_checkpoint(tmp_path) == tmp_path / "checkpoints" / "checkpoint-12"
     assert latest_checkpoint(tmp_path / "nothing-here") is None
+
+
+def test_a_resumed_run_stops_early_where_the_uncut_run_does(tmp_path, tiny_model, sentences):
+    """Early stopping's count goes on from the checkpoint: with a flat dev metric and patience 2 both runs stop
+    after epoch 3 (the resumed one, cut after epoch 2 with a count of 1, ran to epoch 4 when the count restarted),
+    and both say why."""
+    def config(name: str) -> FinetuneConfig:
+        return FinetuneConfig(task="sst2", model=str(tiny_model), data_dir=str(sentences), output_dir=str(tmp_path / name),
+                              epochs=6, batch_size=8, learning_rate=1e-12, seed=7, patience=2, device="cpu",
+                              addrop=ADDropConfig(p=0.3, q=0.3, layers=(0,)), save_checkpoint=False)
+
+    uncut = finetune(config("uncut"), progress=False)
+    with pytest.raises(Cut):
+        finetune(config("cut"), callbacks=[CutAfter(2)], progress=False)
+    resumed = finetune(config("resumed"), resume_from=latest_checkpoint(tmp_path / "cut"), progress=False)
+    assert uncut.epochs_run == resumed.epochs_run == 3
+    assert resumed.stop_reason == uncut.stop_reason and uncut.stop_reason.startswith("early stopping after epoch 3 of 6")

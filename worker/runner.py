@@ -145,18 +145,38 @@ class Heartbeat(threading.Thread):
             self.join()
 
 
-def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str) -> tuple[int | None, Path | None]:
-    """For a sweep's run tried again: the earlier attempt and the checkpoint of its last completed epoch, when
-    this machine still holds one (its points up to there are copied into this job); else (None, None)."""
+def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, output_dir: Path) -> Path | None:
+    """For a sweep's run tried again: the checkpoint of the earlier attempt's last completed epoch, when this
+    machine still holds one, or None.
+
+    The attempt's checkpoints are moved into this job's directory first (one rename: nothing the dead attempt,
+    should it still be stopping, or a clean-up does to its own directory can take them away mid-run), the
+    restored best checkpoint's path is pointed there, and its points up to the checkpoint are copied here."""
     earlier = recorder.earlier_attempt()
-    checkpoint = latest_checkpoint(settings.job_dir(earlier)) if earlier is not None else None
-    if checkpoint is None:
-        return None, None
+    if earlier is None or latest_checkpoint(settings.job_dir(earlier)) is None:
+        return None
+    mine = output_dir / CHECKPOINTS
+    shutil.rmtree(mine, ignore_errors=True)  # a start of this job that got no further
+    output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(settings.job_dir(earlier) / CHECKPOINTS, mine)
+    except OSError as error:
+        log.warning("job %s's checkpoints could not be taken over (%s); starting afresh", earlier, error)
+        return None
+    checkpoint = latest_checkpoint(output_dir)
+    if checkpoint is None:  # the attempt rotated its checkpoints at that moment
+        return None
+    for state_file in mine.glob("checkpoint-*/trainer_state.json"):
+        state = json.loads(state_file.read_text())
+        best = state.get("best_model_checkpoint")
+        if best:
+            state["best_model_checkpoint"] = str(mine / Path(best).name)
+            state_file.write_text(json.dumps(state, indent=2))
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     copied = recorder.carry_over(earlier, int(state["global_step"]), metric_name)
     log.info("resuming job %s's run from its checkpoint after epoch %g (step %d; %d points carried over)",
              earlier, state.get("epoch") or 0, state["global_step"], copied)
-    return earlier, checkpoint
+    return checkpoint
 
 
 def worker_name() -> str:
@@ -187,15 +207,13 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         if not config.save_checkpoint:
             # transformers then warns that the best model will not be loaded at the end: expected here.
             log.info("no checkpoint is kept for this run (its sweep's keep_checkpoints is off): its metrics are "
-                     "recorded, its model is not")
+                     "recorded, its model is not (its epoch checkpoints last only while it runs)")
         reporter = JobMetricsReporter(recorder, job.metric_name, config)
         pruning = trial_pruning(job, db, settings.resolved_database_url)
         callbacks = [reporter, ProgressCallback(recorder, 1.0, heartbeat), *([pruning] if pruning else [])]
-        earlier, resume_from = resumable(recorder, settings, job.metric_name)
+        resume_from = resumable(recorder, settings, job.metric_name, output_dir)
         result = finetune(config, callbacks=callbacks, should_stop=heartbeat.stop.is_set, progress=False,
                           resume_from=resume_from)
-        if resume_from is not None:  # its epochs live on in this job's checkpoints and metrics
-            shutil.rmtree(settings.job_dir(earlier) / CHECKPOINTS, ignore_errors=True)
         heartbeat.finish()
         if heartbeat.lost:
             log.warning("the job's lease was lost while it ran; its outcome is not recorded")
@@ -217,6 +235,8 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         server_log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         log.error("failed: %s: %s", type(error).__name__, error)
         recorder.finish("failed", error=f"{type(error).__name__}: {error}")
+        if job.sweep_id is None:  # only a sweep tries a run again (and resumes it): nothing will read them
+            shutil.rmtree(output_dir / CHECKPOINTS, ignore_errors=True)
         return "failed"
     finally:
         heartbeat.finish()
