@@ -8,6 +8,8 @@ them:
   top-p keys, the candidate region AD-DROP draws from; mean over rows, heads and examples;
 - entropy: the entropy of a row's normalised absolute attribution over its valid keys, divided by
   ``log(n_valid)`` (1 = spread evenly, 0 = on one key); mean over rows, heads and examples;
+- both count only rows that carry attribution: in a sequence classifier's last layer only the [CLS] row
+  reaches the logits, and every other row's gradient is exactly zero;
 - stability (:func:`rank_stability`): Spearman's rank correlation of an example's map with the previous
   epoch's, mean over examples;
 - reliance (:func:`reliance`): how often the prediction changes when each row's top-p region is dropped (q = 1)
@@ -33,7 +35,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from addrop.attribution import attribute
 from addrop.dropout import masked_forward
 from addrop.masking import discard_masks
-from addrop.streams import DYNAMICS_STREAM, stream_generator, stream_seed
+from addrop.streams import DYNAMICS_STREAM, isolated_rng, stream_generator, stream_seed
 
 PROBE_SIZE = 64
 
@@ -58,11 +60,11 @@ def _valid_rows(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
 def concentration(attribution: torch.Tensor, attention_mask: torch.Tensor, p: float) -> torch.Tensor:
     """Per layer and example (``[L, b]``): the mean over heads and real rows of the share of the row's absolute
     attribution held by its top-p keys (the candidate region of ``discard_masks``, ties included)."""
-    candidate, _ = discard_masks(attribution, attention_mask, p, 0.5)
+    candidate = _region(attribution, attention_mask, p)
     valid, rows = _valid_rows(attention_mask)
     mass = attribution.detach().float().abs() * valid
     share = (mass * candidate).sum(-1) / mass.sum(-1).clamp_min(1e-30)  # [L, b, h, n]
-    return _mean_rows(share, rows[..., 0])
+    return _mean_rows(share, rows[..., 0] & (mass.sum(-1) > 0))
 
 
 def attribution_entropy(attribution: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -74,12 +76,20 @@ def attribution_entropy(attribution: torch.Tensor, attention_mask: torch.Tensor)
     entropy = -(dist * dist.clamp_min(1e-30).log()).sum(-1)  # [L, b, h, n]
     n_valid = attention_mask.sum(-1).float()  # [b]
     scale = n_valid.log().clamp_min(1e-30)[:, None, None]  # one key: entropy 0 over log 1, reported as 0
-    return _mean_rows(entropy / scale, rows[..., 0])
+    return _mean_rows(entropy / scale, rows[..., 0] & (mass.sum(-1) > 0))
+
+
+def _region(attribution: torch.Tensor, attention_mask: torch.Tensor, p: float) -> torch.Tensor:
+    """The top-p candidate region of ``discard_masks`` (its drop draw, unused, from a throwaway generator)."""
+    candidate, _ = discard_masks(attribution, attention_mask, p, 0.5,
+                                 generator=torch.Generator(device=attribution.device).manual_seed(0))
+    return candidate
 
 
 def _mean_rows(values: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """``values`` [L, b, h, n] averaged over heads and the real rows ``rows`` [b, 1, n]: [L, b]."""
-    weights = rows.float().expand(values.shape[1:])  # [b, h, n]
+    """``values`` [L, b, h, n] averaged over heads and the rows ``rows`` ([L, b, h, n] or broadcastable) that
+    count: [L, b] (NaN where none does)."""
+    weights = rows.expand(values.shape).float()
     return (values * weights).sum((-1, -2)) / weights.sum((-1, -2))
 
 
@@ -121,8 +131,7 @@ def reliance(model: nn.Module, inputs: Mapping[str, torch.Tensor], attribution: 
         noise = torch.rand(attribution.shape, generator=generator, device=generator.device).to(attribution.device)
         out = []
         for scores in (attribution, noise):
-            candidate, _ = discard_masks(scores, mask, p, 0.5)
-            dropped = _keep_one(candidate, scores, mask)
+            dropped = _keep_one(_region(scores, mask, p), scores, mask)
             changed = masked_forward(model, inputs, {layer: dropped[i] for i, layer in enumerate(layers)}).logits
             out.append(_prediction_change(logits, changed.float(), mask))
     return out[0], out[1]
@@ -170,12 +179,11 @@ def record_epoch(model: nn.Module, batches: list[Mapping[str, torch.Tensor]], la
     it would have drawn without the recording."""
     was_training = model.training
     device = next(model.parameters()).device
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     generator = stream_generator(seed, DYNAMICS_STREAM, epoch + 1, device)
     concentrations, entropies, top, rand, maps = [], [], [], [], []
     model.eval()
     try:
-        with torch.random.fork_rng(devices=devices):
+        with isolated_rng(device):
             for batch in batches:
                 inputs = {k: v.to(device) for k, v in batch.items() if k != "labels"}
                 result = attribute(model, inputs, "GA", layers, return_attention=False)
@@ -191,7 +199,7 @@ def record_epoch(model: nn.Module, batches: list[Mapping[str, torch.Tensor]], la
         model.train(was_training)
     record = EpochDynamics(
         epoch, tuple(layers), p,
-        concentration=torch.cat(concentrations, 1).mean(1).tolist(), entropy=torch.cat(entropies, 1).mean(1).tolist(),
+        concentration=torch.cat(concentrations, 1).nanmean(1).tolist(), entropy=torch.cat(entropies, 1).nanmean(1).tolist(),
         reliance=float(torch.cat(top).mean()), reliance_random=float(torch.cat(rand).mean()), maps=maps,
     )
     if previous is not None:

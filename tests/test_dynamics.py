@@ -54,6 +54,11 @@ def test_summaries_average_over_heads_and_examples_separately_per_layer():
     assert concentration(maps, mask, 0.5).tolist() == [[0.875, 0.875]] * 2 + [[0.75, 0.75]]
     h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25)) / math.log(2)
     assert attribution_entropy(maps, mask).flatten().tolist() == pytest.approx([h / 2] * 4 + [h, h])
+    # a last layer of a sequence classifier: only the [CLS] row carries attribution, the others are exactly 0
+    # and do not count
+    maps[2] = torch.tensor([[3.0, 1.0], [0.0, 0.0]])
+    assert concentration(maps, mask, 0.5)[2].tolist() == [0.75, 0.75]
+    assert attribution_entropy(maps, mask)[2].tolist() == pytest.approx([h, h])
 
 
 def test_rank_stability_is_spearman_over_each_example():
