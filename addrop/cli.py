@@ -60,8 +60,6 @@ def _add_addrop_options(parser: argparse.ArgumentParser) -> None:
 def preset_defaults(name: str, task: str, model: str) -> dict[str, object]:
     """The ``train`` defaults that preset ``name`` sets for ``task`` and ``model`` (flags given still win)."""
     from addrop.models import num_layers
-    from addrop.presets import PRESETS
-
     preset = PRESETS[name](task)
     values: dict[str, object] = dict(preset.training)
     values.update(method=preset.addrop["method"], mode=preset.addrop["mode"],
@@ -115,9 +113,9 @@ def build_parser(defaults: dict[str, object] | None = None) -> argparse.Argument
                        help="take the training and AD-DROP settings of a preset for --task (authors: the AD-DROP "
                             "authors' protocol: lr 1e-5 constant, batch 16, patience, the task's max length and "
                             "masked layers); options given on the command line win")
-    if defaults:
-        train.set_defaults(**defaults)
     _add_addrop_options(train)
+    if defaults:  # after every option is added: an option's own default would win over an earlier one
+        train.set_defaults(**defaults)
 
     explain = commands.add_parser("explain", help="show attention, attribution and AD-DROP masks for one input")
     explain.add_argument("text")

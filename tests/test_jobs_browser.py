@@ -229,8 +229,8 @@ def test_a_waiting_jobs_page_says_what_it_waits_for(shared_data, tmp_path):
 
 def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, shared_data, tmp_path):
     """Choosing the preset fills training and AD-DROP for the task and model (every layer of the 3-layer model
-    for CoLA), lists where each value comes from, follows a change of task, and the job it queues trains at a
-    constant learning rate."""
+    for CoLA), lists where each value comes from, follows a change of task in the fields that depend on it (an
+    edit elsewhere stays), and the job it queues trains at a constant learning rate."""
     model = make_tiny_model(tmp_path / "model")
     data = make_glue_slice(shared_data, "cola", tmp_path / "cola", train=48, validation=24)
     with chromium_page() as page:
@@ -249,9 +249,11 @@ def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, sha
                           "training.epochs": "50", "addrop.layers": "0, 1, 2"}
         sources = page.inner_text("#preset-sources")
         assert "SEQ_LENS=47" in sources and "scheduler.step() is commented out" in sources
+        page.fill("[name='training.weight_decay']", "0.02")  # an edit a change of task keeps
         page.select_option("[name='data.task']", "stsb")
         page.wait_for_function("document.querySelector(\"[name='training.max_length']\").value === '100'")
         assert page.input_value("[name='addrop.layers']") == "0"
+        assert page.input_value("[name='training.weight_decay']") == "0.02"
         page.select_option("[name='data.task']", "cola")
         page.wait_for_function("document.querySelector(\"[name='addrop.layers']\").value === '0, 1, 2'")
         page.screenshot(path=ARTIFACTS / "jobs-form-preset.png", full_page=True)

@@ -100,3 +100,13 @@ def test_a_preset_run_keeps_its_learning_rate_and_stops_on_patience(tiny_model, 
     assert metrics["epochs_run"] < 8
     assert metrics["stop_reason"].startswith(f"early stopping after epoch {metrics['epochs_run']} of 8")
     assert "did not improve for 1 epochs" in metrics["stop_reason"]
+
+
+def test_preset_defaults_reach_every_option_and_given_options_win():
+    from addrop.cli import build_parser
+
+    parser = build_parser({"method": "AA", "mode": "low", "learning_rate": 1e-5, "layers": (0, 1)})
+    args = parser.parse_args(["train"])
+    assert (args.method, args.mode, args.learning_rate, args.layers) == ("AA", "low", 1e-5, (0, 1))
+    given = parser.parse_args(["train", "--method", "GA", "--learning-rate", "3e-5"])
+    assert (given.method, given.mode, given.learning_rate) == ("GA", "low", 3e-5)

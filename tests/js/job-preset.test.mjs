@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { presetLines, presetValues } from "../../frontend/static/js/job-preset.js";
+import { TASK_FIELDS, presetLines, presetValues } from "../../frontend/static/js/job-preset.js";
 
 const COLA = {
   name: "authors", title: "The authors' protocol", task: "cola", model: "minilm",
@@ -28,4 +28,9 @@ test("every source is a line with the value it explains, then the notes", () => 
     "p, q: the 9 x 9 grid",
     "The scripts fine-tune bert-base-uncased.",
   ]);
+});
+
+test("a change of task or model re-applies only the fields that depend on it", () => {
+  assert.deepEqual(presetValues(COLA, TASK_FIELDS), {
+    "training.epochs": 50, "training.patience": 5, "training.max_length": 47, "addrop.layers": "0, 1, 2, 3, 4, 5" });
 });

@@ -1,7 +1,7 @@
 /* The job form: defaults from the server, uploads with column mapping, inline validation, submit. */
 
 import { TOKEN_KEY, api, storedToken } from "./common/http.js";
-import { presetLines, presetValues } from "./job-preset.js";
+import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
 
 (() => {
   const form = document.getElementById("job-form");
@@ -55,8 +55,13 @@ import { presetLines, presetValues } from "./job-preset.js";
     checkInput(input);
   }
 
-  /** Fill the form from the chosen preset for the chosen task and model, and list where each value comes from. */
-  async function applyPreset() {
+  let presetRequest = 0;  // a later request wins: a slow answer for an earlier task is dropped
+
+  /** Fill the form from the chosen preset for the chosen task and model (after a change of task or model, only
+      the fields that depend on them), and list where each value comes from. */
+  async function applyPreset(event) {
+    const only = event && event.target.id !== "preset" ? TASK_FIELDS : null;
+    const request = ++presetRequest;
     const name = document.getElementById("preset").value;
     const list = document.getElementById("preset-sources");
     const error = document.getElementById("preset-error");
@@ -67,11 +72,12 @@ import { presetLines, presetValues } from "./job-preset.js";
     const query = new URLSearchParams({ task, model: field("model").value.trim() || "minilm" });
     try {
       const preset = await api(`/api/presets/${encodeURIComponent(name)}?${query}`);
-      for (const [key, value] of Object.entries(presetValues(preset))) setValue(key, value);
+      if (request !== presetRequest) return;
+      for (const [key, value] of Object.entries(presetValues(preset, only))) setValue(key, value);
       showAddrop();
       list.replaceChildren(...presetLines(preset).map((line) => Object.assign(document.createElement("li"), { textContent: line })));
     } catch (failure) {
-      error.textContent = failure.message;
+      if (request === presetRequest) error.textContent = failure.message;
     }
   }
 

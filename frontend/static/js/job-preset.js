@@ -1,14 +1,17 @@
 /* The job form's presets (GET /api/presets/{name}): the form values a preset sets, and the lines that say
    where each comes from. Pure functions; job-new.js fetches and applies them. */
 
-/** Form field name -> value for a preset answer (its training and addrop sections). */
-export function presetValues(preset) {
+/** The fields a preset sets by task or model: a change of either re-applies these, the rest stay as edited. */
+export const TASK_FIELDS = ["training.epochs", "training.patience", "training.max_length", "addrop.layers"];
+
+/** Form field name -> value for a preset answer (its training and addrop sections); ``only`` keeps those fields. */
+export function presetValues(preset, only = null) {
   const values = {};
   for (const [key, value] of Object.entries(preset.training)) values[`training.${key}`] = value;
   for (const [key, value] of Object.entries(preset.addrop)) {
     values[`addrop.${key}`] = key === "layers" ? value.join(", ") : value;
   }
-  return values;
+  return only ? Object.fromEntries(Object.entries(values).filter(([name]) => only.includes(name))) : values;
 }
 
 /** One line per value the preset sets ("name = value: source"), then its notes. */

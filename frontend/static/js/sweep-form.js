@@ -38,6 +38,13 @@ export function sweepSize(body) {
   return { settings, runs: settings * body.seeds.length, baseline: body.baseline ? body.seeds.length : 0 };
 }
 
+/** The form's first space: the server's defaults, with the method, mode and layers the space leaves out taken
+    from the base job (as the API does), or GA, high and layer 0 without one. */
+export function initialSpace(space, base) {
+  const addrop = { method: "GA", mode: "high", layers: [0], ...(base && base.addrop) };
+  return { ...space, method: space.method ?? [addrop.method], mode: space.mode ?? [addrop.mode], layers: space.layers ?? [addrop.layers] };
+}
+
 /**
  * The form values a preset sets, given the base job (its AD-DROP settings seed the "vs baseline" preset).
  * ``base`` may be changed too (the prior experiment drops in every epoch: no cross-tuning).
@@ -46,13 +53,6 @@ export function sweepSize(body) {
  * @param {number[]} paperGrid
  * @returns {{values: Object<string, any>, base: any, note: string}}
  */
-/** The form's first space: the server's defaults, with the method, mode and layers the space leaves out taken
-    from the base job (as the API does), or GA, high and layer 0 without one. */
-export function initialSpace(space, base) {
-  const addrop = { method: "GA", mode: "high", layers: [0], ...(base && base.addrop) };
-  return { ...space, method: space.method ?? [addrop.method], mode: space.mode ?? [addrop.mode], layers: space.layers ?? [addrop.layers] };
-}
-
 export function preset(name, base, paperGrid) {
   const addrop = { method: "GA", mode: "high", p: 0.3, q: 0.2, layers: [0], ...(base && base.addrop) };
   const copy = base ? structuredClone(base) : base;
