@@ -213,13 +213,29 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
 
 
 def epochs_summary(runs: list[dict]) -> str:
-    """How long the runs trained: epochs run (range), and how many stopped on patience before the cap."""
+    """How long the runs trained: epochs run (range), and how many reached the cap or were pruned; the rest
+    stopped on patience."""
     if not runs:
         return "–"
     counts = [len(r["epochs"]) for r in runs]
-    capped = [r for r in runs if len(r["epochs"]) >= r["spec"]["training"]["epochs"]]
+    capped = sum(len(r["epochs"]) >= r["spec"]["training"]["epochs"] for r in runs)
+    pruned = sum(r["state"] == "pruned" for r in runs)
     text = f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"
-    return text + (f" ({len(capped)} of {len(runs)} reached the cap)" if capped else " (all stopped on patience)")
+    ends = [f"{capped} reached the cap" if capped else "", f"{pruned} pruned" if pruned else ""]
+    ends = [end for end in ends if end]
+    return text + (f" ({', '.join(ends)}; {len(runs)} runs)" if ends else " (all stopped on patience)")
+
+
+def interval_verdict(interval: tuple[float, float, float] | None) -> str:
+    """What a 95% interval of the paired difference says: an effect only when it excludes 0."""
+    if interval is None:
+        return "too few seeds for an interval"
+    _, low, high = interval
+    if low > 0:
+        return "AD-DROP helped (the 95% interval is above 0)"
+    if high < 0:
+        return "AD-DROP hurt (the 95% interval is below 0)"
+    return "no effect shown (the 95% interval includes 0)"
 
 
 def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
@@ -291,7 +307,8 @@ def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
         diffs = result.diffs
         if diffs:
             per_seed = ", ".join(f"{d * 100:+.2f} (seed {s})" for s, d in diffs.items())
-            line = f"- **{task}**: {verdict(list(diffs.values()))}; per seed {per_seed}."
+            line = (f"- **{task}**: {interval_verdict(t_interval(list(diffs.values())))}; "
+                    f"{verdict(list(diffs.values()))}; per seed {per_seed}.")
         else:
             recorded = len(data[task].get(AUTHORS_SEARCH, []))
             line = f"- **{task}**: not confirmed yet ({recorded} search runs recorded)."
@@ -317,18 +334,26 @@ def has_paired_streams(commit: str | None) -> bool | None:
     return {0: True, 1: False}.get(answer.returncode)
 
 
+AUTHORS_TEXT = ("the authors' own protocol (constant lr 1e-5, patience 5, the masked layers of their scripts: every "
+                "layer for CoLA, MRPC and RTE, layer 0 for STS-B; exactly paired twins)")
+
+
 def summary(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) -> str:
     """What the product found, in three sentences."""
     complete = [r for r in results if r.complete]
     first = "No 4-epoch measurement is complete yet."
     if complete:
         gain = statistics.fmean(r.gain for r in complete) * 100
-        hurt = [r.task for r in complete if verdict(list(seed_diffs(data, r).values())) == "AD-DROP hurt on every seed"]
-        helped = [r.task for r in complete if verdict(list(seed_diffs(data, r).values())) == "AD-DROP helped on every seed"]
-        first = (f"In a short protocol (4 epochs, linear decay, layer 0, 3 fresh seeds) AD-DROP did not help MiniLM on "
-                 f"any of {len(complete)} GLUE tasks: {gain:+.2f} points on average"
-                 + (f", a loss on every seed on {', '.join(hurt)}" if hurt else "")
-                 + (f", a gain on every seed on {', '.join(helped)}" if helped else "") + ".")
+        verdicts = {r.task: verdict(list(seed_diffs(data, r).values())) for r in complete}
+        helped = [t for t, v in verdicts.items() if v == "AD-DROP helped on every seed"]
+        hurt = [t for t, v in verdicts.items() if v == "AD-DROP hurt on every seed"]
+        parts = ([f"a gain on every seed on {', '.join(helped)}"] if helped else []) + (
+            [f"a loss on every seed on {', '.join(hurt)}"] if hurt else [])
+        rest = len(complete) - len(helped) - len(hurt)
+        if rest:
+            parts.append(f"no consistent effect on {'the other ' if parts else ''}{rest}")
+        first = (f"In a short protocol (4 epochs, linear decay, layer 0, 3 fresh seeds), over {len(complete)} GLUE "
+                 f"tasks AD-DROP gave MiniLM {gain:+.2f} points on average: " + "; ".join(parts) + ".")
     confirmed = [p for task in data if (p := paired_result(task, data[task])) and len(p.diffs) >= 2]
     if confirmed:
         parts = []
@@ -336,11 +361,10 @@ def summary(data: dict[str, dict[str, list[dict]]], results: list[TaskResult]) -
             mean, lo, hi = t_interval(list(p.diffs.values()))
             parts.append(f"{p.task} {mean * 100:+.2f} points (95% interval {lo * 100:+.2f} to {hi * 100:+.2f}, "
                          f"{len(p.diffs)} seeds)")
-        second = ("Under the authors' own protocol (constant lr 1e-5, patience 5, every layer masked, exactly paired "
-                  "twins), the paired difference on fresh seeds is " + "; ".join(parts) + ".")
+        second = f"Under {AUTHORS_TEXT}, the paired difference on fresh seeds is " + "; ".join(parts) + "."
     else:
         running = sorted(t for t in data if AUTHORS_SEARCH in data[t] or AUTHORS_CONFIRM in data[t])
-        second = ("The authors' own protocol (constant lr 1e-5, patience 5, every layer masked, exactly paired twins) "
+        second = (f"{AUTHORS_TEXT[0].upper()}{AUTHORS_TEXT[1:]} "
                   + (f"is being measured ({', '.join(running)}; see its section)" if running else "is not measured yet")
                   + ": no fresh-seed verdict under it yet.")
     third = ("The model is all-MiniLM-L6-v2, a 6-layer MiniLM trained further as a sentence-embedding model, not the "

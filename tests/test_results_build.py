@@ -121,8 +121,9 @@ def test_the_authors_protocol_section_pairs_seeds_with_a_t_interval(tmp_path):
     # by hand: diffs 1, 2, 3, 0, 4 points: mean 2.00, sample std 1.5811, t(0.975, 4) = 2.7764: half width 1.963
     assert "| 30.00 ± 0.00 | 32.00 ± 1.58 | +2.00 (+0.04 to +3.96) | 5 + 5 | +3.50 | +1.50 | 0.2, 0.3 | 1 (0) |" in row
     # every run ran 3 epochs; only the seed-5 AD-DROP run had a cap of 3
-    assert "| 3 (1 of 12 reached the cap) |" in row
-    assert ("- **cola**: no consistent effect (AD-DROP better on 4 of 5 seeds); per seed +1.00 (seed 1), +2.00 (seed 2), "
+    assert "| 3 (1 reached the cap; 12 runs) |" in row
+    assert ("- **cola**: AD-DROP helped (the 95% interval is above 0); no consistent effect (AD-DROP better on 4 of 5 "
+            "seeds); per seed +1.00 (seed 1), +2.00 (seed 2), "
             "+3.00 (seed 3), +0.00 (seed 4), +4.00 (seed 5). At seed 42 the chosen setting scored +3.50") in text
     assert "| AD-DROP runs | 0.800 (12) | 0.900 (6) |" in text
     assert "| baselines, same epochs | 0.700 (12) | 0.700 (6) |" in text
