@@ -121,7 +121,7 @@ LONE_SURROGATES = [
     ("/api/jobs", '{"name": "run %s", %s}' % (SURROGATE, VALID_JOB), "name"),
     ("/api/jobs", '{"model": "%s", "data": {"task": "sst2"}}' % r"\udfff", "model"),
     ("/api/jobs", '{"data": {"task": "sst2%s"}}' % SURROGATE, "data.task"),
-    ("/api/jobs", '{"data": {"source": "directory", "task": "sst2", "data_dir": "/tmp/%s"}}' % SURROGATE,
+    ("/api/jobs", '{"data": {"source": "directory", "task": "sst2", "data_dir": "/data/%s"}}' % SURROGATE,
      "data.data_dir"),
     ("/api/jobs", '{"data": {"source": "upload", "task": "mine", "task_kind": "classification", '
                   '"train_upload": "%s", "validation_upload": "x"}}' % SURROGATE, "data.train_upload"),
@@ -172,7 +172,7 @@ NAME_MAX = 255
 def path_requests(value: str, sst2_dir) -> list[tuple[str, str, dict | None, str]]:
     """Every request that looks ``value`` up on the disk, as (method, url, body, the field its answer names)."""
     job = {"model": value, "data": {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}}
-    directory = {"model": "minilm", "data": {"source": "directory", "task": "sst2", "data_dir": "/tmp/" + value}}
+    directory = {"model": "minilm", "data": {"source": "directory", "task": "sst2", "data_dir": f"{sst2_dir.parent}/{value}"}}
     return [
         ("POST", "/api/jobs", job, "model"),
         ("POST", "/api/jobs", directory, "data.data_dir"),
