@@ -120,6 +120,7 @@ class FinetuneResult:
 
 
 CHECKPOINTS = "checkpoints"  # under the output directory: the latest epoch's checkpoint (and the best)
+RESUME_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # beside the model, in a resumable checkpoint
 
 
 def latest_checkpoint(output_dir: str | Path) -> Path | None:
@@ -142,9 +143,6 @@ def _readable_state(checkpoint: Path) -> bool:
     except (OSError, ValueError):
         return False
     return True
-
-
-RESUME_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # beside the model, in a resumable checkpoint
 
 
 def finetune(

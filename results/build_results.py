@@ -8,6 +8,7 @@ searches' p x q maps, the paper's Figure 2 (train and dev loss of the prior expe
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -322,6 +323,7 @@ def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
     return "\n".join(lines) or "Nothing recorded yet."
 
 
+@functools.lru_cache(maxsize=None)  # one git call per commit, not per run file
 def has_paired_streams(commit: str | None) -> bool | None:
     """Whether a run's code had the paired streams (its commit descends from PAIRED_STREAMS_COMMIT); None when git
     cannot tell."""

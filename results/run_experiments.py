@@ -275,8 +275,7 @@ def search(studio: Studio, task: str, data_root: Path, budget: int, parallel: in
         return
     suffix = "" if protocol is SHORT else f", {protocol.name}"
     body = {"name": f"{task} · TPE search of p, q{suffix} (results/)", "base": protocol.job(task, data_root, SEARCH_SEED),
-            # the masked layers are the protocol's (a sweep's space would otherwise set its own default, [0])
-            "space": {"p": PAPER_GRID, "q": PAPER_GRID, "layers": [protocol.job(task, data_root, SEARCH_SEED)["addrop"]["layers"]]},
+            "space": {"p": PAPER_GRID, "q": PAPER_GRID},  # method, mode and layers: the base job's
             "strategy": "tpe", "max_trials": budget,
             "seeds": [SEARCH_SEED], "baseline": not has_baseline, "parallel": parallel,
             "pruning": protocol.pruning, "prior": prior, "prior_baseline": baseline}
