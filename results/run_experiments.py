@@ -18,6 +18,9 @@ Phases, per task:
            the search and its confirmation under the authors' protocol (``addrop.presets``: lr 1e-5 held
            constant, batch 16, early stopping with patience 5, the task's max length and masked layers), epochs
            capped at AUTHORS_EPOCH_CAP; confirmed at AUTHORS_CONFIRM_SEEDS
+  authors-baselines
+           only the plain runs of authors-confirm, one seed after another: they do not depend on the search's
+           outcome, so they can train beside it (authors-confirm then runs only the AD-DROP side)
 
 It talks to a running AD-DROP Studio (``bash scripts/start.sh``; the embedded worker trains the runs):
 
@@ -366,6 +369,16 @@ def confirm(studio: Studio, task: str, data_root: Path, protocol: Protocol = SHO
         run_baselines(studio, task, phase, data_root, baseline_only, protocol=protocol)
 
 
+def confirm_baselines(studio: Studio, task: str, data_root: Path, protocol: Protocol) -> None:
+    """The confirmation's plain runs, one at a time (one worker), recorded under the confirm phase."""
+    phase = protocol.confirm_phase
+    have = {r["seed"] for r in recorded(task, phase) if r["role"] == "baseline"}
+    missing = [seed for seed in protocol.confirm_seeds if seed not in have]
+    print(f"{task} {phase}: baselines to run: {missing or 'none'}")
+    for seed in missing:
+        run_baselines(studio, task, phase, data_root, [seed], protocol=protocol)
+
+
 def reuse_baseline(task: str, phase: str, seed: int) -> bool:
     """Copy a recorded plain run of ``task`` at ``seed`` from another phase into ``phase``, when its data and
     training are those the phase would run: AD-DROP off, nothing else differs, so running it again would only
@@ -412,7 +425,8 @@ def main() -> None:
     parser.add_argument("--task", required=True, action="append", choices=["rte", "mrpc", "cola", "stsb", "sst2"],
                         help="repeat for several tasks: each runs its phases before the next task starts")
     parser.add_argument("--phase", required=True, action="append",
-                        choices=["lr", "search", "confirm", "prior", "grid", "authors-search", "authors-confirm"],
+                        choices=["lr", "search", "confirm", "prior", "grid", "authors-search", "authors-confirm",
+                                 "authors-baselines"],
                         help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
@@ -435,6 +449,8 @@ def main() -> None:
                 search(studio, task, data_root, args.budget, args.parallel, AUTHORS)
             elif phase == "authors-confirm":
                 confirm(studio, task, data_root, AUTHORS)
+            elif phase == "authors-baselines":
+                confirm_baselines(studio, task, data_root, AUTHORS)
             else:
                 prior_experiment(studio, task, data_root)
 
