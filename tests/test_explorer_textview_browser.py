@@ -178,8 +178,10 @@ def panel_box(page, k: int) -> dict[str, float]:
 
 
 def spots(page, viewport: bool = False) -> list[dict[str, float]]:
-    """The walk-through's highlights: in page pixels (independent of scrolling), or in the viewport's."""
-    return page.eval_on_selector_all(".wt-spot", f"""els => els.map(e => {{
+    """The walk-through's highlights: in page pixels (independent of scrolling), or in the viewport's. Queried and
+    measured in one evaluation: the walk-through replaces its highlights whenever the figure redraws, so elements
+    queried in one round trip may be detached by the next (eval_on_selector_all takes two)."""
+    return page.evaluate(f"""() => [...document.querySelectorAll('.wt-spot')].map(e => {{
         const r = e.getBoundingClientRect(), x = {'0' if viewport else 'scrollX'}, y = {'0' if viewport else 'scrollY'};
         return {{left: r.left + x, top: r.top + y, right: r.right + x, bottom: r.bottom + y,
                  parent: e.parentElement.id || e.parentElement.className}};
