@@ -130,7 +130,7 @@ def test_text_view_follows_the_api(server, pair):
         assert marked(tokens, "dropped") == set(np.flatnonzero(maps["dropped"][HEAD, 10]))
         page.wait_for_function("location.search.includes('query=10')")
         # The maps outline the same row: one outline per map, around row 10.
-        rows = page.eval_on_selector_all(".figure-stack > .query-row", """marks => marks.map(m => {
+        rows = page.evaluate("""() => [...document.querySelectorAll('.figure-stack > .query-row')].map(m => {
             const ya = document.querySelector('#layer-figure')._fullLayout.yaxis;
             return {query: m.dataset.query, middle: m.offsetTop + m.offsetHeight / 2 - ya._offset - ya.l2p(10)};
         })""")
