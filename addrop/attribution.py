@@ -17,6 +17,11 @@ gold labels a token classifier's ``F`` is the negative loss against its pseudo l
 cross-entropy of each counted token's logits against their own argmax, summed (``pseudo_loss``).  A token
 counts when it is not padding and not marked in the ``special_tokens_mask`` the inputs may carry (the
 tokenizer's, with ``return_special_tokens_mask=True``; it is read here and never reaches the model).
+
+An encoder-decoder (translation) is attributed at one kind of map per call (``kind``: its encoder's
+self-attention by default, its decoder's self-attention, or its cross-attention), its layers numbered among
+the layers of that kind; ``F`` is the negative loss over the target tokens, against the gold target (the
+``labels``) or, without one, against the model's own argmax at each real target position.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch
 from torch import nn
 
 from addrop.hooks import AttentionHooks, LayerCapture, attach, num_heads
+from addrop.kinds import IGNORED, map_masks, target_mask
 
 Method = Literal["GA", "IGA", "AA", "RD"]
 Buffer = Callable[[tuple[int, ...], torch.dtype, torch.device], torch.Tensor]  # (shape, dtype, device) -> tensor
@@ -36,7 +42,6 @@ Target = Literal["auto", "logit", "loss", "pseudo_loss"]
 # one generator for all layers (drawn in turn), or one per masked layer (each layer its own stream)
 Generators = torch.Generator | Sequence[torch.Generator] | None
 METHODS: tuple[str, ...] = ("GA", "IGA", "AA", "RD")
-IGNORED = -100  # the pseudo label of a token left out of the loss (transformers' losses ignore this label)
 SPECIAL_TOKENS_MASK = "special_tokens_mask"  # an input for the attribution, not for the model
 
 
@@ -51,6 +56,7 @@ class AttributionResult:
     # [batch] (or [batch, n] for token tasks, IGNORED where a token does not count); None for the loss target
     pseudo_labels: torch.Tensor | None
     logits: torch.Tensor | None  # pass-1 logits, detached; None when no forward pass was needed
+    kind: str = "encoder"  # the kind of map (addrop.hooks.KINDS); ``layers`` count among the layers of this kind
 
 
 def resolve_target(logits: torch.Tensor, target: Target, has_labels: bool) -> str:
@@ -123,11 +129,25 @@ class LayerAttribution:
 
     needs_map = False
 
-    def __init__(self, model: nn.Module, layers: tuple[int, ...] | list[int] = (0,), target: Target = "auto"):
+    def __init__(
+        self, model: nn.Module, layers: tuple[int, ...] | list[int] = (0,), target: Target = "auto",
+        kind: str | None = None,
+    ):
         self.model = model
         self.hooks: AttentionHooks = attach(model)
-        self.layers = self.hooks.check_layers(tuple(layers))
+        self.kind = self.hooks.kind(kind)
+        self.layers = self.hooks.check_layers(tuple(layers), self.kind)
+        self.sites = self.hooks.sites(self.layers, self.kind)  # the hooks' call indices of ``layers``
         self.target: Target = target
+
+    def _result(self, attribution, attention, target, labels, logits) -> AttributionResult:
+        return AttributionResult(self.layers, attribution, attention, target, labels, logits, self.kind)
+
+    def _counted(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor | None:
+        """The positions whose outputs count in a pseudo-label loss: an encoder-decoder's real target positions."""
+        if self.hooks.encoder_decoder:
+            return target_mask(inputs, self.model.config.pad_token_id)
+        return counted_tokens(inputs)
 
     def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
         """Attribute one batch (the model's usual keyword inputs, with ``attention_mask``)."""
@@ -141,13 +161,13 @@ class LayerAttribution:
         recomputes the forward (gradient checkpointing) recomputes this same pass."""
         with (
             torch.set_grad_enabled(with_grad),
-            self.hooks.capture(self.layers, materialise) as captures,
+            self.hooks.capture(self.sites, materialise) as captures,
             self.hooks.first_token_only(),
         ):
             outputs = self.model(**model_inputs(inputs))
             target = resolve_target(outputs.logits, self.target, inputs.get("labels") is not None)
             if target == "pseudo_loss":
-                labels = pseudo_labels(outputs.logits, counted_tokens(inputs))
+                labels = pseudo_labels(outputs.logits, self._counted(inputs))
             else:
                 labels = pseudo_labels(outputs.logits) if target == "logit" else None
             yield outputs, dict(captures), target, labels
@@ -158,7 +178,7 @@ class LayerAttribution:
             return result
 
     def _stack(self, captures: dict[int, LayerCapture], field: str) -> torch.Tensor:
-        return torch.stack([getattr(captures[layer], field).detach() for layer in self.layers])
+        return torch.stack([getattr(captures[site], field).detach() for site in self.sites])
 
 
 class GradientAttribution(LayerAttribution):
@@ -180,25 +200,22 @@ class GradientAttribution(LayerAttribution):
         with self._passing_one(inputs, materialise=return_attention, with_grad=True) as pass_one:
             outputs, captures, target, labels = pass_one
             value = target_value(outputs.logits, outputs.loss, target, labels, inputs.get("attention_mask"))
-            wrt = [getattr(captures[layer], "attention" if return_attention else "output") for layer in self.layers]
+            wrt = [getattr(captures[site], "attention" if return_attention else "output") for site in self.sites]
             grads = torch.autograd.grad(value, wrt)
         if return_attention:
             attribution = torch.stack(grads)
         else:
             batch, _, heads, _ = grads[0].shape
-            n = captures[self.layers[0]].value.shape[2]
-            shape = (len(self.layers), batch, heads, n, n)
+            n = captures[self.sites[0]].value.shape[2]
+            # only cross-attention maps are not square (target rows, source keys); a self-attention map has n
+            # rows even where the first-token cut computed one
+            rows = grads[0].shape[1] if self.kind == "cross" else n
+            shape = (len(self.layers), batch, heads, rows, n)
             attribution = grads[0].new_empty(shape) if out is None else out(shape, grads[0].dtype, grads[0].device)
-            for index, (grad, layer) in enumerate(zip(grads, self.layers)):
-                _grad_through_values(grad, captures[layer].value.detach(), out=attribution[index])
-        return AttributionResult(
-            layers=self.layers,
-            attribution=attribution,
-            attention=self._stack(captures, "attention") if return_attention else None,
-            target=target,
-            pseudo_labels=labels,
-            logits=outputs.logits.detach(),
-        )
+            for index, (grad, site) in enumerate(zip(grads, self.sites)):
+                _grad_through_values(grad, captures[site].value.detach(), out=attribution[index])
+        attention = self._stack(captures, "attention") if return_attention else None
+        return self._result(attribution, attention, target, labels, outputs.logits.detach())
 
 
 def _reentrant_checkpointing(model: nn.Module) -> bool:
@@ -242,8 +259,9 @@ class IntegratedGradients(LayerAttribution):
         target: Target = "auto",
         steps: int = 20,
         internal_batch_size: int = 32,
+        kind: str | None = None,
     ):
-        super().__init__(model, layers, target)
+        super().__init__(model, layers, target, kind)
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         if internal_batch_size < 1:
@@ -262,22 +280,15 @@ class IntegratedGradients(LayerAttribution):
         try:
             attribution = torch.stack(
                 [
-                    attention[i] * self._mean_gradient(inputs, layer, attention[i], alphas, replicas, target, labels)
-                    for i, layer in enumerate(self.layers)
+                    attention[i] * self._mean_gradient(inputs, site, attention[i], alphas, replicas, target, labels)
+                    for i, site in enumerate(self.sites)
                 ]
             )
         finally:
             self.model.train(was_training)
-        return AttributionResult(
-            layers=self.layers,
-            attribution=attribution,
-            attention=attention if return_attention else None,
-            target=target,
-            pseudo_labels=labels,
-            logits=outputs.logits.detach(),
-        )
+        return self._result(attribution, attention if return_attention else None, target, labels, outputs.logits.detach())
 
-    def _mean_gradient(self, inputs, layer, attention, alphas, replicas, target, labels) -> torch.Tensor:
+    def _mean_gradient(self, inputs, site, attention, alphas, replicas, target, labels) -> torch.Tensor:
         total = torch.zeros_like(attention)
         batch = attention.shape[0]
         for start in range(0, len(alphas), replicas):
@@ -286,7 +297,7 @@ class IntegratedGradients(LayerAttribution):
             stacked = {k: _repeat(v, r) for k, v in model_inputs(inputs).items()}
             with (
                 torch.enable_grad(),
-                self.hooks.interpolate(layer, attention, chunk) as spec,
+                self.hooks.interpolate(site, attention, chunk) as spec,
                 self.hooks.first_token_only(),
             ):
                 out = self.model(**stacked)
@@ -312,14 +323,8 @@ class AttentionWeights(LayerAttribution):
     def attribute(self, inputs: Mapping[str, torch.Tensor], return_attention: bool = True) -> AttributionResult:
         outputs, captures, target, labels = self._pass_one(inputs, materialise=True, with_grad=False)
         attention = self._stack(captures, "attention")
-        return AttributionResult(
-            layers=self.layers,
-            attribution=attention.clone(),
-            attention=attention if return_attention else None,
-            target=target,
-            pseudo_labels=labels,
-            logits=outputs.logits.detach(),
-        )
+        return self._result(attention.clone(), attention if return_attention else None, target, labels,
+                            outputs.logits.detach())
 
 
 class RandomAttribution(LayerAttribution):
@@ -335,8 +340,9 @@ class RandomAttribution(LayerAttribution):
         layers: tuple[int, ...] | list[int] = (0,),
         target: Target = "auto",
         generator: Generators = None,
+        kind: str | None = None,
     ):
-        super().__init__(model, layers, target)
+        super().__init__(model, layers, target, kind)
         if generator is not None and not isinstance(generator, torch.Generator):
             generator = tuple(generator)
             if len(generator) != len(self.layers):
@@ -349,15 +355,17 @@ class RandomAttribution(LayerAttribution):
         if return_attention:
             outputs, captures, target, labels = self._pass_one(inputs, materialise=True, with_grad=False)
             attention, logits = self._stack(captures, "attention"), outputs.logits.detach()
-        batch, n = inputs["input_ids"].shape[:2] if "input_ids" in inputs else inputs["attention_mask"].shape
-        shape = (len(self.layers), batch, num_heads(self.model), n, n)
-        device = inputs["attention_mask"].device
+        query_mask, key_mask = map_masks(inputs, self.kind, self.hooks.encoder_decoder, self.model.config.pad_token_id)
+        batch, n = key_mask.shape
+        rows = n if query_mask is None else query_mask.shape[1]
+        shape = (len(self.layers), batch, num_heads(self.model), rows, n)
+        device = key_mask.device
         if isinstance(self.generator, tuple):
             noise = torch.stack([torch.rand(shape[1:], generator=g, device=g.device).to(device) for g in self.generator])
         else:
             draw_device = self.generator.device if self.generator is not None else device
             noise = torch.rand(shape, generator=self.generator, device=draw_device).to(device)
-        return AttributionResult(self.layers, noise, attention, target, labels, logits)
+        return self._result(noise, attention, target, labels, logits)
 
 
 _CLASSES: dict[str, type[LayerAttribution]] = {
@@ -383,14 +391,15 @@ def attribution_method(
     target: Target = "auto",
     steps: int = 20,
     generator: Generators = None,
+    kind: str | None = None,
 ) -> LayerAttribution:
-    """Build the attribution object for ``method`` (one of GA, IGA, AA, RD)."""
+    """Build the attribution object for ``method`` (one of GA, IGA, AA, RD) at ``layers`` of ``kind``."""
     key = method_name(method)
     if key == "IGA":
-        return IntegratedGradients(model, layers, target, steps=steps)
+        return IntegratedGradients(model, layers, target, steps=steps, kind=kind)
     if key == "RD":
-        return RandomAttribution(model, layers, target, generator=generator)
-    return _CLASSES[key](model, layers, target)
+        return RandomAttribution(model, layers, target, generator=generator, kind=kind)
+    return _CLASSES[key](model, layers, target, kind)
 
 
 def attribute(
@@ -403,13 +412,16 @@ def attribute(
     target: Target = "auto",
     return_attention: bool = True,
     generator: Generators = None,
+    kind: str | None = None,
 ) -> AttributionResult:
     """Attention and attribution maps ``[len(layers), batch, heads, n, n]`` for one batch.
 
     ``method`` is GA (gradient), IGA (integrated gradients, ``steps`` points), AA (attention weights) or
     RD (random; ``generator`` as for :class:`RandomAttribution`).  The model runs in its current mode
-    (``model.eval()`` for a deterministic look, ``model.train()`` for what a training step sees).
+    (``model.eval()`` for a deterministic look, ``model.train()`` for what a training step sees).  For an
+    encoder-decoder, ``kind`` picks the maps: "encoder" (the default), "decoder" or "cross" (``[..., t, n]``:
+    target rows, source keys), ``layers`` counting among the layers of that kind.
     """
-    return attribution_method(model, method, layers, target, steps, generator).attribute(
+    return attribution_method(model, method, layers, target, steps, generator, kind).attribute(
         inputs, return_attention=return_attention
     )

@@ -12,13 +12,17 @@ import torch
 from torch import nn
 
 from addrop.attribution import AttributionResult, GradientAttribution, Target, attribution_method, method_name
-from addrop.hooks import attach
+from addrop.hooks import KINDS, attach
+from addrop.kinds import map_masks
 from addrop.masking import discard_masks
 
 
 @dataclass
 class ADDropConfig:
-    """AD-DROP hyper-parameters (defaults follow the authors' scripts: GA, layer 0, p=0.3, q=0.2)."""
+    """AD-DROP hyper-parameters (defaults follow the authors' scripts: GA, layer 0, p=0.3, q=0.2).
+
+    ``kind`` picks an encoder-decoder's maps (``addrop.hooks.KINDS``; None: its encoder's self-attention, where
+    the authors' translation code drops), ``layers`` counting among the layers of that kind."""
 
     method: str = "GA"
     p: float = 0.3
@@ -27,6 +31,7 @@ class ADDropConfig:
     mode: str = "high"
     steps: int = 20
     target: Target = "auto"
+    kind: str | None = None
 
     def __post_init__(self) -> None:
         self.method = method_name(self.method)
@@ -41,6 +46,8 @@ class ADDropConfig:
         self.layers = tuple(int(layer) for layer in self.layers)
         if not self.layers:
             raise ValueError("at least one masked layer is needed")
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
 
 
 @dataclass
@@ -50,7 +57,7 @@ class DropPlan:
     result: AttributionResult
     candidate: torch.Tensor  # [len(layers), b, h, n, n] bool
     dropped: torch.Tensor  # same shape
-    masks: dict[int, torch.Tensor] = field(init=False)
+    masks: dict[int, torch.Tensor] = field(init=False)  # by layer among the layers of ``result.kind``
 
     def __post_init__(self) -> None:
         self.masks = {layer: self.dropped[i] for i, layer in enumerate(self.result.layers)}
@@ -70,7 +77,7 @@ class ADDrop:
         self.config = config
         self.generator = generator
         self.attribution = attribution_method(
-            model, config.method, config.layers, config.target, config.steps, generator
+            model, config.method, config.layers, config.target, config.steps, generator, config.kind
         )
         self.hooks = self.attribution.hooks
         self._buffers: dict[str, torch.Tensor] = {}
@@ -90,9 +97,11 @@ class ADDrop:
         if not return_attention:
             shape, device = tuple(result.attribution.shape), result.attribution.device
             masks = (self._buffer("candidate", shape, torch.bool, device), self._buffer("dropped", shape, torch.bool, device))
+        kind = self.attribution.kind
+        query_mask, key_mask = map_masks(inputs, kind, self.hooks.encoder_decoder, self.model.config.pad_token_id)
         candidate, dropped = discard_masks(
-            result.attribution, inputs["attention_mask"], self.config.p, self.config.q, self.config.mode,
-            self.generator, out=masks, causal=self.hooks.causal,
+            result.attribution, key_mask, self.config.p, self.config.q, self.config.mode,
+            self.generator, out=masks, causal=self.hooks.is_causal(kind), query_mask=query_mask,
         )
         return DropPlan(result, candidate, dropped)
 
@@ -108,12 +117,24 @@ class ADDrop:
     def applied(self, masks: Mapping[int, torch.Tensor]) -> Iterator[None]:
         """Forward passes inside the block add ``-inf`` to the attention scores at the dropped positions.
 
-        With gradient checkpointing the backward recomputes the forward, so run it inside the block too."""
-        with self.hooks.drop(dict(masks)):
+        With gradient checkpointing the backward recomputes the forward, so run it inside the block too.
+        ``masks`` are keyed by layer among the layers of the configured kind, as :attr:`DropPlan.masks`."""
+        with self.hooks.drop(_by_site(self.hooks, masks, self.attribution.kind)):
             yield
 
 
-def masked_forward(model: nn.Module, inputs: Mapping[str, torch.Tensor], masks: Mapping[int, torch.Tensor]):
-    """Run ``model(**inputs)`` with ``masks[layer]`` (``[b, h, n, n]`` bool) dropped from that layer's attention."""
-    with attach(model).drop(dict(masks)):
+def _by_site(hooks, masks: Mapping[int, torch.Tensor], kind: str | None) -> dict[int, torch.Tensor]:
+    """``masks`` keyed by the hooks' call index instead of the layer among the layers of ``kind``."""
+    layers = tuple(masks)
+    return dict(zip(hooks.sites(layers, kind), masks.values())) if layers else {}
+
+
+def masked_forward(
+    model: nn.Module, inputs: Mapping[str, torch.Tensor], masks: Mapping[int, torch.Tensor], kind: str | None = None
+):
+    """Run ``model(**inputs)`` with ``masks[layer]`` (``[b, h, n, n]`` bool; ``[b, h, t, n]`` for cross-attention)
+    dropped from that layer's attention; an encoder-decoder's layers count among those of ``kind`` (default: its
+    encoder's)."""
+    hooks = attach(model)
+    with hooks.drop(_by_site(hooks, masks, kind)):
         return model(**inputs)

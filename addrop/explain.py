@@ -110,7 +110,7 @@ def attribute_text(
     if text_pair is not None and not text_pair.strip():
         text_pair = None
     hooks = attach(model)
-    layers = tuple(range(hooks.num_layers)) if layers is None else hooks.check_layers(tuple(layers))
+    layers = tuple(range(hooks.num_layers())) if layers is None else hooks.check_layers(tuple(layers))
     inputs, truncated = encode(tokenizer, text, text_pair, max_length)
     ids = inputs["input_ids"][0].tolist()
     special_ids = set(tokenizer.all_special_ids)
@@ -149,7 +149,7 @@ def attribute_text(
         layers=layers,
         attention=result.attention[:, 0].float().cpu(),
         attribution=result.attribution[:, 0].float().cpu(),
-        causal=hooks.causal,
+        causal=hooks.is_causal(),
         token_predictions=token_predictions,
         token_probabilities=token_probabilities,
     )

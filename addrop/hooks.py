@@ -14,7 +14,7 @@ import contextvars
 import threading
 import weakref
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal
 
 import torch
 from torch import nn
@@ -24,9 +24,13 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 PREFIX = "addrop_"
 SUPPORTED = (
-    "supported are encoders such as BERT, RoBERTa, ELECTRA, DistilBERT and plain causal decoders such as "
-    "Llama and Qwen2 (see the README)"
+    "supported are encoders such as BERT, RoBERTa, ELECTRA, DistilBERT, plain causal decoders such as "
+    "Llama and Qwen2, and encoder-decoders such as Marian (OPUS-MT), BART and mBART (see the README)"
 )
+# The kinds of attention map: an encoder's self-attention (bidirectional), a decoder's self-attention (causal),
+# and an encoder-decoder's cross-attention (queries: target positions, keys: source positions).
+Kind = Literal["encoder", "decoder", "cross"]
+KINDS: tuple[str, ...] = ("encoder", "decoder", "cross")
 
 
 class UnsupportedModelError(ValueError):
@@ -145,11 +149,13 @@ class _Interpolation:
 
 
 class AttentionHooks:
-    """Hooks one model's self-attention layers; obtain it with :func:`attach`.
+    """Hooks one model's attention layers; obtain it with :func:`attach`.
 
-    Layer ``i`` is the ``i``-th attention call of a forward pass (the order of the encoder layers),
-    found once by a forward pass on the model's dummy inputs.  Requests (capture, drop, interpolate)
-    are context managers whose state is local to the calling thread or task.
+    The hooks number the model's attention calls of a forward pass in call order (for an encoder-decoder:
+    the encoder's layers, then each decoder layer's self- and cross-attention), found once by a forward pass
+    on the model's dummy inputs; requests (capture, drop, interpolate) name these call indices.  Users name a
+    layer by its kind and its index among the layers of that kind (:meth:`sites` translates).  Requests are
+    context managers whose state is local to the calling thread or task.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -171,17 +177,14 @@ class AttentionHooks:
         model.set_attn_implementation(PREFIX + base)
         try:
             self.modules, causal = _discover(model)
+            self.kinds: tuple[str, ...] = _kinds(model, self.modules, causal)
         except UnsupportedModelError:
             model.set_attn_implementation(base)
             raise
-        if len(set(causal)) > 1:
-            model.set_attn_implementation(base)
-            raise UnsupportedModelError(
-                f"{type(model).__name__} mixes causal and bidirectional attention layers (an encoder-decoder), "
-                f"which AD-DROP does not handle; {SUPPORTED}"
-            )
         # a causal layer's rows see only earlier keys; with SDPA and no padding it gets no mask at all
-        self.causal = causal[0]
+        self._causal = tuple(causal)
+        # an encoder-decoder is attributed at its encoder unless asked otherwise, as the authors' translation code
+        self.default_kind = "encoder" if "encoder" in self.kinds else self.kinds[0]
         self._model = weakref.ref(model)
         self._last_block = _parent(model, self.modules[-1])  # where first_token_only() cuts the sequence
         self._first_token_exact: bool | None = None  # decided on first use of first_token_only()
@@ -189,22 +192,51 @@ class AttentionHooks:
             _REGISTRY[module] = (self, index)
 
     @property
-    def num_layers(self) -> int:
-        return len(self.modules)
+    def encoder_decoder(self) -> bool:
+        return len(set(self.kinds)) > 1
 
-    def check_layers(self, layers: tuple[int, ...] | list[int]) -> tuple[int, ...]:
-        """Normalise layer indices (negative ones count from the top) and reject out-of-range ones."""
+    def kind(self, kind: str | None = None) -> str:
+        """``kind``, or the model's default kind for None; :class:`ValueError` for a kind the model lacks."""
+        if kind is None:
+            return self.default_kind
+        if kind not in KINDS:
+            raise ValueError(f"unknown attention kind {kind!r}; choose one of {', '.join(KINDS)}")
+        if kind not in self.kinds:
+            raise ValueError(f"the model has no {kind} attention; its kinds: {', '.join(dict.fromkeys(self.kinds))}")
+        return kind
+
+    def num_layers(self, kind: str | None = None) -> int:
+        """How many attention layers of ``kind`` (default: the model's default kind) the model has."""
+        kind = self.kind(kind)
+        return sum(k == kind for k in self.kinds)
+
+    def is_causal(self, kind: str | None = None) -> bool:
+        """Whether the layers of ``kind`` attend only to earlier keys (a decoder's self-attention)."""
+        kind = self.kind(kind)
+        return next(c for k, c in zip(self.kinds, self._causal) if k == kind)
+
+    def check_layers(self, layers: tuple[int, ...] | list[int], kind: str | None = None) -> tuple[int, ...]:
+        """Normalise layer indices among the layers of ``kind`` (negative ones count from the top) and reject
+        out-of-range ones."""
         if not layers:
             raise ValueError("at least one masked layer is needed")
+        count = self.num_layers(kind)
         normalised = []
         for layer in layers:
-            index = layer + self.num_layers if layer < 0 else layer
-            if not 0 <= index < self.num_layers:
-                raise ValueError(f"layer {layer} is out of range: the model has {self.num_layers} attention layers")
+            index = layer + count if layer < 0 else layer
+            if not 0 <= index < count:
+                named = f"{self.kind(kind)} " if self.encoder_decoder else ""
+                raise ValueError(f"layer {layer} is out of range: the model has {count} {named}attention layers")
             normalised.append(index)
         if len(set(normalised)) != len(normalised):
             raise ValueError(f"layers must not repeat: {tuple(layers)}")
         return tuple(normalised)
+
+    def sites(self, layers: tuple[int, ...], kind: str | None = None) -> tuple[int, ...]:
+        """The call indices (what capture, drop and interpolate name) of ``layers`` of ``kind``."""
+        kind = self.kind(kind)
+        calls = [index for index, k in enumerate(self.kinds) if k == kind]
+        return tuple(calls[layer] for layer in self.check_layers(layers, kind))
 
     @contextlib.contextmanager
     def first_token_only(self) -> Iterator[bool]:
@@ -219,8 +251,9 @@ class AttentionHooks:
         shortcut is in force.
         """
         model = self._model()
-        # a decoder's classifier reads the last token, whose row a first-token cut would remove
-        if model is None or self.causal or not self._first_token_is_exact(model):
+        # a decoder's classifier reads the last token, whose row a first-token cut would remove; a translation
+        # model reads every target token
+        if model is None or any(self._causal) or self.encoder_decoder or not self._first_token_is_exact(model):
             yield False
             return
         with self._first_token_cut():
@@ -299,7 +332,7 @@ class AttentionHooks:
             return self._base(module, query, key, value, attention_mask, **kwargs)
         if state.interpolation is not None and layer == state.interpolation.layer:
             return _interpolated(state.interpolation, value)
-        if attention_mask is None and self.causal and self.base_name == "sdpa" and query.shape[2] > 1:
+        if attention_mask is None and self._causal[layer] and self.base_name == "sdpa" and query.shape[2] > 1:
             # SDPA would apply is_causal itself, but only without a mask: the drops and the hooks' eager
             # attention need causality as a mask
             attention_mask = _causal_mask(query.shape[2], key.shape[2], query.device)
@@ -307,7 +340,7 @@ class AttentionHooks:
             attention_mask = _with_drops(attention_mask, state.drop[layer], query.dtype)
         n = query.shape[2]
         # a materialised capture wants the whole map; a gradient capture needs only the rows that matter
-        first_only = state.first_token and layer == self.num_layers - 1
+        first_only = state.first_token and layer == len(self.modules) - 1
         first_only = first_only and not (state.materialise and layer in state.capture_layers)
         if first_only:
             query = query[:, :, :1]
@@ -404,6 +437,19 @@ def _discover(model: nn.Module) -> tuple[list[nn.Module], list[bool]]:
     return [module for module, _ in found], [causal for _, causal in found]
 
 
+def _kinds(model: nn.Module, modules: list[nn.Module], causal: list[bool]) -> tuple[str, ...]:
+    """Each attention module's kind: inside an encoder-decoder's encoder "encoder", else "decoder" when causal and
+    "cross" when not; in a model of one stack, "decoder" when causal, else "encoder"."""
+    if not getattr(model.config, "is_encoder_decoder", False):
+        if len(set(causal)) > 1:
+            raise UnsupportedModelError(
+                f"{type(model).__name__} mixes causal and bidirectional attention layers in one stack; {SUPPORTED}"
+            )
+        return tuple("decoder" if c else "encoder" for c in causal)
+    encoder = set(map(id, model.get_encoder().modules()))
+    return tuple("encoder" if id(m) in encoder else "decoder" if c else "cross" for m, c in zip(modules, causal))
+
+
 def _wrapper(base: str) -> Callable:
     def addrop_attention(module, query, key, value, attention_mask, **kwargs):
         entry = _REGISTRY.get(module)
@@ -449,6 +495,6 @@ def num_heads(model: nn.Module) -> int:
 
 
 __all__ = [
-    "REFUSED", "AttentionHooks", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads",
+    "KINDS", "REFUSED", "AttentionHooks", "Kind", "LayerCapture", "UnsupportedModelError", "attach", "eager_attention", "num_heads",
 ]
 

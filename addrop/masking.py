@@ -18,11 +18,14 @@ def discard_masks(
     generator: torch.Generator | None = None,
     out: tuple[torch.Tensor, torch.Tensor] | None = None,
     causal: bool = False,
+    query_mask: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return boolean ``(candidate, dropped)`` masks shaped like ``attribution``.
 
     ``attribution`` is ``[..., batch, heads, n, n]`` (rows are queries, columns keys) and
-    ``attention_mask`` the ``[batch, n]`` padding mask (1 = real token).  In every row of a real query,
+    ``attention_mask`` the ``[batch, n]`` padding mask (1 = real token).  A cross-attention map is
+    ``[..., batch, heads, t, n]``: ``query_mask`` (``[batch, t]``) then says which of its ``t`` rows are real,
+    and ``attention_mask`` which of its ``n`` keys are.  In every row of a real query,
     the candidates are the ``ceil(p * n_valid)`` valid keys with the highest attribution (lowest with
     ``mode="low"``; every key tied with the threshold value is included).  Each candidate is then
     dropped independently with probability ``q``.  Padding is never a candidate, and if a row would lose
@@ -37,15 +40,21 @@ def discard_masks(
         raise ValueError(f"q must be in (0, 1), got {q}")
     if mode not in ("high", "low"):
         raise ValueError(f"mode must be 'high' or 'low', got {mode!r}")
-    if attribution.dim() < 4 or attribution.shape[-1] != attribution.shape[-2]:
+    square = query_mask is None
+    if attribution.dim() < 4 or (square and attribution.shape[-1] != attribution.shape[-2]):
         raise ValueError(f"attribution must be [..., batch, heads, n, n], got {tuple(attribution.shape)}")
-    batch, n = attribution.shape[-4], attribution.shape[-1]
+    if causal and attribution.shape[-1] != attribution.shape[-2]:
+        raise ValueError(f"a causal map is square, got {tuple(attribution.shape)}")
+    batch, t, n = attribution.shape[-4], attribution.shape[-2], attribution.shape[-1]
     if tuple(attention_mask.shape) != (batch, n):
         raise ValueError(f"attention_mask must be [batch, n] = {(batch, n)}, got {tuple(attention_mask.shape)}")
+    if not square and tuple(query_mask.shape) != (batch, t):
+        raise ValueError(f"query_mask must be [batch, t] = {(batch, t)}, got {tuple(query_mask.shape)}")
 
     valid = attention_mask.to(device=attribution.device, dtype=torch.bool)[:, None, None, :]  # [b,1,1,n]
-    valid_query = valid.transpose(-1, -2)  # [b,1,n,1]
-    padded = not bool(valid.all())
+    rows = valid if square else query_mask.to(device=attribution.device, dtype=torch.bool)[:, None, None, :]
+    valid_query = rows.transpose(-1, -2)  # [b,1,t,1]
+    padded = not bool(valid.all() and rows.all())
     valid_key = valid  # the keys each row may attend: [b,1,1,n], or [b,1,n,n] when causal
     if causal:
         valid_key = valid & torch.ones(n, n, dtype=torch.bool, device=valid.device).tril()

@@ -9,7 +9,6 @@ import torch
 from tests.conftest import tiny_batch, tiny_config
 from transformers import (
     AutoModelForSequenceClassification,
-    BartConfig,
     Gemma2Config,
     GPT2Config,
     GptOssConfig,
@@ -72,9 +71,9 @@ def test_pass_two_with_nothing_dropped_is_the_models_own_forward(family, attn, p
         hooks = attach(model)
         batch, n = inputs["input_ids"].shape
         nothing = torch.zeros(batch, 4, n, n, dtype=torch.bool)
-        dropped_nothing = masked_forward(model, inputs, {layer: nothing for layer in range(hooks.num_layers)})
+        dropped_nothing = masked_forward(model, inputs, {layer: nothing for layer in range(hooks.num_layers())})
     torch.testing.assert_close(dropped_nothing.logits, expected, **tolerance(family, attn))
-    assert hooks.causal is (family in DECODERS)
+    assert hooks.is_causal() is (family in DECODERS)
 
 
 @pytest.mark.parametrize("family", DECODERS)
@@ -87,7 +86,7 @@ def test_a_decoder_stays_causal_under_drops(family, attn):
     changed = ids.clone()
     changed[0, -1] = (ids[0, -1] + 7) % 100 + 5
     g = torch.Generator().manual_seed(3)
-    masks = {layer: torch.rand(1, 4, 9, 9, generator=g) < 0.2 for layer in range(hooks.num_layers)}
+    masks = {layer: torch.rand(1, 4, 9, 9, generator=g) < 0.2 for layer in range(hooks.num_layers())}
     for mask in masks.values():
         mask[..., 0] = False  # every row keeps a key
     with torch.no_grad(), hooks.drop(masks):
@@ -171,10 +170,6 @@ def refused_models():
     yield "GptOssForSequenceClassification", "sinks", GptOssConfig(
         **small, layer_types=full, num_local_experts=2, num_experts_per_tok=1
     ), ("eager",)
-    yield "BartForSequenceClassification", "mixes causal and bidirectional", BartConfig(
-        vocab_size=120, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
-        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
-    ), both
 
 
 @pytest.mark.parametrize(
