@@ -8,14 +8,15 @@ import os
 import sys
 from dataclasses import fields
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, get_args
 
 from addrop.attribution import METHODS
 from addrop.dropout import ADDropConfig
 from addrop.finetune import LR_SCHEDULES, PRECISIONS, FinetuneConfig
+from addrop.hooks import KINDS
 from addrop.models import DEFAULT_MODEL
 from addrop.presets import PRESETS
-from addrop.tasks import KNOWN_TASKS
+from addrop.tasks import KNOWN_TASKS, TaskKind
 
 _DEFAULTS = {f.name: f.default for f in (*fields(FinetuneConfig), *fields(ADDropConfig))}
 
@@ -79,11 +80,12 @@ def build_parser(defaults: dict[str, object] | None = None) -> argparse.Argument
     train.add_argument("--data-dir", help="directory with train.* and validation.* (jsonl/csv/tsv)")
     train.add_argument("--train-file")
     train.add_argument("--validation-file")
-    train.add_argument("--task-kind", choices=("classification", "regression", "token_classification"),
+    train.add_argument("--task-kind", choices=get_args(TaskKind),
                        help="for your own data: the kind of task (then also --text-fields)")
     train.add_argument("--text-fields", type=lambda s: tuple(s.split(",")), default=(),
-                       help="comma-separated text columns of your data (one, or two for pairs)")
-    train.add_argument("--label-field", default="label")
+                       help="comma-separated text columns of your data (one, or two for pairs; a translation's "
+                            "source language, e.g. en)")
+    train.add_argument("--label-field", default="label", help="the label column (a translation's target language)")
     train.add_argument("--label-names", type=lambda s: tuple(s.split(",")), default=(),
                        help="comma-separated class names of your data")
     train.add_argument("--max-train-samples", type=_positive)
@@ -104,6 +106,11 @@ def build_parser(defaults: dict[str, object] | None = None) -> argparse.Argument
     train.add_argument("--baseline", action="store_true", help="plain fine-tuning, no AD-DROP")
     train.add_argument("--layers", type=_layers, default=_DEFAULTS["layers"], help="masked layers, e.g. 0 or 0,1,2")
     train.add_argument("--no-cross-tuning", action="store_true", help="drop in every epoch instead of alternating")
+    train.add_argument("--attention", choices=KINDS,
+                       help="an encoder-decoder's maps to drop in: encoder (default, as the authors' translation "
+                            "code), decoder (its causal self-attention) or cross; --layers count among them")
+    train.add_argument("--num-beams", type=_positive, default=_DEFAULTS["num_beams"],
+                       help="translation: beams of the dev set's generation")
     train.add_argument("--logging-steps", type=_positive, default=_DEFAULTS["logging_steps"])
     train.add_argument("--no-group-by-length", action="store_true", help="shuffle without grouping by length")
     train.add_argument("--device", choices=("cpu", "cuda"))
@@ -156,12 +163,14 @@ def _train(args: argparse.Namespace) -> int:
         lr_schedule=args.lr_schedule,
         seed=args.seed,
         patience=None if args.no_early_stopping else args.patience,
-        addrop=None if args.baseline else ADDropConfig(args.method, args.p, args.q, args.layers, args.mode, args.steps),
+        addrop=None if args.baseline else ADDropConfig(args.method, args.p, args.q, args.layers, args.mode, args.steps,
+                                                       kind=args.attention),
         cross_tuning=not args.no_cross_tuning,
         logging_steps=args.logging_steps,
         group_by_length=not args.no_group_by_length,
         device=args.device,
         precision=args.precision,
+        num_beams=args.num_beams,
     )
     result = finetune(config)  # Trainer's progress bar prints each log and dev evaluation
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"

@@ -16,7 +16,12 @@ from typing import Any
 import datasets
 import huggingface_hub.constants
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import (
+    DataCollatorForSeq2Seq,
+    DataCollatorForTokenClassification,
+    DataCollatorWithPadding,
+    PreTrainedTokenizerBase,
+)
 
 from addrop.tasks import TaskSpec
 
@@ -137,12 +142,15 @@ def tokenize_splits(
     """Tokenise without padding (the collator pads per batch); keep only model inputs and ``labels``.
 
     For token classification the tag goes to the first sub-token of each word; other sub-tokens and
-    special tokens get -100.
+    special tokens get -100. A translation's ``labels`` are its target's token ids (``max_length`` caps both sides).
     """
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         if task.kind == "token_classification":
             return _encode_words(batch, tokenizer, task, max_length)
+        if task.kind == "translation":
+            (source,) = task.text_fields
+            return tokenizer(batch[source], text_target=batch[task.label_field], truncation=True, max_length=max_length)
         encoded = tokenizer(*(batch[f] for f in task.text_fields), truncation=True, max_length=max_length)
         return {**encoded, "labels": batch[task.label_field]}
 
@@ -160,10 +168,12 @@ def tokenize_splits(
 
 def data_collator(
     task: TaskSpec, tokenizer: PreTrainedTokenizerBase
-) -> DataCollatorWithPadding | DataCollatorForTokenClassification:
-    """Dynamic-padding collator for ``task`` (token labels are padded with -100)."""
+) -> DataCollatorWithPadding | DataCollatorForTokenClassification | DataCollatorForSeq2Seq:
+    """Dynamic-padding collator for ``task`` (token labels and translation targets are padded with -100)."""
     if task.kind == "token_classification":
         return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+    if task.kind == "translation":
+        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
     return DataCollatorWithPadding(tokenizer)
 
 
@@ -446,6 +456,8 @@ def _has_lone_surrogate(row: dict[str, Any]) -> bool:
 def _to_dataset(task: TaskSpec, split: _RawSplit) -> Dataset:
     if not split.rows:
         raise DataError(f"{split.source} has no examples")
+    if task.kind == "translation":  # the Hub's wmt16 layout nests both languages under "translation"
+        split = _RawSplit(split.source, [_languages(row) for row in split.rows], split.lines)
     needed = (*task.text_fields, task.label_field)
     for i, row in enumerate(split.rows):
         missing = [c for c in needed if c not in row]
@@ -466,10 +478,18 @@ def _to_dataset(task: TaskSpec, split: _RawSplit) -> Dataset:
     return Dataset.from_dict(columns, features=_features(task))
 
 
+def _languages(row: dict[str, Any]) -> dict[str, Any]:
+    """A translation row with its languages as columns (``{"translation": {"en": ..}}`` -> ``{"en": ..}``)."""
+    nested = row.get("translation")
+    return {**nested, **{k: v for k, v in row.items() if k != "translation"}} if isinstance(nested, dict) else row
+
+
 def _features(task: TaskSpec) -> Features:
     if task.kind == "token_classification":
         (field,) = task.text_fields
         return Features({field: [Value("string")], task.label_field: [ClassLabel(names=list(task.label_names))]})
+    if task.kind == "translation":
+        return Features({f: Value("string") for f in (*task.text_fields, task.label_field)})
     label = Value("float32") if task.kind == "regression" else ClassLabel(names=list(task.label_names))
     return Features({**{f: Value("string") for f in task.text_fields}, task.label_field: label})
 
@@ -546,10 +566,17 @@ def _label_converter(task: TaskSpec) -> Callable[[Any, dict], Any]:
             )
         return [class_id(v) for v in value]
 
+    def target(value: Any, row: dict) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(f"the target {task.label_field!r} must be a non-empty string, got {value!r}")
+        return value
+
     if task.kind == "regression":
         return score
     if task.kind == "token_classification":
         return tags
+    if task.kind == "translation":
+        return target
     return lambda value, row: class_id(value)
 
 

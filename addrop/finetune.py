@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from transformers import EarlyStoppingCallback, TrainerCallback, TrainingArguments, set_seed
+from transformers import EarlyStoppingCallback, Seq2SeqTrainingArguments, TrainerCallback, TrainingArguments, set_seed
 
 from addrop.callbacks import MetricEvent, MetricsReporter, StopWhen, logged_events
 from addrop.data import data_collator, load_splits, tokenize_splits
@@ -21,7 +21,7 @@ from addrop.dropout import ADDropConfig
 from addrop.metrics import trainer_metrics
 from addrop.models import DEFAULT_MODEL, load_model, load_tokenizer
 from addrop.tasks import TaskSpec, custom_task, get_task
-from addrop.trainer import ADDropTrainer
+from addrop.trainer import ADDropSeq2SeqTrainer, ADDropTrainer
 
 PRECISIONS = ("fp32", "bf16", "fp16")  # bf16/fp16: mixed precision under autocast
 # The learning rate over the run, after the warm-up (warmup_ratio): linear decay to 0 (transformers' default),
@@ -39,7 +39,8 @@ class FinetuneConfig:
     data_dir: str | None = None
     train_file: str | None = None
     validation_file: str | None = None
-    # for user files that are not a known task: kind, text columns, label column and label names
+    # for user files that are not a known task: kind, text columns, label column and label names (a translation:
+    # text_fields = (source language,), label_field = target language)
     task_kind: str | None = None
     text_fields: tuple[str, ...] = ()
     label_field: str = "label"
@@ -63,6 +64,7 @@ class FinetuneConfig:
     device: str | None = None  # "cpu", "cuda", or None for CUDA when available
     precision: str = "fp32"  # "bf16" or "fp16" train under autocast (fp16 with loss scaling, CUDA only)
     save_checkpoint: bool = True  # keep the best model in output_dir/best (epoch checkpoints last as long as the run)
+    num_beams: int = 4  # translation: beams of the dev set's generation (OPUS-MT's own setting), at most max_length tokens
 
     def __post_init__(self) -> None:
         self.text_fields = tuple(self.text_fields)
@@ -78,6 +80,7 @@ class FinetuneConfig:
             "weight_decay": self.weight_decay >= 0,
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "logging_steps": self.logging_steps >= 1,
+            "num_beams": 1 <= self.num_beams <= 16,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -184,7 +187,11 @@ def finetune(
         extra.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     if stopper is not None:
         extra.append(stopper)
-    args = TrainingArguments(
+    translation = task.kind == "translation"
+    generation = dict(predict_with_generate=True, generation_num_beams=config.num_beams,
+                      generation_max_length=config.max_length) if translation else {}
+    args = (Seq2SeqTrainingArguments if translation else TrainingArguments)(
+        **generation,
         output_dir=str(output / CHECKPOINTS),
         num_train_epochs=config.epochs,
         per_device_train_batch_size=config.batch_size,
@@ -210,14 +217,14 @@ def finetune(
         fp16=config.precision == "fp16",
         disable_tqdm=not progress,
     )
-    trainer = ADDropTrainer(
+    trainer = (ADDropSeq2SeqTrainer if translation else ADDropTrainer)(
         model=model,
         args=args,
         train_dataset=data["train"],
         eval_dataset=data["validation"],
         processing_class=tokenizer,
         data_collator=data_collator(task, tokenizer),
-        compute_metrics=trainer_metrics(task),
+        compute_metrics=trainer_metrics(task, tokenizer),
         callbacks=[*extra, *callbacks],
         addrop=config.addrop,
         cross_tuning=config.cross_tuning,

@@ -1,4 +1,4 @@
-"""Dev metrics with scikit-learn, SciPy and seqeval (``evaluate`` would need the network)."""
+"""Dev metrics with scikit-learn, SciPy, seqeval and sacrebleu (``evaluate`` would need the network)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import warnings
 from typing import Callable
 
 import numpy as np
+import sacrebleu
 from scipy.stats import pearsonr, spearmanr
 from seqeval.metrics import f1_score as entity_f1
 from seqeval.metrics import precision_score as entity_precision
 from seqeval.metrics import recall_score as entity_recall
 from sklearn.metrics import f1_score, matthews_corrcoef
-from transformers import EvalPrediction
+from transformers import EvalPrediction, PreTrainedTokenizerBase
 
 from addrop.tasks import TaskSpec
 
@@ -31,6 +32,8 @@ def compute_metrics(task: TaskSpec, predictions: np.ndarray, labels: np.ndarray)
     """
     predictions = np.asarray(predictions)
     labels = np.asarray(labels)
+    if task.kind == "translation":
+        raise ValueError("a translation task is scored on decoded text: use translation_metrics")
     if task.kind == "regression":
         return _regression(predictions, labels)
     if task.kind == "classification":
@@ -38,8 +41,28 @@ def compute_metrics(task: TaskSpec, predictions: np.ndarray, labels: np.ndarray)
     return _token_classification(task, _decode(predictions, labels.ndim), labels)
 
 
-def trainer_metrics(task: TaskSpec) -> Callable[[EvalPrediction], dict[str, float]]:
-    """Adapt :func:`compute_metrics` to ``transformers.Trainer(compute_metrics=...)``."""
+def translation_metrics(hypotheses: list[str], references: list[str]) -> dict[str, float]:
+    """Corpus BLEU and chrF (sacrebleu's defaults, one reference per sentence) and the mean length in words."""
+    return {
+        "bleu": float(sacrebleu.corpus_bleu(hypotheses, [references]).score),
+        "chrf": float(sacrebleu.corpus_chrf(hypotheses, [references]).score),
+        "gen_words": float(np.mean([len(h.split()) for h in hypotheses])) if hypotheses else 0.0,
+    }
+
+
+def decode_sequences(tokenizer: PreTrainedTokenizerBase, ids: np.ndarray) -> list[str]:
+    """Token ids (padded with -100 or the pad token) as stripped text without special tokens."""
+    ids = np.where(np.asarray(ids) == IGNORE_INDEX, tokenizer.pad_token_id, ids)
+    return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def trainer_metrics(
+    task: TaskSpec, tokenizer: PreTrainedTokenizerBase | None = None
+) -> Callable[[EvalPrediction], dict[str, float]]:
+    """Adapt :func:`compute_metrics` to ``transformers.Trainer(compute_metrics=...)``; a translation task's
+    predictions are generated token ids, decoded with ``tokenizer`` and scored by :func:`translation_metrics`."""
+    if task.kind == "translation" and tokenizer is None:
+        raise ValueError("a translation task's metrics need the tokenizer to decode the generated ids")
 
     def metrics(eval_pred: EvalPrediction) -> dict[str, float]:
         predictions, labels = eval_pred.predictions, eval_pred.label_ids
@@ -48,6 +71,8 @@ def trainer_metrics(task: TaskSpec) -> Callable[[EvalPrediction], dict[str, floa
             predictions = predictions[0]
         if isinstance(labels, tuple):
             labels = labels[0]
+        if task.kind == "translation":
+            return translation_metrics(decode_sequences(tokenizer, predictions), decode_sequences(tokenizer, labels))
         return compute_metrics(task, predictions, labels)
 
     return metrics

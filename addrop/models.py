@@ -8,6 +8,7 @@ import torch
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoModelForSeq2SeqLM,
     AutoModelForSequenceClassification,
     AutoModelForTokenClassification,
     AutoTokenizer,
@@ -57,12 +58,21 @@ def num_layers(name_or_path: str) -> int:
 
 
 def load_model(name_or_path: str, task: TaskSpec, attn_implementation: str = "sdpa") -> nn.Module:
-    """A model for ``task`` with a freshly initialised head where the checkpoint has none."""
+    """A model for ``task`` with a freshly initialised head where the checkpoint has none; for translation the
+    checkpoint's encoder-decoder with its language-model head (a Marian / OPUS-MT model, BART, ...)."""
     source = resolve_model(name_or_path)
     try:
         config = AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as error:
         raise ModelLoadError(_explain(name_or_path, error)) from error
+    if task.kind == "translation":
+        if not getattr(config, "is_encoder_decoder", False):
+            raise ModelLoadError(f"{name_or_path!r} is not an encoder-decoder; translation needs one (e.g. a Marian "
+                                 "OPUS-MT model such as Helsinki-NLP/opus-mt-en-ro)")
+        try:
+            return AutoModelForSeq2SeqLM.from_pretrained(source, attn_implementation=attn_implementation)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(_explain(name_or_path, error)) from error
     labels = task.label_names or ("value",)
     config.num_labels = task.num_labels
     config.id2label = dict(enumerate(labels))

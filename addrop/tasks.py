@@ -5,22 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-TaskKind = Literal["classification", "regression", "token_classification"]
+TaskKind = Literal["classification", "regression", "token_classification", "translation"]
 
 # Keys that metrics.compute_metrics returns for each kind; a task's dev metric must be one of them.
 METRICS_BY_KIND: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "f1", "matthews_correlation"),
     "regression": ("pearson", "spearmanr", "combined"),
     "token_classification": ("f1", "precision", "recall", "accuracy"),
+    "translation": ("bleu", "chrf"),  # sacrebleu's corpus BLEU and chrF of the generated translations
 }
-_DEFAULT_METRIC = {"classification": "accuracy", "regression": "pearson", "token_classification": "f1"}
+_DEFAULT_METRIC = {"classification": "accuracy", "regression": "pearson", "token_classification": "f1",
+                   "translation": "bleu"}
 
 CONLL2003_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a task's data looks like and how it is scored."""
+    """What a task's data looks like and how it is scored.
+
+    A translation task reads its source text from ``text_fields[0]`` (the source language's code) and its
+    target from ``label_field`` (the target language's), in rows of the Hub's ``wmt16`` layout
+    (``{"translation": {"en": ..., "ro": ...}}``) or with the two languages as columns."""
 
     name: str
     kind: TaskKind
@@ -33,7 +39,7 @@ class TaskSpec:
     @property
     def num_labels(self) -> int:
         """Number of model outputs per example (per token for token classification)."""
-        return 1 if self.kind == "regression" else len(self.label_names)
+        return 1 if self.kind in ("regression", "translation") else len(self.label_names)
 
     @property
     def is_pair(self) -> bool:
@@ -55,6 +61,9 @@ KNOWN_TASKS: dict[str, TaskSpec] = {
     "qnli": _glue("qnli", ("question", "sentence"), ("entailment", "not_entailment")),
     "qqp": _glue("qqp", ("question1", "question2"), ("not_duplicate", "duplicate"), "f1"),
     "mnli": _glue("mnli", ("premise", "hypothesis"), ("entailment", "neutral", "contradiction")),
+    # WMT 2016 as the paper's OPUS-MT models were fine-tuned on it: English to Romanian, Turkish to English
+    "wmt16-en-ro": TaskSpec("wmt16-en-ro", "translation", ("en",), "ro", (), "bleu", ("wmt16", "ro-en")),
+    "wmt16-tr-en": TaskSpec("wmt16-tr-en", "translation", ("tr",), "en", (), "bleu", ("wmt16", "tr-en")),
     # The canonical "conll2003" hub dataset is a loading script, which datasets>=4 no longer runs;
     # this copy is its parquet export with the same tag ids.
     "conll2003": TaskSpec(
@@ -85,14 +94,14 @@ def custom_task(
         raise ValueError(f"unknown task kind {kind!r}; expected one of {', '.join(get_args(TaskKind))}")
     text_fields = tuple(text_fields)
     label_names = tuple(label_names)
-    max_fields = 1 if kind == "token_classification" else 2
+    max_fields = 1 if kind in ("token_classification", "translation") else 2
     if not 1 <= len(text_fields) <= max_fields:
         raise ValueError(f"a {kind} task takes 1 to {max_fields} text fields, got {list(text_fields)}")
     if label_field in text_fields:
         raise ValueError(f"label field {label_field!r} is also a text field")
-    if kind == "regression" and label_names:
-        raise ValueError("a regression task has no label names")
-    if kind != "regression" and len(label_names) < 2:
+    if kind in ("regression", "translation") and label_names:
+        raise ValueError(f"a {kind} task has no label names")
+    if kind not in ("regression", "translation") and len(label_names) < 2:
         raise ValueError(f"a {kind} task needs at least 2 label names, got {list(label_names)}")
     if len(set(label_names)) != len(label_names):
         raise ValueError(f"label names must be unique, got {list(label_names)}")

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import RandomSampler, Sampler
-from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers import Seq2SeqTrainer, Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from addrop.dropout import ADDrop, ADDropConfig
@@ -163,3 +163,9 @@ class ADDropTrainer(Trainer):
         if "loss" in logs:
             logs["addrop"] = float(self.addrop_active)
         super().log(logs, *args, **kwargs)
+
+
+class ADDropSeq2SeqTrainer(ADDropTrainer, Seq2SeqTrainer):
+    """:class:`ADDropTrainer` on ``transformers.Seq2SeqTrainer``, for translation: training steps as above (the
+    attribution target is the negative loss over the target tokens), evaluation generates with the arguments'
+    ``predict_with_generate``, ``generation_num_beams`` and ``generation_max_length``."""

@@ -263,7 +263,7 @@ class Explainer:
         hooks = attach(model)
         for module in hooks.modules:
             module.register_forward_pre_hook(_stop_if_abandoned)
-        return WarmModel(entry, model, tokenizer, hooks.num_layers, num_heads(model))
+        return WarmModel(entry, model, tokenizer, hooks.num_layers(), num_heads(model))
 
     def _key(self, warm: WarmModel, request: ExplainRequest) -> tuple:
         return (

@@ -93,3 +93,16 @@ def test_a_hub_dataset_is_refused_while_offline_unless_cached(client, job, monke
     assert client.post("/api/jobs", json=body).status_code == 201
     form = client.get("/jobs/new").text
     assert 'data-value="hub">' in form and "HF_HUB_OFFLINE" not in form
+
+
+def test_a_translation_job_is_refused_with_the_way_to_train_it(client, tmp_path):
+    """Translation trains in the library and the CLI; the web app says so instead of storing a job whose pages
+    could not show it, for a known translation task and for one's own files alike."""
+    before = stored(client)
+    for data in ({"source": "hub", "task": "wmt16-en-ro"},
+                 {"source": "directory", "task": "mine", "task_kind": "translation", "text_fields": ["en"],
+                  "label_field": "ro", "data_dir": str(tmp_path)}):
+        answer = client.post("/api/jobs", json={"model": "minilm", "data": data})
+        assert answer.status_code == 422, answer.text
+        assert "translation jobs are not available in the web app yet" in answer.json()["detail"]
+    assert stored(client) == before

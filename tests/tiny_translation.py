@@ -50,7 +50,7 @@ def write_parallel(folder: Path, train: int = 300, validation: int = 40) -> Path
     return folder
 
 
-def save_tiny_marian(path: Path, layers: int = 2, **config) -> Path:
+def save_tiny_marian(path: Path, layers: int = 2, vocab_size: int = 120, **config) -> Path:
     """A random ``MarianMTModel`` (d_model 32, 4 heads, ``layers`` encoder and decoder layers) with a
     ``MarianTokenizer`` whose sentencepiece models are trained here on the toy corpus; saved to ``path``."""
     import sentencepiece as spm
@@ -61,7 +61,7 @@ def save_tiny_marian(path: Path, layers: int = 2, **config) -> Path:
     corpus = path / "corpus.txt"
     corpus.write_text("\n".join(p[side] for p in pairs for side in ("en", "ro")) + "\n")
     spm.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(path / "spm"), vocab_size=120, model_type="unigram",
+        input=str(corpus), model_prefix=str(path / "spm"), vocab_size=vocab_size, model_type="unigram",
         character_coverage=1.0, pad_id=-1, bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
     )
     corpus.unlink()
