@@ -2,6 +2,7 @@
    the search space and strategy, the number of runs it makes, and submit. */
 
 import { api } from "./common/http.js";
+import { modelName } from "./jobs-common.js";
 import { initialSpace, layerSets, numberList, preset, sweepSize } from "./sweep-form.js";
 import { plural } from "./sweep-view.js";
 
@@ -20,7 +21,7 @@ function showBase() {
   const summary = document.getElementById("base-summary");
   if (!base) { summary.textContent = ""; return; }
   const t = base.training || {}, a = base.addrop || {};
-  summary.textContent = `${base.data?.task ?? "?"} · ${base.model} · ${t.epochs ?? 10} epochs, batch ${t.batch_size ?? 16}, lr ${t.learning_rate ?? 2e-5}`
+  summary.textContent = `${base.data?.task ?? "?"} · ${modelName(base.model)} · ${t.epochs ?? 10} epochs, batch ${t.batch_size ?? 16}, lr ${t.learning_rate ?? 2e-5}`
     + ` · ${a.cross_tuning === false ? "AD-DROP in every epoch" : "cross-tuning"}`;
 }
 
