@@ -162,11 +162,15 @@ class JobSpecs:
             # The same answer whether the path exists or not, so the API cannot be used to probe the disk.
             raise InvalidJob(f"model: {model!r} is not a model this server can load: use 'minilm' or a Hugging Face "
                              "hub id (this server does not let jobs read local directories)")
-        if source == model and _probe(Path(source).exists, "model"):
+        if source == model and (model.startswith(LOCAL_PREFIXES) or _probe(Path(source).exists, "model")):
             self._local_path(model, "model")
         try:
             config = AutoConfig.from_pretrained(source)
         except (OSError, ValueError) as error:
+            if model.startswith(LOCAL_PREFIXES):
+                # The loader's reason would say whether the directory exists (and repeat its path): one answer.
+                raise InvalidJob(f"model: {model!r} is not a model directory this server can load (it is not there, "
+                                 "or it has no config.json)") from None
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise InvalidJob(
                 f"model: unknown model {model!r} (not 'minilm', a model directory, or a hub id this server can "

@@ -147,3 +147,15 @@ def test_shown_paths(tmp_path, value, shown):
     assert shown_model("bert-base-uncased", data_dir) == "bert-base-uncased"
     assert shown_model("./models/x", data_dir) is None  # relative to the server's current directory
     assert shown_model(str(data_dir / "jobs/job-2/best"), data_dir) == "jobs/job-2/best"
+
+
+def test_a_missing_model_directory_and_one_without_a_model_get_one_answer(server):
+    client, root, inside, _, _ = server
+    empty = root / "empty-model"
+    empty.mkdir()
+    answers = set()
+    for path in (root / "no-such-model", empty, root / "elsewhere"):
+        answer = client.post("/api/jobs", json=job(str(path), str(inside)))
+        assert answer.status_code == 422, answer.text
+        answers.add(answer.json()["detail"].replace(repr(str(path)), "MODEL"))
+    assert len(answers) == 1, answers
