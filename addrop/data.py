@@ -36,6 +36,10 @@ class DataError(ValueError):
     """The data cannot be used for the task; the message says what is wrong and where."""
 
 
+class NoDataFiles(DataError):
+    """A data directory holds no train file (or is not there): a server answers both alike."""
+
+
 @dataclass
 class _RawSplit:
     """Rows of one split as Python objects, with where each row came from for error messages."""
@@ -254,7 +258,7 @@ def _class_name(feature: ClassLabel, value: Any) -> Any:
 
 def _find_split_files(data_dir: Path, task_name: str) -> tuple[Path, Path]:
     if not data_dir.is_dir():
-        raise DataError(f"data directory {data_dir} does not exist")
+        raise NoDataFiles(f"data directory {data_dir} does not exist")
     searched = [data_dir, data_dir / task_name, data_dir / "glue" / task_name]
     for directory in searched:
         train = _first_existing(directory, ("train",))
@@ -265,7 +269,7 @@ def _find_split_files(data_dir: Path, task_name: str) -> tuple[Path, Path]:
                     f"{directory} has {train.name} but no validation.<ext> or dev.<ext> ({', '.join(EXTENSIONS)})"
                 )
             return train, validation
-    raise DataError(f"no train.<ext> ({', '.join(EXTENSIONS)}) found in {', '.join(str(d) for d in searched)}")
+    raise NoDataFiles(f"no train.<ext> ({', '.join(EXTENSIONS)}) found in {', '.join(str(d) for d in searched)}")
 
 
 def _first_existing(directory: Path, stems: Sequence[str]) -> Path | None:

@@ -1,19 +1,92 @@
-"""The API token: when one is configured, write endpoints require it."""
+"""The API token: when one is configured, writes require it, and so do reads unless ``open_reads`` is set.
+
+A client sends the token in a header; a browser logs in once (``backend.routes.login``) and sends the login
+cookie instead, which every check accepts beside the headers."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
-# The two ways require_token accepts the token, as OpenAPI security schemes (a client may use either).
+SESSION_COOKIE = "addrop_session"
+# The ways the token checks accept it, as OpenAPI security schemes (a client may use any one).
 SECURITY_SCHEMES = {
     "bearerToken": {"type": "http", "scheme": "bearer", "description": "The server's ADDROP_API_TOKEN."},
     "apiTokenHeader": {"type": "apiKey", "in": "header", "name": "X-API-Token",
                        "description": "The same token in a header of its own."},
+    "loginCookie": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+                    "description": "Set by logging in at /login with the token (a write with it alone must come "
+                                   "from this server's own pages)."},
 }
+UNAUTHORIZED = ("this server requires its API token for this request: send 'Authorization: Bearer <token>', or log "
+                "in at /login")
+
+
+class LoginRequired(Exception):
+    """A page was asked for without the token: the answer sends the browser to the login page."""
+
+
+def session_value(token: str) -> str:
+    """The login cookie's value for ``token``: derived from it, so the cookie jar never holds the token itself,
+    and every cookie stops working when the token changes."""
+    return hmac.new(token.encode(), b"addrop-studio login", hashlib.sha256).hexdigest()
+
+
+def _header_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("x-api-token")
+
+
+def _same_origin(request: Request) -> bool:
+    """Whether the request comes from this server's own pages: its ``Origin`` names the host it was sent to,
+    or, without one, the browser says so in ``Sec-Fetch-Site``."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return urlsplit(origin).netloc.lower() == request.headers.get("host", "").lower()
+    return request.headers.get("sec-fetch-site") == "same-origin"
+
+
+def authorized(request: Request, write: bool) -> bool:
+    """Whether the request carries the configured token (always, when none is configured): in a header, or
+    as the login cookie.
+
+    The cookie is sent by the browser on its own, so a write with the cookie alone must come from this
+    server's pages (CSRF): ``SameSite=Strict`` keeps other sites' requests from carrying it, and the origin
+    check also covers browsers without SameSite and sibling hosts of the same site. A client without those
+    headers sends the token in a header, which no other site can make a browser send."""
+    expected = request.app.state.settings.api_token
+    if not expected:
+        return True
+    given = _header_token(request)
+    if given is not None:
+        return secrets.compare_digest(given.encode(), expected.encode())
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    return secrets.compare_digest(cookie.encode(), session_value(expected).encode()) and (
+        not write or _same_origin(request))
+
+
+def may_read(request: Request) -> bool:
+    """Whether the request may see jobs, sweeps and models: it carries the token, or reads are open."""
+    return request.app.state.settings.open_reads or authorized(request, write=False)
+
+
+def _refuse() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+
+def require_token(request: Request) -> None:
+    """The check of every write: the token in a header, or the login cookie from this server's own pages."""
+    if not authorized(request, write=True):
+        raise _refuse()
 
 
 def require_token_for_explain(request: Request) -> None:
@@ -22,31 +95,38 @@ def require_token_for_explain(request: Request) -> None:
         require_token(request)
 
 
-def require_token(request: Request) -> None:
-    """Accept ``Authorization: Bearer <token>`` (or ``X-API-Token``) matching the configured token."""
-    expected = request.app.state.settings.api_token
-    if not expected:
-        return
-    header = request.headers.get("authorization", "")
-    given = header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-token", "")
-    if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="this server requires its API token for this request: send 'Authorization: Bearer <token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+def require_reader(request: Request) -> None:
+    """The check of every API read (JSON, logs, streams, downloads): 401 without the token, unless reads are open."""
+    if not may_read(request):
+        raise _refuse()
+
+
+def require_reader_page(request: Request) -> None:
+    """The check of every page: without the token (and reads closed) the browser is sent to the login page."""
+    if not may_read(request):
+        raise LoginRequired()
+
+
+def login_redirect(request: Request, error: LoginRequired) -> RedirectResponse:
+    """Send the browser to the login page, which brings it back to this page once it has logged in."""
+    login = request.url_for("login_page").include_query_params(next=request.url.path + (
+        f"?{request.url.query}" if request.url.query else ""))
+    return RedirectResponse(f"{login.path}?{login.query}", status_code=status.HTTP_303_SEE_OTHER)
 
 
 def install(app: FastAPI, routers: list[APIRouter]) -> None:
-    """Declare the token in ``app``'s OpenAPI document when one is configured: the security schemes, and a
-    security requirement on each operation of ``routers`` that checks it (explain only with
-    ``explain_requires_token``)."""
+    """Send pages refused for want of the token to the login page, and declare the token in ``app``'s OpenAPI
+    document when one is configured: the security schemes, and a security requirement on each operation of
+    ``routers`` that checks it (reads unless ``open_reads``, explain only with ``explain_requires_token``)."""
+    app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     settings = app.state.settings
     if not settings.api_token:
         return
     checks: set[Callable[..., Any]] = {require_token}
     if settings.explain_requires_token:
         checks.add(require_token_for_explain)
+    if not settings.open_reads:
+        checks.add(require_reader)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Callable
 
 from transformers import AutoConfig, PretrainedConfig
 
-from addrop.data import DataError, hub_dataset_available, load_splits
+from addrop.data import EXTENSIONS, DataError, NoDataFiles, hub_dataset_available, load_splits
 from addrop.dropout import ADDropConfig
 from addrop.finetune import FinetuneConfig
 from addrop.models import resolve_model
@@ -18,9 +18,16 @@ from addrop.tasks import TaskSpec, custom_task, get_task
 from backend.jobs import InvalidJob
 from backend.schemas.jobs import JobCreate
 from backend.settings import Settings
+from backend.shown import LOCAL_PREFIXES, without_paths
 from backend.workers import WorkerRegistry
 from jobstore.database import Database
 from jobstore.orm import Upload
+
+
+# One answer for a data directory that is missing and for one that holds no data: an answer that told them
+# apart would let a client map the server's directories.
+NO_DATA_FILES = (f"data.data_dir: no train and validation files ({', '.join(EXTENSIONS)}) found in that directory on "
+                 "this machine, nor in its <task>/ or glue/<task>/ subdirectory (or the directory is not there)")
 
 
 @dataclass
@@ -80,8 +87,10 @@ class JobSpecs:
             try:
                 load_splits(task, **files, max_train_samples=config.max_train_samples,
                             max_eval_samples=config.max_eval_samples, seed=config.seed)
+            except NoDataFiles:  # the answer a missing directory gets: whether it exists stays unsaid
+                raise InvalidJob(NO_DATA_FILES) from None
             except DataError as error:
-                raise InvalidJob(f"data: {error}") from None
+                raise InvalidJob(f"data: {without_paths(str(error), files, self.settings.data_dir)}") from None
             except OSError as error:  # a file it cannot open or a path too long: the reason, not the path
                 raise InvalidJob(f"data: the data files cannot be read on this machine ({_reason(error)})") from None
         values = asdict(config)
@@ -120,9 +129,9 @@ class JobSpecs:
                                  "directory on the workers or upload files")
             return {}
         if data.source == "directory":
-            directory = self._local_path(data.data_dir or "", "data.data_dir")
+            directory = self._local_path(data.data_dir or "", "data.data_dir", relative_to=self.settings.data_dir)
             if not _probe(directory.is_dir, "data.data_dir"):
-                raise InvalidJob(f"data.data_dir: {directory} is not a directory on this machine")
+                raise InvalidJob(NO_DATA_FILES)
             return {"data_dir": str(directory)}
         with self.db.session() as session:
             uploads = {key: session.get(Upload, upload_id or "")
@@ -134,13 +143,17 @@ class JobSpecs:
                              + "; upload files with POST /api/uploads first")
         return {key: str(self.settings.uploads_dir / upload.path) for key, upload in uploads.items()}
 
-    def _local_path(self, value: str, field: str) -> Path:
+    def _local_path(self, value: str, field: str, relative_to: Path | None = None) -> Path:
+        """``value`` as an absolute path; a relative one is taken under ``relative_to`` when given (the data
+        directory, as answers show data directories), else refused."""
         if not self.settings.allow_local_paths:
             raise InvalidJob(f"{field}: this server does not let jobs read local directories; upload files instead")
         try:
             path = Path(value).expanduser()
         except RuntimeError:  # "~name/..." for a user this machine does not have
             raise InvalidJob(f"{field}: '~' in this path names no user on this machine; give an absolute path") from None
+        if not path.is_absolute() and relative_to is not None:
+            return relative_to.resolve() / path
         if not path.is_absolute():
             raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
         return path
@@ -156,11 +169,15 @@ class JobSpecs:
             # The same answer whether the path exists or not, so the API cannot be used to probe the disk.
             raise InvalidJob(f"model: {model!r} is not a model this server can load: use 'minilm' or a Hugging Face "
                              "hub id (this server does not let jobs read local directories)")
-        if source == model and _probe(Path(source).exists, "model"):
+        if source == model and (model.startswith(LOCAL_PREFIXES) or _probe(Path(source).exists, "model")):
             self._local_path(model, "model")
         try:
             config = AutoConfig.from_pretrained(source)
         except (OSError, ValueError) as error:
+            if model.startswith(LOCAL_PREFIXES):
+                # The loader's reason would say whether the directory exists (and repeat its path): one answer.
+                raise InvalidJob(f"model: {model!r} is not a model directory this server can load (it is not there, "
+                                 "or it has no config.json)") from None
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise InvalidJob(
                 f"model: unknown model {model!r} (not 'minilm', a model directory, or a hub id this server can "
@@ -201,7 +218,7 @@ def _looks_local(model: str) -> bool:
     """A path rather than a hub id: absolute, relative to the home or current directory, or present on disk
     (from_pretrained would read a local folder of that name first)."""
     try:
-        return model.startswith(("/", ".", "~", "\\")) or Path(model).expanduser().exists()
+        return model.startswith(LOCAL_PREFIXES) or Path(model).expanduser().exists()
     except (OSError, ValueError):  # a NUL byte or a name the file system cannot hold: not a hub id either
         return True
 

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from backend.catalog import CatalogEntry
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
+from backend.shown import shown_model, shown_spec
 from jobstore import transitions
 from jobstore.database import Database
 from jobstore.orm import FINISHED, Job, LogLine, MetricPoint
@@ -234,7 +235,8 @@ class JobService:
         percent = 100.0 if job.state == "succeeded" else (100.0 * job.step / job.max_steps if job.max_steps else 0.0)
         has_checkpoint = self._checkpoint(job) is not None
         return JobOut(
-            id=job.id, name=job.name, state=job.state, task=job.task, model=job.model, metric=job.metric_name,
+            id=job.id, name=job.name, state=job.state, task=job.task, model=shown_model(job.model, self.settings.data_dir),
+            metric=job.metric_name,
             created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
             heartbeat_at=job.heartbeat_at, cancel_requested=job.cancel_requested, worker=job.worker,
             progress=Progress(epoch=job.epoch, epochs=epochs, step=job.step, max_steps=job.max_steps,
@@ -243,7 +245,7 @@ class JobService:
             best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
             error=job.error, checkpoint_available=has_checkpoint,
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
-            spec=job.spec, revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
+            spec=shown_spec(job.spec, self.settings.data_dir), revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
             waiting_reason=self.waiting_reason() if job.state == "queued" and self.waiting_reason else None,
         )
 

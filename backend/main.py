@@ -18,7 +18,7 @@ from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.job_specs import JobSpecs
 from backend.jobs import JobError, JobService, reap_periodically
-from backend.routes import docs, explain, health, job_pages, jobs, models, pages, presets, sweep_pages, sweeps
+from backend.routes import docs, explain, health, job_pages, jobs, login, models, pages, presets, sweep_pages, sweeps
 from backend.security import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.static import CompressedStaticFiles
@@ -103,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR, cache_control="no-cache", versions=pages.ASSET_VERSIONS),
               name="static")
     routers = [module.router for module in (health, models, explain, jobs, sweeps, presets, job_pages, sweep_pages, pages,
-                                            docs)]
+                                            login, docs)]
     for router in routers:
         app.include_router(router)
     auth.install(app, routers)

@@ -15,7 +15,14 @@ from jobstore.settings import StoreSettings
 class Settings(StoreSettings):
     """Read from the environment (``ADDROP_<NAME>``) and an optional ``.env`` file."""
 
-    api_token: str | None = Field(None, description="When set, every write endpoint requires it as a bearer token.")
+    api_token: str | None = Field(
+        None, description="When set, every write requires it (a bearer token, or the cookie of a login at /login), "
+        "and so does every read of jobs, sweeps and models unless open_reads is set."
+    )
+    open_reads: bool = Field(
+        False, description="With api_token set, reads (the pages, the API's GETs, logs, streams, downloads) stay "
+        "open to anyone, and only writes need the token: a read-only dashboard."
+    )
     explain_requires_token: bool = Field(
         False, description="With api_token set, POST /api/explain needs the token too (it runs models)."
     )

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from addrop.dropout import ADDropConfig
 from backend.jobs import InvalidJob, JobConflict, JobNotFound, JobService, QueueUnavailable
 from backend.schemas.sweeps import CurvePoint, Importance, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
+from backend.shown import shown_model, shown_spec
 from jobstore import studies
 from jobstore.database import Database
 from jobstore.orm import FINISHED, Job, MetricPoint, Sweep, utcnow
@@ -398,9 +399,10 @@ class SweepService:
             counts[f"jobs.{job.state}"] = counts.get(f"jobs.{job.state}", 0) + 1
         return SweepOut(
             id=sweep.id, name=sweep.name, state=sweep.state, strategy=spec.strategy, task=sweep.task,
-            model=sweep.model, metric=sweep.metric_name, created_at=sweep.created_at, finished_at=sweep.finished_at,
+            model=shown_model(sweep.model, self.jobs.settings.data_dir), metric=sweep.metric_name, created_at=sweep.created_at, finished_at=sweep.finished_at,
             message=sweep.message, budget=spec.trial_budget(), finished=finished, counts=counts, baseline=baseline,
-            baseline_job_ids=[job.id for job in baseline_jobs], best=best, trials=out, spec=sweep.spec,
+            baseline_job_ids=[job.id for job in baseline_jobs], best=best, trials=out,
+            spec={**sweep.spec, "base": shown_spec(sweep.spec["base"], self.jobs.settings.data_dir)},
             study_name=sweep.study_name, revision=sweep.revision,
         )
 

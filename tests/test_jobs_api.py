@@ -180,8 +180,9 @@ BAD_JOBS = [
     ({"data": {"task": "sst2"}, "training": {"device": "cpu", "precision": "fp16"}}, 422, "fp16 needs a CUDA device"),
     ({"model": "no-such/model", "data": {"task": "sst2"}}, 422, "unknown model 'no-such/model'"),
     ({"data": {"source": "directory", "task": "sst2"}}, 422, "data_dir is required"),
-    ({"data": {"source": "directory", "task": "sst2", "data_dir": "/nowhere"}}, 422, "/nowhere is not a directory"),
-    ({"data": {"source": "directory", "task": "sst2", "data_dir": "relative/dir"}}, 422, "absolute path"),
+    ({"data": {"source": "directory", "task": "sst2", "data_dir": "/nowhere"}}, 422, "data.data_dir: no train and validation files"),
+    # a relative directory is one under the server's data directory
+    ({"data": {"source": "directory", "task": "sst2", "data_dir": "relative/dir"}}, 422, "data.data_dir: no train and validation files"),
     ({"data": {"source": "upload", "task": "mine", "task_kind": "classification", "text_fields": ["text"],
                "label_names": ["a", "b"], "train_upload": "x", "validation_upload": "y"}}, 422, "unknown upload id 'x'"),
     ({"data": {"task": "mine", "task_kind": "classification"}}, 422, "needs files"),

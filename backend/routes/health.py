@@ -1,8 +1,9 @@
 """Liveness, and whether jobs can run: the workers seen alive and the jobs waiting for one."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from addrop import __version__
+from backend.auth import may_read
 from backend.deps import get_workers
 from backend.schemas.health import Health, WorkerOut
 from backend.workers import WorkerRegistry
@@ -11,9 +12,12 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness, workers and queue")
-def health(registry: WorkerRegistry = Depends(get_workers)) -> Health:
-    """Answers as long as the server runs; ``workers`` lists the job workers alive and ``warning`` says when
-    jobs wait with none (the server itself is still fine: 200)."""
+def health(request: Request, registry: WorkerRegistry = Depends(get_workers)) -> Health:
+    """Answers as long as the server runs, to anyone (a load balancer's probe has no token); ``workers`` lists
+    the job workers alive and ``warning`` says when jobs wait with none (the server itself is still fine: 200).
+    Those, which name the workers' hosts and their jobs, only to a client that may read jobs."""
+    if not may_read(request):
+        return Health(status="ok", version=__version__, workers=None, queued_jobs=None, warning=None)
     live = registry.live()
     queued = registry.queued_jobs()
     workers = [WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id, gpus=w.gpus) for w in live]

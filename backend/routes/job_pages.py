@@ -10,19 +10,20 @@ from fastapi.responses import HTMLResponse
 from addrop.data import hub_dataset_available
 from addrop.presets import catalog
 from addrop.tasks import KNOWN_TASKS
+from backend.auth import authorized, require_reader_page
 from backend.deps import get_jobs
 from backend.jobs import JobNotFound, JobService
 from backend.routes.pages import templates
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.jobs import ADDropSpec, DataSpec, JobCreate, TrainingSpec
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader_page)])
 
 
 def _page(request: Request, template: str, page: str, status_code: int = 200, **context) -> HTMLResponse:
-    settings = request.app.state.settings
+    # A visitor who may read (open_reads) but has not logged in is told that submitting needs the login.
     return templates.TemplateResponse(
-        request, template, {"page": page, "token_required": bool(settings.api_token), **context},
+        request, template, {"page": page, "login_needed": not authorized(request, write=False), **context},
         status_code=status_code,
     )
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from backend.archives import directory_archive
-from backend.auth import require_token
+from backend.auth import require_reader, require_token
 from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
 from backend.jobs import JobError, JobService
@@ -25,6 +25,9 @@ from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, stor
 router = APIRouter(prefix="/api", tags=["jobs"])
 JOB_ERRORS = {404: {"model": ErrorMessage, "description": "No such job"}}
 WRITE_ERRORS = {401: {"model": ErrorMessage, "description": "API token missing or wrong"}}
+# Every read checks the token too (unless open_reads): the API's JSON, logs, streams and downloads alike.
+READ = [Depends(require_reader)]
+READ_ERRORS = {401: {"model": ErrorMessage, "description": "API token missing or wrong (unless reads are open)"}}
 UPLOAD_RETRY_SECONDS = 5
 
 
@@ -95,7 +98,7 @@ def create_job(spec: JobCreate, response: Response, service: JobService = Depend
     return job
 
 
-@router.get("/jobs", response_model=JobList, summary="List jobs")
+@router.get("/jobs", response_model=JobList, dependencies=READ, responses=READ_ERRORS, summary="List jobs")
 def list_jobs(
     state: list[JobState] = Query([], description="Only jobs in these states (repeat the parameter)."),
     limit: int = Query(50, ge=1, le=500),
@@ -107,7 +110,8 @@ def list_jobs(
     return JobList(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=JOB_ERRORS, summary="One job")
+@router.get("/jobs/{job_id}", response_model=JobOut, dependencies=READ, responses={**JOB_ERRORS, **READ_ERRORS},
+            summary="One job")
 def get_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut:
     """The job's state, progress, best and final metrics, and error."""
     return service.get(job_id)
@@ -122,8 +126,8 @@ def cancel_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut
     return service.cancel(job_id)
 
 
-@router.get("/jobs/{job_id}/metrics", response_model=list[MetricPointOut], responses=JOB_ERRORS,
-            summary="Metric points (JSON or CSV)")
+@router.get("/jobs/{job_id}/metrics", response_model=list[MetricPointOut], dependencies=READ,
+            responses={**JOB_ERRORS, **READ_ERRORS}, summary="Metric points (JSON or CSV)")
 def job_metrics(
     job_id: RowId,
     format: Literal["json", "csv"] = Query("json"),
@@ -147,8 +151,8 @@ def job_metrics(
                     headers={"Content-Disposition": f'attachment; filename="job-{job_id}-metrics.csv"'})
 
 
-@router.get("/jobs/{job_id}/events", responses=JOB_ERRORS, summary="Live events (Server-Sent Events)",
-            response_class=EventSourceResponse)
+@router.get("/jobs/{job_id}/events", dependencies=READ, responses={**JOB_ERRORS, **READ_ERRORS},
+            summary="Live events (Server-Sent Events)", response_class=EventSourceResponse)
 def job_event_stream(
     job_id: RowId,
     last_event_id: str | None = Header(None, description="Resume after this event id."),
@@ -165,7 +169,8 @@ def job_event_stream(
     return EventSourceResponse(feed.events(job_id, cursor), ping=15)
 
 
-@router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, responses=JOB_ERRORS, summary="The job's log")
+@router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, dependencies=READ,
+            responses={**JOB_ERRORS, **READ_ERRORS}, summary="The job's log")
 def job_log(job_id: RowId, tail: int | None = Query(None, ge=1, le=100000), service: JobService = Depends(get_jobs)) -> str:
     """The log as text, one line per entry (the last ``tail`` lines when given)."""
     lines = service.log(job_id, tail=tail)
@@ -173,7 +178,7 @@ def job_log(job_id: RowId, tail: int | None = Query(None, ge=1, le=100000), serv
 
 
 @router.get("/jobs/{job_id}/checkpoint", response_class=FileResponse, summary="Download the best checkpoint",
-            responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No checkpoint"}})
+            dependencies=READ, responses={**JOB_ERRORS, **READ_ERRORS, 409: {"model": ErrorMessage, "description": "No checkpoint"}})
 def job_checkpoint(job_id: RowId, service: JobService = Depends(get_jobs)) -> FileResponse:
     """The best checkpoint (weights, config, tokenizer) as a zip file, loadable with ``from_pretrained``; zipped
     once and kept beside the checkpoint, so a download streams a file instead of compressing the weights again."""

@@ -2,16 +2,17 @@
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from addrop import __version__
+from backend.auth import SESSION_COOKIE, require_reader_page
 from backend.static import AssetVersions
 from frontend import STATIC_DIR, TEMPLATES_DIR
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader_page)])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["version"] = __version__
 ASSET_VERSIONS = AssetVersions(STATIC_DIR)
@@ -42,7 +43,14 @@ def import_map(context: Any) -> str:
     return AssetVersions.import_map({f"{root}{path}": _versioned(root, path) for path in ASSET_VERSIONS.modules()})
 
 
-templates.env.globals.update(asset=asset, import_map=import_map)
+@pass_context
+def logged_in(context: Any) -> bool:
+    """Whether the page's browser has logged in with the token (the page then offers to log out)."""
+    request = context["request"]
+    return bool(request.app.state.settings.api_token) and SESSION_COOKIE in request.cookies
+
+
+templates.env.globals.update(asset=asset, import_map=import_map, logged_in=logged_in)
 
 
 @router.get("/", response_class=HTMLResponse)

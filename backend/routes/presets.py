@@ -8,20 +8,22 @@ from starlette.concurrency import run_in_threadpool
 from addrop.presets import PRESET_TASKS, PRESETS, catalog
 from backend.deps import get_jobs
 from backend.jobs import InvalidJob, JobNotFound, JobService
+from backend.routes.jobs import READ, READ_ERRORS
 from backend.schemas.common import MAX_MODEL_CHARS, ErrorMessage, Text
 from backend.schemas.presets import PresetInfo, PresetOut
 
 router = APIRouter(prefix="/api", tags=["presets"])
 
 
-@router.get("/presets", response_model=list[PresetInfo], summary="Presets")
+@router.get("/presets", response_model=list[PresetInfo], dependencies=READ, responses=READ_ERRORS, summary="Presets")
 def list_presets() -> list[PresetInfo]:
     """Every preset, with the tasks it has values for."""
     return [PresetInfo(**entry) for entry in catalog()]
 
 
 @router.get("/presets/{name}", response_model=PresetOut, summary="A preset's values for a task and model",
-            responses={404: {"model": ErrorMessage, "description": "No such preset"},
+            dependencies=READ,
+            responses={**READ_ERRORS, 404: {"model": ErrorMessage, "description": "No such preset"},
                        422: {"model": ErrorMessage, "description": "Task not covered, or model unknown"}})
 async def get_preset(name: str = Path(max_length=50), task: Text = Query(max_length=100),
                      model: Text = Query("minilm", min_length=1, max_length=MAX_MODEL_CHARS),

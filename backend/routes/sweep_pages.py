@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from backend.auth import require_reader_page
 from backend.deps import get_jobs, get_sweeps
 from backend.jobs import JobNotFound, JobService
 from backend.routes.job_pages import _page
@@ -12,7 +13,7 @@ from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
 from backend.sweeps import SweepNotFound, SweepService
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader_page)])
 
 
 @router.get("/sweeps", response_class=HTMLResponse)

@@ -7,13 +7,13 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.auth import require_token
 from backend.deps import get_sweeps
-from backend.routes.jobs import WRITE_ERRORS
+from backend.routes.jobs import READ, READ_ERRORS, WRITE_ERRORS
 from backend.schemas.common import ErrorMessage, RowId
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepList, SweepOut
 from backend.sweeps import SweepService
 
 router = APIRouter(prefix="/api", tags=["sweeps"])
-SWEEP_ERRORS = {404: {"model": ErrorMessage, "description": "No such sweep"}}
+SWEEP_ERRORS = {404: {"model": ErrorMessage, "description": "No such sweep"}, **READ_ERRORS}
 
 
 @router.post("/sweeps", status_code=201, response_model=SweepOut, dependencies=[Depends(require_token)],
@@ -27,7 +27,7 @@ def create_sweep(spec: SweepCreate, response: Response, service: SweepService = 
     return sweep
 
 
-@router.get("/sweeps", response_model=SweepList, summary="List sweeps")
+@router.get("/sweeps", response_model=SweepList, dependencies=READ, responses=READ_ERRORS, summary="List sweeps")
 def list_sweeps(limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=0, le=2**31),
                 service: SweepService = Depends(get_sweeps)) -> SweepList:
     """Sweeps, newest first."""
@@ -35,7 +35,8 @@ def list_sweeps(limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=
     return SweepList(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/sweeps/{sweep_id}", response_model=SweepOut, responses=SWEEP_ERRORS, summary="One sweep")
+@router.get("/sweeps/{sweep_id}", response_model=SweepOut, dependencies=READ, responses=SWEEP_ERRORS,
+            summary="One sweep")
 def get_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepOut:
     """The sweep's trials (setting, state, mean and spread over seeds, Delta to the baseline), the baseline's
     mean and std, and the best setting so far."""
@@ -50,14 +51,14 @@ def cancel_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -
     return service.cancel(sweep_id)
 
 
-@router.get("/sweeps/{sweep_id}/curves", response_model=SweepCurves, responses=SWEEP_ERRORS,
+@router.get("/sweeps/{sweep_id}/curves", response_model=SweepCurves, dependencies=READ, responses=SWEEP_ERRORS,
             summary="Every run's dev curve")
 def sweep_curves(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepCurves:
     """Each job's dev metric and dev loss per epoch, for overlaying the trials against the baseline."""
     return service.curves(sweep_id)
 
 
-@router.get("/sweeps/{sweep_id}/importance", response_model=Importance, responses=SWEEP_ERRORS,
+@router.get("/sweeps/{sweep_id}/importance", response_model=Importance, dependencies=READ, responses=SWEEP_ERRORS,
             summary="Importance of the searched settings")
 async def sweep_importance(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> Importance:
     """Optuna's fANOVA importance of each searched setting over the finished trials."""

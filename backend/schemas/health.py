@@ -18,6 +18,7 @@ class WorkerOut(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    workers: list[WorkerOut] = Field(description="Job workers alive (seen within three presence rounds).")
-    queued_jobs: int = Field(description="Jobs waiting for a worker.")
+    workers: list[WorkerOut] | None = Field(description="Job workers alive (seen within three presence rounds); null "
+                                            "for a client without the API token when reads need it.")
+    queued_jobs: int | None = Field(description="Jobs waiting for a worker (null as workers is).")
     warning: str | None = Field(description="Set when jobs wait and no worker is alive.")

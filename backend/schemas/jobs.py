@@ -136,7 +136,8 @@ class JobOut(BaseModel):
     name: str
     state: JobState
     task: str
-    model: str
+    model: str | None = Field(description="'minilm', a hub id, or a local model directory relative to the data "
+                              "directory (null for one outside it: answers show no server path).")
     metric: str = Field(description="The dev metric that picks the best checkpoint.")
     created_at: datetime
     started_at: datetime | None
@@ -151,7 +152,8 @@ class JobOut(BaseModel):
     error: str | None
     checkpoint_available: bool
     explorer_model: str | None = Field(description="The name under which the explorer offers the checkpoint.")
-    spec: dict[str, Any]
+    spec: dict[str, Any] = Field(description="The request, with its data directory and local model shown as model "
+                                 "is (relative to the data directory, or null).")
     revision: int
     sweep_id: int | None = Field(None, description="The sweep this job is a run of.")
     sweep_role: Literal["trial", "baseline"] | None = Field(None, description="A trial's run or a baseline twin.")

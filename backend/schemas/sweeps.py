@@ -214,7 +214,8 @@ class SweepOut(BaseModel):
     state: SweepState
     strategy: str
     task: str
-    model: str
+    model: str | None = Field(description="'minilm', a hub id, or a local model directory relative to the data "
+                              "directory (null for one outside it: answers show no server path).")
     metric: str
     created_at: datetime
     finished_at: datetime | None
@@ -228,7 +229,8 @@ class SweepOut(BaseModel):
     baseline_job_ids: list[int]
     best: TrialOut | None
     trials: list[TrialOut]
-    spec: dict[str, Any]
+    spec: dict[str, Any] = Field(description="The request, with its data directory and local model shown as model "
+                                 "is (relative to the data directory, or null).")
     study_name: str = Field(description="The Optuna study in the app's database (optuna.load_study takes it).")
     revision: int
 

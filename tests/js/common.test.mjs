@@ -1,12 +1,11 @@
-// The helpers the explorer and the job pages share (frontend/static/js/common/), run against a stubbed
-// fetch, localStorage and prompt.
+// The helpers the explorer and the job pages share (frontend/static/js/common/), run against a stubbed fetch.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { TOKEN_KEY, api, responseError } from "../../frontend/static/js/common/http.js";
+import { api, responseError } from "../../frontend/static/js/common/http.js";
 
 const JS = resolve(dirname(fileURLToPath(import.meta.url)), "../../frontend/static/js");
 
@@ -23,42 +22,33 @@ test("a refused request says what the server said, or its status when it said no
   assert.equal(responseError(404, "Not Found", { detail: "" }).message, "the server answered 404 Not Found");
 });
 
-let calls, answers, stored, asked;
+let calls, answers;
 const reply = (status, body) => ({ status, ok: status < 400, statusText: "", text: async () => (body === null ? "" : JSON.stringify(body)) });
 
 beforeEach(() => {
-  calls = []; answers = []; stored = {}; asked = [];
+  calls = []; answers = [];
   globalThis.fetch = async (path, options) => { calls.push({ path, ...options }); return answers.shift(); };
-  globalThis.localStorage = { getItem: (k) => stored[k] ?? null, setItem: (k, v) => { stored[k] = v; } };
-  globalThis.prompt = (question) => { asked.push(question); return "t0ken"; };
 });
-afterEach(() => { delete globalThis.fetch; delete globalThis.localStorage; delete globalThis.prompt; });
+afterEach(() => { delete globalThis.fetch; });
 
-test("reads go without the token, writes send it, and JSON goes out as JSON", async () => {
-  stored[TOKEN_KEY] = "abc";
+test("JSON goes out as JSON, and no request carries a token: the login cookie does, sent by the browser", async () => {
   answers.push(reply(200, [{ name: "minilm" }]), reply(201, { id: 4 }));
   assert.deepEqual(await api("/api/models"), [{ name: "minilm" }]);
   assert.deepEqual(await api("/api/jobs", { method: "POST", json: { name: "x" } }), { id: 4 });
   assert.equal(calls[0].method, "GET");
-  assert.equal(calls[0].headers.Authorization, undefined);
-  assert.equal(calls[1].headers.Authorization, "Bearer abc");
   assert.equal(calls[1].headers["Content-Type"], "application/json");
   assert.equal(calls[1].body, '{"name":"x"}');
+  for (const call of calls) {
+    assert.deepEqual(Object.keys(call.headers).filter((name) => /authorization|token/i.test(name)), []);
+    assert.equal(call.credentials, undefined);  // fetch's default, same-origin: the cookie goes to this server only
+  }
 });
 
-test("a 401 asks for the token once when the caller says how, keeps it and sends again", async () => {
-  answers.push(reply(401, { detail: "this endpoint needs the API token" }), reply(200, { ok: true }));
-  assert.deepEqual(await api("/api/explain", { method: "POST", json: {}, tokenPrompt: "Token?" }), { ok: true });
-  assert.deepEqual(asked, ["Token?"]);
-  assert.equal(stored[TOKEN_KEY], "t0ken");
-  assert.equal(calls[1].headers.Authorization, "Bearer t0ken");
-
-  answers.push(reply(401, { detail: "wrong token" }), reply(401, { detail: "still wrong" }));
-  await assert.rejects(api("/api/explain", { method: "POST", json: {}, tokenPrompt: "Token?" }), /still wrong/);
-  assert.equal(asked.length, 2);  // asked again for the new request, but not in a loop
-  answers.push(reply(401, { detail: "needs the token" }));
-  await assert.rejects(api("/api/jobs", { method: "POST", json: {} }), (error) => error.status === 401 && /needs the token/.test(error.message));
-  assert.equal(asked.length, 2);  // without tokenPrompt nobody is asked
+test("a 401 is an error with the server's sentence, which says where to log in", async () => {
+  answers.push(reply(401, { detail: "this server requires its API token for this request: ... or log in at /login" }));
+  await assert.rejects(api("/api/jobs", { method: "POST", json: {} }),
+    (error) => error.status === 401 && /log in at \/login/.test(error.message));
+  assert.equal(calls.length, 1);  // not sent again
 });
 
 test("an empty answer is null and a non-JSON one is its text", async () => {

@@ -27,3 +27,10 @@ test("an epoch's training-loss mean sits at its end once the run is past it, els
   assert.deepEqual(epochLossMeans(steps, 2).map((m) => [m.x, m.partial]), [[1, false], [2, false]]);
   assert.deepEqual(epochLossMeans([], 0), []);
 });
+
+test("a model the API shows as null (a directory outside the data directory) reads as a local model", async () => {
+  const { modelName } = await import("../../frontend/static/js/jobs-common.js");
+  assert.equal(modelName(null), "a local model");
+  assert.equal(modelName("minilm"), "minilm");
+  assert.equal(modelName("jobs/job-3/best"), "jobs/job-3/best");
+});

@@ -1,6 +1,6 @@
 /* The job form: defaults from the server, uploads with column mapping, inline validation, submit. */
 
-import { TOKEN_KEY, api, storedToken } from "./common/http.js";
+import { api } from "./common/http.js";
 import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
 
 (() => {
@@ -21,9 +21,6 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
       else if (value !== null) input.value = value;
     }
     if (defaults.data.task_kind) field("upload.task").value = defaults.data.task;
-    if (storedToken() && document.getElementById("api-token")) {
-      document.getElementById("api-token").value = storedToken();
-    }
   }
 
   function showSource() {
@@ -218,8 +215,6 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
       document.getElementById("submit-status").textContent = "Fix the marked fields first.";
       return;
     }
-    const token = document.getElementById("api-token");
-    if (token) localStorage.setItem(TOKEN_KEY, token.value);
     const button = document.getElementById("submit-job");
     button.disabled = true;
     document.getElementById("submit-status").textContent = "Checking the data and model…";

@@ -142,7 +142,7 @@ import * as Jobs from "./jobs-common.js";
 
   function renderSettings() {
     const body = document.querySelector("#settings-table tbody");
-    const rows = [["model", job.model], ["task", `${job.task} (${job.spec.data.source}${job.spec.data.data_dir ? ": " + job.spec.data.data_dir : ""})`]];
+    const rows = [["model", Jobs.modelName(job.model)], ["task", `${job.task} (${job.spec.data.source}${job.spec.data.data_dir ? ": " + job.spec.data.data_dir : ""})`]];
     for (const section of ["training", "addrop"]) {
       for (const [key, value] of Object.entries(job.spec[section] || {})) rows.push([`${section}.${key}`, JSON.stringify(value)]);
     }

@@ -111,4 +111,9 @@ export function untilDrawn(layoutObject, drawn, sentence) {
 
 export const plotConfig = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
+// A job's or sweep's model: the API shows a local directory outside the server's data directory as null.
+export function modelName(model) {
+  return model ?? "a local model";
+}
+
 export function badge(state) { return el("span", { class: `badge ${state}`, text: state }); }

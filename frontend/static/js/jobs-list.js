@@ -30,7 +30,7 @@ import * as Jobs from "./jobs-common.js";
       el("td", {}, el("a", { href: `/jobs/${job.id}`, text: job.name }),
         job.error ? el("div", { class: "small error-text", title: job.error, text: job.error.slice(0, 90) }) : ""),
       el("td", {}, el("span", { class: `badge ${job.state}`, text: state })),
-      el("td", { text: `${job.task} · ${job.model.split("/").pop()}` }),
+      el("td", { text: `${job.task} · ${Jobs.modelName(job.model).split("/").pop()}` }),
       progressCell(job),
       el("td", { class: "mono" }, job.best_metric === null ? "–" : `${job.metric} ${Jobs.number(job.best_metric)}`),
       el("td", { class: "small", text: Jobs.setting(job) }),

@@ -1,7 +1,8 @@
 /* The sweep form: the base job (from the job form's "Sweep this", a cloned job, or edited as JSON), presets,
    the search space and strategy, the number of runs it makes, and submit. */
 
-import { TOKEN_KEY, api } from "./common/http.js";
+import { api } from "./common/http.js";
+import { modelName } from "./jobs-common.js";
 import { initialSpace, layerSets, numberList, preset, sweepSize } from "./sweep-form.js";
 import { plural } from "./sweep-view.js";
 
@@ -20,7 +21,7 @@ function showBase() {
   const summary = document.getElementById("base-summary");
   if (!base) { summary.textContent = ""; return; }
   const t = base.training || {}, a = base.addrop || {};
-  summary.textContent = `${base.data?.task ?? "?"} · ${base.model} · ${t.epochs ?? 10} epochs, batch ${t.batch_size ?? 16}, lr ${t.learning_rate ?? 2e-5}`
+  summary.textContent = `${base.data?.task ?? "?"} · ${modelName(base.model)} · ${t.epochs ?? 10} epochs, batch ${t.batch_size ?? 16}, lr ${t.learning_rate ?? 2e-5}`
     + ` · ${a.cross_tuning === false ? "AD-DROP in every epoch" : "cross-tuning"}`;
 }
 
@@ -88,8 +89,6 @@ form.addEventListener("submit", async (event) => {
   box.classList.add("hidden");
   let request;
   try { request = body(); } catch (error) { setError(error.field, error.message); return; }
-  const token = /** @type {HTMLInputElement | null} */ (document.getElementById("api-token"));
-  if (token) localStorage.setItem(TOKEN_KEY, token.value);
   const button = /** @type {HTMLButtonElement} */ (document.getElementById("submit-sweep"));
   button.disabled = true;
   document.getElementById("submit-status").textContent = "Checking the base job and the space…";

@@ -2,7 +2,7 @@
 
 import { el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
-import { when } from "./jobs-common.js";
+import { modelName, when } from "./jobs-common.js";
 import { prunedTrials, signed, summaryText } from "./sweep-view.js";
 
 async function refresh() {
@@ -15,7 +15,7 @@ async function refresh() {
         el("td", {}, el("a", { href: `/sweeps/${s.id}`, text: `#${s.id}` })),
         el("td", {}, el("a", { href: `/sweeps/${s.id}`, text: s.name })),
         el("td", {}, el("span", { class: `badge ${s.state}`, text: s.state })),
-        el("td", { text: `${s.task} · ${s.model}` }),
+        el("td", { text: `${s.task} · ${modelName(s.model)}` }),
         el("td", { text: `${s.finished} / ${s.budget} (${s.strategy}${pruned ? `, ${pruned} pruned` : ""})` }),
         el("td", { text: s.baseline ? summaryText(s.baseline) : "–" }),
         el("td", { text: best ? `p=${best.params.p} q=${best.params.q} ${best.params.method}: ${summaryText(best.value)}` : "–" }),

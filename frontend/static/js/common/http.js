@@ -1,11 +1,6 @@
-// Requests to this app's API, shared by the explorer and the job pages: JSON in and out, the API token the
-// pages keep (sent with every write), and errors that carry the server's own sentence (`detail`).
-
-export const TOKEN_KEY = "addrop-api-token";
-
-export function storedToken() {
-  return localStorage.getItem(TOKEN_KEY) || "";
-}
+// Requests to this app's API, shared by the explorer and the job pages: JSON in and out, and errors that carry
+// the server's own sentence (`detail`). A server with an API token knows the browser by its login cookie
+// (HttpOnly, set by /login), which fetch sends to this origin on its own: no page ever holds the token.
 
 // The error for a refused request: the 4xx/5xx body's `detail` when it has one, else the status.
 export function responseError(status, statusText, body) {
@@ -22,20 +17,11 @@ function parse(text) {
   try { return JSON.parse(text); } catch (_) { return text; }
 }
 
-// `json` is sent as a JSON body; `body` (e.g. FormData) as it is.  With `tokenPrompt`, a 401 asks the user
-// for the token once (with that question), keeps it, and sends the request again.
-export async function api(path, { method = "GET", json, body, headers = {}, tokenPrompt = "" } = {}) {
+// `json` is sent as a JSON body; `body` (e.g. FormData) as it is.
+export async function api(path, { method = "GET", json, body, headers = {} } = {}) {
   const sent = { ...headers };
   if (json !== undefined) sent["Content-Type"] = "application/json";
-  if (method !== "GET" && storedToken()) sent.Authorization = `Bearer ${storedToken()}`;
   const response = await fetch(path, { method, headers: sent, body: json !== undefined ? JSON.stringify(json) : body });
-  if (response.status === 401 && tokenPrompt) {
-    const given = prompt(tokenPrompt);
-    if (given) {
-      localStorage.setItem(TOKEN_KEY, given);
-      return api(path, { method, json, body, headers });
-    }
-  }
   const payload = parse(await response.text());
   if (!response.ok) throw responseError(response.status, response.statusText, payload);
   return payload;

@@ -3,8 +3,9 @@
 import { api } from "../common/http.js";
 
 export function explainRequest(body) {
-  // A server may keep the explorer behind its API token (ADDROP_EXPLAIN_REQUIRES_TOKEN); then it is asked once.
-  return api("/api/explain", { method: "POST", json: body, tokenPrompt: "This server needs its API token to explain inputs:" });
+  // A server that keeps the explorer behind its API token (ADDROP_EXPLAIN_REQUIRES_TOKEN) refuses a browser that
+  // has not logged in, and its answer says where to log in.
+  return api("/api/explain", { method: "POST", json: body });
 }
 
 export function listModels() {

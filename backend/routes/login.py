@@ -1,0 +1,56 @@
+"""The login page: a browser user gives the API token once and gets it back as an HttpOnly cookie, which the
+pages, their requests and their event streams (EventSource cannot send a header) then carry on their own."""
+
+from __future__ import annotations
+
+import secrets
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from backend.auth import SESSION_COOKIE, session_value
+from backend.routes.pages import templates
+
+router = APIRouter(include_in_schema=False)
+
+
+def _local(target: str) -> str:
+    """``target`` when it is a path on this server, else ``/``: the login page must not send a browser elsewhere."""
+    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+
+
+def _form(request: Request, target: str, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {"page": "login", "next": _local(target), "error": error},
+                                      status_code=status_code)
+
+
+@router.get("/login", response_class=HTMLResponse, name="login_page")
+def login_page(request: Request, next: str = Query("/", max_length=2000)) -> Response:
+    """The token form; ``next`` is the page it leads back to (the one that sent the browser here)."""
+    if not request.app.state.settings.api_token:
+        return RedirectResponse(_local(next), status_code=303)
+    return _form(request, next)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, token: str = Form(max_length=4096), next: str = Form("/", max_length=2000)) -> Response:
+    """Check the token and set the login cookie (HttpOnly: no script reads it; SameSite=Strict: no other site's
+    request carries it); a wrong token gets the form again (401)."""
+    expected = request.app.state.settings.api_token
+    if not expected:
+        return RedirectResponse(_local(next), status_code=303)
+    # A token is compared as a client's header is: without surrounding whitespace (a pasted line break).
+    if not secrets.compare_digest(token.strip().encode(), expected.encode()):
+        return _form(request, next, "That is not this server's API token.", status_code=401)
+    answer = RedirectResponse(_local(next), status_code=303)
+    answer.set_cookie(SESSION_COOKIE, session_value(expected), httponly=True, samesite="strict",
+                      secure=request.url.scheme == "https", path="/")
+    return answer
+
+
+@router.post("/logout")
+def logout(request: Request) -> RedirectResponse:
+    """Forget the login cookie and show the login page."""
+    answer = RedirectResponse(request.url_for("login_page").path, status_code=303)
+    answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return answer
