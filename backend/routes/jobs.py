@@ -18,7 +18,7 @@ from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
 from backend.jobs import JobError, JobService
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
-from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
+from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricKind, MetricPointOut, UploadOut
 from backend.settings import Settings
 from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, store_upload, too_large
 
@@ -127,12 +127,13 @@ def cancel_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut
 def job_metrics(
     job_id: RowId,
     format: Literal["json", "csv"] = Query("json"),
-    kind: list[Literal["step", "eval", "epoch"]] = Query([], description="Only these kinds (repeatable)."),
+    kind: list[MetricKind] = Query([], description="Only these kinds (repeatable)."),
     after: int = Query(0, ge=0, le=MAX_ROW_ID, description="Only points with a larger id."),
     service: JobService = Depends(get_jobs),
 ):
-    """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``) and
-    epoch start (``epoch``) of the job, in order."""
+    """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``), epoch
+    start (``epoch``) and, for a job that records them, attribution dynamics (``dynamics``: concentration and
+    entropy per layer, stability, reliance) of the job, in order."""
     points = [point_json(point) for point in service.metrics(job_id, after=after, kinds=kind)]
     if format == "json":
         return points
