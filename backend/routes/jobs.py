@@ -1,4 +1,5 @@
-"""The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint."""
+"""The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint,
+attribution dynamics."""
 
 from __future__ import annotations
 
@@ -180,3 +181,14 @@ def job_checkpoint(job_id: RowId, service: JobService = Depends(get_jobs)) -> Fi
     once and kept beside the checkpoint, so a download streams a file instead of compressing the weights again."""
     archive = directory_archive(service.checkpoint_dir(job_id))
     return FileResponse(archive, media_type="application/zip", filename=f"job-{job_id}-best.zip")
+
+
+@router.get("/jobs/{job_id}/dynamics", response_class=FileResponse, summary="Download the attribution dynamics",
+            responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No dynamics recorded"}})
+def job_dynamics(job_id: RowId, service: JobService = Depends(get_jobs)) -> FileResponse:
+    """For a job that records attribution dynamics, a zip file of ``probe.json`` (the probe set's dev indices
+    and tokens, the recorded layers, p) and ``epoch-<k>.npz`` for every epoch recorded so far (one float16 array
+    ``[layer, head, n, n]`` of GA attribution per probe example, ``example<i>`` for the i-th of ``dev_indices``).
+    The per-epoch summaries are the job's metric points of kind ``dynamics``."""
+    archive = directory_archive(service.dynamics_dir(job_id))
+    return FileResponse(archive, media_type="application/zip", filename=f"job-{job_id}-dynamics.zip")
