@@ -66,7 +66,8 @@ def test_a_job_with_dynamics_draws_them_per_epoch(stack, shared_data, tmp_path):
         points = httpx.get(f"{stack.url}/api/jobs/{job_id}/metrics", params={"kind": "dynamics"}).json()
         assert concentration[1]["y"] == [p["values"]["concentration_L1"] for p in points]
         reliance = {t["name"]: t for t in chart(page, "dynamics-reliance-chart")}
-        assert reliance["rank correlation with the previous epoch"]["x"] == [2, 3, 4]  # none at the first epoch
+        assert reliance["stability"]["x"] == [2, 3, 4]  # none at the first epoch
+        assert reliance["reliance (top-p dropped)"]["y"] == [p["values"]["reliance"] for p in points]
         assert len(chart(page, "dynamics-entropy-chart")) == 3
         shares = chart(page, "dynamics-shares-chart")
         assert [t["name"] for t in shares] == ["class 0", "class 1"] and all(len(t["x"]) == EPOCHS for t in shares)
@@ -74,6 +75,7 @@ def test_a_job_with_dynamics_draws_them_per_epoch(stack, shared_data, tmp_path):
             assert page.evaluate(f"document.getElementById('{name}').layout.shapes.map((s) => [s.x0, s.x1])") == [
                 [1, 2], [3, 4]]
         assert page.is_visible("#dynamics-link")
+        assert page.inner_text("#settings-table").count("dynamics.") == 3  # enabled, probe_size, probe_ids
         archive = httpx.get(f"{stack.url}{page.get_attribute('#dynamics-link', 'href')}")
         with zipfile.ZipFile(io.BytesIO(archive.content)) as files:
             assert sorted(files.namelist()) == ["epoch-1.npz", "epoch-2.npz", "epoch-3.npz", "epoch-4.npz", "probe.json"]

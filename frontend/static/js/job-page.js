@@ -111,8 +111,9 @@ import * as Jobs from "./jobs-common.js";
     Plotly.react("dynamics-entropy-chart", lines(dynamics, layers.map((l) => `entropy_L${l}`), layerName("entropy_L")),
       Jobs.untilDrawn(Jobs.layout("Entropy of a row's attribution (1: spread evenly)", "epoch", "normalised entropy", epochAxis),
                       dynamics.length > 0, waiting), Jobs.plotConfig);
-    const names = { reliance: "prediction changes, top-p dropped", reliance_random: "… as many random keys dropped",
-                    stability: "rank correlation with the previous epoch" };
+    // reliance: the share of predictions that change when the top-p keys are dropped (random: as many random keys);
+    // stability: the maps' rank correlation with the previous epoch's
+    const names = { reliance: "reliance (top-p dropped)", reliance_random: "random keys dropped", stability: "stability" };
     Plotly.react("dynamics-reliance-chart", lines(dynamics, Object.keys(names), (k) => names[k],
       (k) => (k === "reliance_random" ? { line: { color: Jobs.COLORS[0], width: 2, dash: "dot" } } : {})),
       Jobs.untilDrawn(Jobs.layout("Reliance and stability", "epoch", "share / Spearman ρ", epochAxis),
@@ -184,7 +185,7 @@ import * as Jobs from "./jobs-common.js";
   function renderSettings() {
     const body = document.querySelector("#settings-table tbody");
     const rows = [["model", job.model], ["task", `${job.task} (${job.spec.data.source}${job.spec.data.data_dir ? ": " + job.spec.data.data_dir : ""})`]];
-    for (const section of ["training", "addrop"]) {
+    for (const section of ["training", "addrop", "dynamics"]) {
       for (const [key, value] of Object.entries(job.spec[section] || {})) rows.push([`${section}.${key}`, JSON.stringify(value)]);
     }
     for (const key of ["max_train_samples", "max_eval_samples", "task_kind", "text_fields", "label_field", "label_names"]) {
