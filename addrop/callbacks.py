@@ -7,12 +7,16 @@ from typing import Callable, Literal
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-EventKind = Literal["step", "eval", "epoch"]
+EventKind = Literal["step", "eval", "epoch", "dynamics"]
+# A Trainer log of attribution dynamics (addrop.dynamics) carries its summaries under this prefix: logged, they
+# reach every callback's on_log and a checkpoint's log history, so a resumed run's past keeps them too.
+DYNAMICS_PREFIX = "dynamics_"
 
 
 @dataclass
 class MetricEvent:
-    """One reported point: a training step's logs, a dev evaluation, or the start of an epoch."""
+    """One reported point: a training step's logs, a dev evaluation, the start of an epoch, or an epoch's
+    attribution dynamics on the probe set."""
 
     kind: EventKind
     step: int
@@ -26,7 +30,8 @@ class MetricEvent:
 
 class MetricsReporter(TrainerCallback):
     """Calls ``report(event)`` for every training log (loss, learning rate, ``addrop`` phase), every
-    evaluation (dev metrics, ``eval_`` prefix removed) and every epoch start."""
+    evaluation (dev metrics, ``eval_`` prefix removed), every epoch start, and every epoch's attribution
+    dynamics (``dynamics_`` prefix removed)."""
 
     def __init__(self, report: Callable[[MetricEvent], None]) -> None:
         self.report = report
@@ -41,9 +46,13 @@ class MetricsReporter(TrainerCallback):
 
 
 def log_event(logs: dict, step: int, epoch: float, max_steps: int) -> MetricEvent | None:
-    """The event of one Trainer log: a dev evaluation (``eval_`` prefix removed), a training step's logs, or
-    None for neither (e.g. the run's closing summary)."""
+    """The event of one Trainer log: a dev evaluation (``eval_`` prefix removed), an epoch's attribution
+    dynamics (``dynamics_`` prefix removed), a training step's logs, or None for none of them (e.g. the run's
+    closing summary)."""
     numbers = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and k not in ("epoch", "step")}
+    dynamics = {k[len(DYNAMICS_PREFIX):]: v for k, v in numbers.items() if k.startswith(DYNAMICS_PREFIX)}
+    if dynamics:
+        return MetricEvent("dynamics", step, epoch, dynamics, max_steps)
     evaluation = {k[len("eval_"):]: v for k, v in numbers.items() if k.startswith("eval_")}
     if evaluation:
         return MetricEvent("eval", step, epoch, evaluation, max_steps)

@@ -12,6 +12,7 @@ from typing import Sequence, get_args
 
 from addrop.attribution import METHODS
 from addrop.dropout import ADDropConfig
+from addrop.dynamics import PROBE_SIZE, DynamicsConfig
 from addrop.finetune import LR_SCHEDULES, PRECISIONS, FinetuneConfig
 from addrop.hooks import KINDS
 from addrop.models import DEFAULT_MODEL
@@ -36,6 +37,13 @@ def _layers(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of layer indices") from None
+
+
+def _indices(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of dev example indices") from None
 
 
 def _positive(text: str) -> int:
@@ -116,6 +124,13 @@ def build_parser(defaults: dict[str, object] | None = None) -> argparse.Argument
     train.add_argument("--device", choices=("cpu", "cuda"))
     train.add_argument("--precision", choices=PRECISIONS, default=_DEFAULTS["precision"],
                        help="mixed precision under autocast (fp16: CUDA only)")
+    train.add_argument("--dynamics", action="store_true",
+                       help="record attribution dynamics on a probe set of dev examples at every epoch's end "
+                            "(summaries in the logs and metrics.json, maps under OUTPUT_DIR/dynamics)")
+    train.add_argument("--probe-size", type=_positive, default=PROBE_SIZE,
+                       help=f"with --dynamics: dev examples in the probe set, a fixed sample per seed (default {PROBE_SIZE})")
+    train.add_argument("--probe-ids", type=_indices,
+                       help="with --dynamics: comma-separated dev example indices to probe instead of the sample")
     train.add_argument("--preset", choices=tuple(PRESETS),
                        help="take the training and AD-DROP settings of a preset for --task (authors: the AD-DROP "
                             "authors' protocol: lr 1e-5 constant, batch 16, patience, the task's max length and "
@@ -171,6 +186,8 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         num_beams=args.num_beams,
+        # the masked layers are recorded also in a baseline run, so that it compares with its AD-DROP twin
+        dynamics=DynamicsConfig(args.probe_size, args.probe_ids, args.layers) if args.dynamics else None,
     )
     result = finetune(config)  # Trainer's progress bar prints each log and dev evaluation
     best = "n/a" if result.best_metric is None else f"{result.best_metric:.4f}"

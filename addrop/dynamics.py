@@ -38,6 +38,7 @@ from addrop.masking import discard_masks
 from addrop.streams import DYNAMICS_STREAM, isolated_rng, stream_generator, stream_seed
 
 PROBE_SIZE = 64
+MEASURED_P = 0.3  # the paper's default p: one top-p region for every run, so runs of other p's compare
 
 
 def probe_indices(num_examples: int, seed: int, size: int = PROBE_SIZE) -> list[int]:
@@ -49,6 +50,43 @@ def probe_indices(num_examples: int, seed: int, size: int = PROBE_SIZE) -> list[
         return list(range(num_examples))
     rng = np.random.default_rng(stream_seed(seed, DYNAMICS_STREAM, 0))
     return sorted(int(i) for i in rng.choice(num_examples, size=size, replace=False))
+
+
+@dataclass
+class DynamicsConfig:
+    """What a fine-tuning run records (``FinetuneConfig.dynamics``; None records nothing).
+
+    The recorded layers are the run's masked layers, ``layers`` and the model's last layer: ``layers`` lets a
+    baseline twin (nothing masked) record the layers its AD-DROP run masks. Concentration and reliance measure
+    the top-``p`` region, the same ``p`` for every run rather than each run's own, so that runs compare."""
+
+    probe_size: int = PROBE_SIZE
+    probe_ids: tuple[int, ...] | None = None  # dev example indices instead of the seeded sample
+    layers: tuple[int, ...] = (0,)
+    p: float = MEASURED_P
+
+    def __post_init__(self) -> None:
+        if self.probe_size < 1:
+            raise ValueError(f"dynamics.probe_size must be at least 1, got {self.probe_size}")
+        if self.probe_ids is not None:
+            self.probe_ids = tuple(int(i) for i in self.probe_ids)
+            if not self.probe_ids or min(self.probe_ids) < 0 or len(set(self.probe_ids)) != len(self.probe_ids):
+                raise ValueError("dynamics.probe_ids must be distinct dev example indices (from 0), at least one")
+        self.layers = tuple(int(layer) for layer in self.layers)
+        if any(layer < 0 for layer in self.layers):
+            raise ValueError(f"dynamics.layers start at 0, got {list(self.layers)}")
+        if not 0.0 < self.p < 1.0:
+            raise ValueError(f"dynamics.p must be in (0, 1), got {self.p!r}")
+
+    def probe(self, num_examples: int, seed: int) -> list[int]:
+        """The dev examples of the probe set: ``probe_ids`` (sorted), else the seeded sample of ``probe_size``."""
+        if self.probe_ids is None:
+            return probe_indices(num_examples, seed, self.probe_size)
+        outside = [i for i in self.probe_ids if i >= num_examples]
+        if outside:
+            raise ValueError(f"dynamics.probe_ids: the dev set has {num_examples} examples (0..{num_examples - 1}); "
+                             f"got {outside[:5]}")
+        return sorted(self.probe_ids)
 
 
 def _valid_rows(attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -172,8 +210,9 @@ class EpochDynamics:
 
 
 def record_epoch(model: nn.Module, batches: list[Mapping[str, torch.Tensor]], layers: tuple[int, ...], p: float,
-                 seed: int, epoch: int, previous: EpochDynamics | None = None) -> EpochDynamics:
-    """Attribution maps and summaries of the probe ``batches`` at the end of ``epoch``.
+                 seed: int, epoch: int, previous: list[np.ndarray] | None = None) -> EpochDynamics:
+    """Attribution maps and summaries of the probe ``batches`` at the end of ``epoch`` (stability against the
+    ``previous`` epoch's maps, when given).
 
     Runs in eval mode under a forked random state, so the training that goes on afterwards draws exactly what
     it would have drawn without the recording."""
@@ -203,14 +242,15 @@ def record_epoch(model: nn.Module, batches: list[Mapping[str, torch.Tensor]], la
         reliance=float(torch.cat(top).mean()), reliance_random=float(torch.cat(rand).mean()), maps=maps,
     )
     if previous is not None:
-        record.stability = rank_stability(previous.maps, record.maps)
+        record.stability = rank_stability(previous, record.maps)
     return record
 
 
 class DynamicsRecorder(TrainerCallback):
     """Records :func:`record_epoch` for the probe ``batches`` at the end of every training epoch, calls
     ``report(record)`` and, with ``directory``, saves the epoch's maps as ``epoch-<k>.npz`` (one float16
-    array per probe example, ``[L, h, n_i, n_i]``, under its index in the probe set)."""
+    array per probe example, ``[L, h, n_i, n_i]``, under its index in the probe set). A run resumed from a
+    checkpoint reads the previous epoch's maps back from there, for its stability."""
 
     def __init__(self, batches: list[Mapping[str, torch.Tensor]], layers: tuple[int, ...], p: float, seed: int,
                  report: Callable[[EpochDynamics], None], directory: Path | None = None) -> None:
@@ -220,15 +260,26 @@ class DynamicsRecorder(TrainerCallback):
         self.seed = seed
         self.report = report
         self.directory = directory
-        self.previous: EpochDynamics | None = None
+        self.previous: list[np.ndarray] | None = None
 
     def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, model=None, **kwargs):
         epoch = round(state.epoch or 0)
+        if self.previous is None and self.directory is not None:
+            self.previous = saved_maps(self.directory, epoch - 1)
         record = record_epoch(model, self.batches, self.layers, self.p, self.seed, epoch, self.previous)
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = self.directory / f"epoch-{epoch}.tmp.npz"
             np.savez_compressed(tmp, **{f"example{i}": m for i, m in enumerate(record.maps)})
             tmp.replace(self.directory / f"epoch-{epoch}.npz")
-        self.previous = record
+        self.previous = record.maps
         self.report(record)
+
+
+def saved_maps(directory: Path, epoch: int) -> list[np.ndarray] | None:
+    """The maps :class:`DynamicsRecorder` saved for ``epoch`` under ``directory``, in probe order, if any."""
+    path = directory / f"epoch-{epoch}.npz"
+    if not path.is_file():
+        return None
+    with np.load(path) as saved:
+        return [saved[f"example{i}"] for i in range(len(saved.files))]

@@ -13,11 +13,21 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from transformers import EarlyStoppingCallback, Seq2SeqTrainingArguments, TrainerCallback, TrainingArguments, set_seed
+from datasets import Dataset
+from transformers import (
+    EarlyStoppingCallback,
+    PreTrainedTokenizerBase,
+    Seq2SeqTrainingArguments,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
 
-from addrop.callbacks import MetricEvent, MetricsReporter, StopWhen, logged_events
+from addrop.callbacks import DYNAMICS_PREFIX, MetricEvent, MetricsReporter, StopWhen, logged_events
 from addrop.data import data_collator, load_splits, tokenize_splits
 from addrop.dropout import ADDropConfig
+from addrop.dynamics import DynamicsConfig, DynamicsRecorder, EpochDynamics
+from addrop.hooks import attach
 from addrop.metrics import trainer_metrics
 from addrop.models import DEFAULT_MODEL, load_model, load_tokenizer
 from addrop.tasks import TaskSpec, custom_task, get_task
@@ -65,12 +75,15 @@ class FinetuneConfig:
     precision: str = "fp32"  # "bf16" or "fp16" train under autocast (fp16 with loss scaling, CUDA only)
     save_checkpoint: bool = True  # keep the best model in output_dir/best (epoch checkpoints last as long as the run)
     num_beams: int = 4  # translation: beams of the dev set's generation (OPUS-MT's own setting), at most max_length tokens
+    dynamics: DynamicsConfig | None = None  # record attribution dynamics on a probe set (None: not)
 
     def __post_init__(self) -> None:
         self.text_fields = tuple(self.text_fields)
         self.label_names = tuple(self.label_names)
         if isinstance(self.addrop, dict):  # a config read back from JSON
             self.addrop = ADDropConfig(**self.addrop)
+        if isinstance(self.dynamics, dict):
+            self.dynamics = DynamicsConfig(**self.dynamics)
         checks = {
             "max_length": self.max_length >= 8,
             "epochs": self.epochs >= 1,
@@ -123,6 +136,7 @@ class FinetuneResult:
 
 
 CHECKPOINTS = "checkpoints"  # under the output directory: the latest epoch's checkpoint (and the best)
+DYNAMICS = "dynamics"  # under the output directory: the probe set (probe.json) and each epoch's maps
 RESUME_FILES = ("optimizer.pt", "scheduler.pt", "rng_state.pth")  # beside the model, in a resumable checkpoint
 
 
@@ -160,7 +174,10 @@ def finetune(
     Every epoch ends with a checkpoint of the whole training state (model, optimizer, schedule, random
     states, early stopping) under ``output_dir/checkpoints``, removed when the run ends; ``resume_from`` (such a
     checkpoint, see :func:`latest_checkpoint`) carries a cut run on from it, with the same batches and draws
-    as if it had not been cut, its earlier evaluations counted for the best epoch."""
+    as if it had not been cut, its earlier evaluations counted for the best epoch.
+
+    With ``config.dynamics``, every epoch ends with a record of attribution dynamics on the probe set: its
+    summaries are logged (``dynamics`` events) and its maps saved under ``output_dir/dynamics``."""
     task = config.task_spec()
     set_seed(config.seed)
     splits = load_splits(
@@ -217,18 +234,22 @@ def finetune(
         fp16=config.precision == "fp16",
         disable_tqdm=not progress,
     )
+    collate = data_collator(task, tokenizer)
     trainer = (ADDropSeq2SeqTrainer if translation else ADDropTrainer)(
         model=model,
         args=args,
         train_dataset=data["train"],
         eval_dataset=data["validation"],
         processing_class=tokenizer,
-        data_collator=data_collator(task, tokenizer),
+        data_collator=collate,
         compute_metrics=trainer_metrics(task, tokenizer),
         callbacks=[*extra, *callbacks],
         addrop=config.addrop,
         cross_tuning=config.cross_tuning,
     )
+    if config.dynamics is not None:
+        trainer.add_callback(_dynamics_recorder(config, trainer, data["validation"], tokenizer, collate,
+                                                output / DYNAMICS))
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
     elapsed = time.perf_counter() - started
@@ -264,6 +285,35 @@ def finetune(
     return result
 
 
+def _dynamics_recorder(config: FinetuneConfig, trainer: ADDropTrainer, dev: Dataset,
+                       tokenizer: PreTrainedTokenizerBase, collate: Callable, directory: Path) -> DynamicsRecorder:
+    """The recorder of ``config.dynamics``: the probe set's batches, its examples written down in
+    ``probe.json`` (dev indices, tokens, layers), and each epoch's summaries logged through the Trainer."""
+    dynamics = config.dynamics
+    indices = dynamics.probe(len(dev), config.seed)
+    if not indices:
+        raise ValueError("dynamics: the dev set is empty, so there is no probe set")
+    masked = config.addrop.layers if config.addrop is not None else ()
+    hooks = attach(trainer.model)
+    layers = tuple(sorted({hooks.check_layers((layer,))[0] for layer in (*masked, *dynamics.layers, -1)}))
+    probe = dev.select(indices)
+    # batches of the training batch size: the device holds those with their gradients
+    batches = []
+    for start in range(0, len(probe), config.batch_size):
+        batch = collate([probe[i] for i in range(start, min(start + config.batch_size, len(probe)))])
+        batches.append({key: value for key, value in batch.items() if key != "labels"})
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "probe.json").write_text(json.dumps({
+        "dev_indices": indices, "layers": layers, "p": dynamics.p, "seed": config.seed,
+        "tokens": [tokenizer.convert_ids_to_tokens(ids) for ids in probe["input_ids"]],
+    }))
+
+    def report(record: EpochDynamics) -> None:
+        trainer.log({f"{DYNAMICS_PREFIX}{key}": value for key, value in record.summary().items()})
+
+    return DynamicsRecorder(batches, layers, dynamics.p, config.seed, report, directory)
+
+
 def _early_stop_reason(callback: EarlyStoppingCallback | None, config: FinetuneConfig, task: TaskSpec,
                        evaluations: list[dict], best: dict | None) -> str | None:
     """Why and when early stopping ended the run, or None when it did not."""
@@ -281,4 +331,4 @@ def _scheduler_type(config: FinetuneConfig) -> str:
     return config.lr_schedule
 
 
-__all__ = ["FinetuneConfig", "FinetuneResult", "MetricEvent", "finetune"]
+__all__ = ["DynamicsConfig", "FinetuneConfig", "FinetuneResult", "MetricEvent", "finetune"]

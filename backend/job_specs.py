@@ -12,6 +12,7 @@ from transformers import AutoConfig, PretrainedConfig
 
 from addrop.data import EXTENSIONS, DataError, NoDataFiles, hub_dataset_available, load_splits
 from addrop.dropout import ADDropConfig
+from addrop.dynamics import DynamicsConfig
 from addrop.finetune import FinetuneConfig
 from addrop.models import resolve_model
 from addrop.tasks import TaskSpec, custom_task, get_task
@@ -54,7 +55,7 @@ class JobSpecs:
         model = self.model_config(spec.model)
         num_layers = _layers(spec.model, model)
         bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
-        if spec.addrop.enabled and bad:
+        if (spec.addrop.enabled or spec.dynamics.enabled) and bad:  # a baseline's dynamics records them too
             raise InvalidJob(f"addrop.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {bad}")
         training = spec.training
         positions = getattr(model, "max_position_embeddings", None)
@@ -69,6 +70,11 @@ class JobSpecs:
                              mode=spec.addrop.mode, steps=spec.addrop.steps)
                 if spec.addrop.enabled else None
             )
+            dynamics = spec.dynamics
+            # A baseline records the layers its form names, as its AD-DROP twin (same spec but for enabled) masks.
+            recording = (DynamicsConfig(dynamics.probe_size, tuple(dynamics.probe_ids) if dynamics.probe_ids else None,
+                                        tuple(spec.addrop.layers))
+                         if dynamics.enabled else None)
             config = FinetuneConfig(
                 task=task.name, model=spec.model, **files,
                 task_kind=spec.data.task_kind, text_fields=tuple(spec.data.text_fields),
@@ -79,20 +85,25 @@ class JobSpecs:
                 weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio,
                 lr_schedule=training.lr_schedule, seed=training.seed,
                 patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
-                logging_steps=training.logging_steps,
+                logging_steps=training.logging_steps, dynamics=recording,
             )
         except ValueError as error:
             raise InvalidJob(str(error)) from None
         if files:
             try:
-                load_splits(task, **files, max_train_samples=config.max_train_samples,
-                            max_eval_samples=config.max_eval_samples, seed=config.seed)
+                splits = load_splits(task, **files, max_train_samples=config.max_train_samples,
+                                     max_eval_samples=config.max_eval_samples, seed=config.seed)
             except NoDataFiles:  # the answer a missing directory gets: whether it exists stays unsaid
                 raise InvalidJob(NO_DATA_FILES) from None
             except DataError as error:
                 raise InvalidJob(f"data: {without_paths(str(error), files, self.settings.data_dir)}") from None
             except OSError as error:  # a file it cannot open or a path too long: the reason, not the path
                 raise InvalidJob(f"data: the data files cannot be read on this machine ({_reason(error)})") from None
+            if recording is not None:
+                try:
+                    recording.probe(len(splits["validation"]), config.seed)
+                except ValueError as error:
+                    raise InvalidJob(str(error)) from None
         values = asdict(config)
         # The worker writes under its own jobs directory (settings.job_dir(id)).
         del values["output_dir"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from anyio import to_thread
 from sqlalchemy import and_, func, or_, select
 
+from addrop.finetune import DYNAMICS
 from backend.catalog import CatalogEntry
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
@@ -198,6 +199,18 @@ class JobService:
             if path is None:
                 raise JobConflict(f"job {job_id} has no checkpoint (it is {job.state})")
             return path
+
+    def dynamics_dir(self, job_id: int) -> Path:
+        """The directory of the job's attribution dynamics (``probe.json``, each recorded epoch's maps);
+        :class:`JobConflict` when it has none (yet)."""
+        with self.db.session() as session:
+            job = self._row(session, job_id)
+            recording = bool((job.config or {}).get("dynamics"))
+        path = self.settings.job_dir(job_id) / DYNAMICS
+        if not (path / "probe.json").is_file():
+            reason = "it records none" if not recording else "no epoch has ended yet, or its files are gone"
+            raise JobConflict(f"job {job_id} has no attribution dynamics ({reason})")
+        return path
 
     def checkpoints(self) -> list[CatalogEntry]:
         """Finished jobs' best checkpoints, newest first, as the explorer's catalog lists them."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 # version n -> the function that turns a version-n config into version n + 1
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     # 2 adds the learning-rate schedule; every run before it decayed linearly (transformers' default)
     1: lambda config: {**config, "lr_schedule": "linear"},
+    # 3 adds attribution dynamics (a probe set's record at every epoch's end); no earlier run recorded them
+    2: lambda config: {**config, "dynamics": None},
 }
 
 

@@ -120,7 +120,8 @@ class WorkerSeen(Base):
 
 
 class MetricPoint(Base):
-    """A training-step log, a dev evaluation or an epoch start, as reported by the trainer."""
+    """A training-step log, a dev evaluation, an epoch start or an epoch's attribution dynamics, as reported by the
+    trainer (``kind``: step, eval, epoch, dynamics)."""
 
     __tablename__ = "metric_points"
     __table_args__ = (Index("ix_metric_points_job_id_id", "job_id", "id"),)

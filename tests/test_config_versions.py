@@ -57,3 +57,20 @@ def test_a_worker_fails_a_job_stored_by_newer_code_with_the_reason(tmp_path):
     assert f"version {configs.CONFIG_VERSION + 1}, newer than this worker understands" in job.error
     assert any("newer than this worker understands" in line for line in lines)
     assert "renamed_field" not in job.error
+
+
+def test_a_version_2_config_records_no_dynamics():
+    """Version 3 added the dynamics setting: configs queued before it run as they were asked (no recording),
+    and a version-3 config reads back from its stored JSON."""
+    import json
+    from dataclasses import asdict
+
+    from addrop.dynamics import DynamicsConfig
+    from addrop.finetune import FinetuneConfig
+
+    stored = {k: v for k, v in asdict(FinetuneConfig(epochs=3)).items() if k != "dynamics"}
+    upgraded = configs.readable_config(stored, 2)
+    assert upgraded["dynamics"] is None and FinetuneConfig(**upgraded) == FinetuneConfig(epochs=3)
+    recording = json.loads(json.dumps(asdict(FinetuneConfig(epochs=3, dynamics=DynamicsConfig(8, (3, 1), (0, 2))))))
+    assert configs.readable_config(recording, 3) == recording
+    assert FinetuneConfig(**recording).dynamics == DynamicsConfig(8, (3, 1), (0, 2))  # tuples again, from JSON lists

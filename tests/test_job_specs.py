@@ -106,3 +106,32 @@ def test_a_translation_job_is_refused_with_the_way_to_train_it(client, tmp_path)
         assert answer.status_code == 422, answer.text
         assert "translation jobs are not available in the web app yet" in answer.json()["detail"]
     assert stored(client) == before
+
+
+def test_a_job_that_records_dynamics_stores_its_probe_settings(client, sst2_dir):
+    """The stored config records dynamics on the form's layers, a baseline too (as its AD-DROP twin masks them);
+    probe ids the dev set lacks, repeated ids and layers the model lacks are refused before anything is stored."""
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}  # 2 dev rows
+
+    def post(dynamics, addrop=None):
+        return client.post("/api/jobs", json={"model": "minilm", "data": data, "training": {"epochs": 1},
+                                              "dynamics": dynamics, **({"addrop": addrop} if addrop else {})})
+
+    def config(answer) -> dict:
+        assert answer.status_code == 201, answer.text
+        with client.app.state.jobs.db.session() as session:
+            return session.get(Job, answer.json()["id"]).config
+
+    assert config(post({"enabled": False, "probe_size": 8}))["dynamics"] is None
+    recorded = config(post({"enabled": True, "probe_size": 8}, addrop={"enabled": False, "layers": [2, 4]}))
+    assert recorded["addrop"] is None
+    assert recorded["dynamics"] == {"probe_size": 8, "probe_ids": None, "layers": [2, 4], "p": 0.3}
+    assert config(post({"enabled": True, "probe_ids": [1, 0]}))["dynamics"]["probe_ids"] == [1, 0]
+    before = stored(client)
+    answer = post({"enabled": True, "probe_ids": [0, 2]})
+    assert answer.status_code == 422 and "the dev set has 2 examples (0..1); got [2]" in answer.json()["detail"]
+    answer = post({"enabled": True, "probe_ids": [1, 1]})
+    assert answer.status_code == 422 and "each dev example may be listed once" in answer.json()["detail"]
+    answer = post({"enabled": True}, addrop={"enabled": False, "layers": [6]})
+    assert answer.status_code == 422 and "the model has 6 layers" in answer.json()["detail"]
+    assert stored(client) == before

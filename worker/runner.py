@@ -20,7 +20,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.utils import logging as hf_logging
 
 from addrop.callbacks import MetricEvent, MetricsReporter
-from addrop.finetune import CHECKPOINTS, FinetuneConfig, finetune, latest_checkpoint
+from addrop.finetune import CHECKPOINTS, DYNAMICS, FinetuneConfig, finetune, latest_checkpoint
 from addrop.trainer import is_addrop_epoch
 from jobstore.configs import readable_config
 from jobstore.database import Database
@@ -49,6 +49,11 @@ class JobMetricsReporter(MetricsReporter):
             values = ", ".join(f"{key} {value:.4f}" for key, value in event.values.items()
                                if key in (self.metric_name, "loss", "accuracy", "f1"))
             log.info("epoch %g (step %d): dev %s", event.epoch, event.step, values)
+        elif event.kind == "dynamics":
+            stability = event.values.get("stability")
+            log.info("epoch %g: attribution dynamics on the probe set: reliance %.3f (random keys %.3f)%s", event.epoch,
+                     event.values["reliance"], event.values["reliance_random"],
+                     "" if stability is None else f", stability {stability:.3f}")
         elif event.kind == "epoch":
             index = int(event.epoch + 1e-6)  # a run resumed mid-epoch begins at a fractional epoch
             phase = "AD-DROP" if self.config.addrop and is_addrop_epoch(index, self.config.cross_tuning) else "plain"
@@ -151,7 +156,8 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
 
     The attempt's checkpoints are moved into this job's directory first (one rename: nothing the dead attempt,
     should it still be stopping, or a clean-up does to its own directory can take them away mid-run), the
-    restored best checkpoint's path is pointed there, and its points up to the checkpoint are copied here."""
+    restored best checkpoint's path is pointed there, and its points up to the checkpoint are copied here, its
+    attribution dynamics (the maps the next epoch's stability compares with) moved here."""
     earlier = recorder.earlier_attempt()
     if earlier is None or latest_checkpoint(settings.job_dir(earlier)) is None:
         return None
@@ -166,6 +172,12 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
     checkpoint = latest_checkpoint(output_dir)
     if checkpoint is None:  # the attempt rotated its checkpoints at that moment
         return None
+    if (settings.job_dir(earlier) / DYNAMICS).is_dir():
+        shutil.rmtree(output_dir / DYNAMICS, ignore_errors=True)
+        try:
+            os.replace(settings.job_dir(earlier) / DYNAMICS, output_dir / DYNAMICS)
+        except OSError as error:  # the run goes on; its first epoch then has no stability to report
+            log.warning("job %s's attribution dynamics could not be taken over (%s)", earlier, error)
     for state_file in mine.glob("checkpoint-*/trainer_state.json"):
         state = json.loads(state_file.read_text())
         best = state.get("best_model_checkpoint")

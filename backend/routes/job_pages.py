@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from addrop.data import hub_dataset_available
+from addrop.dynamics import MEASURED_P
 from addrop.presets import catalog
 from addrop.tasks import KNOWN_TASKS
 from backend.auth import authorized, require_reader_page
@@ -69,4 +70,4 @@ def job_page(request: Request, job_id: RowId, service: JobService = Depends(get_
         job = service.get(job_id)
     except JobNotFound as error:
         return _page(request, "job_missing.html", "jobs", status_code=404, message=str(error))
-    return _page(request, "job.html", "jobs", job=job)
+    return _page(request, "job.html", "jobs", job=job, measured_p=MEASURED_P)

@@ -1,4 +1,5 @@
-"""The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint."""
+"""The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint,
+attribution dynamics."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
 from backend.jobs import JobError, JobService
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
-from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricPointOut, UploadOut
+from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricKind, MetricPointOut, UploadOut
 from backend.settings import Settings
 from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, store_upload, too_large
 
@@ -131,12 +132,13 @@ def cancel_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut
 def job_metrics(
     job_id: RowId,
     format: Literal["json", "csv"] = Query("json"),
-    kind: list[Literal["step", "eval", "epoch"]] = Query([], description="Only these kinds (repeatable)."),
+    kind: list[MetricKind] = Query([], description="Only these kinds (repeatable)."),
     after: int = Query(0, ge=0, le=MAX_ROW_ID, description="Only points with a larger id."),
     service: JobService = Depends(get_jobs),
 ):
-    """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``) and
-    epoch start (``epoch``) of the job, in order."""
+    """Every training log (``step``: loss, learning rate, ``addrop`` phase), dev evaluation (``eval``), epoch
+    start (``epoch``) and, for a job that records them, attribution dynamics (``dynamics``: concentration and
+    entropy per layer, stability, reliance) of the job, in order."""
     points = [point_json(point) for point in service.metrics(job_id, after=after, kinds=kind)]
     if format == "json":
         return points
@@ -184,3 +186,14 @@ def job_checkpoint(job_id: RowId, service: JobService = Depends(get_jobs)) -> Fi
     once and kept beside the checkpoint, so a download streams a file instead of compressing the weights again."""
     archive = directory_archive(service.checkpoint_dir(job_id))
     return FileResponse(archive, media_type="application/zip", filename=f"job-{job_id}-best.zip")
+
+
+@router.get("/jobs/{job_id}/dynamics", response_class=FileResponse, summary="Download the attribution dynamics",
+            responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No dynamics recorded"}})
+def job_dynamics(job_id: RowId, service: JobService = Depends(get_jobs)) -> FileResponse:
+    """For a job that records attribution dynamics, a zip file of ``probe.json`` (the probe set's dev indices
+    and tokens, the recorded layers, p) and ``epoch-<k>.npz`` for every epoch recorded so far (one float16 array
+    ``[layer, head, n, n]`` of GA attribution per probe example, ``example<i>`` for the i-th of ``dev_indices``).
+    The per-epoch summaries are the job's metric points of kind ``dynamics``."""
+    archive = directory_archive(service.dynamics_dir(job_id))
+    return FileResponse(archive, media_type="application/zip", filename=f"job-{job_id}-dynamics.zip")

@@ -7,10 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from addrop.dynamics import PROBE_SIZE
 from addrop.tasks import TaskKind
 from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictRequest, Text
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "pruned"]
+MetricKind = Literal["step", "eval", "epoch", "dynamics"]
+MAX_PROBE = 1024  # probe examples: each costs its maps on disk at every epoch, and passes over it
 
 
 class DataSpec(StrictRequest):
@@ -95,6 +98,28 @@ class ADDropSpec(StrictRequest):
         return sorted(value)
 
 
+class DynamicsSpec(StrictRequest):
+    """Attribution dynamics: at every epoch's end, the GA attribution of a probe set of dev examples on the
+    masked layers (also for a baseline, so it compares with its twin) and the last layer, with per-epoch
+    summaries (concentration, entropy, stability, reliance) as metric points of kind ``dynamics``."""
+
+    enabled: bool = Field(False, description="Record attribution dynamics (costs a few passes over the probe set "
+                          "per epoch).")
+    probe_size: int = Field(PROBE_SIZE, ge=1, le=MAX_PROBE, description="Dev examples in the probe set: a fixed "
+                            "sample per task and seed, so a baseline and its AD-DROP twin probe the same ones.")
+    probe_ids: list[int] | None = Field(None, min_length=1, max_length=MAX_PROBE, description="Dev example "
+                                        "indices (from 0) to probe instead of the sample.")
+
+    @field_validator("probe_ids")
+    @classmethod
+    def _probe_ids(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(index < 0 for index in value):
+            raise ValueError("dev example indices start at 0")
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("each dev example may be listed once")
+        return value
+
+
 class JobCreate(StrictRequest):
     """A fine-tuning job: model, data and hyper-parameters; everything is checked before it is queued."""
 
@@ -118,6 +143,7 @@ class JobCreate(StrictRequest):
     data: DataSpec
     training: TrainingSpec = TrainingSpec()
     addrop: ADDropSpec = ADDropSpec()
+    dynamics: DynamicsSpec = DynamicsSpec()
 
 
 class Progress(BaseModel):
@@ -169,10 +195,11 @@ class JobList(BaseModel):
 
 
 class MetricPointOut(BaseModel):
-    """One reported point: a training log (kind step), a dev evaluation (eval) or an epoch start."""
+    """One reported point: a training log (kind step), a dev evaluation (eval), an epoch start (epoch) or an
+    epoch's attribution dynamics on the probe set (dynamics)."""
 
     id: int
-    kind: Literal["step", "eval", "epoch"]
+    kind: MetricKind
     step: int
     epoch: float
     values: dict[str, float]

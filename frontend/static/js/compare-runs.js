@@ -7,7 +7,7 @@ import { toCsv } from "./common/csv.js";
 /**
  * @typedef {{id: number, name: string, task: string, metric: string, state: string, revision: number,
  *            best_metric: number | null, best_epoch: number | null, spec: Object<string, any>}} Job
- * @typedef {{id: number, kind: "step" | "eval" | "epoch", step: number, epoch: number,
+ * @typedef {{id: number, kind: "step" | "eval" | "epoch" | "dynamics", step: number, epoch: number,
  *            values: Object<string, number>}} Point
  * @typedef {{job: Job, points: Point[]}} Run
  * @typedef {{mean: number | null, std: number | null, n: number}} Summary   std: sample std (n - 1), null when n < 2

@@ -84,6 +84,12 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     form.querySelectorAll(".addrop-only input, .addrop-only select").forEach((input) => { input.disabled = !on; });
   }
 
+  function showDynamics() {
+    const on = field("dynamics.enabled").checked;
+    form.querySelectorAll(".dynamics-only").forEach((node) => node.classList.toggle("disabled", !on));
+    form.querySelectorAll(".dynamics-only input").forEach((input) => { input.disabled = !on; });
+  }
+
   function setError(name, message) {
     const slot = form.querySelector(`.field-error[data-for="${name}"]`);
     const input = field(name);
@@ -145,7 +151,12 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
       method: field("addrop.method").value, mode: field("addrop.mode").value, p: numberOrNull("addrop.p"),
       q: numberOrNull("addrop.q"), layers, steps: numberOrNull("addrop.steps"), cross_tuning: field("addrop.cross_tuning").checked,
     });
-    return { name: field("name").value.trim() || null, model: field("model").value.trim(), data, training, addrop };
+    const dynamics = { enabled: field("dynamics.enabled").checked };
+    if (dynamics.enabled) {
+      const ids = field("dynamics.probe_ids").value.split(/[\s,]+/).filter(Boolean).map(Number);
+      Object.assign(dynamics, { probe_size: numberOrNull("dynamics.probe_size"), probe_ids: ids.length ? ids : null });
+    }
+    return { name: field("name").value.trim() || null, model: field("model").value.trim(), data, training, addrop, dynamics };
   }
 
   function fillColumns(summary) {
@@ -236,6 +247,7 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
   });
   document.querySelectorAll("#source button").forEach((b) => b.addEventListener("click", () => { source = b.dataset.value; showSource(); }));
   field("addrop.enabled").addEventListener("change", showAddrop);
+  field("dynamics.enabled").addEventListener("change", showDynamics);
   document.getElementById("preset").addEventListener("change", applyPreset);
   field("data.task").addEventListener("change", applyPreset);
   field("model").addEventListener("change", applyPreset);
@@ -247,4 +259,5 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
   fill();
   showSource();
   showAddrop();
+  showDynamics();
 })();

@@ -1,5 +1,6 @@
 /* One job's page: live curves from the job's event stream (Plotly.react with a fixed uirevision, so zoom
-   and legend choices survive updates), progress, best vs last metrics, settings, log, cancel. */
+   and legend choices survive updates), attribution dynamics when the job records them, progress, best vs last
+   metrics, settings, log, cancel. */
 
 import { $, el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
@@ -86,6 +87,46 @@ import * as Jobs from "./jobs-common.js";
     }), steps.length > 0, "no training step logged yet"), Jobs.plotConfig);
   }
 
+  /** One line per key of the points (``{x: epoch, y: value}``), in the order of ``keys``. */
+  function lines(pts, keys, name, style = () => ({})) {
+    return keys.map((key, i) => {
+      const having = pts.filter((p) => p.values[key] !== undefined);
+      return { x: having.map((p) => p.epoch), y: having.map((p) => p.values[key]), name: name(key), mode: "lines+markers",
+               line: { color: Jobs.COLORS[i % Jobs.COLORS.length], width: 2 }, marker: { size: 6 }, ...style(key) };
+    });
+  }
+
+  function renderDynamics() {
+    if (!$("dynamics-panel")) return;
+    const dynamics = byKind("dynamics");
+    const epochAxis = { shapes: Jobs.addropShapes(Jobs.addropEpochs(points), (e) => e),
+                        xaxis: { title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", dtick: 1, rangemode: "tozero" } };
+    const waiting = "recorded at the end of each epoch";
+    const layers = [...new Set(dynamics.flatMap((p) => Object.keys(p.values)).filter((k) => k.startsWith("concentration_L"))
+      .map((k) => Number(k.slice("concentration_L".length))))].sort((a, b) => a - b);
+    const layerName = (prefix) => (key) => `layer ${key.slice(prefix.length)}`;
+    Plotly.react("dynamics-concentration-chart", lines(dynamics, layers.map((l) => `concentration_L${l}`), layerName("concentration_L")),
+      Jobs.untilDrawn(Jobs.layout("Concentration: share of a row's attribution in its top-p keys", "epoch", "share", epochAxis),
+                      dynamics.length > 0, waiting), Jobs.plotConfig);
+    Plotly.react("dynamics-entropy-chart", lines(dynamics, layers.map((l) => `entropy_L${l}`), layerName("entropy_L")),
+      Jobs.untilDrawn(Jobs.layout("Entropy of a row's attribution (1: spread evenly)", "epoch", "normalised entropy", epochAxis),
+                      dynamics.length > 0, waiting), Jobs.plotConfig);
+    // reliance: the share of predictions that change when the top-p keys are dropped (random: as many random keys);
+    // stability: the maps' rank correlation with the previous epoch's
+    const names = { reliance: "reliance (top-p dropped)", reliance_random: "random keys dropped", stability: "stability" };
+    Plotly.react("dynamics-reliance-chart", lines(dynamics, Object.keys(names), (k) => names[k],
+      (k) => (k === "reliance_random" ? { line: { color: Jobs.COLORS[0], width: 2, dash: "dot" } } : {})),
+      Jobs.untilDrawn(Jobs.layout("Reliance and stability", "epoch", "share / Spearman ρ", epochAxis),
+                      dynamics.length > 0, waiting), Jobs.plotConfig);
+    const evals = byKind("eval");
+    const shares = [...new Set(evals.flatMap((p) => Object.keys(p.values)).filter((k) => k.startsWith("pred_share_")))]
+      .sort((a, b) => Number(a.slice("pred_share_".length)) - Number(b.slice("pred_share_".length)));
+    Plotly.react("dynamics-shares-chart", lines(evals, shares, (k) => `class ${k.slice("pred_share_".length)}`),
+      Jobs.untilDrawn(Jobs.layout("Dev predictions: share of each class", "epoch", "share", epochAxis),
+                      shares.length > 0, "no dev evaluation with class shares yet"), Jobs.plotConfig);
+    $("dynamics-link").classList.toggle("hidden", !dynamics.length);
+  }
+
   function renderMetricsTable() {
     const evals = byKind("eval");
     const body = document.querySelector("#metrics-table tbody");
@@ -108,6 +149,7 @@ import * as Jobs from "./jobs-common.js";
     scheduled = false;
     renderLoss();
     renderEpochCharts();
+    renderDynamics();
     renderMetricsTable();
   }
 
@@ -143,7 +185,7 @@ import * as Jobs from "./jobs-common.js";
   function renderSettings() {
     const body = document.querySelector("#settings-table tbody");
     const rows = [["model", Jobs.modelName(job.model)], ["task", `${job.task} (${job.spec.data.source}${job.spec.data.data_dir ? ": " + job.spec.data.data_dir : ""})`]];
-    for (const section of ["training", "addrop"]) {
+    for (const section of ["training", "addrop", "dynamics"]) {
       for (const [key, value] of Object.entries(job.spec[section] || {})) rows.push([`${section}.${key}`, JSON.stringify(value)]);
     }
     for (const key of ["max_train_samples", "max_eval_samples", "task_kind", "text_fields", "label_field", "label_names"]) {
