@@ -10,7 +10,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Sequence, get_args
 
-from addrop.attribution import METHODS
+from addrop.attribution import METHODS, Target
 from addrop.dropout import ADDropConfig
 from addrop.dynamics import PROBE_SIZE, DynamicsConfig
 from addrop.finetune import LR_SCHEDULES, PRECISIONS, FinetuneConfig
@@ -73,6 +73,12 @@ def preset_defaults(name: str, task: str, model: str) -> dict[str, object]:
     values: dict[str, object] = dict(preset.training)
     values.update(method=preset.addrop["method"], mode=preset.addrop["mode"],
                   layers=tuple(preset.layers(num_layers(model))), no_cross_tuning=not preset.addrop["cross_tuning"])
+    if values.get("patience", 0) is None:  # the preset trains every epoch (the translation scripts do)
+        values.update(patience=_DEFAULTS["patience"], no_early_stopping=True)
+    # a preset that fixes p and q (the translation scripts), and an encoder-decoder's maps and target
+    values.update({key: preset.addrop[key] for key in ("p", "q", "target") if key in preset.addrop})
+    if "kind" in preset.addrop:
+        values["attention"] = preset.addrop["kind"]
     return values
 
 
@@ -114,6 +120,9 @@ def build_parser(defaults: dict[str, object] | None = None) -> argparse.Argument
     train.add_argument("--baseline", action="store_true", help="plain fine-tuning, no AD-DROP")
     train.add_argument("--layers", type=_layers, default=_DEFAULTS["layers"], help="masked layers, e.g. 0 or 0,1,2")
     train.add_argument("--no-cross-tuning", action="store_true", help="drop in every epoch instead of alternating")
+    train.add_argument("--target", choices=get_args(Target), default="auto",
+                       help="what is attributed: auto (the pseudo-label logit of a classifier, else the negative "
+                            "loss), logit, loss (against the gold labels) or pseudo_loss (against pass 1's argmax)")
     train.add_argument("--attention", choices=KINDS,
                        help="an encoder-decoder's maps to drop in: encoder (default, as the authors' translation "
                             "code), decoder (its causal self-attention) or cross; --layers count among them")
@@ -179,7 +188,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         patience=None if args.no_early_stopping else args.patience,
         addrop=None if args.baseline else ADDropConfig(args.method, args.p, args.q, args.layers, args.mode, args.steps,
-                                                       kind=args.attention),
+                                                       target=args.target, kind=args.attention),
         cross_tuning=not args.no_cross_tuning,
         logging_steps=args.logging_steps,
         group_by_length=not args.no_group_by_length,

@@ -191,6 +191,9 @@ def finetune(
     )
     tokenizer = load_tokenizer(config.model)
     model = load_model(config.model, task)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions and config.max_length > positions:  # past them the position embedding fails with an IndexError
+        raise ValueError(f"max_length {config.max_length} is past the {positions} positions {config.model!r} reads")
     data = tokenize_splits(splits, tokenizer, task, config.max_length)
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)

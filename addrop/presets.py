@@ -1,8 +1,9 @@
 """Presets: named sets of training and AD-DROP settings, per task, with where each value comes from.
 
 "authors" is the protocol of the AD-DROP authors' own scripts (TaoYang225/AD-DROP, ``<task>/run_addrop.sh``,
-``<task>/main.py`` and ``<task>/trainer.py``). The job form, the REST API, the CLI and ``results/`` all read it
-from here.
+``<task>/main.py`` and ``<task>/trainer.py``; for translation ``translation/main_<pair>_mt_cut.py``,
+``translation/self_transformers/trainer.py`` and ``addrop_utils.py``). The job form, the REST API, the CLI and
+``results/`` all read it from here.
 """
 
 from __future__ import annotations
@@ -48,12 +49,22 @@ _AUTHORS = {
     "mnli": (10, 3, 128, [0]),
 }
 AUTHORS_MODEL = "bert-base-uncased"  # their scripts' MODEL (roberta-base for SST-2)
+# translation: (script, p, q, model); their g_dropout is p and keep_rate is 1 - q (addrop_utils.generate_mask_rev:
+# the top p of each row's attribution are candidates, each kept with probability keep_rate)
+_AUTHORS_TRANSLATION = {
+    "wmt16-en-ro": ("main_en_ro_mt_cut.py", 0.2, 0.2, "Helsinki-NLP/opus-mt-en-ro"),
+    "wmt16-tr-en": ("main_tr_en_mt_cut.py", 0.6, 0.1, "Helsinki-NLP/opus-mt-tr-en"),
+}
 
 
 def authors_protocol(task: str) -> Preset:
-    """The authors' protocol for ``task`` (a GLUE task their scripts cover); ``ValueError`` for any other."""
+    """The authors' protocol for ``task`` (a GLUE or translation task their scripts cover); ``ValueError`` for
+    any other."""
+    if task in _AUTHORS_TRANSLATION:
+        return _authors_translation(task)
     if task not in _AUTHORS:
-        raise ValueError(f"the authors' protocol covers {', '.join(sorted(_AUTHORS))}; not {task!r}")
+        covered = sorted([*_AUTHORS, *_AUTHORS_TRANSLATION])
+        raise ValueError(f"the authors' protocol covers {', '.join(covered)}; not {task!r}")
     epochs, patience, max_length, layers = _AUTHORS[task]
     script = _script(task, "run_addrop.sh")
     training = {"learning_rate": 1e-5, "lr_schedule": "constant", "warmup_ratio": 0.0, "weight_decay": 0.01,
@@ -85,8 +96,43 @@ def authors_protocol(task: str) -> Preset:
     return Preset("authors", "The authors' protocol", task, training, addrop, sources, notes)
 
 
+def _authors_translation(task: str) -> Preset:
+    script, p, q, model = _AUTHORS_TRANSLATION[task]
+    main, trainer, masks = (f"{SCRIPTS}, translation/{name}" for name in
+                            (script, "self_transformers/trainer.py", "self_transformers/addrop_utils.py"))
+    training = {"learning_rate": 2e-5, "lr_schedule": "linear", "warmup_ratio": 0.0, "weight_decay": 0.01,
+                "batch_size": 16, "epochs": 5, "patience": None, "max_length": 128, "seed": 42}
+    addrop = {"enabled": True, "method": "GA", "mode": "high", "layers": ALL_LAYERS, "cross_tuning": True,
+              "p": p, "q": q, "kind": "encoder", "target": "pseudo_loss"}
+    sources = {
+        "learning_rate": f"{main}: learning_rate=2e-5",
+        "lr_schedule": f"{main}: Seq2SeqTrainingArguments' default schedule, linear decay without warm-up",
+        "warmup_ratio": f"{main}: no warm-up set",
+        "weight_decay": f"{main}: weight_decay=0.01",
+        "batch_size": f"{main}: batch_size = 16",
+        "epochs": f"{main}: num_train_epochs=5, evaluated every epoch, no early stopping",
+        "patience": f"{main}: no early stopping callback",
+        "max_length": f"{main}: max_input_length = max_target_length = 128",
+        "seed": f"{main}: seed = 42",
+        "layers": f"{trainer}: every encoder layer (a loop over num_hidden_layers)",
+        "kind": f"{trainer}: only the encoder's self-attention is masked (addrop_encoder_mask)",
+        "method": f"{trainer}: the gradient of the loss with respect to each encoder attention map",
+        "target": f"{trainer}: cross-entropy against the argmax of pass 1's logits (pseudo labels)",
+        "cross_tuning": f"{trainer}: masks only in odd epochs (int(epoch) % 2 != 0)",
+        "p, q": f"{main}: g_dropout={p} (p), keep_rate={1 - q:g} (q = 1 - keep_rate, {masks})",
+    }
+    notes = (
+        f"The script fine-tunes {model}; the preset keeps the model you choose (that id loads where you are online).",
+        "The script evaluates on the WMT 2016 test split; the product scores the validation split.",
+    )
+    return Preset("authors", "The authors' protocol", task, training, addrop, sources, notes)
+
+
 PRESETS = {"authors": authors_protocol}
+# the tasks the web app's forms offer the preset for; its translation tasks (TRANSLATION_PRESET_TASKS) are for the
+# library and the CLI until the web app takes translation jobs
 PRESET_TASKS = tuple(_AUTHORS)
+TRANSLATION_PRESET_TASKS = tuple(_AUTHORS_TRANSLATION)
 
 
 def catalog() -> list[dict[str, Any]]:

@@ -103,3 +103,27 @@ def test_a_translation_run_learns_the_toy_language(marian_dir, parallel_dir, tmp
     evaluations = [e["values"] for e in result.history if e["kind"] == "eval"]
     loss, chrf = [e["loss"] for e in evaluations], [e["chrf"] for e in evaluations]
     assert loss[-1] < 0.7 * loss[0] and max(chrf) > chrf[0] + 5, (loss, chrf)
+
+
+def test_the_authors_translation_protocol_as_a_preset(marian_dir, parallel_dir, tmp_path, capsys):
+    """The translation scripts' values (en-ro: g_dropout 0.2, keep_rate 0.8; every encoder layer; the loss
+    against pass 1's argmax; five epochs without early stopping) reach a CLI run; options given still win."""
+    from addrop.cli import main as cli
+    from addrop.presets import authors_protocol
+
+    preset = authors_protocol("wmt16-tr-en")
+    assert (preset.addrop["p"], preset.addrop["q"]) == (0.6, 0.1) and "keep_rate=0.9" in preset.sources["p, q"]
+    output = tmp_path / "preset"
+    command = ["train", "--preset", "authors", "--task", "wmt16-en-ro", "--model", str(marian_dir), "--data-dir",
+               str(parallel_dir), "--output-dir", str(output), "--epochs", "2", "--num-beams", "1", "--device", "cpu"]
+    # the tiny model reads 64 positions, the scripts' 128 tokens are refused by name, not by an IndexError
+    assert cli(command) == 2
+    assert "max_length 128 is past the 64 positions" in capsys.readouterr().err
+    assert cli([*command, "--max-length", "64"]) == 0
+    config = json.loads((output / "metrics.json").read_text())["config"]
+    assert {k: config[k] for k in ("learning_rate", "lr_schedule", "batch_size", "epochs", "patience", "max_length",
+                                   "weight_decay", "cross_tuning")} == {
+        "learning_rate": 2e-5, "lr_schedule": "linear", "batch_size": 16, "epochs": 2, "patience": None,
+        "max_length": 64, "weight_decay": 0.01, "cross_tuning": True}
+    assert {k: config["addrop"][k] for k in ("method", "p", "q", "layers", "kind", "target")} == {
+        "method": "GA", "p": 0.2, "q": 0.2, "layers": [0, 1], "kind": "encoder", "target": "pseudo_loss"}
