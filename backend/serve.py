@@ -4,6 +4,7 @@ a job worker beside it, restarted when it dies and stopped when the server stops
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import ipaddress
@@ -19,6 +20,8 @@ from typing import Callable, Sequence
 from pydantic import ValidationError
 
 from backend.settings import get_settings
+from jobstore.database import Database
+from jobstore.transitions import worker_exited as record_exit
 
 WORKER_STOP_SECONDS = 10.0
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after quick successive deaths, up to a minute apart
@@ -57,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     supervisors = []
     if settings.embedded_broker and settings.embedded_worker and not args.no_worker:
         count = settings.embedded_workers
-        supervisors = [WorkerSupervisor(functools.partial(start_worker, index, count)) for index in range(count)]
+        exited = functools.partial(worker_exited, Database(settings.resolved_database_url))
+        supervisors = [WorkerSupervisor(functools.partial(start_worker, index, count), exited) for index in range(count)]
         for supervisor in supervisors:
             supervisor.start()
     try:
@@ -69,12 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class WorkerSupervisor(threading.Thread):
-    """Keeps the embedded worker running: when it exits (killed, crashed), a new one starts after a delay that
+    """Keeps the embedded worker running: when it exits (killed, crashed), what is left of its process group (a
+    pool process training on) is killed, ``exited(pid, code)`` is told, and a new one starts after a delay that
     grows with quick successive deaths (``RESTART_DELAYS``)."""
 
-    def __init__(self, start: Callable[[], subprocess.Popen]) -> None:
+    def __init__(self, start: Callable[[], subprocess.Popen],
+                 exited: Callable[[int, int], None] = lambda pid, code: None) -> None:
         super().__init__(name="worker-supervisor", daemon=True)
         self._start = start
+        self._exited = exited
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self.process: subprocess.Popen | None = None
@@ -91,6 +98,13 @@ class WorkerSupervisor(threading.Thread):
             code = self.process.wait()
             if self._stopping.is_set():
                 return
+            # a pool process outliving its worker would train on beside the next worker's job
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            try:
+                self._exited(self.process.pid, code)
+            except Exception as error:  # the database may be away; the job's lease then runs out as before
+                print(f"addrop-studio: could not record the job worker's exit: {error}", file=sys.stderr)
             deaths = 0 if time.monotonic() - started > HEALTHY_SECONDS else deaths + 1
             delay = RESTART_DELAYS[min(max(deaths - 1, 0), len(RESTART_DELAYS) - 1)]
             print(f"addrop-studio: the job worker exited ({code}); starting a new one in {delay:g} s", file=sys.stderr)
@@ -105,6 +119,16 @@ class WorkerSupervisor(threading.Thread):
         if process is not None:
             stop_worker(process)
         self.join(WORKER_STOP_SECONDS)
+
+
+def worker_exited(db: Database, pid: int, code: int) -> None:
+    """Fail the job the exited embedded worker ``pid`` was running and drop it from the live workers at once."""
+    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+    reason = (f"the job worker running this job (process {pid}) {how}; the server starts a new worker (a sweep's "
+              "run is tried again)")
+    failed = record_exit(db, f"{socket.gethostname()}:{pid}", reason)
+    if failed is not None:
+        print(f"addrop-studio: job {failed} failed: {reason}", file=sys.stderr)
 
 
 def open_network_refusal(host: str, token: str | None, allowed: bool) -> str | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from jobstore.database import Database
-from jobstore.orm import Job, LogLine, MetricPoint, utcnow
+from jobstore.orm import Job, LogLine, MetricPoint, WorkerSeen, utcnow
 
 if TYPE_CHECKING:  # importing addrop loads torch, which the worker's parent process must not
     from addrop.callbacks import MetricEvent
@@ -153,6 +153,30 @@ def fail_lost_job(db: Database, job_id: int, reason: str) -> bool:
         if failed:
             session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
     return bool(failed)
+
+
+def worker_exited(db: Database, name: str, reason: str) -> int | None:
+    """The worker ``name`` (its presence row's ``host:pid``) is known to have exited, e.g. by the supervisor that
+    started it: fail the job its pool process was running, with ``reason``, and remove its presence row, so that
+    neither the job nor the health endpoint waits for a lease or a presence window to run out. Returns the failed
+    job's id, if it failed one."""
+    with db.session() as session:
+        seen = session.get(WorkerSeen, name)
+        if seen is None:
+            return None
+        host = name.rsplit(":", 1)[0]
+        job_id = seen.busy_job_id
+        failed = job_id is not None and session.execute(
+            # only while the job is still this pool process's: it may have finished just before the worker died
+            update(Job).where(Job.id == job_id, Job.state == "running", Job.worker == f"{host}:{seen.pid}")
+            .values(state="failed", error=reason, finished_at=utcnow(), eta_seconds=None, revision=Job.revision + 1)
+        ).rowcount
+        if failed:
+            session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
+        session.delete(seen)
+    if failed:
+        log.warning("job %s failed: %s", job_id, reason)
+    return job_id if failed else None
 
 
 def cancel_job(db: Database, job_id: int, reason: str | None = None) -> bool:

@@ -104,3 +104,42 @@ def test_several_embedded_workers_share_the_cores_and_run_jobs_at_once(shared_da
             server.wait(30)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def test_a_worker_killed_mid_job_fails_its_job_and_leaves_health_at_once(shared_data, tmp_path):
+    """SIGKILL of the worker's main process alone, while its pool process trains: the supervisor kills the
+    orphaned pool process (no training beside the next worker's), fails the job with the reason and drops the
+    worker from health within seconds, long before the job's 60 s lease or the presence window would."""
+    server, url, log = start_server(tmp_path, {"OMP_NUM_THREADS": "1", "ADDROP_JOB_LEASE_SECONDS": "60"})
+    try:
+        model = make_tiny_model(tmp_path / "model")
+        data = make_sst2_slice(shared_data, tmp_path / "sst2", train=256, validation=16)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            job = client.post("/api/jobs", json=job_request(model, data, epochs=50)).json()
+            wait_for(lambda: (client.get(f"/api/jobs/{job['id']}").json().get("progress") or {}).get("step", 0) > 0, 180,
+                     "the job to train")
+            worker = worker_of(server)
+            pool = worker.children()
+            wait_for(lambda: [w["busy_job_id"] for w in client.get("/api/health").json()["workers"]] == [job["id"]], 10,
+                     "health to show the worker busy with the job", interval=0.2)
+            os.kill(worker.pid, signal.SIGKILL)  # the parent only: its pool process would train on
+            killed = time.monotonic()
+            failed = wait_for(lambda: (j := client.get(f"/api/jobs/{job['id']}").json())["state"] == "failed" and j,
+                              20, "the job to fail", interval=0.2)
+            job_seconds = time.monotonic() - killed
+            assert f"(process {worker.pid}) was killed by SIGKILL" in failed["error"]
+            # health reads the live workers at most CACHE_SECONDS old
+            wait_for(lambda: not any(w["name"].endswith(f":{worker.pid}")
+                                     for w in client.get("/api/health").json()["workers"]), 10,
+                     "the dead worker to leave health", interval=0.2)
+            health_seconds = time.monotonic() - killed
+            _, alive = psutil.wait_procs(pool, timeout=5)
+            assert not alive, f"the pool process outlived its worker: {alive}"
+        print(f"worker killed -> job failed: {job_seconds:.1f} s, gone from health: {health_seconds:.1f} s")
+        assert job_seconds < 10
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import faulthandler
 import logging
+import re
 import sys
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
@@ -115,8 +116,11 @@ def run_job(job_id: int) -> str:
 def _fail_lost_job(sender=None, exception=None, args=None, **_: object) -> None:
     # Sent in the parent when the pool child running a job dies (killed, out of memory, segfault).
     if isinstance(exception, (WorkerLostError, TimeLimitExceeded)) and args:
-        reason = (f"the job ran past its time limit of {settings.job_time_limit_seconds} s and was killed"
-                  if isinstance(exception, TimeLimitExceeded) else f"the worker process running the job died ({exception})")
+        # billiard's message ends with its own task counter ("Job: 1."), which is not the job's id
+        what = re.sub(r"\s*Job: \d+\.?$", "", str(exception)).rstrip(".")
+        reason = (f"job {args[0]} ran past its time limit of {settings.job_time_limit_seconds} s and was killed"
+                  if isinstance(exception, TimeLimitExceeded) else
+                  f"the worker process running job {args[0]} died ({what})")
         with GATE:
             failed = fail_lost_job(database(), int(args[0]), reason)
         if failed:
