@@ -194,6 +194,8 @@ def finetune(
     A translation run keeps, at every dev evaluation, the generated translations of the first dev examples
     (``KEPT_PREDICTIONS``) in ``output_dir/predictions.jsonl`` (``addrop.callbacks.DevPredictions``)."""
     task = config.task_spec()
+    if task.kind == "translation" and config.dynamics is not None:  # its probe passes have no target side
+        raise ValueError("attribution dynamics are recorded for classifiers and taggers, not for translation runs")
     set_seed(config.seed)
     splits = load_splits(
         task,
