@@ -106,36 +106,35 @@ class DevPredictions(TrainerCallback):
 
     The metrics hand it every generated text with the source token ids they were generated from
     (:meth:`observe`): the Trainer may evaluate in another order than the dev set's (grouped by length), so an
-    example's prediction is found by its source ids rather than its position."""
+    example's prediction is found by its source ids rather than its position. The line is written then, before
+    the evaluation's metrics are logged, so whoever sees a dev evaluation's point finds its predictions."""
 
     def __init__(self, examples: Sequence[KeptExample], path: str | Path, pad_token_id: int | None) -> None:
         self.examples = list(examples)
         self.path = Path(path)
         self.pad_token_id = pad_token_id
-        self._predictions: list[str | None] | None = None
+        self._state: TrainerState | None = None
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
+        self._state = state  # the Trainer's own, as it moves on (a resumed run's too)
 
     def observe(self, inputs: np.ndarray, predictions: Sequence[str]) -> None:
         """Called by the metrics with the evaluation's source ids (padded) and the generated texts, row by row."""
         found: dict[tuple[int, ...], str] = {}
         for row, prediction in zip(np.asarray(inputs), predictions):
             found.setdefault(self._ids(row), prediction)
-        self._predictions = [found.get(tuple(example.input_ids)) for example in self.examples]
+        state = self._state or TrainerState()  # an evaluation outside training: epoch 0, step 0
+        record = {"epoch": float(state.epoch or 0.0), "step": state.global_step,
+                  "examples": [{"source": example.source, "reference": example.reference,
+                                "prediction": found.get(tuple(example.input_ids))} for example in self.examples]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def _ids(self, row: np.ndarray) -> tuple[int, ...]:
         """A padded row of source ids without its padding (the pad token, or -100 where batches were joined)."""
         keep = (row != IGNORED) if self.pad_token_id is None else (row != IGNORED) & (row != self.pad_token_id)
         return tuple(int(i) for i in row[keep])
-
-    def on_evaluate(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs):
-        if self._predictions is None:
-            return
-        record = {"epoch": float(state.epoch or 0.0), "step": state.global_step,
-                  "examples": [{"source": example.source, "reference": example.reference, "prediction": prediction}
-                               for example, prediction in zip(self.examples, self._predictions)]}
-        self._predictions = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def read_predictions(path: str | Path) -> list[dict]:

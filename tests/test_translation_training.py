@@ -135,8 +135,19 @@ def test_each_evaluation_keeps_the_first_dev_examples_translations(marian_dir, p
     new tokens reaches the generation."""
     from addrop.callbacks import KEPT_PREDICTIONS, PREDICTIONS_FILE, read_predictions
 
+    from transformers import TrainerCallback
+
     output = tmp_path / "kept"
-    finetune(config(marian_dir, parallel_dir, output, epochs=2, max_new_tokens=3), progress=False)
+    seen_at_eval: list[list[float]] = []
+
+    class AtEvaluation(TrainerCallback):  # what a job page finds when a dev evaluation's point arrives
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if "eval_bleu" in (logs or {}):
+                seen_at_eval.append([r["epoch"] for r in read_predictions(output / PREDICTIONS_FILE)])
+
+    finetune(config(marian_dir, parallel_dir, output, epochs=2, max_new_tokens=3), callbacks=[AtEvaluation()],
+             progress=False)
+    assert seen_at_eval == [[1.0], [1.0, 2.0]]
     records = read_predictions(output / PREDICTIONS_FILE)
     assert [record["epoch"] for record in records] == [1.0, 2.0]
     dev = [json.loads(line)["translation"] for line in (parallel_dir / "validation.jsonl").read_text().splitlines()]
