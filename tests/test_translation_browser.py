@@ -66,7 +66,7 @@ def test_a_translation_job_from_the_form_to_its_dev_translations(stack, tmp_path
         assert (page.input_value("[name='upload.source_language']"), page.input_value("[name='upload.target_language']")) == ("en", "ro")
         page.fill("[name='upload.task']", "toy-en-ro")
         for name, value in {"epochs": "2", "batch_size": "16", "learning_rate": "0.003", "max_length": "32",
-                            "patience": "", "num_beams": "2", "max_new_tokens": "12"}.items():
+                            "patience": "", "num_beams": "2", "max_new_tokens": "12", "logging_steps": "2"}.items():
             page.fill(f"[name='training.{name}']", value)
         page.select_option("[name='training.device']", "cpu")
         page.fill("[name='addrop.layers']", "0, 1")

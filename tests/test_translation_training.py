@@ -166,3 +166,18 @@ def test_each_evaluation_keeps_the_first_dev_examples_translations(marian_dir, p
     # a fresh run in the same directory starts the file again
     finetune(config(marian_dir, parallel_dir, output, epochs=1), progress=False)
     assert [record["epoch"] for record in read_predictions(output / PREDICTIONS_FILE)] == [1.0]
+
+
+def test_a_wmt16_file_summarises_with_its_languages_as_columns(tmp_path):
+    """An upload in the wmt16 layout is mapped by its languages, as training reads them; the column cap counts
+    them too."""
+    from addrop.data import summarize_file
+
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"translation": {"en": "a cat", "ro": "o pisica"}}\n{"translation": {"en": "a dog", "ro": "un caine"}}\n')
+    summary = summarize_file(path)
+    assert (summary.columns, summary.rows) == (["en", "ro"], 2)
+    assert summary.preview[0] == {"en": "a cat", "ro": "o pisica"} and summary.distinct["ro"] == ["o pisica", "un caine"]
+    path.write_text('{"translation": {"en": "a", "ro": "b", "fr": "c"}}\n')
+    with pytest.raises(DataError, match="at most 2"):
+        summarize_file(path, max_columns=2)
