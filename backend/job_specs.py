@@ -25,12 +25,12 @@ from jobstore.database import Database
 from jobstore.orm import Upload
 
 
-# One answer for a data directory that is missing and for one that holds no data: an answer that told them
-# apart would let a client map the server's directories.
 # The attribution targets each kind of task's pass 1 can take: "logit" is a sequence classifier's (or a regressor's)
 # one output, "pseudo_loss" the loss against the argmax of per-token logits (token classification, translation).
 TARGETS = {"classification": ("auto", "logit", "loss"), "regression": ("auto", "logit", "loss"),
            "token_classification": ("auto", "loss", "pseudo_loss"), "translation": ("auto", "loss", "pseudo_loss")}
+# One answer for a data directory that is missing and for one that holds no data: an answer that told them
+# apart would let a client map the server's directories.
 NO_DATA_FILES = (f"data.data_dir: no train and validation files ({', '.join(EXTENSIONS)}) found in that directory on "
                  "this machine, nor in its <task>/ or glue/<task>/ subdirectory (or the directory is not there)")
 
