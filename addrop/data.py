@@ -98,7 +98,9 @@ def summarize_file(
     path: str | Path, preview: int = 5, max_distinct: int = 50, max_columns: int | None = None
 ) -> FileSummary:
     """Parse ``path`` (JSONL/JSON/CSV/TSV) and list its columns (in first-seen order), rows and, per column,
-    up to ``max_distinct`` distinct scalar values (enough to offer a label column's classes).
+    up to ``max_distinct`` distinct scalar values (enough to offer a label column's classes). Rows in the Hub's
+    ``wmt16`` layout (``{"translation": {"en": ..., "ro": ...}}``) list their languages as columns, as training
+    reads them.
 
     Rows are read one at a time and not kept, so memory stays near the size of what is returned.
     Raises :class:`DataError` when the file cannot be parsed, or has more than ``max_columns`` columns,
@@ -110,6 +112,7 @@ def summarize_file(
     # each column's distinct values so far (dict keys keep first-seen order), None once there are too many
     distinct: dict[str, dict[Any, None] | None] = {}
     for _, row in _file_rows(path, max_columns):
+        row = _languages(row)  # a translation in the Hub's wmt16 layout lists its languages as columns
         rows += 1
         if len(first) < preview:
             first.append(row)

@@ -23,7 +23,17 @@ from transformers import (
     set_seed,
 )
 
-from addrop.callbacks import DYNAMICS_PREFIX, MetricEvent, MetricsReporter, StopWhen, logged_events
+from addrop.callbacks import (
+    DYNAMICS_PREFIX,
+    KEPT_PREDICTIONS,
+    PREDICTIONS_FILE,
+    DevPredictions,
+    KeptExample,
+    MetricEvent,
+    MetricsReporter,
+    StopWhen,
+    logged_events,
+)
 from addrop.data import data_collator, load_splits, tokenize_splits
 from addrop.dropout import ADDropConfig
 from addrop.dynamics import DynamicsConfig, DynamicsRecorder, EpochDynamics
@@ -74,7 +84,8 @@ class FinetuneConfig:
     device: str | None = None  # "cpu", "cuda", or None for CUDA when available
     precision: str = "fp32"  # "bf16" or "fp16" train under autocast (fp16 with loss scaling, CUDA only)
     save_checkpoint: bool = True  # keep the best model in output_dir/best (epoch checkpoints last as long as the run)
-    num_beams: int = 4  # translation: beams of the dev set's generation (OPUS-MT's own setting), at most max_length tokens
+    num_beams: int = 4  # translation: beams of the dev set's generation (OPUS-MT's own setting)
+    max_new_tokens: int | None = None  # translation: new tokens the dev set's generation may add (None: up to max_length)
     dynamics: DynamicsConfig | None = None  # record attribution dynamics on a probe set (None: not)
 
     def __post_init__(self) -> None:
@@ -94,6 +105,7 @@ class FinetuneConfig:
             "warmup_ratio": 0 <= self.warmup_ratio < 1,
             "logging_steps": self.logging_steps >= 1,
             "num_beams": 1 <= self.num_beams <= 16,
+            "max_new_tokens": self.max_new_tokens is None or 1 <= self.max_new_tokens <= 4096,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -177,8 +189,13 @@ def finetune(
     as if it had not been cut, its earlier evaluations counted for the best epoch.
 
     With ``config.dynamics``, every epoch ends with a record of attribution dynamics on the probe set: its
-    summaries are logged (``dynamics`` events) and its maps saved under ``output_dir/dynamics``."""
+    summaries are logged (``dynamics`` events) and its maps saved under ``output_dir/dynamics``.
+
+    A translation run keeps, at every dev evaluation, the generated translations of the first dev examples
+    (``KEPT_PREDICTIONS``) in ``output_dir/predictions.jsonl`` (``addrop.callbacks.DevPredictions``)."""
     task = config.task_spec()
+    if task.kind == "translation" and config.dynamics is not None:  # its probe passes have no target side
+        raise ValueError("attribution dynamics are recorded for classifiers and taggers, not for translation runs")
     set_seed(config.seed)
     splits = load_splits(
         task,
@@ -197,6 +214,8 @@ def finetune(
     data = tokenize_splits(splits, tokenizer, task, config.max_length)
     output = Path(config.output_dir)
     output.mkdir(parents=True, exist_ok=True)
+    if resume_from is None:  # a fresh run's kept predictions do not follow an earlier run's in the same directory
+        (output / PREDICTIONS_FILE).unlink(missing_ok=True)
     history: list[dict] = []
     if resume_from is not None:
         state = json.loads((Path(resume_from) / "trainer_state.json").read_text())
@@ -208,8 +227,9 @@ def finetune(
     if stopper is not None:
         extra.append(stopper)
     translation = task.kind == "translation"
+    # translation: the dev set is generated (its sources come with the predictions, so the kept examples' are found)
     generation = dict(predict_with_generate=True, generation_num_beams=config.num_beams,
-                      generation_max_length=config.max_length) if translation else {}
+                      generation_max_length=config.max_length, include_for_metrics=["inputs"]) if translation else {}
     args = (Seq2SeqTrainingArguments if translation else TrainingArguments)(
         **generation,
         output_dir=str(output / CHECKPOINTS),
@@ -238,6 +258,7 @@ def finetune(
         disable_tqdm=not progress,
     )
     collate = data_collator(task, tokenizer)
+    kept = _kept_predictions(splits["validation"], data["validation"], task, tokenizer, output) if translation else None
     trainer = (ADDropSeq2SeqTrainer if translation else ADDropTrainer)(
         model=model,
         args=args,
@@ -245,10 +266,11 @@ def finetune(
         eval_dataset=data["validation"],
         processing_class=tokenizer,
         data_collator=collate,
-        compute_metrics=trainer_metrics(task, tokenizer),
-        callbacks=[*extra, *callbacks],
+        compute_metrics=trainer_metrics(task, tokenizer, kept.observe if kept else None),
+        callbacks=[*extra, *([kept] if kept else []), *callbacks],
         addrop=config.addrop,
         cross_tuning=config.cross_tuning,
+        **({"max_new_tokens": config.max_new_tokens} if translation else {}),
     )
     if config.dynamics is not None:
         trainer.add_callback(_dynamics_recorder(config, trainer, data["validation"], tokenizer, collate,
@@ -286,6 +308,15 @@ def finetune(
     tmp.write_text(json.dumps(payload, indent=2))
     tmp.replace(output / "metrics.json")
     return result
+
+
+def _kept_predictions(raw: Dataset, dev: Dataset, task: TaskSpec, tokenizer: PreTrainedTokenizerBase,
+                      output: Path) -> DevPredictions:
+    """The recorder of the first dev examples' generated translations, in ``output/predictions.jsonl``."""
+    count = min(KEPT_PREDICTIONS, len(dev))
+    (source,) = task.text_fields
+    examples = [KeptExample(raw[i][source], raw[i][task.label_field], dev[i]["input_ids"]) for i in range(count)]
+    return DevPredictions(examples, output / PREDICTIONS_FILE, tokenizer.pad_token_id)
 
 
 def _dynamics_recorder(config: FinetuneConfig, trainer: ADDropTrainer, dev: Dataset,

@@ -57,10 +57,13 @@ def decode_sequences(tokenizer: PreTrainedTokenizerBase, ids: np.ndarray) -> lis
 
 
 def trainer_metrics(
-    task: TaskSpec, tokenizer: PreTrainedTokenizerBase | None = None
+    task: TaskSpec, tokenizer: PreTrainedTokenizerBase | None = None,
+    observe: Callable[[np.ndarray, list[str]], None] | None = None,
 ) -> Callable[[EvalPrediction], dict[str, float]]:
     """Adapt :func:`compute_metrics` to ``transformers.Trainer(compute_metrics=...)``; a translation task's
-    predictions are generated token ids, decoded with ``tokenizer`` and scored by :func:`translation_metrics`."""
+    predictions are generated token ids, decoded with ``tokenizer`` and scored by :func:`translation_metrics`,
+    and handed with their source ids to ``observe`` (``addrop.callbacks.DevPredictions.observe``; the Trainer
+    then needs ``include_for_metrics=["inputs"]``)."""
     if task.kind == "translation" and tokenizer is None:
         raise ValueError("a translation task's metrics need the tokenizer to decode the generated ids")
 
@@ -72,7 +75,10 @@ def trainer_metrics(
         if isinstance(labels, tuple):
             labels = labels[0]
         if task.kind == "translation":
-            return translation_metrics(decode_sequences(tokenizer, predictions), decode_sequences(tokenizer, labels))
+            hypotheses = decode_sequences(tokenizer, predictions)
+            if observe is not None and eval_pred.inputs is not None:
+                observe(eval_pred.inputs, hypotheses)
+            return translation_metrics(hypotheses, decode_sequences(tokenizer, labels))
         return compute_metrics(task, predictions, labels)
 
     return metrics

@@ -129,10 +129,9 @@ def _authors_translation(task: str) -> Preset:
 
 
 PRESETS = {"authors": authors_protocol}
-# the tasks the web app's forms offer the preset for; its translation tasks (TRANSLATION_PRESET_TASKS) are for the
-# library and the CLI until the web app takes translation jobs
-PRESET_TASKS = tuple(_AUTHORS)
 TRANSLATION_PRESET_TASKS = tuple(_AUTHORS_TRANSLATION)
+# the tasks the preset covers (the web app's forms offer it for these)
+PRESET_TASKS = (*_AUTHORS, *TRANSLATION_PRESET_TASKS)
 
 
 def catalog() -> list[dict[str, Any]]:

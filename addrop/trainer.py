@@ -168,4 +168,15 @@ class ADDropTrainer(Trainer):
 class ADDropSeq2SeqTrainer(ADDropTrainer, Seq2SeqTrainer):
     """:class:`ADDropTrainer` on ``transformers.Seq2SeqTrainer``, for translation: training steps as above (the
     attribution target is the negative loss over the target tokens), evaluation generates with the arguments'
-    ``predict_with_generate``, ``generation_num_beams`` and ``generation_max_length``."""
+    ``predict_with_generate``, ``generation_num_beams`` and ``generation_max_length``, or at most
+    ``max_new_tokens`` new tokens where that is given."""
+
+    def __init__(self, *args: Any, max_new_tokens: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_new_tokens = max_new_tokens
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
+        # the training loop's evaluations pass no generation settings: the run's own reach them here
+        if self.max_new_tokens is not None and gen_kwargs.get("max_length") is None:
+            gen_kwargs.setdefault("max_new_tokens", self.max_new_tokens)
+        return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix, **gen_kwargs)

@@ -25,6 +25,10 @@ from jobstore.database import Database
 from jobstore.orm import Upload
 
 
+# The attribution targets each kind of task's pass 1 can take: "logit" is a sequence classifier's (or a regressor's)
+# one output, "pseudo_loss" the loss against the argmax of per-token logits (token classification, translation).
+TARGETS = {"classification": ("auto", "logit", "loss"), "regression": ("auto", "logit", "loss"),
+           "token_classification": ("auto", "loss", "pseudo_loss"), "translation": ("auto", "loss", "pseudo_loss")}
 # One answer for a data directory that is missing and for one that holds no data: an answer that told them
 # apart would let a client map the server's directories.
 NO_DATA_FILES = (f"data.data_dir: no train and validation files ({', '.join(EXTENSIONS)}) found in that directory on "
@@ -53,10 +57,21 @@ class JobSpecs:
         the costliest check) and build the run's configuration; :class:`InvalidJob` says what is wrong."""
         task = self._task(spec)
         model = self.model_config(spec.model)
-        num_layers = _layers(spec.model, model)
+        encoder_decoder = bool(getattr(model, "is_encoder_decoder", False))
+        if task.kind == "translation" and not encoder_decoder:
+            raise InvalidJob(f"model: {spec.model!r} is not an encoder-decoder; a translation job needs one such as a "
+                             "Marian (OPUS-MT) model, e.g. Helsinki-NLP/opus-mt-en-ro")
+        if task.kind == "translation" and spec.dynamics.enabled:
+            raise InvalidJob("dynamics.enabled: attribution dynamics are recorded for classifiers and taggers, not "
+                             "for translation jobs")
+        if spec.addrop.target not in TARGETS[task.kind]:
+            raise InvalidJob(f"addrop.target: a {task.kind} task's attribution target is one of "
+                             f"{', '.join(TARGETS[task.kind])}; got {spec.addrop.target!r}")
+        num_layers = _layers(spec.model, model, spec.addrop.kind)
         bad = [layer for layer in spec.addrop.layers if layer >= num_layers]
         if (spec.addrop.enabled or spec.dynamics.enabled) and bad:  # a baseline's dynamics records them too
-            raise InvalidJob(f"addrop.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {bad}")
+            named = f"{spec.addrop.kind or 'encoder'} " if encoder_decoder else ""
+            raise InvalidJob(f"addrop.layers: the model has {num_layers} {named}layers (0..{num_layers - 1}); got {bad}")
         training = spec.training
         positions = getattr(model, "max_position_embeddings", None)
         if positions and training.max_length > positions:
@@ -67,7 +82,8 @@ class JobSpecs:
         try:
             addrop = (
                 ADDropConfig(method=spec.addrop.method, p=spec.addrop.p, q=spec.addrop.q, layers=tuple(spec.addrop.layers),
-                             mode=spec.addrop.mode, steps=spec.addrop.steps)
+                             mode=spec.addrop.mode, steps=spec.addrop.steps, target=spec.addrop.target,
+                             kind=spec.addrop.kind)
                 if spec.addrop.enabled else None
             )
             dynamics = spec.dynamics
@@ -86,6 +102,7 @@ class JobSpecs:
                 lr_schedule=training.lr_schedule, seed=training.seed,
                 patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
                 logging_steps=training.logging_steps, dynamics=recording,
+                num_beams=training.num_beams, max_new_tokens=training.max_new_tokens,
             )
         except ValueError as error:
             raise InvalidJob(str(error)) from None
@@ -121,11 +138,6 @@ class JobSpecs:
                 task = custom_task(data.task_kind, data.text_fields, data.label_field, data.label_names, name=data.task)
         except ValueError as error:
             raise InvalidJob(f"data: {error}") from None
-        if task.kind == "translation":
-            # the library and the CLI train translation models; the job pages, sweeps and explorer do not show
-            # them yet, so a job would run without a page that can show what it did
-            raise InvalidJob("data: translation jobs are not available in the web app yet; train them with "
-                             "`addrop train --task wmt16-en-ro --model Helsinki-NLP/opus-mt-en-ro` (see the README)")
         return task
 
     def _data_files(self, spec: JobCreate) -> dict[str, str]:
@@ -169,9 +181,10 @@ class JobSpecs:
             raise InvalidJob(f"{field}: give an absolute path (got {value!r})")
         return path
 
-    def model_layers(self, model: str) -> int:
-        """How many transformer layers ``model`` has; :class:`InvalidJob` when it cannot be loaded."""
-        return _layers(model, self.model_config(model))
+    def model_layers(self, model: str, kind: str | None = None) -> int:
+        """How many transformer layers ``model`` has (an encoder-decoder's of ``kind``, default its encoder's);
+        :class:`InvalidJob` when it cannot be loaded."""
+        return _layers(model, self.model_config(model), kind)
 
     def model_config(self, model: str) -> PretrainedConfig:
         """``model``'s configuration; :class:`InvalidJob` when it cannot be loaded or may not be read."""
@@ -234,8 +247,18 @@ def _looks_local(model: str) -> bool:
         return True
 
 
-def _layers(model: str, config: PretrainedConfig) -> int:
-    layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
+def _layers(model: str, config: PretrainedConfig, kind: str | None = None) -> int:
+    """The model's layers of attention ``kind``, from its config alone (loading the weights to count the hooked
+    layers would cost a request seconds): an encoder-decoder has ``encoder_layers`` encoder layers, and a self-
+    and a cross-attention in each of its ``decoder_layers``; a model of one stack takes no kind."""
+    if getattr(config, "is_encoder_decoder", False):
+        name = "decoder_layers" if kind in ("decoder", "cross") else "encoder_layers"
+        layers = getattr(config, name, None) or getattr(config, "num_hidden_layers", None)
+    elif kind is not None:
+        raise InvalidJob(f"addrop.kind: {model!r} is not an encoder-decoder, so its attention has no kinds to choose "
+                         "from; leave addrop.kind empty")
+    else:
+        layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
     if not layers:
         raise InvalidJob(f"model: {model!r} is not a transformer encoder AD-DROP can fine-tune")
     return int(layers)

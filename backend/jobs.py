@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from anyio import to_thread
 from sqlalchemy import and_, func, or_, select
 
+from addrop.callbacks import PREDICTIONS_FILE, read_predictions
 from addrop.finetune import DYNAMICS
+from addrop.tasks import KNOWN_TASKS
 from backend.catalog import CatalogEntry
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
@@ -74,6 +76,13 @@ class JobConflict(JobError):
 
 class QueueUnavailable(JobError):
     status_code = 503
+
+
+def task_kind(job: Job) -> str | None:
+    """The kind of the job's task: its own files' kind, else the known task's (None for neither)."""
+    kind = (job.config or {}).get("task_kind")
+    known = KNOWN_TASKS.get(job.task.lower())
+    return kind or (known.kind if known else None)
 
 
 def explorer_name(job_id: int) -> str:
@@ -212,6 +221,16 @@ class JobService:
             raise JobConflict(f"job {job_id} has no attribution dynamics ({reason})")
         return path
 
+    def predictions(self, job_id: int) -> list[dict]:
+        """A translation job's kept dev predictions, one record per evaluated epoch so far (none yet: empty);
+        :class:`JobConflict` for a job of another task kind, which keeps none."""
+        with self.db.session() as session:
+            job = self._row(session, job_id)
+            kind = task_kind(job)
+        if kind != "translation":
+            raise JobConflict(f"job {job_id} is not a translation job: it keeps no dev predictions")
+        return read_predictions(self.settings.job_dir(job_id) / PREDICTIONS_FILE)
+
     def checkpoints(self) -> list[CatalogEntry]:
         """Finished jobs' best checkpoints, newest first, as the explorer's catalog lists them."""
         with self.db.session() as session:
@@ -248,7 +267,8 @@ class JobService:
         percent = 100.0 if job.state == "succeeded" else (100.0 * job.step / job.max_steps if job.max_steps else 0.0)
         has_checkpoint = self._checkpoint(job) is not None
         return JobOut(
-            id=job.id, name=job.name, state=job.state, task=job.task, model=shown_model(job.model, self.settings.data_dir),
+            id=job.id, name=job.name, state=job.state, task=job.task, task_kind=task_kind(job),
+            model=shown_model(job.model, self.settings.data_dir),
             metric=job.metric_name,
             created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
             heartbeat_at=job.heartbeat_at, cancel_requested=job.cancel_requested, worker=job.worker,

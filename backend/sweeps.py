@@ -121,10 +121,12 @@ class SweepService:
         base = spec.base.model_copy(deep=True)
         base.addrop.enabled = True
         prepared = self.jobs.specs.prepare(base)
-        num_layers = self.jobs.specs.model_layers(base.model)
+        num_layers = self.jobs.specs.model_layers(base.model, base.addrop.kind)  # an encoder-decoder's of that kind
         for layers in spec.space.layers:
             if max(layers) >= num_layers:
-                raise InvalidJob(f"space.layers: the model has {num_layers} layers (0..{num_layers - 1}); got {layers}")
+                named = f"{base.addrop.kind} " if base.addrop.kind else ""
+                raise InvalidJob(f"space.layers: the model has {num_layers} {named}layers (0..{num_layers - 1}); "
+                                 f"got {layers}")
         for method in spec.space.method:  # the settings the search may pick must each make a valid run
             for p in (spec.space.p[0], spec.space.p[-1]):
                 try:

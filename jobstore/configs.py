@@ -10,14 +10,24 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-CONFIG_VERSION = 3
+CONFIG_VERSION = 4
 # version n -> the function that turns a version-n config into version n + 1
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
     # 2 adds the learning-rate schedule; every run before it decayed linearly (transformers' default)
     1: lambda config: {**config, "lr_schedule": "linear"},
     # 3 adds attribution dynamics (a probe set's record at every epoch's end); no earlier run recorded them
     2: lambda config: {**config, "dynamics": None},
+    # 4 adds translation: the dev set's generation (beams, new tokens) and the kind of attention AD-DROP drops in
+    # (an encoder-decoder's); a version-3 config trained a classifier, so OPUS-MT's beams and the default kind
+    # change nothing (configs written while the fields were being added may hold them already: they are kept)
+    3: lambda config: _translation_fields(config),
 }
+
+
+def _translation_fields(config: dict[str, Any]) -> dict[str, Any]:
+    addrop = config.get("addrop")
+    return {"num_beams": 4, "max_new_tokens": None, **config,
+            "addrop": None if addrop is None else {"kind": None, **addrop}}
 
 
 class ConfigTooNew(ValueError):

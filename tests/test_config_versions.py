@@ -74,3 +74,23 @@ def test_a_version_2_config_records_no_dynamics():
     recording = json.loads(json.dumps(asdict(FinetuneConfig(epochs=3, dynamics=DynamicsConfig(8, (3, 1), (0, 2))))))
     assert configs.readable_config(recording, 3) == recording
     assert FinetuneConfig(**recording).dynamics == DynamicsConfig(8, (3, 1), (0, 2))  # tuples again, from JSON lists
+
+
+def test_a_version_3_config_gets_the_translation_fields():
+    """Version 4 added the dev generation's settings and AD-DROP's attention kind: a version-3 config (a
+    classifier's) reads with OPUS-MT's beams and the default kind, an AD-DROP off one keeps addrop None, and
+    values a config already holds are kept."""
+    from dataclasses import asdict
+
+    from addrop.dropout import ADDropConfig
+    from addrop.finetune import FinetuneConfig
+
+    current = asdict(FinetuneConfig(epochs=3))
+    stored = {k: v for k, v in current.items() if k not in ("num_beams", "max_new_tokens")}
+    stored["addrop"] = {k: v for k, v in stored["addrop"].items() if k != "kind"}
+    upgraded = configs.readable_config(stored, 3)
+    assert upgraded == current and FinetuneConfig(**upgraded) == FinetuneConfig(epochs=3)
+    assert configs.readable_config({**stored, "addrop": None}, 3)["addrop"] is None
+    held = {**stored, "num_beams": 2, "addrop": {**stored["addrop"], "kind": "cross"}}
+    assert FinetuneConfig(**configs.readable_config(held, 3)) == FinetuneConfig(
+        epochs=3, num_beams=2, addrop=ADDropConfig(kind="cross"))

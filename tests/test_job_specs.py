@@ -95,17 +95,60 @@ def test_a_hub_dataset_is_refused_while_offline_unless_cached(client, job, monke
     assert 'data-value="hub">' in form and "HF_HUB_OFFLINE" not in form
 
 
-def test_a_translation_job_is_refused_with_the_way_to_train_it(client, tmp_path):
-    """Translation trains in the library and the CLI; the web app says so instead of storing a job whose pages
-    could not show it, for a known translation task and for one's own files alike."""
+def test_a_translation_job_is_checked_against_its_encoder_decoder(client, job, tmp_path_factory):
+    """A translation job needs an encoder-decoder; its layers count among the layers of the chosen attention
+    kind (read from the model's config), its attribution target must be one a generated sequence has, and it
+    records no attribution dynamics; an accepted one stores its generation settings and kind. A classifier takes
+    no attention kind."""
+    from tests.tiny_translation import save_tiny_marian, write_parallel
+
+    marian = save_tiny_marian(tmp_path_factory.mktemp("marian"), layers=2, decoder_layers=3)
+    data = {"source": "directory", "task": "mine", "task_kind": "translation", "text_fields": ["en"],
+            "label_field": "ro", "data_dir": str(write_parallel(tmp_path_factory.mktemp("toy"), 16, 4))}
+
+    def post(model=str(marian), addrop=None, **sections):
+        return client.post("/api/jobs", json={"model": model, "data": data, "training": {"max_length": 32},
+                                              "addrop": {"layers": [0, 1], **(addrop or {})}, **sections})
+
     before = stored(client)
-    for data in ({"source": "hub", "task": "wmt16-en-ro"},
-                 {"source": "directory", "task": "mine", "task_kind": "translation", "text_fields": ["en"],
-                  "label_field": "ro", "data_dir": str(tmp_path)}):
-        answer = client.post("/api/jobs", json={"model": "minilm", "data": data})
-        assert answer.status_code == 422, answer.text
-        assert "translation jobs are not available in the web app yet" in answer.json()["detail"]
+    refusals = [
+        (post(model="minilm"), "model: 'minilm' is not an encoder-decoder; a translation job needs one"),
+        (post(addrop={"layers": [2]}), "addrop.layers: the model has 2 encoder layers (0..1); got [2]"),
+        (post(addrop={"kind": "cross", "layers": [3]}), "addrop.layers: the model has 3 cross layers (0..2); got [3]"),
+        (post(addrop={"target": "logit"}), "addrop.target: a translation task's attribution target is one of auto, "
+                                           "loss, pseudo_loss; got 'logit'"),
+        (post(dynamics={"enabled": True}), "dynamics.enabled: attribution dynamics are recorded for classifiers"),
+        (post(training={"max_length": 32, "num_beams": 17}), "less than or equal to 16"),
+        (post(addrop={"kind": "sideways"}), "Input should be 'encoder', 'decoder' or 'cross'"),
+        (client.post("/api/jobs", json={"model": "minilm", "data": {"source": "hub", "task": "sst2"},
+                                         "addrop": {"kind": "encoder"}}),
+         "addrop.kind: 'minilm' is not an encoder-decoder"),
+    ]
+    for answer, words in refusals:
+        assert answer.status_code == 422 and words in answer.text, answer.text
     assert stored(client) == before
+
+    answer = post(addrop={"kind": "cross", "layers": [2], "target": "pseudo_loss"},
+                  training={"max_length": 32, "num_beams": 2, "max_new_tokens": 12})
+    assert answer.status_code == 201, answer.text
+    assert (answer.json()["metric"], answer.json()["task_kind"]) == ("bleu", "translation")
+    with client.app.state.jobs.db.session() as session:
+        config = session.get(Job, answer.json()["id"]).config
+    assert (config["task_kind"], config["text_fields"], config["label_field"]) == ("translation", ["en"], "ro")
+    assert (config["num_beams"], config["max_new_tokens"]) == (2, 12)
+    assert {k: config["addrop"][k] for k in ("kind", "layers", "target")} == {
+        "kind": "cross", "layers": [2], "target": "pseudo_loss"}
+    # the known wmt16 tasks read the same layout from a directory
+    known = client.post("/api/jobs", json={"model": str(marian), "training": {"max_length": 32},
+                                           "data": {**data, "task": "wmt16-en-ro", "task_kind": None}})
+    assert known.status_code == 201 and known.json()["task"] == "wmt16-en-ro", known.text
+    assert client.get(f"/api/jobs/{answer.json()['id']}/predictions").json() == []  # none evaluated yet
+    # a classifier's job says its kind too, and keeps no dev predictions
+    sst2 = job()
+    assert sst2.json()["task_kind"] == "classification"
+    refused = client.get(f"/api/jobs/{sst2.json()['id']}/predictions")
+    assert refused.status_code == 409 and "not a translation job" in refused.json()["detail"]
+    assert client.get("/api/jobs/999999/predictions").status_code == 404
 
 
 def test_a_job_that_records_dynamics_stores_its_probe_settings(client, sst2_dir):

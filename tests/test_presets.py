@@ -40,7 +40,7 @@ def test_the_preset_holds_the_scripts_values_and_says_where_each_comes_from(task
     assert f"EPOCH={epochs}" in preset.sources["epochs"] and f"PATIENT={patience}" in preset.sources["patience"]
     assert f"{task}/" in preset.sources["lr_schedule"]
     assert set(preset.training) | {"layers", "method", "cross_tuning", "p, q"} <= set(preset.sources)
-    assert set(PRESET_TASKS) == set(SCRIPTS)
+    assert set(PRESET_TASKS) == set(SCRIPTS) | {"wmt16-en-ro", "wmt16-tr-en"}
 
 
 def test_other_tasks_are_refused():
@@ -110,3 +110,20 @@ def test_preset_defaults_reach_every_option_and_given_options_win():
     assert (args.method, args.mode, args.learning_rate, args.layers) == ("AA", "low", 1e-5, (0, 1))
     given = parser.parse_args(["train", "--method", "GA", "--learning-rate", "3e-5"])
     assert (given.method, given.mode, given.learning_rate) == ("GA", "low", 3e-5)
+
+
+def test_the_api_serves_the_translation_preset_with_the_encoder_layers(tmp_path):
+    """The wmt16 tasks' preset masks every encoder layer: counted from an encoder-decoder's config (2 encoder
+    layers here, 3 decoder ones); a model that is no encoder-decoder has no encoder layers to name."""
+    from tests.tiny_translation import save_tiny_marian
+
+    marian = save_tiny_marian(tmp_path / "marian", layers=2, decoder_layers=3)
+    with TestClient(create_app(Settings(data_dir=tmp_path / "studio"))) as client:
+        assert {"wmt16-en-ro", "wmt16-tr-en"} <= set(client.get("/api/presets").json()[0]["tasks"])
+        answer = client.get("/api/presets/authors", params={"task": "wmt16-tr-en", "model": str(marian)})
+        assert answer.status_code == 200, answer.text
+        addrop = answer.json()["addrop"]
+        assert (addrop["layers"], addrop["kind"], addrop["target"], addrop["p"], addrop["q"]) == (
+            [0, 1], "encoder", "pseudo_loss", 0.6, 0.1)
+        refused = client.get("/api/presets/authors", params={"task": "wmt16-en-ro", "model": "minilm"})
+        assert refused.status_code == 422 and "is not an encoder-decoder" in refused.json()["detail"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from transformers import EvalPrediction
 
-from addrop.metrics import compute_metrics, trainer_metrics
+from addrop.metrics import compute_metrics, trainer_metrics, translation_metrics
 from addrop.tasks import KNOWN_TASKS, METRICS_BY_KIND, CONLL2003_TAGS, custom_task, get_task
 
 
@@ -22,7 +22,8 @@ def one_hot_logits(ids: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def test_known_tasks_and_lookup():
-    assert set(KNOWN_TASKS) == {"sst2", "cola", "mrpc", "rte", "stsb", "qnli", "qqp", "mnli", "conll2003"}
+    assert set(KNOWN_TASKS) == {"sst2", "cola", "mrpc", "rte", "stsb", "qnli", "qqp", "mnli", "conll2003",
+                                "wmt16-en-ro", "wmt16-tr-en"}
     assert get_task("MRPC") is KNOWN_TASKS["mrpc"]
     mrpc = get_task("mrpc")
     assert mrpc.is_pair and mrpc.num_labels == 2 and mrpc.metric == "f1"
@@ -50,7 +51,9 @@ def test_unknown_task_lists_known_names():
 def test_every_known_metric_is_computed():
     labels = np.array([0, 1, 1, 0, 1])
     for task in KNOWN_TASKS.values():
-        if task.kind == "regression":
+        if task.kind == "translation":  # scored on decoded text, not on logits
+            result = translation_metrics(["a small cat"], ["a small cat"])
+        elif task.kind == "regression":
             result = compute_metrics(task, np.array([0.1, 0.5, 0.3, 0.9, 0.2]), labels.astype(float))
         elif task.kind == "classification":
             result = compute_metrics(task, one_hot_logits(labels, task.num_labels), labels)
@@ -87,7 +90,8 @@ def test_custom_task_defaults_and_validation():
 
 def test_metrics_by_kind_cover_defaults():
     for kind in METRICS_BY_KIND:
-        assert custom_task(kind, ("t",), label_names=() if kind == "regression" else ("O", "B-X")).metric in (
+        no_labels = kind in ("regression", "translation")
+        assert custom_task(kind, ("t",), label_names=() if no_labels else ("O", "B-X")).metric in (
             METRICS_BY_KIND[kind]
         )
 

@@ -127,3 +127,57 @@ def test_the_authors_translation_protocol_as_a_preset(marian_dir, parallel_dir, 
         "max_length": 64, "weight_decay": 0.01, "cross_tuning": True}
     assert {k: config["addrop"][k] for k in ("method", "p", "q", "layers", "kind", "target")} == {
         "method": "GA", "p": 0.2, "q": 0.2, "layers": [0, 1], "kind": "encoder", "target": "pseudo_loss"}
+
+
+def test_each_evaluation_keeps_the_first_dev_examples_translations(marian_dir, parallel_dir, tmp_path):
+    """predictions.jsonl holds, per epoch, the first dev examples' source, reference and the translation the
+    dev metrics scored (found by source ids, though the Trainer evaluates in length-grouped order); a cap on
+    new tokens reaches the generation."""
+    from addrop.callbacks import KEPT_PREDICTIONS, PREDICTIONS_FILE, read_predictions
+
+    from transformers import TrainerCallback
+
+    output = tmp_path / "kept"
+    seen_at_eval: list[list[float]] = []
+
+    class AtEvaluation(TrainerCallback):  # what a job page finds when a dev evaluation's point arrives
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if "eval_bleu" in (logs or {}):
+                seen_at_eval.append([r["epoch"] for r in read_predictions(output / PREDICTIONS_FILE)])
+
+    finetune(config(marian_dir, parallel_dir, output, epochs=2, max_new_tokens=3), callbacks=[AtEvaluation()],
+             progress=False)
+    assert seen_at_eval == [[1.0], [1.0, 2.0]]
+    records = read_predictions(output / PREDICTIONS_FILE)
+    assert [record["epoch"] for record in records] == [1.0, 2.0]
+    dev = [json.loads(line)["translation"] for line in (parallel_dir / "validation.jsonl").read_text().splitlines()]
+    for record in records:
+        assert [(e["source"], e["reference"]) for e in record["examples"]] == [
+            (pair["en"], pair["ro"]) for pair in dev[:KEPT_PREDICTIONS]]
+    # the best epoch's kept translations are what its model (loaded back at the end) generates for those sources
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    best = AutoModelForSeq2SeqLM.from_pretrained(output / "best").eval()
+    sources = tokenizer([pair["en"] for pair in dev[:KEPT_PREDICTIONS]], return_tensors="pt", padding=True)
+    generated = best.generate(**sources, num_beams=1, max_new_tokens=3)
+    metrics = json.loads((output / "metrics.json").read_text())
+    kept = next(r for r in records if r["epoch"] == metrics["best_epoch"])
+    assert [e["prediction"] for e in kept["examples"]] == decode_sequences(tokenizer, generated.numpy())
+    assert all(len(ids) <= 3 + 1 for ids in generated.tolist())  # the start token and at most 3 new ones
+    # a fresh run in the same directory starts the file again
+    finetune(config(marian_dir, parallel_dir, output, epochs=1), progress=False)
+    assert [record["epoch"] for record in read_predictions(output / PREDICTIONS_FILE)] == [1.0]
+
+
+def test_a_wmt16_file_summarises_with_its_languages_as_columns(tmp_path):
+    """An upload in the wmt16 layout is mapped by its languages, as training reads them; the column cap counts
+    them too."""
+    from addrop.data import summarize_file
+
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"translation": {"en": "a cat", "ro": "o pisica"}}\n{"translation": {"en": "a dog", "ro": "un caine"}}\n')
+    summary = summarize_file(path)
+    assert (summary.columns, summary.rows) == (["en", "ro"], 2)
+    assert summary.preview[0] == {"en": "a cat", "ro": "o pisica"} and summary.distinct["ro"] == ["o pisica", "un caine"]
+    path.write_text('{"translation": {"en": "a", "ro": "b", "fr": "c"}}\n')
+    with pytest.raises(DataError, match="at most 2"):
+        summarize_file(path, max_columns=2)

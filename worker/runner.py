@@ -19,7 +19,7 @@ from pathlib import Path
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.utils import logging as hf_logging
 
-from addrop.callbacks import MetricEvent, MetricsReporter
+from addrop.callbacks import PREDICTIONS_FILE, MetricEvent, MetricsReporter
 from addrop.finetune import CHECKPOINTS, DYNAMICS, FinetuneConfig, finetune, latest_checkpoint
 from addrop.trainer import is_addrop_epoch
 from jobstore.configs import readable_config
@@ -47,7 +47,7 @@ class JobMetricsReporter(MetricsReporter):
         self.recorder.point(event, self.metric_name)
         if event.kind == "eval":
             values = ", ".join(f"{key} {value:.4f}" for key, value in event.values.items()
-                               if key in (self.metric_name, "loss", "accuracy", "f1"))
+                               if key in (self.metric_name, "loss", "accuracy", "f1", "chrf"))
             log.info("epoch %g (step %d): dev %s", event.epoch, event.step, values)
         elif event.kind == "dynamics":
             stability = event.values.get("stability")
@@ -157,7 +157,8 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
     The attempt's checkpoints are moved into this job's directory first (one rename: nothing the dead attempt,
     should it still be stopping, or a clean-up does to its own directory can take them away mid-run), the
     restored best checkpoint's path is pointed there, and its points up to the checkpoint are copied here, its
-    attribution dynamics (the maps the next epoch's stability compares with) moved here."""
+    attribution dynamics (the maps the next epoch's stability compares with) and a translation's kept dev
+    predictions moved here."""
     earlier = recorder.earlier_attempt()
     if earlier is None or latest_checkpoint(settings.job_dir(earlier)) is None:
         return None
@@ -178,6 +179,11 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
             os.replace(settings.job_dir(earlier) / DYNAMICS, output_dir / DYNAMICS)
         except OSError as error:  # the run goes on; its first epoch then has no stability to report
             log.warning("job %s's attribution dynamics could not be taken over (%s)", earlier, error)
+    if (settings.job_dir(earlier) / PREDICTIONS_FILE).is_file():
+        try:
+            os.replace(settings.job_dir(earlier) / PREDICTIONS_FILE, output_dir / PREDICTIONS_FILE)
+        except OSError as error:  # the run goes on; the page then shows the predictions of its later epochs
+            log.warning("job %s's dev predictions could not be taken over (%s)", earlier, error)
     for state_file in mine.glob("checkpoint-*/trainer_state.json"):
         state = json.loads(state_file.read_text())
         best = state.get("best_model_checkpoint")

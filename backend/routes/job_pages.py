@@ -49,8 +49,7 @@ def new_job(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_I
             source = None
     settings = request.app.state.settings
     tasks = [{"name": name, "kind": spec.kind, "metric": spec.metric, "text_fields": list(spec.text_fields),
-              "hub": hub_dataset_available(spec)} for name, spec in KNOWN_TASKS.items()
-             if spec.kind != "translation"]  # not yet a web job (JobSpecs says why)
+              "hub": hub_dataset_available(spec)} for name, spec in KNOWN_TASKS.items()]
     return _page(request, "job_new.html", "new-job", defaults=defaults, clone=source, tasks=tasks,
                  models=settings.models, upload_max_bytes=settings.upload_max_bytes,
                  allow_local_paths=settings.allow_local_paths, hub_offline=huggingface_hub.constants.HF_HUB_OFFLINE,

@@ -1,5 +1,5 @@
 """The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint,
-attribution dynamics."""
+attribution dynamics, a translation job's dev predictions."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
 from backend.jobs import JobError, JobService
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
-from backend.schemas.jobs import JobCreate, JobList, JobOut, JobState, MetricKind, MetricPointOut, UploadOut
+from backend.schemas.jobs import (
+    EpochPredictions,
+    JobCreate,
+    JobList,
+    JobOut,
+    JobState,
+    MetricKind,
+    MetricPointOut,
+    UploadOut,
+)
 from backend.settings import Settings
 from backend.uploads import ENVELOPE_BYTES, UploadRejected, capped_receive, store_upload, too_large
 
@@ -169,6 +178,15 @@ def job_event_stream(
         raise HTTPException(422, f"Last-Event-ID: {error}") from None
     service.get(job_id)
     return EventSourceResponse(feed.events(job_id, cursor), ping=15)
+
+
+@router.get("/jobs/{job_id}/predictions", response_model=list[EpochPredictions], dependencies=READ,
+            responses={**JOB_ERRORS, **READ_ERRORS, 409: {"model": ErrorMessage, "description": "Not a translation job"}},
+            summary="A translation job's dev predictions")
+def job_predictions(job_id: RowId, service: JobService = Depends(get_jobs)) -> list[dict]:
+    """For a translation job, the first dev examples (source, reference) and the model's translation of each
+    at every epoch's evaluation so far, by epoch: the sentences behind its BLEU and chrF points."""
+    return service.predictions(job_id)
 
 
 @router.get("/jobs/{job_id}/log", response_class=PlainTextResponse, dependencies=READ,

@@ -36,7 +36,8 @@ async def get_preset(name: str = Path(max_length=50), task: Text = Query(max_len
     if task not in PRESET_TASKS:
         raise InvalidJob(f"task: the preset {name!r} covers {', '.join(PRESET_TASKS)}; not {task[:100]!r}")
     preset = make(task)
-    layers = await run_in_threadpool(jobs.specs.model_layers, model)  # reads the model's config: not on the loop
+    # reads the model's config (not on the loop); a translation preset's layers count among its kind's
+    layers = await run_in_threadpool(jobs.specs.model_layers, model, preset.addrop.get("kind"))
     return PresetOut(name=preset.name, title=preset.title, task=task, model=model, training=preset.training,
                      addrop={**preset.addrop, "layers": preset.layers(layers)}, sources=preset.sources,
                      notes=list(preset.notes))

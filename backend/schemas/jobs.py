@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from addrop.attribution import Target
 from addrop.dynamics import PROBE_SIZE
+from addrop.hooks import Kind
 from addrop.tasks import TaskKind
 from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictRequest, Text
 
@@ -17,20 +19,24 @@ MAX_PROBE = 1024  # probe examples: each costs its maps on disk at every epoch, 
 
 
 class DataSpec(StrictRequest):
-    """Where the data comes from and, for your own files, which columns hold what."""
+    """Where the data comes from and, for your own files, which columns hold what. A translation task reads
+    rows ``{"translation": {"en": "...", "ro": "..."}}`` (the Hub's wmt16 layout) or with the languages as
+    columns; its ``text_fields`` is ``[source language]`` and its ``label_field`` the target language."""
 
     source: Literal["hub", "directory", "upload"] = Field(
         "hub", description="hub: a known task's Hugging Face dataset; directory: a folder on the workers' disk "
         "with train and validation files; upload: files sent to POST /api/uploads."
     )
-    task: Text = Field("sst2", min_length=1, max_length=100, description="A known task (sst2, mrpc, ...) or a "
-                      "name for your own task.")
+    task: Text = Field("sst2", min_length=1, max_length=100, description="A known task (sst2, mrpc, ..., "
+                      "wmt16-en-ro, wmt16-tr-en) or a name for your own task.")
     data_dir: Text | None = Field(None, description="For source=directory.")
     train_upload: Text | None = Field(None, description="For source=upload: the train file's upload id.")
     validation_upload: Text | None = Field(None, description="For source=upload: the validation file's upload id.")
     task_kind: TaskKind | None = Field(None, description="Set for your own task; leave empty for a known task.")
-    text_fields: list[Text] = Field([], max_length=2, description="Your task's text column(s).")
-    label_field: Text = Field("label", min_length=1, description="Your task's label column.")
+    text_fields: list[Text] = Field([], max_length=2, description="Your task's text column(s); a translation's "
+                                    "source language, e.g. [\"en\"].")
+    label_field: Text = Field("label", min_length=1, description="Your task's label column; a translation's target "
+                              "language, e.g. \"ro\".")
     label_names: list[Text] = Field([], description="Your task's classes, in id order (classification).")
     max_train_samples: int | None = Field(None, ge=1, description="Train on a random subset of this size.")
     max_eval_samples: int | None = Field(None, ge=1, description="Evaluate on a random subset of this size.")
@@ -67,6 +73,10 @@ class TrainingSpec(StrictRequest):
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="bf16 or fp16: mixed precision under autocast (fp16, with loss scaling, needs a GPU)."
     )
+    num_beams: int = Field(4, ge=1, le=16, description="Translation: beams of the dev set's generation (OPUS-MT's "
+                           "own setting is 4; 1 is greedy and fastest).")
+    max_new_tokens: int | None = Field(None, ge=1, le=4096, description="Translation: new tokens the dev set's "
+                                       "generation may add; null: up to max_length tokens.")
 
     @field_validator("precision")
     @classmethod
@@ -87,6 +97,14 @@ class ADDropSpec(StrictRequest):
     layers: list[int] = Field([0], min_length=1, max_length=64, description="Masked layers.")
     steps: int = Field(20, ge=1, le=200, description="Integration steps (IGA only).")
     cross_tuning: bool = Field(True, description="Alternate plain and AD-DROP epochs, plain first.")
+    kind: Kind | None = Field(None, description="An encoder-decoder's (translation model's) attention maps to drop "
+                              "in: encoder (self-attention), decoder (causal self-attention) or cross; layers count "
+                              "among the layers of that kind. null: the encoder's, as the authors' translation code. "
+                              "Leave null for any other model.")
+    target: Target = Field("auto", description="What pass 1 attributes: auto (the pseudo label's logit for "
+                           "classification, else the negative loss), logit, loss, or pseudo_loss (the loss against "
+                           "pass 1's own argmax: token classification and translation, as the authors' translation "
+                           "code).")
 
     @field_validator("layers")
     @classmethod
@@ -162,6 +180,7 @@ class JobOut(BaseModel):
     name: str
     state: JobState
     task: str
+    task_kind: TaskKind | None = Field(None, description="The task's kind (a translation job keeps dev predictions).")
     model: str | None = Field(description="'minilm', a hub id, or a local model directory relative to the data "
                               "directory (null for one outside it: answers show no server path).")
     metric: str = Field(description="The dev metric that picks the best checkpoint.")
@@ -204,6 +223,22 @@ class MetricPointOut(BaseModel):
     epoch: float
     values: dict[str, float]
     time: datetime
+
+
+class TranslationExample(BaseModel):
+    """One kept dev example: its source, its reference translation, and the model's."""
+
+    source: str
+    reference: str
+    prediction: str | None = Field(description="The generated translation (null if the evaluation lacked it).")
+
+
+class EpochPredictions(BaseModel):
+    """A translation job's kept dev examples at one epoch's evaluation."""
+
+    epoch: float
+    step: int
+    examples: list[TranslationExample]
 
 
 class UploadOut(BaseModel):

@@ -18,7 +18,23 @@ test("a preset sets the form's training and AD-DROP fields, layers as the text t
   assert.equal(values["training.max_length"], 47);
   assert.equal(values["addrop.layers"], "0, 1, 2, 3, 4, 5");
   assert.equal(values["addrop.enabled"], true);
-  assert.equal(Object.keys(values).length, 9);
+  // a classifier's preset puts back the default attention kind and target (a translation preset sets them)
+  assert.equal(values["addrop.kind"], null);
+  assert.equal(values["addrop.target"], "auto");
+  assert.equal(Object.keys(values).length, 11);
+});
+
+const EN_RO = {
+  ...COLA, task: "wmt16-en-ro",
+  training: { learning_rate: 2e-5, epochs: 5, patience: null, max_length: 128 },
+  addrop: { enabled: true, method: "GA", layers: [0, 1], p: 0.2, q: 0.2, kind: "encoder", target: "pseudo_loss" },
+};
+
+test("a translation preset sets the attention kind, the target, and its fixed p and q, also on a change of task", () => {
+  const values = presetValues(EN_RO, TASK_FIELDS);
+  assert.deepEqual(values, {
+    "training.epochs": 5, "training.patience": null, "training.max_length": 128, "addrop.layers": "0, 1",
+    "addrop.kind": "encoder", "addrop.target": "pseudo_loss", "addrop.p": 0.2, "addrop.q": 0.2 });
 });
 
 test("every source is a line with the value it explains, then the notes", () => {
@@ -32,5 +48,6 @@ test("every source is a line with the value it explains, then the notes", () => 
 
 test("a change of task or model re-applies only the fields that depend on it", () => {
   assert.deepEqual(presetValues(COLA, TASK_FIELDS), {
-    "training.epochs": 50, "training.patience": 5, "training.max_length": 47, "addrop.layers": "0, 1, 2, 3, 4, 5" });
+    "training.epochs": 50, "training.patience": 5, "training.max_length": 47, "addrop.layers": "0, 1, 2, 3, 4, 5",
+    "addrop.kind": null, "addrop.target": "auto" });
 });

@@ -1,4 +1,5 @@
-/* The job form: defaults from the server, uploads with column mapping, inline validation, submit. */
+/* The job form: defaults from the server, uploads with column mapping (a translation's languages), inline
+   validation, the fields of the chosen task's kind, submit. */
 
 import { api } from "./common/http.js";
 import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
@@ -42,6 +43,34 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
         node.classList.toggle("hidden", !shown);
       });
     }
+    showSettings();
+  }
+
+  /** Whether the job is a translation: an upload of that kind, or a known translation task (wmt16). */
+  function isTranslation() {
+    if (source === "upload") return field("data.task_kind").value === "translation";
+    const option = field("data.task").selectedOptions[0];
+    return Boolean(option) && option.dataset.kind === "translation";
+  }
+
+  /** Show the fields the job's settings use (AD-DROP's when it is on, the recording's when it records, a
+      translation's generation and attention kind, a translation's languages instead of columns and labels);
+      a field not shown is disabled, so it neither checks nor submits. */
+  function showSettings() {
+    const translation = isTranslation();
+    const rules = [
+      [".addrop-only", !field("addrop.enabled").checked, "disabled"],
+      [".dynamics-only", !field("dynamics.enabled").checked, "disabled"],
+      [".translation-only", !translation, "hidden"],
+      [".not-translation", translation, "hidden"],
+      [".columns-only", translation, "hidden"],
+      [".languages-only", !translation, "hidden"],
+    ];
+    for (const [selector, off, look] of rules) form.querySelectorAll(selector).forEach((node) => node.classList.toggle(look, off));
+    for (const input of form.querySelectorAll("input, select")) {
+      const off = rules.some(([selector, hidden]) => hidden && input.closest(selector));
+      if (input.closest(".form-grid") && input.name) input.disabled = off;
+    }
   }
 
   function setValue(name, value) {
@@ -71,23 +100,11 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
       const preset = await api(`/api/presets/${encodeURIComponent(name)}?${query}`);
       if (request !== presetRequest) return;
       for (const [key, value] of Object.entries(presetValues(preset, only))) setValue(key, value);
-      showAddrop();
+      showSettings();
       list.replaceChildren(...presetLines(preset).map((line) => Object.assign(document.createElement("li"), { textContent: line })));
     } catch (failure) {
       if (request === presetRequest) error.textContent = failure.message;
     }
-  }
-
-  function showAddrop() {
-    const on = field("addrop.enabled").checked;
-    form.querySelectorAll(".addrop-only").forEach((node) => node.classList.toggle("disabled", !on));
-    form.querySelectorAll(".addrop-only input, .addrop-only select").forEach((input) => { input.disabled = !on; });
-  }
-
-  function showDynamics() {
-    const on = field("dynamics.enabled").checked;
-    form.querySelectorAll(".dynamics-only").forEach((node) => node.classList.toggle("disabled", !on));
-    form.querySelectorAll(".dynamics-only input").forEach((input) => { input.disabled = !on; });
   }
 
   function setError(name, message) {
@@ -109,7 +126,7 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     if (input.type !== "number" || input.disabled) return true;
     let message = "";
     if (input.value === "") {
-      if (!["training.patience", "data.max_train_samples", "data.max_eval_samples"].includes(input.name)) message = "required";
+      if (!["training.patience", "training.max_new_tokens", "data.max_train_samples", "data.max_eval_samples"].includes(input.name)) message = "required";
     } else if (!input.checkValidity()) {
       const min = input.getAttribute("min"), max = input.getAttribute("max");
       message = input.validity.stepMismatch ? "must be a whole number"
@@ -132,16 +149,20 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     training.device = field("training.device").value;
     training.lr_schedule = field("training.lr_schedule").value;
     training.precision = field("training.precision").value;
+    const translation = isTranslation();
+    if (translation) Object.assign(training, { num_beams: numberOrNull("training.num_beams"), max_new_tokens: numberOrNull("training.max_new_tokens") });
     const layers = field("addrop.layers").value.split(/[\s,]+/).filter(Boolean).map(Number);
     const data = { source, max_train_samples: numberOrNull("data.max_train_samples"), max_eval_samples: numberOrNull("data.max_eval_samples") };
     if (source === "upload") {
       Object.assign(data, {
         task: field("upload.task").value || "custom", task_kind: field("data.task_kind").value,
-        text_fields: [...field("data.text_fields").selectedOptions].map((o) => o.value),
-        label_field: field("data.label_field").value,
-        label_names: field("data.label_names").value.split(",").map((s) => s.trim()).filter(Boolean),
         train_upload: uploads.train && uploads.train.id, validation_upload: uploads.validation && uploads.validation.id,
       });
+      // a translation reads its source language as its one text field and its target language as its label
+      Object.assign(data, translation
+        ? { text_fields: [field("upload.source_language").value].filter(Boolean), label_field: field("upload.target_language").value, label_names: [] }
+        : { text_fields: [...field("data.text_fields").selectedOptions].map((o) => o.value), label_field: field("data.label_field").value,
+            label_names: field("data.label_names").value.split(",").map((s) => s.trim()).filter(Boolean) });
     } else {
       data.task = field("data.task").value;
       if (source === "directory") data.data_dir = field("data.data_dir").value.trim();
@@ -150,8 +171,9 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     if (addrop.enabled) Object.assign(addrop, {
       method: field("addrop.method").value, mode: field("addrop.mode").value, p: numberOrNull("addrop.p"),
       q: numberOrNull("addrop.q"), layers, steps: numberOrNull("addrop.steps"), cross_tuning: field("addrop.cross_tuning").checked,
+      target: field("addrop.target").value, kind: translation ? field("addrop.kind").value || null : null,
     });
-    const dynamics = { enabled: field("dynamics.enabled").checked };
+    const dynamics = { enabled: !translation && field("dynamics.enabled").checked };
     if (dynamics.enabled) {
       const ids = field("dynamics.probe_ids").value.split(/[\s,]+/).filter(Boolean).map(Number);
       Object.assign(dynamics, { probe_size: numberOrNull("dynamics.probe_size"), probe_ids: ids.length ? ids : null });
@@ -166,6 +188,11 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     const guessLabel = summary.columns.find((c) => /label|class|target|stars|score/i.test(c)) || summary.columns[summary.columns.length - 1];
     label.value = guessLabel;
     [...text.options].forEach((o) => { o.selected = o.value !== guessLabel && (summary.distinct[o.value] === null); });
+    // a translation's languages: the first column as the source, the next as the target
+    const [from, to] = [field("upload.source_language"), field("upload.target_language")];
+    from.replaceChildren(...summary.columns.map((c) => new Option(c, c)));
+    to.replaceChildren(...summary.columns.map((c) => new Option(c, c)));
+    if (summary.columns.length > 1) to.value = summary.columns[1];
     fillLabels();
   }
 
@@ -246,18 +273,17 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     location.href = "/sweeps/new";
   });
   document.querySelectorAll("#source button").forEach((b) => b.addEventListener("click", () => { source = b.dataset.value; showSource(); }));
-  field("addrop.enabled").addEventListener("change", showAddrop);
-  field("dynamics.enabled").addEventListener("change", showDynamics);
+  field("addrop.enabled").addEventListener("change", showSettings);
+  field("dynamics.enabled").addEventListener("change", showSettings);
+  field("data.task").addEventListener("change", showSettings);
   document.getElementById("preset").addEventListener("change", applyPreset);
   field("data.task").addEventListener("change", applyPreset);
   field("model").addEventListener("change", applyPreset);
   field("data.label_field").addEventListener("change", fillLabels);
-  field("data.task_kind").addEventListener("change", fillLabels);
+  field("data.task_kind").addEventListener("change", () => { fillLabels(); showSettings(); });
   document.getElementById("train-file").addEventListener("change", () => upload("train"));
   document.getElementById("validation-file").addEventListener("change", () => upload("validation"));
 
   fill();
   showSource();
-  showAddrop();
-  showDynamics();
 })();

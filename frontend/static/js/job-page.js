@@ -1,6 +1,6 @@
 /* One job's page: live curves from the job's event stream (Plotly.react with a fixed uirevision, so zoom
-   and legend choices survive updates), attribution dynamics when the job records them, progress, best vs last
-   metrics, settings, log, cancel. */
+   and legend choices survive updates), attribution dynamics when the job records them, a translation job's dev
+   translations per epoch, progress, best vs last metrics, settings, log, cancel. */
 
 import { $, el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
@@ -66,8 +66,14 @@ import * as Jobs from "./jobs-common.js";
     if (best >= 0) traces.push({ x: [metric.x[best]], y: [metric.y[best]], name: "best", mode: "markers",
                                  marker: { symbol: "star", size: 14, color: "#ff9f1c", line: { color: "#7a4b00", width: 1 } } });
     const epochAxis = { xaxis: { title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", dtick: 1, rangemode: "tozero" } };
+    // a translation's chrF beside its BLEU (the tiny or early model's BLEU sits near 0 while chrF moves)
+    const second = job.task_kind === "translation" && job.metric !== "chrf" ? { ...epochTraces("chrf", "dev chrF", "#16a0a0"), yaxis: "y2" } : null;
+    if (second) traces.push(second);
+    const extra = second ? { margin: { l: 56, r: 56, t: 34, b: 42 },
+                             yaxis2: { overlaying: "y", side: "right", title: { text: "chrF", font: { size: 11 } }, showgrid: false } } : {};
+    const title = second ? `Dev ${job.metric} and chrF per epoch` : `Dev ${job.metric} per epoch`;
     Plotly.react("dev-metric-chart", traces, Jobs.untilDrawn(
-      Jobs.layout(`Dev ${job.metric} per epoch`, "epoch", job.metric, { shapes: shading, ...epochAxis }),
+      Jobs.layout(title, "epoch", job.metric, { shapes: shading, ...epochAxis, ...extra }),
       metric.y.length > 0, "no dev evaluation yet: one follows each epoch"), Jobs.plotConfig);
     const losses = [epochTraces("loss", "dev loss", "#c0392b"), trainLossPerEpoch()];
     Plotly.react("dev-loss-chart", losses, Jobs.untilDrawn(
@@ -145,12 +151,48 @@ import * as Jobs from "./jobs-common.js";
     $("last-epoch").textContent = `epoch ${last.epoch}`;
   }
 
+  let predictions = [];
+  let predictionsFetched = -1;  // the number of dev evaluations the shown predictions were fetched after
+
+  /** A translation job's kept dev translations: fetched again whenever a dev evaluation has arrived since. */
+  async function refreshPredictions() {
+    if (!$("predictions-panel")) return;
+    const evaluations = byKind("eval").length;
+    if (evaluations === predictionsFetched) return;
+    predictionsFetched = evaluations;
+    try {
+      predictions = await api(`/api/jobs/${jobId}/predictions`);
+    } catch (error) {
+      setStatus(`dev translations: ${error.message}`, true, "action-status");
+      return;
+    }
+    const select = $("predictions-epoch");
+    const chosen = select.value;
+    const following = !chosen || chosen === select.options[select.options.length - 1]?.value;  // on the latest: stay on it
+    select.replaceChildren(...predictions.map((r) => new Option(`${r.epoch}`, String(r.epoch))));
+    if (predictions.length) select.value = following ? String(predictions[predictions.length - 1].epoch) : chosen;
+    renderPredictions();
+  }
+
+  function renderPredictions() {
+    const record = predictions.find((r) => String(r.epoch) === $("predictions-epoch").value);
+    const body = document.querySelector("#predictions-table tbody");
+    if (!record) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "muted", text: "no dev evaluation yet: one follows each epoch" })));
+      return;
+    }
+    body.replaceChildren(...record.examples.map((example, i) => el("tr", {},
+      el("td", { class: "mono", text: String(i) }), el("td", { text: example.source }), el("td", { text: example.reference }),
+      el("td", { class: example.prediction === null ? "muted" : null, text: example.prediction ?? "(not generated)" }))));
+  }
+
   function render() {
     scheduled = false;
     renderLoss();
     renderEpochCharts();
     renderDynamics();
     renderMetricsTable();
+    refreshPredictions();
   }
 
   function schedule() {
@@ -215,6 +257,7 @@ import * as Jobs from "./jobs-common.js";
     source.onerror = () => { if (source.readyState !== EventSource.CLOSED) $("stream-status").textContent = "reconnecting…"; };
   }
 
+  if ($("predictions-epoch")) $("predictions-epoch").addEventListener("change", renderPredictions);
   $("smoothing").addEventListener("input", () => {
     $("smoothing-value").textContent = Number($("smoothing").value).toFixed(2);
     renderLoss();
