@@ -131,3 +131,18 @@ def test_a_classifier_refuses_what_only_translation_models_take(client, classifi
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]
     assert client.get("/api/health").status_code == 200
+
+
+def test_a_job_checkpoint_of_a_translation_model_joins_the_catalog(client, marian_dir):
+    from backend.catalog import CatalogEntry
+
+    explainer = client.app.state.explainer
+    entry = CatalogEntry(name="job-7", source=str(marian_dir), kind="checkpoint", description="toy en-ro, GA")
+    explainer.catalog.checkpoints = lambda: [entry]
+    try:
+        listed = client.get("/api/models").json()[-1]
+        assert (listed["name"], listed["task"]) == ("job-7", "translation")
+        response = client.post("/api/explain", json={"model": "job-7", "text": SOURCE, "kind": "cross", "layers": [0]})
+        assert response.status_code == 200 and response.json()["task"] == "translation"
+    finally:
+        explainer.catalog.checkpoints = lambda: []
