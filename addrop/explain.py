@@ -8,6 +8,7 @@ its attribution.  :func:`explain` does both.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Self
 
 import torch
 from torch import nn
@@ -16,11 +17,35 @@ from transformers import PreTrainedTokenizerBase
 from addrop.attribution import SPECIAL_TOKENS_MASK, attribute, method_name
 from addrop.hooks import attach
 from addrop.masking import discard_masks
-from addrop.streams import DROP_STREAM, MAX_SEED, NOISE_STREAM, stream_generator
+from addrop.streams import DROP_STREAM, MAX_SEED, NOISE_STREAM, layer_stream, stream_generator
+
+
+class LayerMaps:
+    """Selecting and merging layers of a view whose ``attention`` and ``attribution`` are stacked by ``layers``."""
+
+    layers: tuple[int, ...]
+    attention: torch.Tensor
+    attribution: torch.Tensor
+
+    def select(self, layers: tuple[int, ...]) -> Self:
+        """The same view restricted to ``layers`` (each must be present)."""
+        index = [self.layers.index(layer) for layer in layers]
+        return replace(self, layers=tuple(layers), attention=self.attention[index], attribution=self.attribution[index])
+
+    def merge(self, other: Self) -> Self:
+        """This view with ``other``'s layers added (both of the same input, model, method and kind)."""
+        extra = [i for i, layer in enumerate(other.layers) if layer not in self.layers]
+        if not extra:
+            return self
+        layers = self.layers + tuple(other.layers[i] for i in extra)
+        order = sorted(range(len(layers)), key=layers.__getitem__)
+        attention = torch.cat([self.attention, other.attention[extra]])[order]
+        attribution = torch.cat([self.attribution, other.attribution[extra]])[order]
+        return replace(self, layers=tuple(layers[i] for i in order), attention=attention, attribution=attribution)
 
 
 @dataclass
-class InputAttribution:
+class InputAttribution(LayerMaps):
     """The model's view of one input; maps are ``[len(layers), heads, n, n]`` (rows: queries, columns: keys)."""
 
     tokens: list[str]
@@ -48,22 +73,6 @@ class InputAttribution:
     def head_trained(self) -> bool:
         """False when the model has no named labels: a base encoder whose classification head is new."""
         return not all(name.startswith("LABEL_") for name in self.label_names)
-
-    def select(self, layers: tuple[int, ...]) -> InputAttribution:
-        """The same view restricted to ``layers`` (each must be present)."""
-        index = [self.layers.index(layer) for layer in layers]
-        return replace(self, layers=tuple(layers), attention=self.attention[index], attribution=self.attribution[index])
-
-    def merge(self, other: InputAttribution) -> InputAttribution:
-        """This view with ``other``'s layers added (both of the same input, model and method)."""
-        extra = [i for i, layer in enumerate(other.layers) if layer not in self.layers]
-        if not extra:
-            return self
-        layers = self.layers + tuple(other.layers[i] for i in extra)
-        order = sorted(range(len(layers)), key=layers.__getitem__)
-        attention = torch.cat([self.attention, other.attention[extra]])[order]
-        attribution = torch.cat([self.attribution, other.attribution[extra]])[order]
-        return replace(self, layers=tuple(layers[i] for i in order), attention=attention, attribution=attribution)
 
 
 @dataclass
@@ -163,21 +172,25 @@ def draw_masks(
     mode: str = "high",
     seed: int = 0,
     causal: bool = False,
+    kind: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(candidate, dropped)`` for one input's ``[len(layers), heads, n, n]`` attribution (``causal``: the
-    view's, for a decoder).
+    """``(candidate, dropped)`` for one input's ``[len(layers), heads, t, n]`` attribution (``t == n`` but for
+    cross-attention; ``causal``: the view's, for a decoder's self-attention).
 
-    Layer ``l`` draws from its own stream, ``stream_generator(seed, DROP_STREAM, l)``: independent of the
-    other layers' and of RD's noise, and the same whichever other layers are drawn with it.
+    Layer ``l`` draws from its own stream, ``stream_generator(seed, DROP_STREAM, layer_stream(l, kind))``:
+    independent of the other layers' (of every kind) and of RD's noise, and the same whichever other layers are
+    drawn with it; ``kind`` names an encoder-decoder's kind of map, None a one-stack model's.
     """
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {seed}")
-    valid = torch.ones(1, attribution.shape[-1], dtype=torch.long)
+    # one unpadded input: every row and every key is real (rows named apart, for a map that is not square)
+    keys = torch.ones(1, attribution.shape[-1], dtype=torch.long)
+    rows = torch.ones(1, attribution.shape[-2], dtype=torch.long)
     candidates, drops = [], []
     for index, layer in enumerate(layers):
-        generator = stream_generator(seed, DROP_STREAM, layer)
+        generator = stream_generator(seed, DROP_STREAM, layer_stream(layer, kind))
         candidate, dropped = discard_masks(
-            attribution[index : index + 1].unsqueeze(1), valid, p, q, mode, generator, causal=causal
+            attribution[index : index + 1].unsqueeze(1), keys, p, q, mode, generator, causal=causal, query_mask=rows
         )
         candidates.append(candidate[0, 0])
         drops.append(dropped[0, 0])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -114,5 +116,33 @@ def load_classifier(name_or_path: str, attn_implementation: str = "sdpa") -> nn.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             return auto.from_pretrained(source, attn_implementation=attn_implementation)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+
+
+def saved_task(name_or_path: str) -> Literal["classification", "translation"] | None:
+    """What a saved model explains, read from a local directory's ``config.json`` alone (no weights, no network):
+    "translation" for an encoder-decoder, else "classification"; None where there is no local config to read."""
+    try:
+        config = json.loads((Path(resolve_model(name_or_path)) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    return "translation" if config.get("is_encoder_decoder") else "classification"
+
+
+def load_saved(name_or_path: str, attn_implementation: str = "sdpa") -> nn.Module:
+    """A model as saved: an encoder-decoder (``is_encoder_decoder`` in its config: a Marian / OPUS-MT translation
+    model, a fine-tuned translation checkpoint) with its language-model head, else :func:`load_classifier`."""
+    source = resolve_model(name_or_path)
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+    if not getattr(config, "is_encoder_decoder", False):
+        return load_classifier(name_or_path, attn_implementation)
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(source, attn_implementation=attn_implementation)
     except (OSError, ValueError) as error:
         raise ModelLoadError(_explain(name_or_path, error)) from error

@@ -36,6 +36,16 @@ def stream_seed(seed: int, purpose: int, index: int) -> int:
     return int(np.random.SeedSequence(seed, spawn_key=(purpose, index)).generate_state(1, dtype=np.uint32)[0])
 
 
+# Explain streams of one kind of map (addrop.hooks.KINDS) are apart from those of the other kinds: an encoder's
+# layer l keeps index l, as a one-stack model's does, and the decoder's and cross-attention's layers follow.
+_KIND_OFFSETS = {"encoder": 0, "decoder": 1 << 32, "cross": 2 << 32}
+
+
+def layer_stream(layer: int, kind: str | None = None) -> int:
+    """The stream index of ``layer`` among the layers of ``kind`` (None: a one-stack model's layer)."""
+    return _KIND_OFFSETS[kind or "encoder"] + layer
+
+
 def stream_generator(seed: int, purpose: int, index: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A generator on ``device`` seeded for stream ``purpose`` / ``index`` under ``seed``."""
     return torch.Generator(device=device).manual_seed(stream_seed(seed, purpose, index))

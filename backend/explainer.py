@@ -26,11 +26,12 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from addrop.explain import InputAttribution, attribute_text, draw_masks
-from addrop.hooks import attach, num_heads
-from addrop.models import ModelLoadError, load_classifier, load_tokenizer
+from addrop.explain_seq2seq import TranslationAttribution, attribute_translation
+from addrop.hooks import AttentionHooks, attach, num_heads
+from addrop.models import ModelLoadError, load_saved, load_tokenizer, saved_task
 from backend.catalog import CatalogEntry, ModelCatalog
 from backend.encoding import encode_array
-from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo
+from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo, TranslationView
 from backend.settings import Settings
 
 T = TypeVar("T")
@@ -71,8 +72,26 @@ class WarmModel:
     entry: CatalogEntry
     model: nn.Module
     tokenizer: PreTrainedTokenizerBase
-    num_layers: int
+    hooks: AttentionHooks
     num_heads: int
+
+    @property
+    def translation(self) -> bool:
+        """An encoder-decoder: it translates its input, and its maps come in three kinds."""
+        return self.hooks.encoder_decoder
+
+    @property
+    def kinds(self) -> dict[str, int]:
+        """The model's kinds of attention map, each with its number of layers, in call order."""
+        return {kind: self.hooks.num_layers(kind) for kind in dict.fromkeys(self.hooks.kinds)}
+
+    def kind(self, requested: str | None) -> str:
+        """The kind of map a request asks for (None: the model's default); :class:`InvalidExplainRequest` for a
+        kind the model lacks."""
+        try:
+            return self.hooks.kind(requested)
+        except ValueError as error:
+            raise InvalidExplainRequest(f"kind: {error}") from None
 
 
 class ExplainPool:
@@ -158,16 +177,19 @@ class Explainer:
         self._models: OrderedDict[str, WarmModel] = OrderedDict()  # least recently used first
         self._loading: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
-        self._cache: OrderedDict[tuple, InputAttribution] = OrderedDict()
+        self._cache: OrderedDict[tuple, InputAttribution | TranslationAttribution] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.pool = ExplainPool(settings.explain_workers, settings.explain_queue, settings.explain_threads)
 
     def models(self) -> list[ModelInfo]:
         """Everything that can be explained, and whether it is loaded."""
-        return [
-            ModelInfo(name=e.name, kind=e.kind, description=e.description, loaded=e.name in self._models)
-            for e in self.catalog.entries()
-        ]
+        infos = []
+        for entry in self.catalog.entries():
+            warm = self._models.get(entry.name)
+            task = saved_task(entry.source) if warm is None else "translation" if warm.translation else "classification"
+            infos.append(ModelInfo(name=entry.name, kind=entry.kind, description=entry.description,
+                                   loaded=warm is not None, task=task))
+        return infos
 
     def warm(self, name: str) -> WarmModel:
         """The loaded model called ``name``, loading it on first use (once, even under concurrency)."""
@@ -197,27 +219,35 @@ class Explainer:
         warm = self._models.get(request.model)
         if warm is None:
             return True
+        try:
+            kind = warm.kind(request.kind)
+        except InvalidExplainRequest:
+            return False  # refused before any computing
         with self._cache_lock:
-            known = self._cache.get(self._key(warm, request))
-        wanted = range(warm.num_layers) if request.layers is None else request.layers
+            known = self._cache.get(self._key(warm, request, kind))
+        wanted = range(warm.kinds[kind]) if request.layers is None else request.layers
         return known is None or any(layer not in known.layers for layer in wanted)
 
     def explain(self, request: ExplainRequest) -> ExplainResponse:
         """Attribution (cached) and masks for ``request``, encoded for the wire."""
-        self._check_text(request.text, "text")
-        if request.text_pair is not None:
-            self._check_text(request.text_pair, "text_pair")
+        for field in ("text", "text_pair", "reference"):
+            if getattr(request, field) is not None:
+                self._check_text(getattr(request, field), field)
         warm = self.warm(request.model)
-        layers = self._indices(request.layers, warm.num_layers, "layer")
+        self._check_task(warm, request)
+        kind = warm.kind(request.kind)
+        layers = self._indices(request.layers, warm.kinds[kind], f"{kind} layer" if warm.translation else "layer")
         heads = self._indices(request.heads, warm.num_heads, "head")
-        view, cached = self._attribution(warm, request, layers)
+        view, cached = self._attribution(warm, request, kind, layers)
         maps: dict[str, torch.Tensor] = {"attention": view.attention, "attribution": view.attribution}
         if {"candidate", "dropped"} & set(request.fields):
+            # a translation model's kinds each draw from streams of their own; a classifier's layers as ever
             maps["candidate"], maps["dropped"] = draw_masks(
-                view.attribution, view.layers, request.p, request.q, request.mode, request.seed, view.causal
+                view.attribution, view.layers, request.p, request.q, request.mode, request.seed, view.causal,
+                kind if warm.translation else None,
             )
         encoded = {field: encode_array(maps[field][:, heads]) for field in request.fields}
-        return ExplainResponse(
+        common = dict(
             model=request.model,
             method=view.method,
             mode=request.mode,
@@ -225,26 +255,74 @@ class Explainer:
             q=request.q,
             seed=request.seed,
             steps=request.steps,
-            tokens=view.tokens,
-            special=view.special,
-            segments=view.segments,
-            truncated=view.truncated,
+            task="translation" if warm.translation else "classification",
+            kind=kind,
+            kinds=warm.kinds,
             max_tokens=self.settings.explain_max_tokens,
-            num_layers=warm.num_layers,
+            num_layers=warm.kinds[kind],
             num_heads=warm.num_heads,
-            labels=view.label_names,
-            probabilities=view.probabilities,
-            prediction=view.prediction,
-            pseudo_label=view.pseudo_label,
             target=view.target,
-            token_predictions=view.token_predictions,
-            token_probabilities=view.token_probabilities,
-            head_trained=view.head_trained,
             layers=list(layers),
             heads=list(heads),
             cached=cached,
             **encoded,
         )
+        if isinstance(view, TranslationAttribution):
+            return self._translation_response(view, common)
+        return ExplainResponse(
+            tokens=view.tokens,
+            special=view.special,
+            segments=view.segments,
+            truncated=view.truncated,
+            labels=view.label_names,
+            probabilities=view.probabilities,
+            prediction=view.prediction,
+            pseudo_label=view.pseudo_label,
+            token_predictions=view.token_predictions,
+            token_probabilities=view.token_probabilities,
+            head_trained=view.head_trained,
+            **common,
+        )
+
+    @staticmethod
+    def _translation_response(view: TranslationAttribution, common: dict) -> ExplainResponse:
+        """A translation model's answer: the maps' keys in ``tokens``, their rows in ``query_tokens``."""
+        keys_are_source = view.kind != "decoder"
+        rows_are_source = view.kind == "encoder"
+        return ExplainResponse(
+            tokens=view.key_tokens,
+            special=view.source_special if keys_are_source else view.target_special,
+            query_tokens=view.query_tokens,
+            query_special=view.source_special if rows_are_source else view.target_special,
+            segments=[0] * len(view.key_tokens),
+            truncated=view.truncated,
+            labels=[],
+            probabilities=[],
+            prediction=None,
+            pseudo_label=None,
+            head_trained=True,
+            translation=TranslationView(
+                source_tokens=view.source_tokens, source_special=view.source_special,
+                target_tokens=view.target_tokens, target_special=view.target_special,
+                target_labels=view.target_labels, text=view.translation, reference=view.reference,
+                target_truncated=view.target_truncated,
+            ),
+            **common,
+        )
+
+    @staticmethod
+    def _check_task(warm: WarmModel, request: ExplainRequest) -> None:
+        """A translation model reads one sentence and may take a reference; a classifier takes no reference."""
+        if warm.translation and request.text_pair is not None:
+            raise InvalidExplainRequest(
+                f"text_pair: {request.model!r} is a translation model, which translates one sentence; give a "
+                "reference translation as reference, or leave the second sentence empty"
+            )
+        if not warm.translation and request.reference is not None:
+            raise InvalidExplainRequest(
+                f"reference: {request.model!r} is a classifier; only a translation model (an encoder-decoder) "
+                "takes a reference translation"
+            )
 
     def close(self) -> None:
         """Drop the loaded models and cached attributions."""
@@ -255,7 +333,7 @@ class Explainer:
 
     def _load(self, entry: CatalogEntry) -> WarmModel:
         try:
-            model = load_classifier(entry.source)
+            model = load_saved(entry.source)
             tokenizer = load_tokenizer(entry.source)
         except ModelLoadError as error:
             raise ModelLoadError(f"model {entry.name!r} could not be loaded: {error}") from error
@@ -263,13 +341,15 @@ class Explainer:
         hooks = attach(model)
         for module in hooks.modules:
             module.register_forward_pre_hook(_stop_if_abandoned)
-        return WarmModel(entry, model, tokenizer, hooks.num_layers(), num_heads(model))
+        return WarmModel(entry, model, tokenizer, hooks, num_heads(model))
 
-    def _key(self, warm: WarmModel, request: ExplainRequest) -> tuple:
+    def _key(self, warm: WarmModel, request: ExplainRequest, kind: str) -> tuple:
         return (
             warm.entry,
+            kind,
             request.text,
             request.text_pair,
+            request.reference,
             request.method,
             request.steps if request.method == "IGA" else None,
             request.seed if request.method == "RD" else None,
@@ -277,27 +357,17 @@ class Explainer:
         )
 
     def _attribution(
-        self, warm: WarmModel, request: ExplainRequest, layers: tuple[int, ...]
-    ) -> tuple[InputAttribution, bool]:
-        """The attribution of ``layers``, computing only the layers not cached yet."""
-        key = self._key(warm, request)
+        self, warm: WarmModel, request: ExplainRequest, kind: str, layers: tuple[int, ...]
+    ) -> tuple[InputAttribution | TranslationAttribution, bool]:
+        """The attribution of ``layers`` of ``kind``, computing only the layers not cached yet."""
+        key = self._key(warm, request, kind)
         with self._cache_lock:
             known = self._cache.get(key)
             if known is not None:
                 self._cache.move_to_end(key)
         missing = tuple(layer for layer in layers if known is None or layer not in known.layers)
         if missing:
-            fresh = attribute_text(
-                warm.model,
-                warm.tokenizer,
-                request.text,
-                request.text_pair,
-                method=request.method,
-                layers=missing,
-                steps=request.steps,
-                max_length=self.settings.explain_max_tokens,
-                seed=request.seed,
-            )
+            fresh = self._compute(warm, request, kind, missing)
             known = fresh if known is None else known.merge(fresh)
             if self.settings.explain_cache_size:
                 with self._cache_lock:
@@ -306,6 +376,16 @@ class Explainer:
                     while len(self._cache) > self.settings.explain_cache_size:
                         self._cache.popitem(last=False)
         return known.select(layers), not missing
+
+    def _compute(
+        self, warm: WarmModel, request: ExplainRequest, kind: str, layers: tuple[int, ...]
+    ) -> InputAttribution | TranslationAttribution:
+        """Pass 1 for ``layers``: a translation model translates and attributes ``kind``; a classifier has one kind."""
+        common = dict(method=request.method, layers=layers, steps=request.steps,
+                      max_length=self.settings.explain_max_tokens, seed=request.seed)
+        if warm.translation:
+            return attribute_translation(warm.model, warm.tokenizer, request.text, request.reference, kind=kind, **common)
+        return attribute_text(warm.model, warm.tokenizer, request.text, request.text_pair, **common)
 
     def _check_text(self, text: str, field: str) -> None:
         limit = self.settings.explain_max_chars

@@ -149,7 +149,8 @@ def test_job_checkpoints_join_the_catalog(client, tiny_dir):
     explainer.catalog.checkpoints = lambda: [entry]
     try:
         listed = client.get("/api/models").json()
-        assert listed[-1] == {"name": "job-42", "kind": "checkpoint", "description": "sst2, GA", "loaded": False}
+        assert listed[-1] == {"name": "job-42", "kind": "checkpoint", "description": "sst2, GA", "loaded": False,
+                              "task": "classification"}
         response = post(client, text="fine", model="job-42", layers=[0])
         assert response.status_code == 200 and response.json()["model"] == "job-42"
     finally:

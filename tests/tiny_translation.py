@@ -87,3 +87,20 @@ def save_tiny_marian(path: Path, layers: int = 2, vocab_size: int = 120, **confi
     MarianMTModel(MarianConfig(**{**values, **config})).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def save_finetuned_marian(root: Path, epochs: int = 10) -> Path:
+    """A tiny Marian fine-tuned with AD-DROP on the toy corpus by ``finetune`` (tens of seconds on a CPU); returns
+    its best checkpoint, a directory saved by ``save_pretrained`` as a translation job's is."""
+    from addrop import ADDropConfig
+    from addrop.finetune import FinetuneConfig, finetune
+
+    model = save_tiny_marian(root / "base")
+    data = write_parallel(root / "data", train=300, validation=16)
+    result = finetune(FinetuneConfig(
+        task="toy-en-ro", task_kind="translation", text_fields=("en",), label_field="ro", model=str(model),
+        data_dir=str(data), output_dir=str(root / "run"), epochs=epochs, batch_size=16, learning_rate=1e-2,
+        max_length=32, num_beams=1, patience=None, device="cpu", logging_steps=50, seed=0,
+        addrop=ADDropConfig(p=0.3, q=0.3, layers=(0, 1)),
+    ))
+    return Path(result.best_checkpoint)

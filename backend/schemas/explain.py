@@ -11,6 +11,8 @@ from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictReq
 
 Quantity = Literal["attention", "attribution", "candidate", "dropped"]
 QUANTITIES: tuple[str, ...] = ("attention", "attribution", "candidate", "dropped")
+AttentionKind = Literal["encoder", "decoder", "cross"]
+Task = Literal["classification", "translation"]
 
 
 class EncodedArray(BaseModel):
@@ -40,13 +42,31 @@ class ExplainRequest(StrictRequest):
                     "layers": [0],
                     "heads": None,
                     "fields": ["attention", "attribution", "candidate", "dropped"],
-                }
+                },
+                {
+                    "text": "The cat sees the red house.",
+                    "reference": "Pisica vede casa roșie.",
+                    "model": "Helsinki-NLP/opus-mt-en-ro",
+                    "kind": "cross",
+                    "method": "GA",
+                    "layers": [5],
+                },
             ]
         }
     )
 
-    text: Text = Field(description="The sentence (first sentence of a pair).")
-    text_pair: Text | None = Field(None, description="Second sentence, for pair tasks.")
+    text: Text = Field(description="The sentence (first sentence of a pair; a translation model's source sentence).")
+    text_pair: Text | None = Field(None, description="Second sentence, for pair tasks (not for translation models).")
+    reference: Text | None = Field(
+        None, description="A translation model's reference translation: the decoder reads it and the attribution "
+        "target is the negative loss against it. Left out, the model's own greedy translation is read and scored "
+        "against its own argmax.",
+    )
+    kind: AttentionKind | None = Field(
+        None, description="Which maps: an encoder's self-attention, a decoder's (causal) self-attention, or an "
+        "encoder-decoder's cross-attention (rows: target tokens, columns: source tokens). Default: the model's "
+        "first kind (a translation model's encoder); a classifier has one kind.",
+    )
     model: Text = Field("minilm", min_length=1, max_length=MAX_MODEL_CHARS, description="A name from GET /api/models.")
     method: AttributionMethod = Field("GA", description="Attribution method.")
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
@@ -65,7 +85,7 @@ class ExplainRequest(StrictRequest):
             raise ValueError("the text is empty; type a sentence to explain")
         return value
 
-    @field_validator("text_pair")
+    @field_validator("text_pair", "reference")
     @classmethod
     def _blank_pair_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
@@ -80,9 +100,25 @@ class ExplainRequest(StrictRequest):
         return sorted(set(value))
 
 
+class TranslationView(BaseModel):
+    """A translation model's two sides: the source it read and the target its decoder read."""
+
+    source_tokens: list[str]
+    source_special: list[bool]
+    target_tokens: list[str] = Field(description="What the decoder read: its start token, then the translation (or "
+                                     "the reference) without its last token.")
+    target_special: list[bool]
+    target_labels: list[str] = Field(description="The token each target position is scored against: the next "
+                                     "target token (the reference's, or the model's own argmax).")
+    text: str = Field(description="The model's greedy translation.")
+    reference: str | None
+    target_truncated: bool = Field(description="Whether the reference was cut, or the translation stopped, at "
+                                   "max_tokens.")
+
+
 class ExplainResponse(BaseModel):
-    """The model's view of the input; every map is ``[len(layers), len(heads), n, n]`` (rows: queries,
-    columns: keys)."""
+    """The model's view of the input; every map is ``[len(layers), len(heads), rows, keys]``: ``n x n`` over
+    ``tokens`` for self-attention, ``query_tokens x tokens`` for a translation model's maps."""
 
     model: str
     method: str
@@ -91,14 +127,23 @@ class ExplainResponse(BaseModel):
     q: float
     seed: int
     steps: int
-    tokens: list[str]
+    task: Task = Field(description="'translation' for an encoder-decoder, else 'classification'.")
+    kind: AttentionKind = Field(description="The kind of the maps returned.")
+    kinds: dict[str, int] = Field(description="The model's kinds of attention map, each with its number of layers.")
+    tokens: list[str] = Field(description="The keys' tokens (the maps' columns).")
     special: list[bool] = Field(description="True for special tokens ([CLS], [SEP], <s>, ...).")
+    query_tokens: list[str] | None = Field(
+        None, description="The rows' tokens of a translation model's maps (the target's for the decoder's and the "
+        "cross-attention, the source's for the encoder's); null where the rows are the keys, as for classifiers.",
+    )
+    query_special: list[bool] | None = None
     segments: list[int] = Field(description="0 for the first sentence, 1 for the second.")
     truncated: bool = Field(description="Whether the input was cut to max_tokens.")
     max_tokens: int
-    num_layers: int
+    num_layers: int = Field(description="Layers of the returned kind.")
     num_heads: int
-    labels: list[str] = Field(description="The model's label names (for a token classifier, its tags).")
+    labels: list[str] = Field(description="The model's label names (for a token classifier, its tags; empty for a "
+                              "translation model).")
     probabilities: list[float] = Field(
         description="Softmax of the logits (the value itself for a one-output regression head); empty for a "
         "token classifier, whose probabilities are per token (token_probabilities)."
@@ -123,6 +168,8 @@ class ExplainResponse(BaseModel):
         None, description="The probability of each token's predicted tag; aligned with token_predictions."
     )
     head_trained: bool = Field(description="False for a base encoder whose classification head is new.")
+    translation: TranslationView | None = Field(None, description="A translation model's source, target and "
+                                                "translation; null for classifiers.")
     layers: list[int]
     heads: list[int]
     attention: EncodedArray | None = None
@@ -137,3 +184,5 @@ class ModelInfo(BaseModel):
     kind: Literal["configured", "checkpoint"]
     description: str
     loaded: bool
+    task: Task | None = Field(None, description="What the model explains, where known before it is loaded (a local "
+                              "directory's config says): a translation model shows its kinds of map and a reference.")

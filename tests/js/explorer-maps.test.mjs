@@ -22,15 +22,15 @@ test("a colour table runs through the scale's stops, interpolating in RGB betwee
 
 test("a step scale keeps its flat bands: the mask's three levels get three colours", () => {
   const steps = [[0, "#000000"], [0.333, "#000000"], [0.333, "#ff0000"], [0.667, "#ff0000"], [0.667, "#0000ff"], [1, "#0000ff"]];
-  const pixels = scalePixels(new Float32Array([0, 1, 2, 1]), 2, colourTable(steps), 0, 2);
+  const pixels = scalePixels(new Float32Array([0, 1, 2, 1]), colourTable(steps), 0, 2);
   assert.deepEqual([...pixels], [0, 0, 0, 255, 255, 0, 0, 255, 0, 0, 255, 255, 255, 0, 0, 255]);
-  assert.deepEqual([...levelPixels(new Uint8Array([1, 0, 0, 1]), 2, ["#000000", "#ffffff"])].slice(0, 8), [255, 255, 255, 255, 0, 0, 0, 255]);
+  assert.deepEqual([...levelPixels(new Uint8Array([1, 0, 0, 1]), ["#000000", "#ffffff"])].slice(0, 8), [255, 255, 255, 255, 0, 0, 0, 255]);
 });
 
 test("map pixels are row-major with rows as queries: cell (i, j) is pixel i * n + j", () => {
   const table = colourTable(ATTENTION_SCALE);
   const values = new Float32Array([0, 0, 0, 1]);  // only query 1 -> key 1 is high
-  const pixels = scalePixels(values, 2, table, 0, 1);
+  const pixels = scalePixels(values, table, 0, 1);
   assert.deepEqual([...pixels.slice(12, 15)], [0x0b, 0x2a, 0x66]);
   assert.deepEqual([...pixels.slice(0, 3)], [255, 255, 255]);
 });

@@ -6,23 +6,28 @@ import { thinTicks } from "./ticks.js";
 
 const INK = "#1d2330", SPECIAL = "#8a93a6";
 
-// labels: {tokens, special}; px, py map cell coordinates to pixels; the plot area is (left, top, width, height).
-// Returns the step between labelled tokens and how many key labels are in view.
+// labels: {tokens, special} of the keys, with rows: {tokens, special} where the rows are other tokens (a
+// translation model's cross-attention); px, py map cell coordinates to pixels; the plot area is (left, top,
+// width, height).  Returns the step between labelled tokens and how many key labels are in view.
 export function paintTokenLabels(context, labels, px, py, area) {
   const n = labels.tokens.length;
+  const rows = labels.rows || labels;
   const cell = Math.abs(px(1) - px(0));
   const inside = (at, from, length) => at >= from - 0.5 && at <= from + length + 0.5;
   const size = cell >= 14 ? 11 : 9;
   const ticks = thinTicks([0, n - 1], n, cell, size);  // a line of text apart
   context.save();
   context.font = `${size}px JetBrains Mono, Menlo, Consolas, monospace`;
+  for (const i of thinTicks([0, rows.tokens.length - 1], rows.tokens.length, cell, size)) {
+    const y = py(i);
+    if (!inside(y, area.top, area.height)) continue;
+    context.fillStyle = rows.special[i] ? SPECIAL : INK;
+    context.textAlign = "right"; context.textBaseline = "middle";
+    context.fillText(rows.tokens[i], area.left - 5, y);
+  }
   for (const i of ticks) {
     context.fillStyle = labels.special[i] ? SPECIAL : INK;
-    const x = px(i), y = py(i);
-    if (inside(y, area.top, area.height)) {
-      context.textAlign = "right"; context.textBaseline = "middle";
-      context.fillText(labels.tokens[i], area.left - 5, y);
-    }
+    const x = px(i);
     if (inside(x, area.left, area.width)) {
       // along the -60° slant Plotly gives the other maps' key labels, ending at the tick
       context.save();

@@ -33,22 +33,22 @@ export function tableColour(table, v, zmin, zmax) {
   return [table[k], table[k + 1], table[k + 2]];
 }
 
-// n x n values (row-major, rows are queries) as RGBA bytes through a table spanning [zmin, zmax].
-export function scalePixels(values, n, table, zmin, zmax) {
-  const pixels = new Uint8ClampedArray(n * n * 4);
+// A map's values (row-major, rows are queries) as RGBA bytes through a table spanning [zmin, zmax].
+export function scalePixels(values, table, zmin, zmax) {
+  const pixels = new Uint8ClampedArray(values.length * 4);
   const span = zmax > zmin ? (STEPS - 1) / (zmax - zmin) : 0;
-  for (let i = 0; i < n * n; i++) {
+  for (let i = 0; i < values.length; i++) {
     const k = Math.round(Math.min(STEPS - 1, Math.max(0, (values[i] - zmin) * span))) * 3;
     pixels[i * 4] = table[k]; pixels[i * 4 + 1] = table[k + 1]; pixels[i * 4 + 2] = table[k + 2]; pixels[i * 4 + 3] = 255;
   }
   return pixels;
 }
 
-// n x n small integers (0, 1, 2...) as RGBA bytes, one colour per level.
-export function levelPixels(levels, n, colours) {
+// A map's small integers (0, 1, 2...) as RGBA bytes, one colour per level.
+export function levelPixels(levels, colours) {
   const rgb = colours.map(parseColour);
-  const pixels = new Uint8ClampedArray(n * n * 4);
-  for (let i = 0; i < n * n; i++) {
+  const pixels = new Uint8ClampedArray(levels.length * 4);
+  for (let i = 0; i < levels.length; i++) {
     const [r, g, b] = rgb[levels[i]];
     pixels[i * 4] = r; pixels[i * 4 + 1] = g; pixels[i * 4 + 2] = b; pixels[i * 4 + 3] = 255;
   }

@@ -24,6 +24,11 @@ export function viewMatrices(side, head) {
   // a token classifier's predicted tag of each token (null for special tokens), as the page shows them
   const tags = tokenTags(meta);
   if (tags) out.token_tags = tags.map((t) => (t ? { tag: t.tag, probability: t.probability } : null));
+  // a translation model's maps: rows are query_tokens (the target's but for the encoder), columns tokens
+  if (meta.translation) {
+    Object.assign(out, { kind: meta.kind, query_tokens: meta.query_tokens, query_special: meta.query_special,
+      translation: meta.translation.text, reference: meta.translation.reference, target: meta.target });
+  }
   for (const key of QUANTITIES) out[key] = matrix(side.maps[key], 0, head);
   return out;
 }
@@ -51,7 +56,7 @@ const TAG_HEADER = ["query_tag", "key_tag"];
 function rows(side, view, tagged, out) {
   const at = (i) => (view.indices ? view.indices[i] : i);
   const tag = (i) => view.token_tags?.[at(i)]?.tag ?? "";
-  view.tokens.forEach((qt, i) => view.tokens.forEach((kt, j) => {
+  (view.query_tokens || view.tokens).forEach((qt, i) => view.tokens.forEach((kt, j) => {
     const cells = [at(i), qt, at(j), kt, view.attention[i][j], view.attribution[i][j],
       view.candidate ? view.candidate[i][j] : null, view.dropped ? view.dropped[i][j] : null];
     if (tagged) cells.push(tag(i), tag(j));

@@ -8,7 +8,7 @@
 
 import { colourBarTitle, quantityTitle } from "./legends.js";
 import { absMax, matrix, maskLevels, outlinePath, symmetricRange } from "./matrix.js";
-import { tickLabels, tokenPairs } from "./text.js";
+import { kindName, rowLabels, rowTokens, tickLabels, tokenPairs } from "./text.js";
 
 export const COLORS = { region: "#111111", drop: "#d62728", boundary: "#555555" };
 export const ATTENTION_SCALE = [[0, "#ffffff"], [0.15, "#dbe6f6"], [0.45, "#7fa7dc"], [0.75, "#2f5fad"], [1, "#0b2a66"]];
@@ -29,11 +29,12 @@ export function tickStep(n) { return n <= 48 ? 1 : Math.ceil(n / 48); }
 // The token labels' font size: smaller once there are many.
 const tickFontSize = (n) => (n > 32 ? 9 : 11);
 
+// The x axis carries the keys' tokens, the y axis the rows' (the same tokens but for cross-attention).
 function axis(meta, domain, anchor, isY, title) {
-  const n = meta.tokens.length;
+  const n = isY ? rowTokens(meta).length : meta.tokens.length;
   const step = tickStep(n);
   const values = [...Array(n).keys()].filter((i) => i % step === 0);
-  const labels = tickLabels(meta);
+  const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
     tickfont: { size: tickFontSize(n), family: "JetBrains Mono, Menlo, Consolas, monospace" },
@@ -53,12 +54,17 @@ export function boundaries(meta) {
 }
 
 function boundaryShapes(meta, xref, yref) {
-  const n = meta.tokens.length;
+  const n = meta.tokens.length, m = rowTokens(meta).length;
   const line = { color: COLORS.boundary, width: 1.2, dash: "dash" };
   return boundaries(meta).flatMap((at) => [
-    { type: "line", xref, yref, x0: at, x1: at, y0: -0.5, y1: n - 0.5, line },
+    { type: "line", xref, yref, x0: at, x1: at, y0: -0.5, y1: m - 0.5, line },
     { type: "line", xref, yref, x0: -0.5, x1: n - 0.5, y0: at, y1: at, line },
   ]);
+}
+
+// The larger side of a map: what its outlines and marks are sized by.
+export function mapSize(meta) {
+  return Math.max(meta.tokens.length, rowTokens(meta).length);
 }
 
 export function regionWidth(n) { return n > 64 ? 0.6 : n > 32 ? 1.1 : 1.6; }
@@ -85,19 +91,21 @@ export function panelGap(tokens, plotPixels) {
   return Math.min(0.2, Math.max(0.11, (COLOUR_BAR_PIXELS + labelPixels) / plotPixels));
 }
 
-// Panels side by side, each a square map with its own colour bar.  Returns {data, layout, overlays}.
+// Panels side by side, each a map of square cells with its own colour bar.  Returns {data, layout, overlays}.
 export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
   const count = panels.length;
   const margin = { l: 78, r: 40, t: 44, b: 86 };
-  const gap = count > 1 ? panelGap(meta.tokens, (pixelWidth || 1200) - margin.l - margin.r) : 0;
+  const rows = rowTokens(meta);
+  const gap = count > 1 ? panelGap(meta.tokens.concat(rows), (pixelWidth || 1200) - margin.l - margin.r) : 0;
   const width = (1 - gap * (count - 1)) / count;
-  // Square maps: the height follows the width a panel gets.
+  // Square cells: the height follows the width a panel gets, times the rows per key (a cross-attention map
+  // of a long translation is taller than wide).
   const panelPixels = ((pixelWidth || 1200) - margin.l - margin.r) * (width - 0.02);
-  const n = meta.tokens.length;
-  const pairs = tokenPairs(meta.tokens);
+  const n = mapSize(meta);
+  const pairs = tokenPairs(meta.tokens, rows);
   const data = [];
   const layout = {
-    margin, height: Math.round(Math.min(900, panelPixels) + margin.t + margin.b),
+    margin, height: Math.round(Math.min(900, panelPixels * rows.length / meta.tokens.length) + margin.t + margin.b),
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
     font: { family: "Inter, Segoe UI, system-ui, sans-serif", size: 12, color: "#1d2330" },
     shapes: [], annotations: [], hoverlabel: { font: { family: "JetBrains Mono, Menlo, monospace", size: 11 } },
@@ -133,12 +141,12 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
 
 // What the canvas paints over each panel of a "canvas" figure.
 export function panelOverlays(meta, panels) {
-  const n = meta.tokens.length;
+  const n = meta.tokens.length, m = rowTokens(meta).length;
   const overlays = [];
   panels.forEach((panel, k) => {
     if (!panel.region && !panel.dropped) return;
     const suffix = k === 0 ? "" : String(k + 1);
-    overlays.push({ xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, region: panel.region || null, dropped: panel.dropped || null,
+    overlays.push({ xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, m, region: panel.region || null, dropped: panel.dropped || null,
       boundaries: [] });
   });
   return overlays;
@@ -195,8 +203,9 @@ function maskParts(meta, maps, layerIndex, head) {
 export function layerPanels(meta, maps, layerIndex, head) {
   const { overlay, mask } = maskParts(meta, maps, layerIndex, head);
   const where = head === "mean" ? "mean over heads" : `head ${head}`;
+  const name = meta.translation ? kindName(meta.kind).replace(/^./, (c) => c.toUpperCase()) : "Attention";
   return [
-    Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `Attention · layer ${meta.layer}, ${where}`), overlay),
+    Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `${name} · layer ${meta.layer}, ${where}`), overlay),
     Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method), overlay),
     mask,
   ];

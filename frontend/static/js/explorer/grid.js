@@ -2,6 +2,7 @@
 // hovering a cell names it and its value, and the grid exports as one PNG or SVG.
 
 import { el } from "../common/dom.js";
+import { rowTokens } from "./text.js";
 
 // sqrt: small weights stay visible in a thumbnail.
 export function ramp([from, to], t) {
@@ -9,18 +10,20 @@ export function ramp([from, to], t) {
   return from.map((c, i) => Math.round(c + (to[i] - c) * s));
 }
 
-const offsetOf = (maps, layer, head, n) => ((layer * maps.candidate.shape[1] + head) * n) * n;
+// Maps are [layers, heads, m, n]: m rows (the keys' n but for cross-attention).
+const cellsOf = (maps) => maps.candidate.shape[2] * maps.candidate.shape[3];
+const offsetOf = (maps, layer, head) => (layer * maps.candidate.shape[1] + head) * cellsOf(maps);
 
-// The RGB of every cell of one thumbnail, as n*n triples.
-export function thumbnailColours(maps, quantity, layer, head, n) {
-  const offset = offsetOf(maps, layer, head, n);
+// The RGB of every cell of one thumbnail, as m*n triples.
+export function thumbnailColours(maps, quantity, layer, head) {
+  const offset = offsetOf(maps, layer, head), cells = cellsOf(maps);
   const cand = maps.candidate.values, drop = maps.dropped.values;
   const values = quantity === "mask" ? null : maps[quantity].values;
   let scale = 0;
-  if (values) for (let k = 0; k < n * n; k++) scale = Math.max(scale, Math.abs(values[offset + k]));
+  if (values) for (let k = 0; k < cells; k++) scale = Math.max(scale, Math.abs(values[offset + k]));
   scale = scale || 1;
   const colours = [];
-  for (let k = 0; k < n * n; k++) {
+  for (let k = 0; k < cells; k++) {
     if (quantity === "mask") colours.push(drop[offset + k] ? [214, 39, 40] : cand[offset + k] ? [255, 207, 135] : [243, 245, 249]);
     else if (quantity === "attention") colours.push(ramp([[255, 255, 255], [11, 42, 102]], values[offset + k] / scale));
     else {
@@ -31,32 +34,33 @@ export function thumbnailColours(maps, quantity, layer, head, n) {
   return colours;
 }
 
-// The cell under a point (x, y) of a thumbnail drawn width x height pixels.
-export function cellAt(x, y, width, height, n) {
-  const clamp = (v) => Math.max(0, Math.min(n - 1, v));
-  return { query: clamp(Math.floor((y / height) * n)), key: clamp(Math.floor((x / width) * n)) };
+// The cell under a point (x, y) of a thumbnail of m rows and n keys drawn width x height pixels.
+export function cellAt(x, y, width, height, n, m = n) {
+  const clamp = (v, count) => Math.max(0, Math.min(count - 1, v));
+  return { query: clamp(Math.floor((y / height) * m), m), key: clamp(Math.floor((x / width) * n), n) };
 }
 
 // What the hover says about one cell: where it is, its tokens and the shown quantity's value there.
 export function cellText({ meta, maps, quantity }, layer, head, query, key) {
   const n = meta.tokens.length;
-  const at = offsetOf(maps, layer, head, n) + query * n + key;
+  const at = offsetOf(maps, layer, head) + query * n + key;
   const value = quantity === "mask"
     ? (maps.dropped.values[at] ? "dropped" : maps.candidate.values[at] ? "candidate" : "kept")
     : Number(maps[quantity].values[at].toPrecision(4)).toString();
-  const token = (i) => `${meta.tokens[i]} (${i})`;
-  return [`layer ${layer} · head ${head}`, `query ${token(query)} → key ${token(key)}`, `${quantity}: ${value}`].join("\n");
+  const token = (tokens, i) => `${tokens[i]} (${i})`;
+  return [`layer ${layer} · head ${head}`, `query ${token(rowTokens(meta), query)} → key ${token(meta.tokens, key)}`,
+    `${quantity}: ${value}`].join("\n");
 }
 
-function paintThumbnail(canvas, colours, n) {
+function paintThumbnail(canvas, colours) {
   const context = canvas.getContext("2d");
-  const image = context.createImageData(n, n);
+  const image = context.createImageData(canvas.width, canvas.height);
   colours.forEach((rgb, k) => image.data.set([rgb[0], rgb[1], rgb[2], 255], k * 4));
   context.putImageData(image, 0, 0);
 }
 
 export function drawGrid(container, data, layers, heads, selected, onOpen) {
-  const n = data.meta.tokens.length;
+  const n = data.meta.tokens.length, m = rowTokens(data.meta).length;
   container.replaceChildren();
   container.style.gridTemplateColumns = `36px repeat(${heads.length}, minmax(40px, 1fr))`;
   container.appendChild(el("div", { class: "corner" }));
@@ -64,9 +68,10 @@ export function drawGrid(container, data, layers, heads, selected, onOpen) {
   for (const layer of layers) {
     container.appendChild(el("div", { class: "row-label", text: `L${layer}` }));
     for (const head of heads) {
-      const canvas = el("canvas", { width: n, height: n, "data-layer": layer, "data-head": head,
+      const canvas = el("canvas", { width: n, height: m, "data-layer": layer, "data-head": head,
         class: layer === selected.layer && String(head) === String(selected.head) ? "selected" : null });
-      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head, n), n);
+      if (m !== n) canvas.style.aspectRatio = `${n} / ${m}`;  // square cells
+      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head));
       canvas.addEventListener("click", () => onOpen(layer, head));
       container.appendChild(canvas);
     }
@@ -77,7 +82,7 @@ export function drawGrid(container, data, layers, heads, selected, onOpen) {
     const canvas = event.target;
     if (!(canvas instanceof HTMLCanvasElement)) { tip.classList.add("hidden"); return; }
     const box = canvas.getBoundingClientRect();
-    const { query, key } = cellAt(event.clientX - box.left, event.clientY - box.top, box.width, box.height, n);
+    const { query, key } = cellAt(event.clientX - box.left, event.clientY - box.top, box.width, box.height, n, m);
     tip.textContent = cellText(data, Number(canvas.dataset.layer), Number(canvas.dataset.head), query, key);
     tip.style.left = `${event.clientX + 14}px`;
     tip.style.top = `${event.clientY + 14}px`;

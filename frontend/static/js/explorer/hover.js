@@ -2,12 +2,14 @@
 // heatmap to hover: the page finds the cell from the axes and names the query and key tokens with every
 // map's value there, whichever map (or how many) is shown.
 
-const describers = new WeakMap();  // figure -> {n, describe: (i, j) => lines}
+import { rowTokens } from "./text.js";
+
+const describers = new WeakMap();  // figure -> {n, m, describe: (i, j) => lines}
 
 // The lines for cell (i, j) of the layer view's three panels (attention, attribution, mask).
 export function cellText(meta, panels, head) {
   const [attention, attribution, mask] = panels.map((panel) => panel.z);
-  const n = meta.tokens.length;
+  const n = meta.tokens.length, rows = rowTokens(meta);
   return (i, j) => {
     const b = attribution[i][j];
     let above = 0;
@@ -16,7 +18,7 @@ export function cellText(meta, panels, head) {
       ? `dropped by ${Math.round(mask[i][j] * 100)}% of heads`
       : ["not a candidate", "candidate, kept", "candidate, dropped"][mask[i][j]];
     return [
-      `query ${meta.tokens[i]} (${i}) → key ${meta.tokens[j]} (${j})`,
+      `query ${rows[i]} (${i}) → key ${meta.tokens[j]} (${j})`,
       `attention    ${attention[i][j].toPrecision(4)}`,
       `attribution  ${b.toPrecision(4)}`,
       `rank         ${above + 1} of ${n} in the row (1 = highest)`,
@@ -25,8 +27,9 @@ export function cellText(meta, panels, head) {
   };
 }
 
-export function setHover(figure, n, describe) {
-  describers.set(figure, { n, describe });
+// n keys, m rows (m = n but for cross-attention).
+export function setHover(figure, n, describe, m = n) {
+  describers.set(figure, { n, m, describe });
 }
 
 // The cell under a pointer at (x, y) pixels in the figure, or null off the maps.
@@ -36,9 +39,9 @@ export function cellAt(figure, x, y) {
   for (const name of Object.keys(full).filter((key) => /^xaxis\d*$/.test(key))) {
     const xa = full[name], ya = full[`yaxis${name.slice(5)}`];
     if (!ya || x < xa._offset || x > xa._offset + xa._length || y < ya._offset || y > ya._offset + ya._length) continue;
-    const n = hover.n;
+    const { n, m } = hover;
     const j = Math.round(xa.p2l(x - xa._offset)), i = Math.round(ya.p2l(y - ya._offset));
-    if (i >= 0 && j >= 0 && i < n && j < n) return { i, j };
+    if (i >= 0 && j >= 0 && i < m && j < n) return { i, j };
   }
   return null;
 }

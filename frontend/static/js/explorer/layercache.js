@@ -3,14 +3,15 @@
 // whichever answer brought them; each remembers the p, q, mode and seed its masks were drawn with.
 
 // What an input's attribution depends on, and what its masks depend on besides.
-const inputKey = (body) => JSON.stringify([body.text, body.text_pair, body.model, body.method, body.steps, body.method === "RD" ? body.seed : 0]);
+const inputKey = (body) => JSON.stringify([body.text, body.text_pair, body.model, body.method, body.steps,
+  body.method === "RD" ? body.seed : 0, body.kind ?? null, body.reference ?? null]);
 const masksKey = (body) => JSON.stringify([body.p, body.q, body.mode, body.seed]);
 
-// Layer k of a decoded [layers, heads, n, n] map, as a [1, heads, n, n] map sharing its memory.
+// Layer k of a decoded [layers, heads, m, n] map, as a [1, heads, m, n] map sharing its memory.
 export function layerSlice(array, k) {
-  const [, heads, n] = array.shape;
-  const size = heads * n * n;
-  return { shape: [1, heads, n, n], values: array.values.subarray(k * size, (k + 1) * size) };
+  const [, heads, m, n] = array.shape;
+  const size = heads * m * n;
+  return { shape: [1, heads, m, n], values: array.values.subarray(k * size, (k + 1) * size) };
 }
 
 export class LayerCache {

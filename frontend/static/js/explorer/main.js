@@ -19,6 +19,7 @@ import { mapsFigure, showMaps } from "./mapview.js";
 import { tagChip, tagSummary, tokenTags } from "./tags.js";
 import { followQueryClicks, markQueryRow } from "./queryrow.js";
 import { renderTextView } from "./textview.js";
+import { rowTokens } from "./text.js";
 import { createWalkthrough } from "./tour.js";
 import { walkthroughFacts } from "./walkthrough.js";
 
@@ -27,6 +28,10 @@ let current = null;        // side A: {meta, layer, maps: {attention, attributio
 let gridData = null;       // all-layer maps for the model view
 let compareData = null;    // {a, b} for the compare view
 const sequence = { layer: 0, masks: 0, grid: 0, compare: 0 };
+const tasks = {};          // model name -> "classification" or "translation", from the model list and answers
+
+// A translation model (an encoder-decoder) reads a source and an optional reference, and shows three kinds of map.
+const translating = () => tasks[state.model] === "translation";
 
 function writeUrl() {
   const query = stateQuery(state);
@@ -53,7 +58,8 @@ async function drawLayerView() {
   const built = mapsFigure(meta, shownPanels(panels), figure.clientWidth);
   showTextView();
   await showMaps(figure, built, {
-    key: [meta.tokens.join("\u0001"), figure.clientWidth, state.focus].join("|"), n: meta.tokens.length,
+    key: [meta.tokens.join("\u0001"), rowTokens(meta).join("\u0001"), figure.clientWidth, state.focus].join("|"),
+    n: meta.tokens.length, m: rowTokens(meta).length,
     describe: cellText(meta, panels, state.head), zoom: parseZoom(state.zoom),
     onZoom: state.focus ? (zoom) => { state.zoom = zoom.join(","); writeUrlSoon(); } : null,
   });
@@ -64,9 +70,15 @@ async function drawLayerView() {
   // Over the mean of heads there is no single candidate region or drop to outline or mark.
   $("legend-region").classList.toggle("hidden", state.head === "mean");
   $("legend-drop").classList.toggle("hidden", state.head === "mean");
+  $("axes-legend").textContent = meta.translation
+    ? `rows: ${meta.kind === "encoder" ? "source" : "target"} tokens (queries) · columns: ${meta.kind === "decoder" ? "target" : "source"} tokens (keys) · grey labels: special tokens`
+    : "rows: queries · columns: keys · grey labels: special tokens";
   const lastLayer = current.layer === meta.num_layers - 1 && ["GA", "IGA"].includes(meta.method) && meta.target === "logit";
   $("layer-note").textContent = lastLayer
-    ? "In the last layer only the first token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie)." : "";
+    ? "In the last layer only the first token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie)."
+    : meta.translation && meta.kind === "decoder"
+      ? "The decoder's self-attention is causal: a row sees only its own and earlier target tokens, so keys to the right of the diagonal have no attention and are never candidates (their gradient is shown, but no weight flows through them)."
+      : "";
 }
 
 function showMaskText(meta) {
@@ -109,10 +121,65 @@ function showAllMaps() {
   writeUrl();
 }
 
+// ---------- translation models ----------
+// The controls that differ: a reference instead of a second sentence, the kind of map; no compare or walk-through
+// (they are told for one classifier input).
+function showTaskControls() {
+  const translation = translating();
+  $("text-label").textContent = translation ? "Source sentence" : "Sentence";
+  $("pair-field").classList.toggle("hidden", translation);
+  $("reference-field").classList.toggle("hidden", !translation);
+  $("kind-field").classList.toggle("hidden", !translation);
+  document.querySelector('#view button[data-value="compare"]').classList.toggle("hidden", translation);
+  $("walkthrough-open").classList.toggle("hidden", translation);
+  if (translation && state.view === "compare") setView("layer");
+}
+
+function showTranslationSummary(meta) {
+  const view = meta.translation;
+  $("prediction-cell").classList.add("hidden");
+  $("probabilities").parentElement.classList.add("hidden");
+  $("translation-cell").classList.remove("hidden");
+  $("translation-text").textContent = view.text || "(empty)";
+  $("reference-label").classList.toggle("hidden", view.reference === null);
+  $("reference-text").classList.toggle("hidden", view.reference === null);
+  $("reference-text").textContent = view.reference ?? "";
+  $("target").textContent = meta.target === "loss"
+    ? "negative loss against the reference"
+    : "negative loss against the model's own translation (its argmax at each target token)";
+  const cut = meta.truncated || view.target_truncated ? ` (cut at the ${meta.max_tokens}-token limit)` : "";
+  $("token-count").textContent = `${view.source_tokens.length} source, ${view.target_tokens.length} target${cut}`;
+  $("notices").replaceChildren();
+  if (meta.truncated) addNotice(`The source is longer than ${meta.max_tokens} tokens; the model saw only the first ${view.source_tokens.length}.`);
+  if (view.target_truncated) addNotice(`The ${view.reference === null ? "translation stopped" : "reference was cut"} at ${meta.max_tokens} tokens.`);
+  const strip = $("token-strip");
+  strip.replaceChildren();
+  const side = (label, tokens, special) => {
+    const row = el("div", { class: "tokens" });
+    row.appendChild(el("span", { class: "side-label", text: label }));
+    tokens.forEach((token, i) => {
+      const span = el("span", { class: "tok" + (special[i] ? " special" : "") });
+      span.append(el("span", { class: "idx", text: String(i) }), document.createTextNode(token));
+      row.appendChild(span);
+    });
+    strip.appendChild(row);
+  };
+  side("source", view.source_tokens, view.source_special);
+  side("target", view.target_tokens, view.target_special);
+  setSegmented("kind", meta.kind);
+}
+
 // ---------- summary ----------
 function showSummary(meta) {
   $("summary").classList.remove("hidden");
   $("views").classList.remove("hidden");
+  $("translation-cell").classList.toggle("hidden", !meta.translation);
+  $("prediction-cell").classList.toggle("hidden", Boolean(meta.translation));
+  if (meta.translation) {
+    showTranslationSummary(meta);
+    fillLayerAndHead(meta);
+    return;
+  }
   const labels = meta.labels;
   const regression = labels.length === 1;
   // a token classifier predicts a tag per token: they go under the tokens, and there is no one distribution
@@ -148,6 +215,10 @@ function showSummary(meta) {
     if (tags && tags[i]) span.appendChild(tagChip(tags[i]));
     strip.appendChild(span);
   });
+  fillLayerAndHead(meta);
+}
+
+function fillLayerAndHead(meta) {
   fillSelect($("layer"), [...Array(meta.num_layers).keys()].map((i) => [String(i), `${i}`]), String(state.layer));
   fillSelect($("head"), [["mean", "mean"]].concat([...Array(meta.num_heads).keys()].map((i) => [String(i), `${i}`])), String(state.head));
 }
@@ -165,7 +236,7 @@ async function loadLayer() {
   $("explain-button").disabled = true;
   const started = performance.now();
   try {
-    const body = Object.assign(explainBody(state, "a"), { layers: [Number(state.layer)] });
+    const body = Object.assign(explainBody(state, "a", tasks), { layers: [Number(state.layer)] });
     if (filling.layers && filling.holds(body) && filling.layers.includes(Number(state.layer))) {
       await filling.done;
       if (id !== sequence.layer) return;
@@ -185,7 +256,9 @@ async function loadLayer() {
     if (id !== sequence.layer) return;
     if (state.head !== "mean" && Number(state.head) >= payload.num_heads) state.head = "0";
     if (Number(state.layer) >= payload.num_layers) state.layer = 0;
-    if (state.query >= payload.tokens.length) state.query = 0;
+    if (state.query >= rowTokens(payload).length) state.query = 0;
+    tasks[payload.model] = payload.task;
+    showTaskControls();
     current = side(payload, body);
     layerCache.keep(body, payload, current.maps);
     fillLayersSoon();
@@ -212,11 +285,11 @@ let filling = { layers: null };
 const fillLayersSoon = debounce(fillLayers, 400);
 async function fillLayers() {
   if (!current || filling.layers) return;
-  const body = explainBody(state, "a");
+  const body = explainBody(state, "a", tasks);
   const { layers, mapsHeld } = layerCache.missing(body, current.meta.num_layers);
   if (!layers.length) return;
   const request = Object.assign({}, body, { layers }, mapsHeld ? { fields: ["candidate", "dropped"] } : {});
-  filling = { layers, holds: (other) => layerCache.holds(other) && JSON.stringify(explainBody(state, "a")) === JSON.stringify(body) };
+  filling = { layers, holds: (other) => layerCache.holds(other) && JSON.stringify(explainBody(state, "a", tasks)) === JSON.stringify(body) };
   // A fill that fails costs nothing: a layer change then asks for its own layer.
   filling.done = explainRequest(request).then((payload) => {
     if (layerCache.holds(body)) layerCache.keep(body, payload, decodeAll(payload));
@@ -246,14 +319,14 @@ async function fetchMasks() {
   const id = ++sequence.masks;
   try {
     const started = performance.now();
-    const payload = await explainRequest(Object.assign(explainBody(state, "a"), {
+    const payload = await explainRequest(Object.assign(explainBody(state, "a", tasks), {
       layers: [current.layer], fields: ["candidate", "dropped"],
     }));
     if (id !== sequence.masks || !current) return;
     current.maps.candidate = decode(payload.candidate);
     current.maps.dropped = decode(payload.dropped);
     Object.assign(current.meta, { p: payload.p, q: payload.q, mode: payload.mode, seed: payload.seed });
-    layerCache.keep(explainBody(state, "a"), payload, { candidate: current.maps.candidate, dropped: current.maps.dropped });
+    layerCache.keep(explainBody(state, "a", tasks), payload, { candidate: current.maps.candidate, dropped: current.maps.dropped });
     fillLayersSoon();
     if (state.view === "layer") drawLayerView();
     setStatus(`Masks redrawn in ${Math.round(performance.now() - started)} ms (no new forward pass).`);
@@ -273,7 +346,7 @@ async function loadGrid() {
   setStatus("Computing every layer…");
   try {
     const started = performance.now();
-    const payload = await explainRequest(Object.assign(explainBody(state, "a"), { fields: quantity.concat(["candidate", "dropped"]) }));
+    const payload = await explainRequest(Object.assign(explainBody(state, "a", tasks), { fields: quantity.concat(["candidate", "dropped"]) }));
     if (id !== sequence.grid) return;
     gridData = { meta: payload, maps: decodeAll(payload), quantity: state.grid };
     showGrid();
@@ -392,6 +465,8 @@ async function exportAs(format) {
 function syncControls() {
   $("text").value = state.text;
   $("text-pair").value = state.pair;
+  $("reference").value = state.reference;
+  setSegmented("kind", state.kind || "encoder");
   $("p").value = state.p; $("p-value").textContent = Number(state.p).toFixed(2);
   $("q").value = state.q; $("q-value").textContent = Number(state.q).toFixed(2);
   $("seed").value = state.seed;
@@ -437,7 +512,8 @@ async function loadModels() {
     if (!models.some((m) => m.name === state.model)) options.push([state.model, `${state.model} (not available)`]);
     fillSelect($("model"), options, state.model);
     fillSelect($("model-b"), options, state.model_b || state.model);
-    models.forEach((m, i) => { $("model").options[i].title = m.description; });
+    models.forEach((m, i) => { $("model").options[i].title = m.description; if (m.task) tasks[m.name] = m.task; });
+    showTaskControls();
   } catch (error) {
     setStatus(`Could not list models: ${error.message}`, true);
   }
@@ -445,15 +521,24 @@ async function loadModels() {
 
 function bind() {
   $("explain-button").addEventListener("click", () => {
-    state.text = $("text").value; state.pair = $("text-pair").value;
+    state.text = $("text").value; state.pair = $("text-pair").value; state.reference = $("reference").value;
     writeUrl(); loadLayer();
   });
-  for (const id of ["text", "text-pair"]) {
+  for (const id of ["text", "text-pair", "reference"]) {
     $(id).addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("explain-button").click();
     });
   }
-  $("model").addEventListener("change", () => { state.model = $("model").value; writeUrl(); if (current) loadLayer(); });
+  $("model").addEventListener("change", () => {
+    state.model = $("model").value; showTaskControls(); writeUrl(); if (current) loadLayer();
+  });
+  // Another kind of map is another attribution: its layers, and its rows (the query) start over.
+  document.querySelectorAll("#kind button").forEach((button) => button.addEventListener("click", () => {
+    state.kind = button.dataset.value === "encoder" ? "" : button.dataset.value;
+    state.layer = 0; state.query = 0;
+    setSegmented("kind", button.dataset.value); writeUrl();
+    if (current) loadLayer();
+  }));
   for (const id of ["method", "mode"]) {
     document.querySelectorAll(`#${id} button`).forEach((button) => button.addEventListener("click", () => {
       state[id] = button.dataset.value;

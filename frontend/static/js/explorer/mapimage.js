@@ -4,6 +4,7 @@
 
 import { colourTable, scalePixels } from "./colormap.js";
 import { boundaries } from "./figures.js";
+import { rowTokens } from "./text.js";
 
 const tables = new Map();  // colour scales are module constants, so one table serves each for good
 function tableFor(scale) {
@@ -12,8 +13,8 @@ function tableFor(scale) {
 }
 
 function flatten(rows) {
-  const n = rows.length;
-  const values = new Float32Array(n * n);
+  const n = rows.length ? rows[0].length : 0;
+  const values = new Float32Array(rows.length * n);
   rows.forEach((row, i) => values.set(row, i * n));
   return values;
 }
@@ -28,7 +29,7 @@ function zRange(values, trace) {
 
 // What the canvas paints for panels drawn side by side on the axes x, x2, ... of an "image" figure.
 export function imageOverlays(meta, panels) {
-  const n = meta.tokens.length;
+  const n = meta.tokens.length, m = rowTokens(meta).length;
   const lines = boundaries(meta);
   return panels.map((panel, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
@@ -36,8 +37,8 @@ export function imageOverlays(meta, panels) {
     const [zmin, zmax] = zRange(values, panel.trace);
     const table = tableFor(panel.trace.colorscale);
     return {
-      xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, region: panel.region || null, dropped: panel.dropped || null,
-      pixels: scalePixels(values, n, table, zmin, zmax), boundaries: lines,
+      xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, m, region: panel.region || null, dropped: panel.dropped || null,
+      pixels: scalePixels(values, table, zmin, zmax), boundaries: lines,
       colorbar: Object.assign({ table, zmin, zmax }, panel.colorbar || {}),
     };
   });

@@ -8,7 +8,7 @@ import { PLOT_CONFIG, panelFigure } from "./figures.js";
 import { bindHover, setHover } from "./hover.js";
 import { imageOverlays } from "./mapimage.js";
 import { followFigure, paintOverlays } from "./overlay.js";
-import { tickLabels } from "./text.js";
+import { rowLabels, rowSpecial, rowTokens, tickLabels } from "./text.js";
 import { thinTicks } from "./ticks.js";
 
 const shown = new WeakMap();  // figure -> {key, onZoom}
@@ -18,8 +18,8 @@ const axisNames = (layout) => Object.keys(layout).filter((key) => /^[xy]axis\d*$
 // The three maps' token labels, a line of the axis's text apart (11 px up to 32 tokens, 9 px above, as
 // figures.js sets it).  They stay as they are when one is zoomed: Plotly measures every label it draws,
 // which at 128 tokens made each zoom cost half a second more; focus mode is the place to zoom.
-function ticksFor(side, n, labels) {
-  const values = thinTicks([0, n - 1], n, side / n, n > 32 ? 9 : 11);
+function ticksFor(cell, n, labels) {
+  const values = thinTicks([0, n - 1], n, cell, n > 32 ? 9 : 11);
   return { tickvals: values, ticktext: values.map((i) => labels[i]) };
 }
 
@@ -32,8 +32,9 @@ export function mapsFigure(meta, panels, pixelWidth) {
   layout.margin = Object.assign({}, layout.margin, { r: layout.margin.r + bar });
   layout.hovermode = false;
   layout.dragmode = panels.length === 1 ? "pan" : "zoom";
-  const side = layout.height - layout.margin.t - layout.margin.b;  // the maps are square
-  const labels = tickLabels(meta);
+  // cells are square: the map's height over its rows is a cell's side
+  const rows = rowTokens(meta);
+  const cell = (layout.height - layout.margin.t - layout.margin.b) / Math.max(rows.length, 1);
   built.overlays = imageOverlays(meta, panels);
   if (panels.length === 1) {
     // one map, to zoom and pan: the canvas paints its token labels, thinned for the cell size at each repaint
@@ -42,9 +43,11 @@ export function mapsFigure(meta, panels, pixelWidth) {
     Object.assign(layout.margin, { l: layout.margin.l + 40, b: layout.margin.b + 24 });
     layout.xaxis.title.standoff = 80;
     layout.yaxis.title.standoff = 100;
-    built.overlays[0].labels = { tokens: meta.tokens, special: meta.special };
+    built.overlays[0].labels = { tokens: meta.tokens, special: meta.special,
+      rows: meta.query_tokens ? { tokens: rows, special: rowSpecial(meta) } : null };
   } else {
-    for (const name of axisNames(layout)) Object.assign(layout[name], ticksFor(side, meta.tokens.length, labels));
+    const keys = ticksFor(cell, meta.tokens.length, tickLabels(meta)), queries = ticksFor(cell, rows.length, rowLabels(meta));
+    for (const name of axisNames(layout)) Object.assign(layout[name], name.startsWith("y") ? queries : keys);
   }
   return built;
 }
@@ -74,7 +77,7 @@ function retitle(figure, annotations) {
 
 // Shows built on figure.  key names what the axes depend on; zoom ([x0, x1, y0, y1]) is applied after the
 // first draw, so that a double click still returns to the whole map; onZoom hears every zoom and pan.
-export async function showMaps(figure, built, { key, n, describe, zoom, onZoom }) {
+export async function showMaps(figure, built, { key, n, m = n, describe, zoom, onZoom }) {
   const before = shown.get(figure);
   if (!before || before.key !== key || !figure._fullLayout) {
     shown.set(figure, { key, onZoom: null });
@@ -91,6 +94,6 @@ export async function showMaps(figure, built, { key, n, describe, zoom, onZoom }
     retitle(figure, built.layout.annotations);
   }
   shown.get(figure).onZoom = onZoom;
-  setHover(figure, n, describe);
+  setHover(figure, n, describe, m);
   paintOverlays(figure, built.overlays);
 }

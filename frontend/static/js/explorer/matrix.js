@@ -1,14 +1,15 @@
 // Slicing and small maths on the decoded maps: pure functions on arrays, no drawing.
 
-// One [layers, heads, n, n] map as n rows of n numbers; head "mean" averages over every returned head.
+// One [layers, heads, m, n] map as m rows of n numbers (m = n but for a translation model's cross-attention);
+// head "mean" averages over every returned head.
 export function matrix(array, layerIndex, head) {
-  const [, heads, n] = array.shape;
+  const [, heads, m, n] = array.shape;
   const chosen = head === "mean" ? [...Array(heads).keys()] : [Number(head)];
   const rows = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < m; i++) {
     const row = new Array(n).fill(0);
     for (const h of chosen) {
-      const offset = ((layerIndex * heads + h) * n + i) * n;
+      const offset = ((layerIndex * heads + h) * m + i) * n;
       for (let j = 0; j < n; j++) row[j] += array.values[offset + j];
     }
     if (chosen.length > 1) for (let j = 0; j < n; j++) row[j] /= chosen.length;
@@ -47,11 +48,11 @@ export function countSet(rows) {
 // integers): the edges between a set cell and an unset one or the map's edge, with edges that continue
 // each other joined, since every segment is a stroke to draw.
 export function outlineSegments(mask) {
-  const n = mask.length;
-  const on = (i, j) => i >= 0 && j >= 0 && i < n && j < n && mask[i][j];
+  const m = mask.length, n = m ? mask[0].length : 0;
+  const on = (i, j) => i >= 0 && j >= 0 && i < m && j < n && mask[i][j];
   const rows = new Map(), columns = new Map();  // y -> [x0, x1] edges; x -> [y0, y1] edges
   const add = (lines, at, from) => { if (!lines.has(at)) lines.set(at, []); lines.get(at).push(from); };
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       if (!mask[i][j]) continue;
       if (!on(i - 1, j)) add(rows, i - 0.5, j - 0.5);

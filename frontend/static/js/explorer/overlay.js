@@ -28,12 +28,13 @@ function scale(axis) {
   return (v) => axis._offset + axis.l2p(v);
 }
 
-// One pixel per cell: the image of a map is made once and drawn scaled at every repaint (zoom, pan).
+// One pixel per cell: the image of a map (n keys wide, m rows high) is made once and drawn scaled at every
+// repaint (zoom, pan).
 const images = new WeakMap();
-function pixelImage(pixels, n) {
+function pixelImage(pixels, n, m) {
   if (!images.has(pixels)) {
-    const canvas = new OffscreenCanvas(n, n);
-    canvas.getContext("2d").putImageData(new ImageData(pixels, n, n), 0, 0);
+    const canvas = new OffscreenCanvas(n, m);
+    canvas.getContext("2d").putImageData(new ImageData(pixels, n, m), 0, 0);
     images.set(pixels, canvas);
   }
   return images.get(pixels);
@@ -78,16 +79,17 @@ function paintOne(context, fullLayout, overlay, ratio) {
   context.beginPath();
   context.rect(xa._offset, ya._offset, xa._length, ya._length);
   context.clip();
-  const n = overlay.n;
+  // n keys (columns); m rows, fewer or more than the keys only in a translation model's cross-attention
+  const n = overlay.n, m = overlay.m ?? overlay.n;
   if (overlay.pixels) {
     context.imageSmoothingEnabled = false;
-    const left = px(-0.5), top = Math.min(py(-0.5), py(n - 0.5));
-    context.drawImage(pixelImage(overlay.pixels, n), left, top, px(n - 0.5) - left, Math.abs(py(n - 0.5) - py(-0.5)));
+    const left = px(-0.5), top = Math.min(py(-0.5), py(m - 0.5));
+    context.drawImage(pixelImage(overlay.pixels, n, m), left, top, px(n - 0.5) - left, Math.abs(py(m - 0.5) - py(-0.5)));
   }
   if (overlay.boundaries.length) {
     context.beginPath();
     for (const at of overlay.boundaries) {
-      context.moveTo(px(at), py(-0.5)); context.lineTo(px(at), py(n - 0.5));
+      context.moveTo(px(at), py(-0.5)); context.lineTo(px(at), py(m - 0.5));
       context.moveTo(px(-0.5), py(at)); context.lineTo(px(n - 0.5), py(at));
     }
     context.setLineDash([4, 3]);
@@ -105,14 +107,14 @@ function paintOne(context, fullLayout, overlay, ratio) {
       context.lineTo(px(x1), py(y1));
     }
     context.strokeStyle = COLORS.region;
-    context.lineWidth = regionWidth(n);
+    context.lineWidth = regionWidth(Math.max(n, m));
     context.stroke();
   }
   if (overlay.dropped && markable) {
     // One mark drawn once and stamped at every dropped cell, rather than thousands of strokes; it fits
     // inside its cell, so zooming in makes the marks grow with the cells.
-    const size = Math.round(Math.min(cell * 0.7, Math.max(markSize(n), cell * 0.5)));
-    const mark = markSprite(size, Math.min(markWidth(n), size / 3), ratio);
+    const size = Math.round(Math.min(cell * 0.7, Math.max(markSize(Math.max(n, m)), cell * 0.5)));
+    const mark = markSprite(size, Math.min(markWidth(Math.max(n, m)), size / 3), ratio);
     const half = mark.width / ratio / 2;
     overlay.dropped.forEach((row, i) => row.forEach((v, j) => {
       if (v >= 0.5) context.drawImage(mark, px(j) - half, py(i) - half, mark.width / ratio, mark.height / ratio);

@@ -3,13 +3,14 @@
 
 import { ATTRIBUTION_SCALE } from "./figures.js";
 
-// Row `query` of one layer and head; head "mean" averages over every returned head, as matrix() does.
+// Row `query` of one layer and head of a [layers, heads, m, n] map; head "mean" averages over every returned
+// head, as matrix() does.
 export function queryRow(array, layerIndex, head, query) {
-  const [, heads, n] = array.shape;
+  const [, heads, m, n] = array.shape;
   const chosen = head === "mean" ? [...Array(heads).keys()] : [Number(head)];
   const row = new Array(n).fill(0);
   for (const h of chosen) {
-    const offset = ((layerIndex * heads + h) * n + query) * n;
+    const offset = ((layerIndex * heads + h) * m + query) * n;
     for (let j = 0; j < n; j++) row[j] += array.values[offset + j];
   }
   return chosen.length > 1 ? row.map((v) => v / chosen.length) : row;

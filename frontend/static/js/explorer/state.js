@@ -4,7 +4,11 @@ export const DEFAULTS = Object.freeze({
   text: "", pair: "", model: "minilm", method: "GA", mode: "high", p: 0.3, q: 0.2, seed: 0, steps: 20,
   layer: 0, head: "0", query: 0, view: "layer", grid: "attribution", layers: "", heads: "",
   model_b: "", text_b: "", pair_b: "", cq: "attribution", scales: "shared", focus: "", zoom: "",
+  kind: "", reference: "",
 });
+
+// A translation model's kinds of map ("" is the model's default, its encoder's self-attention).
+export const KINDS = ["encoder", "decoder", "cross"];
 
 // Focus mode: one map at full width ("" shows all three); zoom is its shown window "x0,x1,y0,y1" in cells.
 export const FOCUS_MAPS = ["attention", "attribution", "mask"];
@@ -34,6 +38,7 @@ export function readState(search) {
   state.scales = state.scales === "own" ? "own" : "shared";
   state.focus = FOCUS_MAPS.includes(state.focus) ? state.focus : "";
   state.zoom = state.focus && parseZoom(state.zoom) ? state.zoom : "";
+  state.kind = KINDS.includes(state.kind) ? state.kind : "";
   return state;
 }
 
@@ -46,13 +51,23 @@ export function stateQuery(state) {
   return params.toString();
 }
 
-// What the server is asked for side A or B; B falls back to A's model and text where left empty.
-export function explainBody(state, which) {
+// What the server is asked for side A or B; B falls back to A's model and text where left empty.  tasks maps a
+// model's name to what it explains: a translation model (side A) is asked for a kind of map and a reference
+// instead of a second sentence.
+export function explainBody(state, which, tasks = {}) {
   const b = which === "b";
+  const model = b ? (state.model_b || state.model) : state.model;
   const text = b ? (state.text_b || state.text) : state.text;
+  if (!b && tasks[model] === "translation") {
+    return {
+      text, text_pair: null, reference: state.reference.trim() ? state.reference : null, kind: state.kind || null,
+      model, method: state.method, mode: state.mode, p: Number(state.p), q: Number(state.q),
+      seed: Number(state.seed), steps: Number(state.steps),
+    };
+  }
   const pair = b ? (state.text_b ? state.pair_b : (state.pair_b || state.pair)) : state.pair;
   return {
-    text, text_pair: pair || null, model: b ? (state.model_b || state.model) : state.model,
+    text, text_pair: pair || null, model,
     method: state.method, mode: state.mode, p: Number(state.p), q: Number(state.q),
     seed: Number(state.seed), steps: Number(state.steps),
   };
