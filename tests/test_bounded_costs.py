@@ -588,14 +588,15 @@ def test_the_openapi_document_declares_the_token_where_it_is_needed(tmp_path, ex
     schemes = document["components"]["securitySchemes"]
     assert schemes["bearerToken"] == {"type": "http", "scheme": "bearer", "description": "The server's ADDROP_API_TOKEN."}
     assert schemes["apiTokenHeader"]["in"] == "header" and schemes["apiTokenHeader"]["name"] == "X-API-Token"
-    secured = {(method.upper(), path) for path, item in document["paths"].items()
-               for method, operation in item.items() if "security" in operation}
-    writes = {("POST", "/api/uploads"), ("POST", "/api/jobs"), ("POST", "/api/jobs/{job_id}/cancel"),
-              ("POST", "/api/sweeps"), ("POST", "/api/sweeps/{sweep_id}/cancel")}
-    assert secured == writes | ({("POST", "/api/explain")} if explain_requires_token else set())
-    operation = document["paths"]["/api/jobs"]["post"]
-    assert operation["security"] == [{"bearerToken": []}, {"apiTokenHeader": []}]
-    assert "401" in operation["responses"]
+    operations = {(method.upper(), path): operation for path, item in document["paths"].items()
+                  for method, operation in item.items()}
+    open_ = {key for key, operation in operations.items() if "security" not in operation}
+    # with a token every read needs it too (ADDROP_OPEN_READS opens them): only health stays open, and explain
+    # unless it requires the token
+    assert open_ == {("GET", "/api/health")} | (set() if explain_requires_token else {("POST", "/api/explain")})
+    assert all("401" in operation["responses"] for key, operation in operations.items() if key not in open_)
+    assert operations["POST", "/api/jobs"]["security"] == [{"bearerToken": []}, {"apiTokenHeader": []},
+                                                          {"loginCookie": []}]
 
 
 def test_without_a_token_the_openapi_document_declares_no_security(tmp_path):

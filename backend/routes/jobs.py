@@ -207,7 +207,8 @@ def job_checkpoint(job_id: RowId, service: JobService = Depends(get_jobs)) -> Fi
 
 
 @router.get("/jobs/{job_id}/dynamics", response_class=FileResponse, summary="Download the attribution dynamics",
-            responses={**JOB_ERRORS, 409: {"model": ErrorMessage, "description": "No dynamics recorded"}})
+            dependencies=READ,
+            responses={**JOB_ERRORS, **READ_ERRORS, 409: {"model": ErrorMessage, "description": "No dynamics recorded"}})
 def job_dynamics(job_id: RowId, service: JobService = Depends(get_jobs)) -> FileResponse:
     """For a job that records attribution dynamics, a zip file of ``probe.json`` (the probe set's dev indices
     and tokens, the recorded layers, p) and ``epoch-<k>.npz`` for every epoch recorded so far (one float16 array
