@@ -21,7 +21,7 @@ from torch import nn
 from transformers import PreTrainedTokenizerBase
 
 from addrop.attribution import attribute, method_name
-from addrop.explain import LayerMaps, draw_masks
+from addrop.explain import LayerMaps, draw_masks, encode
 from addrop.hooks import attach
 from addrop.streams import NOISE_STREAM, layer_stream, stream_generator
 
@@ -123,8 +123,8 @@ def attribute_translation(
     layers = tuple(range(hooks.num_layers(kind))) if layers is None else hooks.check_layers(tuple(layers), kind)
     limit = length_limit(model, max_length)
     device = next(model.parameters()).device
-    full = tokenizer(source, truncation=False)["input_ids"]
-    encoded = {k: v.to(device) for k, v in tokenizer(source, truncation=True, max_length=limit, return_tensors="pt").items()}
+    encoded, truncated = encode(tokenizer, source, None, limit)
+    encoded = {k: v.to(device) for k, v in encoded.items()}
     model.eval()
     generated = translate(model, encoded, limit)
     start = generated[:, :1]
@@ -163,7 +163,7 @@ def attribute_translation(
         target_labels=tokenizer.convert_ids_to_tokens(scored.tolist()),
         translation=tokenizer.decode(generated[0], skip_special_tokens=True),
         reference=reference,
-        truncated=len(full) > len(source_ids),
+        truncated=truncated,
         target_truncated=target_truncated,
         target=result.target,
         method=method,
