@@ -71,11 +71,6 @@ class TranslationExplanation(TranslationAttribution):
     dropped: torch.Tensor | None = None
 
 
-def is_translation_model(model: nn.Module) -> bool:
-    """Whether ``model`` is an encoder-decoder (a translation model such as Marian), by its config."""
-    return bool(getattr(model.config, "is_encoder_decoder", False))
-
-
 def length_limit(model: nn.Module, max_length: int) -> int:
     """``max_length``, lowered to the model's positions where it has fewer (its embeddings end there)."""
     positions = getattr(model.config, "max_position_embeddings", None)
