@@ -183,6 +183,11 @@ class AttentionHooks:
             raise
         # a causal layer's rows see only earlier keys; with SDPA and no padding it gets no mask at all
         self._causal = tuple(causal)
+        # each kind's call indices in call order (layer l of a kind is call _calls[kind][l]), found once: the
+        # training step maps its masked layers to calls at every step
+        self._calls: dict[str, tuple[int, ...]] = {
+            kind: tuple(index for index, k in enumerate(self.kinds) if k == kind) for kind in dict.fromkeys(self.kinds)
+        }
         # an encoder-decoder is attributed at its encoder unless asked otherwise, as the authors' translation code
         self.default_kind = "encoder" if "encoder" in self.kinds else self.kinds[0]
         self._model = weakref.ref(model)
@@ -193,7 +198,7 @@ class AttentionHooks:
 
     @property
     def encoder_decoder(self) -> bool:
-        return len(set(self.kinds)) > 1
+        return len(self._calls) > 1
 
     def kind(self, kind: str | None = None) -> str:
         """``kind``, or the model's default kind for None; :class:`ValueError` for a kind the model lacks."""
@@ -201,19 +206,17 @@ class AttentionHooks:
             return self.default_kind
         if kind not in KINDS:
             raise ValueError(f"unknown attention kind {kind!r}; choose one of {', '.join(KINDS)}")
-        if kind not in self.kinds:
-            raise ValueError(f"the model has no {kind} attention; its kinds: {', '.join(dict.fromkeys(self.kinds))}")
+        if kind not in self._calls:
+            raise ValueError(f"the model has no {kind} attention; its kinds: {', '.join(self._calls)}")
         return kind
 
     def num_layers(self, kind: str | None = None) -> int:
         """How many attention layers of ``kind`` (default: the model's default kind) the model has."""
-        kind = self.kind(kind)
-        return sum(k == kind for k in self.kinds)
+        return len(self._calls[self.kind(kind)])
 
     def is_causal(self, kind: str | None = None) -> bool:
         """Whether the layers of ``kind`` attend only to earlier keys (a decoder's self-attention)."""
-        kind = self.kind(kind)
-        return next(c for k, c in zip(self.kinds, self._causal) if k == kind)
+        return self._causal[self._calls[self.kind(kind)][0]]
 
     def check_layers(self, layers: tuple[int, ...] | list[int], kind: str | None = None) -> tuple[int, ...]:
         """Normalise layer indices among the layers of ``kind`` (negative ones count from the top) and reject
@@ -234,8 +237,7 @@ class AttentionHooks:
 
     def sites(self, layers: tuple[int, ...], kind: str | None = None) -> tuple[int, ...]:
         """The call indices (what capture, drop and interpolate name) of ``layers`` of ``kind``."""
-        kind = self.kind(kind)
-        calls = [index for index, k in enumerate(self.kinds) if k == kind]
+        calls = self._calls[self.kind(kind)]
         return tuple(calls[layer] for layer in self.check_layers(layers, kind))
 
     @contextlib.contextmanager
