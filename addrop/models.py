@@ -48,11 +48,7 @@ def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
 
 def num_layers(name_or_path: str) -> int:
     """How many transformer layers ``name_or_path`` has (read from its config, no weights loaded)."""
-    source = resolve_model(name_or_path)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(_explain(name_or_path, error)) from error
+    _, config = _config(name_or_path)
     layers = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layers", None)
     if not layers:
         raise ModelLoadError(f"{name_or_path!r} is not a transformer encoder AD-DROP can fine-tune (no layer count)")
@@ -62,19 +58,12 @@ def num_layers(name_or_path: str) -> int:
 def load_model(name_or_path: str, task: TaskSpec, attn_implementation: str = "sdpa") -> nn.Module:
     """A model for ``task`` with a freshly initialised head where the checkpoint has none; for translation the
     checkpoint's encoder-decoder with its language-model head (a Marian / OPUS-MT model, BART, ...)."""
-    source = resolve_model(name_or_path)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(_explain(name_or_path, error)) from error
+    source, config = _config(name_or_path)
     if task.kind == "translation":
         if not getattr(config, "is_encoder_decoder", False):
             raise ModelLoadError(f"{name_or_path!r} is not an encoder-decoder; translation needs one (e.g. a Marian "
                                  "OPUS-MT model such as Helsinki-NLP/opus-mt-en-ro)")
-        try:
-            return AutoModelForSeq2SeqLM.from_pretrained(source, attn_implementation=attn_implementation)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(_explain(name_or_path, error)) from error
+        return _seq2seq(name_or_path, source, attn_implementation)
     labels = task.label_names or ("value",)
     config.num_labels = task.num_labels
     config.id2label = dict(enumerate(labels))
@@ -87,6 +76,23 @@ def load_model(name_or_path: str, task: TaskSpec, attn_implementation: str = "sd
     auto = AutoModelForTokenClassification if task.kind == "token_classification" else AutoModelForSequenceClassification
     try:
         return auto.from_pretrained(source, config=config, attn_implementation=attn_implementation)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+
+
+def _config(name_or_path: str) -> tuple[str, AutoConfig]:
+    """What ``from_pretrained`` loads for ``name_or_path``, and its config."""
+    source = resolve_model(name_or_path)
+    try:
+        return source, AutoConfig.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(_explain(name_or_path, error)) from error
+
+
+def _seq2seq(name_or_path: str, source: str, attn_implementation: str) -> nn.Module:
+    """The encoder-decoder at ``source`` with its language-model head."""
+    try:
+        return AutoModelForSeq2SeqLM.from_pretrained(source, attn_implementation=attn_implementation)
     except (OSError, ValueError) as error:
         raise ModelLoadError(_explain(name_or_path, error)) from error
 
@@ -135,14 +141,7 @@ def saved_task(name_or_path: str) -> Literal["classification", "translation"] | 
 def load_saved(name_or_path: str, attn_implementation: str = "sdpa") -> nn.Module:
     """A model as saved: an encoder-decoder (``is_encoder_decoder`` in its config: a Marian / OPUS-MT translation
     model, a fine-tuned translation checkpoint) with its language-model head, else :func:`load_classifier`."""
-    source = resolve_model(name_or_path)
-    try:
-        config = AutoConfig.from_pretrained(source)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(_explain(name_or_path, error)) from error
+    source, config = _config(name_or_path)
     if not getattr(config, "is_encoder_decoder", False):
         return load_classifier(name_or_path, attn_implementation)
-    try:
-        return AutoModelForSeq2SeqLM.from_pretrained(source, attn_implementation=attn_implementation)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(_explain(name_or_path, error)) from error
+    return _seq2seq(name_or_path, source, attn_implementation)
