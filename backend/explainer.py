@@ -31,7 +31,7 @@ from addrop.hooks import AttentionHooks, attach, num_heads
 from addrop.models import ModelLoadError, load_saved, load_tokenizer, saved_task
 from backend.catalog import CatalogEntry, ModelCatalog
 from backend.encoding import encode_array
-from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo, TranslationView
+from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo, Task, TranslationView
 from backend.settings import Settings
 
 T = TypeVar("T")
@@ -79,6 +79,11 @@ class WarmModel:
     def translation(self) -> bool:
         """An encoder-decoder: it translates its input, and its maps come in three kinds."""
         return self.hooks.encoder_decoder
+
+    @property
+    def task(self) -> Task:
+        """What the model explains, as answers name it."""
+        return "translation" if self.translation else "classification"
 
     @property
     def kinds(self) -> dict[str, int]:
@@ -186,7 +191,7 @@ class Explainer:
         infos = []
         for entry in self.catalog.entries():
             warm = self._models.get(entry.name)
-            task = saved_task(entry.source) if warm is None else "translation" if warm.translation else "classification"
+            task = saved_task(entry.source) if warm is None else warm.task
             infos.append(ModelInfo(name=entry.name, kind=entry.kind, description=entry.description,
                                    loaded=warm is not None, task=task))
         return infos
@@ -255,7 +260,7 @@ class Explainer:
             q=request.q,
             seed=request.seed,
             steps=request.steps,
-            task="translation" if warm.translation else "classification",
+            task=warm.task,
             kind=kind,
             kinds=warm.kinds,
             max_tokens=self.settings.explain_max_tokens,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from jobstore.database import Database
 from jobstore.orm import Job, LogLine, MetricPoint, WorkerSeen, utcnow
@@ -146,12 +147,18 @@ def job_is_queued(db: Database, job_id: int) -> bool:
 def fail_lost_job(db: Database, job_id: int, reason: str) -> bool:
     """Fail a running job whose worker process died (called from the worker's parent process)."""
     with db.session() as session:
-        failed = session.execute(
-            update(Job).where(Job.id == job_id, Job.state == "running")
-            .values(state="failed", error=reason, finished_at=utcnow(), eta_seconds=None, revision=Job.revision + 1)
-        ).rowcount
-        if failed:
-            session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
+        return _fail_running(session, job_id, reason)
+
+
+def _fail_running(session: Session, job_id: int, reason: str, *conditions: Any, at: datetime | None = None) -> bool:
+    """Fail job ``job_id`` with ``reason`` (logged as an error) if it is still running and meets ``conditions``:
+    the one conditional UPDATE behind every way a running job's worker is found gone."""
+    failed = session.execute(
+        update(Job).where(Job.id == job_id, Job.state == "running", *conditions)
+        .values(state="failed", error=reason, finished_at=at or utcnow(), eta_seconds=None, revision=Job.revision + 1)
+    ).rowcount
+    if failed:
+        session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
     return bool(failed)
 
 
@@ -166,13 +173,8 @@ def worker_exited(db: Database, name: str, reason: str) -> int | None:
             return None
         host = name.rsplit(":", 1)[0]
         job_id = seen.busy_job_id
-        failed = job_id is not None and session.execute(
-            # only while the job is still this pool process's: it may have finished just before the worker died
-            update(Job).where(Job.id == job_id, Job.state == "running", Job.worker == f"{host}:{seen.pid}")
-            .values(state="failed", error=reason, finished_at=utcnow(), eta_seconds=None, revision=Job.revision + 1)
-        ).rowcount
-        if failed:
-            session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
+        # only while the job is still this pool process's: it may have finished just before the worker died
+        failed = job_id is not None and _fail_running(session, job_id, reason, Job.worker == f"{host}:{seen.pid}")
         session.delete(seen)
     if failed:
         log.warning("job %s failed: %s", job_id, reason)
@@ -215,12 +217,7 @@ def reap_stale(db: Database, lease_seconds: float) -> list[int]:
             reason = (f"the worker {job.worker or ''} stopped responding: no heartbeat since "
                       f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (lease {lease_seconds:g} s); it was killed or lost "
                       "its connection to the database")
-            changed = session.execute(
-                update(Job).where(Job.id == job.id, Job.state == "running", Job.heartbeat_at < cutoff)
-                .values(state="failed", error=reason, finished_at=now, eta_seconds=None, revision=Job.revision + 1)
-            ).rowcount
-            if changed:
-                session.add(LogLine(job_id=job.id, level="ERROR", message=reason))
+            if _fail_running(session, job.id, reason, Job.heartbeat_at < cutoff, at=now):
                 reaped.append(job.id)
     for job_id in reaped:
         log.warning("job %s failed: its worker stopped responding", job_id)

@@ -162,28 +162,20 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
     earlier = recorder.earlier_attempt()
     if earlier is None or latest_checkpoint(settings.job_dir(earlier)) is None:
         return None
+    source = settings.job_dir(earlier)
     mine = output_dir / CHECKPOINTS
-    shutil.rmtree(mine, ignore_errors=True)  # a start of this job that got no further
     output_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        os.replace(settings.job_dir(earlier) / CHECKPOINTS, mine)
-    except OSError as error:
-        log.warning("job %s's checkpoints could not be taken over (%s); starting afresh", earlier, error)
+    if not _take_over(source, output_dir, CHECKPOINTS, f"job {earlier}'s checkpoints", "; starting afresh"):
         return None
     checkpoint = latest_checkpoint(output_dir)
     if checkpoint is None:  # the attempt rotated its checkpoints at that moment
         return None
-    if (settings.job_dir(earlier) / DYNAMICS).is_dir():
-        shutil.rmtree(output_dir / DYNAMICS, ignore_errors=True)
-        try:
-            os.replace(settings.job_dir(earlier) / DYNAMICS, output_dir / DYNAMICS)
-        except OSError as error:  # the run goes on; its first epoch then has no stability to report
-            log.warning("job %s's attribution dynamics could not be taken over (%s)", earlier, error)
-    if (settings.job_dir(earlier) / PREDICTIONS_FILE).is_file():
-        try:
-            os.replace(settings.job_dir(earlier) / PREDICTIONS_FILE, output_dir / PREDICTIONS_FILE)
-        except OSError as error:  # the run goes on; the page then shows the predictions of its later epochs
-            log.warning("job %s's dev predictions could not be taken over (%s)", earlier, error)
+    # should these fail, the run goes on: its first epoch then has no stability to report, and the page shows
+    # the dev predictions of its later epochs only
+    if (source / DYNAMICS).is_dir():
+        _take_over(source, output_dir, DYNAMICS, f"job {earlier}'s attribution dynamics")
+    if (source / PREDICTIONS_FILE).is_file():
+        _take_over(source, output_dir, PREDICTIONS_FILE, f"job {earlier}'s dev predictions")
     for state_file in mine.glob("checkpoint-*/trainer_state.json"):
         state = json.loads(state_file.read_text())
         best = state.get("best_model_checkpoint")
@@ -195,6 +187,19 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
     log.info("resuming job %s's run from its checkpoint after epoch %g (step %d; %d points carried over)",
              earlier, state.get("epoch") or 0, state["global_step"], copied)
     return checkpoint
+
+
+def _take_over(source: Path, target: Path, name: str, what: str, consequence: str = "") -> bool:
+    """Move ``source / name`` (a directory or a file of the earlier attempt) to ``target / name`` in one rename,
+    replacing a directory a start of this job that got no further left there; False, with a warning naming
+    ``what``, when it cannot."""
+    shutil.rmtree(target / name, ignore_errors=True)
+    try:
+        os.replace(source / name, target / name)
+    except OSError as error:
+        log.warning("%s could not be taken over (%s)%s", what, error, consequence)
+        return False
+    return True
 
 
 def worker_name() -> str:
