@@ -99,8 +99,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     # Pages ask for these files under their content version (cached for good); any other URL of them is
-    # revalidated (a 304 when unchanged).
-    app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR, cache_control="no-cache", versions=pages.ASSET_VERSIONS),
+    # revalidated (a 304 when unchanged).  addrop's assets (the figures' definition, which addrop.viz reads too)
+    # are served beside the web app's own.
+    app.mount("/static", CompressedStaticFiles(directory=STATIC_DIR, cache_control="no-cache", versions=pages.ASSET_VERSIONS,
+                                               packages=[("addrop", "assets")]),
               name="static")
     routers = [module.router for module in (health, models, explain, jobs, sweeps, presets, job_pages, sweep_pages, pages,
                                             login, docs)]

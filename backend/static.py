@@ -59,18 +59,28 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class AssetVersions:
-    """Each file's content version under ``directory`` (a short SHA-256), recomputed only when the file changes."""
+    """Each file's content version (a short SHA-256), recomputed only when the file changes, under ``directory``
+    and then ``more`` directories, in the order the static files are looked up in."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *more: str | os.PathLike[str]) -> None:
         self.directory = Path(directory).resolve()
+        self.directories = [self.directory, *(Path(other).resolve() for other in more)]
         self._digests: dict[Path, tuple[tuple[int, int], str]] = {}
         self._lock = threading.Lock()
 
+    def _file(self, path: str | os.PathLike[str]) -> Path | None:
+        """The file ``path`` names: relative, in the first directory that has it; absolute, inside one of them."""
+        for directory in self.directories:
+            full = (directory / path).resolve()
+            if full.is_relative_to(directory) and full.is_file():
+                return full
+        return None
+
     def of(self, path: str | os.PathLike[str]) -> str | None:
-        """The version of the file at ``path`` (relative to the directory, or absolute inside it); None when
+        """The version of the file at ``path`` (relative to the directories, or absolute inside one); None when
         there is no such file."""
-        full = (self.directory / path).resolve()
-        if not full.is_relative_to(self.directory):
+        full = self._file(path)
+        if full is None:
             return None
         try:
             stat_result = full.stat()
@@ -132,8 +142,8 @@ class CompressedStaticFiles(StaticFiles):
     that take gzip, and ``cache_control`` on every file."""
 
     def __init__(self, *, directory: str | os.PathLike[str], cache_control: str,
-                 versions: AssetVersions | None = None) -> None:
-        super().__init__(directory=directory)
+                 versions: AssetVersions | None = None, packages: list[str | tuple[str, str]] | None = None) -> None:
+        super().__init__(directory=directory, packages=packages)
         self.cache_control = cache_control
         self.versions = versions
         self.cache = GzipCache()

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from addrop.figure_style import FIGURE_STYLE
 from backend import static
 from backend.main import create_app
 from backend.settings import Settings
@@ -166,8 +167,11 @@ def test_pages_name_every_asset_and_module_by_its_content_and_those_urls_are_imm
                 assert client.get(url).headers["cache-control"] == IMMUTABLE, url
             imports = json.loads(re.search(r'<script type="importmap">(.*?)</script>', html).group(1))["imports"]
             modules = sorted(p.relative_to(STATIC_DIR).as_posix() for p in (STATIC_DIR / "js").rglob("*.js"))
-            assert sorted(imports) == [f"/static/{m}" for m in modules]
+            assert sorted(imports) == sorted([f"/static/{m}" for m in modules] + ["#figure-style"])
             assert all(imports[f"/static/{m}"] == f"/static/{m}?v={sha(STATIC_DIR / m)}" for m in modules)
+            # the figures' definition lives in addrop and is served beside the web app's files
+            assert imports["#figure-style"] == f"/static/figure-style.json?v={sha(FIGURE_STYLE)}"
+            assert client.get(imports["#figure-style"]).headers["cache-control"] == IMMUTABLE
             assert html.index('type="importmap"') < html.index('type="module"')  # a map after a module is ignored
         # the same file under no version or an old one is revalidated, so an old URL never pins old code
         assert client.get("/static/css/app.css").headers["cache-control"] == "no-cache"

@@ -8,6 +8,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from addrop import __version__
+from addrop.figure_style import ASSETS_DIR, FIGURE_STYLE
 from backend.auth import SESSION_COOKIE, require_reader_page
 from backend.static import AssetVersions
 from frontend import STATIC_DIR, TEMPLATES_DIR
@@ -15,7 +16,9 @@ from frontend import STATIC_DIR, TEMPLATES_DIR
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader_page)])
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 templates.env.globals["version"] = __version__
-ASSET_VERSIONS = AssetVersions(STATIC_DIR)
+ASSET_VERSIONS = AssetVersions(STATIC_DIR, ASSETS_DIR)  # the static mount's directories, in its order
+# The bare name the modules import the figures' definition by (package.json maps it the same way for Node).
+FIGURE_STYLE_MODULE = "#figure-style"
 
 
 def _versioned(static_root: str, path: str) -> str:
@@ -38,9 +41,12 @@ def asset(context: Any, path: str) -> str:
 
 @pass_context
 def import_map(context: Any) -> str:
-    """The page's import map: every ES module's URL to its versioned one, which its relative imports resolve to."""
+    """The page's import map: every ES module's URL to its versioned one, which its relative imports resolve to,
+    and the figures' definition by its bare name."""
     root = _static_root(context["request"])
-    return AssetVersions.import_map({f"{root}{path}": _versioned(root, path) for path in ASSET_VERSIONS.modules()})
+    urls = {f"{root}{path}": _versioned(root, path) for path in ASSET_VERSIONS.modules()}
+    urls[FIGURE_STYLE_MODULE] = _versioned(root, FIGURE_STYLE.name)
+    return AssetVersions.import_map(urls)
 
 
 @pass_context

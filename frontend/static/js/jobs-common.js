@@ -2,9 +2,10 @@
    from common/ (shared with the explorer). */
 
 import { el } from "./common/dom.js";
+import { STYLE } from "./common/figure-style.js";
 
 export const FINISHED = ["succeeded", "failed", "cancelled", "pruned"];
-export const COLORS = ["#2c5fbf", "#e8710a", "#1f8a4c", "#c0392b", "#8e44ad", "#16a0a0", "#b8860b", "#d63384"];
+export const COLORS = STYLE.curves.series;
 
 export function duration(seconds) {
   if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
@@ -82,7 +83,7 @@ export function addropEpochs(points) {
 export function addropShapes(epochs, toX) {
   return [...epochs].map((e) => ({
     type: "rect", xref: "x", yref: "paper", x0: toX(e), x1: toX(e + 1), y0: 0, y1: 1,
-    fillcolor: "rgba(255, 159, 28, 0.12)", line: { width: 0 }, layer: "below",
+    fillcolor: STYLE.curves.addrop_epoch_fill, line: { width: 0 }, layer: "below",
   }));
 }
 

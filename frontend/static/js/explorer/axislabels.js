@@ -2,9 +2,10 @@
 // label it draws (a layout of the page each), which made a zoom or pan of a 128-token map take half a
 // second on a loaded machine; painted, they follow a zoom in the same repaint as the cells.
 
+import { STYLE } from "../common/figure-style.js";
 import { thinTicks } from "./ticks.js";
 
-const INK = "#1d2330", SPECIAL = "#8a93a6";
+const INK = STYLE.fonts.ink, SPECIAL = "#8a93a6";
 
 // labels: {tokens, special} of the keys, with rows: {tokens, special} where the rows are other tokens (a
 // translation model's cross-attention); px, py map cell coordinates to pixels; the plot area is (left, top,
@@ -17,7 +18,7 @@ export function paintTokenLabels(context, labels, px, py, area) {
   const size = cell >= 14 ? 11 : 9;
   const ticks = thinTicks([0, n - 1], n, cell, size);  // a line of text apart
   context.save();
-  context.font = `${size}px JetBrains Mono, Menlo, Consolas, monospace`;
+  context.font = `${size}px ${STYLE.fonts.mono}`;
   for (const i of thinTicks([0, rows.tokens.length - 1], rows.tokens.length, cell, size)) {
     const y = py(i);
     if (!inside(y, area.top, area.height)) continue;

@@ -6,17 +6,18 @@
 //   into what the canvas paints, so a layer or head change needs no Plotly call either;
 // - "plotly": everything as Plotly traces and shapes, for exports and the standalone HTML.
 
+import { STYLE, bySize } from "../common/figure-style.js";
 import { colourBarTitle, quantityTitle } from "./legends.js";
 import { absMax, matrix, maskLevels, outlinePath, symmetricRange } from "./matrix.js";
 import { kindName, rowLabels, rowTokens, tickLabels, tokenPairs } from "./text.js";
 
-export const COLORS = { region: "#111111", drop: "#d62728", boundary: "#555555" };
-export const ATTENTION_SCALE = [[0, "#ffffff"], [0.15, "#dbe6f6"], [0.45, "#7fa7dc"], [0.75, "#2f5fad"], [1, "#0b2a66"]];
-export const ATTRIBUTION_SCALE = [[0, "#2166ac"], [0.25, "#92c5de"], [0.5, "#f7f7f7"], [0.75, "#f4a582"], [1, "#b2182b"]];
-const MASK_COLORS = ["#f3f5f9", "#ffcf87", "#d62728"];
+export const COLORS = STYLE.colours;
+export const ATTENTION_SCALE = STYLE.scales.attention;
+export const ATTRIBUTION_SCALE = STYLE.scales.attribution;
+const MASK_COLORS = STYLE.scales.mask_levels;
 const MASK_SCALE = [[0, MASK_COLORS[0]], [0.333, MASK_COLORS[0]], [0.333, MASK_COLORS[1]], [0.667, MASK_COLORS[1]],
   [0.667, MASK_COLORS[2]], [1, MASK_COLORS[2]]];
-const DROP_FRACTION_SCALE = [[0, "#f7f7f7"], [1, "#b2182b"]];
+const DROP_FRACTION_SCALE = STYLE.scales.drop_fraction;
 
 export const PLOT_CONFIG = {
   responsive: true, displaylogo: false,
@@ -24,10 +25,11 @@ export const PLOT_CONFIG = {
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"],
 };
 
-export function tickStep(n) { return n <= 48 ? 1 : Math.ceil(n / 48); }
+// At most labels.max_per_axis token labels along an axis.
+export function tickStep(n) { const most = STYLE.labels.max_per_axis; return n <= most ? 1 : Math.ceil(n / most); }
 
 // The token labels' font size: smaller once there are many.
-const tickFontSize = (n) => (n > 32 ? 9 : 11);
+export const tickFontSize = (n) => bySize(STYLE.labels.font_size, n);
 
 // The x axis carries the keys' tokens, the y axis the rows' (the same tokens but for cross-attention).
 function axis(meta, domain, anchor, isY, title) {
@@ -37,12 +39,12 @@ function axis(meta, domain, anchor, isY, title) {
   const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: tickFontSize(n), family: "JetBrains Mono, Menlo, Consolas, monospace" },
+    tickfont: { size: tickFontSize(n), family: STYLE.fonts.mono },
     showgrid: false, zeroline: false, range: isY ? [n - 0.5, -0.5] : [-0.5, n - 0.5], ticks: "",
-    title: title ? { text: title, font: { size: 11, color: "#677086" }, standoff: 4 } : undefined,
+    title: title ? { text: title, font: { size: STYLE.fonts.axis_title_size, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
     constrain: "domain",
   };
-  if (!isY) spec.tickangle = -60;
+  if (!isY) spec.tickangle = STYLE.labels.key_angle;
   return spec;
 }
 
@@ -67,16 +69,16 @@ export function mapSize(meta) {
   return Math.max(meta.tokens.length, rowTokens(meta).length);
 }
 
-export function regionWidth(n) { return n > 64 ? 0.6 : n > 32 ? 1.1 : 1.6; }
-export function markSize(n) { return Math.max(3, Math.min(11, 300 / n)); }
-export function markWidth(n) { return n > 64 ? 1.2 : 2; }
+export function regionWidth(n) { return bySize(STYLE.region_width, n); }
+export function markSize(n) { const s = STYLE.mark.size; return Math.max(s.min, Math.min(s.max, s.numerator / n)); }
+export function markWidth(n) { return bySize(STYLE.mark.width, n); }
 
 function dropMarkers(dropped, xaxis, yaxis, n) {
   const x = [], y = [];
   dropped.forEach((row, i) => row.forEach((v, j) => { if (v >= 0.5) { x.push(j); y.push(i); } }));
   return {
     type: "scatter", mode: "markers", x, y, xaxis, yaxis, hoverinfo: "skip", showlegend: false,
-    marker: { symbol: "x-thin", size: markSize(n), line: { width: markWidth(n), color: COLORS.drop }, color: COLORS.drop },
+    marker: { symbol: STYLE.mark.symbol, size: markSize(n), line: { width: markWidth(n), color: COLORS.drop }, color: COLORS.drop },
   };
 }
 
@@ -107,8 +109,8 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
   const layout = {
     margin, height: Math.round(Math.min(900, panelPixels * rows.length / meta.tokens.length) + margin.t + margin.b),
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
-    font: { family: "Inter, Segoe UI, system-ui, sans-serif", size: 12, color: "#1d2330" },
-    shapes: [], annotations: [], hoverlabel: { font: { family: "JetBrains Mono, Menlo, monospace", size: 11 } },
+    font: { family: STYLE.fonts.text, size: STYLE.fonts.size, color: STYLE.fonts.ink },
+    shapes: [], annotations: [], hoverlabel: { font: { family: STYLE.fonts.mono, size: 11 } },
   };
   panels.forEach((panel, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
@@ -121,7 +123,7 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
     else data.push(Object.assign({
       type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
       xgap: n > 40 ? 0 : 0.5, ygap: n > 40 ? 0 : 0.5,
-      colorbar: Object.assign({ x: x0 + width - 0.015, len: 0.75, thickness: 10, outlinewidth: 0, tickfont: { size: 10 } }, panel.colorbar || {}),
+      colorbar: Object.assign({ x: x0 + width - 0.015, len: 0.75, thickness: 10, outlinewidth: 0, tickfont: { size: STYLE.fonts.colour_bar_size } }, panel.colorbar || {}),
     }, panel.trace));
     if (mode !== "image") layout.shapes.push(...boundaryShapes(meta, xname, yname));
     if (mode === "plotly") {
@@ -133,7 +135,7 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
     }
     layout.annotations.push({
       text: panel.title, x: x0 + (width - 0.02) / 2, y: 1.0, xref: "paper", yref: "paper", yanchor: "bottom",
-      yshift: 8, showarrow: false, font: { size: 13, color: "#1d2330" },
+      yshift: 8, showarrow: false, font: { size: STYLE.fonts.title_size, color: STYLE.fonts.ink },
     });
   });
   return { data, layout, overlays: mode === "canvas" ? panelOverlays(meta, panels) : [] };
@@ -153,7 +155,7 @@ export function panelOverlays(meta, panels) {
 }
 
 export function methodLabel(method) {
-  return { GA: "∂F/∂A (GA)", IGA: "IG (IGA)", AA: "= attention (AA)", RD: "random (RD)" }[method];
+  return STYLE.titles.method[method];
 }
 
 export function attentionPanel(values, title, zmax) {

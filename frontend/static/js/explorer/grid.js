@@ -2,13 +2,22 @@
 // hovering a cell names it and its value, and the grid exports as one PNG or SVG.
 
 import { el } from "../common/dom.js";
+import { STYLE } from "../common/figure-style.js";
+import { parseColour } from "./colormap.js";
 import { rowTokens } from "./text.js";
 
-// sqrt: small weights stay visible in a thumbnail.
+// A power below 1 (the square root): small weights stay visible in a thumbnail.
 export function ramp([from, to], t) {
-  const s = Math.sqrt(Math.max(0, Math.min(1, t)));
+  const s = Math.max(0, Math.min(1, t)) ** STYLE.thumbnail.gamma;
   return from.map((c, i) => Math.round(c + (to[i] - c) * s));
 }
+
+const THUMB = {
+  attention: STYLE.thumbnail.attention.map(parseColour),
+  negative: [STYLE.thumbnail.attribution.zero, STYLE.thumbnail.attribution.negative].map(parseColour),
+  positive: [STYLE.thumbnail.attribution.zero, STYLE.thumbnail.attribution.positive].map(parseColour),
+  mask: STYLE.thumbnail.mask.map(parseColour),
+};
 
 // Maps are [layers, heads, m, n]: m rows (the keys' n but for cross-attention).
 const cellsOf = (maps) => maps.candidate.shape[2] * maps.candidate.shape[3];
@@ -24,11 +33,11 @@ export function thumbnailColours(maps, quantity, layer, head) {
   scale = scale || 1;
   const colours = [];
   for (let k = 0; k < cells; k++) {
-    if (quantity === "mask") colours.push(drop[offset + k] ? [214, 39, 40] : cand[offset + k] ? [255, 207, 135] : [243, 245, 249]);
-    else if (quantity === "attention") colours.push(ramp([[255, 255, 255], [11, 42, 102]], values[offset + k] / scale));
+    if (quantity === "mask") colours.push(THUMB.mask[drop[offset + k] ? 2 : cand[offset + k] ? 1 : 0]);
+    else if (quantity === "attention") colours.push(ramp(THUMB.attention, values[offset + k] / scale));
     else {
       const v = values[offset + k] / scale;
-      colours.push(v >= 0 ? ramp([[247, 247, 247], [178, 24, 43]], v) : ramp([[247, 247, 247], [33, 102, 172]], -v));
+      colours.push(v >= 0 ? ramp(THUMB.positive, v) : ramp(THUMB.negative, -v));
     }
   }
   return colours;

@@ -4,7 +4,7 @@
 // heatmaps took seconds on a loaded machine).  In focus mode the canvas paints the token labels too,
 // thinned for the cell size at every zoom and pan, so those make no Plotly label measuring either.
 
-import { PLOT_CONFIG, panelFigure } from "./figures.js";
+import { PLOT_CONFIG, panelFigure, tickFontSize } from "./figures.js";
 import { bindHover, setHover } from "./hover.js";
 import { imageOverlays } from "./mapimage.js";
 import { followFigure, paintOverlays } from "./overlay.js";
@@ -15,11 +15,10 @@ const shown = new WeakMap();  // figure -> {key, onZoom}
 
 const axisNames = (layout) => Object.keys(layout).filter((key) => /^[xy]axis\d*$/.test(key));
 
-// The three maps' token labels, a line of the axis's text apart (11 px up to 32 tokens, 9 px above, as
-// figures.js sets it).  They stay as they are when one is zoomed: Plotly measures every label it draws,
+// The three maps' token labels, a line of the axis's text apart (the font size figures.js sets).  They stay as they are when one is zoomed: Plotly measures every label it draws,
 // which at 128 tokens made each zoom cost half a second more; focus mode is the place to zoom.
 function ticksFor(cell, n, labels) {
-  const values = thinTicks([0, n - 1], n, cell, n > 32 ? 9 : 11);
+  const values = thinTicks([0, n - 1], n, cell, tickFontSize(n));
   return { tickvals: values, ticktext: values.map((i) => labels[i]) };
 }
 

@@ -5,6 +5,7 @@
 
 import { paintTokenLabels } from "./axislabels.js";
 import { paintColourBar } from "./colourbar.js";
+import { STYLE } from "../common/figure-style.js";
 import { followView } from "./follow.js";
 import { COLORS, markSize, markWidth, regionWidth } from "./figures.js";
 import { countSet, outlineSegments } from "./matrix.js";
@@ -49,7 +50,7 @@ function segmentsOf(region) {
 
 // Below this many pixels a cell cannot carry an outline or a mark that leaves any of its colour visible,
 // so the maps go unmarked (the mask panel still shows every candidate and drop) until the user zooms in.
-const SMALLEST_MARKED_CELL = 5;
+const SMALLEST_MARKED_CELL = STYLE.mark.smallest_marked_cell;
 
 const sprites = new Map();
 function markSprite(size, width, ratio) {
