@@ -1,0 +1,268 @@
+"""The explorer's figures as Plotly figures: one layer and head's attention, attribution and AD-DROP mask side by
+side, the candidate region outlined and the dropped positions marked (the paper's Figure 1); and the model view,
+every layer and head as a thumbnail.  Sizes, colours and labels follow the figures' definition that the explorer
+reads (:mod:`addrop.figure_style`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from addrop.explain import Explanation
+from addrop.figure_style import by_size, figure_style
+from addrop.viz.captions import title
+
+QUANTITIES = ("attention", "attribution", "mask")
+MARGIN = {"l": 78, "r": 40, "t": 92, "b": 86}
+
+
+# --- the definition's rules, as the explorer's figures.js applies them ---------------------------------------
+
+def tick_step(n: int) -> int:
+    """Every how many tokens an axis is labelled: at most ``labels.max_per_axis`` labels."""
+    most = figure_style()["labels"]["max_per_axis"]
+    return 1 if n <= most else math.ceil(n / most)
+
+
+def tick_font_size(n: int) -> float:
+    return by_size(figure_style()["labels"]["font_size"], n)
+
+
+def region_width(n: int) -> float:
+    return by_size(figure_style()["region_width"], n)
+
+
+def mark_size(n: int) -> float:
+    size = figure_style()["mark"]["size"]
+    return max(size["min"], min(size["max"], size["numerator"] / n))
+
+
+def mark_width(n: int) -> float:
+    return by_size(figure_style()["mark"]["width"], n)
+
+
+def mask_scale() -> list[list]:
+    """Three flat bands for the mask's levels 0 kept, 1 candidate, 2 dropped."""
+    kept, candidate, dropped = figure_style()["scales"]["mask_levels"]
+    return [[0, kept], [0.333, kept], [0.333, candidate], [0.667, candidate], [0.667, dropped], [1, dropped]]
+
+
+def quantity_title(quantity: str, method: str | None = None) -> str:
+    """A colour bar's title (the explorer's legends.js)."""
+    titles = figure_style()["titles"]
+    return titles["attribution"].get(method, "attribution") if quantity == "attribution" else titles[quantity]
+
+
+# --- the maps' numbers -------------------------------------------------------------------------------------
+
+def layer_index(view: Explanation, layer: int) -> int:
+    if layer not in view.layers:
+        raise ValueError(f"layer {layer} is not in the view's layers {list(view.layers)}")
+    return view.layers.index(layer)
+
+
+def check_head(view: Explanation, head: int) -> int:
+    heads = view.attention.shape[1]
+    if not 0 <= head < heads:
+        raise ValueError(f"head {head} is outside 0-{heads - 1}")
+    return head
+
+
+def mask_levels(candidate: np.ndarray, dropped: np.ndarray) -> np.ndarray:
+    """0 kept, 1 candidate, 2 dropped: the mask panel's levels."""
+    return np.where(dropped, 2, np.where(candidate, 1, 0))
+
+
+def outline_segments(mask: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """The border of the set cells as segments ``(x0, y0, x1, y1)`` in cell coordinates (cell centres on integers,
+    x the key, y the query): the edges between a set cell and an unset one or the map's edge, with edges that
+    continue each other joined."""
+    on = np.pad(np.asarray(mask, dtype=bool), 1)
+    inner = on[1:-1, 1:-1]
+    segments: list[tuple[float, float, float, float]] = []
+
+    def runs(flags: np.ndarray) -> list[tuple[int, int]]:
+        """(start, end) of each run of True in a 1-D array, end exclusive."""
+        edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+        return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+    rows, columns = inner.shape
+    for i in range(rows + 1):  # the horizontal line y = i - 0.5, between rows i - 1 and i
+        border = on[i, 1:-1] != on[i + 1, 1:-1]
+        segments += [(start - 0.5, i - 0.5, end - 0.5, i - 0.5) for start, end in runs(border)]
+    for j in range(columns + 1):  # the vertical line x = j - 0.5, between columns j - 1 and j
+        border = on[1:-1, j] != on[1:-1, j + 1]
+        segments += [(j - 0.5, start - 0.5, j - 0.5, end - 0.5) for start, end in runs(border)]
+    return segments
+
+
+def outline_path(mask: np.ndarray) -> str:
+    """The outline as an SVG path, for a Plotly ``path`` shape."""
+    return "".join(f"M{x0:g},{y0:g}L{x1:g},{y1:g}" for x0, y0, x1, y1 in outline_segments(mask))
+
+
+def segment_boundaries(segments: list[int]) -> list[float]:
+    """Where one sentence ends and the next begins, in cell coordinates."""
+    return [i - 0.5 for i in range(1, len(segments)) if segments[i] != segments[i - 1]]
+
+
+# --- the figure ----------------------------------------------------------------------------------------------
+
+def _panel(view: Explanation, index: int, head: int, quantity: str) -> tuple[np.ndarray, dict]:
+    """A panel's values and its heatmap settings (colour scale, range, colour bar)."""
+    style = figure_style()
+    fonts = style["fonts"]
+    bar_title = {"side": "right", "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}}
+    if quantity == "attention":
+        z = view.attention[index, head].numpy()
+        return z, {"colorscale": style["scales"]["attention"], "zmin": 0,
+                   "colorbar": {"title": {"text": quantity_title("attention"), **bar_title}}}
+    if quantity == "attribution":
+        z = view.attribution[index, head].numpy()
+        half = float(np.abs(z).max()) or 1.0  # a diverging scale around zero; an all-zero map still needs a range
+        return z, {"colorscale": style["scales"]["attribution"], "zmin": -half, "zmax": half,
+                   "colorbar": {"title": {"text": quantity_title("attribution", view.method), **bar_title},
+                                "exponentformat": "e", "showexponent": "all"}}
+    if quantity == "mask":
+        z = mask_levels(view.candidate[index, head].numpy(), view.dropped[index, head].numpy())
+        return z, {"colorscale": mask_scale(), "zmin": 0, "zmax": 2,
+                   "colorbar": {"title": {"text": quantity_title("mask"), **bar_title},
+                                "tickvals": [0.33, 1, 1.67], "ticktext": ["kept", "candidate", "dropped"]}}
+    raise ValueError(f"unknown quantity {quantity!r}: choose from {', '.join(QUANTITIES)}")
+
+
+def _panel_title(view: Explanation, quantity: str, layer: int, head: int) -> str:
+    if quantity == "attention":
+        return f"Attention · layer {layer}, head {head}"
+    if quantity == "attribution":
+        return f"Attribution {figure_style()['titles']['method'][view.method]}"
+    return f"AD-DROP mask (p={view.p:g}, q={view.q:g}, {view.mode})"
+
+
+def _axis(labels: list[str], y: bool, name: str) -> dict:
+    n = len(labels)
+    fonts = figure_style()["fonts"]
+    values = list(range(0, n, tick_step(n)))
+    spec = {
+        "tickmode": "array", "tickvals": values, "ticktext": [labels[i] for i in values],
+        "tickfont": {"size": tick_font_size(n), "family": fonts["mono"]}, "showgrid": False, "zeroline": False,
+        "range": [n - 0.5, -0.5] if y else [-0.5, n - 0.5], "ticks": "", "constrain": "domain",
+        "title": {"text": name, "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}, "standoff": 4},
+    }
+    if not y:
+        spec["tickangle"] = figure_style()["labels"]["key_angle"]
+    return spec
+
+
+def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
+                quantities: tuple[str, ...] = QUANTITIES, width: int = 1200) -> go.Figure:
+    """The explorer's maps of ``layer`` and ``head`` of an :func:`addrop.explain.explain` result: each of
+    ``quantities`` (attention, attribution, mask) as a heatmap with queries down and keys across, the candidate
+    region (``view.candidate``: the top-p keys of each row by attribution, as :func:`addrop.discard_masks` draws
+    them) outlined and the dropped positions (``view.dropped``) marked on the attention and attribution maps.  As on
+    the explorer, outlines and marks are left out where a cell is too small to carry them at ``width`` pixels
+    (the mask panel still shows every candidate and drop); the title says so."""
+    if view.candidate is None or view.dropped is None:
+        raise ValueError("the view has no masks: use addrop.explain.explain, or draw_masks on an attribute_text view")
+    index, head = layer_index(view, layer), check_head(view, head)
+    style, fonts = figure_style(), figure_style()["fonts"]
+    n = len(view.tokens)
+    count = len(quantities)
+    gap = 0.11 if count > 1 else 0.0
+    figure = make_subplots(rows=1, cols=count, horizontal_spacing=gap)
+    panel_pixels = (width - MARGIN["l"] - MARGIN["r"]) * (1 - gap * (count - 1)) / count
+    cell = panel_pixels / n
+    marked = cell >= style["mark"]["smallest_marked_cell"]
+    candidate, dropped = view.candidate[index, head].numpy(), view.dropped[index, head].numpy()
+    labels = [token for token in view.tokens]
+    pairs = [[f"{labels[i]} ({i}) → {labels[j]} ({j})" for j in range(n)] for i in range(n)]
+    for k, quantity in enumerate(quantities):
+        z, settings = _panel(view, index, head, quantity)
+        suffix = "" if k == 0 else str(k + 1)
+        domain = figure.layout[f"xaxis{suffix}"].domain
+        settings["colorbar"].update(x=domain[1] + 0.005, len=0.75, thickness=10, outlinewidth=0,
+                                    tickfont={"size": fonts["colour_bar_size"]})
+        figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=0 if n > 40 else 0.5, ygap=0 if n > 40 else 0.5,
+                                    hovertemplate=f"%{{text}}<br>{quantity}: %{{z:.4~g}}<extra></extra>", **settings),
+                         row=1, col=k + 1)
+        figure.update_xaxes(_axis(labels, False, "key" if k == 0 else ""), row=1, col=k + 1)
+        figure.update_yaxes({**_axis(labels, True, "query" if k == 0 else ""), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
+        figure.add_annotation(text=_panel_title(view, quantity, layer, head), x=(domain[0] + domain[1]) / 2, y=1.0,
+                              xref="paper", yref="paper", yanchor="bottom", yshift=8, showarrow=False,
+                              font={"size": fonts["title_size"], "color": fonts["ink"]})
+        line = {"color": style["colours"]["boundary"], "width": 1.2, "dash": "dash"}
+        for at in segment_boundaries(view.segments):
+            figure.add_shape(type="line", x0=at, x1=at, y0=-0.5, y1=n - 0.5, line=line, row=1, col=k + 1)
+            figure.add_shape(type="line", x0=-0.5, x1=n - 0.5, y0=at, y1=at, line=line, row=1, col=k + 1)
+        if quantity == "mask" or not marked:
+            continue
+        if candidate.any():
+            figure.add_shape(type="path", path=outline_path(candidate), name="candidate region",
+                             line={"color": style["colours"]["region"], "width": region_width(n)}, row=1, col=k + 1)
+        queries, keys = np.nonzero(dropped)
+        figure.add_trace(go.Scatter(
+            x=keys.tolist(), y=queries.tolist(), mode="markers", name="dropped", hoverinfo="skip", showlegend=False,
+            marker={"symbol": style["mark"]["symbol"], "size": mark_size(n), "color": style["colours"]["drop"],
+                    "line": {"width": mark_width(n), "color": style["colours"]["drop"]}}), row=1, col=k + 1)
+    heading = title(view, model, f"layer {layer}, head {head}")
+    if not marked:
+        heading += "<br><sup>cells too small for outlines and marks: the mask panel shows every candidate and drop</sup>"
+    figure.update_layout(
+        title={"text": heading, "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
+        width=width, height=round(min(900, panel_pixels) + MARGIN["t"] + MARGIN["b"]), margin=MARGIN,
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
+        font={"family": fonts["text"], "size": fonts["size"], "color": fonts["ink"]},
+        hoverlabel={"font": {"family": fonts["mono"], "size": 11}})
+    return figure
+
+
+def thumbnail_values(values: np.ndarray) -> np.ndarray:
+    """A thumbnail's colour positions: each map scaled to its own largest magnitude, then raised to the
+    definition's gamma with its sign kept (the explorer's grid.js ramp), so small weights stay visible."""
+    scale = float(np.abs(values).max()) or 1.0
+    scaled = values / scale
+    return np.sign(scaled) * np.abs(scaled) ** figure_style()["thumbnail"]["gamma"]
+
+
+def model_view(view: Explanation, *, model: str, quantity: str = "attribution", cell: int = 96) -> go.Figure:
+    """Every layer and head of ``view`` as a thumbnail (rows: layers, columns: heads), as the explorer's model
+    view draws them: ``quantity`` is attention, attribution or mask (kept, candidate, dropped)."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}: choose from {', '.join(QUANTITIES)}")
+    if quantity == "mask" and (view.candidate is None or view.dropped is None):
+        raise ValueError("the view has no masks: use addrop.explain.explain")
+    thumbs, fonts = figure_style()["thumbnail"], figure_style()["fonts"]
+    layers, heads = len(view.layers), view.attention.shape[1]
+    figure = make_subplots(rows=layers, cols=heads, horizontal_spacing=0.08 / heads, vertical_spacing=0.08 / layers,
+                           column_titles=[f"H{h}" for h in range(heads)], row_titles=[f"L{l}" for l in view.layers])
+    if quantity == "attention":
+        scale, zmin = [[0, thumbs["attention"][0]], [1, thumbs["attention"][1]]], 0
+    elif quantity == "attribution":
+        ends = thumbs["attribution"]
+        scale, zmin = [[0, ends["negative"]], [0.5, ends["zero"]], [1, ends["positive"]]], -1
+    else:
+        kept, candidate, dropped = thumbs["mask"]
+        scale = [[0, kept], [0.333, kept], [0.333, candidate], [0.667, candidate], [0.667, dropped], [1, dropped]]
+    for i in range(layers):
+        for h in range(heads):
+            if quantity == "mask":
+                z, low, high = mask_levels(view.candidate[i, h].numpy(), view.dropped[i, h].numpy()), 0, 2
+            else:
+                z, low, high = thumbnail_values(getattr(view, quantity)[i, h].numpy()), zmin, 1
+            figure.add_trace(go.Heatmap(z=z, colorscale=scale, zmin=low, zmax=high, showscale=False,
+                                        name=f"layer {view.layers[i]}, head {h}",
+                                        hovertemplate=f"layer {view.layers[i]} · head {h}<br>query %{{y}} → key %{{x}}<extra></extra>"),
+                             row=i + 1, col=h + 1)
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    for k in range(1, layers * heads + 1):
+        figure.layout[f"yaxis{'' if k == 1 else k}"].scaleanchor = f"x{'' if k == 1 else k}"
+    where = f"{quantity}, every layer and head" if quantity != "mask" else "AD-DROP mask, every layer and head"
+    figure.update_layout(
+        title={"text": title(view, model, where), "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
+        width=60 + heads * (cell + 8), height=110 + layers * (cell + 8), margin={"l": 40, "r": 40, "t": 90, "b": 20},
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", font={"family": fonts["text"], "size": fonts["size"], "color": fonts["ink"]})
+    return figure

@@ -1,0 +1,225 @@
+"""addrop.viz draws the library's own numbers: the maps' cells are attribute()'s output, the outline encloses
+exactly discard_masks()' candidates, the marks sit on the drops of the seed's draw, and the sweep map's cells and
+the curves are the run files' metrics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from addrop import attribute, discard_masks, viz
+from addrop.explain import explain
+from addrop.models import load_tokenizer
+from addrop.streams import DROP_STREAM, layer_stream, stream_generator
+from addrop.viz.maps import outline_segments
+
+TEXT, PAIR = "a gorgeous, witty, seductive movie that never drags", "the film is a delight"
+P, Q, SEED, MODEL = 0.3, 0.5, 7, "tiny-bert"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    tokenizer = load_tokenizer("minilm")
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, num_labels=2)).eval()
+    return model, tokenizer
+
+
+@pytest.fixture(scope="module")
+def view(tiny):
+    model, tokenizer = tiny
+    return explain(model, tokenizer, TEXT, PAIR, method="GA", p=P, q=Q, seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def reference(tiny):
+    """attribute() on the tokenised pair, and the masks discard_masks() draws from it for the seed's streams."""
+    model, tokenizer = tiny
+    inputs = dict(tokenizer(TEXT, PAIR, return_tensors="pt"))
+    result = attribute(model, inputs, "GA", layers=(0, 1))
+    masks = [discard_masks(result.attribution[layer], inputs["attention_mask"], P, Q,
+                           generator=stream_generator(SEED, DROP_STREAM, layer_stream(layer))) for layer in (0, 1)]
+    return result, masks
+
+
+def unit_edges(segments) -> set[tuple[float, float, float, float]]:
+    """Segments cut into cell-side edges."""
+    edges = set()
+    for x0, y0, x1, y1 in segments:
+        steps = int(round(max(abs(x1 - x0), abs(y1 - y0))))
+        dx, dy = (x1 - x0) / steps, (y1 - y0) / steps
+        edges |= {(x0 + k * dx, y0 + k * dy, x0 + (k + 1) * dx, y0 + (k + 1) * dy) for k in range(steps)}
+    return edges
+
+
+def border_edges(mask: np.ndarray) -> set[tuple[float, float, float, float]]:
+    """The sides between a set cell and an unset one or the map's edge, cell by cell."""
+    m, n = mask.shape
+    on = lambda i, j: 0 <= i < m and 0 <= j < n and bool(mask[i, j])  # noqa: E731
+    edges = set()
+    for i in range(m):
+        for j in range(n):
+            if not mask[i, j]:
+                continue
+            if not on(i - 1, j):
+                edges.add((j - 0.5, i - 0.5, j + 0.5, i - 0.5))
+            if not on(i + 1, j):
+                edges.add((j - 0.5, i + 0.5, j + 0.5, i + 0.5))
+            if not on(i, j - 1):
+                edges.add((j - 0.5, i - 0.5, j - 0.5, i + 0.5))
+            if not on(i, j + 1):
+                edges.add((j + 0.5, i - 0.5, j + 0.5, i + 0.5))
+    return edges
+
+
+def path_segments(path: str) -> list[tuple[float, float, float, float]]:
+    out = []
+    for part in path.split("M")[1:]:
+        start, end = part.split("L")
+        out.append(tuple(float(v) for v in start.split(",")) + tuple(float(v) for v in end.split(",")))
+    return out
+
+
+@pytest.mark.parametrize(("layer", "head"), [(0, 1), (1, 3)])
+def test_the_maps_are_attributes_output_with_its_candidates_outlined_and_the_seeds_drops_marked(view, reference, layer, head):
+    result, masks = reference
+    candidate, dropped = (mask[0, head].numpy() for mask in masks[layer])
+    assert candidate.any() and dropped.any()
+    figure = viz.maps_figure(view, layer, head, model=MODEL)
+    heatmaps = [trace for trace in figure.data if isinstance(trace, go.Heatmap)]
+    np.testing.assert_allclose(np.asarray(heatmaps[0].z), result.attention[layer, 0, head].numpy(), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(heatmaps[1].z), result.attribution[layer, 0, head].numpy(), rtol=1e-5, atol=1e-9)
+    # the mask panel: 0 kept, 1 candidate, 2 dropped
+    np.testing.assert_array_equal(np.asarray(heatmaps[2].z), np.where(dropped, 2, np.where(candidate, 1, 0)))
+    outlines = [shape for shape in figure.layout.shapes if shape.type == "path"]
+    assert len(outlines) == 2  # on the attention and the attribution maps
+    for outline in outlines:
+        assert unit_edges(path_segments(outline.path)) == border_edges(candidate)
+    marks = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert len(marks) == 2
+    for mark in marks:
+        assert set(zip(mark.y, mark.x)) == set(zip(*np.nonzero(dropped)))
+    title = figure.layout.title.text
+    for fact in (MODEL, "“a gorgeous, witty, seductive movie that…”", f"layer {layer}, head {head}", "GA", f"p={P}",
+                 f"q={Q}", f"seed {SEED}"):
+        assert fact in title, fact
+
+
+def test_outlines_and_marks_are_left_out_where_cells_are_too_small_and_the_title_says_so(view):
+    figure = viz.maps_figure(view, 0, 0, model=MODEL, width=300)
+    assert not [shape for shape in figure.layout.shapes if shape.type == "path"]
+    assert not [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert "cells too small" in figure.layout.title.text
+
+
+def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():
+    mask = np.ones((3, 3), bool)
+    mask[1, 1] = False
+    segments = outline_segments(mask)
+    assert len(segments) == 8  # four outer sides, four around the hole
+    assert unit_edges(segments) == border_edges(mask)
+
+
+def test_the_text_view_shades_one_rows_attribution_and_marks_its_candidates_and_drops(view, reference):
+    result, masks = reference
+    layer, head, query = 1, 2, 3
+    figure = viz.salience_figure(view, layer, head, query, model=MODEL, per_line=7)
+    z = np.asarray(figure.data[0].z, dtype=float).ravel()
+    n = len(view.tokens)
+    np.testing.assert_allclose(z[:n], result.attribution[layer, 0, head, query].numpy(), rtol=1e-5, atol=1e-9)
+    assert np.isnan(z[n:]).all()
+    candidate, dropped = (mask[0, head, query].numpy() for mask in masks[layer])
+    framed = [s for s in figure.layout.shapes if s.name == "candidate"]
+    struck = [s for s in figure.layout.shapes if s.name == "dropped"]
+    assert sorted(round(s.y0 + 0.42) * 7 + round(s.x0 + 0.5) for s in framed) == np.flatnonzero(candidate).tolist()
+    assert sorted(round(s.y0) * 7 + round(s.x0 + 0.45) for s in struck) == np.flatnonzero(dropped).tolist()
+    assert f"query “{view.tokens[query]}” ({query})" in figure.layout.title.text
+
+
+@pytest.mark.parametrize("quantity", ["attention", "attribution", "mask"])
+def test_the_model_view_has_a_thumbnail_per_layer_and_head_each_on_its_own_scale(view, reference, quantity):
+    result, masks = reference
+    figure = viz.model_view(view, model=MODEL, quantity=quantity)
+    assert len(figure.data) == 2 * 4
+    for trace in figure.data:
+        layer, head = (int(v) for v in trace.name.replace("layer ", "").replace(" head ", "").split(","))
+        if quantity == "mask":
+            candidate, dropped = (mask[0, head].numpy() for mask in masks[layer])
+            expected = np.where(dropped, 2, np.where(candidate, 1, 0))
+        else:
+            values = getattr(result, quantity)[layer, 0, head].numpy()
+            expected = np.sign(values) * np.sqrt(np.abs(values) / np.abs(values).max())
+        np.testing.assert_allclose(np.asarray(trace.z, dtype=float), expected, rtol=1e-5, atol=1e-6)
+
+
+def run_file(path, role, seed, best, setting=None, state="succeeded", epochs=4, cross_tuning=True):
+    run = {"task": "mrpc", "phase": "search", "role": role, "seed": seed, "state": state, "metric": "f1",
+           "best_metric": best, "setting": setting,
+           "epochs": [{"epoch": e + 1, "dev": {"f1": best - 0.01 * (epochs - 1 - e), "loss": 0.6 - 0.05 * e},
+                       "train_loss": 0.7 - 0.1 * e} for e in range(epochs)],
+           "spec": {"name": f"{role} {seed}", "model": "minilm",
+                    "addrop": {**(setting or {}), "enabled": setting is not None, "cross_tuning": cross_tuning}}}
+    path.write_text(json.dumps(run))
+    return run
+
+
+def test_the_sweep_map_is_each_settings_mean_minus_the_baselines_mean(tmp_path):
+    setting = lambda p, q: {"p": p, "q": q, "method": "GA", "mode": "high", "layers": [0], "cross_tuning": True}  # noqa: E731
+    runs = [run_file(tmp_path / "b1.json", "baseline", 1, 0.80), run_file(tmp_path / "b2.json", "baseline", 2, 0.84),
+            run_file(tmp_path / "a.json", "addrop", 1, 0.83, setting(0.3, 0.2)),
+            run_file(tmp_path / "b.json", "addrop", 2, 0.87, setting(0.3, 0.2)),
+            run_file(tmp_path / "c.json", "addrop", 1, 0.79, setting(0.5, 0.4), state="pruned")]
+    cells = viz.SweepCells.from_runs(tmp_path)
+    figure = viz.sweep_map(cells)
+    heat = figure.data[0]
+    assert list(heat.y) == ["0.3", "0.5"] and list(heat.x) == ["0.2", "0.4"]
+    z = np.asarray(heat.z, dtype=float)
+    assert z[0, 0] == pytest.approx((0.83 + 0.87) / 2 - 0.82) and z[1, 1] == pytest.approx(0.79 - 0.82)
+    assert np.isnan(z[0, 1]) and np.isnan(z[1, 0])
+    pruned = next(trace for trace in figure.data if trace.name == "pruned")
+    assert list(zip(pruned.y, pruned.x)) == [("0.5", "0.4")]
+    assert heat.zmin == -heat.zmax == pytest.approx(-0.03)  # symmetric, to the largest |Δ|
+    assert "baseline mean 0.8200" in figure.layout.title.text
+    with pytest.raises(ValueError, match="slice"):
+        viz.SweepCells.from_runs(runs + [{**runs[2], "setting": {**setting(0.3, 0.2), "method": "AA"}}])
+
+
+def test_the_committed_searchs_map_shows_its_run_files_numbers():
+    folder = __import__("pathlib").Path(__file__).resolve().parents[1] / "results" / "runs" / "mrpc" / "search"
+    runs = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+    baseline = next(run["best_metric"] for run in runs if run["role"] == "baseline")
+    heat = viz.sweep_map(viz.SweepCells.from_runs(folder)).data[0]
+    for run in runs:
+        if run["role"] == "addrop":
+            row, column = list(heat.y).index(f"{run['setting']['p']:g}"), list(heat.x).index(f"{run['setting']['q']:g}")
+            assert heat.z[row][column] == pytest.approx(run["best_metric"] - baseline)
+
+
+@pytest.mark.parametrize(("cross_tuning", "shaded"), [(True, [1, 3]), (False, [0, 1, 2, 3])])
+def test_a_jobs_curves_are_its_epochs_metrics_with_its_addrop_epochs_shaded(tmp_path, cross_tuning, shaded):
+    setting = {"p": 0.3, "q": 0.2, "method": "GA", "mode": "high", "layers": [0]}
+    run = run_file(tmp_path / "run.json", "addrop", 1, 0.85, setting, cross_tuning=cross_tuning)
+    figure = viz.job_curves(viz.JobCurves.from_run(tmp_path / "run.json"))
+    by_name = {trace.name: trace for trace in figure.data}
+    assert list(by_name["dev f1"].y) == [e["dev"]["f1"] for e in run["epochs"]]
+    assert list(by_name["dev loss"].y) == [e["dev"]["loss"] for e in run["epochs"]]
+    assert list(by_name["training loss (epoch mean)"].y) == [e["train_loss"] for e in run["epochs"]]
+    assert list(by_name["best"].y) == [0.85] and list(by_name["best"].x) == [4.0]
+    bands = sorted({(shape.x0, shape.x1) for shape in figure.layout.shapes if shape.type == "rect"})
+    assert bands == [(e, e + 1) for e in shaded]
+
+
+def test_a_baseline_has_no_addrop_band_and_says_what_it_is(tmp_path):
+    run_file(tmp_path / "run.json", "baseline", 1, 0.8)
+    figure = viz.job_curves(viz.JobCurves.from_run(tmp_path / "run.json"))
+    assert not [shape for shape in figure.layout.shapes if shape.type == "rect"]
+    assert "baseline (no AD-DROP)" in figure.layout.title.text
+    assert math.isclose(figure.data[2].y[-1], 0.8)
