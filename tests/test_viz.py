@@ -185,7 +185,8 @@ def test_the_sweep_map_is_each_settings_mean_minus_the_baselines_mean(tmp_path):
     assert z[0, 0] == pytest.approx((0.83 + 0.87) / 2 - 0.82) and z[1, 1] == pytest.approx(0.79 - 0.82)
     assert np.isnan(z[0, 1]) and np.isnan(z[1, 0])
     pruned = next(trace for trace in figure.data if trace.name == "pruned")
-    assert list(zip(pruned.y, pruned.x)) == [("0.5", "0.4")]
+    assert list(zip(pruned.y, pruned.x)) == [(1.32, 1.32)]  # the corner of the cell p 0.5, q 0.4
+    assert heat.colorscale[0][1] == "rgb(5,10,172)" and heat.reversescale  # reversed: losses red, gains blue
     assert heat.zmin == -heat.zmax == pytest.approx(-0.03)  # symmetric, to the largest |Δ|
     assert "baseline mean 0.8200" in figure.layout.title.text
     with pytest.raises(ValueError, match="slice"):

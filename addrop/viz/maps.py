@@ -27,6 +27,23 @@ def tick_step(n: int) -> int:
     return 1 if n <= most else math.ceil(n / most)
 
 
+def label_step(n: int, cell_pixels: float) -> int:
+    """Every how many tokens to label an axis whose cells are ``cell_pixels`` wide: labels a line of their text
+    apart, so they never collide (the explorer's thinTicks), and never more than ``tick_step`` allows."""
+    return max(tick_step(n), math.ceil(tick_font_size(n) / max(cell_pixels, 1e-6)))
+
+
+# A colour bar beside a map: the bar, its tick labels and its title, in pixels (figures.js's COLOUR_BAR_PIXELS).
+COLOUR_BAR_PIXELS = 74
+
+
+def panel_gap(tokens: list[str], plot_pixels: float) -> float:
+    """The paper fraction between two maps: room for the left map's colour bar and the right map's token labels
+    (monospace, about 0.6 em a character), from 0.11 to 0.2 of the plot's width (figures.js's panelGap)."""
+    label_pixels = max(len(token) for token in tokens) * tick_font_size(len(tokens)) * 0.6 + 8
+    return min(0.2, max(0.11, (COLOUR_BAR_PIXELS + label_pixels) / plot_pixels))
+
+
 def tick_font_size(n: int) -> float:
     return by_size(figure_style()["labels"]["font_size"], n)
 
@@ -142,10 +159,10 @@ def _panel_title(view: Explanation, quantity: str, layer: int, head: int) -> str
     return f"AD-DROP mask (p={view.p:g}, q={view.q:g}, {view.mode})"
 
 
-def _axis(labels: list[str], y: bool, name: str) -> dict:
+def _axis(labels: list[str], y: bool, name: str, cell_pixels: float) -> dict:
     n = len(labels)
     fonts = figure_style()["fonts"]
-    values = list(range(0, n, tick_step(n)))
+    values = list(range(0, n, label_step(n, cell_pixels)))
     spec = {
         "tickmode": "array", "tickvals": values, "ticktext": [labels[i] for i in values],
         "tickfont": {"size": tick_font_size(n), "family": fonts["mono"]}, "showgrid": False, "zeroline": False,
@@ -171,7 +188,7 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
     style, fonts = figure_style(), figure_style()["fonts"]
     n = len(view.tokens)
     count = len(quantities)
-    gap = 0.11 if count > 1 else 0.0
+    gap = panel_gap(view.tokens, width - MARGIN["l"] - MARGIN["r"]) if count > 1 else 0.0
     figure = make_subplots(rows=1, cols=count, horizontal_spacing=gap)
     panel_pixels = (width - MARGIN["l"] - MARGIN["r"]) * (1 - gap * (count - 1)) / count
     cell = panel_pixels / n
@@ -188,8 +205,8 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
         figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=0 if n > 40 else 0.5, ygap=0 if n > 40 else 0.5,
                                     hovertemplate=f"%{{text}}<br>{quantity}: %{{z:.4~g}}<extra></extra>", **settings),
                          row=1, col=k + 1)
-        figure.update_xaxes(_axis(labels, False, "key" if k == 0 else ""), row=1, col=k + 1)
-        figure.update_yaxes({**_axis(labels, True, "query" if k == 0 else ""), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
+        figure.update_xaxes(_axis(labels, False, "key" if k == 0 else "", cell), row=1, col=k + 1)
+        figure.update_yaxes({**_axis(labels, True, "query" if k == 0 else "", cell), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
         figure.add_annotation(text=_panel_title(view, quantity, layer, head), x=(domain[0] + domain[1]) / 2, y=1.0,
                               xref="paper", yref="paper", yanchor="bottom", yshift=8, showarrow=False,
                               font={"size": fonts["title_size"], "color": fonts["ink"]})

@@ -4,6 +4,7 @@
 
 import { toCsv } from "./common/csv.js";
 import { $, download, el } from "./common/dom.js";
+import { STYLE } from "./common/figure-style.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
@@ -69,8 +70,10 @@ function renderHeatmap(sweep) {
   const heat = {
     type: "heatmap", x: map.x.map(String), y: map.y.map(String), z: map.z, text: map.text, hoverinfo: "text",
     hoverongaps: true, xgap: 2, ygap: 2,
-    // Plotly's RdBu runs blue to red upwards; reversed, a gain over the baseline is blue and a loss red.
-    colorscale: map.relative ? "RdBu" : "Viridis", reversescale: map.relative, zmid: map.relative ? 0 : undefined,
+    // The relative scale (Plotly.js's RdBu, spelt out: Plotly's Python names RdBu the other way round) runs blue to
+    // red upwards; reversed, a gain over the baseline is blue and a loss red.
+    colorscale: map.relative ? STYLE.sweep_map.relative_scale : STYLE.sweep_map.absolute_scale,
+    reversescale: map.relative && STYLE.sweep_map.relative_reversed, zmid: map.relative ? 0 : undefined,
     texttemplate: map.relative ? "%{z:+.3f}" : "%{z:.3f}", textfont: { size: 11 },
     zmin: map.relative ? -limit : undefined, zmax: map.relative ? limit : undefined,
     showscale: needsScale(map.z, map.relative),
