@@ -136,7 +136,7 @@ function renderResults(/** @type {Drawn[]} */ drawn, /** @type {Entry | undefine
       el("td", { class: "small", text: `${entry.task} · ${Jobs.setting(entry.runs[0].job)}` }),
       el("td", { class: "mono", text: `${entry.metric} ${summaryText(entry.best)}` }),
       deltaCell,
-      el("td", { class: "mono", text: entry.runs.map((r) => r.job.best_epoch ?? "–").join(", ") }),
+      el("td", { class: "mono", text: entry.runs.map((r) => Jobs.epochNumber(r.job.best_epoch)).join(", ") }),
       el("td", { class: "mono", text: summaryText(meanStd(entry.runs.map(lastDev))) }));
   }));
 }
@@ -266,8 +266,9 @@ function renderCharts(/** @type {Drawn[]} */ drawn) {
   for (const { metric, node } of charts) {
     const data = drawn.filter((d) => d.entry.metric === metric)
       .flatMap((d) => traces(d, d.entry.runs.map((r) => evalSeries(r, metric)), true, false));
-    Plotly.react(node, data, Jobs.layout(`Dev ${escapeHtml(metric)} per epoch`, "epoch", escapeHtml(metric),
-                                         { showlegend: false, xaxis: epochAxis(), uirevision: metric }), Jobs.plotConfig);
+    Plotly.react(node, data, Jobs.fitted(Jobs.layout(`Dev ${escapeHtml(metric)} per epoch`, "epoch", escapeHtml(metric),
+                                                     { showlegend: false, xaxis: epochAxis(), uirevision: metric }), data),
+                 Jobs.plotConfig);
   }
 }
 
