@@ -146,7 +146,9 @@ function renderParameters(/** @type {Drawn[]} */ drawn) {
   const fields = differingFields(runs.map(({ run }) => run.job.spec));
   const table = $("hparams-table");
   const head = el("tr", {}, el("th", {}), el("th", { text: "job" }),
-                       fields.map((f) => el("th", { class: "mono", text: f })));
+                       // a field's name may break after its dots (addrop.|cross_tuning), so that a dozen columns fit
+                       fields.map((f) => el("th", { class: "mono" }, f.split(".").flatMap((part, i) => (i ? [el("wbr"), part] : [part]))
+                         .map((part, i, all) => (typeof part === "string" && i < all.length - 1 ? `${part}.` : part)))));
   const rows = runs.map(({ run, style }) => {
     const params = hyperParameters(run.job.spec);
     return el("tr", { "data-job": run.job.id },
