@@ -21,7 +21,7 @@ from addrop.attribution import (
 from addrop.dropout import ADDrop, ADDropConfig, DropPlan, masked_forward
 from addrop.hooks import UnsupportedModelError, attach
 from addrop.masking import discard_masks
-from addrop.trainer import ADDropTrainer, CrossTuningSchedule, cross_tuning_epoch, is_addrop_epoch
+from addrop.trainer import ADDropTrainer, CrossTuningSchedule, addrop_epochs, cross_tuning_epoch, is_addrop_epoch
 
 __version__ = "0.1.0"
 
@@ -41,6 +41,7 @@ __all__ = [
     "attribute",
     "cross_tuning_epoch",
     "discard_masks",
+    "addrop_epochs",
     "is_addrop_epoch",
     "masked_forward",
 ]

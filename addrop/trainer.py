@@ -19,6 +19,11 @@ def is_addrop_epoch(epoch: int, cross_tuning: bool = True) -> bool:
     return not cross_tuning or epoch % 2 == 1
 
 
+def addrop_epochs(epochs: int, cross_tuning: bool = True) -> list[int]:
+    """The epochs (numbered from 1, as pages and logs show them) of an ``epochs``-epoch run that drop."""
+    return [index + 1 for index in range(epochs) if is_addrop_epoch(index, cross_tuning)]
+
+
 def cross_tuning_epoch(global_step: int, steps_per_epoch: int) -> int:
     """The index of the epoch the next optimizer step belongs to: the Trainer's own count, also when a
     checkpoint saved mid-epoch is resumed."""

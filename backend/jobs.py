@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select
 from addrop.callbacks import PREDICTIONS_FILE, read_predictions
 from addrop.finetune import DYNAMICS
 from addrop.tasks import KNOWN_TASKS
+from backend.advice import dropping_epochs, run_warnings
 from backend.catalog import CatalogEntry
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
@@ -280,6 +281,7 @@ class JobService:
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
             spec=shown_spec(job.spec, self.settings.data_dir), revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
             waiting_reason=self.waiting_reason() if job.state == "queued" and self.waiting_reason else None,
+            addrop_epochs=dropping_epochs(job.spec), warnings=run_warnings(job.spec),
         )
 
     # --- changing --------------------------------------------------------------------------------

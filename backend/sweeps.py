@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from sqlalchemy import func, select, update
 
 from addrop.dropout import ADDropConfig
+from backend.advice import run_warnings
 from backend.jobs import InvalidJob, JobConflict, JobNotFound, JobService, QueueUnavailable
 from backend.schemas.sweeps import CurvePoint, Importance, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
 from backend.shown import shown_model, shown_spec
@@ -406,6 +407,8 @@ class SweepService:
             baseline_job_ids=[job.id for job in baseline_jobs], best=best, trials=out,
             spec={**sweep.spec, "base": shown_spec(sweep.spec["base"], self.jobs.settings.data_dir)},
             study_name=sweep.study_name, revision=sweep.revision,
+            warnings=run_warnings({**sweep.spec["base"], "addrop": {**sweep.spec["base"].get("addrop", {}), "enabled": True}},
+                                  runs="every trial"),
         )
 
     def curves(self, sweep_id: int) -> SweepCurves:

@@ -4,12 +4,13 @@ blank with no internet."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import fastapi_offline
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from backend.security import documentation_policy
 
@@ -18,6 +19,16 @@ ASSETS = Path(fastapi_offline.__file__).parent / "static"
 MEDIA_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                "redoc.standalone.js": "text/javascript", "favicon.png": "image/png"}
 PREFIX = "/vendor/docs"
+# ReDoc's sidebar footer draws its logo from Redocly's CDN: offline a broken image, online a request the page
+# was not meant to make. The bundle is served with the logo pointing at the favicon served beside it (a
+# relative URL, so that it holds under a proxy's prefix too).
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+REDOC = "redoc.standalone.js"
+
+
+@cache
+def _redoc_bundle() -> bytes:
+    return (ASSETS / REDOC).read_text("utf-8").replace(REDOC_CDN_LOGO, PREFIX.lstrip("/") + "/favicon.png").encode("utf-8")
 
 
 @router.get(PREFIX + "/{name}")
@@ -25,6 +36,8 @@ def docs_asset(name: str) -> FileResponse:
     """One of the pages' files; only those listed (a name is never used as a path otherwise)."""
     if name not in MEDIA_TYPES:
         raise HTTPException(404, f"no such file: {name!r}")
+    if name == REDOC:
+        return Response(_redoc_bundle(), media_type=MEDIA_TYPES[name], headers={"Cache-Control": "public, max-age=86400"})
     return FileResponse(ASSETS / name, media_type=MEDIA_TYPES[name], headers={"Cache-Control": "public, max-age=86400"})
 
 

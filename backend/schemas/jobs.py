@@ -204,6 +204,10 @@ class JobOut(BaseModel):
     sweep_role: Literal["trial", "baseline"] | None = Field(None, description="A trial's run or a baseline twin.")
     waiting_reason: str | None = Field(None, description="For a queued job: why it does not start (no job "
                                        "worker alive), when that is the reason.")
+    addrop_epochs: list[int] = Field(default_factory=list, description="The epochs (from 1) that train with AD-DROP: "
+                                     "empty for a baseline, and for a cross-tuned job of one epoch.")
+    warnings: list[str] = Field(default_factory=list, description="What the job does that its settings do not say "
+                                "at a glance (e.g. a cross-tuned job too short to reach an AD-DROP epoch).")
 
 
 class JobList(BaseModel):

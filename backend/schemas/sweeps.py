@@ -233,6 +233,8 @@ class SweepOut(BaseModel):
                                  "is (relative to the data directory, or null).")
     study_name: str = Field(description="The Optuna study in the app's database (optuna.load_study takes it).")
     revision: int
+    warnings: list[str] = Field(default_factory=list, description="What the sweep does that its settings do not "
+                                "say at a glance (e.g. trials too short to reach an AD-DROP epoch).")
 
 
 class SweepList(BaseModel):

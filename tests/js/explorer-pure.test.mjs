@@ -106,3 +106,17 @@ test("tokens are escaped wherever Plotly would read HTML", () => {
   assert.equal(pairs[1][0], "&lt; (1) → a (0)");
   assert.equal(tokenPairs(tokens), pairs);  // built once per input
 });
+
+test("a link's values the explorer changed are each named with what is shown instead; kept values are not", async () => {
+  const { changedValues, changedTyped } = await import("../../frontend/static/js/explorer/state.js");
+  const search = "?text=a&p=1.5&q=0.3&seed=1.5&steps=20&layer=2&method=iga&mode=odd&focus=attribution";
+  const notes = changedValues(search, readState(search));
+  assert.deepEqual(notes, [
+    'The link\'s p "1.5" is not 0.05 to 0.95: 0.95 is shown instead.',
+    'The link\'s seed "1.5" is not a whole number from 0 to 4294967295: 1 is shown instead.',
+    'The link\'s mode "odd" is not one the explorer knows: high is shown instead.',
+  ]);  // iga is IGA in another case, not a change
+  assert.deepEqual(changedValues("?text=a&p=0.3", readState("?text=a&p=0.3")), []);
+  assert.equal(changedTyped("steps", "500", 100), 'IGA steps "500" is not a whole number from 1 to 100: 100 is used instead.');
+  assert.equal(changedTyped("steps", "20", 20), "");
+});

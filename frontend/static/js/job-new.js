@@ -2,6 +2,7 @@
    validation, the fields of the chosen task's kind, submit. */
 
 import { api } from "./common/http.js";
+import { epochsWarning, numberMessage, wholeNumbers } from "./job-checks.js";
 import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
 
 (() => {
@@ -121,23 +122,29 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     document.getElementById("form-error").classList.add("hidden");
   }
 
-  /** Browser-side checks that mirror the API's limits, shown as the user types. */
+  /** Browser-side checks that mirror the API's limits, shown at the field as the user types. */
   function checkInput(input) {
-    if (input.type !== "number" || input.disabled) return true;
+    if (input.disabled || !input.name) return true;
     let message = "";
-    if (input.value === "") {
-      if (!["training.patience", "training.max_new_tokens", "data.max_train_samples", "data.max_eval_samples"].includes(input.name)) message = "required";
-    } else if (!input.checkValidity()) {
-      const min = input.getAttribute("min"), max = input.getAttribute("max");
-      message = input.validity.stepMismatch ? "must be a whole number"
-        : `must be ${min !== null ? "≥ " + min : ""}${min !== null && max !== null ? " and " : ""}${max !== null ? "≤ " + max : ""}`;
-    } else if (["addrop.p", "addrop.q"].includes(input.name) && !(Number(input.value) > 0 && Number(input.value) < 1)) {
-      message = "must be between 0 and 1 (exclusive)";
-    } else if (input.name === "training.learning_rate" && !(Number(input.value) > 0 && Number(input.value) < 1)) {
-      message = "must be between 0 and 1 (exclusive)";
+    if (input.type === "number") {
+      message = numberMessage(input.name, input.value, input.validity, input.getAttribute("min"), input.getAttribute("max"));
+    } else if (["addrop.layers", "dynamics.probe_ids"].includes(input.name)) {
+      message = wholeNumbers(input.value).message;
+    } else if (input.name === "data.data_dir" && source === "directory") {
+      message = input.value.trim() ? "" : "required: a directory on the workers holding the task's files";
+    } else {
+      return true;
     }
     setError(input.name, message);
     return !message;
+  }
+
+  /** The note under the epochs field when the settings make a job that never drops. */
+  function showEpochsWarning() {
+    const note = document.getElementById("epochs-warning");
+    note.textContent = epochsWarning({ enabled: field("addrop.enabled").checked, crossTuning: field("addrop.cross_tuning").checked,
+                                       epochs: numberOrNull("training.epochs") });
+    note.classList.toggle("hidden", !note.textContent);
   }
 
   function numberOrNull(name) { const v = field(name).value; return v === "" ? null : Number(v); }
@@ -151,7 +158,7 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     training.precision = field("training.precision").value;
     const translation = isTranslation();
     if (translation) Object.assign(training, { num_beams: numberOrNull("training.num_beams"), max_new_tokens: numberOrNull("training.max_new_tokens") });
-    const layers = field("addrop.layers").value.split(/[\s,]+/).filter(Boolean).map(Number);
+    const layers = wholeNumbers(field("addrop.layers").value).values;
     const data = { source, max_train_samples: numberOrNull("data.max_train_samples"), max_eval_samples: numberOrNull("data.max_eval_samples") };
     if (source === "upload") {
       Object.assign(data, {
@@ -175,7 +182,7 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     });
     const dynamics = { enabled: !translation && field("dynamics.enabled").checked };
     if (dynamics.enabled) {
-      const ids = field("dynamics.probe_ids").value.split(/[\s,]+/).filter(Boolean).map(Number);
+      const ids = wholeNumbers(field("dynamics.probe_ids").value).values;
       Object.assign(dynamics, { probe_size: numberOrNull("dynamics.probe_size"), probe_ids: ids.length ? ids : null });
     }
     return { name: field("name").value.trim() || null, model: field("model").value.trim(), data, training, addrop, dynamics };
@@ -225,13 +232,21 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     }
   }
 
+  /** The form field a validation error belongs to: the one its message names first (a check of the whole
+      data section names data.data_dir), else its location without list indices (addrop.layers.0). */
+  function errorField(loc, message) {
+    const named = /^([a-z_]+(?:\.[a-z_]+)+)\b/.exec(message);
+    if (named && form.querySelector(`.field-error[data-for="${named[1]}"]`)) return named[1];
+    return loc.filter((part) => part !== "body" && typeof part !== "number").join(".");
+  }
+
   function showServerErrors(error) {
     const body = error.body || {};
     let placed = false;
     if (Array.isArray(body.errors)) {
       for (const item of body.errors) {
-        const name = item.loc.filter((p) => p !== "body").join(".");
-        placed = setError(name, String(item.msg).replace(/^Value error, /, "")) || placed;
+        const message = String(item.msg).replace(/^Value error, /, "");
+        placed = setError(errorField(item.loc, message), message) || placed;
       }
     } else {
       const match = /^([a-z_.]+): (.*)$/s.exec(error.message);
@@ -244,11 +259,12 @@ import { TASK_FIELDS, presetLines, presetValues } from "./job-preset.js";
     }
   }
 
-  form.addEventListener("input", (event) => checkInput(event.target));
+  form.addEventListener("input", (event) => { checkInput(event.target); showEpochsWarning(); });
+  form.addEventListener("change", showEpochsWarning);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
-    const inputs = [...form.querySelectorAll("input[type=number]")];
+    const inputs = [...form.querySelectorAll("input[name]")];
     if (!inputs.map(checkInput).every(Boolean)) {
       document.getElementById("submit-status").textContent = "Fix the marked fields first.";
       return;

@@ -73,11 +73,11 @@ import * as Jobs from "./jobs-common.js";
                              yaxis2: { overlaying: "y", side: "right", title: { text: "chrF", font: { size: 11 } }, showgrid: false } } : {};
     const title = second ? `Dev ${job.metric} and chrF per epoch` : `Dev ${job.metric} per epoch`;
     Plotly.react("dev-metric-chart", traces, Jobs.untilDrawn(
-      Jobs.layout(title, "epoch", job.metric, { shapes: shading, ...epochAxis, ...extra }),
+      Jobs.fitted(Jobs.layout(title, "epoch", job.metric, { shapes: shading, ...epochAxis, ...extra }), traces),
       metric.y.length > 0, "no dev evaluation yet: one follows each epoch"), Jobs.plotConfig);
     const losses = [epochTraces("loss", "dev loss", "#c0392b"), trainLossPerEpoch()];
     Plotly.react("dev-loss-chart", losses, Jobs.untilDrawn(
-      Jobs.layout("Dev loss vs training loss", "epoch", "loss", { shapes: shading, ...epochAxis }),
+      Jobs.fitted(Jobs.layout("Dev loss vs training loss", "epoch", "loss", { shapes: shading, ...epochAxis }), losses),
       losses.some((t) => t.y.length > 0), "no loss logged yet"), Jobs.plotConfig);
     const steps = byKind("step").filter((p) => p.values.learning_rate !== undefined);
     Plotly.react("lr-chart", [
@@ -141,14 +141,14 @@ import * as Jobs from "./jobs-common.js";
     const best = evals.reduce((a, b) => ((b.values[job.metric] ?? -Infinity) > (a.values[job.metric] ?? -Infinity) ? b : a));
     const last = evals[evals.length - 1];
     const keys = Object.keys(last.values).filter((k) => !["runtime", "samples_per_second", "steps_per_second"].includes(k));
-    body.append(el("tr", {}, el("td", { text: "epoch" }), el("td", { text: best.epoch }), el("td", { text: last.epoch })));
+    body.append(el("tr", {}, el("td", { text: "epoch" }), el("td", { text: Jobs.epochNumber(best.epoch) }), el("td", { text: Jobs.epochNumber(last.epoch) })));
     for (const key of keys) {
       const row = el("tr", { class: key === job.metric ? "highlight" : null }, el("td", { text: key }),
         el("td", { class: "mono", text: Jobs.number(best.values[key]) }), el("td", { class: "mono", text: Jobs.number(last.values[key]) }));
       body.append(row);
     }
     $("last-metric").textContent = Jobs.number(last.values[job.metric]);
-    $("last-epoch").textContent = `epoch ${last.epoch}`;
+    $("last-epoch").textContent = `epoch ${Jobs.epochNumber(last.epoch)}`;
   }
 
   let predictions = [];
@@ -208,7 +208,7 @@ import * as Jobs from "./jobs-common.js";
     $("progress-text").textContent = `epoch ${p.epoch.toFixed(2)} / ${p.epochs} · step ${p.step} / ${p.max_steps || "?"} · ${p.percent.toFixed(1)}%`;
     $("eta").textContent = job.state === "running" ? Jobs.duration(p.eta_seconds) : "–";
     $("best-metric").textContent = Jobs.number(job.best_metric);
-    $("best-epoch").textContent = job.best_epoch !== null ? `epoch ${job.best_epoch}` : "";
+    $("best-epoch").textContent = job.best_epoch !== null ? `epoch ${Jobs.epochNumber(job.best_epoch)}` : "";
     $("worker").textContent = job.worker || "–";
     const took = job.started_at && job.finished_at ? ` · ran ${Jobs.duration((new Date(job.finished_at) - new Date(job.started_at)) / 1000)}` : "";
     $("times").textContent = `queued ${Jobs.when(job.created_at)}${took}`;
@@ -221,6 +221,8 @@ import * as Jobs from "./jobs-common.js";
     $("job-error").textContent = job.error ? `Failed: ${job.error}` : "";
     $("job-waiting").classList.toggle("hidden", !job.waiting_reason);
     $("job-waiting").textContent = job.waiting_reason ? `Waiting: ${job.waiting_reason}` : "";
+    $("job-warnings").classList.toggle("hidden", !job.warnings.length);
+    $("job-warnings").textContent = job.warnings.map((w) => `Note: ${w}`).join(" ");
     $("live-dot").classList.toggle("on", !finished);
   }
 
@@ -228,7 +230,7 @@ import * as Jobs from "./jobs-common.js";
     const body = document.querySelector("#settings-table tbody");
     const rows = [["model", Jobs.modelName(job.model)], ["task", `${job.task} (${job.spec.data.source}${job.spec.data.data_dir ? ": " + job.spec.data.data_dir : ""})`]];
     for (const section of ["training", "addrop", "dynamics"]) {
-      for (const [key, value] of Object.entries(job.spec[section] || {})) rows.push([`${section}.${key}`, JSON.stringify(value)]);
+      for (const [key, value] of Jobs.usedSettings(job.spec, section)) rows.push([`${section}.${key}`, JSON.stringify(value)]);
     }
     for (const key of ["max_train_samples", "max_eval_samples", "task_kind", "text_fields", "label_field", "label_names"]) {
       const value = job.spec.data[key];
@@ -242,7 +244,7 @@ import * as Jobs from "./jobs-common.js";
     logLines.splice(0, Math.max(0, logLines.length - 500));
     const box = $("log");
     const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 30;
-    box.textContent = logLines.map((l) => `${l.time.slice(11, 19)} ${l.level.padEnd(7)} ${l.message}`).join("\n");
+    box.textContent = logLines.map((l) => `${l.time.slice(11, 19)} ${l.level.padEnd(7)} ${l.message}`).join(" ");
     if (atBottom) box.scrollTop = box.scrollHeight;
   }
 

@@ -3,6 +3,7 @@
 
 import { el } from "./common/dom.js";
 import { STYLE } from "./common/figure-style.js";
+import { sharedRange } from "./compare-runs.js";
 
 export const FINISHED = ["succeeded", "failed", "cancelled", "pruned"];
 export const COLORS = STYLE.curves.series;
@@ -18,6 +19,20 @@ export function number(value, digits = 4) {
   return value === null || value === undefined ? "–" : Number(value).toFixed(digits);
 }
 
+/** An epoch as people write it: whole epochs as integers, a run stopped mid-epoch to two decimals. */
+export function epochNumber(epoch) {
+  if (epoch === null || epoch === undefined || !isFinite(epoch)) return "–";
+  return String(Math.abs(epoch - Math.round(epoch)) < 0.005 ? Math.round(epoch) : Number(epoch.toFixed(2)));
+}
+
+/** A spec section's ``[key, value]`` pairs that shape the run: a baseline's AD-DROP section only says it is
+ * off (its method, p, q and layers are never used), a section turned off only says so. */
+export function usedSettings(spec, section) {
+  const values = spec[section] || {};
+  if (values.enabled === false) return [["enabled", false]];
+  return Object.entries(values);
+}
+
 export function when(iso) {
   if (!iso) return "–";
   const date = new Date(iso);
@@ -28,7 +43,8 @@ export function setting(job) {
   const a = job.spec.addrop || {};
   if (a.enabled === false) return "baseline (no AD-DROP)";
   const layers = (a.layers || [0]).join(",");
-  return `${a.method} ${a.mode === "low" ? "low " : ""}p=${a.p} q=${a.q} L${layers}${a.cross_tuning === false ? " no-cross" : ""}`;
+  const never = job.addrop_epochs && !job.addrop_epochs.length ? " · never drops (1 epoch, cross-tuning)" : "";
+  return `${a.method} ${a.mode === "low" ? "low " : ""}p=${a.p} q=${a.q} L${layers}${a.cross_tuning === false ? " no-cross" : ""}${never}`;
 }
 
 export function training(job) {
@@ -99,6 +115,17 @@ export function layout(title, xTitle, yTitle, extra = {}) {
     uirevision: "keep",  // zoom and legend toggles survive every live redraw
     ...extra,
   };
+}
+
+/** ``layoutObject`` with each y axis fitted to its traces' values (5 % margin): Plotly pads a flat series by
+ * ±1, so an accuracy of 0.6 in every epoch was drawn on an axis from -0.4 to 1.6. */
+export function fitted(layoutObject, traces) {
+  const out = { ...layoutObject };
+  for (const [axis, key] of [["y", "yaxis"], ["y2", "yaxis2"]]) {
+    const range = sharedRange(traces.filter((t) => (t.yaxis || "y") === axis).flatMap((t) => t.y || []));
+    if (range) out[key] = { ...(out[key] || {}), range, autorange: false };
+  }
+  return out;
 }
 
 // A chart with nothing to draw yet (no epoch evaluated, no step logged) says so instead of showing empty axes.

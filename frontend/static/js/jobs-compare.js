@@ -136,7 +136,7 @@ function renderResults(/** @type {Drawn[]} */ drawn, /** @type {Entry | undefine
       el("td", { class: "small", text: `${entry.task} · ${Jobs.setting(entry.runs[0].job)}` }),
       el("td", { class: "mono", text: `${entry.metric} ${summaryText(entry.best)}` }),
       deltaCell,
-      el("td", { class: "mono", text: entry.runs.map((r) => r.job.best_epoch ?? "–").join(", ") }),
+      el("td", { class: "mono", text: entry.runs.map((r) => Jobs.epochNumber(r.job.best_epoch)).join(", ") }),
       el("td", { class: "mono", text: summaryText(meanStd(entry.runs.map(lastDev))) }));
   }));
 }
@@ -146,7 +146,9 @@ function renderParameters(/** @type {Drawn[]} */ drawn) {
   const fields = differingFields(runs.map(({ run }) => run.job.spec));
   const table = $("hparams-table");
   const head = el("tr", {}, el("th", {}), el("th", { text: "job" }),
-                       fields.map((f) => el("th", { class: "mono", text: f })));
+                       // a field's name may break after its dots (addrop.|cross_tuning), so that a dozen columns fit
+                       fields.map((f) => el("th", { class: "mono" }, f.split(".").flatMap((part, i) => (i ? [el("wbr"), part] : [part]))
+                         .map((part, i, all) => (typeof part === "string" && i < all.length - 1 ? `${part}.` : part)))));
   const rows = runs.map(({ run, style }) => {
     const params = hyperParameters(run.job.spec);
     return el("tr", { "data-job": run.job.id },
@@ -266,8 +268,9 @@ function renderCharts(/** @type {Drawn[]} */ drawn) {
   for (const { metric, node } of charts) {
     const data = drawn.filter((d) => d.entry.metric === metric)
       .flatMap((d) => traces(d, d.entry.runs.map((r) => evalSeries(r, metric)), true, false));
-    Plotly.react(node, data, Jobs.layout(`Dev ${escapeHtml(metric)} per epoch`, "epoch", escapeHtml(metric),
-                                         { showlegend: false, xaxis: epochAxis(), uirevision: metric }), Jobs.plotConfig);
+    Plotly.react(node, data, Jobs.fitted(Jobs.layout(`Dev ${escapeHtml(metric)} per epoch`, "epoch", escapeHtml(metric),
+                                                     { showlegend: false, xaxis: epochAxis(), uirevision: metric }), data),
+                 Jobs.plotConfig);
   }
 }
 

@@ -27,6 +27,8 @@ let current = null, curvesRevision = -1, curvesFetched = 0, importanceRevision =
 function stat(id, text) { $(id).textContent = text; }
 
 function renderHeader(sweep) {
+  $("sweep-warnings").classList.toggle("hidden", !sweep.warnings.length);
+  $("sweep-warnings").textContent = sweep.warnings.map((w) => `Note: ${w}`).join(" ");
   $("sweep-state").textContent = sweep.state;
   $("sweep-state").className = `badge ${sweep.state}`;
   const done = sweep.finished;

@@ -2,7 +2,7 @@
 // when they tokenise differently, over the tokens that line up).
 
 import { alignTokens, alignedDifference } from "./align.js";
-import { ATTRIBUTION_SCALE, attentionPanel, attributionPanel, panelFigure, sideBySide } from "./figures.js";
+import { ATTRIBUTION_SCALE, MAP_MARGIN, attentionPanel, attributionPanel, panelFigure, panelGap, sideBySide } from "./figures.js";
 import { colourBarTitle } from "./legends.js";
 import { absMax, difference, matrix, symmetricRange } from "./matrix.js";
 import { escapeHtml } from "./text.js";
@@ -53,18 +53,21 @@ export function compareFigure(compare, quantity, head, shared, pixelWidth, mode)
     panels.push(differencePanel(values, quantity, a.layer, head));
     return Object.assign(panelFigure(metaA, panels, pixelWidth, mode), { note: "" });
   }
-  const half = pixelWidth * 0.46;
+  // A's colour bar and B's row labels share the gap between the two maps: as wide as they need
+  const plotPixels = (pixelWidth || 1200) - MAP_MARGIN.l - MAP_MARGIN.r;
+  const gap = panelGap(a.meta.tokens.concat(b.meta.tokens), plotPixels);
+  const half = pixelWidth * (1 - gap) / 2;
   const left = panelFigure(metaA, [panels[0]], half, mode);
   const right = panelFigure(Object.assign({}, b.meta, { layer: b.layer }), [panels[1]], half, mode);
   const pairs = alignTokens(a.meta.tokens, b.meta.tokens);
   if (pairs.length < 2) {
-    return Object.assign(sideBySide(left, right), {
+    return Object.assign(sideBySide(left, right, gap), {
       note: "A and B tokenise differently and share fewer than two tokens in order, so there is no difference map.",
     });
   }
   const panel = differencePanel(values, quantity, a.layer, head, pairs);
   panel.title = `${panel.title}, over the ${pairs.length} tokens A and B share`;
-  return Object.assign(sideBySide(left, right), {
+  return Object.assign(sideBySide(left, right, gap), {
     aligned: panelFigure(alignedMeta(metaA, pairs), [panel], half, mode),
     note: `A and B tokenise differently: B − A (below) is taken over the ${pairs.length} tokens they share in order ` +
       `(of ${a.meta.tokens.length} in A and ${b.meta.tokens.length} in B); the others are left out.`,

@@ -93,10 +93,13 @@ export function panelGap(tokens, plotPixels) {
   return Math.min(0.2, Math.max(0.11, (COLOUR_BAR_PIXELS + labelPixels) / plotPixels));
 }
 
+// The margins of a figure of maps (row labels on the left, token labels under the maps).
+export const MAP_MARGIN = Object.freeze({ l: 78, r: 40, t: 44, b: 86 });
+
 // Panels side by side, each a map of square cells with its own colour bar.  Returns {data, layout, overlays}.
 export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
   const count = panels.length;
-  const margin = { l: 78, r: 40, t: 44, b: 86 };
+  const margin = { ...MAP_MARGIN };
   const rows = rowTokens(meta);
   const gap = count > 1 ? panelGap(meta.tokens.concat(rows), (pixelWidth || 1200) - margin.l - margin.r) : 0;
   const width = (1 - gap * (count - 1)) / count;
@@ -214,20 +217,23 @@ export function layerPanels(meta, maps, layerIndex, head) {
 }
 
 // Two one-panel figures merged into one with two halves (different tokens on each).
-export function sideBySide(left, right) {
+export function sideBySide(left, right, gap = 0.08) {
   const data = left.data.slice();
   const layout = Object.assign({}, left.layout, { shapes: left.layout.shapes.slice(), annotations: left.layout.annotations.slice() });
-  const squeeze = (domain, offset) => [offset + domain[0] * 0.46, offset + domain[1] * 0.46];
+  // each figure's own paper coordinates squeezed into its half; the gap between holds A's colour bar and B's labels
+  const half = (1 - gap) / 2;
+  const squeeze = (domain, offset) => [offset + domain[0] * half, offset + domain[1] * half];
   layout.xaxis = Object.assign({}, left.layout.xaxis, { domain: squeeze(left.layout.xaxis.domain, 0) });
-  layout.xaxis2 = Object.assign({}, right.layout.xaxis, { domain: squeeze(right.layout.xaxis.domain, 0.54), anchor: "y2" });
-  layout.yaxis2 = Object.assign({}, right.layout.yaxis, { anchor: "x2", scaleanchor: "x2" });
-  data[0] = Object.assign({}, data[0], { colorbar: Object.assign({}, data[0].colorbar, { x: 0.455 }) });
+  layout.xaxis2 = Object.assign({}, right.layout.xaxis, { domain: squeeze(right.layout.xaxis.domain, 1 - half), anchor: "y2" });
+  // B's rows are named by their tick labels; the "query" title once, on A, leaves the gap to A's colour bar
+  layout.yaxis2 = Object.assign({}, right.layout.yaxis, { anchor: "x2", scaleanchor: "x2", title: { text: "" } });
+  data[0] = Object.assign({}, data[0], { colorbar: Object.assign({}, data[0].colorbar, { x: half - 0.005 }) });
   for (const trace of right.data) {
     data.push(Object.assign({}, trace, { xaxis: "x2", yaxis: "y2" }, trace.colorbar ? { colorbar: Object.assign({}, trace.colorbar, { x: 1.0 }) } : {}));
   }
   for (const shape of right.layout.shapes) layout.shapes.push(Object.assign({}, shape, { xref: "x2", yref: "y2" }));
-  layout.annotations[0] = Object.assign({}, layout.annotations[0], { x: 0.23 });
-  layout.annotations.push(Object.assign({}, right.layout.annotations[0], { x: 0.77 }));
+  layout.annotations[0] = Object.assign({}, layout.annotations[0], { x: half / 2 });
+  layout.annotations.push(Object.assign({}, right.layout.annotations[0], { x: 1 - half / 2 }));
   const overlays = left.overlays.concat(right.overlays.map((o) => Object.assign({}, o, { xaxis: "x2", yaxis: "y2" })));
   return { data, layout, overlays };
 }

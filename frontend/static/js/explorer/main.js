@@ -12,7 +12,7 @@ import { PLOT_CONFIG, layerPanels, panelFigure } from "./figures.js";
 import { GRID_FORMATS, drawGrid, gridPng, gridSvg } from "./grid.js";
 import { parseIndexList } from "./matrix.js";
 import { followFigure, paintOverlays } from "./overlay.js";
-import { FOCUS_MAPS, clampNumber, explainBody, parseZoom, readState, stateQuery } from "./state.js";
+import { FOCUS_MAPS, changedTyped, changedValues, clampNumber, explainBody, parseZoom, readState, stateQuery } from "./state.js";
 import { cellText } from "./hover.js";
 import { LayerCache } from "./layercache.js";
 import { mapsFigure, showMaps } from "./mapview.js";
@@ -227,6 +227,18 @@ function addNotice(text) {
   $("notices").appendChild(el("div", { class: "notice", text }));
 }
 
+// What the page changed from what a link or the user asked for (a value out of bounds, a layer the model
+// lacks): said apart from the input's notices, which each explanation replaces.
+function addChange(text) {
+  $("changes").appendChild(el("div", { class: "notice", text }));
+}
+
+// A typed seed or step count outside its bounds is changed where it is typed, and the change is said.
+function noteTyped(key, typed, value) {
+  const note = changedTyped(key, typed, value);
+  if (note) addChange(note);
+}
+
 // ---------- loading ----------
 async function loadLayer() {
   if (!state.text.trim()) { setStatus("Type a sentence to explain.", true); return; }
@@ -254,8 +266,10 @@ async function loadLayer() {
     }
     const payload = await explainRequest(body);
     if (id !== sequence.layer) return;
-    if (state.head !== "mean" && Number(state.head) >= payload.num_heads) state.head = "0";
-    if (Number(state.layer) >= payload.num_layers) state.layer = 0;
+    if (state.head !== "mean" && !(Number(state.head) < payload.num_heads)) {
+      addChange(`${payload.model} has ${payload.num_heads} heads (0–${payload.num_heads - 1}): head ${state.head} does not exist, head 0 is shown.`);
+      state.head = "0"; writeUrl();
+    }
     if (state.query >= rowTokens(payload).length) state.query = 0;
     tasks[payload.model] = payload.task;
     showTaskControls();
@@ -271,7 +285,14 @@ async function loadLayer() {
     if (state.view === "model") loadGrid();
     if (state.view === "compare") loadCompare();
   } catch (error) {
-    if (id === sequence.layer) setStatus(error.message, true);
+    if (id !== sequence.layer) return;
+    if (error.status === 422 && Number(state.layer) > 0 && /^layer \d+ does not exist/.test(error.message)) {
+      // a link to a layer the model lacks: say so and show layer 0 rather than no maps and no layer selector
+      addChange(`The link's ${error.message}; layer 0 is shown.`);
+      state.layer = 0; writeUrl(); loadLayer();
+      return;
+    }
+    setStatus(error.message, true);
   } finally {
     if (id === sequence.layer) $("explain-button").disabled = false;
   }
@@ -556,11 +577,13 @@ function bind() {
   }
   $("seed").addEventListener("change", () => {
     state.seed = clampNumber(parseInt($("seed").value, 10), 0, 4294967295, 0);
+    noteTyped("seed", $("seed").value, state.seed);
     syncControls(); writeUrl();
     if (state.method === "RD") loadLayer(); else reloadMasks();
   });
   $("steps").addEventListener("change", () => {
     state.steps = clampNumber(parseInt($("steps").value, 10), 1, 100, 20);
+    noteTyped("steps", $("steps").value, state.steps);
     syncControls(); writeUrl(); if (current) loadLayer();
   });
   $("layer").addEventListener("change", () => { state.layer = Number($("layer").value); writeUrlSoon(); loadLayer(); });
@@ -605,6 +628,7 @@ function bind() {
 
 async function start() {
   bind();
+  changedValues(location.search, state).forEach(addChange);
   // The controls show the URL's state before the model list is awaited: syncing them after it overwrote
   // whatever was typed while the list loaded (an Explain clicked then ran on an empty sentence).
   syncControls();

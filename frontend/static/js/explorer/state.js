@@ -42,6 +42,37 @@ export function readState(search) {
   return state;
 }
 
+// The values readState keeps within bounds, and how each is named to the user.
+const BOUNDS = { p: ["p", "0.05 to 0.95"], q: ["q", "0.05 to 0.95"], seed: ["seed", "a whole number from 0 to 4294967295"],
+                 steps: ["IGA steps", "a whole number from 1 to 100"], layer: ["layer", "a whole number from 0"],
+                 query: ["query row", "a whole number from 0"] };
+const CHOICES = ["method", "mode", "scales", "focus", "zoom", "kind"];
+
+/** One sentence for each value of a link that readState changed to one the explorer can use (a p of 1.5, a
+ * seed of -4, an unknown method), so that nothing changes without a word. */
+export function changedValues(search, state) {
+  const params = new URLSearchParams(search);
+  const notes = [];
+  for (const [key, [name, allowed]] of Object.entries(BOUNDS)) {
+    if (params.has(key) && Number(params.get(key)) !== Number(state[key])) {
+      notes.push(`The link's ${name} "${params.get(key)}" is not ${allowed}: ${state[key]} is shown instead.`);
+    }
+  }
+  for (const key of CHOICES) {
+    const raw = params.get(key);
+    if (raw !== null && raw.toUpperCase() !== String(state[key]).toUpperCase()) {
+      notes.push(`The link's ${key} "${raw}" is not one the explorer knows: ${state[key] || "the default"} is shown instead.`);
+    }
+  }
+  return notes;
+}
+
+/** The sentence for a typed number the explorer changed to one within its bounds ("" when kept as typed). */
+export function changedTyped(key, typed, value) {
+  const [name, allowed] = BOUNDS[key];
+  return Number(typed) === Number(value) ? "" : `${name} "${typed}" is not ${allowed}: ${value} is used instead.`;
+}
+
 // Only what differs from the defaults goes into the address, so links stay short.
 export function stateQuery(state) {
   const params = new URLSearchParams();
