@@ -21,6 +21,9 @@ Phases, per task:
   authors-baselines
            only the plain runs of authors-confirm, one seed after another: they do not depend on the search's
            outcome, so they can train beside it (authors-confirm then runs only the AD-DROP side)
+  dynamics the confirmed setting and the baseline at seed DYNAMICS_SEED with attribution dynamics recorded (the
+           same probe set for both): per epoch, concentration, entropy, stability and reliance of the maps, in
+           each run file's epochs
 
 It talks to a running AD-DROP Studio (``bash scripts/start.sh``; the embedded worker trains the runs):
 
@@ -74,6 +77,8 @@ PRIOR_VARIANTS = [("GA", "high"), ("GA", "low"), ("RD", "high")]
 AUTHORS_EPOCH_CAP = 30
 AUTHORS_CONFIRM_SEEDS = [1, 2, 3, 4, 5]
 MINILM_LAYERS = 6
+DYNAMICS_SEED = 1
+DYNAMICS = {"enabled": True, "probe_size": 64}
 
 
 def base_job(task: str, data_root: Path, seed: int, learning_rate: float | None = None, **addrop: Any) -> dict:
@@ -179,8 +184,11 @@ class Studio:
         for point in points:
             if point["kind"] == "step" and "loss" in point["values"]:
                 losses.setdefault(int(point["epoch"] - 1e-9) + 1, []).append(point["values"]["loss"])
+        # a job recording attribution dynamics: its summaries of each epoch's end, beside that epoch's dev metrics
+        dynamics = {round(point["epoch"]): point["values"] for point in points if point["kind"] == "dynamics"}
         epochs = [{"epoch": round(point["epoch"]), "dev": point["values"],
-                   "train_loss": statistics.fmean(losses.get(round(point["epoch"]), [float("nan")]))}
+                   "train_loss": statistics.fmean(losses.get(round(point["epoch"]), [float("nan")])),
+                   **({"dynamics": dynamics[round(point["epoch"])]} if round(point["epoch"]) in dynamics else {})}
                   for point in points if point["kind"] == "eval"]
         spec = job["spec"]
         # a run file names its data relative to the shared data directory, never by this machine's path
@@ -398,6 +406,23 @@ def reuse_baseline(task: str, phase: str, seed: int) -> bool:
     return False
 
 
+def dynamics_pair(studio: Studio, task: str, data_root: Path) -> None:
+    """The confirmed setting and its baseline twin at DYNAMICS_SEED, both recording attribution dynamics."""
+    setting = chosen_setting(task)
+    have = {r["role"] for r in recorded(task, "dynamics")}
+    jobs = []
+    for role in ("baseline", "addrop"):
+        if role in have:
+            continue
+        addrop = ({"enabled": False} if role == "baseline" else
+                  {k: setting[k] for k in ("p", "q", "method", "mode", "layers", "cross_tuning")})
+        body = {**base_job(task, data_root, DYNAMICS_SEED), "addrop": addrop, "dynamics": DYNAMICS,
+                "name": f"{task} · {role} · seed {DYNAMICS_SEED} · dynamics (results/)"}
+        jobs.append(studio.call("POST", "/api/jobs", json=body)["id"])
+    print(f"{task} dynamics: p={setting['p']} q={setting['q']}; started jobs {jobs or 'none (both recorded)'}")
+    studio.follow(task, "dynamics", job_ids=jobs)
+
+
 def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
     runs = recorded(task, "prior")
     have = {(r["setting"]["method"], r["setting"]["mode"]) if r["setting"] else "baseline" for r in runs}
@@ -426,7 +451,7 @@ def main() -> None:
                         help="repeat for several tasks: each runs its phases before the next task starts")
     parser.add_argument("--phase", required=True, action="append",
                         choices=["lr", "search", "confirm", "prior", "grid", "authors-search", "authors-confirm",
-                                 "authors-baselines"],
+                                 "authors-baselines", "dynamics"],
                         help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
@@ -451,6 +476,8 @@ def main() -> None:
                 confirm(studio, task, data_root, AUTHORS)
             elif phase == "authors-baselines":
                 confirm_baselines(studio, task, data_root, AUTHORS)
+            elif phase == "dynamics":
+                dynamics_pair(studio, task, data_root)
             else:
                 prior_experiment(studio, task, data_root)
 
