@@ -235,8 +235,10 @@ def job_dynamics_probe(job_id: RowId, service: JobService = Depends(get_jobs)) -
 
 
 @router.get("/jobs/{job_id}/dynamics/maps", response_model=DynamicsMap, dependencies=READ,
-            responses={**DYNAMICS_ERRORS, 422: {"model": ErrorMessage, "description": "No such example, layer or "
-                                                "head (the message lists those there are)"}},
+            responses={**DYNAMICS_ERRORS, 404: {"model": ErrorMessage, "description": "No such job, or no maps of "
+                                                "that epoch (the message lists the recorded ones)"},
+                       422: {"model": ValidationProblem, "description": "No such example, layer or head (the message "
+                             "lists those there are)"}},
             summary="One probe example's attribution map at one epoch")
 def job_dynamics_map(
     job_id: RowId,
