@@ -23,6 +23,7 @@ random keys come from a stream of its own (``DYNAMICS_STREAM``).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -115,6 +116,17 @@ def attribution_entropy(attribution: torch.Tensor, attention_mask: torch.Tensor)
     n_valid = attention_mask.sum(-1).float()  # [b]
     scale = n_valid.log().clamp_min(1e-30)[:, None, None]  # one key: entropy 0 over log 1, reported as 0
     return _mean_rows(entropy / scale, rows[..., 0] & (mass.sum(-1) > 0))
+
+
+def candidate_region(attribution: np.ndarray, p: float, mode: str = "high") -> np.ndarray:
+    """The top-p candidate region (``mode`` high: highest attribution; low: lowest) of a saved map ``[..., n, n]``
+    cropped to its real tokens, as booleans of its shape: the keys ``discard_masks`` would draw drops from."""
+    scores = torch.from_numpy(np.asarray(attribution, dtype=np.float32))
+    n = scores.shape[-1]
+    flat = scores.reshape(-1, 1, n, n)  # [b, h, n, n] with every token real
+    candidate, _ = discard_masks(flat, torch.ones(len(flat), n, dtype=torch.long), p, 0.5, mode,
+                                 generator=torch.Generator().manual_seed(0))
+    return candidate.reshape(scores.shape).numpy()
 
 
 def _region(attribution: torch.Tensor, attention_mask: torch.Tensor, p: float) -> torch.Tensor:
@@ -274,6 +286,19 @@ class DynamicsRecorder(TrainerCallback):
             tmp.replace(self.directory / f"epoch-{epoch}.npz")
         self.previous = record.maps
         self.report(record)
+
+
+def saved_epochs(directory: Path) -> list[int]:
+    """The epochs whose maps :class:`DynamicsRecorder` saved under ``directory``, in order."""
+    found = (re.fullmatch(r"epoch-(\d+)\.npz", path.name) for path in directory.glob("epoch-*.npz"))
+    return sorted(int(match[1]) for match in found if match)
+
+
+def saved_map(directory: Path, epoch: int, example: int) -> np.ndarray:
+    """One probe example's saved maps (``[L, h, n, n]`` float16) of ``epoch``: only that array is read.
+    KeyError when the epoch's file has no such example, FileNotFoundError when there is no such epoch."""
+    with np.load(directory / f"epoch-{epoch}.npz") as saved:
+        return saved[f"example{example}"]
 
 
 def saved_maps(directory: Path, epoch: int) -> list[np.ndarray] | None:

@@ -273,8 +273,8 @@ def finetune(
         **({"max_new_tokens": config.max_new_tokens} if translation else {}),
     )
     if config.dynamics is not None:
-        trainer.add_callback(_dynamics_recorder(config, trainer, data["validation"], tokenizer, collate,
-                                                output / DYNAMICS))
+        trainer.add_callback(_dynamics_recorder(config, trainer, splits["validation"], data["validation"], tokenizer,
+                                                collate, output / DYNAMICS))
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from is not None else None)
     elapsed = time.perf_counter() - started
@@ -319,10 +319,10 @@ def _kept_predictions(raw: Dataset, dev: Dataset, task: TaskSpec, tokenizer: Pre
     return DevPredictions(examples, output / PREDICTIONS_FILE, tokenizer.pad_token_id)
 
 
-def _dynamics_recorder(config: FinetuneConfig, trainer: ADDropTrainer, dev: Dataset,
+def _dynamics_recorder(config: FinetuneConfig, trainer: ADDropTrainer, raw: Dataset, dev: Dataset,
                        tokenizer: PreTrainedTokenizerBase, collate: Callable, directory: Path) -> DynamicsRecorder:
     """The recorder of ``config.dynamics``: the probe set's batches, its examples written down in
-    ``probe.json`` (dev indices, tokens, layers), and each epoch's summaries logged through the Trainer."""
+    ``probe.json`` (dev indices, tokens, texts, layers), and each epoch's summaries logged through the Trainer."""
     dynamics = config.dynamics
     indices = dynamics.probe(len(dev), config.seed)
     if not indices:
@@ -340,6 +340,8 @@ def _dynamics_recorder(config: FinetuneConfig, trainer: ADDropTrainer, dev: Data
     (directory / "probe.json").write_text(json.dumps({
         "dev_indices": indices, "layers": layers, "p": dynamics.p, "seed": config.seed,
         "tokens": [tokenizer.convert_ids_to_tokens(ids) for ids in probe["input_ids"]],
+        # the raw text fields (text, and its pair where the task has one): what the explorer is given to explain
+        "texts": [[str(raw[i][name]) for name in config.task_spec().text_fields] for i in indices],
     }))
 
     def report(record: EpochDynamics) -> None:

@@ -24,7 +24,16 @@ from sqlalchemy import func, select, update
 from addrop.dropout import ADDropConfig
 from backend.advice import run_warnings
 from backend.jobs import InvalidJob, JobConflict, JobNotFound, JobService, QueueUnavailable
-from backend.schemas.sweeps import CurvePoint, Importance, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
+from backend.schemas.sweeps import (
+    CurvePoint,
+    Importance,
+    RunDynamics,
+    SweepCreate,
+    SweepCurves,
+    SweepOut,
+    Summary,
+    TrialOut,
+)
 from backend.shown import shown_model, shown_spec
 from jobstore import studies
 from jobstore.database import Database
@@ -347,8 +356,12 @@ class SweepService:
             if sweep is None:
                 raise SweepNotFound(f"there is no sweep {sweep_id}")
             jobs = session.scalars(select(Job).where(Job.sweep_id == sweep_id).order_by(Job.id)).all()
+            last = (select(func.max(MetricPoint.id)).join(Job, Job.id == MetricPoint.job_id)
+                    .where(Job.sweep_id == sweep_id, MetricPoint.kind == "dynamics").group_by(MetricPoint.job_id))
+            final = dict(session.execute(select(MetricPoint.job_id, MetricPoint.values)
+                                         .where(MetricPoint.id.in_(last))).tuples().all())
         trials = optuna.load_study(study_name=sweep.study_name, storage=self._storage()).get_trials(deepcopy=False)
-        return self.to_out(sweep, jobs, trials)
+        return self.to_out(sweep, jobs, trials, final)
 
     def list(self, limit: int = 50, offset: int = 0) -> tuple[list[SweepOut], int]:
         """Sweeps newest first, and how many there are."""
@@ -357,9 +370,20 @@ class SweepService:
             total = session.scalar(select(func.count()).select_from(Sweep)) or 0
         return [self.get(sweep_id) for sweep_id in ids], total
 
-    def to_out(self, sweep: Sweep, jobs: Sequence[Job], trials: Sequence[optuna.trial.FrozenTrial]) -> SweepOut:
-        """The API's view of a sweep."""
+    def to_out(self, sweep: Sweep, jobs: Sequence[Job], trials: Sequence[optuna.trial.FrozenTrial],
+               final_dynamics: dict[int, dict[str, float]]) -> SweepOut:
+        """The API's view of a sweep (``final_dynamics``: each recording job's last dynamics point's values)."""
         spec = SweepCreate.model_validate(sweep.spec)
+
+        def dynamics(runs: Sequence[Job]) -> RunDynamics | None:
+            # the base job's masked layers: every run records them, a baseline twin too (addrop.dynamics)
+            finals = [final_dynamics[job.id] for job in runs if job.id in final_dynamics]
+            concentration = [statistics.fmean(values[f"concentration_L{layer}"] for layer in spec.base.addrop.layers)
+                             for values in finals
+                             if all(f"concentration_L{layer}" in values for layer in spec.base.addrop.layers)]
+            reliance = [values["reliance"] for values in finals if "reliance" in values]
+            return RunDynamics(concentration=summary(concentration), reliance=summary(reliance)) if finals else None
+
         space = spec.space.model_dump()
         baseline_jobs = [job for job in jobs if job.sweep_role == "baseline"]
         baseline_values = [job.best_metric for job in baseline_jobs if job.state == "succeeded"
@@ -388,7 +412,8 @@ class SweepService:
             out.append(TrialOut(number=trial.number, state=_trial_state(trial, runs), params=studies.setting(space, trial.params),
                                 value=value, delta=delta, job_ids=[job.id for job in runs],
                                 seeds=[job.spec["training"]["seed"] for job in runs], same_as=original,
-                                prior=is_prior))
+                                prior=is_prior, dynamics=dynamics([job for job in runs
+                                                                   if job.state in ("succeeded", "pruned")])))
         complete = [trial for trial in out if trial.state == "complete" and trial.value.mean is not None]
         best = max(complete, key=lambda trial: trial.value.mean, default=None)
         # A search's proposal of a setting already run shares its runs and costs none of the budget; a grid's
@@ -405,6 +430,8 @@ class SweepService:
             model=shown_model(sweep.model, self.jobs.settings.data_dir), metric=sweep.metric_name, created_at=sweep.created_at, finished_at=sweep.finished_at,
             message=sweep.message, budget=spec.trial_budget(), finished=finished, counts=counts, baseline=baseline,
             baseline_job_ids=[job.id for job in baseline_jobs], best=best, trials=out,
+            baseline_seeds=[job.spec["training"]["seed"] for job in baseline_jobs],
+            baseline_dynamics=dynamics([job for job in baseline_jobs if job.state == "succeeded"]),
             spec={**sweep.spec, "base": shown_spec(sweep.spec["base"], self.jobs.settings.data_dir)},
             study_name=sweep.study_name, revision=sweep.revision,
             warnings=run_warnings({**sweep.spec["base"], "addrop": {**sweep.spec["base"].get("addrop", {}), "enabled": True}},

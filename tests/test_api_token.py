@@ -46,7 +46,8 @@ WRITES = [
     ("post", "/api/sweeps/1/cancel", {}),
 ]
 READS = ["/api/jobs", "/api/jobs/1", "/api/jobs/1/metrics", "/api/jobs/1/metrics?format=csv", "/api/jobs/1/log",
-         "/api/jobs/1/events", "/api/jobs/1/checkpoint", "/api/jobs/1/dynamics", "/api/jobs/1/predictions",
+         "/api/jobs/1/events", "/api/jobs/1/checkpoint", "/api/jobs/1/dynamics", "/api/jobs/1/dynamics/probe",
+         "/api/jobs/1/dynamics/maps?example=0&epoch=1&layer=0", "/api/jobs/1/predictions",
          "/api/sweeps", "/api/sweeps/1", "/api/sweeps/1/curves",
          "/api/sweeps/1/importance", "/api/models", "/api/presets", "/api/presets/authors?task=sst2"]
 PAGES = ["/", "/jobs", "/jobs/new", "/jobs/compare", "/jobs/1", "/sweeps", "/sweeps/new", "/sweeps/1"]

@@ -1,5 +1,5 @@
 """The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint,
-attribution dynamics, a translation job's dev predictions."""
+attribution dynamics (zip, probe set, maps), a translation job's dev predictions."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from backend.auth import require_reader, require_token
 from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
 from backend.jobs import JobError, JobService
+from backend.probe_maps import read_map, read_probe
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
 from backend.schemas.jobs import (
+    DynamicsMap,
+    DynamicsProbe,
     EpochPredictions,
     JobCreate,
     JobList,
@@ -216,3 +219,38 @@ def job_dynamics(job_id: RowId, service: JobService = Depends(get_jobs)) -> File
     The per-epoch summaries are the job's metric points of kind ``dynamics``."""
     archive = directory_archive(service.dynamics_dir(job_id))
     return FileResponse(archive, media_type="application/zip", filename=f"job-{job_id}-dynamics.zip")
+
+
+DYNAMICS_ERRORS = {**JOB_ERRORS, **READ_ERRORS,
+                   409: {"model": ErrorMessage, "description": "No dynamics recorded"}}
+
+
+@router.get("/jobs/{job_id}/dynamics/probe", response_model=DynamicsProbe, dependencies=READ,
+            responses=DYNAMICS_ERRORS, summary="The probe set of the attribution dynamics")
+def job_dynamics_probe(job_id: RowId, service: JobService = Depends(get_jobs)) -> DynamicsProbe:
+    """The probe set's dev indices, tokens and texts, the recorded layers, heads and epochs so far, and the
+    candidate region the maps are shown with (the job's AD-DROP p and mode; a baseline's measured p)."""
+    directory = service.dynamics_dir(job_id)
+    return read_probe(directory, service.get(job_id).spec)
+
+
+@router.get("/jobs/{job_id}/dynamics/maps", response_model=DynamicsMap, dependencies=READ,
+            responses={**DYNAMICS_ERRORS, 404: {"model": ErrorMessage, "description": "No such job, or no maps of "
+                                                "that epoch (the message lists the recorded ones)"},
+                       422: {"model": ValidationProblem, "description": "No such example, layer or head (the message "
+                             "lists those there are)"}},
+            summary="One probe example's attribution map at one epoch")
+def job_dynamics_map(
+    job_id: RowId,
+    example: int = Query(..., ge=0, le=MAX_ROW_ID, description="Index in the probe set (not the dev index)."),
+    epoch: int = Query(..., ge=0, le=MAX_ROW_ID, description="A recorded epoch (404 for one not recorded)."),
+    layer: int = Query(..., ge=0, le=MAX_ROW_ID, description="A recorded model layer."),
+    head: int = Query(0, ge=0, le=MAX_ROW_ID),
+    p: float | None = Query(None, gt=0, lt=1, description="The candidate region's p (default: the job's)."),
+    mode: Literal["high", "low"] | None = Query(None, description="The region's keys (default: the job's)."),
+    service: JobService = Depends(get_jobs),
+) -> DynamicsMap:
+    """The GA attribution map (rows queries, columns keys) of probe example ``example`` recorded at the end of
+    ``epoch`` on ``layer`` and ``head``, as stored (float16), with each row's top-p candidate region."""
+    directory = service.dynamics_dir(job_id)
+    return read_map(directory, service.get(job_id).spec, example, epoch, layer, head, p, mode)

@@ -260,3 +260,34 @@ class UploadOut(BaseModel):
         description="Each column's distinct values (null when there are more than 50, or one is over 200 characters): "
         "a label column's classes."
     )
+
+
+class DynamicsProbe(BaseModel):
+    """A recording job's probe set and what of it is recorded so far: what the maps endpoint may be asked for."""
+
+    dev_indices: list[int] = Field(description="The dev example of each probe example (``example`` 0, 1, ...).")
+    tokens: list[list[str]] = Field(description="Each probe example's tokens: the rows and columns of its maps.")
+    texts: list[list[str]] | None = Field(description="Each probe example's text fields (text, and its pair where "
+                                          "the task has one); null for a job recorded before texts were kept.")
+    layers: list[int] = Field(description="The recorded layers (the masked ones and the last).")
+    heads: int | None = Field(description="Attention heads per layer (null before the first epoch's maps).")
+    epochs: list[int] = Field(description="Epochs whose maps are recorded so far.")
+    measured_p: float = Field(description="The p of the job's concentration and reliance summaries.")
+    region_p: float = Field(description="The p of the candidate region the maps are shown with by default: the "
+                            "job's AD-DROP p, or measured_p for a job that drops nothing.")
+    region_mode: Literal["high", "low"] = Field(description="Which keys the region holds: the highest or lowest.")
+
+
+class DynamicsMap(BaseModel):
+    """One probe example's GA attribution map at one epoch, layer and head, with its top-p candidate region."""
+
+    example: int = Field(description="Its index in the probe set.")
+    dev_index: int
+    epoch: int
+    layer: int
+    head: int
+    tokens: list[str]
+    values: list[list[float]] = Field(description="Rows are queries, columns keys, as recorded (float16).")
+    region: list[list[bool]] = Field(description="The keys of each row in its top-p candidate region.")
+    p: float
+    mode: Literal["high", "low"]

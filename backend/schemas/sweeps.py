@@ -192,6 +192,15 @@ class Summary(BaseModel):
     values: list[float]
 
 
+class RunDynamics(BaseModel):
+    """What a setting's runs did to attribution, from each run's last recorded epoch of attribution dynamics
+    (runs that record them only): the same measure for every run of the sweep, so settings compare."""
+
+    concentration: Summary = Field(description="Share of a row's attribution in its top-p keys, mean over the "
+                                   "base job's masked layers (every run of the sweep records those).")
+    reliance: Summary = Field(description="Share of probe predictions that change when the top-p keys are dropped.")
+
+
 class TrialOut(BaseModel):
     """One setting of the sweep and its runs."""
 
@@ -204,6 +213,8 @@ class TrialOut(BaseModel):
     seeds: list[int] = Field(description="The training seed of each run in job_ids, in the same order.")
     same_as: int | None = Field(description="A trial of the same setting whose runs this one shares.")
     prior: bool = Field(False, description="Run before this sweep (given in `prior`); it has no jobs here.")
+    dynamics: RunDynamics | None = Field(None, description="Its runs' final attribution dynamics, when they "
+                                         "record them (the base job's dynamics.enabled).")
 
 
 class SweepOut(BaseModel):
@@ -227,6 +238,9 @@ class SweepOut(BaseModel):
     counts: dict[str, int] = Field(description="Trials per state, and jobs per state under 'jobs.<state>'.")
     baseline: Summary | None
     baseline_job_ids: list[int]
+    baseline_seeds: list[int] = Field([], description="The training seed of each job in baseline_job_ids, in order.")
+    baseline_dynamics: RunDynamics | None = Field(None, description="The baseline twins' final attribution "
+                                                  "dynamics, when they record them.")
     best: TrialOut | None
     trials: list[TrialOut]
     spec: dict[str, Any] = Field(description="The request, with its data directory and local model shown as model "

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { curveName, heatmap, needsRow, needsScale, trialsRows, plural, prunedTrials, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, useTheseHref }
+import { curveName, heatmap, needsRow, needsScale, trialsRows, plural, prunedTrials, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, twinCompareHref, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -92,10 +92,33 @@ test("the trials CSV has the baseline, then every trial by number with each run'
   const baseline = { mean: 0.55, std: 0.07, n: 2, values: [0.5, 0.6] };
   const rows = trialsRows({ metric: "f1", trials, baseline, baseline_job_ids: [3, 4] });
   assert.deepEqual(rows[0].slice(7, 11), ["best_dev_f1_mean", "best_dev_f1_std", "runs", "best_dev_f1_per_run"]);
-  assert.deepEqual(rows[1], ["baseline", "", "", "", "", "", "", 0.55, 0.07, 2, [0.5, 0.6], "", [3, 4], ""]);
+  assert.deepEqual(rows[1], ["baseline", "", "", "", "", "", "", 0.55, 0.07, 2, [0.5, 0.6], "", [3, 4], "", null, null]);
   assert.deepEqual(rows.slice(2).map((r) => [r[0], r[1], r[2], r[3], r[9], r[10], r[11]]),
                    [[0, "complete", 0.1, 0.2, 2, [0.5, 0.7], 0.05], [1, "pruned", 0.3, 0.4, 1, [0.6], null]]);
   assert.equal(trialsRows({ metric: "f1", trials: [], baseline: null, baseline_job_ids: [] }).length, 1);
+});
+
+const dynamics = (concentration, reliance) => ({ concentration: { mean: concentration, std: null, n: 1, values: [concentration] },
+                                                 reliance: { mean: reliance, std: null, n: 1, values: [reliance] } });
+
+test("the trials CSV and sort carry each setting's final concentration and reliance", () => {
+  const trials = [trial(0, 0.1, 0.2, "complete", [0.5], { dynamics: dynamics(0.4, 0.2) }),
+                  trial(1, 0.3, 0.2, "complete", [0.6], { dynamics: dynamics(0.3, 0.5) }),
+                  trial(2, 0.5, 0.2, "complete", [0.7])];
+  const rows = trialsRows({ metric: "f1", trials, baseline: { mean: 0.5, std: null, n: 1, values: [0.5] }, baseline_job_ids: [3],
+                            baseline_dynamics: dynamics(0.45, 0.1) });
+  assert.deepEqual(rows[0].slice(-2), ["final_concentration_mean", "final_reliance_mean"]);
+  assert.deepEqual(rows.map((r) => r.slice(-2)).slice(1), [[0.45, 0.1], [0.4, 0.2], [0.3, 0.5], [null, null]]);
+  assert.deepEqual(sortTrials(trials, "concentration", "asc").map((t) => t.number), [1, 0, 2]);
+  assert.deepEqual(sortTrials(trials, "reliance", "desc").map((t) => t.number), [1, 0, 2]);
+});
+
+test("a trial's run is compared with the newest baseline twin of its seed", () => {
+  const t = trial(0, 0.1, 0.2, "complete", [0.5, 0.6], { job_ids: [20, 21], seeds: [1, 2] });
+  const sweep = { baseline_job_ids: [3, 4, 9], baseline_seeds: [1, 2, 2] };  // job 9: seed 2's twin run again
+  assert.equal(twinCompareHref(t, 0, sweep), "/jobs/compare?ids=20,3&baseline=3");
+  assert.equal(twinCompareHref(t, 1, sweep), "/jobs/compare?ids=21,9&baseline=9");
+  assert.equal(twinCompareHref(t, 0, { baseline_job_ids: [], baseline_seeds: [] }), null);
 });
 
 test("sorting puts trials without a result last in both directions", () => {

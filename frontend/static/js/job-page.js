@@ -1,10 +1,12 @@
 /* One job's page: live curves from the job's event stream (Plotly.react with a fixed uirevision, so zoom
-   and legend choices survive updates), attribution dynamics when the job records them, a translation job's dev
+   and legend choices survive updates), attribution dynamics when the job records them (curves, and the epoch
+   scrubber of its probe maps), a translation job's dev
    translations per epoch, progress, best vs last metrics, settings, log, cancel. */
 
 import { $, el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
 import * as Jobs from "./jobs-common.js";
+import { Scrubber } from "./probe-scrubber.js";
 
 (() => {
   const root = document.getElementById("job-page");
@@ -133,6 +135,35 @@ import * as Jobs from "./jobs-common.js";
     $("dynamics-link").classList.toggle("hidden", !dynamics.length);
   }
 
+  const scrubber = $("dynamics-scrubber") ? new Scrubber($("dynamics-scrubber")) : null;
+  let probe = null;
+  let probeFetched = -1;  // the number of dynamics points the probe (its recorded epochs) was read after
+  let scrubbedCheckpoint = "";  // the best epoch and checkpoint the scrubber's explorer links were drawn with
+
+  /** The scrubber's probe set, read again whenever an epoch's dynamics have arrived since. */
+  async function refreshScrubber() {
+    if (!scrubber) return;
+    const recorded = byKind("dynamics").length;
+    if (recorded === probeFetched) return;
+    probeFetched = recorded;
+    if (!recorded) { scrubber.setRuns([]); return; }
+    try {
+      probe = await api(`/api/jobs/${jobId}/dynamics/probe`);
+    } catch (error) {
+      setStatus(`attribution maps: ${error.message}`, true, "action-status");
+      return;
+    }
+    scrubbedCheckpoint = `${job.best_epoch}/${job.explorer_model}`;
+    scrubber.setRuns([{ job, probe }]);
+  }
+
+  /** A finished job's best epoch and checkpoint decide which epoch opens in the explorer. */
+  function rescrubOnCheckpoint() {
+    if (!scrubber || !probe || `${job.best_epoch}/${job.explorer_model}` === scrubbedCheckpoint) return;
+    scrubbedCheckpoint = `${job.best_epoch}/${job.explorer_model}`;
+    scrubber.setRuns([{ job, probe }]);
+  }
+
   function renderMetricsTable() {
     const evals = byKind("eval");
     const body = document.querySelector("#metrics-table tbody");
@@ -191,6 +222,7 @@ import * as Jobs from "./jobs-common.js";
     renderLoss();
     renderEpochCharts();
     renderDynamics();
+    refreshScrubber();
     renderMetricsTable();
     refreshPredictions();
   }
@@ -224,6 +256,7 @@ import * as Jobs from "./jobs-common.js";
     $("job-warnings").classList.toggle("hidden", !job.warnings.length);
     $("job-warnings").textContent = job.warnings.map((w) => `Note: ${w}`).join(" ");
     $("live-dot").classList.toggle("on", !finished);
+    rescrubOnCheckpoint();
   }
 
   function renderSettings() {

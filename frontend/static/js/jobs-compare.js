@@ -1,5 +1,6 @@
 /* The compare view: several jobs' curves overlaid, seeds of one setting drawn as mean +/- std bands, best dev
-   metrics against a chosen baseline, the hyper-parameters that differ, and a CSV of every point. Running jobs
+   metrics against a chosen baseline, attribution dynamics (curves on shared axes, and the same probe example's
+   maps side by side per epoch on one colour scale), the hyper-parameters that differ, and a CSV of every point. Running jobs
    are re-read every few seconds (only their new points; zoom is kept). The logic lives in compare-runs.js;
    this file reads the page and draws. Plotly is the page's global. */
 /* global Plotly */
@@ -7,6 +8,8 @@
 import { $, download, el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
 import * as Jobs from "./jobs-common.js";
+import { Scrubber } from "./probe-scrubber.js";
+import { sameProbe } from "./probe-maps.js";
 import {
   aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
   formatValue, hyperParameters, lineStyle, meanStd, sharedRange, withAlpha,
@@ -21,6 +24,8 @@ import {
 
 /** Up to this many epochs, per-epoch curves get markers and a tick per epoch. */
 const MARKERS_UP_TO = 20;
+/** At most this many runs' maps side by side. */
+const MAPS_SIDE_BY_SIDE = 4;
 const picker = /** @type {HTMLSelectElement} */ ($("job-picker"));
 const baselinePicker = /** @type {HTMLSelectElement} */ ($("baseline"));
 const groupSeeds = /** @type {HTMLInputElement} */ ($("group-seeds"));
@@ -274,6 +279,73 @@ function renderCharts(/** @type {Drawn[]} */ drawn) {
   }
 }
 
+function dynamicsSeries(/** @type {Run} */ run, /** @type {string} */ key) {
+  return run.points.filter((p) => p.kind === "dynamics" && p.values[key] !== undefined)
+    .map((p) => ({ x: p.epoch, y: p.values[key] }));
+}
+
+const layerPicker = /** @type {HTMLSelectElement} */ ($("dynamics-layer"));
+const scrubber = new Scrubber($("compare-scrubber"), {
+  // one region for every map: the first AD-DROP run's p (a baseline twin's own is only the measured p)
+  p: (runs) => runs.find((r) => r.job.spec.addrop?.enabled)?.probe.region_p ?? null,
+});
+/** @type {Map<number, {count: number, probe: import("./probe-maps.js").Probe}>} */
+const probes = new Map();
+
+/** The chosen runs' dynamics curves on shared axes (groups as mean +/- std), and their maps side by side. */
+function renderDynamics(/** @type {Drawn[]} */ drawn) {
+  const recording = drawn.filter((d) => d.entry.runs.some((r) => r.points.some((p) => p.kind === "dynamics")));
+  $("compare-dynamics").classList.toggle("hidden", !recording.length);
+  if (!recording.length) return;
+  const layers = [...new Set(recording.flatMap((d) => d.entry.runs.flatMap((r) => r.points.filter((p) => p.kind === "dynamics")
+    .flatMap((p) => Object.keys(p.values)))).filter((k) => k.startsWith("concentration_L")).map((k) => Number(k.slice(15))))]
+    .sort((a, b) => a - b);
+  const chosen = layerPicker.value;
+  layerPicker.replaceChildren(...layers.map((l) => new Option(`${l}`, String(l))));
+  layerPicker.value = layers.map(String).includes(chosen) ? chosen : String(layers[0]);
+  const axis = () => ({ title: { text: "epoch", font: { size: 11 } }, gridcolor: "#eef0f4", zeroline: false, dtick: 1 });
+  const curves = (/** @type {string} */ key, /** @type {boolean} */ legend) => recording.flatMap((d) => traces(
+    d, d.entry.runs.map((r) => dynamicsSeries(r, key)).filter((s) => s.length), true, legend));
+  Plotly.react("compare-concentration", curves(`concentration_L${layerPicker.value}`, true),
+    Jobs.layout(`Concentration, layer ${layerPicker.value}: share in the top-p keys`, "epoch", "share",
+                { xaxis: axis(), legend: { orientation: "h", y: -0.3 } }), Jobs.plotConfig);
+  Plotly.react("compare-entropy", curves(`entropy_L${layerPicker.value}`, false),
+    Jobs.layout(`Entropy, layer ${layerPicker.value} (1: spread evenly)`, "epoch", "normalised entropy",
+                { xaxis: axis(), showlegend: false }), Jobs.plotConfig);
+  const random = recording.map((d) => ({ ...d, label: `${d.label} (random keys)`, style: { ...d.style, dash: "dot" } }));
+  Plotly.react("compare-reliance", [
+    ...curves("reliance", false),
+    ...random.flatMap((d) => traces(d, d.entry.runs.map((r) => dynamicsSeries(r, "reliance_random")).filter((s) => s.length), true, false)),
+  ], Jobs.layout("Reliance: top-p (solid) vs random keys (dotted) dropped", "epoch", "share",
+                 { xaxis: axis(), showlegend: false }), Jobs.plotConfig);
+  renderMaps(recording.flatMap((d) => d.entry.runs.filter((r) => r.points.some((p) => p.kind === "dynamics"))));
+}
+
+/** The maps of the runs that probe the first one's examples, side by side; probe sets are read again when a run
+    has recorded another epoch. */
+async function renderMaps(/** @type {Run[]} */ runs) {
+  try {
+    await Promise.all(runs.map(async (run) => {
+      const count = run.points.filter((p) => p.kind === "dynamics").length;
+      if (probes.get(run.job.id)?.count !== count) {
+        probes.set(run.job.id, { count, probe: await api(`/api/jobs/${run.job.id}/dynamics/probe`) });
+      }
+    }));
+  } catch (error) {
+    $("compare-probe-note").textContent = `maps: ${error instanceof Error ? error.message : String(error)}`;
+    return;
+  }
+  const withProbe = runs.map((run) => ({ job: run.job, probe: /** @type {any} */ (probes.get(run.job.id)).probe }));
+  const shared = withProbe.filter((r) => sameProbe(r.probe, withProbe[0].probe));
+  const shown = shared.slice(0, MAPS_SIDE_BY_SIDE);
+  const other = withProbe.filter((r) => !shared.includes(r)).map((r) => `#${r.job.id}`);
+  const notes = [`the same probe example in ${shown.map((r) => `#${r.job.id}`).join(", ")}, side by side at one epoch`];
+  if (other.length) notes.push(`left out, for probing other dev examples: ${other.join(", ")}`);
+  if (shared.length > shown.length) notes.push(`only the first ${MAPS_SIDE_BY_SIDE} runs are shown`);
+  $("compare-probe-note").textContent = notes.join(" · ");
+  scrubber.setRuns(shown);
+}
+
 function render() {
   const runs = chosenRuns();
   const all = entries(runs, groupSeeds.checked);
@@ -284,6 +356,7 @@ function render() {
   renderResults(drawn, baseline);
   renderParameters(drawn);
   renderCharts(drawn);
+  renderDynamics(drawn);
   /** @type {HTMLButtonElement} */ ($("download-csv")).disabled = !runs.length;
   saveAddress();
 }
@@ -330,6 +403,7 @@ smoothing.addEventListener("input", () => {
   render();
 });
 byEpoch.addEventListener("change", render);
+layerPicker.addEventListener("change", render);
 $("download-csv").addEventListener("click", downloadCsv);
 fillPicker().then(refresh);
 setInterval(refresh, 3000);

@@ -9,7 +9,7 @@ import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
 import {
-  curveName, heatmap, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, useTheseHref,
+  curveName, heatmap, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, twinCompareHref, useTheseHref,
 } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
@@ -110,7 +110,14 @@ function renderTable(sweep) {
   const body = document.querySelector("#trials-table tbody");
   const rows = sortTrials(sweep.trials, /** @type {any} */ (sort.key), /** @type {any} */ (sort.direction)).map((t) => {
     const delta = el("td", { class: `delta ${t.delta > 0 ? "up" : t.delta < 0 ? "down" : ""}`, text: signed(t.delta) });
-    const jobs = el("td", {}, ...t.job_ids.map((id, i) => [i ? " " : "", el("a", { href: `/jobs/${id}`, text: `#${id}` })]));
+    const jobs = el("td", {}, ...t.job_ids.map((id, i) => {
+      const twin = twinCompareHref(t, i, sweep);
+      const vs = twin ? el("a", { class: "small twin-compare", href: twin, text: "vs",
+                                  title: "this run beside its baseline twin (same seed): curves and attribution maps" }) : "";
+      return [i ? " " : "", el("a", { href: `/jobs/${id}`, text: `#${id}` }), twin ? " " : "", vs];
+    }));
+    const dynamics = (/** @type {"concentration" | "reliance"} */ key) => el("td", { class: "mono", text:
+      t.dynamics && t.dynamics[key].mean !== null ? t.dynamics[key].mean.toFixed(3) : "–" });
     return el("tr", { "data-trial": t.number },
       el("td", { text: t.same_as === null ? t.number : `${t.number} (= ${t.same_as})` }),
       el("td", {}, el("span", { class: `badge ${t.state}`, text: t.state })),
@@ -118,7 +125,7 @@ function renderTable(sweep) {
       el("td", { text: t.params.mode }), el("td", { text: t.params.layers.join(",") }),
       el("td", { class: "mono", text: t.value.mean === null ? "–" : t.value.mean.toFixed(4) }),
       el("td", { class: "mono", text: t.value.std === null ? "–" : t.value.std.toFixed(4) }),
-      el("td", { text: t.value.n }), delta, jobs);
+      el("td", { text: t.value.n }), delta, dynamics("concentration"), dynamics("reliance"), jobs);
   });
   body.replaceChildren(...rows);
   document.querySelectorAll("#trials-table th[data-sort]").forEach((th) => {
@@ -126,7 +133,11 @@ function renderTable(sweep) {
     th.dataset.direction = th.dataset.sort === sort.key ? sort.direction : "";
   });
   /** @type {HTMLButtonElement} */ ($("download-trials")).disabled = false;
-  $("trials-note").textContent = `${plural(sweep.trials.length, "trial")} · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`;
+  const base = sweep.baseline_dynamics;
+  const baseDynamics = base && base.concentration.mean !== null
+    ? ` · baseline: concentration ${base.concentration.mean.toFixed(3)}, reliance ${base.reliance.mean?.toFixed(3) ?? "–"}` : "";
+  $("trials-note").textContent = `${plural(sweep.trials.length, "trial")} · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`
+    + ` and, for runs that record attribution dynamics, of its final epoch's concentration and reliance${baseDynamics}`;
 }
 
 async function renderCurves(sweep) {

@@ -1,14 +1,15 @@
 /* The sweep page's logic, free of the DOM so Node can test it: the p x q cells of one slice of the space
-   (method, mode, layers), coloured by the difference to the baseline, the trials table's sort, and the text
-   shown for a trial. */
+   (method, mode, layers), coloured by the difference to the baseline, the trials table's sort, the text
+   shown for a trial, and the compare view of a trial's run beside its baseline twin. */
 
 import { escapeHtml } from "./compare-runs.js";
 
 /**
  * @typedef {{mean: number | null, std: number | null, n: number, values: number[]}} Summary
  * @typedef {{p: number, q: number, method: string, mode: string, layers: number[]}} Setting
+ * @typedef {{concentration: Summary, reliance: Summary}} RunDynamics
  * @typedef {{number: number, state: string, params: Setting, value: Summary, delta: number | null,
- *            job_ids: number[], seeds: number[], same_as: number | null}} Trial
+ *            job_ids: number[], seeds: number[], same_as: number | null, dynamics?: RunDynamics | null}} Trial
  * @typedef {{p: number[], q: number[], method: string[], mode: string[], layers: number[][]}} Space
  */
 
@@ -169,22 +170,45 @@ export const needsRow = (space) => space.q.length > 5;
 /**
  * The trials table as CSV rows (a header, the baseline when the sweep has one, then the trials by number):
  * each setting, the mean, sample std and count of its runs' best dev metric, every run's value, the difference
- * to the baseline's mean and the runs' job ids.
- * @param {{metric: string, trials: Trial[], baseline: Summary | null, baseline_job_ids: number[]}} sweep
+ * to the baseline's mean, the runs' job ids, and the mean final concentration and reliance of runs that record
+ * attribution dynamics.
+ * @param {{metric: string, trials: Trial[], baseline: Summary | null, baseline_job_ids: number[],
+ *          baseline_dynamics?: RunDynamics | null}} sweep
  * @returns {unknown[][]}
  */
 export function trialsRows(sweep) {
   const best = `best_dev_${sweep.metric}`;
   const rows = [["trial", "state", "p", "q", "method", "mode", "layers", `${best}_mean`, `${best}_std`, "runs",
-                 `${best}_per_run`, "delta_to_baseline", "job_ids", "same_as"]];
+                 `${best}_per_run`, "delta_to_baseline", "job_ids", "same_as", "final_concentration_mean",
+                 "final_reliance_mean"]];
   const b = sweep.baseline;
-  if (b) rows.push(["baseline", "", "", "", "", "", "", b.mean, b.std, b.n, b.values, "", sweep.baseline_job_ids, ""]);
+  const dyn = (/** @type {RunDynamics | null | undefined} */ d) => [d ? d.concentration.mean : null, d ? d.reliance.mean : null];
+  if (b) {
+    rows.push(["baseline", "", "", "", "", "", "", b.mean, b.std, b.n, b.values, "", sweep.baseline_job_ids, "",
+               ...dyn(sweep.baseline_dynamics)]);
+  }
   for (const t of [...sweep.trials].sort((x, y) => x.number - y.number)) {
     const { p, q, method, mode, layers } = t.params;
     rows.push([t.number, t.state, p, q, method, mode, layers, t.value.mean, t.value.std, t.value.n, t.value.values,
-               t.delta, t.job_ids, t.same_as]);
+               t.delta, t.job_ids, t.same_as, ...dyn(t.dynamics)]);
   }
   return rows;
+}
+
+/**
+ * The compare view of a trial's run (``index`` into its job_ids) beside its baseline twin (the newest baseline
+ * job of the same seed), with the twin as the baseline; null when the sweep has no such twin.
+ * @param {Trial} trial
+ * @param {number} index
+ * @param {{baseline_job_ids: number[], baseline_seeds: number[]}} sweep
+ * @returns {string | null}
+ */
+export function twinCompareHref(trial, index, sweep) {
+  const seed = trial.seeds[index];
+  const twins = sweep.baseline_job_ids.filter((_, i) => sweep.baseline_seeds[i] === seed);
+  if (!twins.length) return null;
+  const twin = Math.max(...twins);
+  return `/jobs/compare?ids=${trial.job_ids[index]},${twin}&baseline=${twin}`;
 }
 
 const SORT_KEYS = {
@@ -198,6 +222,8 @@ const SORT_KEYS = {
   value: (/** @type {Trial} */ t) => t.value.mean,
   std: (/** @type {Trial} */ t) => t.value.std,
   delta: (/** @type {Trial} */ t) => t.delta,
+  concentration: (/** @type {Trial} */ t) => t.dynamics?.concentration.mean,
+  reliance: (/** @type {Trial} */ t) => t.dynamics?.reliance.mean,
 };
 
 /**
