@@ -113,25 +113,24 @@ import { Scrubber } from "./probe-scrubber.js";
     const layers = [...new Set(dynamics.flatMap((p) => Object.keys(p.values)).filter((k) => k.startsWith("concentration_L"))
       .map((k) => Number(k.slice("concentration_L".length))))].sort((a, b) => a - b);
     const layerName = (prefix) => (key) => `layer ${key.slice(prefix.length)}`;
-    Plotly.react("dynamics-concentration-chart", lines(dynamics, layers.map((l) => `concentration_L${l}`), layerName("concentration_L")),
-      Jobs.untilDrawn(Jobs.layout("Concentration: share of a row's attribution in its top-p keys", "epoch", "share", epochAxis),
-                      dynamics.length > 0, waiting), Jobs.plotConfig);
-    Plotly.react("dynamics-entropy-chart", lines(dynamics, layers.map((l) => `entropy_L${l}`), layerName("entropy_L")),
-      Jobs.untilDrawn(Jobs.layout("Entropy of a row's attribution (1: spread evenly)", "epoch", "normalised entropy", epochAxis),
-                      dynamics.length > 0, waiting), Jobs.plotConfig);
+    // each chart's y axis fitted to its lines: a share of 1.0 in every epoch is not drawn from -0.5 to 1.5
+    const chart = (id, traces, title, yTitle, drawn, sentence = waiting) => Plotly.react(id, traces,
+      Jobs.untilDrawn(Jobs.fitted(Jobs.layout(title, "epoch", yTitle, epochAxis), traces), drawn, sentence), Jobs.plotConfig);
+    chart("dynamics-concentration-chart", lines(dynamics, layers.map((l) => `concentration_L${l}`), layerName("concentration_L")),
+          "Concentration: share of a row's attribution in its top-p keys", "share", dynamics.length > 0);
+    chart("dynamics-entropy-chart", lines(dynamics, layers.map((l) => `entropy_L${l}`), layerName("entropy_L")),
+          "Entropy of a row's attribution (1: spread evenly)", "normalised entropy", dynamics.length > 0);
     // reliance: the share of predictions that change when the top-p keys are dropped (random: as many random keys);
     // stability: the maps' rank correlation with the previous epoch's
     const names = { reliance: "reliance (top-p dropped)", reliance_random: "random keys dropped", stability: "stability" };
-    Plotly.react("dynamics-reliance-chart", lines(dynamics, Object.keys(names), (k) => names[k],
+    chart("dynamics-reliance-chart", lines(dynamics, Object.keys(names), (k) => names[k],
       (k) => (k === "reliance_random" ? { line: { color: Jobs.COLORS[0], width: 2, dash: "dot" } } : {})),
-      Jobs.untilDrawn(Jobs.layout("Reliance and stability", "epoch", "share / Spearman ρ", epochAxis),
-                      dynamics.length > 0, waiting), Jobs.plotConfig);
+          "Reliance and stability", "share / Spearman ρ", dynamics.length > 0);
     const evals = byKind("eval");
     const shares = [...new Set(evals.flatMap((p) => Object.keys(p.values)).filter((k) => k.startsWith("pred_share_")))]
       .sort((a, b) => Number(a.slice("pred_share_".length)) - Number(b.slice("pred_share_".length)));
-    Plotly.react("dynamics-shares-chart", lines(evals, shares, (k) => `class ${k.slice("pred_share_".length)}`),
-      Jobs.untilDrawn(Jobs.layout("Dev predictions: share of each class", "epoch", "share", epochAxis),
-                      shares.length > 0, "no dev evaluation with class shares yet"), Jobs.plotConfig);
+    chart("dynamics-shares-chart", lines(evals, shares, (k) => `class ${k.slice("pred_share_".length)}`),
+          "Dev predictions: share of each class", "share", shares.length > 0, "no dev evaluation with class shares yet");
     $("dynamics-link").classList.toggle("hidden", !dynamics.length);
   }
 
