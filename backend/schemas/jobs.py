@@ -196,6 +196,9 @@ class JobOut(BaseModel):
     final_metrics: dict[str, float] | None
     error: str | None
     checkpoint_available: bool
+    keep: bool = Field(description="Marked keep: retention never removes its checkpoint.")
+    checkpoint_pruned_at: datetime | None = Field(
+        description="When retention (keep_checkpoints) removed its checkpoint; its metrics and log stay.")
     explorer_model: str | None = Field(description="The name under which the explorer offers the checkpoint.")
     spec: dict[str, Any] = Field(description="The request, with its data directory and local model shown as model "
                                  "is (relative to the data directory, or null).")
@@ -204,6 +207,12 @@ class JobOut(BaseModel):
     sweep_role: Literal["trial", "baseline"] | None = Field(None, description="A trial's run or a baseline twin.")
     waiting_reason: str | None = Field(None, description="For a queued job: why it does not start (no job "
                                        "worker alive), when that is the reason.")
+
+
+class JobUpdate(StrictRequest):
+    """What a user may change on a job."""
+
+    keep: bool = Field(description="Keep its checkpoint whatever the retention setting (keep_checkpoints).")
 
 
 class JobList(BaseModel):
