@@ -13,9 +13,12 @@ CACHE_SECONDS = 30.0
 
 
 def tree_bytes(root: Path) -> int:
-    """Bytes the files under ``root`` take on disk (allocated blocks, as ``du`` counts them; a sparse or
-    partly written file counts what it holds). Files that vanish during the walk are skipped."""
-    total = 0
+    """Bytes ``root`` and everything under it take on disk: allocated blocks, of directories too, as ``du``
+    counts them (0 for a root that does not exist). What vanishes during the walk is skipped."""
+    try:
+        total = root.stat().st_blocks * 512
+    except OSError:
+        return 0
     stack = [str(root)]
     while stack:
         try:
@@ -25,10 +28,9 @@ def tree_bytes(root: Path) -> int:
         with entries:
             for entry in entries:
                 try:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
-                    else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
                 except OSError:
                     continue
     return total
