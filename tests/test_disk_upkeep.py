@@ -49,7 +49,8 @@ def add_job(db: Database, settings: StoreSettings, state: str = "succeeded", fin
     """A job row with two metric points and a log line, and the files a finished run leaves: ``best/`` (the
     checkpoint), its zip, metrics.json, dynamics; ``files`` more small files under ``dynamics/``."""
     with db.session() as session:
-        job = Job(name="j", state=state, spec={}, config={"epochs": 1}, task="sst2", model="m", metric_name="accuracy",
+        job = Job(name="j", state=state, spec={"model": "minilm", "data": {"source": "hub", "task": "sst2"}},
+                  config={"epochs": 1}, task="sst2", model="m", metric_name="accuracy",
                   sweep_id=sweep_id, sweep_role="trial" if sweep_id else None, keep=keep,
                   finished_at=utcnow() - timedelta(minutes=finished_minutes_ago) if state != "running" else None)
         session.add(job)
