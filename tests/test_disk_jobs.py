@@ -1,10 +1,8 @@
 """Disk upkeep with real workers, on Redis + PostgreSQL and on the embedded default: retention after several
-jobs (the newest and the kept checkpoints stay), a cancelled job keeps no checkpoint, a failed one leaves no
-empty folder, and a deleted sweep leaves no file or row of its runs and no Optuna study."""
+jobs (the newest and the kept checkpoints stay), a cancelled job keeps no checkpoint, and a deleted sweep leaves
+no file or row of its runs and no Optuna study."""
 
 from __future__ import annotations
-
-import json
 
 import httpx
 import pytest
@@ -74,7 +72,7 @@ def test_retention_after_several_jobs_keeps_the_newest_and_the_kept(stack, tiny_
     assert all((jobs_dir / f"job-{job_id}").is_dir() for job_id in ids if job_id != pruned[0])
 
 
-def test_a_cancelled_job_keeps_no_checkpoint_and_a_failed_one_no_folder(stack, tiny_model, sst2, shared_data, tmp_path):
+def test_a_cancelled_job_keeps_no_checkpoint(stack, tiny_model, sst2):
     client = stack.client()
     jobs_dir = stack.root / "data" / "jobs"
     running = submit(client, job_request(tiny_model, sst2, epochs=300, patience=None))
@@ -85,16 +83,6 @@ def test_a_cancelled_job_keeps_no_checkpoint_and_a_failed_one_no_folder(stack, t
     assert cancelled["state"] == "cancelled" and cancelled["best_metric"] is not None
     assert not cancelled["checkpoint_available"] and not (jobs_dir / f"job-{running}" / "best").exists()
     assert "no checkpoint is kept for a cancelled job" in client.get(f"/api/jobs/{running}/log").text
-
-    # a label the model has no class for fails the first training step, after the job's folder was made
-    broken = make_sst2_slice(shared_data, tmp_path, 48, 16)
-    lines = (broken / "train.jsonl").read_text().splitlines()
-    lines[0] = json.dumps({**json.loads(lines[0]), "label": 7})
-    (broken / "train.jsonl").write_text("\n".join(lines) + "\n")
-    failing = submit(client, job_request(tiny_model, broken, epochs=1))
-    failed = wait_for(lambda: finished(client, failing), 180, "the job to fail")
-    assert failed["state"] == "failed", failed
-    assert not (jobs_dir / f"job-{failing}").exists()
 
 
 def test_a_deleted_sweep_leaves_no_file_or_row_of_its_runs(stack, tiny_model, sst2):

@@ -21,6 +21,7 @@ from jobstore import studies
 from jobstore.database import Database
 from jobstore.deletion import NotDeletable, delete_job, delete_sweep, finish_deletions
 from jobstore.orm import Job, LogLine, MetricPoint, Sweep, utcnow
+from jobstore.outputs import remove_if_empty
 from jobstore.retention import prune_checkpoints
 from jobstore.settings import StoreSettings
 from tests.browser import ROOT
@@ -230,3 +231,12 @@ def test_a_prune_cut_short_is_finished_by_the_next_round(store):
         session.get(Job, job_id).checkpoint_pruned_at = utcnow()
     assert prune_checkpoints(db, settings) == [job_id]
     assert not (settings.job_dir(job_id) / "best").exists()
+
+
+def test_only_an_empty_folder_is_removed(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "predictions.jsonl").write_text("{}")
+    assert remove_if_empty(tmp_path / "empty") and not (tmp_path / "empty").exists()
+    assert not remove_if_empty(tmp_path / "full") and (tmp_path / "full" / "predictions.jsonl").is_file()
+    assert remove_if_empty(tmp_path / "never-made")
