@@ -9,13 +9,10 @@ import threading
 import zipfile
 from pathlib import Path
 
+from jobstore.outputs import archive_path
+
 _building: dict[Path, threading.Lock] = {}
 _building_lock = threading.Lock()
-
-
-def archive_path(directory: Path) -> Path:
-    """Where the zip of ``directory`` is kept: beside it, so it is not part of what it archives."""
-    return directory.with_name(directory.name + ".zip")
 
 
 def directory_archive(directory: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from backend.disk_usage import DiskUsage
 from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.jobs import JobService
@@ -41,3 +42,8 @@ def get_explainer(request: Request) -> Explainer:
 def get_workers(request: Request) -> WorkerRegistry:
     """The live job workers and the queue's depth."""
     return request.app.state.workers
+
+
+def get_disk_usage(request: Request) -> DiskUsage:
+    """The data directory's cached size."""
+    return request.app.state.disk_usage

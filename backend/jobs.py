@@ -26,7 +26,9 @@ from backend.settings import Settings
 from backend.shown import shown_model, shown_spec
 from jobstore import transitions
 from jobstore.database import Database
+from jobstore.deletion import NotDeletable, delete_job, finish_deletions
 from jobstore.orm import FINISHED, Job, LogLine, MetricPoint
+from jobstore.retention import prune_checkpoints
 
 if TYPE_CHECKING:  # job_specs imports this module's errors
     from backend.job_specs import JobSpecs
@@ -148,8 +150,8 @@ class JobService:
 
     def list(self, states: Sequence[str] = (), limit: int = 50, offset: int = 0) -> tuple[list[JobOut], int]:
         """Jobs newest first, optionally only those in ``states``, and how many match in all."""
-        query = select(Job)
-        count = select(func.count()).select_from(Job)
+        query = select(Job).where(Job.deleting.is_(False))
+        count = select(func.count()).select_from(Job).where(Job.deleting.is_(False))
         if states:
             query = query.where(Job.state.in_(states))
             count = count.where(Job.state.in_(states))
@@ -184,7 +186,7 @@ class JobService:
         if not watched:
             return {}
         with self.db.session() as session:
-            rows = session.scalars(select(Job).where(Job.id.in_(watched))).all()
+            rows = session.scalars(select(Job).where(Job.id.in_(watched), Job.deleting.is_(False))).all()
             found = {job.id: JobChanges(job.state, job.revision, None if watched[job.id].revisions == {job.revision}
                                         else self.to_out(job), [], []) for job in rows}
             if not found:
@@ -236,7 +238,8 @@ class JobService:
         """Finished jobs' best checkpoints, newest first, as the explorer's catalog lists them."""
         with self.db.session() as session:
             rows = session.scalars(
-                select(Job).where(Job.state.in_(FINISHED), Job.checkpoint.is_not(None)).order_by(Job.id.desc())
+                select(Job).where(Job.state.in_(FINISHED), Job.checkpoint.is_not(None), Job.deleting.is_(False))
+                .order_by(Job.id.desc())
             ).all()
         entries = []
         for job in rows:
@@ -252,13 +255,13 @@ class JobService:
 
     def _checkpoint(self, job: Job) -> Path | None:
         """The job's best-checkpoint directory, when it has one on disk."""
-        path = self.settings.jobs_dir / job.checkpoint if job.checkpoint else None
+        path = self.settings.jobs_dir / job.checkpoint if job.checkpoint and job.checkpoint_pruned_at is None else None
         return path if path is not None and path.is_dir() else None
 
     @staticmethod
     def _row(session, job_id: int) -> Job:
         job = session.get(Job, job_id)
-        if job is None:
+        if job is None or job.deleting:  # one being deleted is gone for every reader
             raise JobNotFound(f"there is no job {job_id}")
         return job
 
@@ -277,7 +280,8 @@ class JobService:
                               percent=round(min(percent, 100.0), 2),
                               eta_seconds=job.eta_seconds if job.state == "running" else None),
             best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
-            error=job.error, checkpoint_available=has_checkpoint,
+            error=job.error, checkpoint_available=has_checkpoint, keep=job.keep,
+            checkpoint_pruned_at=job.checkpoint_pruned_at,
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
             spec=shown_spec(job.spec, self.settings.data_dir), revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
             waiting_reason=self.waiting_reason() if job.state == "queued" and self.waiting_reason else None,
@@ -296,6 +300,30 @@ class JobService:
         except transitions.NotCancellable as error:
             raise JobConflict(str(error)) from None
         return self.get(job_id)
+
+    def delete(self, job_id: int) -> None:
+        """Delete a finished job with its files, metrics and log; :class:`JobConflict` for a queued or running
+        one (cancel it first) or a sweep's run (delete the sweep)."""
+        try:
+            delete_job(self.db, self.settings, job_id)
+        except LookupError:
+            raise JobNotFound(f"there is no job {job_id}") from None
+        except NotDeletable as error:
+            raise JobConflict(str(error)) from None
+
+    def set_keep(self, job_id: int, keep: bool) -> JobOut:
+        """Mark the job keep (retention leaves its checkpoint) or not."""
+        with self.db.session() as session:
+            job = self._row(session, job_id)
+            if job.keep != keep:
+                job.keep = keep
+                job.revision += 1
+        return self.get(job_id)
+
+    def tidy(self) -> None:
+        """Finish the deletes a process began, and run a round of checkpoint retention."""
+        finish_deletions(self.db, self.settings)
+        prune_checkpoints(self.db, self.settings)
 
     def reap_stale(self) -> list[int]:
         """Fail running jobs whose worker has not sent a heartbeat within the lease: it died."""
@@ -353,8 +381,9 @@ class PauseGuard:
 
 
 async def reap_periodically(service: JobService) -> None:
-    """Run :meth:`JobService.reap_stale` and :meth:`JobService.resend_lost` every quarter lease (at most every
-    15 s), for as long as the app runs; no reaping for a lease after a pause (:class:`PauseGuard`)."""
+    """Run :meth:`JobService.reap_stale`, :meth:`JobService.resend_lost` and :meth:`JobService.tidy` every quarter
+    lease (at most every 15 s), for as long as the app runs; no reaping for a lease after a pause
+    (:class:`PauseGuard`)."""
     interval = min(max(service.settings.job_lease_seconds / 4, 0.5), 15.0)
     guard = PauseGuard(interval, service.settings.job_lease_seconds, time.time())
     while True:
@@ -362,6 +391,7 @@ async def reap_periodically(service: JobService) -> None:
             if guard.may_reap(time.time()):
                 await to_thread.run_sync(service.reap_stale)
             await to_thread.run_sync(service.resend_lost)
-        except Exception:  # a database or broker hiccup must not end the reaper
-            log.exception("reaping stale jobs or re-sending lost ones failed")
+            await to_thread.run_sync(service.tidy)
+        except Exception:  # a database, broker or disk hiccup must not end the reaper
+            log.exception("reaping stale jobs, re-sending lost ones or tidying the disk failed")
         await asyncio.sleep(interval)

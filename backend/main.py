@@ -14,6 +14,7 @@ from starlette.types import Scope
 from addrop import __version__
 from backend import auth, errors
 from backend.bodies import BodyLimits, BodyRule, JsonBodyGuard
+from backend.disk_usage import DiskUsage
 from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.job_specs import JobSpecs
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     database.migrate()
     queue = make_celery(settings)
     app.state.workers = WorkerRegistry(database, settings)
+    app.state.disk_usage = DiskUsage(settings.data_dir.resolve())
     app.state.jobs = JobService(
         database, settings, JobSpecs(database, settings, app.state.workers),
         enqueue=lambda job_id: send_job(queue, job_id), queue_size=lambda: queued_messages(queue),

@@ -37,6 +37,7 @@ from backend.schemas.sweeps import (
 from backend.shown import shown_model, shown_spec
 from jobstore import studies
 from jobstore.database import Database
+from jobstore.deletion import NotDeletable, delete_sweep
 from jobstore.orm import FINISHED, Job, MetricPoint, Sweep, utcnow
 
 log = logging.getLogger(__name__)
@@ -352,9 +353,7 @@ class SweepService:
     def get(self, sweep_id: int) -> SweepOut:
         """The sweep with its trials, baseline and best setting, or :class:`SweepNotFound`."""
         with self.db.session() as session:
-            sweep = session.get(Sweep, sweep_id)
-            if sweep is None:
-                raise SweepNotFound(f"there is no sweep {sweep_id}")
+            sweep = self._row(session, sweep_id)
             jobs = session.scalars(select(Job).where(Job.sweep_id == sweep_id).order_by(Job.id)).all()
             last = (select(func.max(MetricPoint.id)).join(Job, Job.id == MetricPoint.job_id)
                     .where(Job.sweep_id == sweep_id, MetricPoint.kind == "dynamics").group_by(MetricPoint.job_id))
@@ -366,9 +365,17 @@ class SweepService:
     def list(self, limit: int = 50, offset: int = 0) -> tuple[list[SweepOut], int]:
         """Sweeps newest first, and how many there are."""
         with self.db.session() as session:
-            ids = session.scalars(select(Sweep.id).order_by(Sweep.id.desc()).limit(limit).offset(offset)).all()
-            total = session.scalar(select(func.count()).select_from(Sweep)) or 0
+            ids = session.scalars(select(Sweep.id).where(Sweep.deleting.is_(False)).order_by(Sweep.id.desc())
+                                  .limit(limit).offset(offset)).all()
+            total = session.scalar(select(func.count()).select_from(Sweep).where(Sweep.deleting.is_(False))) or 0
         return [self.get(sweep_id) for sweep_id in ids], total
+
+    @staticmethod
+    def _row(session, sweep_id: int) -> Sweep:
+        sweep = session.get(Sweep, sweep_id)
+        if sweep is None or sweep.deleting:  # one being deleted is gone for every reader
+            raise SweepNotFound(f"there is no sweep {sweep_id}")
+        return sweep
 
     def to_out(self, sweep: Sweep, jobs: Sequence[Job], trials: Sequence[optuna.trial.FrozenTrial],
                final_dynamics: dict[int, dict[str, float]]) -> SweepOut:
@@ -441,9 +448,7 @@ class SweepService:
     def curves(self, sweep_id: int) -> SweepCurves:
         """Every run's dev metric and loss per epoch; of a run tried again (its worker died), the last attempt."""
         with self.db.session() as session:
-            sweep = session.get(Sweep, sweep_id)
-            if sweep is None:
-                raise SweepNotFound(f"there is no sweep {sweep_id}")
+            sweep = self._row(session, sweep_id)
             # a run tried again keeps its seed's place: the newest job of each (role, trial, seed) is the one
             last_attempts = (select(func.max(Job.id)).where(Job.sweep_id == sweep_id)
                              .group_by(Job.sweep_role, Job.trial_number, Job.seed_index))
@@ -490,9 +495,7 @@ class SweepService:
     def cancel(self, sweep_id: int) -> SweepOut:
         """Stop the sweep: no new trials, its queued jobs cancelled and its running ones stopped."""
         with self.db.session() as session:
-            sweep = session.get(Sweep, sweep_id)
-            if sweep is None:
-                raise SweepNotFound(f"there is no sweep {sweep_id}")
+            sweep = self._row(session, sweep_id)
             changed = session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == "running").values(
                 state="cancelled", finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1)).rowcount
             if not changed:
@@ -506,6 +509,17 @@ class SweepService:
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
         log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, len(open_jobs))
         return self.get(sweep_id)
+
+
+    def delete(self, sweep_id: int) -> None:
+        """Delete a finished sweep with its jobs, their files and its Optuna study; :class:`JobConflict` while it
+        runs or any of its jobs has not stopped."""
+        try:
+            delete_sweep(self.db, self.settings, sweep_id)
+        except LookupError:
+            raise SweepNotFound(f"there is no sweep {sweep_id}") from None
+        except NotDeletable as error:
+            raise JobConflict(str(error)) from None
 
 
 def _latest(runs: Sequence[Job]) -> dict[int, Job]:

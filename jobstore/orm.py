@@ -71,6 +71,10 @@ class Job(Base):
     best_epoch: Mapped[float | None] = mapped_column(Float)
     final_metrics: Mapped[dict[str, float] | None] = mapped_column(JSON)
     checkpoint: Mapped[str | None] = mapped_column(String(1000))
+    keep: Mapped[bool] = mapped_column(Boolean, default=False)  # its checkpoint outlives retention
+    checkpoint_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when retention removed it
+    # set before its files go and its rows are deleted: a delete cut short is finished on the next start
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
     # bumped on every change, so event streams can tell a status change without comparing fields
     revision: Mapped[int] = mapped_column(Integer, default=0)
@@ -103,6 +107,7 @@ class Sweep(Base):
     controller_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message: Mapped[str | None] = mapped_column(Text)  # why it ended, or what it waits for
     revision: Mapped[int] = mapped_column(Integer, default=0)
+    deleting: Mapped[bool] = mapped_column(Boolean, default=False)  # as a job's
 
 
 class WorkerSeen(Base):

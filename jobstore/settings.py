@@ -49,6 +49,15 @@ class StoreSettings(BaseSettings):
     job_time_limit_seconds: int = Field(
         7 * 24 * 3600, gt=0, description="Celery's hard time limit of one job: past it the job's process is killed."
     )
+    keep_checkpoints: int | None = Field(
+        None, ge=0, description="Retention: keep the best checkpoints of this many most recently finished jobs (besides "
+        "every job marked keep) and remove older ones; the job's row, metrics, log and other files stay, and its page "
+        "says the checkpoint was removed by retention. Unset: every checkpoint is kept."
+    )
+    keep_cancelled_checkpoints: bool = Field(
+        False, description="Whether a cancelled job keeps the best checkpoint of the epochs it ran (by default it keeps "
+        "none: a cancelled run is rarely one to explore or download)."
+    )
     broker_visibility_timeout: int = Field(
         7 * 24 * 3600, gt=0, description="Seconds before Redis re-delivers an unacknowledged job message."
     )

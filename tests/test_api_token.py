@@ -44,6 +44,9 @@ WRITES = [
     ("post", "/api/jobs/1/cancel", {}),
     ("post", "/api/uploads", {"files": {"file": ("train.csv", b"text,label\nfine,1\n", "text/csv")}}),
     ("post", "/api/sweeps/1/cancel", {}),
+    ("patch", "/api/jobs/1", {"json": {"keep": True}}),
+    ("delete", "/api/jobs/1", {}),
+    ("delete", "/api/sweeps/1", {}),
 ]
 READS = ["/api/jobs", "/api/jobs/1", "/api/jobs/1/metrics", "/api/jobs/1/metrics?format=csv", "/api/jobs/1/log",
          "/api/jobs/1/events", "/api/jobs/1/checkpoint", "/api/jobs/1/dynamics", "/api/jobs/1/dynamics/probe",
@@ -118,7 +121,8 @@ def test_health_docs_static_and_the_login_page_stay_open(client, path):
 
 def test_health_names_no_worker_or_queue_without_the_token(client):
     assert client.get("/api/health").json() == {"status": "ok", "version": client.get("/api/health").json()["version"],
-                                                "workers": None, "queued_jobs": None, "warning": None}
+                                                "workers": None, "queued_jobs": None, "warning": None,
+                                                "data_dir_bytes": None, "disk_free_bytes": None}
     assert client.get("/api/health", headers=BEARER).json()["queued_jobs"] == 0
 
 
@@ -152,8 +156,9 @@ def test_the_login_page_leads_back_to_this_server_only(client, target):
     ({"Origin": "http://evil.example", "Sec-Fetch-Site": "same-origin"}, False),
 ])
 def test_a_write_with_the_cookie_alone_must_come_from_the_servers_own_pages(logged_in, headers, allowed):
-    answer = logged_in.post("/api/jobs/1/cancel", headers=headers)
-    assert (answer.status_code == 404) if allowed else (answer.status_code == 401), answer.text
+    for answer in (logged_in.post("/api/jobs/1/cancel", headers=headers), logged_in.delete("/api/jobs/1", headers=headers),
+                   logged_in.delete("/api/sweeps/1", headers=headers)):
+        assert (answer.status_code == 404) if allowed else (answer.status_code == 401), answer.text
 
 
 def test_open_reads_serve_a_read_only_dashboard(dashboard):

@@ -51,7 +51,7 @@ def fill_old(connection) -> None:
 
 
 def check_upgraded(db: Database) -> None:
-    assert db.schema_revision() == "0005"
+    assert db.schema_revision() == "0006"
     columns = {table: {c["name"] for c in inspect(db.engine).get_columns(table)} for table in Base.metadata.tables}
     for table in Base.metadata.sorted_tables:
         assert columns[table.name] == set(table.c.keys()), table.name
@@ -59,6 +59,8 @@ def check_upgraded(db: Database) -> None:
         jobs = session.scalars(select(Job).order_by(Job.id)).all()
         assert [(j.name, j.best_metric, j.sweep_id, j.config, j.config_version) for j in jobs] == [
             ("old 1", 0.82, None, {"epochs": 2}, 1), ("old 2", 0.82, None, {"epochs": 2}, 1)]
+        # jobs from before retention and deletes: none kept, none pruned, none being deleted
+        assert {(j.keep, j.checkpoint_pruned_at, j.deleting) for j in jobs} == {(False, None, False)}
         assert len(session.scalars(select(MetricPoint)).all()) == 4
         assert len(session.scalars(select(LogLine)).all()) == 2
         sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=uuid.uuid4().hex, task="mrpc",
@@ -68,7 +70,7 @@ def check_upgraded(db: Database) -> None:
         session.add(Job(name="trial", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
                         sweep_id=sweep.id, sweep_role="trial", trial_number=0, trial_id=1, seed_index=0))
     db.migrate()  # a second start changes nothing
-    assert db.schema_revision() == "0005"
+    assert db.schema_revision() == "0006"
 
 
 def test_a_database_from_before_migrations_is_stamped_and_upgraded(tmp_path):

@@ -24,6 +24,7 @@ from addrop.finetune import CHECKPOINTS, DYNAMICS, FinetuneConfig, finetune, lat
 from addrop.trainer import is_addrop_epoch
 from jobstore.configs import readable_config
 from jobstore.database import Database
+from jobstore.outputs import remove_checkpoint, remove_if_empty
 from jobstore.settings import StoreSettings
 from jobstore.transitions import JobRecorder
 from worker.job_log import DatabaseLogHandler
@@ -176,6 +177,7 @@ def resumable(recorder: JobRecorder, settings: StoreSettings, metric_name: str, 
         _take_over(source, output_dir, DYNAMICS, f"job {earlier}'s attribution dynamics")
     if (source / PREDICTIONS_FILE).is_file():
         _take_over(source, output_dir, PREDICTIONS_FILE, f"job {earlier}'s dev predictions")
+    remove_if_empty(source)  # the failed attempt left nothing else
     for state_file in mine.glob("checkpoint-*/trainer_state.json"):
         state = json.loads(state_file.read_text())
         best = state.get("best_model_checkpoint")
@@ -244,6 +246,10 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         state = "pruned" if pruning and pruning.pruned_at is not None else (
             "cancelled" if result.stopped else "succeeded")
         checkpoint = result.best_checkpoint and str(Path(result.best_checkpoint).relative_to(settings.jobs_dir))
+        if state == "cancelled" and checkpoint and not settings.keep_cancelled_checkpoints:
+            remove_checkpoint(Path(result.best_checkpoint))
+            checkpoint = None
+            log.info("no checkpoint is kept for a cancelled job (ADDROP_KEEP_CANCELLED_CHECKPOINTS keeps them)")
         best = (f"best dev {result.metric} {result.best_metric:.4f} at epoch {result.best_epoch:g}"
                 if result.best_metric is not None else "no dev evaluation")
         log.info("%s after %.1f s of training; %s", state, result.train_seconds, best)
@@ -260,6 +266,7 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         recorder.finish("failed", error=f"{type(error).__name__}: {error}")
         if job.sweep_id is None:  # only a sweep tries a run again (and resumes it): nothing will read them
             shutil.rmtree(output_dir / CHECKPOINTS, ignore_errors=True)
+            remove_if_empty(output_dir)  # a failed job leaves no empty folder behind
         return "failed"
     finally:
         heartbeat.finish()

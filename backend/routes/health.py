@@ -1,10 +1,11 @@
-"""Liveness, and whether jobs can run: the workers seen alive and the jobs waiting for one."""
+"""Liveness, whether jobs can run (the workers seen alive and the jobs waiting for one), and the disk."""
 
 from fastapi import APIRouter, Depends, Request
 
 from addrop import __version__
 from backend.auth import may_read
-from backend.deps import get_workers
+from backend.deps import get_disk_usage, get_workers
+from backend.disk_usage import DiskUsage
 from backend.schemas.health import Health, WorkerOut
 from backend.workers import WorkerRegistry
 
@@ -12,14 +13,18 @@ router = APIRouter(prefix="/api", tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness, workers and queue")
-def health(request: Request, registry: WorkerRegistry = Depends(get_workers)) -> Health:
+def health(request: Request, registry: WorkerRegistry = Depends(get_workers),
+           disk: DiskUsage = Depends(get_disk_usage)) -> Health:
     """Answers as long as the server runs, to anyone (a load balancer's probe has no token); ``workers`` lists
-    the job workers alive and ``warning`` says when jobs wait with none (the server itself is still fine: 200).
-    Those, which name the workers' hosts and their jobs, only to a client that may read jobs."""
+    the job workers alive and ``warning`` says when jobs wait with none (the server itself is still fine: 200),
+    ``data_dir_bytes`` and ``disk_free_bytes`` what the data directory takes and what is left. Those, which name
+    the workers' hosts and their jobs, only to a client that may read jobs."""
     if not may_read(request):
-        return Health(status="ok", version=__version__, workers=None, queued_jobs=None, warning=None)
+        return Health(status="ok", version=__version__, workers=None, queued_jobs=None, warning=None,
+                      data_dir_bytes=None, disk_free_bytes=None)
     live = registry.live()
     queued = registry.queued_jobs()
     workers = [WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id, gpus=w.gpus) for w in live]
     return Health(status="ok", version=__version__, queued_jobs=queued, workers=workers,
-                  warning=registry.waiting_reason() if queued and not live else None)
+                  warning=registry.waiting_reason() if queued and not live else None,
+                  data_dir_bytes=disk.bytes(), disk_free_bytes=disk.free_bytes())

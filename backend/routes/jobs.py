@@ -1,5 +1,5 @@
-"""The jobs API: uploads, submit, list, status, cancel, metrics (JSON/CSV), events (SSE), log, checkpoint,
-attribution dynamics (zip, probe set, maps), a translation job's dev predictions."""
+"""The jobs API: uploads, submit, list, status, cancel, keep, delete, metrics (JSON/CSV), events (SSE), log,
+checkpoint, attribution dynamics (zip, probe set, maps), a translation job's dev predictions."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from backend.schemas.jobs import (
     JobList,
     JobOut,
     JobState,
+    JobUpdate,
     MetricKind,
     MetricPointOut,
     UploadOut,
@@ -137,6 +138,30 @@ def cancel_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> JobOut
     """A queued job is cancelled at once; a running one stops after its current step (it shows
     ``cancel_requested`` until the worker confirms with state ``cancelled``)."""
     return service.cancel(job_id)
+
+
+@router.patch("/jobs/{job_id}", response_model=JobOut, dependencies=[Depends(require_token)],
+              summary="Mark a job keep", responses={**JOB_ERRORS, **WRITE_ERRORS, 422: {"model": ValidationProblem}})
+def update_job(job_id: RowId, change: JobUpdate, service: JobService = Depends(get_jobs)) -> JobOut:
+    """``keep: true`` keeps the job's best checkpoint whatever the retention setting (``ADDROP_KEEP_CHECKPOINTS``
+    keeps only the checkpoints of that many most recently finished jobs); ``false`` lets retention remove it in
+    turn. A checkpoint retention has already removed does not come back."""
+    return service.set_keep(job_id, change.keep)
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response, dependencies=[Depends(require_token)],
+               summary="Delete a finished job",
+               responses={**JOB_ERRORS, **WRITE_ERRORS,
+                          409: {"model": ErrorMessage, "description": "Queued or running (cancel it first), or a run "
+                                                                      "of a sweep (delete the sweep)"}})
+def delete_job(job_id: RowId, service: JobService = Depends(get_jobs)) -> Response:
+    """Delete a finished job (succeeded, failed, cancelled or pruned) with everything it left: its output
+    directory (checkpoint, attribution dynamics, dev predictions), metric points and log. A queued or running job
+    is refused with 409, never stopped by a delete: cancel it first, and delete it once it shows ``cancelled``. A
+    sweep's run is deleted with its sweep only. A delete cut short (the server stopped) is finished when the
+    server starts again; until then the job is already gone from every answer."""
+    service.delete(job_id)
+    return Response(status_code=204)
 
 
 @router.get("/jobs/{job_id}/metrics", response_model=list[MetricPointOut], dependencies=READ,

@@ -1,4 +1,4 @@
-"""The sweeps API: submit a search over AD-DROP settings, list, inspect, cancel, curves and importance."""
+"""The sweeps API: submit a search over AD-DROP settings, list, inspect, cancel, delete, curves and importance."""
 
 from __future__ import annotations
 
@@ -49,6 +49,19 @@ def get_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> S
 def cancel_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepOut:
     """No new trials; queued jobs are cancelled and running ones stop after their current step."""
     return service.cancel(sweep_id)
+
+
+@router.delete("/sweeps/{sweep_id}", status_code=204, response_class=Response, dependencies=[Depends(require_token)],
+               summary="Delete a finished sweep",
+               responses={**SWEEP_ERRORS, **WRITE_ERRORS,
+                          409: {"model": ErrorMessage, "description": "Running, or some of its jobs still stopping"}})
+def delete_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> Response:
+    """Delete a finished sweep (succeeded or cancelled) with every job it ran (trials' runs and baseline twins:
+    their files, metric points and logs) and its Optuna study. A running sweep is refused with 409: cancel it
+    first, and delete it once its jobs have stopped (409 until then). A delete cut short is finished when the
+    server starts again."""
+    service.delete(sweep_id)
+    return Response(status_code=204)
 
 
 @router.get("/sweeps/{sweep_id}/curves", response_model=SweepCurves, dependencies=READ, responses=SWEEP_ERRORS,

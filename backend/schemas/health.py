@@ -22,3 +22,7 @@ class Health(BaseModel):
                                             "for a client without the API token when reads need it.")
     queued_jobs: int | None = Field(description="Jobs waiting for a worker (null as workers is).")
     warning: str | None = Field(description="Set when jobs wait and no worker is alive.")
+    data_dir_bytes: int | None = Field(
+        description="Disk space the data directory takes (database, uploads, job outputs), in bytes, measured at most "
+        "every 30 s; null as workers is.")
+    disk_free_bytes: int | None = Field(description="Space left on the data directory's file system (null as workers is).")

@@ -196,6 +196,9 @@ class JobOut(BaseModel):
     final_metrics: dict[str, float] | None
     error: str | None
     checkpoint_available: bool
+    keep: bool = Field(description="Marked keep: retention never removes its checkpoint.")
+    checkpoint_pruned_at: datetime | None = Field(
+        description="When retention (keep_checkpoints) removed its checkpoint; its metrics and log stay.")
     explorer_model: str | None = Field(description="The name under which the explorer offers the checkpoint.")
     spec: dict[str, Any] = Field(description="The request, with its data directory and local model shown as model "
                                  "is (relative to the data directory, or null).")
@@ -208,6 +211,12 @@ class JobOut(BaseModel):
                                      "empty for a baseline, and for a cross-tuned job of one epoch.")
     warnings: list[str] = Field(default_factory=list, description="What the job does that its settings do not say "
                                 "at a glance (e.g. a cross-tuned job too short to reach an AD-DROP epoch).")
+
+
+class JobUpdate(StrictRequest):
+    """What a user may change on a job."""
+
+    keep: bool = Field(description="Keep its checkpoint whatever the retention setting (keep_checkpoints).")
 
 
 class JobList(BaseModel):

@@ -1,11 +1,12 @@
 /* One job's page: live curves from the job's event stream (Plotly.react with a fixed uirevision, so zoom
    and legend choices survive updates), attribution dynamics when the job records them (curves, and the epoch
-   scrubber of its probe maps), a translation job's dev
-   translations per epoch, progress, best vs last metrics, settings, log, cancel. */
+   scrubber of its probe maps), a translation job's dev translations per epoch, progress, best vs last metrics,
+   settings, log, cancel, keep and delete. */
 
 import { $, el, setStatus } from "./common/dom.js";
 import { api } from "./common/http.js";
 import * as Jobs from "./jobs-common.js";
+import { confirmStep, deletePrompt, jobNotDeletable } from "./deletion.js";
 import { Scrubber } from "./probe-scrubber.js";
 
 (() => {
@@ -248,6 +249,14 @@ import { Scrubber } from "./probe-scrubber.js";
     $("cancel-button").classList.toggle("hidden", finished);
     $("explore-link").classList.toggle("hidden", !job.explorer_model);
     $("checkpoint-link").classList.toggle("hidden", !job.checkpoint_available);
+    $("pruned-note").classList.toggle("hidden", !job.checkpoint_pruned_at);
+    if (job.checkpoint_pruned_at) {
+      $("pruned-note").textContent = `The best checkpoint was removed by retention ${Jobs.when(job.checkpoint_pruned_at)} (the server keeps those of its most recent jobs and of jobs marked keep); metrics and log stay.`;
+    }
+    /** @type {HTMLInputElement} */ ($("keep-box")).checked = job.keep;
+    const refusal = jobNotDeletable(job);
+    $("delete-button").classList.toggle("hidden", !finished || job.sweep_id !== null);
+    $("delete-button").title = refusal || "Delete this job and its files";
     $("job-error").classList.toggle("hidden", !job.error);
     $("job-error").textContent = job.error ? `Failed: ${job.error}` : "";
     $("job-waiting").classList.toggle("hidden", !job.waiting_reason);
@@ -306,6 +315,23 @@ import { Scrubber } from "./probe-scrubber.js";
     } catch (error) {
       setStatus(error.message, true, "action-status");
     }
+  });
+
+  $("keep-box").addEventListener("change", async (event) => {
+    try {
+      job = await api(`/api/jobs/${jobId}`, { method: "PATCH", json: { keep: event.target.checked } });
+      setStatus(job.keep ? "Kept: retention will not remove this job's checkpoint." : "No longer kept: retention may remove its checkpoint in turn.", false, "action-status");
+    } catch (error) {
+      setStatus(error.message, true, "action-status");
+    }
+    renderStatus();
+  });
+
+  confirmStep($("delete-button"), $("delete-confirm"), () => jobNotDeletable(job) || deletePrompt("job", job), async () => {
+    const refusal = jobNotDeletable(job);
+    if (refusal) throw new Error(`Job ${jobId} cannot be deleted: ${refusal}.`);
+    await api(`/api/jobs/${jobId}`, { method: "DELETE" });
+    location.href = "/jobs";
   });
 
   renderStatus();

@@ -8,6 +8,7 @@ import { STYLE } from "./common/figure-style.js";
 import { api } from "./common/http.js";
 import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
 import { untilDrawn } from "./jobs-common.js";
+import { confirmStep, deletePrompt, sweepNotDeletable } from "./deletion.js";
 import {
   curveName, heatmap, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, twinCompareHref, useTheseHref,
 } from "./sweep-view.js";
@@ -51,6 +52,8 @@ function renderHeader(sweep) {
   link.classList.toggle("hidden", !href);
   if (href) link.href = href;
   $("cancel-button").classList.toggle("hidden", sweep.state !== "running");
+  $("delete-button").classList.toggle("hidden", sweep.state === "running");
+  $("delete-button").title = sweepNotDeletable(sweep) || "Delete this sweep, its jobs and their files";
   const ids = [...sweep.baseline_job_ids, ...sweep.trials.flatMap((t) => (t.same_as === null ? t.job_ids : []))];
   /** @type {HTMLAnchorElement} */ ($("compare-link")).href = `/jobs/compare?ids=${ids.slice(0, 40).join(",")}`;
   $("live-dot").classList.toggle("on", sweep.state === "running");
@@ -249,5 +252,11 @@ $("cancel-button").addEventListener("click", async () => {
     $("sweep-error").textContent = error.message;
     $("sweep-error").classList.remove("hidden");
   }
+});
+confirmStep($("delete-button"), $("delete-confirm"), () => (current && (sweepNotDeletable(current) || deletePrompt("sweep", current))) || "", async () => {
+  const refusal = current && sweepNotDeletable(current);
+  if (refusal) throw new Error(`Sweep ${sweepId} cannot be deleted yet: ${refusal}.`);
+  await api(`/api/sweeps/${sweepId}`, { method: "DELETE" });
+  location.href = "/sweeps";
 });
 refresh();

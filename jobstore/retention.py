@@ -1,0 +1,43 @@
+"""Checkpoint retention: with ``keep_checkpoints`` set, only the best checkpoints of that many most recently
+finished jobs are kept, besides those of jobs marked ``keep``; the older ones are removed. A pruned job keeps
+its row, metrics, log and other files, and ``checkpoint_pruned_at`` says when its checkpoint went.
+
+Like a delete, a prune marks first (``checkpoint_pruned_at``), then removes the files, then clears
+``checkpoint``; a round cut short is finished by the next."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select, update
+
+from jobstore.database import Database
+from jobstore.orm import FINISHED, Job, utcnow
+from jobstore.outputs import remove_checkpoint
+from jobstore.settings import StoreSettings
+
+log = logging.getLogger(__name__)
+
+
+def prune_checkpoints(db: Database, settings: StoreSettings) -> list[int]:
+    """One round of retention; returns the ids of the jobs whose checkpoints it removed."""
+    keep = settings.keep_checkpoints
+    with db.session() as session:
+        if keep is not None:
+            beyond = (select(Job.id).where(Job.state.in_(FINISHED), Job.checkpoint.is_not(None), Job.keep.is_(False),
+                                           Job.deleting.is_(False), Job.checkpoint_pruned_at.is_(None))
+                      .order_by(Job.finished_at.desc(), Job.id.desc()).offset(keep))
+            ids = session.scalars(beyond).all()
+            if ids:  # conditional: a job marked keep meanwhile is not pruned
+                session.execute(update(Job).where(Job.id.in_(ids), Job.keep.is_(False), Job.checkpoint_pruned_at.is_(None))
+                                .values(checkpoint_pruned_at=utcnow(), revision=Job.revision + 1))
+        marked = session.execute(select(Job.id, Job.checkpoint).where(
+            Job.checkpoint_pruned_at.is_not(None), Job.checkpoint.is_not(None))).all()
+    for job_id, checkpoint in marked:
+        remove_checkpoint(settings.jobs_dir / checkpoint)
+        with db.session() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(checkpoint=None, revision=Job.revision + 1))
+    if marked:
+        log.info("retention removed the checkpoints of job(s) %s (keep_checkpoints=%s)",
+                 ", ".join(str(job_id) for job_id, _ in marked), keep)
+    return [job_id for job_id, _ in marked]
