@@ -252,9 +252,11 @@ def test_hostile_text_is_shown_not_run(server):
 
 def test_bad_input_shows_the_servers_message(server):
     with chromium_page() as page:
-        page.goto(f"{server}/?text=hello&layer=9")
+        # (a layer the model lacks is no longer an error: the page shows layer 0 and says so,
+        # tests/test_explorer_links_browser.py)
+        page.goto(f"{server}/?text=hello&model=nosuch")
         page.wait_for_function("document.querySelector('#status').classList.contains('error')", timeout=COMPUTED)
-        assert "layer 9 does not exist" in status(page)
+        assert "unknown model 'nosuch'; the explorer can load: minilm" in status(page)
 
 
 def test_a_long_input_repaints_only_its_overlays(server):
