@@ -25,7 +25,7 @@ test("the paper figure: four panels of Figure 1, fixed width and fonts, titled w
   const figure = paperFigure(side(18), "0");
   const heatmaps = figure.data.filter((t) => t.type === "heatmap");
   assert.equal(heatmaps.length, 4);
-  assert.deepEqual(figure.layout.annotations.map((a) => a.text.split(" (")[0]), ["(a) attention", "(b) attribution", "(c) candidate discard region", "(d) dropped positions"]);
+  assert.deepEqual(figure.layout.annotations.map((a) => a.text), ["(a) attention", "(b) attribution", "(c) candidate discard region", "(d) dropped positions"]);
   assert.equal(figure.layout.width, STYLE.paper.width);
   assert.equal(figure.layout.font.family, STYLE.paper.font);
   assert.ok(figure.layout.xaxis4.tickfont.family === STYLE.paper.font && figure.layout.xaxis4.tickfont.size === STYLE.paper.label_size);

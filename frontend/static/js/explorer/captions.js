@@ -51,12 +51,17 @@ export function viewFacts(meta, head, what) {
 }
 
 // Puts a title (and, under it, a note) above a Plotly figure, making room for them; escaped, since Plotly
-// reads a few HTML tags in text.
+// reads a few HTML tags in text.  The note is an annotation of its own: Plotly cut off the first line of a
+// two-line title anchored at the top.
 export function captionFigure(figure, title, note, font) {
-  const text = escapeHtml(title) + (note ? `<br><span style="font-size:0.85em">${escapeHtml(note)}</span>` : "");
-  const extra = note ? 44 : 28;
-  figure.layout.title = { text, x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container", pad: { t: 8 }, font };
-  figure.layout.margin = Object.assign({}, figure.layout.margin, { t: figure.layout.margin.t + extra });
-  figure.layout.height += extra;
+  const extra = note ? 46 : 28;
+  const layout = figure.layout;
+  layout.title = { text: escapeHtml(title), x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container", pad: { t: 8 }, font };
+  layout.margin = Object.assign({}, layout.margin, { t: layout.margin.t + extra });
+  layout.height += extra;
+  if (note) {
+    layout.annotations = layout.annotations.concat({ text: escapeHtml(note), xref: "paper", yref: "paper", x: 0, y: 1,
+      xanchor: "left", yanchor: "bottom", yshift: 34, showarrow: false, font: { size: 11, color: STYLE.fonts.muted } });
+  }
   return figure;
 }

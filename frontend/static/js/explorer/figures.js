@@ -123,12 +123,14 @@ export function zoomWindow(zoom, n, m) {
 // Panels side by side, each a map of square cells with its own colour bar.  Returns {data, layout, overlays,
 // marked}: marked is false where a "plotly" figure left its outlines and marks out, its cells too small to
 // carry them (the screen's rule).  options: window, the keys and rows to show (zoomWindow); colours, the
-// outline's and marks' (a palette's).
-export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window = null, colours = COLORS } = {}) {
+// outline's and marks' (a palette's); rowLabels "first" labels the rows on the first map only, the gaps
+// then holding colour bars alone.
+export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window = null, colours = COLORS, rowLabels = "all" } = {}) {
   const count = panels.length;
   const margin = { ...MAP_MARGIN };
   const rows = rowTokens(meta);
-  const gap = count > 1 ? panelGap(meta.tokens.concat(rows), (pixelWidth || 1200) - margin.l - margin.r) : 0;
+  const plot = (pixelWidth || 1200) - margin.l - margin.r;
+  const gap = count < 2 ? 0 : rowLabels === "first" ? (COLOUR_BAR_PIXELS + 8) / plot : panelGap(meta.tokens.concat(rows), plot);
   const width = (1 - gap * (count - 1)) / count;
   // Square cells: the height follows the width a panel gets, times the rows per key (a cross-attention map
   // of a long translation is taller than wide).
@@ -152,7 +154,8 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window 
     const x0 = k * (width + gap);
     const xname = `x${suffix}`, yname = `y${suffix}`;
     layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, k === 0 ? "key" : "", cell, window && window.keys);
-    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : "", cell, window && window.rows), { scaleanchor: xname });
+    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : "", cell, window && window.rows),
+      { scaleanchor: xname }, k > 0 && rowLabels === "first" ? { showticklabels: false } : {});
     const hovertemplate = `%{text}<br>${panel.label}: %{z:.4~g}<extra></extra>`;
     if (mode === "image") data.push({ type: "scatter", x: [], y: [], xaxis: xname, yaxis: yname, hoverinfo: "skip", showlegend: false });
     else data.push(Object.assign({

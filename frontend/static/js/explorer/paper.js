@@ -32,10 +32,10 @@ export function paperFigure(side, head, { scale = "max", palette = "default" } =
     attentionPanel(matrix(side.maps.attention, 0, head), a, { scale, colorscale: colours.scales.attention }),
     Object.assign(attributionPanel(matrix(side.maps.attribution, 0, head), b, meta.method, { scale, colorscale: colours.scales.attribution }),
       { region: candidate }),
-    binaryPanel(candidate, `${c} (top ${Math.round(meta.p * 100)}% of each row)`, paper.binary.candidate),
-    binaryPanel(dropped, `${d} (q=${meta.q})`, paper.binary.dropped),
+    binaryPanel(candidate, c, paper.binary.candidate),
+    binaryPanel(dropped, d, paper.binary.dropped),
   ];
-  const figure = panelFigure(meta, panels, paper.width, "plotly", { colours: colours.colours });
+  const figure = panelFigure(meta, panels, paper.width, "plotly", { colours: colours.colours, rowLabels: "first" });
   const title = figureTitle(viewFacts(meta, head, "paper"));
   const layout = figure.layout;
   const font = { family: paper.font, size: paper.font_size, color: STYLE.fonts.ink };
