@@ -4,6 +4,7 @@ name, follows the colour scale chosen, exports the zoomed region on request, and
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -97,11 +98,11 @@ def test_colour_scales_travel_in_the_url_and_the_zoomed_region_exports_alone(ser
     with chromium_page(width=1280, height=1000) as page:
         page.goto(f"{server}/?" + urlencode({**LONG, "head": "3"}))
         explained(page)
-        ranges = lambda: page.eval_on_selector("#layer-figure + canvas", "c => JSON.parse(c.dataset.ranges)")  # noqa: E731
-        largest = ranges()
+        painted = page.eval_on_selector("#layer-figure + canvas", "c => c.dataset.ranges")
+        largest = json.loads(painted)
         page.select_option("#colour-scale", "percentile")
-        page.wait_for_function(f"document.querySelector('#layer-figure + canvas').dataset.ranges !== '{page.eval_on_selector('#layer-figure + canvas', 'c => c.dataset.ranges')}'")
-        clipped = ranges()
+        page.wait_for_function(f"document.querySelector('#layer-figure + canvas').dataset.ranges !== '{painted}'")
+        clipped = page.eval_on_selector("#layer-figure + canvas", "c => JSON.parse(c.dataset.ranges)")
         assert "colour=percentile" in page.url
         assert clipped[1][1] < largest[1][1] and clipped[0][1] <= largest[0][1]
         page.screenshot(path=ARTIFACTS / "explorer-128-percentile.png", full_page=True)

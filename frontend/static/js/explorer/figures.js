@@ -48,13 +48,14 @@ export function labelStride(n, cellPixels) {
 // is a cell's side in pixels, window the [first, last] token shown (a zoomed export), else all.
 function axis(meta, domain, anchor, isY, title, cell, window = null) {
   const n = isY ? rowTokens(meta).length : meta.tokens.length;
-  const step = labelStride(n, cell);
   const [first, last] = window || [0, n - 1];
+  const shown = last - first + 1;  // the labels' size and stride follow the tokens in view
+  const step = labelStride(shown, cell);
   const values = [...Array(n).keys()].filter((i) => i % step === 0 && i >= first && i <= last);
   const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: tickFontSize(n), family: STYLE.fonts.mono },
+    tickfont: { size: tickFontSize(shown), family: STYLE.fonts.mono },
     showgrid: false, zeroline: false, range: isY ? [last + 0.5, first - 0.5] : [first - 0.5, last + 0.5], ticks: "",
     title: title ? { text: title, font: { size: STYLE.fonts.axis_title_size, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
     constrain: "domain",
@@ -135,11 +136,11 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window 
   // Square cells: the height follows the width a panel gets, times the rows per key (a cross-attention map
   // of a long translation is taller than wide).
   const panelPixels = ((pixelWidth || 1200) - margin.l - margin.r) * (width - 0.02);
-  const n = mapSize(meta);
   const shownKeys = window ? window.keys[1] - window.keys[0] + 1 : meta.tokens.length;
   const shownRows = window ? window.rows[1] - window.rows[0] + 1 : rows.length;
   const mapHeight = Math.min(900, panelPixels * shownRows / shownKeys);
   const cell = Math.min(panelPixels / shownKeys, mapHeight / shownRows);
+  const n = Math.max(shownKeys, shownRows);  // what outlines and marks are sized by: the map in view
   const marked = cell >= STYLE.mark.smallest_marked_cell;
   const pairs = tokenPairs(meta.tokens, rows);
   const data = [];
