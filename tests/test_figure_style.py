@@ -7,16 +7,28 @@ import json
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from addrop.figure_style import FIGURE_STYLE, figure_style
-from addrop.viz import maps
+from addrop.explain import Explanation
+from addrop.viz import maps, scales
+from addrop.viz.captions import file_name, title
 from backend.main import create_app
 from backend.settings import Settings
 from tests.browser import ROOT
 
 SIZES = [1, 8, 18, 32, 33, 48, 49, 64, 65, 128, 512]
+CELLS = [0.5, 1.7, 2, 5, 9.3, 14, 40]
+# a map with a few strong cells, as attribution maps have
+MATRIX = np.random.default_rng(0).normal(size=(9, 11)) * np.where(np.arange(9)[:, None] == 2, 50.0, 1.0)
+TOKENS = ["[CLS]", "a", "gorge", "##ous", ",", "witty", "film", "that", "never", "drag", "##s", "[SEP]"]
+FACTS = [{"model": model, "tokens": TOKENS, "special": [t.startswith("[") for t in TOKENS], "where": "layer 0, head 3",
+          "short": "L0-h3", "method": method, "p": p, "q": q, "mode": mode, "seed": seed, "what": what}
+         for model, method, p, q, mode, seed, what in [("minilm", "GA", 0.3, 0.2, "high", 0, "maps"),
+                                                      ("org/other-model", "IGA", 0.05, 0.95, "low", 4294967295, "paper")]]
 
 # What the page modules make of the definition, printed by Node.
 SCRIPT = """
@@ -24,12 +36,20 @@ import { STYLE } from "./frontend/static/js/common/figure-style.js";
 import { ATTENTION_SCALE, ATTRIBUTION_SCALE, COLORS, markSize, markWidth, methodLabel, regionWidth, tickFontSize, tickStep }
   from "./frontend/static/js/explorer/figures.js";
 import { quantityTitle } from "./frontend/static/js/explorer/legends.js";
+import { labelStride } from "./frontend/static/js/explorer/figures.js";
+import { colourValues, percentileAbs, rowNormalised, scaleNote } from "./frontend/static/js/explorer/scales.js";
+import { fileName, figureTitle } from "./frontend/static/js/explorer/captions.js";
 const sizes = %s;
+const shared = %s;
 console.log(JSON.stringify({
   style: STYLE, attention: ATTENTION_SCALE, attribution: ATTRIBUTION_SCALE, colours: COLORS,
   rules: sizes.map((n) => [tickStep(n), tickFontSize(n), regionWidth(n), markSize(n), markWidth(n)]),
   titles: ["GA", "IGA", "AA", "RD"].map((m) => [quantityTitle("attribution", m), methodLabel(m)]),
   other: ["attention", "mask", "mask-mean"].map((q) => quantityTitle(q)),
+  strides: sizes.flatMap((n) => shared.cells.map((cell) => labelStride(n, cell))),
+  percentile: percentileAbs(shared.matrix, 99), clipped: colourValues([shared.matrix], "percentile").top,
+  rows: rowNormalised(shared.matrix), notes: ["max", "percentile", "row"].map(scaleNote),
+  captions: shared.facts.map((f) => [figureTitle(f), fileName(f)]),
 }));
 """
 
@@ -38,7 +58,8 @@ console.log(JSON.stringify({
 def page_side() -> dict:
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    out = subprocess.run(["node", "--input-type=module", "-e", SCRIPT % json.dumps(SIZES)], cwd=ROOT,
+    script = SCRIPT % (json.dumps(SIZES), json.dumps({"cells": CELLS, "matrix": MATRIX.tolist(), "facts": FACTS}))
+    out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -67,3 +88,22 @@ def test_the_app_serves_that_file_to_its_pages(tmp_path):
         # nothing else of the library is reachable through the static mount
         assert client.get("/static/figure_style.py").status_code == 404
         assert client.get("/static/../addrop/figure_style.py").status_code == 404
+
+
+def test_the_pages_and_addrop_viz_thin_labels_and_span_colours_alike(page_side):
+    assert page_side["strides"] == [maps.label_step(n, cell) for n in SIZES for cell in CELLS]
+    assert page_side["percentile"] == pytest.approx(scales.percentile_abs(MATRIX, 99))
+    assert page_side["clipped"] == pytest.approx(scales.colour_values([MATRIX], "percentile")[1])
+    assert np.allclose(page_side["rows"], scales.row_normalised(MATRIX))
+    assert page_side["notes"] == [scales.scale_note(mode) for mode in ("max", "percentile", "row")]
+
+
+def test_the_pages_and_addrop_viz_name_a_figure_alike(page_side):
+    for facts, (page_title, page_name) in zip(FACTS, page_side["captions"]):
+        n = len(TOKENS)
+        view = Explanation(tokens=TOKENS, special=facts["special"], segments=[0] * n, truncated=False, label_names=[],
+                           probabilities=[], prediction=None, pseudo_label=None, target="logit", method=facts["method"],
+                           steps=20, layers=(0,), attention=torch.zeros(1, 1, n, n), attribution=torch.zeros(1, 1, n, n),
+                           p=facts["p"], q=facts["q"], mode=facts["mode"], seed=facts["seed"])
+        assert page_title == title(view, facts["model"], facts["where"])
+        assert page_name == file_name(view, facts["model"], facts["what"], facts["short"])

@@ -120,6 +120,50 @@ def test_outlines_and_marks_are_left_out_where_cells_are_too_small_and_the_title
     assert "cells too small" in figure.layout.title.text
 
 
+def test_a_percentile_clip_spans_the_colours_to_that_percentile_of_the_maps_magnitudes(view, reference):
+    result, _ = reference
+    attribution = result.attribution[1, 0, 2].numpy()
+    figure = viz.maps_figure(view, 1, 2, model=MODEL, scale="percentile")
+    heatmaps = [trace for trace in figure.data if isinstance(trace, go.Heatmap)]
+    # the values stay the map's own; the end colours stand for its 99th percentile of |value|, short of the largest
+    np.testing.assert_allclose(np.asarray(heatmaps[1].z), attribution, rtol=1e-5, atol=1e-9)
+    top = sorted(np.abs(attribution).ravel())
+    rank = (len(top) - 1) * 0.99
+    expected = top[int(rank)] + (top[int(rank) + 1] - top[int(rank)]) * (rank - int(rank))
+    assert heatmaps[1].zmax == pytest.approx(expected, rel=1e-5) and heatmaps[1].zmin == -heatmaps[1].zmax
+    assert heatmaps[1].zmax < top[-1]
+    assert "99th" in heatmaps[1].colorbar.title.text and "99th" in heatmaps[0].colorbar.title.text
+    assert "99th" not in heatmaps[2].colorbar.title.text  # the mask has levels, not a range
+
+
+def test_per_row_normalisation_colours_each_row_by_its_own_largest_magnitude(view, reference):
+    result, _ = reference
+    figure = viz.maps_figure(view, 0, 1, model=MODEL, scale="row")
+    heatmaps = [trace for trace in figure.data if isinstance(trace, go.Heatmap)]
+    attribution = result.attribution[0, 0, 1].numpy()
+    z = np.asarray(heatmaps[1].z)
+    for i, row in enumerate(attribution):
+        np.testing.assert_allclose(z[i], row / np.abs(row).max(), rtol=1e-5)
+    assert (heatmaps[1].zmin, heatmaps[1].zmax) == (-1, 1) and (heatmaps[0].zmin, heatmaps[0].zmax) == (0, 1)
+    assert "each row" in heatmaps[1].colorbar.title.text
+    with pytest.raises(ValueError, match="unknown colour scale"):
+        viz.maps_figure(view, 0, 1, model=MODEL, scale="log")
+
+
+def test_the_colour_blind_palette_draws_with_its_scales_and_marks(view):
+    from addrop.figure_style import figure_style
+
+    safe = figure_style()["colour_blind"]
+    figure = viz.maps_figure(view, 0, 1, model=MODEL, palette="colour-blind")
+    heatmaps = [trace for trace in figure.data if isinstance(trace, go.Heatmap)]
+    assert [list(stop) for stop in heatmaps[1].colorscale] == safe["scales"]["attribution"]
+    assert heatmaps[2].colorscale[-1][1] == safe["scales"]["mask_levels"][2]
+    marks = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert marks and all(mark.marker.color == safe["colours"]["drop"] for mark in marks)
+    with pytest.raises(ValueError, match="unknown palette"):
+        viz.maps_figure(view, 0, 1, model=MODEL, palette="neon")
+
+
 def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():
     mask = np.ones((3, 3), bool)
     mask[1, 1] = False

@@ -1,19 +1,26 @@
 """What a figure says it is: model, input (first words), layer, head, method, p, q, mode and seed, in its title and
-in a file name made from the same facts."""
+in a file name made from the same facts, by the caption rules of the figures' definition (the explorer's
+captions.js fills the same ones)."""
 
 from __future__ import annotations
 
 import re
 
 from addrop.explain import Explanation
+from addrop.figure_style import figure_style
 
 
 def first_words(view: Explanation, count: int = 6) -> str:
     """The input's first ``count`` words, from its tokens (wordpieces joined, special tokens left out; the
     tokenizer's lower-casing stays)."""
+    return words_of(view.tokens, view.special, count)
+
+
+def words_of(tokens: list[str], special: list[bool], count: int) -> str:
+    """The first ``count`` words of ``tokens`` (see :func:`first_words`)."""
     words: list[str] = []
-    for token, special in zip(view.tokens, view.special):
-        if special:
+    for token, is_special in zip(tokens, special):
+        if is_special:
             continue
         piece = token.removeprefix("##")
         # a wordpiece continues its word, and punctuation sticks to the word before it
@@ -25,18 +32,22 @@ def first_words(view: Explanation, count: int = 6) -> str:
     return shown + ("…" if len(words) > count else "")
 
 
-def setting(view: Explanation) -> str:
-    """The AD-DROP setting the masks were drawn with."""
-    return f"{view.method} · p={view.p:g}, q={view.q:g}, {view.mode} · seed {view.seed}"
+def _facts(view: Explanation, model: str, where: str) -> dict[str, str]:
+    return {"model": model, "where": where, "method": view.method, "p": format(view.p, "g"), "q": format(view.q, "g"),
+            "mode": view.mode, "seed": str(view.seed)}
 
 
 def title(view: Explanation, model: str, where: str) -> str:
     """The figure's title: model, input, where in the model (layer, head...), method, p, q, seed."""
-    return f"{model} · “{first_words(view)}” · {where} · {setting(view)}"
+    caption = figure_style()["caption"]
+    return caption["title"].format(**_facts(view, model, where), words=first_words(view, caption["title_words"]))
 
 
 def file_name(view: Explanation, model: str, what: str, where: str) -> str:
-    """A file name (no extension) that tells two figures of different models, inputs or settings apart."""
-    words = re.sub(r"[^A-Za-z0-9]+", "-", first_words(view, 4)).strip("-").lower()
-    parts = ["addrop", what, model, words, where, view.method, f"p{view.p:g}", f"q{view.q:g}", view.mode, f"seed{view.seed}"]
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts))
+    """A file name (no extension) that tells two figures of different models, inputs or settings apart; ``where``
+    in short, e.g. ``L0-h3``."""
+    caption = figure_style()["caption"]
+    words = re.sub(r"[^A-Za-z0-9]+", "-", first_words(view, caption["file_name_words"])).strip("-").lower()
+    facts = {**_facts(view, model, where), "what": what, "words": words}
+    parts = [part.format(**facts) for part in caption["file_name"]]
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", caption["file_name_joiner"].join(parts))

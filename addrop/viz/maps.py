@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 from addrop.explain import Explanation
 from addrop.figure_style import by_size, figure_style
 from addrop.viz.captions import title
+from addrop.viz.scales import colour_values, scale_note
 
 QUANTITIES = ("attention", "attribution", "mask")
 MARGIN = {"l": 78, "r": 40, "t": 92, "b": 86}
@@ -27,10 +28,17 @@ def tick_step(n: int) -> int:
     return 1 if n <= most else math.ceil(n / most)
 
 
+def label_spacing(n: int) -> float:
+    """How far apart, in pixels along an axis, two token labels must be not to touch: a line of their text, across
+    the slant of the keys' labels (figures.js's labelSpacing)."""
+    labels = figure_style()["labels"]
+    return tick_font_size(n) * labels["line_height"] / math.sin(math.radians(abs(labels["key_angle"])))
+
+
 def label_step(n: int, cell_pixels: float) -> int:
-    """Every how many tokens to label an axis whose cells are ``cell_pixels`` wide: labels a line of their text
-    apart, so they never collide (the explorer's thinTicks), and never more than ``tick_step`` allows."""
-    return max(tick_step(n), math.ceil(tick_font_size(n) / max(cell_pixels, 1e-6)))
+    """Every how many tokens to label an axis whose cells are ``cell_pixels`` wide: labels ``label_spacing`` apart,
+    so they never collide, and never more than ``tick_step`` allows (figures.js's labelStride)."""
+    return max(tick_step(n), math.ceil(label_spacing(n) / max(cell_pixels, 1e-6)))
 
 
 # A colour bar beside a map: the bar, its tick labels and its title, in pixels (figures.js's COLOUR_BAR_PIXELS).
@@ -61,9 +69,20 @@ def mark_width(n: int) -> float:
     return by_size(figure_style()["mark"]["width"], n)
 
 
-def mask_scale() -> list[list]:
+PALETTES = ("default", "colour-blind")
+
+
+def palette_of(name: str) -> dict:
+    """The scales and colours of a palette: the definition's own, or its colour-blind-safe one."""
+    if name not in PALETTES:
+        raise ValueError(f"unknown palette {name!r}: choose from {', '.join(PALETTES)}")
+    style = figure_style()
+    return style["colour_blind"] if name == "colour-blind" else {"scales": style["scales"], "colours": style["colours"]}
+
+
+def mask_scale(palette: str = "default") -> list[list]:
     """Three flat bands for the mask's levels 0 kept, 1 candidate, 2 dropped."""
-    kept, candidate, dropped = figure_style()["scales"]["mask_levels"]
+    kept, candidate, dropped = palette_of(palette)["scales"]["mask_levels"]
     return [[0, kept], [0.333, kept], [0.333, candidate], [0.667, candidate], [0.667, dropped], [1, dropped]]
 
 
@@ -128,25 +147,33 @@ def segment_boundaries(segments: list[int]) -> list[float]:
 
 # --- the figure ----------------------------------------------------------------------------------------------
 
-def _panel(view: Explanation, index: int, head: int, quantity: str) -> tuple[np.ndarray, dict]:
-    """A panel's values and its heatmap settings (colour scale, range, colour bar)."""
-    style = figure_style()
-    fonts = style["fonts"]
-    bar_title = {"side": "right", "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}}
+def _bar_title(text: str, scale: str) -> dict:
+    fonts = figure_style()["fonts"]
+    note = scale_note(scale)
+    return {"text": f"{text} · {note}" if note else text, "side": "right",
+            "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}}
+
+
+def _panel(view: Explanation, index: int, head: int, quantity: str, scale: str = "max",
+           palette: str = "default") -> tuple[np.ndarray, dict]:
+    """A panel's coloured values and its heatmap settings (colour scale, range, colour bar): a value map's colours
+    span it as ``scale`` says (see :func:`addrop.viz.scales.colour_values`)."""
+    scales = palette_of(palette)["scales"]
     if quantity == "attention":
-        z = view.attention[index, head].numpy()
-        return z, {"colorscale": style["scales"]["attention"], "zmin": 0,
-                   "colorbar": {"title": {"text": quantity_title("attention"), **bar_title}}}
+        (z,), top = colour_values([view.attention[index, head].numpy()], scale)
+        return z, {"colorscale": scales["attention"], "zmin": 0, "zmax": top,
+                   "colorbar": {"title": _bar_title(quantity_title("attention"), scale)}}
     if quantity == "attribution":
-        z = view.attribution[index, head].numpy()
-        half = float(np.abs(z).max()) or 1.0  # a diverging scale around zero; an all-zero map still needs a range
-        return z, {"colorscale": style["scales"]["attribution"], "zmin": -half, "zmax": half,
-                   "colorbar": {"title": {"text": quantity_title("attribution", view.method), **bar_title},
+        # a diverging scale around zero; an all-zero map still needs a range (colour_values' top is never 0)
+        (z,), top = colour_values([view.attribution[index, head].numpy()], scale)
+        return z, {"colorscale": scales["attribution"], "zmin": -top, "zmax": top,
+                   "colorbar": {"title": _bar_title(quantity_title("attribution", view.method), scale),
                                 "exponentformat": "e", "showexponent": "all"}}
     if quantity == "mask":
+        bar_title = _bar_title(quantity_title("mask"), "max")
         z = mask_levels(view.candidate[index, head].numpy(), view.dropped[index, head].numpy())
-        return z, {"colorscale": mask_scale(), "zmin": 0, "zmax": 2,
-                   "colorbar": {"title": {"text": quantity_title("mask"), **bar_title},
+        return z, {"colorscale": mask_scale(palette), "zmin": 0, "zmax": 2,
+                   "colorbar": {"title": bar_title,
                                 "tickvals": [0.33, 1, 1.67], "ticktext": ["kept", "candidate", "dropped"]}}
     raise ValueError(f"unknown quantity {quantity!r}: choose from {', '.join(QUANTITIES)}")
 
@@ -175,17 +202,22 @@ def _axis(labels: list[str], y: bool, name: str, cell_pixels: float) -> dict:
 
 
 def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
-                quantities: tuple[str, ...] = QUANTITIES, width: int = 1200) -> go.Figure:
+                quantities: tuple[str, ...] = QUANTITIES, width: int = 1200, scale: str = "max",
+                palette: str = "default") -> go.Figure:
     """The explorer's maps of ``layer`` and ``head`` of an :func:`addrop.explain.explain` result: each of
     ``quantities`` (attention, attribution, mask) as a heatmap with queries down and keys across, the candidate
     region (``view.candidate``: the top-p keys of each row by attribution, as :func:`addrop.discard_masks` draws
     them) outlined and the dropped positions (``view.dropped``) marked on the attention and attribution maps.  As on
     the explorer, outlines and marks are left out where a cell is too small to carry them at ``width`` pixels
-    (the mask panel still shows every candidate and drop); the title says so."""
+    (the mask panel still shows every candidate and drop); the title says so.  ``scale`` is how the attention and
+    attribution colours span their values ("max", "percentile": clipped at the definition's percentile of |value|,
+    "row": each row divided by its largest |value|; the colour bar says which); ``palette`` "colour-blind" draws
+    with the definition's colour-blind-safe scales."""
     if view.candidate is None or view.dropped is None:
         raise ValueError("the view has no masks: use addrop.explain.explain, or draw_masks on an attribute_text view")
     index, head = layer_index(view, layer), check_head(view, head)
     style, fonts = figure_style(), figure_style()["fonts"]
+    colours = palette_of(palette)["colours"]
     n = len(view.tokens)
     count = len(quantities)
     gap = panel_gap(view.tokens, width - MARGIN["l"] - MARGIN["r"]) if count > 1 else 0.0
@@ -197,20 +229,20 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
     labels = [token for token in view.tokens]
     pairs = [[f"{labels[i]} ({i}) → {labels[j]} ({j})" for j in range(n)] for i in range(n)]
     for k, quantity in enumerate(quantities):
-        z, settings = _panel(view, index, head, quantity)
+        z, settings = _panel(view, index, head, quantity, scale, palette)
         suffix = "" if k == 0 else str(k + 1)
         domain = figure.layout[f"xaxis{suffix}"].domain
         settings["colorbar"].update(x=domain[1] + 0.005, len=0.75, thickness=10, outlinewidth=0,
                                     tickfont={"size": fonts["colour_bar_size"]})
         figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=0 if n > 40 else 0.5, ygap=0 if n > 40 else 0.5,
-                                    hovertemplate=f"%{{text}}<br>{quantity}: %{{z:.4~g}}<extra></extra>", **settings),
+                                    hovertemplate=f"%{{text}}<br>{quantity}{' ÷ row max' if scale == 'row' and quantity != 'mask' else ''}: %{{z:.4~g}}<extra></extra>", **settings),
                          row=1, col=k + 1)
         figure.update_xaxes(_axis(labels, False, "key" if k == 0 else "", cell), row=1, col=k + 1)
         figure.update_yaxes({**_axis(labels, True, "query" if k == 0 else "", cell), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
         figure.add_annotation(text=_panel_title(view, quantity, layer, head), x=(domain[0] + domain[1]) / 2, y=1.0,
                               xref="paper", yref="paper", yanchor="bottom", yshift=8, showarrow=False,
                               font={"size": fonts["title_size"], "color": fonts["ink"]})
-        line = {"color": style["colours"]["boundary"], "width": 1.2, "dash": "dash"}
+        line = {"color": colours["boundary"], "width": 1.2, "dash": "dash"}
         for at in segment_boundaries(view.segments):
             figure.add_shape(type="line", x0=at, x1=at, y0=-0.5, y1=n - 0.5, line=line, row=1, col=k + 1)
             figure.add_shape(type="line", x0=-0.5, x1=n - 0.5, y0=at, y1=at, line=line, row=1, col=k + 1)
@@ -218,12 +250,12 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
             continue
         if candidate.any():
             figure.add_shape(type="path", path=outline_path(candidate), name="candidate region",
-                             line={"color": style["colours"]["region"], "width": region_width(n)}, row=1, col=k + 1)
+                             line={"color": colours["region"], "width": region_width(n)}, row=1, col=k + 1)
         queries, keys = np.nonzero(dropped)
         figure.add_trace(go.Scatter(
             x=keys.tolist(), y=queries.tolist(), mode="markers", name="dropped", hoverinfo="skip", showlegend=False,
-            marker={"symbol": style["mark"]["symbol"], "size": mark_size(n), "color": style["colours"]["drop"],
-                    "line": {"width": mark_width(n), "color": style["colours"]["drop"]}}), row=1, col=k + 1)
+            marker={"symbol": style["mark"]["symbol"], "size": mark_size(n), "color": colours["drop"],
+                    "line": {"width": mark_width(n), "color": colours["drop"]}}), row=1, col=k + 1)
     heading = title(view, model, f"layer {layer}, head {head}")
     if not marked:
         heading += "<br><sup>cells too small for outlines and marks: the mask panel shows every candidate and drop</sup>"

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { compareFigure, comparePanels, sameTokens } from "../../frontend/static/js/explorer/compare.js";
-import { compareCsv, compareMatrices, exportName, viewCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
+import { compareCsv, compareMatrices, viewCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
 import { layerPanels, panelFigure, panelGap } from "../../frontend/static/js/explorer/figures.js";
 import { thumbnailColours } from "../../frontend/static/js/explorer/grid.js";
 
@@ -62,7 +62,8 @@ test("compare shares one colour scale by default and keeps own scales on request
   assert.deepEqual([own[0].trace.zmax, own[1].trace.zmax], [2, 4]);
   const attention = comparePanels(a, b, "attention", "0", true).panels;
   assert.deepEqual([attention[0].trace.zmax, attention[1].trace.zmax], [1, 1]);
-  assert.equal(comparePanels(a, b, "attention", "0", false).panels[0].trace.zmax, undefined);
+  // own scales: each side from 0 to its own largest weight (A's 0.5, B's 1)
+  assert.deepEqual(comparePanels(a, b, "attention", "0", false).panels.map((p) => [p.trace.zmin, p.trace.zmax]), [[0, 0.5], [0, 1]]);
   const figure = compareFigure({ a, b }, "attribution", "0", true, 1200, "canvas");
   assert.equal(figure.note, "");
   assert.equal(figure.data.length, 3);
@@ -108,7 +109,6 @@ test("exports carry the input, the prediction and, in compare mode, both sides a
   assert.equal(lines[0], "side,query_index,query_token,key_index,key_token,attention,attribution,candidate,dropped");
   assert.deepEqual(["A", "B", "B-A"].map((s) => lines.filter((l) => l.startsWith(`${s},`)).length), [4, 4, 4]);
   assert.equal(lines.find((l) => l.startsWith("B-A,0,")), "B-A,0,[CLS],0,[CLS],0.5,0,,");
-  assert.equal(exportName({ head: "mean", method: "GA", layer: 2, p: 0.3, q: 0.2, view: "compare" }), "addrop-GA-L2-mean-p0.3-q0.2-compare");
 });
 
 test("a token classifier's export carries each token's predicted tag; a sequence classifier's has none", () => {

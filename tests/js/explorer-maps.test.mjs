@@ -53,8 +53,8 @@ const maps = {
 test("each panel's image spans its own trace's range, and its colour bar says what it shows", () => {
   const panels = layerPanels(meta, maps, 0, "1");
   const [attention, attribution, mask] = imageOverlays(meta, panels);
-  // the trace gives zmin but no zmax, so Plotly (in an export) spans the data's range: so does the image
-  assert.ok(Math.abs(attention.colorbar.zmin - 0.2) < 1e-6 && Math.abs(attention.colorbar.zmax - 1.4) < 1e-6);
+  // attention spans 0 (white) to its largest weight, in the image as in the exported trace
+  assert.ok(attention.colorbar.zmin === 0 && Math.abs(attention.colorbar.zmax - 1.4) < 1e-6);
   assert.equal(attribution.colorbar.zmin, -6);  // symmetric around zero: |j - i| * 2 is at most 6
   assert.deepEqual(attribution.boundaries, [1.5]);  // the second sentence starts at token 2
   assert.equal(mask.pixels.length, 4 * 4 * 4);

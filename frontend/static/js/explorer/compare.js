@@ -2,9 +2,10 @@
 // when they tokenise differently, over the tokens that line up).
 
 import { alignTokens, alignedDifference } from "./align.js";
-import { ATTRIBUTION_SCALE, MAP_MARGIN, attentionPanel, attributionPanel, panelFigure, panelGap, sideBySide } from "./figures.js";
+import { MAP_MARGIN, attentionPanel, attributionPanel, panelFigure, panelGap, sideBySide } from "./figures.js";
 import { colourBarTitle } from "./legends.js";
-import { absMax, difference, matrix, symmetricRange } from "./matrix.js";
+import { difference, matrix } from "./matrix.js";
+import { colourValues, scaleNote } from "./scales.js";
 import { escapeHtml } from "./text.js";
 
 export function sameTokens(a, b) {
@@ -12,13 +13,15 @@ export function sameTokens(a, b) {
 }
 
 // With shared scales (the default) one colour means one value on both sides, so a map twice as strong
-// looks twice as strong; with own scales each side spans its own range.
-export function comparePanels(a, b, quantity, head, shared) {
+// looks twice as strong; with own scales each side spans its own range.  scale is how the colours span the
+// values (scales.js): a percentile clip is taken over both maps together when shared.
+export function comparePanels(a, b, quantity, head, shared, scale = "max") {
   const values = [a, b].map((side) => matrix(side.maps[quantity], 0, head));
-  const top = shared ? Math.max(absMax(values[0]), absMax(values[1])) || 1 : null;
+  const top = shared ? colourValues(values, scale).top : null;
   const panels = [a, b].map((side, k) => {
     const title = `${k ? "B" : "A"}: ${escapeHtml(side.meta.model)}`;
-    const panel = quantity === "attention" ? attentionPanel(values[k], title, top) : attributionPanel(values[k], title, side.meta.method, top || undefined);
+    const panel = quantity === "attention" ? attentionPanel(values[k], title, { scale, top })
+      : attributionPanel(values[k], title, side.meta.method, { scale, top });
     if (head !== "mean") {
       panel.region = matrix(side.maps.candidate, 0, head);
       panel.dropped = matrix(side.maps.dropped, 0, head);
@@ -34,23 +37,23 @@ export function alignedMeta(meta, pairs) {
   return Object.assign({}, meta, { tokens: pick(meta.tokens), special: pick(meta.special), segments: pick(meta.segments) });
 }
 
-export function differencePanel(values, quantity, layer, head, pairs = null) {
-  const z = pairs ? alignedDifference(values[0], values[1], pairs) : difference(values[0], values[1]);
-  const range = symmetricRange(z);
+// B − A on its own diverging scale, spanned as scale says (a row of B − A divided by its largest |value|).
+export function differencePanel(values, quantity, layer, head, pairs = null, scale = "max") {
+  const diff = pairs ? alignedDifference(values[0], values[1], pairs) : difference(values[0], values[1]);
   const where = head === "mean" ? "mean over heads" : `head ${head}`;
-  return {
-    z, label: `B − A ${quantity}`, title: `Difference B − A (${quantity}, layer ${layer}, ${where})`,
-    trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range }, colorbar: { exponentformat: "e", title: colourBarTitle(`B − A ${quantity}`) },
-  };
+  const panel = attributionPanel(diff, `Difference B − A (${quantity}, layer ${layer}, ${where})`, null, { scale });
+  const note = scaleNote(scale);
+  return Object.assign(panel, { label: `B − A ${quantity}`, colorbar: Object.assign(panel.colorbar, {
+    title: colourBarTitle(note ? `B − A ${quantity} · ${note}` : `B − A ${quantity}`) }) });
 }
 
 // {data, layout, overlays, note} for the compare view at pixelWidth.
-export function compareFigure(compare, quantity, head, shared, pixelWidth, mode) {
+export function compareFigure(compare, quantity, head, shared, pixelWidth, mode, scale = "max") {
   const { a, b } = compare;
-  const { panels, values } = comparePanels(a, b, quantity, head, shared);
+  const { panels, values } = comparePanels(a, b, quantity, head, shared, scale);
   const metaA = Object.assign({}, a.meta, { layer: a.layer });
   if (sameTokens(a, b)) {
-    panels.push(differencePanel(values, quantity, a.layer, head));
+    panels.push(differencePanel(values, quantity, a.layer, head, null, scale));
     return Object.assign(panelFigure(metaA, panels, pixelWidth, mode), { note: "" });
   }
   // A's colour bar and B's row labels share the gap between the two maps: as wide as they need
@@ -65,7 +68,7 @@ export function compareFigure(compare, quantity, head, shared, pixelWidth, mode)
       note: "A and B tokenise differently and share fewer than two tokens in order, so there is no difference map.",
     });
   }
-  const panel = differencePanel(values, quantity, a.layer, head, pairs);
+  const panel = differencePanel(values, quantity, a.layer, head, pairs, scale);
   panel.title = `${panel.title}, over the ${pairs.length} tokens A and B share`;
   return Object.assign(sideBySide(left, right, gap), {
     aligned: panelFigure(alignedMeta(metaA, pairs), [panel], half, mode),

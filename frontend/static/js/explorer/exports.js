@@ -8,12 +8,6 @@ import { sameTokens } from "./compare.js";
 import { tokenTags } from "./tags.js";
 import { escapeHtml } from "./text.js";
 
-export function exportName(state) {
-  const head = state.head === "mean" ? "mean" : `h${state.head}`;
-  const side = state.view === "compare" ? "-compare" : "";
-  return `addrop-${state.method}-L${state.layer}-${head}-p${state.p}-q${state.q}${side}`;
-}
-
 // One side's maps for one layer and head, with what they were computed from.
 export function viewMatrices(side, head) {
   const meta = side.meta;

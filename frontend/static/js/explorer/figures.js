@@ -8,7 +8,8 @@
 
 import { STYLE, bySize } from "../common/figure-style.js";
 import { colourBarTitle, quantityTitle } from "./legends.js";
-import { absMax, matrix, maskLevels, outlinePath, symmetricRange } from "./matrix.js";
+import { absMax, matrix, maskLevels, outlinePath } from "./matrix.js";
+import { colourValues, scaleNote } from "./scales.js";
 import { kindName, rowLabels, rowTokens, tickLabels, tokenPairs } from "./text.js";
 
 export const COLORS = STYLE.colours;
@@ -31,16 +32,31 @@ export function tickStep(n) { const most = STYLE.labels.max_per_axis; return n <
 // The token labels' font size: smaller once there are many.
 export const tickFontSize = (n) => bySize(STYLE.labels.font_size, n);
 
-// The x axis carries the keys' tokens, the y axis the rows' (the same tokens but for cross-attention).
-function axis(meta, domain, anchor, isY, title) {
+// How far apart, in pixels along an axis, two token labels must be not to touch: a line of their text,
+// measured across the slant of the keys' labels (addrop.viz's label_spacing).
+export function labelSpacing(n) {
+  return tickFontSize(n) * STYLE.labels.line_height / Math.sin(Math.abs(STYLE.labels.key_angle) * Math.PI / 180);
+}
+
+// Every how many tokens an axis of cellPixels-wide cells is labelled: labelSpacing apart, so labels never
+// collide, and at most labels.max_per_axis of them (addrop.viz's label_step).
+export function labelStride(n, cellPixels) {
+  return Math.max(tickStep(n), Math.ceil(labelSpacing(n) / Math.max(cellPixels, 1e-6)));
+}
+
+// The x axis carries the keys' tokens, the y axis the rows' (the same tokens but for cross-attention); cell
+// is a cell's side in pixels, window the [first, last] token shown (a zoomed export), else all.
+function axis(meta, domain, anchor, isY, title, cell, window = null) {
   const n = isY ? rowTokens(meta).length : meta.tokens.length;
-  const step = tickStep(n);
-  const values = [...Array(n).keys()].filter((i) => i % step === 0);
+  const [first, last] = window || [0, n - 1];
+  const shown = last - first + 1;  // the labels' size and stride follow the tokens in view
+  const step = labelStride(shown, cell);
+  const values = [...Array(n).keys()].filter((i) => i % step === 0 && i >= first && i <= last);
   const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: tickFontSize(n), family: STYLE.fonts.mono },
-    showgrid: false, zeroline: false, range: isY ? [n - 0.5, -0.5] : [-0.5, n - 0.5], ticks: "",
+    tickfont: { size: tickFontSize(shown), family: STYLE.fonts.mono },
+    showgrid: false, zeroline: false, range: isY ? [last + 0.5, first - 0.5] : [first - 0.5, last + 0.5], ticks: "",
     title: title ? { text: title, font: { size: STYLE.fonts.axis_title_size, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
     constrain: "domain",
   };
@@ -73,12 +89,12 @@ export function regionWidth(n) { return bySize(STYLE.region_width, n); }
 export function markSize(n) { const s = STYLE.mark.size; return Math.max(s.min, Math.min(s.max, s.numerator / n)); }
 export function markWidth(n) { return bySize(STYLE.mark.width, n); }
 
-function dropMarkers(dropped, xaxis, yaxis, n) {
+function dropMarkers(dropped, xaxis, yaxis, n, colour) {
   const x = [], y = [];
   dropped.forEach((row, i) => row.forEach((v, j) => { if (v >= 0.5) { x.push(j); y.push(i); } }));
   return {
     type: "scatter", mode: "markers", x, y, xaxis, yaxis, hoverinfo: "skip", showlegend: false,
-    marker: { symbol: STYLE.mark.symbol, size: markSize(n), line: { width: markWidth(n), color: COLORS.drop }, color: COLORS.drop },
+    marker: { symbol: STYLE.mark.symbol, size: markSize(n), line: { width: markWidth(n), color: colour }, color: colour },
   };
 }
 
@@ -96,21 +112,40 @@ export function panelGap(tokens, plotPixels) {
 // The margins of a figure of maps (row labels on the left, token labels under the maps).
 export const MAP_MARGIN = Object.freeze({ l: 78, r: 40, t: 44, b: 86 });
 
-// Panels side by side, each a map of square cells with its own colour bar.  Returns {data, layout, overlays}.
-export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
+// The [first, last] keys and rows a zoom [x0, x1, y0, y1] (cell coordinates, either order) shows of an
+// n-key, m-row map; null for none.
+export function zoomWindow(zoom, n, m) {
+  if (!zoom) return null;
+  const span = (a, b, count) => [Math.max(0, Math.ceil(Math.min(a, b))), Math.min(count - 1, Math.floor(Math.max(a, b)))];
+  const keys = span(zoom[0], zoom[1], n), rows = span(zoom[2], zoom[3], m);
+  return keys[1] >= keys[0] && rows[1] >= rows[0] ? { keys, rows } : null;
+}
+
+// Panels side by side, each a map of square cells with its own colour bar.  Returns {data, layout, overlays,
+// marked}: marked is false where a "plotly" figure left its outlines and marks out, its cells too small to
+// carry them (the screen's rule).  options: window, the keys and rows to show (zoomWindow); colours, the
+// outline's and marks' (a palette's); rowLabels "first" labels the rows on the first map only, the gaps
+// then holding colour bars alone.
+export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window = null, colours = COLORS, rowLabels = "all" } = {}) {
   const count = panels.length;
   const margin = { ...MAP_MARGIN };
   const rows = rowTokens(meta);
-  const gap = count > 1 ? panelGap(meta.tokens.concat(rows), (pixelWidth || 1200) - margin.l - margin.r) : 0;
+  const plot = (pixelWidth || 1200) - margin.l - margin.r;
+  const gap = count < 2 ? 0 : rowLabels === "first" ? (COLOUR_BAR_PIXELS + 8) / plot : panelGap(meta.tokens.concat(rows), plot);
   const width = (1 - gap * (count - 1)) / count;
   // Square cells: the height follows the width a panel gets, times the rows per key (a cross-attention map
   // of a long translation is taller than wide).
   const panelPixels = ((pixelWidth || 1200) - margin.l - margin.r) * (width - 0.02);
-  const n = mapSize(meta);
+  const shownKeys = window ? window.keys[1] - window.keys[0] + 1 : meta.tokens.length;
+  const shownRows = window ? window.rows[1] - window.rows[0] + 1 : rows.length;
+  const mapHeight = Math.min(900, panelPixels * shownRows / shownKeys);
+  const cell = Math.min(panelPixels / shownKeys, mapHeight / shownRows);
+  const n = Math.max(shownKeys, shownRows);  // what outlines and marks are sized by: the map in view
+  const marked = cell >= STYLE.mark.smallest_marked_cell;
   const pairs = tokenPairs(meta.tokens, rows);
   const data = [];
   const layout = {
-    margin, height: Math.round(Math.min(900, panelPixels * rows.length / meta.tokens.length) + margin.t + margin.b),
+    margin, height: Math.round(mapHeight + margin.t + margin.b),
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
     font: { family: STYLE.fonts.text, size: STYLE.fonts.size, color: STYLE.fonts.ink },
     shapes: [], annotations: [], hoverlabel: { font: { family: STYLE.fonts.mono, size: 11 } },
@@ -119,8 +154,9 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
     const suffix = k === 0 ? "" : String(k + 1);
     const x0 = k * (width + gap);
     const xname = `x${suffix}`, yname = `y${suffix}`;
-    layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, k === 0 ? "key" : "");
-    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : ""), { scaleanchor: xname });
+    layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, k === 0 ? "key" : "", cell, window && window.keys);
+    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : "", cell, window && window.rows),
+      { scaleanchor: xname }, k > 0 && rowLabels === "first" ? { showticklabels: false } : {});
     const hovertemplate = `%{text}<br>${panel.label}: %{z:.4~g}<extra></extra>`;
     if (mode === "image") data.push({ type: "scatter", x: [], y: [], xaxis: xname, yaxis: yname, hoverinfo: "skip", showlegend: false });
     else data.push(Object.assign({
@@ -129,19 +165,20 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas") {
       colorbar: Object.assign({ x: x0 + width - 0.015, len: 0.75, thickness: 10, outlinewidth: 0, tickfont: { size: STYLE.fonts.colour_bar_size } }, panel.colorbar || {}),
     }, panel.trace));
     if (mode !== "image") layout.shapes.push(...boundaryShapes(meta, xname, yname));
-    if (mode === "plotly") {
+    if (mode === "plotly" && marked) {
       if (panel.region) {
         const path = outlinePath(panel.region);
-        if (path) layout.shapes.push({ type: "path", path, xref: xname, yref: yname, line: { color: COLORS.region, width: regionWidth(n) } });
+        if (path) layout.shapes.push({ type: "path", path, xref: xname, yref: yname, line: { color: colours.region, width: regionWidth(n) } });
       }
-      if (panel.dropped) data.push(dropMarkers(panel.dropped, xname, yname, n));
+      if (panel.dropped) data.push(dropMarkers(panel.dropped, xname, yname, n, colours.drop));
     }
     layout.annotations.push({
       text: panel.title, x: x0 + (width - 0.02) / 2, y: 1.0, xref: "paper", yref: "paper", yanchor: "bottom",
       yshift: 8, showarrow: false, font: { size: STYLE.fonts.title_size, color: STYLE.fonts.ink },
     });
   });
-  return { data, layout, overlays: mode === "canvas" ? panelOverlays(meta, panels) : [] };
+  const unmarked = mode === "plotly" && !marked && panels.some((panel) => panel.region || panel.dropped);
+  return { data, layout, overlays: mode === "canvas" ? panelOverlays(meta, panels) : [], marked: !unmarked };
 }
 
 // What the canvas paints over each panel of a "canvas" figure.
@@ -161,18 +198,30 @@ export function methodLabel(method) {
   return STYLE.titles.method[method];
 }
 
-export function attentionPanel(values, title, zmax) {
+// A colour bar's title with the note of the colour range in use.
+function barTitle(text, scale) {
+  const note = scaleNote(scale);
+  return colourBarTitle(note ? `${text} · ${note}` : text);
+}
+
+// A value map's panel: z its coloured values (scale: how they span the colours, see scales.js), values the
+// map's own (what the hover names); top, where given, the |value| of the end colour shared with other maps.
+export function attentionPanel(values, title, { scale = "max", top = null, colorscale = ATTENTION_SCALE } = {}) {
+  const own = colourValues([values], scale);
   return {
-    z: values, label: "attention", title, trace: Object.assign({ colorscale: ATTENTION_SCALE, zmin: 0 }, zmax ? { zmax } : {}),
-    colorbar: { title: colourBarTitle(quantityTitle("attention")) },
+    z: own.z[0], values, label: scale === "row" ? "attention ÷ row max" : "attention", title,
+    trace: { colorscale, zmin: 0, zmax: top ?? own.top },
+    colorbar: { title: barTitle(quantityTitle("attention"), scale) },
   };
 }
 
-export function attributionPanel(values, title, method, range = symmetricRange(values)) {
+export function attributionPanel(values, title, method, { scale = "max", top = null, colorscale = ATTRIBUTION_SCALE } = {}) {
+  const own = colourValues([values], scale);
+  const range = top ?? own.top;
   return {
-    z: values, label: "attribution", title,
-    trace: { colorscale: ATTRIBUTION_SCALE, zmin: -range, zmax: range },
-    colorbar: { exponentformat: "e", showexponent: "all", title: colourBarTitle(quantityTitle("attribution", method)) },
+    z: own.z[0], values, label: scale === "row" ? "attribution ÷ row max" : "attribution", title,
+    trace: { colorscale, zmin: -range, zmax: range },
+    colorbar: { exponentformat: "e", showexponent: "all", title: barTitle(quantityTitle("attribution", method), scale) },
   };
 }
 
@@ -183,8 +232,9 @@ export function maskTitle(meta, head) {
 // The mask panel: per head the three levels, over the mean of heads the fraction of heads dropping.
 export function maskPanel(meta, candidate, dropped, head) {
   if (head !== "mean") {
+    const levels = maskLevels(candidate, dropped);
     return {
-      z: maskLevels(candidate, dropped), label: "0 kept · 1 candidate · 2 dropped", title: maskTitle(meta, head),
+      z: levels, values: levels, label: "0 kept · 1 candidate · 2 dropped", title: maskTitle(meta, head),
       trace: { colorscale: MASK_SCALE, zmin: 0, zmax: 2 },
       colorbar: { tickvals: [0.33, 1, 1.67], ticktext: ["kept", "candidate", "dropped"], title: colourBarTitle(quantityTitle("mask")) },
     };
@@ -192,7 +242,7 @@ export function maskPanel(meta, candidate, dropped, head) {
   // At small q few cells are dropped by every head: a fixed 0-100% scale would leave the map nearly white.
   const top = absMax(dropped) || 1;
   return {
-    z: dropped, label: "fraction of heads dropping", title: maskTitle(meta, head),
+    z: dropped, values: dropped, label: "fraction of heads dropping", title: maskTitle(meta, head),
     trace: { colorscale: DROP_FRACTION_SCALE, zmin: 0, zmax: top }, colorbar: { tickformat: ".0%", title: colourBarTitle(quantityTitle("mask-mean")) },
   };
 }
@@ -205,13 +255,13 @@ function maskParts(meta, maps, layerIndex, head) {
   return { overlay: { region: single ? candidate : null, dropped: single ? dropped : null }, mask: maskPanel(meta, candidate, dropped, head) };
 }
 
-export function layerPanels(meta, maps, layerIndex, head) {
+export function layerPanels(meta, maps, layerIndex, head, scale = "max") {
   const { overlay, mask } = maskParts(meta, maps, layerIndex, head);
   const where = head === "mean" ? "mean over heads" : `head ${head}`;
   const name = meta.translation ? kindName(meta.kind).replace(/^./, (c) => c.toUpperCase()) : "Attention";
   return [
-    Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `${name} · layer ${meta.layer}, ${where}`), overlay),
-    Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method), overlay),
+    Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `${name} · layer ${meta.layer}, ${where}`, { scale }), overlay),
+    Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method, { scale }), overlay),
     mask,
   ];
 }

@@ -8,7 +8,7 @@ const describers = new WeakMap();  // figure -> {n, m, describe: (i, j) => lines
 
 // The lines for cell (i, j) of the layer view's three panels (attention, attribution, mask).
 export function cellText(meta, panels, head) {
-  const [attention, attribution, mask] = panels.map((panel) => panel.z);
+  const [attention, attribution, mask] = panels.map((panel) => panel.values);
   const n = meta.tokens.length, rows = rowTokens(meta);
   return (i, j) => {
     const b = attribution[i][j];

@@ -7,8 +7,10 @@ import { compareFigure } from "./compare.js";
 import { decode, decodeAll } from "./decode.js";
 import { $, download, el, setStatus } from "../common/dom.js";
 import { debounce, fillSelect, setSegmented } from "./dom.js";
-import { STANDALONE_PLOTLY, compareCsv, compareMatrices, exportName, standaloneHtml, viewCsv, viewMatrices } from "./exports.js";
-import { PLOT_CONFIG, layerPanels, panelFigure } from "./figures.js";
+import { STANDALONE_PLOTLY, compareCsv, compareMatrices, standaloneHtml, viewCsv, viewMatrices } from "./exports.js";
+import { PLOT_CONFIG, layerPanels, panelFigure, zoomWindow } from "./figures.js";
+import { captionFigure, fileName, figureTitle, viewFacts } from "./captions.js";
+import { paperFigure } from "./paper.js";
 import { GRID_FORMATS, drawGrid, gridPng, gridSvg } from "./grid.js";
 import { parseIndexList } from "./matrix.js";
 import { followFigure, paintOverlays } from "./overlay.js";
@@ -54,7 +56,7 @@ async function drawLayerView() {
   if (!current) return;
   const figure = $("layer-figure");
   const meta = Object.assign({}, current.meta, { layer: current.layer });
-  const panels = layerPanels(meta, current.maps, 0, state.head);
+  const panels = layerPanels(meta, current.maps, 0, state.head, state.colour);
   const built = mapsFigure(meta, shownPanels(panels), figure.clientWidth);
   showTextView();
   await showMaps(figure, built, {
@@ -419,7 +421,7 @@ async function loadCompare() {
 async function drawCompare() {
   if (!compareData) return;
   const figure = $("compare-figure");
-  const built = compareFigure(compareData, state.cq, state.head, state.scales === "shared", figure.clientWidth, "canvas");
+  const built = compareFigure(compareData, state.cq, state.head, state.scales === "shared", figure.clientWidth, "canvas", state.colour);
   $("compare-note").textContent = built.note;
   await Plotly.react(figure, built.data, built.layout, PLOT_CONFIG);
   followFigure(figure);
@@ -433,14 +435,51 @@ async function drawCompare() {
 }
 
 // ---------- export ----------
-// The shown figure with its overlays as Plotly traces, so an image or a standalone page carries them.
-function exportFigure() {
-  if (state.view === "compare") {
-    const figure = $("compare-figure");
-    return compareData && compareFigure(compareData, state.cq, state.head, state.scales === "shared", figure.clientWidth, "plotly");
-  }
+// What the exports of the shown view say they are (captions.js): model (A's and B's when comparing), input,
+// layer, head, method, p, q, mode, seed; a zoomed export names its window.
+function exportFacts(window) {
   const meta = Object.assign({}, current.meta, { layer: current.layer });
-  return panelFigure(meta, shownPanels(layerPanels(meta, current.maps, 0, state.head)), $("layer-figure").clientWidth, "plotly");
+  const facts = viewFacts(meta, state.head, state.focus ? `focus-${state.focus}` : "maps");
+  if (state.view === "compare" && compareData) {
+    const b = compareData.b.meta.model;
+    return Object.assign(facts, { what: `compare-${state.cq}`, model: b === meta.model ? meta.model : `${meta.model} vs ${b}` });
+  }
+  if (window) {
+    const span = ([first, last]) => `${first}–${last}`;
+    Object.assign(facts, { where: `${facts.where}, keys ${span(window.keys)} × queries ${span(window.rows)}`,
+      short: `${facts.short}-k${window.keys.join("-")}-q${window.rows.join("-")}` });
+  }
+  return facts;
+}
+
+// The zoomed window of the focused map, when the export is asked for it.
+function exportWindow() {
+  if (state.view !== "layer" || !state.focus || !$("export-zoomed").checked) return null;
+  return zoomWindow(parseZoom(state.zoom), current.meta.tokens.length, rowTokens(current.meta).length);
+}
+
+// The shown figure with its overlays as Plotly traces, so an image or a standalone page carries them, and a
+// title that says what it is.
+function exportFigure(facts, window) {
+  let figure;
+  if (state.view === "compare") {
+    if (!compareData) return null;
+    figure = compareFigure(compareData, state.cq, state.head, state.scales === "shared", $("compare-figure").clientWidth, "plotly", state.colour);
+  } else {
+    const meta = Object.assign({}, current.meta, { layer: current.layer });
+    figure = panelFigure(meta, shownPanels(layerPanels(meta, current.maps, 0, state.head, state.colour)), $("layer-figure").clientWidth,
+      "plotly", { window });
+  }
+  const note = figure.marked === false ? "cells too small for outlines and marks: the mask panel shows every candidate and drop" : "";
+  return captionFigure(figure, figureTitle(facts), note, { size: 13 });
+}
+
+async function exportPaper() {
+  const figure = paperFigure(current, state.head, { scale: state.colour, palette: state.palette });
+  const name = fileName(viewFacts(Object.assign({}, current.meta, { layer: current.layer }), state.head, "paper"));
+  const url = await Plotly.toImage(figure, { format: "svg", width: figure.layout.width, height: figure.layout.height });
+  download(await (await fetch(url)).blob(), "image/svg+xml", `${name}.svg`);
+  return `${name}.svg`;
 }
 
 async function exportAs(format) {
@@ -449,14 +488,21 @@ async function exportAs(format) {
     if (!GRID_FORMATS.includes(format)) return;
     const image = format === "png" ? await gridPng($("grid")) : gridSvg($("grid"));
     if (image) {
-      download(image, format === "png" ? "image/png" : "image/svg+xml", `addrop-${state.method}-model-view-${state.grid}.${format}`);
+      const facts = Object.assign(viewFacts(gridData.meta, state.head, `model-view-${state.grid}`), { short: "all-layers" });
+      download(image, format === "png" ? "image/png" : "image/svg+xml", `${fileName(facts)}.${format}`);
       setStatus(`Saved the model view as ${format.toUpperCase()}.`);
     }
     return;
   }
-  const name = exportName(state);
   const comparing = state.view === "compare";
   try {
+    if (format === "paper") {
+      setStatus(`Saved ${await exportPaper()}.`);
+      return;
+    }
+    const window = exportWindow();
+    const facts = exportFacts(window);
+    const name = fileName(facts);
     if (format === "json") {
       const views = comparing ? compareData && compareMatrices(compareData, state.head) : viewMatrices(current, state.head);
       if (!views) return;
@@ -465,11 +511,11 @@ async function exportAs(format) {
       if (comparing && !compareData) return;
       download(comparing ? compareCsv(compareMatrices(compareData, state.head)) : viewCsv(viewMatrices(current, state.head)), "text/csv", `${name}.csv`);
     } else {
-      const figure = exportFigure();
+      const figure = exportFigure(facts, window);
       if (!figure) return;
       if (format === "html") {
         const library = await (await fetch(STANDALONE_PLOTLY)).text();
-        download(standaloneHtml(library, figure, `AD-DROP view: ${state.text.slice(0, 80)}`), "text/html", `${name}.html`);
+        download(standaloneHtml(library, figure, figureTitle(facts)), "text/html", `${name}.html`);
       } else {
         const width = (comparing ? $("compare-figure") : $("layer-figure")).clientWidth;
         const url = await Plotly.toImage(figure, { format, width, height: figure.layout.height, scale: format === "png" ? 2 : 1 });
@@ -503,6 +549,9 @@ function syncControls() {
   if ($("layer").options.length) $("layer").value = String(state.layer);
   if ($("head").options.length) $("head").value = String(state.head);
   $("focus").value = state.focus;
+  $("colour-scale").value = state.colour;
+  $("palette").value = state.palette;
+  $("zoomed-field").classList.toggle("hidden", !state.focus);
   setSegmented("method", state.method);
   setSegmented("mode", state.mode);
   setSegmented("view", state.view);
@@ -587,8 +636,15 @@ function bind() {
     syncControls(); writeUrl(); if (current) loadLayer();
   });
   $("layer").addEventListener("change", () => { state.layer = Number($("layer").value); writeUrlSoon(); loadLayer(); });
+  $("colour-scale").addEventListener("change", () => {
+    state.colour = $("colour-scale").value; writeUrl();
+    if (state.view === "layer") drawLayerView();
+    if (state.view === "compare") drawCompare();
+  });
+  $("palette").addEventListener("change", () => { state.palette = $("palette").value; writeUrl(); });
   $("focus").addEventListener("change", () => {
     state.focus = $("focus").value; state.zoom = ""; writeUrlSoon();
+    $("zoomed-field").classList.toggle("hidden", !state.focus);
     if (state.view === "layer") drawLayerView();
   });
   $("head").addEventListener("change", () => {

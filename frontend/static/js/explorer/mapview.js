@@ -4,25 +4,19 @@
 // heatmaps took seconds on a loaded machine).  In focus mode the canvas paints the token labels too,
 // thinned for the cell size at every zoom and pan, so those make no Plotly label measuring either.
 
-import { PLOT_CONFIG, panelFigure, tickFontSize } from "./figures.js";
+import { PLOT_CONFIG, panelFigure } from "./figures.js";
 import { bindHover, setHover } from "./hover.js";
 import { imageOverlays } from "./mapimage.js";
 import { followFigure, paintOverlays } from "./overlay.js";
-import { rowLabels, rowSpecial, rowTokens, tickLabels } from "./text.js";
-import { thinTicks } from "./ticks.js";
+import { rowSpecial, rowTokens } from "./text.js";
 
 const shown = new WeakMap();  // figure -> {key, onZoom}
 
 const axisNames = (layout) => Object.keys(layout).filter((key) => /^[xy]axis\d*$/.test(key));
 
-// The three maps' token labels, a line of the axis's text apart (the font size figures.js sets).  They stay as they are when one is zoomed: Plotly measures every label it draws,
-// which at 128 tokens made each zoom cost half a second more; focus mode is the place to zoom.
-function ticksFor(cell, n, labels) {
-  const values = thinTicks([0, n - 1], n, cell, tickFontSize(n));
-  return { tickvals: values, ticktext: values.map((i) => labels[i]) };
-}
-
-// The figure for panels (one in focus mode) with token labels for its size; overlays to paint.
+// The figure for panels (one in focus mode) with token labels for its size (figures.js thins them so they
+// never collide; they stay as they are when one of three maps is zoomed: Plotly measures every label it draws,
+// which at 128 tokens made each zoom cost half a second more; focus mode is the place to zoom); overlays to paint.
 export function mapsFigure(meta, panels, pixelWidth) {
   // the last map's colour bar is painted in the right margin: the room Plotly made for its own bar
   const bar = 60;
@@ -31,9 +25,7 @@ export function mapsFigure(meta, panels, pixelWidth) {
   layout.margin = Object.assign({}, layout.margin, { r: layout.margin.r + bar });
   layout.hovermode = false;
   layout.dragmode = panels.length === 1 ? "pan" : "zoom";
-  // cells are square: the map's height over its rows is a cell's side
   const rows = rowTokens(meta);
-  const cell = (layout.height - layout.margin.t - layout.margin.b) / Math.max(rows.length, 1);
   built.overlays = imageOverlays(meta, panels);
   if (panels.length === 1) {
     // one map, to zoom and pan: the canvas paints its token labels, thinned for the cell size at each repaint
@@ -44,9 +36,6 @@ export function mapsFigure(meta, panels, pixelWidth) {
     layout.yaxis.title.standoff = 100;
     built.overlays[0].labels = { tokens: meta.tokens, special: meta.special,
       rows: meta.query_tokens ? { tokens: rows, special: rowSpecial(meta) } : null };
-  } else {
-    const keys = ticksFor(cell, meta.tokens.length, tickLabels(meta)), queries = ticksFor(cell, rows.length, rowLabels(meta));
-    for (const name of axisNames(layout)) Object.assign(layout[name], name.startsWith("y") ? queries : keys);
   }
   return built;
 }

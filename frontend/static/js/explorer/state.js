@@ -4,8 +4,12 @@ export const DEFAULTS = Object.freeze({
   text: "", pair: "", model: "minilm", method: "GA", mode: "high", p: 0.3, q: 0.2, seed: 0, steps: 20,
   layer: 0, head: "0", query: 0, view: "layer", grid: "attribution", layers: "", heads: "",
   model_b: "", text_b: "", pair_b: "", cq: "attribution", scales: "shared", focus: "", zoom: "",
-  kind: "", reference: "",
+  kind: "", reference: "", colour: "max", palette: "default",
 });
+
+// How the value maps' colours span their values (scales.js), and the paper figure's palettes.
+export const COLOUR_SCALES = ["max", "percentile", "row"];
+export const PALETTES = ["default", "colour-blind"];
 
 // A translation model's kinds of map ("" is the model's default, its encoder's self-attention).
 export const KINDS = ["encoder", "decoder", "cross"];
@@ -39,6 +43,8 @@ export function readState(search) {
   state.focus = FOCUS_MAPS.includes(state.focus) ? state.focus : "";
   state.zoom = state.focus && parseZoom(state.zoom) ? state.zoom : "";
   state.kind = KINDS.includes(state.kind) ? state.kind : "";
+  state.colour = COLOUR_SCALES.includes(state.colour) ? state.colour : "max";
+  state.palette = PALETTES.includes(state.palette) ? state.palette : "default";
   return state;
 }
 
@@ -46,7 +52,7 @@ export function readState(search) {
 const BOUNDS = { p: ["p", "0.05 to 0.95"], q: ["q", "0.05 to 0.95"], seed: ["seed", "a whole number from 0 to 4294967295"],
                  steps: ["IGA steps", "a whole number from 1 to 100"], layer: ["layer", "a whole number from 0"],
                  query: ["query row", "a whole number from 0"] };
-const CHOICES = ["method", "mode", "scales", "focus", "zoom", "kind"];
+const CHOICES = ["method", "mode", "scales", "focus", "zoom", "kind", "colour", "palette"];
 
 /** One sentence for each value of a link that readState changed to one the explorer can use (a p of 1.5, a
  * seed of -4, an unknown method), so that nothing changes without a word. */

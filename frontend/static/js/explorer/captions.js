@@ -1,0 +1,67 @@
+// What a figure says it is: model, input (first words), where in the model, method, p, q, mode and seed, in
+// its title and its file name, by the definition's caption rules (addrop.viz.captions fills the same ones).
+
+import { STYLE } from "../common/figure-style.js";
+import { escapeHtml } from "./text.js";
+
+const CAPTION = STYLE.caption;
+
+// The input's first count words from its tokens: wordpieces joined, special tokens left out, punctuation
+// kept with the word before it (addrop.viz.captions.first_words).
+export function firstWords(tokens, special, count) {
+  const words = [];
+  tokens.forEach((token, i) => {
+    if (special[i]) return;
+    const piece = token.startsWith("##") ? token.slice(2) : token;
+    const punctuation = ![...piece].some((c) => /[\p{L}\p{N}]/u.test(c));
+    if (words.length && (token.startsWith("##") || punctuation)) words[words.length - 1] += piece;
+    else words.push(piece.replace(/^[Ġ▁]+/, ""));
+  });
+  const shown = words.slice(0, count).join(" ");
+  return shown + (words.length > count ? "…" : "");
+}
+
+function fill(template, facts) {
+  return template.replace(/\{(\w+)\}/g, (_, key) => String(facts[key]));
+}
+
+// facts: {model, tokens, special, where, method, p, q, mode, seed}.
+export function figureTitle(facts) {
+  return fill(CAPTION.title, { ...facts, words: firstWords(facts.tokens, facts.special, CAPTION.title_words) });
+}
+
+// A file name (no extension) that tells figures of different models, inputs or settings apart; facts as
+// figureTitle's, where in short ("L0-h3") and what the figure is ("maps", "paper"...).
+export function fileName(facts) {
+  const words = firstWords(facts.tokens, facts.special, CAPTION.file_name_words)
+    .replace(/[^A-Za-z0-9]+/g, "-").replace(/^-+|-+$/g, "").toLowerCase();
+  const parts = CAPTION.file_name.map((part) => fill(part, { ...facts, where: facts.short, words }));
+  return parts.join(CAPTION.file_name_joiner).replace(/[^A-Za-z0-9._-]+/g, "-");
+}
+
+// The facts of one side of the explorer (its answer's meta at a layer) and a head.
+export function viewFacts(meta, head, what) {
+  const single = head !== "mean";
+  return {
+    model: meta.model, tokens: meta.tokens, special: meta.special, method: meta.method, p: meta.p, q: meta.q,
+    mode: meta.mode, seed: meta.seed, what,
+    where: `layer ${meta.layer}, ${single ? `head ${head}` : "mean over heads"}`,
+    short: `L${meta.layer}-${single ? `h${head}` : "mean"}`,
+  };
+}
+
+// Puts a title (and, under it, a note) above a Plotly figure, making room for them; escaped, since Plotly
+// reads a few HTML tags in text.  The note is an annotation of its own: Plotly cut off the first line of a
+// two-line title anchored at the top.
+export function captionFigure(figure, title, note, font) {
+  const extra = note ? 46 : 28;
+  const layout = figure.layout;
+  layout.title = { text: escapeHtml(title), x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container", pad: { t: 8 }, font };
+  layout.margin = Object.assign({}, layout.margin, { t: layout.margin.t + extra });
+  layout.height += extra;
+  if (note) {
+    layout.annotations = layout.annotations.concat({ text: escapeHtml(note), xref: "paper", yref: "paper", x: 0, y: 1,
+      xanchor: "left", yanchor: "bottom", yshift: 34, showarrow: false, font: { size: 11, color: STYLE.fonts.muted } });
+  }
+  return figure;
+}

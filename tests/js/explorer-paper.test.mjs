@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { STYLE } from "../../frontend/static/js/common/figure-style.js";
+import { paperFigure } from "../../frontend/static/js/explorer/paper.js";
+
+function map(n, at) {
+  const values = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) values[i * n + j] = at(i, j);
+  return { shape: [1, 1, n, n], values };
+}
+
+function side(n) {
+  const tokens = ["[CLS]", ...Array.from({ length: n - 2 }, (_, i) => `w${i}`), "[SEP]"];
+  return {
+    layer: 3,
+    meta: { tokens, special: tokens.map((t) => t.startsWith("[")), segments: tokens.map(() => 0), model: "org/model-x", method: "GA",
+      mode: "high", p: 0.3, q: 0.2, seed: 5 },
+    maps: { attention: map(n, (i, j) => 1 / n), attribution: map(n, (i, j) => j - i), candidate: map(n, (i, j) => (j > i ? 1 : 0)),
+      dropped: map(n, (i, j) => (j === i + 1 ? 1 : 0)) },
+  };
+}
+
+test("the paper figure: four panels of Figure 1, fixed width and fonts, titled with what it is", () => {
+  const figure = paperFigure(side(18), "0");
+  const heatmaps = figure.data.filter((t) => t.type === "heatmap");
+  assert.equal(heatmaps.length, 4);
+  assert.deepEqual(figure.layout.annotations.map((a) => a.text), ["(a) attention", "(b) attribution", "(c) candidate discard region", "(d) dropped positions"]);
+  assert.equal(figure.layout.width, STYLE.paper.width);
+  assert.equal(figure.layout.font.family, STYLE.paper.font);
+  assert.ok(figure.layout.xaxis4.tickfont.family === STYLE.paper.font && figure.layout.xaxis4.tickfont.size === STYLE.paper.label_size);
+  assert.match(figure.layout.title.text, /^org\/model-x · “w0 w1 w2 w3 w4 w5…” · layer 3, head 0 · GA · p=0.3, q=0.2, high · seed 5$/);
+  // the candidate and dropped panels are the masks' cells; at 18 tokens the attribution map carries the outline
+  assert.deepEqual(heatmaps[2].z[0].slice(0, 3), [0, 1, 1]);
+  assert.deepEqual(heatmaps[3].z[0].slice(0, 3), [0, 1, 0]);
+  assert.equal(figure.layout.shapes.filter((s) => s.type === "path").length, 1);
+});
+
+test("the colour-blind palette swaps the value maps' scales and the outline's colour", () => {
+  const figure = paperFigure(side(18), "0", { palette: "colour-blind", scale: "row" });
+  const heatmaps = figure.data.filter((t) => t.type === "heatmap");
+  assert.deepEqual(heatmaps[1].colorscale, STYLE.colour_blind.scales.attribution);
+  assert.equal(figure.layout.shapes.find((s) => s.type === "path").line.color, STYLE.colour_blind.colours.region);
+  assert.match(heatmaps[1].colorbar.title.text, /row/);
+  assert.throws(() => paperFigure(side(18), "mean"), /one head/);
+  assert.throws(() => paperFigure(side(18), "0", { palette: "neon" }), /unknown palette/);
+});

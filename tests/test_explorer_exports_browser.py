@@ -1,0 +1,122 @@
+"""The explorer's exports in a real browser: at 18 and 128 tokens the SVG is at least as readable as the screen (no
+two token labels touch, outlines and marks only where cells carry them), names what it shows in its title and file
+name, follows the colour scale chosen, exports the zoomed region on request, and the paper figure does the same."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.browser import ARTIFACTS, COMPUTED, chromium_page, explained, explorer_server
+
+pytestmark = pytest.mark.browser
+
+WORDS = ("the film is a gorgeous witty and seductive movie with a story that never quite finds its feet but the "
+         "cast makes every scene worth watching from the first minute to the last one even when plot turns slow").split()
+LONG = {"text": " ".join(WORDS[i % len(WORDS)] for i in range(61)) + ".",
+        "pair": " ".join(WORDS[(i * 7) % len(WORDS)] for i in range(62)) + "."}  # 128 MiniLM tokens
+SHORT = {"text": "The cat sat on the mat.", "pair": "A cat was sitting on a mat."}  # 18
+
+# Every token label of an SVG as the polygon it covers on the drawing (its box, through its rotation), and the pairs
+# of labels whose polygons overlap by more than half a pixel (the separating axis test on two convex quadrilaterals).
+OVERLAPS = """() => {
+  const svg = document.querySelector('svg');
+  const labels = [...svg.querySelectorAll('.xtick text, .ytick text')].filter((t) => t.textContent.trim());
+  const quads = labels.map((t) => {
+    const b = t.getBBox(), m = t.getCTM();
+    return [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
+      .map(([x, y]) => { const p = new DOMPoint(x, y).matrixTransform(m); return [p.x, p.y]; });
+  });
+  const axes = (q) => q.map((p, k) => { const r = q[(k + 1) % 4]; return [r[1] - p[1], p[0] - r[0]]; });
+  const apart = (a, b) => axes(a).concat(axes(b)).some(([ax, ay]) => {
+    const len = Math.hypot(ax, ay) || 1, proj = (q) => q.map(([x, y]) => (x * ax + y * ay) / len);
+    const pa = proj(a), pb = proj(b);
+    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) < 0.5;
+  });
+  const bad = [];
+  for (let i = 0; i < quads.length; i++) for (let j = i + 1; j < quads.length; j++) {
+    if (!apart(quads[i], quads[j])) bad.push([labels[i].textContent, labels[j].textContent]);
+  }
+  return { count: labels.length, overlaps: bad,
+           title: svg.querySelector('.gtitle') ? svg.querySelector('.gtitle').textContent : '',
+           text: [...svg.querySelectorAll('.annotation-text')].map((a) => a.textContent).join(' | '),
+           marks: svg.querySelectorAll('.scatterlayer .point').length,
+           // the candidate outlines: the shapes drawn solid (sentence boundaries are dashed)
+           outlines: [...svg.querySelectorAll('.shapelayer path')].filter((p) => !/dasharray/.test(p.getAttribute('style') || '')).length };
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with explorer_server(tmp_path_factory) as url:
+        yield url
+
+
+def exported(page, button: str, name: str) -> tuple[str, dict]:
+    """Clicks an export button; returns the file's suggested name and what its SVG draws, with a screenshot of it."""
+    with page.expect_download() as download:
+        page.click(f"[data-export={button}]")
+    svg = download.value.path().read_text()
+    assert svg.startswith("<svg")
+    context = page.context.browser.new_context()
+    try:
+        viewer = context.new_page()
+        viewer.set_content(f'<html><body style="margin:0">{svg}</body></html>')
+        drawn = viewer.evaluate(OVERLAPS)
+        viewer.screenshot(path=ARTIFACTS / f"export-{name}.png", full_page=True)
+    finally:
+        context.close()
+    return download.value.suggested_filename, drawn
+
+
+@pytest.mark.parametrize(("words", "tokens"), [(SHORT, 18), (LONG, 128)])
+def test_exported_svgs_are_readable_and_say_what_they_show(server, words, tokens):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with chromium_page(width=1280, height=1000) as page:
+        page.goto(f"{server}/?" + urlencode({**words, "head": "3"}))
+        explained(page)
+        assert page.locator("#token-count").inner_text() == str(tokens)
+        marked_on_screen = page.eval_on_selector("#layer-figure + canvas", "c => c.dataset.marked") == "yes"
+        name, drawn = exported(page, "svg", f"maps-{tokens}")
+        assert drawn["overlaps"] == [] and drawn["count"] >= 12, drawn
+        assert re.fullmatch(r"addrop_maps_minilm_[a-z-]+_L0-h3_GA_p0\.3_q0\.2_high_seed0\.svg", name), name
+        assert drawn["title"].startswith("minilm · “") and "layer 0, head 3 · GA · p=0.3, q=0.2, high · seed 0" in drawn["title"]
+        # the export marks what the screen marks: the outline and the marks on both maps at 18 tokens, none at 128
+        assert marked_on_screen == (tokens == 18)
+        assert (drawn["marks"] > 0, drawn["outlines"] == 2) == (marked_on_screen, marked_on_screen), drawn["outlines"]
+        assert ("cells too small" in drawn["text"]) == (not marked_on_screen)
+
+        name, paper = exported(page, "paper", f"paper-{tokens}")
+        assert paper["overlaps"] == [] and paper["count"] >= 12, paper
+        assert name.startswith("addrop_paper_minilm_") and paper["title"].startswith("minilm · “")
+
+
+def test_colour_scales_travel_in_the_url_and_the_zoomed_region_exports_alone(server):
+    with chromium_page(width=1280, height=1000) as page:
+        page.goto(f"{server}/?" + urlencode({**LONG, "head": "3"}))
+        explained(page)
+        painted = page.eval_on_selector("#layer-figure + canvas", "c => c.dataset.ranges")
+        largest = json.loads(painted)
+        page.select_option("#colour-scale", "percentile")
+        page.wait_for_function(f"document.querySelector('#layer-figure + canvas').dataset.ranges !== '{painted}'")
+        clipped = page.eval_on_selector("#layer-figure + canvas", "c => JSON.parse(c.dataset.ranges)")
+        assert "colour=percentile" in page.url
+        assert clipped[1][1] < largest[1][1] and clipped[0][1] <= largest[0][1]
+        page.screenshot(path=ARTIFACTS / "explorer-128-percentile.png", full_page=True)
+        page.select_option("#colour-scale", "row")
+        page.wait_for_function("JSON.parse(document.querySelector('#layer-figure + canvas').dataset.ranges)[1][1] === 1")
+        page.reload()
+        explained(page)
+        assert page.locator("#colour-scale").input_value() == "row"
+
+        # focus mode, zoomed on the first 24 tokens: the export shows them alone, marked and labelled
+        page.goto(f"{server}/?" + urlencode({**LONG, "head": "3", "focus": "attribution", "zoom": "-0.5,23.5,23.5,-0.5"}))
+        explained(page)
+        assert page.locator("#zoomed-field").is_visible()
+        page.check("#export-zoomed")
+        name, drawn = exported(page, "svg", "zoomed-128")
+        assert "-k0-23-q0-23_" in name and "keys 0–23 × queries 0–23" in drawn["title"]
+        assert drawn["overlaps"] == [] and drawn["marks"] > 0 and drawn["outlines"] == 1
