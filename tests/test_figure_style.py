@@ -36,7 +36,7 @@ import { STYLE } from "./frontend/static/js/common/figure-style.js";
 import { ATTENTION_SCALE, ATTRIBUTION_SCALE, COLORS, markSize, markWidth, methodLabel, regionWidth, tickFontSize, tickStep }
   from "./frontend/static/js/explorer/figures.js";
 import { quantityTitle } from "./frontend/static/js/explorer/legends.js";
-import { labelStride } from "./frontend/static/js/explorer/figures.js";
+import { labelFont, labelStride } from "./frontend/static/js/explorer/figures.js";
 import { colourValues, percentileAbs, rowNormalised, scaleNote } from "./frontend/static/js/explorer/scales.js";
 import { fileName, figureTitle } from "./frontend/static/js/explorer/captions.js";
 const sizes = %s;
@@ -47,6 +47,7 @@ console.log(JSON.stringify({
   titles: ["GA", "IGA", "AA", "RD"].map((m) => [quantityTitle("attribution", m), methodLabel(m)]),
   other: ["attention", "mask", "mask-mean"].map((q) => quantityTitle(q)),
   strides: sizes.flatMap((n) => shared.cells.map((cell) => labelStride(n, cell))),
+  fonts: sizes.flatMap((n) => shared.cells.map((cell) => labelFont(n, cell))),
   percentile: percentileAbs(shared.matrix, 99), clipped: colourValues([shared.matrix], "percentile").top,
   rows: rowNormalised(shared.matrix), notes: ["max", "percentile", "row"].map(scaleNote),
   captions: shared.facts.map((f) => [figureTitle(f), fileName(f)]),
@@ -92,6 +93,7 @@ def test_the_app_serves_that_file_to_its_pages(tmp_path):
 
 def test_the_pages_and_addrop_viz_thin_labels_and_span_colours_alike(page_side):
     assert page_side["strides"] == [maps.label_step(n, cell) for n in SIZES for cell in CELLS]
+    assert page_side["fonts"] == [maps.label_font(n, cell) for n in SIZES for cell in CELLS]
     assert page_side["percentile"] == pytest.approx(scales.percentile_abs(MATRIX, 99))
     assert page_side["clipped"] == pytest.approx(scales.colour_values([MATRIX], "percentile")[1])
     assert np.allclose(page_side["rows"], scales.row_normalised(MATRIX))

@@ -28,17 +28,25 @@ def tick_step(n: int) -> int:
     return 1 if n <= most else math.ceil(n / most)
 
 
-def label_spacing(n: int) -> float:
-    """How far apart, in pixels along an axis, two token labels must be not to touch: a line of their text, across
-    the slant of the keys' labels (figures.js's labelSpacing)."""
+def _slant() -> float:
+    return math.sin(math.radians(abs(figure_style()["labels"]["key_angle"])))
+
+
+def label_font(n: int, cell_pixels: float) -> float:
+    """The token labels' font size on an axis of ``cell_pixels``-wide cells: the size that gives every token its
+    label (a line of text apart across the slant), within ``labels.min_font_size`` and ``tick_font_size``; below
+    the smallest, labels are thinned instead (figures.js's labelFont)."""
     labels = figure_style()["labels"]
-    return tick_font_size(n) * labels["line_height"] / math.sin(math.radians(abs(labels["key_angle"])))
+    fits = cell_pixels * _slant() / labels["line_height"]
+    return min(tick_font_size(n), max(labels["min_font_size"], math.floor(fits * 2) / 2))
 
 
 def label_step(n: int, cell_pixels: float) -> int:
-    """Every how many tokens to label an axis whose cells are ``cell_pixels`` wide: labels ``label_spacing`` apart,
-    so they never collide, and never more than ``tick_step`` allows (figures.js's labelStride)."""
-    return max(tick_step(n), math.ceil(label_spacing(n) / max(cell_pixels, 1e-6)))
+    """Every how many tokens to label an axis whose cells are ``cell_pixels`` wide: labels of ``label_font`` a line
+    of text apart across the slant, so they never collide, and never more than ``tick_step`` allows (figures.js's
+    labelStride)."""
+    spacing = label_font(n, cell_pixels) * figure_style()["labels"]["line_height"] / _slant()
+    return max(tick_step(n), math.ceil(spacing / max(cell_pixels, 1e-6) - 1e-9))
 
 
 # A colour bar beside a map: the bar, its tick labels and its title, in pixels (figures.js's COLOUR_BAR_PIXELS).
@@ -192,7 +200,7 @@ def _axis(labels: list[str], y: bool, name: str, cell_pixels: float) -> dict:
     values = list(range(0, n, label_step(n, cell_pixels)))
     spec = {
         "tickmode": "array", "tickvals": values, "ticktext": [labels[i] for i in values],
-        "tickfont": {"size": tick_font_size(n), "family": fonts["mono"]}, "showgrid": False, "zeroline": False,
+        "tickfont": {"size": label_font(n, cell_pixels), "family": fonts["mono"]}, "showgrid": False, "zeroline": False,
         "range": [n - 0.5, -0.5] if y else [-0.5, n - 0.5], "ticks": "", "constrain": "domain",
         "title": {"text": name, "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}, "standoff": 4},
     }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { fileName, figureTitle, firstWords } from "../../frontend/static/js/explorer/captions.js";
-import { attributionPanel, labelStride, panelFigure, tickFontSize, zoomWindow } from "../../frontend/static/js/explorer/figures.js";
+import { attributionPanel, labelFont, labelStride, panelFigure, tickFontSize, zoomWindow } from "../../frontend/static/js/explorer/figures.js";
 import { colourValues, percentileAbs, rowNormalised, scaleNote } from "../../frontend/static/js/explorer/scales.js";
 
 test("percentileAbs interpolates between ranks of |value|", () => {
@@ -46,15 +46,20 @@ test("the colour bar says which scale is in use", () => {
 
 test("labelStride keeps neighbouring labels a line of text apart across the keys' slant", () => {
   for (const n of [8, 18, 48, 64, 128, 512]) {
-    for (const cell of [0.5, 2, 3.7, 9, 14, 30]) {
-      const step = labelStride(n, cell);
+    for (const cell of [0.5, 2, 3.7, 9, 12, 14, 30]) {
+      const step = labelStride(n, cell), font = labelFont(n, cell);
       // labels slanted 60°: two neighbours' baselines are step * cell * sin 60° apart
-      assert.ok(step * cell * Math.sin(Math.PI / 3) >= tickFontSize(n) * 1.3 - 1e-9, `${n} tokens, ${cell} px`);
+      assert.ok(step * cell * Math.sin(Math.PI / 3) >= font * 1.3 - 1e-9, `${n} tokens, ${cell} px`);
       assert.ok(Math.ceil(n / step) <= 48);
-      // and no sparser than it needs to be
-      if (step > 1 && step > Math.ceil(n / 48)) assert.ok((step - 1) * cell * Math.sin(Math.PI / 3) < tickFontSize(n) * 1.3);
+      assert.ok(font >= 7.5 && font <= tickFontSize(n));
+      // and no sparser than it needs to be at the smallest font
+      if (step > 1 && step > Math.ceil(n / 48)) assert.ok((step - 1) * cell * Math.sin(Math.PI / 3) < 7.5 * 1.3);
     }
   }
+  // a sentence pair of 23 tokens in 12-px cells: every token labelled, at a smaller font than 11
+  assert.equal(labelStride(23, 12), 1);
+  assert.ok(labelFont(23, 12) < 11);
+  assert.equal(labelFont(18, 30), 11);  // large cells: the full size
 });
 
 test("zoomWindow: the whole tokens a zoom shows, clamped to the map", () => {

@@ -83,17 +83,22 @@ import { Scrubber } from "./probe-scrubber.js";
       Jobs.fitted(Jobs.layout("Dev loss vs training loss", "epoch", "loss", { shapes: shading, ...epochAxis }), losses),
       losses.some((t) => t.y.length > 0), "no loss logged yet"), Jobs.plotConfig);
     const steps = byKind("step").filter((p) => p.values.learning_rate !== undefined);
-    Plotly.react("lr-chart", [
+    const lrTraces = [
       { x: steps.map((p) => p.step), y: steps.map((p) => p.values.learning_rate), name: "learning rate", mode: "lines",
         line: { color: "#8e44ad", width: 2 } },
       { x: steps.map((p) => p.step), y: steps.map((p) => p.values.grad_norm), name: "grad norm", mode: "lines",
         yaxis: "y2", line: { color: "#16a0a0", width: 1 } },
-    ], Jobs.untilDrawn(Jobs.layout("Learning rate and gradient norm", "step", "learning rate", {
+    ];
+    const lrLayout = Jobs.fitted(Jobs.layout("Learning rate and gradient norm", "step", "learning rate", {
       margin: { l: 56, r: 56, t: 34, b: 42 },
       yaxis2: { overlaying: "y", side: "right", title: { text: "grad norm", font: { size: 11 } }, showgrid: false,
                 visible: steps.length > 0 },
       shapes: Jobs.addropShapes(Jobs.addropEpochs(points), stepOfEpoch),
-    }), steps.length > 0, "no training step logged yet"), Jobs.plotConfig);
+    }), lrTraces);
+    // the rate from 0, so that a constant schedule (the authors' protocol) reads as one, not as a line at -1..1
+    const top = lrTraces[0].y.reduce((most, v) => (Number.isFinite(v) ? Math.max(most, v) : most), 0);
+    if (top > 0) lrLayout.yaxis = { ...lrLayout.yaxis, range: [0, top * 1.05], autorange: false };
+    Plotly.react("lr-chart", lrTraces, Jobs.untilDrawn(lrLayout, steps.length > 0, "no training step logged yet"), Jobs.plotConfig);
   }
 
   /** One line per key of the points (``{x: epoch, y: value}``), in the order of ``keys``. */

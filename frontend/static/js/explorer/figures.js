@@ -32,16 +32,22 @@ export function tickStep(n) { const most = STYLE.labels.max_per_axis; return n <
 // The token labels' font size: smaller once there are many.
 export const tickFontSize = (n) => bySize(STYLE.labels.font_size, n);
 
-// How far apart, in pixels along an axis, two token labels must be not to touch: a line of their text,
-// measured across the slant of the keys' labels (addrop.viz's label_spacing).
-export function labelSpacing(n) {
-  return tickFontSize(n) * STYLE.labels.line_height / Math.sin(Math.abs(STYLE.labels.key_angle) * Math.PI / 180);
+// The labels' slant: two neighbouring key labels' baselines are cell * SLANT apart across it.
+const SLANT = Math.sin(Math.abs(STYLE.labels.key_angle) * Math.PI / 180);
+
+// The token labels' font size on an axis of cellPixels-wide cells: the size that gives every token its label
+// (a line of text apart across the slant), within [labels.min_font_size, tickFontSize(n)]; below the smallest,
+// labels are thinned instead (addrop.viz's label_font).
+export function labelFont(n, cellPixels) {
+  const fits = cellPixels * SLANT / STYLE.labels.line_height;
+  return Math.min(tickFontSize(n), Math.max(STYLE.labels.min_font_size, Math.floor(fits * 2) / 2));
 }
 
-// Every how many tokens an axis of cellPixels-wide cells is labelled: labelSpacing apart, so labels never
-// collide, and at most labels.max_per_axis of them (addrop.viz's label_step).
+// Every how many tokens an axis of cellPixels-wide cells is labelled: labels of labelFont a line of text apart
+// across the slant, so they never collide, and at most labels.max_per_axis of them (addrop.viz's label_step).
 export function labelStride(n, cellPixels) {
-  return Math.max(tickStep(n), Math.ceil(labelSpacing(n) / Math.max(cellPixels, 1e-6)));
+  const spacing = labelFont(n, cellPixels) * STYLE.labels.line_height / SLANT;
+  return Math.max(tickStep(n), Math.ceil(spacing / Math.max(cellPixels, 1e-6) - 1e-9));
 }
 
 // The x axis carries the keys' tokens, the y axis the rows' (the same tokens but for cross-attention); cell
@@ -55,7 +61,7 @@ function axis(meta, domain, anchor, isY, title, cell, window = null) {
   const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: tickFontSize(shown), family: STYLE.fonts.mono },
+    tickfont: { size: labelFont(shown, cell), family: STYLE.fonts.mono },
     showgrid: false, zeroline: false, range: isY ? [last + 0.5, first - 0.5] : [first - 0.5, last + 0.5], ticks: "",
     title: title ? { text: title, font: { size: STYLE.fonts.axis_title_size, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
     constrain: "domain",
