@@ -103,9 +103,9 @@ class EmbeddedWorkers(threading.Thread):
 
 
 def _say_waiting(holder: str) -> None:
-    print(f"addrop-studio: the job workers that {holder} started on this data directory still run (finishing their "
-          "job after that server stopped); this server starts its own workers once they have exited",
-          file=sys.stderr)
+    print(f"addrop-studio: the job workers that {holder} started on this data directory still run (a stopped "
+          "server's worker finishing its job, or another server on the same directory); this server starts its own "
+          "workers once they have exited", file=sys.stderr)
 
 
 class WorkerSupervisor(threading.Thread):
