@@ -26,7 +26,7 @@ from backend.static import CompressedStaticFiles
 from backend.sweeps import SweepService, advance_periodically
 from backend.timing import ServerTiming
 from backend.uploads import UploadSlots
-from backend.workers import WorkerRegistry
+from backend.workers import WorkerRegistry, bury_gone_periodically
 from frontend import STATIC_DIR
 from jobstore.database import Database
 from jobstore.queue import make_celery, queued_messages, send_job
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(reap_periodically(app.state.jobs))
+        undertaker = asyncio.create_task(bury_gone_periodically(app.state.workers))
         controller = asyncio.create_task(advance_periodically(app.state.sweeps, settings.sweep_poll_seconds))
         try:
             requeued = await asyncio.to_thread(app.state.jobs.requeue_waiting)
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as error:  # the broker may be down; the API still serves everything else
             log.warning("could not re-send queued jobs: %s", error)
         yield
-        for task in (reaper, controller):
+        for task in (reaper, undertaker, controller):
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task

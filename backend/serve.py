@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 from pydantic import ValidationError
 
 from backend.settings import get_settings
+from backend.worker_set_lock import WorkerSetLock
 from jobstore.database import Database
 from jobstore.transitions import worker_exited as record_exit
 
@@ -57,19 +58,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     # uvicorn re-raises SIGTERM once it has shut down; with Python's default action the process would
     # die there without running the ``finally`` below and the worker would be orphaned.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    supervisors = []
+    workers = None
     if settings.embedded_broker and settings.embedded_worker and not args.no_worker:
-        count = settings.embedded_workers
-        exited = functools.partial(worker_exited, Database(settings.resolved_database_url))
-        supervisors = [WorkerSupervisor(functools.partial(start_worker, index, count), exited) for index in range(count)]
-        for supervisor in supervisors:
-            supervisor.start()
+        workers = EmbeddedWorkers(settings.embedded_workers, WorkerSetLock(settings.data_dir),
+                                  Database(settings.resolved_database_url))
+        workers.start()
     try:
         uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port)
     finally:
-        for supervisor in supervisors:
-            supervisor.stop()
+        if workers is not None:
+            workers.stop()
     return 0
+
+
+class EmbeddedWorkers(threading.Thread):
+    """The server's set of ``count`` supervised job workers, started once this server holds the data directory's
+    worker-set lock (:mod:`backend.worker_set_lock`): after a crash, the earlier server's orphaned worker first
+    finishes the job it runs."""
+
+    def __init__(self, count: int, lock: WorkerSetLock, db: Database) -> None:
+        super().__init__(name="embedded-workers", daemon=True)
+        self.lock = lock
+        exited = functools.partial(worker_exited, db)
+        self.supervisors = [WorkerSupervisor(functools.partial(start_worker, index, count, lock.fd), exited)
+                            for index in range(count)]
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+
+    def run(self) -> None:
+        if not self.lock.acquire(self._stopping, _say_waiting):
+            return
+        for supervisor in self.supervisors:
+            supervisor.start()
+        self._started.set()
+
+    def stop(self) -> None:
+        """Stop waiting for the lock, or stop the workers; then let go of the lock."""
+        self._stopping.set()
+        self.join(WORKER_STOP_SECONDS)
+        if self._started.is_set():
+            for supervisor in self.supervisors:
+                supervisor.stop()
+        self.lock.close()
+
+
+def _say_waiting(holder: str) -> None:
+    print(f"addrop-studio: the job workers that {holder} started on this data directory still run (a stopped "
+          "server's worker finishing its job, or another server on the same directory); this server starts its own "
+          "workers once they have exited", file=sys.stderr)
 
 
 class WorkerSupervisor(threading.Thread):
@@ -166,10 +202,11 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def start_worker(index: int = 0, count: int = 1) -> subprocess.Popen:
+def start_worker(index: int = 0, count: int = 1, lock_fd: int | None = None) -> subprocess.Popen:
     """Embedded job worker ``index`` of ``count`` (``python -m worker``) in its own process group, so it and its
-    pool child stop together. Several share the cores: each trains with its share of them as torch threads,
-    unless the environment already sets ``OMP_NUM_THREADS``."""
+    pool child stop together; it inherits ``lock_fd`` (the worker-set lock), which it holds until it exits.
+    Several share the cores: each trains with its share of them as torch threads, unless the environment already
+    sets ``OMP_NUM_THREADS``."""
     print(f"addrop-studio: starting embedded job worker {index + 1} of {count}", file=sys.stderr)
     command, env = [sys.executable, "-m", "worker"], dict(os.environ)
     if count > 1:
@@ -177,7 +214,8 @@ def start_worker(index: int = 0, count: int = 1) -> subprocess.Popen:
         threads = str(max(1, (os.cpu_count() or 1) // count))
         env.setdefault("OMP_NUM_THREADS", threads)
         env.setdefault("MKL_NUM_THREADS", env["OMP_NUM_THREADS"])
-    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent)
+    return subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=_die_with_parent,
+                            pass_fds=() if lock_fd is None else (lock_fd,))
 
 
 def stop_worker(worker: subprocess.Popen) -> None:

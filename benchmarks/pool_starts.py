@@ -9,7 +9,9 @@ ended. A pool start is the gap from one job's end to the next job's start (the f
 transformers import of the next pool process). No job ending for ``--hang-seconds`` counts as a
 hang: the worker processes' kernel states (and py-spy stacks) are printed and the run stops.
 
-    python benchmarks/pool_starts.py [--jobs 300] [--out benchmarks/results/pool_starts_cpu.txt]
+    python benchmarks/pool_starts.py [--jobs 300] [--note "what was measured"] [--out benchmarks/results/pool_starts_cpu.txt]
+
+The report is appended to ``--out``, after ``--note`` as a comment line.
 """
 
 from __future__ import annotations
@@ -131,11 +133,15 @@ def main() -> None:
                         help="longer than pool_process_timeout_seconds, so that a stuck start the worker ends itself "
                         "is counted as such, not as a hang")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pool_starts_cpu.txt")
+    parser.add_argument("--note", help="a line saying what this run measures, written above its report")
     args = parser.parse_args()
     ended, hang, wall = run(args.jobs, args.queued, args.hang_seconds)
     text = report(ended, hang, wall, args.jobs, args.queued, args.hang_seconds)
+    if args.note:
+        text = f"# {args.note}\n{text}"
     print(text, end="")
-    args.out.write_text(text)
+    with args.out.open("a") as out:
+        out.write(f"\n{text}")
 
 
 if __name__ == "__main__":

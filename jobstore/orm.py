@@ -120,6 +120,8 @@ class WorkerSeen(Base):
     pid: Mapped[int] = mapped_column(Integer)  # the pool process writing this row
     busy_job_id: Mapped[int | None] = mapped_column(Id)
     gpus: Mapped[int] = mapped_column(Integer, default=0)  # CUDA devices the pool process sees
+    # where the pids are valid (jobstore.process_table); None from a worker that cannot say
+    process_table: Mapped[str | None] = mapped_column(String(100), nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

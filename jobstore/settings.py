@@ -42,8 +42,8 @@ class StoreSettings(BaseSettings):
         "failed and its process ended (it hung; its heartbeat alone does not show progress)."
     )
     pool_process_timeout_seconds: float = Field(
-        300.0, gt=0, description="How long a worker's pool process may take to start (its torch and transformers "
-        "imports, about 10 to 35 s) or to exit after its job; past it the process writes its Python stacks to the "
+        300.0, gt=0, description="How long a worker's pool process may take to start (about 1 s: it is forked with "
+        "torch and transformers imported) or to exit after its job; past it the process writes its Python stacks to the "
         "worker's log and is ended, and the worker starts another (one froze at start-up in about 200 starts)."
     )
     job_time_limit_seconds: int = Field(

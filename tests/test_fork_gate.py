@@ -8,6 +8,7 @@ probe below froze 11 of its 1500 children on the 2-core development machine; wit
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -76,3 +77,25 @@ def test_only_the_embedded_broker_is_rerouted(tmp_path):
     gate_embedded_broker(redis)
     assert redis.conf.broker_url == "redis://127.0.0.1:6379/0"
     assert redis.conf.broker_transport is None
+
+
+# What the worker's parent loads before it forks its pool (worker.tasks._preload) must leave no thread to copy
+# half-way through something (native threads count too: /proc/self/task) and no CUDA context a child could not
+# use. OpenBLAS's own pool (one thread per core, stopped by its fork handler) is kept out by its setting.
+PRELOAD = textwrap.dedent("""
+    import os
+    import worker.tasks
+    before = len(os.listdir("/proc/self/task"))
+    worker.tasks._preload()
+    import torch
+    print(before, len(os.listdir("/proc/self/task")), torch.cuda.is_initialized())
+""")
+
+
+def test_the_parents_preload_starts_no_thread_and_no_cuda():
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("JE_ARROW_MALLOC_CONF", None)
+    result = subprocess.run([sys.executable, "-c", PRELOAD], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr
+    before, after, cuda = result.stdout.split()
+    assert (after, cuda) == (before, "False"), result.stdout

@@ -220,7 +220,7 @@ def test_a_waiting_jobs_page_says_what_it_waits_for(shared_data, tmp_path):
                 page.wait_for_function(f"""(document.getElementById('{chart}').layout?.annotations || [])
                     .some((a) => a.text === {sentence!r})""")
                 assert page.evaluate(f"document.getElementById('{chart}')._fullLayout.xaxis.visible") is False
-            page.wait_for_function("document.body.innerText.includes('no job worker has been seen')", timeout=60_000)
+            page.wait_for_function("document.body.innerText.includes('no job worker is alive')", timeout=60_000)
             assert page.inner_text("#log") == "no log line yet"
             page.screenshot(path=ARTIFACTS / "jobs-waiting.png", full_page=True)
     finally:

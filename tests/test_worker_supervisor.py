@@ -28,15 +28,16 @@ def worker_of(server: subprocess.Popen) -> psutil.Process | None:
     return None
 
 
-def start_server(tmp_path, settings: dict[str, str], unset: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str, Path]:
-    """``python -m backend`` on the embedded default with its own data directory and ``settings``; returns the
-    process, its URL and its log once it answers."""
+def start_server(tmp_path, settings: dict[str, str], unset: tuple[str, ...] = (),
+                 log_name: str = "server.log") -> tuple[subprocess.Popen, str, Path]:
+    """``python -m backend`` on the embedded default with its own data directory (``tmp_path``/data) and
+    ``settings``; returns the process, its URL and its log (``log_name``) once it answers."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "ADDROP_DATA_DIR": str(tmp_path / "data"), **settings}
     for name in ("DATABASE_URL", "ADDROP_DATABASE_URL", "ADDROP_BROKER_URL", "CELERY_BROKER_URL", *unset):
         env.pop(name, None)
-    log = tmp_path / "server.log"
+    log = tmp_path / log_name
     with open(log, "wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "backend", "--port", str(port)], cwd=ROOT, env=env,
                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)

@@ -16,6 +16,7 @@ from sqlalchemy import update
 
 from jobstore.database import Database
 from jobstore.orm import WorkerSeen, utcnow
+from jobstore.process_table import process_table
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,11 @@ class Presence(threading.Thread):
         now = utcnow()
         try:
             with self.db.session() as session:
-                renewed = session.execute(update(WorkerSeen).where(WorkerSeen.name == self.name_in_db).values(
-                    pid=os.getpid(), queue=self.queue, busy_job_id=self._job, gpus=self.gpus, last_seen=now)).rowcount
+                fields = dict(pid=os.getpid(), queue=self.queue, busy_job_id=self._job, gpus=self.gpus,
+                              process_table=process_table(), last_seen=now)
+                renewed = session.execute(update(WorkerSeen).where(WorkerSeen.name == self.name_in_db)
+                                          .values(**fields)).rowcount
                 if not renewed:
-                    session.add(WorkerSeen(name=self.name_in_db, queue=self.queue, pid=os.getpid(),
-                                           busy_job_id=self._job, gpus=self.gpus, started_at=now, last_seen=now))
+                    session.add(WorkerSeen(name=self.name_in_db, started_at=now, **fields))
         except Exception as error:  # the database may be briefly away; the next round tries again
             log.warning("could not record this worker's presence: %s", error)

@@ -1,7 +1,8 @@
 """Runs one job: claims it, trains with ``addrop.finetune`` while a heartbeat thread keeps the lease and
 watches for a cancel request, and records every metric point and the outcome.
 
-Imported only inside the pool child that runs the job, so the worker's parent never loads torch or CUDA.
+Imported by the worker's parent before it forks its pool (worker/tasks.py): nothing here may start a thread or
+touch CUDA at import.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
 """The Celery task that runs a job, and the worker signals around it.
 
-The parent process only imports this module (no torch); each job runs in a fresh pool child, which loads
-torch and transformers as it starts, before a job arrives.
+Each job runs in a fresh pool child. The parent imports torch, transformers and the trainer once, before it
+forks any (they are copied into every child rather than imported again for each job), but never touches CUDA
+or runs a torch operation: CUDA and torch's thread pools start in the child.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import re
 import sys
 
@@ -48,6 +50,17 @@ def _migrate(**_: object) -> None:
         database().migrate()
 
 
+@worker_init.connect
+def _preload(**_: object) -> None:
+    # In the parent before its pool starts. Importing these in each fresh pool child cost most of the gap between
+    # two jobs (benchmarks/pool_starts.py). Importing starts no CUDA context and no thread that a fork could copy
+    # half-way through something (tests/test_fork_gate.py): Arrow's jemalloc (loaded by datasets) would start a
+    # page-purging background thread, which this process does without. OpenBLAS's pool, where numpy starts one,
+    # stops itself around each fork (its own fork handler).
+    os.environ.setdefault("JE_ARROW_MALLOC_CONF", "background_thread:false")
+    import worker.runner  # noqa: F401
+
+
 def _end_if_stuck() -> None:
     """From now on, a pool process that is still here after ``pool_process_timeout_seconds`` writes every
     thread's Python stack to the worker's log and exits. faulthandler's timer is a C thread that needs no GIL,
@@ -65,9 +78,7 @@ def _prepare_child(**_: object) -> None:
     if _database is not None:
         _database.engine.dispose(close=False)
     _database = None
-    import torch
-
-    import worker.runner  # noqa: F401  (loads torch and transformers now rather than when a job starts)
+    import torch  # already imported by the parent (_preload); CUDA starts here, in the child, if at all
 
     # The parent forks with no thread inside SQLite (worker/fork_gate.py). Should another lock still be held at
     # fork, the first database call is where it bites: one round trip while the timer runs ends such a process
