@@ -2,21 +2,21 @@
 so that an API in the same table sees at once that a worker's processes are gone (SIGKILL, a crash) instead of
 waiting for its presence window and its job's lease to run out.
 
-Revision ID: 0006
+Revision ID: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workers") as batch:
-        batch.add_column(sa.Column("process_table", sa.String(100), nullable=True))
+    # a plain ADD COLUMN (a nullable one needs no table copy on SQLite)
+    op.add_column("workers", sa.Column("process_table", sa.String(100), nullable=True))
 
 
 def downgrade() -> None:
