@@ -48,6 +48,7 @@ console.log(JSON.stringify({
   other: ["attention", "mask", "mask-mean"].map((q) => quantityTitle(q)),
   strides: sizes.flatMap((n) => shared.cells.map((cell) => labelStride(n, cell))),
   fonts: sizes.flatMap((n) => shared.cells.map((cell) => labelFont(n, cell))),
+  level: sizes.flatMap((n) => shared.cells.map((cell) => [labelFont(n, cell, false), labelStride(n, cell, false)])),
   percentile: percentileAbs(shared.matrix, 99), clipped: colourValues([shared.matrix], "percentile").top,
   rows: rowNormalised(shared.matrix), notes: ["max", "percentile", "row"].map(scaleNote),
   captions: shared.facts.map((f) => [figureTitle(f), fileName(f)]),
@@ -94,6 +95,8 @@ def test_the_app_serves_that_file_to_its_pages(tmp_path):
 def test_the_pages_and_addrop_viz_thin_labels_and_span_colours_alike(page_side):
     assert page_side["strides"] == [maps.label_step(n, cell) for n in SIZES for cell in CELLS]
     assert page_side["fonts"] == [maps.label_font(n, cell) for n in SIZES for cell in CELLS]
+    assert page_side["level"] == [[maps.label_font(n, cell, False), maps.label_step(n, cell, False)]
+                                  for n in SIZES for cell in CELLS]
     assert page_side["percentile"] == pytest.approx(scales.percentile_abs(MATRIX, 99))
     assert page_side["clipped"] == pytest.approx(scales.colour_values([MATRIX], "percentile")[1])
     assert np.allclose(page_side["rows"], scales.row_normalised(MATRIX))

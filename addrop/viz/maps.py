@@ -28,24 +28,24 @@ def tick_step(n: int) -> int:
     return 1 if n <= most else math.ceil(n / most)
 
 
-def _slant() -> float:
-    return math.sin(math.radians(abs(figure_style()["labels"]["key_angle"])))
+def _slant(slanted: bool) -> float:
+    """The keys' labels are slanted (neighbours' baselines a cell times this apart); the rows' run level."""
+    return math.sin(math.radians(abs(figure_style()["labels"]["key_angle"]))) if slanted else 1.0
 
 
-def label_font(n: int, cell_pixels: float) -> float:
-    """The token labels' font size on an axis of ``cell_pixels``-wide cells: the size that gives every token its
-    label (a line of text apart across the slant), within ``labels.min_font_size`` and ``tick_font_size``; below
-    the smallest, labels are thinned instead (figures.js's labelFont)."""
+def label_font(n: int, cell_pixels: float, slanted: bool = True) -> float:
+    """The token labels' font size on an axis of ``cell_pixels``-wide cells (``slanted``: the keys' axis): the size
+    that gives every token its label (a line of text apart), within ``labels.min_font_size`` and
+    ``tick_font_size``; below the smallest, labels are thinned instead (figures.js's labelFont)."""
     labels = figure_style()["labels"]
-    fits = cell_pixels * _slant() / labels["line_height"]
+    fits = cell_pixels * _slant(slanted) / labels["line_height"]
     return min(tick_font_size(n), max(labels["min_font_size"], math.floor(fits * 2) / 2))
 
 
-def label_step(n: int, cell_pixels: float) -> int:
+def label_step(n: int, cell_pixels: float, slanted: bool = True) -> int:
     """Every how many tokens to label an axis whose cells are ``cell_pixels`` wide: labels of ``label_font`` a line
-    of text apart across the slant, so they never collide, and never more than ``tick_step`` allows (figures.js's
-    labelStride)."""
-    spacing = label_font(n, cell_pixels) * figure_style()["labels"]["line_height"] / _slant()
+    of text apart, so they never collide, and never more than ``tick_step`` allows (figures.js's labelStride)."""
+    spacing = label_font(n, cell_pixels, slanted) * figure_style()["labels"]["line_height"] / _slant(slanted)
     return max(tick_step(n), math.ceil(spacing / max(cell_pixels, 1e-6) - 1e-9))
 
 
@@ -197,10 +197,10 @@ def _panel_title(view: Explanation, quantity: str, layer: int, head: int) -> str
 def _axis(labels: list[str], y: bool, name: str, cell_pixels: float) -> dict:
     n = len(labels)
     fonts = figure_style()["fonts"]
-    values = list(range(0, n, label_step(n, cell_pixels)))
+    values = list(range(0, n, label_step(n, cell_pixels, not y)))
     spec = {
         "tickmode": "array", "tickvals": values, "ticktext": [labels[i] for i in values],
-        "tickfont": {"size": label_font(n, cell_pixels), "family": fonts["mono"]}, "showgrid": False, "zeroline": False,
+        "tickfont": {"size": label_font(n, cell_pixels, not y), "family": fonts["mono"]}, "showgrid": False, "zeroline": False,
         "range": [n - 0.5, -0.5] if y else [-0.5, n - 0.5], "ticks": "", "constrain": "domain",
         "title": {"text": name, "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}, "standoff": 4},
     }

@@ -60,6 +60,10 @@ test("labelStride keeps neighbouring labels a line of text apart across the keys
   assert.equal(labelStride(23, 12), 1);
   assert.ok(labelFont(23, 12) < 11);
   assert.equal(labelFont(18, 30), 11);  // large cells: the full size
+  // the rows' labels run level: a line of text apart needs only a cell of that height
+  assert.equal(labelStride(23, 10.9, false), 1);
+  assert.ok(labelFont(23, 10.9, false) >= 8 && labelStride(23, 10.9) === 2);
+  for (const cell of [2, 5, 9, 14]) assert.ok(labelStride(64, cell, false) * cell >= labelFont(64, cell, false) * 1.3 - 1e-9);
 });
 
 test("zoomWindow: the whole tokens a zoom shows, clamped to the map", () => {

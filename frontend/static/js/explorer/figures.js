@@ -32,21 +32,23 @@ export function tickStep(n) { const most = STYLE.labels.max_per_axis; return n <
 // The token labels' font size: smaller once there are many.
 export const tickFontSize = (n) => bySize(STYLE.labels.font_size, n);
 
-// The labels' slant: two neighbouring key labels' baselines are cell * SLANT apart across it.
+// The keys' labels' slant: two neighbouring key labels' baselines are cell * SLANT apart across it; the rows'
+// labels run level, a whole cell apart.
 const SLANT = Math.sin(Math.abs(STYLE.labels.key_angle) * Math.PI / 180);
 
-// The token labels' font size on an axis of cellPixels-wide cells: the size that gives every token its label
-// (a line of text apart across the slant), within [labels.min_font_size, tickFontSize(n)]; below the smallest,
-// labels are thinned instead (addrop.viz's label_font).
-export function labelFont(n, cellPixels) {
-  const fits = cellPixels * SLANT / STYLE.labels.line_height;
+// The token labels' font size on an axis of cellPixels-wide cells (slanted: the keys' axis): the size that gives
+// every token its label (a line of text apart), within [labels.min_font_size, tickFontSize(n)]; below the
+// smallest, labels are thinned instead (addrop.viz's label_font).
+export function labelFont(n, cellPixels, slanted = true) {
+  const fits = cellPixels * (slanted ? SLANT : 1) / STYLE.labels.line_height;
   return Math.min(tickFontSize(n), Math.max(STYLE.labels.min_font_size, Math.floor(fits * 2) / 2));
 }
 
 // Every how many tokens an axis of cellPixels-wide cells is labelled: labels of labelFont a line of text apart
-// across the slant, so they never collide, and at most labels.max_per_axis of them (addrop.viz's label_step).
-export function labelStride(n, cellPixels) {
-  const spacing = labelFont(n, cellPixels) * STYLE.labels.line_height / SLANT;
+// (across the slant on the keys' axis), so they never collide, and at most labels.max_per_axis of them
+// (addrop.viz's label_step).
+export function labelStride(n, cellPixels, slanted = true) {
+  const spacing = labelFont(n, cellPixels, slanted) * STYLE.labels.line_height / (slanted ? SLANT : 1);
   return Math.max(tickStep(n), Math.ceil(spacing / Math.max(cellPixels, 1e-6) - 1e-9));
 }
 
@@ -56,12 +58,12 @@ function axis(meta, domain, anchor, isY, title, cell, window = null) {
   const n = isY ? rowTokens(meta).length : meta.tokens.length;
   const [first, last] = window || [0, n - 1];
   const shown = last - first + 1;  // the labels' size and stride follow the tokens in view
-  const step = labelStride(shown, cell);
+  const step = labelStride(shown, cell, !isY);
   const values = [...Array(n).keys()].filter((i) => i % step === 0 && i >= first && i <= last);
   const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: labelFont(shown, cell), family: STYLE.fonts.mono },
+    tickfont: { size: labelFont(shown, cell, !isY), family: STYLE.fonts.mono },
     showgrid: false, zeroline: false, range: isY ? [last + 0.5, first - 0.5] : [first - 0.5, last + 0.5], ticks: "",
     title: title ? { text: title, font: { size: STYLE.fonts.axis_title_size, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
     constrain: "domain",
