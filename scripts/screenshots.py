@@ -102,20 +102,16 @@ def main() -> None:
                                       extra_http_headers=headers)
         page = context.new_page()
         explorer(page, args.server)
-        if job:
-            page.goto(f"{args.server}/jobs/{job}")
-            page.wait_for_selector("#dev-metric-chart .main-svg", timeout=60_000)
+        for item, path, chart, name, missing in (
+                (job, "jobs", "#dev-metric-chart", "job.png", "no finished AD-DROP job"),
+                (sweep, "sweeps", "#heatmap", "sweep.png", "no sweep with a finished trial and baseline")):
+            if item is None:
+                print(f"{missing}: {name} not made (use --{path[:-1]} or --make)", file=sys.stderr)
+                continue
+            page.goto(f"{args.server}/{path}/{item}")
+            page.wait_for_selector(f"{chart} .main-svg", timeout=60_000)
             page.wait_for_timeout(1500)
-            shoot(page, "section.panel:has(#dev-metric-chart)", "job.png")
-        else:
-            print("no finished AD-DROP job: job.png not made (use --job or --make)", file=sys.stderr)
-        if sweep:
-            page.goto(f"{args.server}/sweeps/{sweep}")
-            page.wait_for_selector("#heatmap .main-svg", timeout=60_000)
-            page.wait_for_timeout(1500)
-            shoot(page, "section.panel:has(#heatmap)", "sweep.png")
-        else:
-            print("no sweep with a finished trial and baseline: sweep.png not made (use --sweep or --make)", file=sys.stderr)
+            shoot(page, f"section.panel:has({chart})", name)
         browser.close()
 
 
