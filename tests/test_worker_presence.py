@@ -8,7 +8,8 @@ from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, runn
 
 def test_workers_alive_and_jobs_waiting_without_one(shared_data, tmp_path):
     model = make_tiny_model(tmp_path / "model")
-    data = make_sst2_slice(shared_data, tmp_path / "sst2", train=32, validation=8)
+    # long enough (several seconds) that health, which reads workers at most every 2 s, sees it running
+    data = make_sst2_slice(shared_data, tmp_path / "sst2", train=320, validation=8)
     (tmp_path / "stack").mkdir()
     for stack in running_stack("embedded", tmp_path / "stack", {"ADDROP_WORKER_PRESENCE_SECONDS": "1"}):
         client = stack.client()
