@@ -17,7 +17,7 @@ from anyio import to_thread
 from sqlalchemy import and_, func, or_, select
 
 from addrop.callbacks import PREDICTIONS_FILE, read_predictions
-from addrop.finetune import DYNAMICS
+from addrop.finetune import CHECKPOINTS, DYNAMICS
 from addrop.tasks import KNOWN_TASKS
 from backend.advice import dropping_epochs, run_warnings
 from backend.catalog import CatalogEntry
@@ -28,7 +28,7 @@ from jobstore import transitions
 from jobstore.database import Database
 from jobstore.deletion import NotDeletable, delete_job, finish_deletions
 from jobstore.orm import FINISHED, Job, LogLine, MetricPoint
-from jobstore.retention import prune_checkpoints
+from jobstore.retention import prune_checkpoints, remove_failed_checkpoints
 
 if TYPE_CHECKING:  # job_specs imports this module's errors
     from backend.job_specs import JobSpecs
@@ -321,9 +321,11 @@ class JobService:
         return self.get(job_id)
 
     def tidy(self) -> None:
-        """Finish the deletes a process began, and run a round of checkpoint retention."""
+        """Finish the deletes a process began, run a round of checkpoint retention, and remove the epoch
+        checkpoints of jobs failed for a dead worker."""
         finish_deletions(self.db, self.settings)
         prune_checkpoints(self.db, self.settings)
+        remove_failed_checkpoints(self.db, self.settings, CHECKPOINTS)
 
     def reap_stale(self) -> list[int]:
         """Fail running jobs whose worker has not sent a heartbeat within the lease: it died."""

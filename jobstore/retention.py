@@ -3,17 +3,22 @@ finished jobs are kept, besides those of jobs marked ``keep``; the older ones ar
 its row, metrics, log and other files, and ``checkpoint_pruned_at`` says when its checkpoint went.
 
 Like a delete, a prune marks first (``checkpoint_pruned_at``), then removes the files, then clears
-``checkpoint``; a round cut short is finished by the next."""
+``checkpoint``; a round cut short is finished by the next.
+
+A failed job keeps no epoch checkpoints: its runner removes them when the run raises, and
+:func:`remove_failed_checkpoints` removes those of a job failed for it (its worker killed, or its lease run out)
+once nothing can still write or resume them."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from jobstore.database import Database
-from jobstore.orm import FINISHED, Job, utcnow
-from jobstore.outputs import remove_checkpoint
+from jobstore.orm import FINISHED, SWEEP_FINISHED, Job, Sweep, utcnow
+from jobstore.outputs import remove_checkpoint, remove_if_empty, remove_tree
 from jobstore.settings import StoreSettings
 
 log = logging.getLogger(__name__)
@@ -41,3 +46,27 @@ def prune_checkpoints(db: Database, settings: StoreSettings) -> list[int]:
         log.info("retention removed the checkpoints of job(s) %s (keep_checkpoints=%s)",
                  ", ".join(str(job_id) for job_id, _ in marked), keep)
     return [job_id for job_id, _ in marked]
+
+
+def remove_failed_checkpoints(db: Database, settings: StoreSettings, folder: str) -> list[int]:
+    """Remove the epoch checkpoints (``<job dir>/<folder>``) that failed jobs left behind, and a job directory
+    left empty by that; returns the ids of the jobs whose checkpoints went.
+
+    Only once nothing can still use them: the job failed more than a lease ago (a process that lost its lease
+    has stopped writing by then), and it is not a run of a sweep still going (whose next attempt resumes from
+    them, moving them into its own directory)."""
+    cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
+    with db.session() as session:
+        ids = session.scalars(select(Job.id).outerjoin(Sweep, Job.sweep_id == Sweep.id).where(
+            Job.state == "failed", Job.finished_at < cutoff, Job.deleting.is_(False),
+            or_(Job.sweep_id.is_(None), Sweep.state.in_(SWEEP_FINISHED)))).all()
+    removed = []
+    for job_id in ids:
+        checkpoints = settings.job_dir(job_id) / folder
+        if checkpoints.is_dir():
+            remove_tree(checkpoints)
+            remove_if_empty(settings.job_dir(job_id))
+            removed.append(job_id)
+    if removed:
+        log.info("removed the epoch checkpoints left by failed job(s) %s", ", ".join(map(str, removed)))
+    return removed

@@ -5,6 +5,7 @@ and a delete killed half-way is finished by the next start."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from jobstore.database import Database
 from jobstore.deletion import NotDeletable, delete_job, delete_sweep, finish_deletions
 from jobstore.orm import Job, LogLine, MetricPoint, Sweep, utcnow
 from jobstore.outputs import remove_if_empty
-from jobstore.retention import prune_checkpoints
+from jobstore.retention import prune_checkpoints, remove_failed_checkpoints
 from jobstore.settings import StoreSettings
 from tests.browser import ROOT
 from tests.jobs_stack import postgres_schema
@@ -231,6 +232,37 @@ def test_a_prune_cut_short_is_finished_by_the_next_round(store):
         session.get(Job, job_id).checkpoint_pruned_at = utcnow()
     assert prune_checkpoints(db, settings) == [job_id]
     assert not (settings.job_dir(job_id) / "best").exists()
+
+
+def with_epoch_checkpoints(settings: StoreSettings, job_id: int, only: bool = False) -> Path:
+    """Give job ``job_id`` the epoch checkpoints a run killed mid-way leaves (``only``: nothing else)."""
+    folder = settings.job_dir(job_id)
+    if only:
+        shutil.rmtree(folder)
+    (folder / "checkpoints" / "checkpoint-3").mkdir(parents=True)
+    (folder / "checkpoints" / "checkpoint-3" / "model.safetensors").write_bytes(os.urandom(4096))
+    return folder / "checkpoints"
+
+
+def test_the_epoch_checkpoints_a_dead_workers_job_left_go_once_nothing_can_resume_them(store):
+    db, settings = store
+    settings.job_lease_seconds = 60
+    plain, fresh, succeeded = (add_job(db, settings, state=state, finished_minutes_ago=minutes)
+                               for state, minutes in (("failed", 10), ("failed", 0), ("succeeded", 10)))
+    bare = add_job(db, settings, state="failed", finished_minutes_ago=10)
+    going, ended = add_sweep(db, settings, state="running"), add_sweep(db, settings, state="succeeded")
+    in_going, in_ended = (add_job(db, settings, state="failed", finished_minutes_ago=10, sweep_id=sweep)
+                          for sweep in (going, ended))
+    left = {job: with_epoch_checkpoints(settings, job, only=job == bare)
+            for job in (plain, fresh, succeeded, bare, in_going, in_ended)}
+
+    assert sorted(remove_failed_checkpoints(db, settings, "checkpoints")) == sorted([plain, bare, in_ended])
+    for job, checkpoints in left.items():
+        assert checkpoints.exists() is (job in (fresh, succeeded, in_going)), job
+    assert (settings.job_dir(plain) / "metrics.json").is_file()  # only the checkpoints go
+    assert not settings.job_dir(bare).exists()  # nothing else was there: no empty folder stays
+    assert rows(db, list(left)) == {"jobs": 6, "metric_points": 12, "log_lines": 6}
+    assert remove_failed_checkpoints(db, settings, "checkpoints") == []
 
 
 def test_only_an_empty_folder_is_removed(tmp_path):
