@@ -20,6 +20,14 @@ from typing import Callable
 LOCK_FILE = "workers.lock"
 POLL_SECONDS = 1.0
 
+_waiting_for: str | None = None  # who holds the lock while this process's workers wait for it (see waiting_for)
+
+
+def waiting_for() -> str | None:
+    """While this server's embedded workers wait for the lock: who holds it ("process N"); None otherwise. The
+    server (``backend.serve``) and its web app share the process, so health can say why no worker of its own runs."""
+    return _waiting_for
+
 
 class WorkerSetLock:
     """The data directory's worker-set lock; :attr:`fd` is the open file the workers inherit."""
@@ -41,15 +49,18 @@ class WorkerSetLock:
 
     def acquire(self, stopping: threading.Event, waiting: Callable[[str], None] = lambda holder: None) -> bool:
         """Wait until the lock is free and take it; ``waiting(holder)`` is told once when it must wait. False when
-        ``stopping`` is set first."""
-        told = False
-        while not self.try_acquire():
-            if not told:
-                waiting(self.holder())
-                told = True
-            if stopping.wait(POLL_SECONDS):
-                return False
-        return True
+        ``stopping`` is set first. Meanwhile :func:`waiting_for` names the holder."""
+        global _waiting_for
+        try:
+            while not self.try_acquire():
+                if _waiting_for is None:
+                    _waiting_for = self.holder()
+                    waiting(_waiting_for)
+                if stopping.wait(POLL_SECONDS):
+                    return False
+            return True
+        finally:
+            _waiting_for = None
 
     def holder(self) -> str:
         """The server that started the worker set holding the lock, as its file names it ("process N")."""

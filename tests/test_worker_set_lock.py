@@ -68,6 +68,8 @@ def test_a_new_api_waits_for_the_orphaned_worker_and_never_trains_beside_it(shar
         with httpx.Client(base_url=url, timeout=30) as client:
             assert client.get(f"/api/jobs/{job}").json()["state"] == "running"  # still the orphan's
             assert worker_of(second) is None and "still run" in log.read_text()
+            warning = client.get("/api/health").json()["warning"]
+            assert f"job workers that process {first.pid} started" in warning, warning
             later = client.post("/api/jobs", json=job_request(model, data, epochs=1)).json()["id"]
             most_running, cancelled_at = 0, None
             deadline = time.monotonic() + 300
@@ -85,6 +87,8 @@ def test_a_new_api_waits_for_the_orphaned_worker_and_never_trains_beside_it(shar
         assert most_running == 1
         assert (datetime.fromisoformat(later_job["started_at"]) >= datetime.fromisoformat(first_job["finished_at"]))
         assert not orphan.is_running() and worker_of(second) is not None  # the new server's own worker took over
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/api/health").json()["warning"] is None
     finally:
         if orphan is not None and orphan.is_running():
             os.killpg(orphan.pid, signal.SIGKILL)

@@ -7,6 +7,7 @@ from backend.auth import may_read
 from backend.deps import get_disk_usage, get_workers
 from backend.disk_usage import DiskUsage
 from backend.schemas.health import Health, WorkerOut
+from backend.worker_set_lock import waiting_for
 from backend.workers import WorkerRegistry
 
 router = APIRouter(prefix="/api", tags=["health"])
@@ -25,6 +26,11 @@ def health(request: Request, registry: WorkerRegistry = Depends(get_workers),
     live = registry.live()
     queued = registry.queued_jobs()
     workers = [WorkerOut(name=w.name, last_seen=w.last_seen, busy_job_id=w.busy_job_id, gpus=w.gpus) for w in live]
-    return Health(status="ok", version=__version__, queued_jobs=queued, workers=workers,
-                  warning=registry.waiting_reason() if queued and not live else None,
+    holder = waiting_for()
+    if holder is not None:
+        warning = (f"this server's job workers have not started: the job workers that {holder} started on this data "
+                   "directory still run (a stopped server's worker finishing its job); they start once those exit")
+    else:
+        warning = registry.waiting_reason() if queued and not live else None
+    return Health(status="ok", version=__version__, queued_jobs=queued, workers=workers, warning=warning,
                   data_dir_bytes=disk.bytes(), disk_free_bytes=disk.free_bytes())

@@ -21,7 +21,8 @@ class Health(BaseModel):
     workers: list[WorkerOut] | None = Field(description="Job workers alive (seen within three presence rounds); null "
                                             "for a client without the API token when reads need it.")
     queued_jobs: int | None = Field(description="Jobs waiting for a worker (null as workers is).")
-    warning: str | None = Field(description="Set when jobs wait and no worker is alive.")
+    warning: str | None = Field(description="Set when jobs wait and no worker is alive, or while this server's own "
+                                "job workers wait for those an earlier server started on the data directory to exit.")
     data_dir_bytes: int | None = Field(
         description="Disk space the data directory takes (database, uploads, job outputs), in bytes, measured at most "
         "every 30 s; null as workers is.")
