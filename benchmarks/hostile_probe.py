@@ -139,13 +139,13 @@ def whitespace_token(data_dir: Path) -> str:
     return f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1][:90] if done.stderr.strip() else ''}"
 
 
-def fuzz(url: str, examples: int) -> str:
-    """schemathesis over HTTP: how many requests, and how many answered 5xx."""
+def fuzz(url: str, examples: int, workdir: Path) -> str:
+    """schemathesis over HTTP: how many requests, and how many answered 5xx (its own files go in ``workdir``)."""
     done = subprocess.run(
         [str(Path(sys.executable).with_name("schemathesis")), "run", f"{url}/openapi.json", "--checks",
          "not_a_server_error", "--max-examples", str(examples), "--mode", "all", "--seed", "24",
          "--exclude-path-regex", r"/events$", "--request-timeout", "60", "--no-color"],
-        capture_output=True, text=True, timeout=3600)
+        capture_output=True, text=True, timeout=3600, cwd=workdir)
     output = done.stdout + done.stderr
     cases = re.findall(r"(\d+) (?:generated|test cases)", output)
     summary = [line.strip() for line in output.splitlines() if re.search(r"\b(passed|failed|error)s?\b", line)]
@@ -162,7 +162,7 @@ def main() -> None:
         server, url = start_server(Path(tmp) / "data", {})
         try:
             probes(url, server, lines)
-            lines.append(f"{'schemathesis over HTTP (not_a_server_error)':<68} {fuzz(url, args.examples)}")
+            lines.append(f"{'schemathesis over HTTP (not_a_server_error)':<68} {fuzz(url, args.examples, Path(tmp))}")
             print(lines[-1], flush=True)
             assert server.poll() is None, "the server died during the fuzzing"
         finally:
