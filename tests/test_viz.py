@@ -268,3 +268,17 @@ def test_a_baseline_has_no_addrop_band_and_says_what_it_is(tmp_path):
     assert not [shape for shape in figure.layout.shapes if shape.type == "rect"]
     assert "baseline (no AD-DROP)" in figure.layout.title.text
     assert math.isclose(figure.data[2].y[-1], 0.8)
+
+
+def test_tokens_and_titles_are_shown_literally_not_read_as_plotly_markup(tiny):
+    # Plotly reads a subset of HTML in labels and titles: a token "<" or a model named "a<i>b" must show as typed
+    model, tokenizer = tiny
+    markup = explain(model, tokenizer, 'he said "<b>hi</b>" & left', method="GA", p=P, q=Q, seed=SEED)
+    assert {'"', "<", ">", "&"} <= set(markup.tokens)
+    figure = viz.maps_figure(markup, 0, 0, model="a<i>b")
+    shown = {text for axis in (figure.layout.xaxis, figure.layout.yaxis) for text in axis.ticktext}
+    assert {"&#34;", "&lt;", "&gt;", "&amp;"} <= shown and not {'"', "<", ">", "&"} & shown
+    assert "a&lt;i&gt;b" in figure.layout.title.text and "<i>" not in figure.layout.title.text
+    salience = viz.salience_figure(markup, 0, 0, model="a<i>b")
+    cells = {cell for row in salience.data[0].text for cell in row}
+    assert "&lt;" in cells and "<" not in cells

@@ -37,10 +37,19 @@ def _facts(view: Explanation, model: str, where: str) -> dict[str, str]:
             "mode": view.mode, "seed": str(view.seed)}
 
 
+def plotly_text(text: str) -> str:
+    """``text`` shown literally by Plotly, which reads a subset of HTML in titles, labels and hover text: markup
+    characters become references, quotes numeric ones (Plotly decodes those, not ``&quot;``), as the pages'
+    ``escapeHtml`` does (frontend/static/js/common/html.js)."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;"))
+
+
 def title(view: Explanation, model: str, where: str) -> str:
-    """The figure's title: model, input, where in the model (layer, head...), method, p, q, seed."""
+    """The figure's title (Plotly text): model, input, where in the model (layer, head...), method, p, q, seed."""
     caption = figure_style()["caption"]
-    return caption["title"].format(**_facts(view, model, where), words=first_words(view, caption["title_words"]))
+    return plotly_text(caption["title"].format(**_facts(view, model, where),
+                                               words=first_words(view, caption["title_words"])))
 
 
 def file_name(view: Explanation, model: str, what: str, where: str) -> str:

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from addrop.explain import Explanation
 from addrop.figure_style import by_size, figure_style
-from addrop.viz.captions import title
+from addrop.viz.captions import plotly_text, title
 from addrop.viz.scales import colour_values, scale_note
 
 QUANTITIES = ("attention", "attribution", "mask")
@@ -234,7 +234,7 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
     cell = panel_pixels / n
     marked = cell >= style["mark"]["smallest_marked_cell"]
     candidate, dropped = view.candidate[index, head].numpy(), view.dropped[index, head].numpy()
-    labels = [token for token in view.tokens]
+    labels = [plotly_text(token) for token in view.tokens]
     pairs = [[f"{labels[i]} ({i}) → {labels[j]} ({j})" for j in range(n)] for i in range(n)]
     for k, quantity in enumerate(quantities):
         z, settings = _panel(view, index, head, quantity, scale, palette)

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from addrop.explain import Explanation
 from addrop.figure_style import figure_style
-from addrop.viz.captions import title
+from addrop.viz.captions import plotly_text, title
 from addrop.viz.maps import check_head, layer_index, quantity_title
 
 
@@ -53,7 +53,7 @@ def salience_figure(view: Explanation, layer: int, head: int, query: int = 0, *,
     lines = -(-n // per_line)
     grid = np.full((lines, per_line), np.nan)
     grid.flat[:n] = values
-    text = [[view.tokens[i * per_line + j] if i * per_line + j < n else "" for j in range(per_line)] for i in range(lines)]
+    text = [[plotly_text(view.tokens[i * per_line + j]) if i * per_line + j < n else "" for j in range(per_line)] for i in range(lines)]
     lower, higher = shade_ends(view.method, kind)
     figure = go.Figure(go.Heatmap(
         z=grid, text=text, texttemplate="%{text}", textfont={"family": fonts["mono"], "size": 13},

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
+  aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel,
   formatValue, hyperParameters, lineStyle, meanStd, settingKey, sharedRange, withAlpha,
 } from "../../frontend/static/js/compare-runs.js";
 import { csvCell, toCsv } from "../../frontend/static/js/common/csv.js";
@@ -164,14 +164,6 @@ test("curvesCsv: one row per value of every point, with the differing fields as 
     "4,job 4,true,0.3,2,eval,4,1,accuracy,0.82",
     "",
   ].join("\r\n"));
-});
-
-test("escapeHtml: markup and quotes become references Plotly and browsers both decode", () => {
-  assert.equal(escapeHtml('<a href="x">y</a>'), "&lt;a href=&#34;x&#34;&gt;y&lt;/a&gt;");
-  assert.equal(escapeHtml("Tom & 'Jerry'"), "Tom &amp; &#39;Jerry&#39;");
-  assert.equal(escapeHtml("&lt;"), "&amp;lt;");  // already-escaped text stays literal
-  assert.equal(escapeHtml(null), "");
-  assert.equal(escapeHtml(3), "3");
 });
 
 test("lineStyle: neighbours differ in colour and dash; 24 distinct pairs with 8 colours", () => {

@@ -25,17 +25,6 @@ const DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"];
 const SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "star"];
 
 /**
- * Text made safe for innerHTML and for Plotly's names, titles and hover text (Plotly renders a subset of HTML
- * there). Quotes become numeric references because Plotly decodes those but not the named &quot;.
- * @param {unknown} text
- * @returns {string}
- */
-export function escapeHtml(text) {
-  return String(text ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-    .replace(/"/g, "&#34;").replace(/'/g, "&#39;");
-}
-
-/**
  * A job's hyper-parameters as flat "section.field" keys. The name is not one; a baseline's AD-DROP fields and a
  * non-IGA method's integration steps are dropped because the run never used them (the stored spec keeps defaults).
  * @param {Object<string, any>} spec

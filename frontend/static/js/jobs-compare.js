@@ -11,9 +11,10 @@ import * as Jobs from "./jobs-common.js";
 import { Scrubber } from "./probe-scrubber.js";
 import { sameProbe } from "./probe-maps.js";
 import {
-  aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel, escapeHtml,
+  aggregate, bandOutline, curvesCsv, dashArray, deltaTo, differingFields, entries, entryLabel,
   formatValue, hyperParameters, lineStyle, meanStd, sharedRange, withAlpha,
 } from "./compare-runs.js";
+import { escapeHtml } from "./common/html.js";
 
 /** @typedef {import("./compare-runs.js").Run} Run */
 /** @typedef {import("./compare-runs.js").Entry} Entry */

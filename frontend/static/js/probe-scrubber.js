@@ -7,7 +7,7 @@
 import { el } from "./common/dom.js";
 import { api } from "./common/http.js";
 import * as Jobs from "./jobs-common.js";
-import { escapeHtml } from "./compare-runs.js";
+import { escapeHtml } from "./common/html.js";
 import { ATTRIBUTION_SCALE, COLORS } from "./explorer/figures.js";
 import { outlinePath, symmetricRange } from "./explorer/matrix.js";
 import { exampleLabel, explorerTarget, keptPosition, mapUrl, scrubEpochs, tokenTicks } from "./probe-maps.js";

@@ -6,7 +6,8 @@ import { toCsv } from "./common/csv.js";
 import { $, download, el } from "./common/dom.js";
 import { STYLE } from "./common/figure-style.js";
 import { api } from "./common/http.js";
-import { aggregate, bandOutline, escapeHtml, sharedRange } from "./compare-runs.js";
+import { aggregate, bandOutline, sharedRange } from "./compare-runs.js";
+import { escapeHtml } from "./common/html.js";
 import { untilDrawn } from "./jobs-common.js";
 import { confirmStep, deletePrompt, sweepNotDeletable } from "./deletion.js";
 import {

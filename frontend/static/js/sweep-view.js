@@ -2,7 +2,7 @@
    (method, mode, layers), coloured by the difference to the baseline, the trials table's sort, the text
    shown for a trial, and the compare view of a trial's run beside its baseline twin. */
 
-import { escapeHtml } from "./compare-runs.js";
+import { escapeHtml } from "./common/html.js";
 
 /**
  * @typedef {{mean: number | null, std: number | null, n: number, values: number[]}} Summary

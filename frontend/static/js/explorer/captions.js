@@ -2,7 +2,7 @@
 // its title and its file name, by the definition's caption rules (addrop.viz.captions fills the same ones).
 
 import { STYLE } from "../common/figure-style.js";
-import { escapeHtml } from "./text.js";
+import { escapeHtml } from "../common/html.js";
 
 const CAPTION = STYLE.caption;
 

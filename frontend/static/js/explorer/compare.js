@@ -6,7 +6,7 @@ import { MAP_MARGIN, attentionPanel, attributionPanel, panelFigure, panelGap, si
 import { colourBarTitle } from "./legends.js";
 import { difference, matrix } from "./matrix.js";
 import { colourValues, scaleNote } from "./scales.js";
-import { escapeHtml } from "./text.js";
+import { escapeHtml } from "../common/html.js";
 
 export function sameTokens(a, b) {
   return a.meta.tokens.length === b.meta.tokens.length && a.meta.tokens.every((t, i) => t === b.meta.tokens[i]);

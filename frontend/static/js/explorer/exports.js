@@ -6,7 +6,7 @@ import { QUANTITIES } from "./decode.js";
 import { difference, matrix } from "./matrix.js";
 import { sameTokens } from "./compare.js";
 import { tokenTags } from "./tags.js";
-import { escapeHtml } from "./text.js";
+import { escapeHtml } from "../common/html.js";
 
 // One side's maps for one layer and head, with what they were computed from.
 export function viewMatrices(side, head) {

@@ -1,8 +1,6 @@
 // Text shown inside figures.  Plotly reads a few HTML tags in tick and hover text, so tokens are escaped.
 
-export function escapeHtml(text) {
-  return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
+import { escapeHtml } from "../common/html.js";
 
 // The maps' rows: a translation model's answer names them (query_tokens: its target tokens for the decoder's
 // and the cross-attention); a classifier's rows are its keys, the tokens.
