@@ -12,6 +12,7 @@ import httpx
 import pytest
 import redis
 
+from addrop import viz
 from tests.jobs_stack import (
     FINISHED,
     REDIS,
@@ -120,6 +121,13 @@ def test_a_job_runs_streams_live_and_survives_an_api_restart(stack, tiny_model, 
     assert archive.status_code == 200 and archive.content[:2] == b"PK"
     listed = client.get("/api/jobs", params={"state": "succeeded"}).json()
     assert job_id in [item["id"] for item in listed["items"]] and listed["total"] >= 1
+
+    # a notebook's view of the same job, read over HTTP by addrop.viz: the stored evaluations, and the epochs
+    # whose steps logged addrop = 1 (0-based) shaded
+    curves = viz.JobCurves.from_api(stack.url, job_id)
+    assert curves.epochs == [p["epoch"] for p in evaluations]
+    assert curves.dev_metric == [p["values"]["accuracy"] for p in evaluations] and curves.metric == "accuracy"
+    assert curves.addrop_epochs == [1, 3] and "GA high p=0.3 q=0.3 L0,1 · cross-tuning" in curves.setting
 
 
 def test_cancel_stops_a_running_job_and_a_queued_one_never_starts(stack, tiny_model, sst2):
