@@ -282,3 +282,23 @@ def test_tokens_and_titles_are_shown_literally_not_read_as_plotly_markup(tiny):
     salience = viz.salience_figure(markup, 0, 0, model="a<i>b")
     cells = {cell for row in salience.data[0].text for cell in row}
     assert "&lt;" in cells and "<" not in cells
+
+
+def test_the_mean_over_heads_averages_the_maps_and_shows_the_share_of_heads_dropping(view):
+    figure = viz.maps_figure(view, 1, "mean", model=MODEL)
+    attention, attribution, mask = figure.data[:3]
+    assert np.allclose(np.array(attention.z), view.attention[1].mean(0).numpy(), atol=1e-6)
+    assert np.allclose(np.array(attribution.z), view.attribution[1].mean(0).numpy(), atol=1e-6)
+    share = view.dropped[1].float().mean(0).numpy()  # of the heads, how many drop each cell
+    assert np.allclose(np.array(mask.z), share) and mask.zmax == pytest.approx(share.max())
+    # no one region or set of drops exists over the mean: nothing outlined or marked, and the title says why
+    assert not figure.layout.shapes or all(s.name != "candidate region" for s in figure.layout.shapes)
+    assert not [trace for trace in figure.data if trace.name == "dropped"]
+    assert "mean over heads" in figure.layout.title.text
+    assert [a.text for a in figure.layout.annotations][:1] == ["Attention · layer 1, mean over heads"]
+    text = viz.salience_figure(view, 1, "mean", query=2, model=MODEL)
+    row = np.array(text.data[0].z, dtype=float).ravel()[:len(view.tokens)]
+    assert np.allclose(row, view.attribution[1, :, 2].mean(0).numpy(), atol=1e-6)
+    assert [s.name for s in text.layout.shapes] == ["query"]
+    with pytest.raises(ValueError, match="or 'mean'"):
+        viz.maps_figure(view, 1, "max", model=MODEL)

@@ -6,9 +6,11 @@ reads (:mod:`addrop.figure_style`)."""
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from plotly.subplots import make_subplots
 
 from addrop.explain import Explanation
@@ -17,6 +19,8 @@ from addrop.viz.captions import plotly_text, title
 from addrop.viz.scales import colour_values, scale_note
 
 QUANTITIES = ("attention", "attribution", "mask")
+MEAN = "mean"  # as a head: the average over every head
+Head = int | Literal["mean"]
 MARGIN = {"l": 78, "r": 40, "t": 92, "b": 86}
 
 
@@ -108,11 +112,24 @@ def layer_index(view: Explanation, layer: int) -> int:
     return view.layers.index(layer)
 
 
-def check_head(view: Explanation, head: int) -> int:
+def check_head(view: Explanation, head: Head) -> Head:
     heads = view.attention.shape[1]
-    if not 0 <= head < heads:
-        raise ValueError(f"head {head} is outside 0-{heads - 1}")
+    if head == MEAN:
+        return head
+    if isinstance(head, str) or not 0 <= head < heads:
+        raise ValueError(f"head {head!r} is outside 0-{heads - 1} (or 'mean', the average over every head)")
     return head
+
+
+def head_map(maps: torch.Tensor, index: int, head: Head) -> np.ndarray:
+    """Layer ``index``'s map of ``head``, or with ``"mean"`` the average over every head (for a 0/1 map such as
+    the drops: the share of heads where a cell is set), as the explorer's head "mean" shows it."""
+    return maps[index].float().mean(0).numpy() if head == MEAN else maps[index, head].numpy()
+
+
+def where(layer: int, head: Head) -> str:
+    """Where in the model a map is from, as titles say it."""
+    return f"layer {layer}, " + ("mean over heads" if head == MEAN else f"head {head}")
 
 
 def mask_levels(candidate: np.ndarray, dropped: np.ndarray) -> np.ndarray:
@@ -162,21 +179,26 @@ def _bar_title(text: str, scale: str) -> dict:
             "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}}
 
 
-def _panel(view: Explanation, index: int, head: int, quantity: str, scale: str = "max",
+def _panel(view: Explanation, index: int, head: Head, quantity: str, scale: str = "max",
            palette: str = "default") -> tuple[np.ndarray, dict]:
     """A panel's coloured values and its heatmap settings (colour scale, range, colour bar): a value map's colours
     span it as ``scale`` says (see :func:`addrop.viz.scales.colour_values`)."""
     scales = palette_of(palette)["scales"]
     if quantity == "attention":
-        (z,), top = colour_values([view.attention[index, head].numpy()], scale)
+        (z,), top = colour_values([head_map(view.attention, index, head)], scale)
         return z, {"colorscale": scales["attention"], "zmin": 0, "zmax": top,
                    "colorbar": {"title": _bar_title(quantity_title("attention"), scale)}}
     if quantity == "attribution":
         # a diverging scale around zero; an all-zero map still needs a range (colour_values' top is never 0)
-        (z,), top = colour_values([view.attribution[index, head].numpy()], scale)
+        (z,), top = colour_values([head_map(view.attribution, index, head)], scale)
         return z, {"colorscale": scales["attribution"], "zmin": -top, "zmax": top,
                    "colorbar": {"title": _bar_title(quantity_title("attribution", view.method), scale),
                                 "exponentformat": "e", "showexponent": "all"}}
+    if quantity == "mask" and head == MEAN:
+        # at small q few cells are dropped by every head: a fixed 0-100 % scale would leave the map nearly white
+        z = head_map(view.dropped, index, head)
+        return z, {"colorscale": figure_style()["scales"]["drop_fraction"], "zmin": 0, "zmax": float(z.max()) or 1.0,
+                   "colorbar": {"title": _bar_title(quantity_title("mask-mean"), "max"), "tickformat": ".0%"}}
     if quantity == "mask":
         bar_title = _bar_title(quantity_title("mask"), "max")
         z = mask_levels(view.candidate[index, head].numpy(), view.dropped[index, head].numpy())
@@ -186,11 +208,13 @@ def _panel(view: Explanation, index: int, head: int, quantity: str, scale: str =
     raise ValueError(f"unknown quantity {quantity!r}: choose from {', '.join(QUANTITIES)}")
 
 
-def _panel_title(view: Explanation, quantity: str, layer: int, head: int) -> str:
+def _panel_title(view: Explanation, quantity: str, layer: int, head: Head) -> str:
     if quantity == "attention":
-        return f"Attention · layer {layer}, head {head}"
+        return f"Attention · {where(layer, head)}"
     if quantity == "attribution":
         return f"Attribution {figure_style()['titles']['method'][view.method]}"
+    if head == MEAN:
+        return f"Dropped, % of heads (p={view.p:g}, q={view.q:g})"
     return f"AD-DROP mask (p={view.p:g}, q={view.q:g}, {view.mode})"
 
 
@@ -209,7 +233,7 @@ def _axis(labels: list[str], y: bool, name: str, cell_pixels: float) -> dict:
     return spec
 
 
-def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
+def maps_figure(view: Explanation, layer: int, head: Head, *, model: str,
                 quantities: tuple[str, ...] = QUANTITIES, width: int = 1200, scale: str = "max",
                 palette: str = "default") -> go.Figure:
     """The explorer's maps of ``layer`` and ``head`` of an :func:`addrop.explain.explain` result: each of
@@ -217,7 +241,9 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
     region (``view.candidate``: the top-p keys of each row by attribution, as :func:`addrop.discard_masks` draws
     them) outlined and the dropped positions (``view.dropped``) marked on the attention and attribution maps.  As on
     the explorer, outlines and marks are left out where a cell is too small to carry them at ``width`` pixels
-    (the mask panel still shows every candidate and drop); the title says so.  ``scale`` is how the attention and
+    (the mask panel still shows every candidate and drop); the title says so.  ``head`` "mean" averages the maps
+    over every head, as the explorer does: nothing is outlined or marked then, and the mask panel shows the share
+    of heads dropping each cell.  ``scale`` is how the attention and
     attribution colours span their values ("max", "percentile": clipped at the definition's percentile of |value|,
     "row": each row divided by its largest |value|; the colour bar says which); ``palette`` "colour-blind" draws
     with the definition's colour-blind-safe scales."""
@@ -233,7 +259,9 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
     panel_pixels = (width - MARGIN["l"] - MARGIN["r"]) * (1 - gap * (count - 1)) / count
     cell = panel_pixels / n
     marked = cell >= style["mark"]["smallest_marked_cell"]
-    candidate, dropped = view.candidate[index, head].numpy(), view.dropped[index, head].numpy()
+    # over the mean of heads there is no one candidate region or set of drops to outline or mark
+    marked = marked and head != MEAN
+    candidate, dropped = head_map(view.candidate, index, head), head_map(view.dropped, index, head)
     labels = [plotly_text(token) for token in view.tokens]
     pairs = [[f"{labels[i]} ({i}) → {labels[j]} ({j})" for j in range(n)] for i in range(n)]
     for k, quantity in enumerate(quantities):
@@ -264,8 +292,10 @@ def maps_figure(view: Explanation, layer: int, head: int, *, model: str,
             x=keys.tolist(), y=queries.tolist(), mode="markers", name="dropped", hoverinfo="skip", showlegend=False,
             marker={"symbol": style["mark"]["symbol"], "size": mark_size(n), "color": colours["drop"],
                     "line": {"width": mark_width(n), "color": colours["drop"]}}), row=1, col=k + 1)
-    heading = title(view, model, f"layer {layer}, head {head}")
-    if not marked:
+    heading = title(view, model, where(layer, head))
+    if head == MEAN:
+        heading += "<br><sup>mean over heads: no one candidate region or set of drops to outline (the mask panel: the share of heads dropping each cell)</sup>"
+    elif not marked:
         heading += "<br><sup>cells too small for outlines and marks: the mask panel shows every candidate and drop</sup>"
     figure.update_layout(
         title={"text": heading, "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from addrop.explain import Explanation
 from addrop.figure_style import figure_style
 from addrop.viz.captions import plotly_text, title
-from addrop.viz.maps import check_head, layer_index, quantity_title
+from addrop.viz.maps import MEAN, Head, check_head, head_map, layer_index, quantity_title, where
 
 
 def shade_scale(values: np.ndarray) -> tuple[str, float, float]:
@@ -38,17 +38,18 @@ def shade_ends(method: str, kind: str) -> tuple[str, str]:
     return ("no effect", "raises F") if gradient else ("zero", "higher")
 
 
-def salience_figure(view: Explanation, layer: int, head: int, query: int = 0, *, model: str,
+def salience_figure(view: Explanation, layer: int, head: Head, query: int = 0, *, model: str,
                     per_line: int = 12, width: int = 1000) -> go.Figure:
     """Row ``query`` of ``layer`` and ``head``'s attribution over the input's tokens, ``per_line`` tokens a line:
     each token shaded by its attribution, the candidates (``view.candidate``) outlined and the drops
-    (``view.dropped``) struck through; the query's own token has a heavier frame."""
+    (``view.dropped``) struck through; the query's own token has a heavier frame.  ``head`` "mean" shades by the
+    row's mean over heads, with no candidates or drops (each head has its own)."""
     index, head = layer_index(view, layer), check_head(view, head)
     n = len(view.tokens)
     if not 0 <= query < n:
         raise ValueError(f"query {query} is outside 0-{n - 1}")
     style, fonts = figure_style(), figure_style()["fonts"]
-    values = view.attribution[index, head, query].numpy()
+    values = head_map(view.attribution, index, head)[query]
     kind, low, high = shade_scale(values)
     lines = -(-n // per_line)
     grid = np.full((lines, per_line), np.nan)
@@ -63,8 +64,9 @@ def salience_figure(view: Explanation, layer: int, head: int, query: int = 0, *,
                                     f"low: {lower} · high: {higher}", "side": "right",
                             "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}},
                   "thickness": 10, "outlinewidth": 0, "exponentformat": "e", "tickfont": {"size": fonts["colour_bar_size"]}}))
-    candidate = view.candidate[index, head, query].numpy() if view.candidate is not None else np.zeros(n, bool)
-    dropped = view.dropped[index, head, query].numpy() if view.dropped is not None else np.zeros(n, bool)
+    single = head != MEAN and view.candidate is not None and view.dropped is not None
+    candidate = view.candidate[index, head, query].numpy() if single else np.zeros(n, bool)
+    dropped = view.dropped[index, head, query].numpy() if single else np.zeros(n, bool)
     for token in range(n):
         row, column = divmod(token, per_line)
         box = {"x0": column - 0.5, "x1": column + 0.5, "y0": row - 0.42, "y1": row + 0.42}
@@ -75,9 +77,8 @@ def salience_figure(view: Explanation, layer: int, head: int, query: int = 0, *,
                              line={"color": style["colours"]["drop"], "width": 2.5})
         if token == query:
             figure.add_shape(type="rect", **box, name="query", line={"color": fonts["ink"], "width": 3.5})
-    where = f"layer {layer}, head {head}, query “{view.tokens[query]}” ({query})"
     figure.update_layout(
-        title={"text": title(view, model, where) + "<br><sup>framed: candidate (top-p of the row) · struck through: "
+        title={"text": title(view, model, f"{where(layer, head)}, query “{view.tokens[query]}” ({query})") + "<br><sup>framed: candidate (top-p of the row) · struck through: "
                        "dropped (−∞ in pass 2) · heavy frame: the query</sup>",
                "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
         xaxis={"visible": False, "range": [-0.5, per_line - 0.5]},
