@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 import backend.explainer
-from addrop.data import summarize_file
+from addrop.data.summary import summarize_file
 from addrop.hooks import attach
 from backend.main import create_app
 from backend.settings import Settings
