@@ -26,7 +26,6 @@ from tests.browser import ROOT, free_port, wait_until_healthy
 # The servers the job tests use: scripts/test.sh exports the ones it found running or started.
 POSTGRES = os.environ.get("ADDROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("ADDROP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def postgres_schema_url(schema: str) -> str:

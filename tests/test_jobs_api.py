@@ -12,8 +12,8 @@ import httpx
 import pytest
 import redis
 
+from jobstore.orm import FINISHED
 from tests.jobs_stack import (
-    FINISHED,
     REDIS,
     Stack,
     job_request,

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobstore.orm import FINISHED
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import FINISHED as FINISHED_STATES
 from tests.jobs_stack import Stack, job_request, make_glue_slice, make_sst2_slice, running_stack, wait_for
 from tests.tiny_models import save_tiny_model
 
@@ -119,7 +119,7 @@ def test_compare_seed_groups_baseline_and_export(stack, shared_data, tmp_path):
     jobs = [httpx.post(f"{stack.url}/api/jobs", json=r, timeout=30).json() for r in requests]
     ids = [job["id"] for job in jobs]
     for job_id in ids:
-        wait_for(lambda job_id=job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json()["state"] in FINISHED_STATES, 180,
+        wait_for(lambda job_id=job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json()["state"] in FINISHED, 180,
                  f"job {job_id}")
     done = {job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json() for job_id in ids}
     assert all(job["state"] == "succeeded" for job in done.values()), done
@@ -264,7 +264,7 @@ def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, sha
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         job_id = int(page.url.rsplit("/", 1)[1])
     client = httpx.Client(base_url=stack.url, timeout=30)
-    done = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED_STATES and j, 300,
+    done = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED and j, 300,
                     "the preset job to finish", interval=1)
     assert done["state"] == "succeeded", done["error"]
     assert done["spec"]["training"]["lr_schedule"] == "constant" and done["spec"]["addrop"]["layers"] == [0, 1, 2]

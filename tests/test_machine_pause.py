@@ -13,6 +13,7 @@ import time
 import psutil
 
 from backend.jobs import PauseGuard
+from jobstore.orm import FINISHED
 from tests.jobs_stack import Stack, job_request, make_sst2_slice, wait_for
 from tests.tiny_models import save_tiny_model
 
@@ -52,7 +53,7 @@ def test_a_job_survives_a_pause_of_the_whole_machine(shared_data, tmp_path):
         _pause([api], signal.SIGCONT)
         time.sleep(3)
         _pause(workers, signal.SIGCONT)
-        done = wait_for(lambda: (job := client.get(f"/api/jobs/{job_id}").json())["state"] not in ("queued", "running")
+        done = wait_for(lambda: (job := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED
                         and job, 300, "the job to finish")
         log = client.get(f"/api/jobs/{job_id}/log").text
         assert done["state"] == "succeeded", (done["state"], done["error"])

@@ -20,7 +20,8 @@ from addrop.tasks import CONLL2003_TAGS
 from backend.encoding import decode_array
 from backend.main import create_app
 from backend.settings import Settings
-from tests.jobs_stack import FINISHED, running_stack, wait_for
+from jobstore.orm import FINISHED
+from tests.jobs_stack import running_stack, wait_for
 from tests.tiny_models import save_tiny_model, tiny_batch, tiny_bert, tiny_config, tiny_tokenizer
 
 SENTENCE = "EU rejects German call to boycott British lamb ."
