@@ -266,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # the load report of a new classification head is expected here, not a problem to show
     hf_logging.set_verbosity_error()
-    from addrop.data import DataError
+    from addrop.data.errors import DataError
     from addrop.hooks import UnsupportedModelError
     from addrop.models import ModelLoadError
 

@@ -34,7 +34,8 @@ from addrop.callbacks import (
     StopWhen,
     logged_events,
 )
-from addrop.data import data_collator, load_splits, tokenize_splits
+from addrop.data.splits import load_splits
+from addrop.data.tokenizing import data_collator, tokenize_splits
 from addrop.dropout import ADDropConfig
 from addrop.dynamics import DynamicsConfig, DynamicsRecorder, EpochDynamics
 from addrop.hooks import attach

@@ -10,7 +10,10 @@ from typing import Callable
 
 from transformers import AutoConfig, PretrainedConfig
 
-from addrop.data import EXTENSIONS, DataError, NoDataFiles, hub_dataset_available, load_splits
+from addrop.data.errors import DataError, NoDataFiles
+from addrop.data.files import EXTENSIONS
+from addrop.data.hub import hub_dataset_available
+from addrop.data.splits import load_splits
 from addrop.dropout import ADDropConfig
 from addrop.dynamics import DynamicsConfig
 from addrop.finetune import FinetuneConfig

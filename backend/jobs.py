@@ -27,7 +27,7 @@ from backend.shown import shown_model, shown_spec
 from jobstore import transitions
 from jobstore.database import Database
 from jobstore.deletion import NotDeletable, delete_job, finish_deletions
-from jobstore.orm import FINISHED, Job, LogLine, MetricPoint
+from jobstore.orm import FINISHED, QUEUED, RUNNING, SUCCEEDED, Job, LogLine, MetricPoint
 from jobstore.retention import prune_checkpoints, remove_failed_checkpoints
 
 if TYPE_CHECKING:  # job_specs imports this module's errors
@@ -127,7 +127,7 @@ class JobService:
         prepared = self.specs.prepare(spec)
         with self.db.session() as session:
             job = Job(
-                name=prepared.name, state="queued", spec=spec.model_dump(mode="json"), config=prepared.config,
+                name=prepared.name, state=QUEUED, spec=spec.model_dump(mode="json"), config=prepared.config,
                 task=prepared.task.name, model=spec.model, metric_name=prepared.task.metric,
             )
             session.add(job)
@@ -268,7 +268,7 @@ class JobService:
     def to_out(self, job: Job) -> JobOut:
         """The API's view of a job row."""
         epochs = int(job.config.get("epochs", 0))
-        percent = 100.0 if job.state == "succeeded" else (100.0 * job.step / job.max_steps if job.max_steps else 0.0)
+        percent = 100.0 if job.state == SUCCEEDED else (100.0 * job.step / job.max_steps if job.max_steps else 0.0)
         has_checkpoint = self._checkpoint(job) is not None
         return JobOut(
             id=job.id, name=job.name, state=job.state, task=job.task, task_kind=task_kind(job),
@@ -278,13 +278,13 @@ class JobService:
             heartbeat_at=job.heartbeat_at, cancel_requested=job.cancel_requested, worker=job.worker,
             progress=Progress(epoch=job.epoch, epochs=epochs, step=job.step, max_steps=job.max_steps,
                               percent=round(min(percent, 100.0), 2),
-                              eta_seconds=job.eta_seconds if job.state == "running" else None),
+                              eta_seconds=job.eta_seconds if job.state == RUNNING else None),
             best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
             error=job.error, checkpoint_available=has_checkpoint, keep=job.keep,
             checkpoint_pruned_at=job.checkpoint_pruned_at,
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
             spec=shown_spec(job.spec, self.settings.data_dir), revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,
-            waiting_reason=self.waiting_reason() if job.state == "queued" and self.waiting_reason else None,
+            waiting_reason=self.waiting_reason() if job.state == QUEUED and self.waiting_reason else None,
             addrop_epochs=dropping_epochs(job.spec), warnings=run_warnings(job.spec),
         )
 
@@ -341,7 +341,7 @@ class JobService:
         if self.queue_size is None:
             return 0
         with self.db.session() as session:
-            waiting = session.scalar(select(func.count()).select_from(Job).where(Job.state == "queued"))
+            waiting = session.scalar(select(func.count()).select_from(Job).where(Job.state == QUEUED))
         short = bool(waiting) and self.queue_size() < waiting
         resend, self._short_before = short and self._short_before, short and not self._short_before
         if not resend:
@@ -353,7 +353,7 @@ class JobService:
         """Send every queued job to the queue again (after a broker restart lost its messages); a worker
         claims a job atomically, so a duplicate message is a no-op."""
         with self.db.session() as session:
-            ids = session.scalars(select(Job.id).where(Job.state == "queued").order_by(Job.id)).all()
+            ids = session.scalars(select(Job.id).where(Job.state == QUEUED).order_by(Job.id)).all()
         for job_id in ids:
             self.enqueue(job_id)
         return len(ids)

@@ -38,7 +38,19 @@ from backend.shown import shown_model, shown_spec
 from jobstore import studies
 from jobstore.database import Database
 from jobstore.deletion import NotDeletable, delete_sweep
-from jobstore.orm import FINISHED, Job, MetricPoint, Sweep, utcnow
+from jobstore.orm import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    PRUNED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    Job,
+    MetricPoint,
+    Sweep,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +87,7 @@ class SweepLease:
         until = now + timedelta(seconds=self.seconds)
         with self.db.session() as session:
             taken = session.execute(
-                update(Sweep).where(Sweep.id == self.sweep_id, Sweep.state == "running",
+                update(Sweep).where(Sweep.id == self.sweep_id, Sweep.state == RUNNING,
                                     (Sweep.controller_until.is_(None)) | (Sweep.controller_until < now))
                 .values(controller_until=until)).rowcount
         self.until = until if taken else None
@@ -153,7 +165,7 @@ class SweepService:
         except Exception as error:  # the database refused (locked, unreachable): nothing was stored
             raise QueueUnavailable(f"could not create the sweep's study ({type(error).__name__})") from None
         with self.db.session() as session:
-            sweep = Sweep(name=name, state="running", spec=spec.model_dump(mode="json"),
+            sweep = Sweep(name=name, state=RUNNING, spec=spec.model_dump(mode="json"),
                           base_config=prepared.config, study_name=study_name, task=prepared.task.name,
                           model=base.model, metric_name=prepared.task.metric)
             session.add(sweep)
@@ -184,7 +196,7 @@ class SweepService:
             label = (f"trial {number} · {value['method']} {value['mode']} p={value['p']:g} q={value['q']:g} "
                      f"L{studies.layers_label(value['layers'])}")
         spec["name"] = f"{sweep.name} · {label} · seed {seed}"
-        return Job(name=spec["name"][:200], state="queued", spec=spec, config=config, task=sweep.task,
+        return Job(name=spec["name"][:200], state=QUEUED, spec=spec, config=config, task=sweep.task,
                    model=sweep.model, metric_name=sweep.metric_name, sweep_id=sweep.id,
                    sweep_role="baseline" if trial is None else "trial",
                    trial_number=None if trial is None else trial[0], trial_id=None if trial is None else trial[1],
@@ -195,7 +207,7 @@ class SweepService:
     def advance_all(self) -> None:
         """Advance every running sweep (called periodically by the API)."""
         with self.db.session() as session:
-            ids = session.scalars(select(Sweep.id).where(Sweep.state == "running").order_by(Sweep.id)).all()
+            ids = session.scalars(select(Sweep.id).where(Sweep.state == RUNNING).order_by(Sweep.id)).all()
         for sweep_id in ids:
             try:
                 self.advance(sweep_id)
@@ -309,8 +321,8 @@ class SweepService:
             if not open_trials and not baseline_open and (asked >= budget or exhausted):
                 message = (("the setting ran" if budget == 1 else f"all {budget} settings ran") if not exhausted else
                            f"the search kept proposing settings already run; {len(seen)} distinct settings ran")
-                session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == "running").values(
-                    state="succeeded", finished_at=utcnow(), message=message, revision=Sweep.revision + 1))
+                session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
+                    state=SUCCEEDED, finished_at=utcnow(), message=message, revision=Sweep.revision + 1))
                 log.info("sweep %s finished: %s", sweep_id, message)
             elif new_rows or [trial.state for trial in trials] != states_before:
                 # Only a round that changed something is a new revision (pages refetch on it).
@@ -318,7 +330,7 @@ class SweepService:
 
     def _settle(self, study: optuna.Study, trial: optuna.trial.FrozenTrial, runs: list[Job], seeds: int) -> None:
         """Tell Optuna a trial's outcome once all its runs have finished; stop the rest of a pruned trial."""
-        if any(job.state == "pruned" for job in runs):
+        if any(job.state == PRUNED for job in runs):
             for job in runs:
                 if job.state not in FINISHED:
                     self._stop(job.id, f"trial {trial.number} was pruned")
@@ -327,11 +339,11 @@ class SweepService:
             return
         if len(runs) < seeds or any(job.state not in FINISHED for job in runs):
             return
-        values = [job.best_metric for job in runs if job.state == "succeeded" and job.best_metric is not None]
+        values = [job.best_metric for job in runs if job.state == SUCCEEDED and job.best_metric is not None]
         if len(values) == len(runs):
             study.tell(trial.number, statistics.fmean(values), skip_if_finished=True)
         else:
-            states = sorted({job.state for job in runs if job.state != "succeeded"})
+            states = sorted({job.state for job in runs if job.state != SUCCEEDED})
             study._storage.set_trial_user_attr(trial._trial_id, "outcome", ",".join(states))
             study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
@@ -393,7 +405,7 @@ class SweepService:
 
         space = spec.space.model_dump()
         baseline_jobs = [job for job in jobs if job.sweep_role == "baseline"]
-        baseline_values = [job.best_metric for job in baseline_jobs if job.state == "succeeded"
+        baseline_values = [job.best_metric for job in baseline_jobs if job.state == SUCCEEDED
                            and job.best_metric is not None]
         baseline = (summary(baseline_values) if baseline_jobs
                     else summary(spec.prior_baseline) if spec.prior_baseline else None)
@@ -412,7 +424,7 @@ class SweepService:
                 values = list(trials[trial.number if original is None else original].user_attrs["values"])
             else:
                 values = [job.best_metric for job in runs if job.best_metric is not None
-                          and job.state in ("succeeded", "pruned")]
+                          and job.state in (SUCCEEDED, PRUNED)]
             value = summary(values)
             delta = (value.mean - baseline.mean if value.mean is not None and baseline and baseline.mean is not None
                      else None)
@@ -420,7 +432,7 @@ class SweepService:
                                 value=value, delta=delta, job_ids=[job.id for job in runs],
                                 seeds=[job.spec["training"]["seed"] for job in runs], same_as=original,
                                 prior=is_prior, dynamics=dynamics([job for job in runs
-                                                                   if job.state in ("succeeded", "pruned")])))
+                                                                   if job.state in (SUCCEEDED, PRUNED)])))
         complete = [trial for trial in out if trial.state == "complete" and trial.value.mean is not None]
         best = max(complete, key=lambda trial: trial.value.mean, default=None)
         # A search's proposal of a setting already run shares its runs and costs none of the budget; a grid's
@@ -438,7 +450,7 @@ class SweepService:
             message=sweep.message, budget=spec.trial_budget(), finished=finished, counts=counts, baseline=baseline,
             baseline_job_ids=[job.id for job in baseline_jobs], best=best, trials=out,
             baseline_seeds=[job.spec["training"]["seed"] for job in baseline_jobs],
-            baseline_dynamics=dynamics([job for job in baseline_jobs if job.state == "succeeded"]),
+            baseline_dynamics=dynamics([job for job in baseline_jobs if job.state == SUCCEEDED]),
             spec={**sweep.spec, "base": shown_spec(sweep.spec["base"], self.jobs.settings.data_dir)},
             study_name=sweep.study_name, revision=sweep.revision,
             warnings=run_warnings({**sweep.spec["base"], "addrop": {**sweep.spec["base"].get("addrop", {}), "enabled": True}},
@@ -496,8 +508,8 @@ class SweepService:
         """Stop the sweep: no new trials, its queued jobs cancelled and its running ones stopped."""
         with self.db.session() as session:
             sweep = self._row(session, sweep_id)
-            changed = session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == "running").values(
-                state="cancelled", finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1)).rowcount
+            changed = session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
+                state=CANCELLED, finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1)).rowcount
             if not changed:
                 raise JobConflict(f"sweep {sweep_id} is already {sweep.state}")
             open_jobs = session.scalars(select(Job.id).where(Job.sweep_id == sweep_id, Job.state.not_in(FINISHED))).all()
@@ -536,7 +548,7 @@ def _to_run(runs: Sequence[Job], seeds: int) -> list[int]:
     latest = _latest(runs)
     attempts = {index: sum(job.seed_index == index for job in runs) for index in latest}
     return [index for index in range(seeds) if index not in latest
-            or (latest[index].state == "failed" and attempts[index] < RUN_ATTEMPTS)]
+            or (latest[index].state == FAILED and attempts[index] < RUN_ATTEMPTS)]
 
 
 def _trial_state(trial: optuna.trial.FrozenTrial, runs: Sequence[Job]) -> str:
@@ -546,9 +558,9 @@ def _trial_state(trial: optuna.trial.FrozenTrial, runs: Sequence[Job]) -> str:
         return "pruned"
     if trial.state == TrialState.FAIL:
         return "cancelled" if trial.user_attrs.get("outcome") == "cancelled" else "failed"
-    if any(job.state == "pruned" for job in runs):
+    if any(job.state == PRUNED for job in runs):
         return "pruned"
-    return "running" if any(job.state != "queued" for job in runs) else "queued"
+    return "running" if any(job.state != QUEUED for job in runs) else "queued"
 
 
 async def advance_periodically(service: SweepService, interval: float) -> None:

@@ -10,7 +10,9 @@ from typing import Any, BinaryIO
 
 from starlette.types import Message, Receive
 
-from addrop.data import EXTENSIONS, DataError, summarize_file
+from addrop.data.errors import DataError
+from addrop.data.files import EXTENSIONS
+from addrop.data.summary import summarize_file
 from backend.jobs import JobError
 from backend.schemas.jobs import UploadOut
 from backend.settings import Settings

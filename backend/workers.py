@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from backend.settings import Settings
 from jobstore.database import Database
-from jobstore.orm import Job, WorkerSeen, utcnow
+from jobstore.orm import QUEUED, Job, WorkerSeen, utcnow
 from jobstore.process_table import process_table
 from jobstore.transitions import worker_exited
 
@@ -84,7 +84,7 @@ class WorkerRegistry:
 
     def queued_jobs(self) -> int:
         with self.db.session() as session:
-            return session.scalar(select(func.count()).select_from(Job).where(Job.state == "queued")) or 0
+            return session.scalar(select(func.count()).select_from(Job).where(Job.state == QUEUED)) or 0
 
     def waiting_reason(self) -> str | None:
         """Why a queued job does not start, when the reason is that no worker is alive."""

@@ -33,7 +33,8 @@ from serving import ROOT, served
 sys.path.insert(0, str(ROOT))
 
 from jobstore.settings import get_store_settings  # noqa: E402
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model  # noqa: E402
+from tests.jobs_stack import job_request, make_sst2_slice  # noqa: E402
+from tests.tiny_models import save_tiny_model  # noqa: E402
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -69,7 +70,7 @@ def worker_processes(data_dir: Path) -> list[str]:
 def run(jobs: int, queued: int, hang_seconds: float) -> tuple[list[dict], list[str], float]:
     """Run ``jobs`` jobs with ``queued`` waiting at all times; the ended jobs, any hang report and the wall time."""
     with served({"OMP_NUM_THREADS": "1", "ADDROP_EMBEDDED_WORKERS": "1"}, worker=True) as (url, data_dir):
-        model = make_tiny_model(data_dir / "model")
+        model = save_tiny_model(data_dir / "model")
         data = make_sst2_slice(SHARED_DATA, data_dir / "sst2", train=8, validation=4)
         body = job_request(model, data, epochs=1, logging_steps=1)
         body["addrop"]["layers"] = [0]

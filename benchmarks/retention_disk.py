@@ -23,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from backend.disk_usage import tree_bytes  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
-from tests.jobs_stack import FINISHED, Stack, make_sst2_slice  # noqa: E402
+from jobstore.orm import FINISHED  # noqa: E402
+from tests.jobs_stack import Stack, make_sst2_slice  # noqa: E402
 
 
 def measure(data: Path) -> dict:

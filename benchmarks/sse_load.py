@@ -25,7 +25,8 @@ from serving import ROOT, served
 
 sys.path.insert(0, str(ROOT))
 
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, sse_events  # noqa: E402
+from tests.jobs_stack import job_request, make_sst2_slice, sse_events  # noqa: E402
+from tests.tiny_models import save_tiny_model  # noqa: E402
 
 
 def stream(base: str, job_id: int, opened: threading.Semaphore, stop: threading.Event) -> None:
@@ -75,7 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        model = make_tiny_model(Path(scratch) / "tiny")
+        model = save_tiny_model(Path(scratch) / "tiny")
         data = make_sst2_slice(args.data, Path(scratch) / "sst2", train=400, validation=100)
         body = job_request(model, data, epochs=1)
         with served(worker=True, timeout=600) as (base, _):

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 
 from jobstore import studies
 from jobstore.database import Database
-from jobstore.orm import FINISHED, Job, LogLine, MetricPoint, Sweep
+from jobstore.orm import FINISHED, RUNNING, Job, LogLine, MetricPoint, Sweep
 from jobstore.outputs import remove_tree
 from jobstore.settings import StoreSettings
 
@@ -50,7 +50,7 @@ def delete_sweep(db: Database, settings: StoreSettings, sweep_id: int) -> None:
         sweep = session.get(Sweep, sweep_id, with_for_update=True)
         if sweep is None or sweep.deleting:
             raise LookupError(sweep_id)
-        if sweep.state == "running":
+        if sweep.state == RUNNING:
             raise NotDeletable(f"sweep {sweep_id} is running: cancel it first, and delete it once its jobs have stopped")
         open_jobs = session.scalar(select(func.count()).select_from(Job).where(
             Job.sweep_id == sweep_id, Job.state.not_in(FINISHED))) or 0

@@ -16,9 +16,15 @@ from jobstore.configs import CONFIG_VERSION
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
 Id = BigInteger().with_variant(Integer, "sqlite")
 
-# pruned: a sweep's trial stopped early because its dev metric was clearly behind (not a failure)
-FINISHED = ("succeeded", "failed", "cancelled", "pruned")
-SWEEP_FINISHED = ("succeeded", "cancelled")
+# A job's states: queued, then running, then one of FINISHED. A sweep is running, then succeeded or cancelled.
+QUEUED = "queued"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+CANCELLED = "cancelled"
+PRUNED = "pruned"  # a sweep's trial stopped early because its dev metric was clearly behind (not a failure)
+FINISHED = (SUCCEEDED, FAILED, CANCELLED, PRUNED)
+SWEEP_FINISHED = (SUCCEEDED, CANCELLED)
 
 
 def utcnow() -> datetime:
@@ -49,7 +55,7 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(16), index=True, default="queued")
+    state: Mapped[str] = mapped_column(String(16), index=True, default=QUEUED)
     # the request as submitted (shown on the page, used to clone a job) and the resolved FinetuneConfig
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -94,7 +100,7 @@ class Sweep(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(16), index=True, default="running")
+    state: Mapped[str] = mapped_column(String(16), index=True, default=RUNNING)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the request as submitted
     base_config: Mapped[dict[str, Any]] = mapped_column(JSON)  # the base job's resolved FinetuneConfig
     study_name: Mapped[str] = mapped_column(String(200), unique=True)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select, update
 
 from jobstore.database import Database
-from jobstore.orm import FINISHED, SWEEP_FINISHED, Job, Sweep, utcnow
+from jobstore.orm import FAILED, FINISHED, SWEEP_FINISHED, Job, Sweep, utcnow
 from jobstore.outputs import remove_checkpoint, remove_if_empty, remove_tree
 from jobstore.settings import StoreSettings
 
@@ -58,7 +58,7 @@ def remove_failed_checkpoints(db: Database, settings: StoreSettings, folder: str
     cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
     with db.session() as session:
         ids = session.scalars(select(Job.id).outerjoin(Sweep, Job.sweep_id == Sweep.id).where(
-            Job.state == "failed", Job.finished_at < cutoff, Job.deleting.is_(False),
+            Job.state == FAILED, Job.finished_at < cutoff, Job.deleting.is_(False),
             or_(Job.sweep_id.is_(None), Sweep.state.in_(SWEEP_FINISHED)))).all()
     removed = []
     for job_id in ids:

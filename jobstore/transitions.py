@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from jobstore.database import Database
-from jobstore.orm import Job, LogLine, MetricPoint, WorkerSeen, utcnow
+from jobstore.orm import CANCELLED, FAILED, QUEUED, RUNNING, Job, LogLine, MetricPoint, WorkerSeen, utcnow
 
 if TYPE_CHECKING:  # importing addrop loads torch, which the worker's parent process must not
     from addrop.callbacks import MetricEvent
@@ -45,8 +45,8 @@ class JobRecorder:
         now = utcnow()
         with self.db.session() as session:
             claimed = session.execute(
-                update(Job).where(Job.id == self.job_id, Job.state == "queued")
-                .values(state="running", started_at=now, heartbeat_at=now, worker=self.worker,
+                update(Job).where(Job.id == self.job_id, Job.state == QUEUED)
+                .values(state=RUNNING, started_at=now, heartbeat_at=now, worker=self.worker,
                         revision=Job.revision + 1)
             ).rowcount
             return session.get(Job, self.job_id) if claimed else None
@@ -55,7 +55,7 @@ class JobRecorder:
         """Renew the lease; returns (still ours, cancel requested). A job the reaper failed is no longer ours."""
         with self._lock, self.db.session() as session:
             renewed = session.execute(
-                update(Job).where(Job.id == self.job_id, Job.state == "running", Job.worker == self.worker)
+                update(Job).where(Job.id == self.job_id, Job.state == RUNNING, Job.worker == self.worker)
                 .values(heartbeat_at=utcnow())
             ).rowcount
             cancel = session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id))
@@ -99,7 +99,7 @@ class JobRecorder:
                 select(Job).where(Job.sweep_id == job.sweep_id, Job.sweep_role == job.sweep_role,
                                   Job.trial_number.is_(None) if job.trial_number is None  # a baseline twin
                                   else Job.trial_number == job.trial_number,
-                                  Job.seed_index == job.seed_index, Job.id < job.id, Job.state == "failed")
+                                  Job.seed_index == job.seed_index, Job.id < job.id, Job.state == FAILED)
                 .order_by(Job.id.desc()).limit(1))
             same = earlier is not None and (earlier.config, earlier.config_version) == (job.config, job.config_version)
             return earlier.id if same else None
@@ -133,7 +133,7 @@ class JobRecorder:
         """Record the outcome, unless the job is no longer this worker's (e.g. the reaper failed it)."""
         with self._lock, self.db.session() as session:
             return bool(session.execute(
-                update(Job).where(Job.id == self.job_id, Job.state == "running", Job.worker == self.worker)
+                update(Job).where(Job.id == self.job_id, Job.state == RUNNING, Job.worker == self.worker)
                 .values(state=state, finished_at=utcnow(), eta_seconds=None, revision=Job.revision + 1, **fields)
             ).rowcount)
 
@@ -141,7 +141,7 @@ class JobRecorder:
 def job_is_queued(db: Database, job_id: int) -> bool:
     """Whether the job still waits for a worker."""
     with db.session() as session:
-        return session.scalar(select(Job.state).where(Job.id == job_id)) == "queued"
+        return session.scalar(select(Job.state).where(Job.id == job_id)) == QUEUED
 
 
 def fail_lost_job(db: Database, job_id: int, reason: str) -> bool:
@@ -154,8 +154,8 @@ def _fail_running(session: Session, job_id: int, reason: str, *conditions: Any, 
     """Fail job ``job_id`` with ``reason`` (logged as an error) if it is still running and meets ``conditions``:
     the one conditional UPDATE behind every way a running job's worker is found gone."""
     failed = session.execute(
-        update(Job).where(Job.id == job_id, Job.state == "running", *conditions)
-        .values(state="failed", error=reason, finished_at=at or utcnow(), eta_seconds=None, revision=Job.revision + 1)
+        update(Job).where(Job.id == job_id, Job.state == RUNNING, *conditions)
+        .values(state=FAILED, error=reason, finished_at=at or utcnow(), eta_seconds=None, revision=Job.revision + 1)
     ).rowcount
     if failed:
         session.add(LogLine(job_id=job_id, level="ERROR", message=reason))
@@ -191,12 +191,12 @@ def cancel_job(db: Database, job_id: int, reason: str | None = None) -> bool:
         if state is None:
             raise LookupError(job_id)
         queued = session.execute(
-            update(Job).where(Job.id == job_id, Job.state == "queued")
-            .values(state="cancelled", finished_at=now, revision=Job.revision + 1)
+            update(Job).where(Job.id == job_id, Job.state == QUEUED)
+            .values(state=CANCELLED, finished_at=now, revision=Job.revision + 1)
         ).rowcount
         if not queued:
             running = session.execute(
-                update(Job).where(Job.id == job_id, Job.state == "running")
+                update(Job).where(Job.id == job_id, Job.state == RUNNING)
                 .values(cancel_requested=True, revision=Job.revision + 1)
             ).rowcount
             if not running:
@@ -212,7 +212,7 @@ def reap_stale(db: Database, lease_seconds: float) -> list[int]:
     cutoff = now - timedelta(seconds=lease_seconds)
     reaped = []
     with db.session() as session:
-        stale = session.scalars(select(Job).where(Job.state == "running", Job.heartbeat_at < cutoff)).all()
+        stale = session.scalars(select(Job).where(Job.state == RUNNING, Job.heartbeat_at < cutoff)).all()
         for job in stale:
             reason = (f"the worker {job.worker or ''} stopped responding: no heartbeat since "
                       f"{job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC (lease {lease_seconds:g} s); it was killed or lost "

@@ -1,4 +1,4 @@
-"""Shared pieces of the job tests: a tiny real model, small data files, and a real stack (API server and
+"""Shared pieces of the job tests: small data files, job requests, and a real stack (API server and
 Celery worker as subprocesses) on Redis + PostgreSQL or on the embedded default (SQLite, no Redis)."""
 
 from __future__ import annotations
@@ -22,15 +22,10 @@ import redis
 
 from jobstore.database import Database
 from tests.browser import ROOT, free_port, wait_until_healthy
-from tests.conftest import tiny_config
 
 # The servers the job tests use: scripts/test.sh exports the ones it found running or started.
 POSTGRES = os.environ.get("ADDROP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("ADDROP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-FINISHED = ("succeeded", "failed", "cancelled")
-WORDS = ("the a an and or but not no is was are were be been it this that film movie story good bad great "
-         "worst best funny dull boring smart witty charming mess fun love hate plot acting script characters "
-         "one two of to in on for with as by at from , . ! ? ' - ( )").split()
 
 
 def postgres_schema_url(schema: str) -> str:
@@ -63,20 +58,6 @@ def migrated_postgres(prefix: str) -> Iterator[Database]:
             yield db
         finally:
             db.dispose()
-
-
-def make_tiny_model(folder: Path) -> Path:
-    """A randomly initialised 3-layer BERT with a word-level tokenizer, saved like a hub checkpoint."""
-    from transformers import BertModel, BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)
-    config = tiny_config("bert", dropout=0.1, vocab_size=len(vocab), max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def make_glue_slice(shared_data: Path, task: str, folder: Path, train: int, validation: int) -> Path:

@@ -20,14 +20,15 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from transformers import BertForSequenceClassification
 
 import backend.explainer
-from addrop.data import summarize_file
+from addrop.data.summary import summarize_file
 from addrop.hooks import attach
 from backend.main import create_app
 from backend.settings import Settings
 from jobstore.orm import Upload
-from tests.conftest import save_tiny_classifier
+from tests.tiny_models import save_tiny_model
 
 CAP = 16 * 1024 * 1024
 
@@ -363,7 +364,7 @@ WORKERS, QUEUE = 2, 3
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
     """A tiny random BERT classifier with the MiniLM tokenizer."""
-    return save_tiny_classifier(tmp_path_factory.mktemp("tiny"))
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"), BertForSequenceClassification, "minilm", layers=2)
 
 
 @pytest.fixture(scope="module")

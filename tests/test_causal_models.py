@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from tests.conftest import tiny_batch, tiny_config
+from tests.tiny_models import tiny_batch, tiny_config
 from transformers import (
     AutoModelForSequenceClassification,
     Gemma2Config,

@@ -20,7 +20,8 @@ from backend.main import create_app
 from backend.serve import host_names_warning, open_network_refusal
 from backend.settings import Settings
 from tests.browser import ROOT, free_port
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 TOKEN = "a-long-random-token"
 
@@ -226,7 +227,7 @@ def test_a_job_cannot_probe_the_server_disk(tmp_path):
 
 
 def test_a_failed_job_keeps_its_traceback_out_of_its_log(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
     (tmp_path / "stack").mkdir()
     stack_gen = running_stack("embedded", tmp_path / "stack")

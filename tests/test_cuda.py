@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import save_tiny_classifier, tiny_batch, tiny_config
 from tests.test_attribution import looped_integrated_gradients, make_pair, reference_ga
 from tests.test_trainer import pad, synthetic
+from tests.tiny_models import save_tiny_model, tiny_batch, tiny_config
 from transformers import AutoModelForSequenceClassification, BertForSequenceClassification, TrainingArguments
 
 from addrop import ADDrop, ADDropConfig, ADDropTrainer, attribute, discard_masks, masked_forward
@@ -143,7 +143,7 @@ def test_finetune_on_cuda_with_real_data(shared_data, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-    return save_tiny_classifier(tmp_path_factory.mktemp("tiny"))
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"), BertForSequenceClassification, "minilm", layers=2)
 
 
 def test_explain_and_the_explorer_service_on_cuda(tiny_dir, tmp_path):

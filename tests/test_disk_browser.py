@@ -12,7 +12,8 @@ from jobstore.database import Database
 from jobstore.orm import Job, utcnow
 from jobstore.settings import StoreSettings
 from tests.browser import chromium_page, running_server
-from tests.jobs_stack import job_request, make_tiny_model
+from tests.jobs_stack import job_request
+from tests.tiny_models import save_tiny_model
 from tests.test_disk_upkeep import add_job
 
 
@@ -28,7 +29,7 @@ def server(tmp_path_factory, sst2_dir):
     with db.session() as session:
         session.execute(update(Job).where(Job.id == pruned).values(checkpoint=None, checkpoint_pruned_at=utcnow()))
     db.dispose()
-    model = make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+    model = save_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
     base = job_request(model, sst2_dir, epochs=1)
     sweep = {"base": base, "space": {"p": [0.2], "q": [0.3]}, "seeds": [1], "pruning": {"kind": "none"}}
     env = {"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "ADDROP_EMBEDDED_WORKER": "false"}

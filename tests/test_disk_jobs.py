@@ -9,15 +9,16 @@ import pytest
 from sqlalchemy import func, select, text
 
 from jobstore.database import Database
-from jobstore.orm import Job, LogLine, MetricPoint, Sweep
-from tests.jobs_stack import FINISHED, job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from jobstore.orm import FINISHED, Job, LogLine, MetricPoint, Sweep
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 KEEP = 2
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="module")

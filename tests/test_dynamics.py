@@ -15,7 +15,7 @@ from addrop import ADDropConfig, ADDropTrainer
 from addrop.dynamics import (DynamicsRecorder, attribution_entropy, concentration, probe_indices, rank_stability,
                              record_epoch, reliance)
 from addrop.streams import stream_generator
-from tests.conftest import tiny_config
+from tests.tiny_models import tiny_config
 from tests.test_trainer import pad, synthetic
 
 

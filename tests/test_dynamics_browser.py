@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
 EPOCHS = 4
@@ -30,7 +31,7 @@ def chart(page, name: str) -> list[dict]:
 
 def test_a_job_with_dynamics_draws_them_per_epoch(stack, shared_data, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
     with chromium_page() as page:
         page.goto(f"{stack.url}/jobs/new")

@@ -11,14 +11,14 @@ import random
 import numpy as np
 import pytest
 import torch
-from transformers import TrainerCallback
+from transformers import BertForSequenceClassification, TrainerCallback
 
 from addrop.dropout import ADDropConfig
 from addrop.dynamics import DynamicsConfig, probe_indices
 from addrop.finetune import DYNAMICS, FinetuneConfig, finetune, latest_checkpoint
 from addrop.models import load_tokenizer
-from tests.conftest import save_tiny_classifier
 from tests.test_paired_twins import WORDS, Cut, CutAfter
+from tests.tiny_models import save_tiny_model
 
 DEV, PROBE, EPOCHS = 20, 6, 3
 
@@ -26,8 +26,7 @@ DEV, PROBE, EPOCHS = 20, 6, 3
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny random 3-layer BERT with dropout on (so a consumed random draw would change training)."""
-    return save_tiny_classifier(tmp_path_factory.mktemp("tiny-dropout"), layers=3, hidden_dropout_prob=0.1,
-                                attention_probs_dropout_prob=0.1)
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-dropout"), BertForSequenceClassification, "minilm", layers=3)
 
 
 @pytest.fixture(scope="module")

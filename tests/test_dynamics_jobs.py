@@ -19,7 +19,8 @@ from addrop.dynamics import probe_indices
 from backend.main import create_app
 from backend.settings import Settings
 from jobstore.orm import MetricPoint
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model
+from tests.jobs_stack import job_request, make_sst2_slice
+from tests.tiny_models import save_tiny_model
 from worker.runner import run_job
 
 
@@ -35,7 +36,7 @@ def test_every_event_kind_fits_the_stored_column():
 
 
 def test_a_recording_job_streams_its_summaries_and_exports_its_maps(client, shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=32, validation=24)
     body = {**job_request(model, data, epochs=2), "dynamics": {"enabled": True, "probe_size": 5}}
     answer = client.post("/api/jobs", json=body)

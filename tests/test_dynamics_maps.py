@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from backend.main import create_app
 from backend.settings import Settings
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model
+from tests.jobs_stack import job_request, make_sst2_slice
+from tests.tiny_models import save_tiny_model
 from worker.runner import run_job
 
 TOKEN = "maps-secret"
@@ -26,7 +27,7 @@ def recorded(tmp_path_factory, shared_data):
     settings = Settings(data_dir=root / "studio", api_token=TOKEN)
     with TestClient(create_app(settings), raise_server_exceptions=False,
                     headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        model = make_tiny_model(root / "model")
+        model = save_tiny_model(root / "model")
         data = make_sst2_slice(shared_data, root / "sst2", train=24, validation=16)
         body = {**job_request(model, data, epochs=2), "dynamics": {"enabled": True, "probe_size": 4}}
         body["addrop"]["p"] = 0.2  # the region shown is the job's p, not the 0.3 its summaries measure

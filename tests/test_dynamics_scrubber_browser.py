@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
 EPOCHS = 3
@@ -20,7 +21,7 @@ EPOCHS = 3
 def twins(tmp_path_factory, shared_data):
     """The stack, an AD-DROP job (p 0.2) and its baseline twin, both finished with 3 recorded epochs."""
     root = tmp_path_factory.mktemp("browser-scrubber")
-    model = make_tiny_model(root / "model")
+    model = save_tiny_model(root / "model")
     data = make_sst2_slice(shared_data, root / "sst2", train=48, validation=24)
     for stack in running_stack("embedded", root):
         body = {**job_request(model, data, epochs=EPOCHS), "dynamics": {"enabled": True, "probe_size": 4}}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from transformers import BertForSequenceClassification
 
 from addrop.explain import draw_masks, explain
 from addrop.models import load_classifier, load_tokenizer
@@ -16,7 +17,7 @@ from backend.catalog import CatalogEntry
 from backend.encoding import decode_array
 from backend.main import create_app
 from backend.settings import Settings
-from tests.conftest import save_tiny_classifier
+from tests.tiny_models import save_tiny_model
 
 PAIR = {"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on a mat."}
 
@@ -24,8 +25,9 @@ PAIR = {"text": "The cat sat on the mat.", "text_pair": "A cat was sitting on a 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
     """A tiny random BERT with named labels and the MiniLM tokenizer, saved like a fine-tuned checkpoint."""
-    return save_tiny_classifier(tmp_path_factory.mktemp("tiny"), num_labels=3, id2label={0: "neg", 1: "neutral", 2: "pos"},
-                                label2id={"neg": 0, "neutral": 1, "pos": 2})
+    return save_tiny_model(tmp_path_factory.mktemp("tiny"), BertForSequenceClassification, "minilm", layers=2,
+                           num_labels=3, id2label={0: "neg", 1: "neutral", 2: "pos"},
+                           label2id={"neg": 0, "neutral": 1, "pos": 2})
 
 
 @pytest.fixture(scope="module")

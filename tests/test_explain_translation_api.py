@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import save_tiny_classifier
+from tests.tiny_models import save_tiny_model
 from tests.tiny_translation import save_tiny_marian
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, BertForSequenceClassification
 
 from addrop.explain_seq2seq import explain_translation
 from backend.encoding import decode_array
@@ -28,7 +28,7 @@ def marian_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def classifier_dir(tmp_path_factory):
-    return save_tiny_classifier(tmp_path_factory.mktemp("classifier"))
+    return save_tiny_model(tmp_path_factory.mktemp("classifier"), BertForSequenceClassification, "minilm", layers=2)
 
 
 @pytest.fixture(scope="module")

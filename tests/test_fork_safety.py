@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.jobs_stack import Stack, job_request, make_sst2_slice, make_tiny_model, wait_for
+from tests.jobs_stack import Stack, job_request, make_sst2_slice, wait_for
+from tests.tiny_models import save_tiny_model
 
 JOBS = 4
 
@@ -28,7 +29,7 @@ def open_database_files(pid: int, folder: Path) -> list[str]:
 
 
 def test_the_worker_parent_forks_with_no_database_connection(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
     (tmp_path / "stack").mkdir()
     stack = Stack("embedded", tmp_path / "stack")

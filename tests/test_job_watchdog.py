@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 from worker import runner
 
 STALL = 4
@@ -77,7 +78,7 @@ def test_a_slow_heartbeat_query_is_not_a_pause(monkeypatch):
 
 
 def test_a_run_without_progress_is_failed_and_the_worker_moves_on(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     small = make_sst2_slice(shared_data, tmp_path / "small", train=16, validation=8)
     # Preparing this much data takes longer than the stall limit before the first training step.
     big = tmp_path / "big"

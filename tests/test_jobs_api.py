@@ -13,22 +13,22 @@ import pytest
 import redis
 
 from addrop import viz
+from jobstore.orm import FINISHED
 from tests.jobs_stack import (
-    FINISHED,
     REDIS,
     Stack,
     job_request,
     make_sst2_slice,
-    make_tiny_model,
     running_stack,
     sse_events,
     wait_for,
 )
+from tests.tiny_models import save_tiny_model
 
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")

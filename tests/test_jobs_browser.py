@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jobstore.orm import FINISHED
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import FINISHED as FINISHED_STATES
-from tests.jobs_stack import (Stack, job_request, make_glue_slice, make_sst2_slice, make_tiny_model, running_stack,
-                              wait_for)
+from tests.jobs_stack import Stack, job_request, make_glue_slice, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
 EVIL = '<a href="/x">evil</a>'  # a job name that must show as text, never as a link
@@ -32,7 +32,7 @@ def trace_length(page, chart: str, trace: int) -> int:
 
 def test_submit_watch_and_compare(stack, shared_data, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=160, validation=48)
     with chromium_page() as page:
         page.goto(f"{stack.url}/jobs/new")
@@ -103,7 +103,7 @@ def chart_data(page, chart: str) -> list[dict]:
 
 def test_compare_seed_groups_baseline_and_export(stack, shared_data, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     sst2 = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
     cola = make_glue_slice(shared_data, "cola", tmp_path / "cola", train=64, validation=32)
     base = job_request(model, sst2, epochs=3, patience=None)
@@ -119,7 +119,7 @@ def test_compare_seed_groups_baseline_and_export(stack, shared_data, tmp_path):
     jobs = [httpx.post(f"{stack.url}/api/jobs", json=r, timeout=30).json() for r in requests]
     ids = [job["id"] for job in jobs]
     for job_id in ids:
-        wait_for(lambda job_id=job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json()["state"] in FINISHED_STATES, 180,
+        wait_for(lambda job_id=job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json()["state"] in FINISHED, 180,
                  f"job {job_id}")
     done = {job_id: httpx.get(f"{stack.url}/api/jobs/{job_id}").json() for job_id in ids}
     assert all(job["state"] == "succeeded" for job in done.values()), done
@@ -208,7 +208,7 @@ def test_a_waiting_jobs_page_says_what_it_waits_for(shared_data, tmp_path):
     stack = Stack("embedded", tmp_path)
     try:
         stack.start_api()
-        model = make_tiny_model(tmp_path / "model")
+        model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
         job_id = stack.client().post("/api/jobs", json=job_request(model, data, epochs=1)).json()["id"]
         with chromium_page() as page:
@@ -231,7 +231,7 @@ def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, sha
     """Choosing the preset fills training and AD-DROP for the task and model (every layer of the 3-layer model
     for CoLA), lists where each value comes from, follows a change of task in the fields that depend on it (an
     edit elsewhere stays), and the job it queues trains at a constant learning rate."""
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_glue_slice(shared_data, "cola", tmp_path / "cola", train=48, validation=24)
     with chromium_page() as page:
         page.goto(f"{stack.url}/jobs/new")
@@ -264,7 +264,7 @@ def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, sha
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         job_id = int(page.url.rsplit("/", 1)[1])
     client = httpx.Client(base_url=stack.url, timeout=30)
-    done = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED_STATES and j, 300,
+    done = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED and j, 300,
                     "the preset job to finish", interval=1)
     assert done["state"] == "succeeded", done["error"]
     assert done["spec"]["training"]["lr_schedule"] == "constant" and done["spec"]["addrop"]["layers"] == [0, 1, 2]

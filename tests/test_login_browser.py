@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack
+from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
 TOKEN = "a-long-random-browser-token"
@@ -19,7 +20,7 @@ def stack(tmp_path_factory):
 
 
 def test_login_then_a_job_page_streams_on_the_cookie(stack, shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
     with stack.client() as client:
         assert client.get("/api/jobs").status_code == 401

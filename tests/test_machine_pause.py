@@ -13,7 +13,9 @@ import time
 import psutil
 
 from backend.jobs import PauseGuard
-from tests.jobs_stack import Stack, job_request, make_sst2_slice, make_tiny_model, wait_for
+from jobstore.orm import FINISHED
+from tests.jobs_stack import Stack, job_request, make_sst2_slice, wait_for
+from tests.tiny_models import save_tiny_model
 
 
 def test_the_reaper_holds_back_for_a_lease_after_its_own_loop_was_held_up():
@@ -31,7 +33,7 @@ def _pause(processes: list[psutil.Process], sig: signal.Signals) -> None:
 
 
 def test_a_job_survives_a_pause_of_the_whole_machine(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
     (tmp_path / "stack").mkdir()
     # A 10 s job lease, a heartbeat every second, and a stall watchdog shorter than the pause.
@@ -51,7 +53,7 @@ def test_a_job_survives_a_pause_of_the_whole_machine(shared_data, tmp_path):
         _pause([api], signal.SIGCONT)
         time.sleep(3)
         _pause(workers, signal.SIGCONT)
-        done = wait_for(lambda: (job := client.get(f"/api/jobs/{job_id}").json())["state"] not in ("queued", "running")
+        done = wait_for(lambda: (job := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED
                         and job, 300, "the job to finish")
         log = client.get(f"/api/jobs/{job_id}/log").text
         assert done["state"] == "succeeded", (done["state"], done["error"])

@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from tests.conftest import tiny_batch, tiny_config
+from tests.tiny_models import tiny_batch, tiny_config
 from transformers import AutoModelForSequenceClassification
 
 from addrop import ADDrop, ADDropConfig, discard_masks, masked_forward

@@ -13,12 +13,12 @@ import json
 import random
 
 import pytest
-from transformers import TrainerCallback
+from transformers import BertForSequenceClassification, TrainerCallback
 
 from addrop.dropout import ADDropConfig
 from addrop.finetune import RESUME_FILES, FinetuneConfig, finetune, latest_checkpoint
 from addrop.trainer import ADDropTrainer
-from tests.conftest import save_tiny_classifier
+from tests.tiny_models import save_tiny_model
 
 WORDS = "the a movie film story actor plot scene great dull witty long short bright dark slow fast funny sad".split()
 EPOCHS = 4
@@ -27,8 +27,7 @@ EPOCHS = 4
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny random 3-layer BERT with dropout on (the MiniLM tokenizer), saved as a model directory."""
-    return save_tiny_classifier(tmp_path_factory.mktemp("tiny-dropout"), layers=3, hidden_dropout_prob=0.1,
-                                attention_probs_dropout_prob=0.1)
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-dropout"), BertForSequenceClassification, "minilm", layers=3)
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,13 @@ import random
 
 import pytest
 from fastapi.testclient import TestClient
+from transformers import BertForSequenceClassification
 
 from addrop.cli import main as cli
 from addrop.presets import PRESET_TASKS, authors_protocol
 from backend.main import create_app
 from backend.settings import Settings
-from tests.conftest import save_tiny_classifier
+from tests.tiny_models import save_tiny_model
 
 # From TaoYang225/AD-DROP, <task>/run_addrop.sh (read with the fetch tool): EPOCH, PATIENT, SEQ_LENS, MASK_LAYERS
 SCRIPTS = {"cola": (50, 5, 47, "all"), "mrpc": (50, 5, 100, "all"), "rte": (50, 5, 128, "all"),
@@ -23,7 +24,7 @@ SCRIPTS = {"cola": (50, 5, 47, "all"), "mrpc": (50, 5, 100, "all"), "rte": (50, 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return save_tiny_classifier(tmp_path_factory.mktemp("tiny3"), layers=3)
+    return save_tiny_model(tmp_path_factory.mktemp("tiny3"), BertForSequenceClassification, "minilm", layers=3)
 
 
 @pytest.mark.parametrize("task", sorted(SCRIPTS))

@@ -15,15 +15,14 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from addrop.dropout import ADDrop, ADDropConfig
 from addrop.explain import explain
-from addrop.models import load_tokenizer
 from backend.encoding import decode_array
 from backend.main import create_app
 from backend.settings import Settings
-from tests.conftest import save_tiny_classifier, tiny_batch, tiny_config
+from tests.tiny_models import save_tiny_model, tiny_batch, tiny_bert, tiny_config, tiny_tokenizer
 
 SIGMAS = 5.0
 METHODS = ("GA", "IGA", "AA", "RD")
@@ -57,7 +56,7 @@ def agreement_rate(q: float) -> float:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
     """The app with a tiny random 3-layer, 4-head BERT (MiniLM tokenizer) as its only model."""
-    path = save_tiny_classifier(tmp_path_factory.mktemp("tiny3"), layers=3)
+    path = save_tiny_model(tmp_path_factory.mktemp("tiny3"), BertForSequenceClassification, "minilm", layers=3)
     settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), models=[str(path)], explain_max_tokens=64)
     with TestClient(create_app(settings)) as test_client:
         test_client.model_name = str(path)
@@ -122,12 +121,8 @@ def test_explorer_rd_drops_do_not_follow_its_noise(client, mode):
 
 def test_explorer_rd_layer_does_not_depend_on_the_other_layers_asked_for():
     """RD's noise and masks of a layer are the same whether it is asked for alone or with others."""
-    tokenizer = load_tokenizer("minilm")
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-        intermediate_size=64, num_labels=2,
-    ))
+    tokenizer = tiny_tokenizer("minilm")
+    model = tiny_bert(len(tokenizer), BertForSequenceClassification)
     text = TEXTS[0]["text"]
     full = explain(model, tokenizer, text, method="RD", seed=5, p=0.3, q=0.5)
     for layers in [(1,), (2, 0), (2,)]:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from backend.main import create_app
 from backend.settings import Settings
 from jobstore.orm import Job
-from tests.jobs_stack import make_tiny_model
+from tests.tiny_models import save_tiny_model
 
 
 def strings(value: Any) -> Iterator[str]:
@@ -40,7 +40,7 @@ def server(tmp_path_factory, sst2_dir):
     shutil.copytree(sst2_dir, inside)
     outside = root / "elsewhere" / "sst2"
     shutil.copytree(sst2_dir, outside)
-    model = make_tiny_model(root / "models" / "tiny-bert")
+    model = save_tiny_model(root / "models" / "tiny-bert")
     with TestClient(create_app(Settings(data_dir=data_dir, models=["minilm"]))) as client:
         yield client, root, inside, outside, model
 
@@ -128,7 +128,7 @@ def test_a_data_error_names_the_files_without_their_server_path(server):
 
 def test_a_model_under_the_data_directory_is_shown_relative(tmp_path, sst2_dir):
     data_dir = tmp_path / "studio"
-    model = make_tiny_model(data_dir / "jobs" / "job-1" / "best")
+    model = save_tiny_model(data_dir / "jobs" / "job-1" / "best")
     with TestClient(create_app(Settings(data_dir=data_dir))) as client:
         created = client.post("/api/jobs", json=job(str(model), str(sst2_dir)))
         assert created.status_code == 201, created.text

@@ -7,13 +7,14 @@ import re
 import time
 from datetime import datetime
 
-from tests.jobs_stack import Stack, job_request, make_sst2_slice, make_tiny_model, wait_for
+from tests.jobs_stack import Stack, job_request, make_sst2_slice, wait_for
+from tests.tiny_models import save_tiny_model
 
 STALE = 6
 
 
 def test_stale_messages_are_discarded_without_a_pool_process(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=16, validation=8)
     (tmp_path / "stack").mkdir()
     stack = Stack("embedded", tmp_path / "stack")

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("sweep-dynamics")
-    model = make_tiny_model(root / "model")
+    model = save_tiny_model(root / "model")
     data = make_sst2_slice(shared_data, root / "sst2", train=32, validation=16)
     base = {**job_request(model, data, epochs=2), "dynamics": {"enabled": True, "probe_size": 4}}
     base["addrop"] = {"method": "GA", "layers": [0, 1]}

@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 from sqlalchemy import create_engine, text
 
 from jobstore import studies
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 from tests.test_sweeps_api import create, finished_sweep, sweep
 
 
@@ -23,7 +24,7 @@ def stack(tmp_path):
 
 
 def test_two_api_processes_advance_one_search_without_asking_a_trial_twice(stack, tmp_path, shared_data):
-    model = make_tiny_model(tmp_path / "tiny-bert")
+    model = save_tiny_model(tmp_path / "tiny-bert")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
     replica, replica_url = stack.start_api_replica()
     base = job_request(model, data, epochs=2)

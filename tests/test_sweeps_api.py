@@ -13,14 +13,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tests.jobs_stack import FINISHED, job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from jobstore.orm import FINISHED, SWEEP_FINISHED
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
-SWEEP_FINISHED = ("succeeded", "cancelled")
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +24,7 @@ def stack(tmp_path_factory):
 
 
 def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
     with chromium_page(width=1280) as page:
         page.goto(f"{stack.url}/jobs/new")
@@ -65,7 +66,7 @@ def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path
 
 
 def test_the_sweep_page_shows_the_grid_against_the_baseline(stack, shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
     base = job_request(model, data, epochs=2)
     client = stack.client()
@@ -116,7 +117,7 @@ def test_the_sweep_page_shows_the_grid_against_the_baseline(stack, shared_data, 
 def test_a_baseline_from_earlier_runs_is_the_curves_reference_line(stack, shared_data, tmp_path):
     """A resumed sweep without twins of its own (``prior_baseline``): the heatmap is coloured against the earlier
     runs' mean, and the curves draw that mean as a dashed line over the trials' epochs with a +/- std band."""
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=32)
     client = stack.client()
     earlier = [0.50, 0.56]

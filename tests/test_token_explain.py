@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from transformers import BertConfig, BertForTokenClassification
+from transformers import BertForTokenClassification
 
 from addrop.attribution import IGNORED, attribute
 from addrop.explain import explain
@@ -20,8 +20,9 @@ from addrop.tasks import CONLL2003_TAGS
 from backend.encoding import decode_array
 from backend.main import create_app
 from backend.settings import Settings
-from tests.conftest import tiny_batch, tiny_config
-from tests.jobs_stack import FINISHED, running_stack, wait_for
+from jobstore.orm import FINISHED
+from tests.jobs_stack import running_stack, wait_for
+from tests.tiny_models import save_tiny_model, tiny_batch, tiny_bert, tiny_config, tiny_tokenizer
 
 SENTENCE = "EU rejects German call to boycott British lamb ."
 ID2LABEL = dict(enumerate(CONLL2003_TAGS))
@@ -29,14 +30,9 @@ ID2LABEL = dict(enumerate(CONLL2003_TAGS))
 
 def save_token_model(path, seed: int = 0):
     """A tiny random BERT token classifier with the CoNLL-2003 tags and MiniLM's tokenizer, as a checkpoint."""
-    tokenizer = load_tokenizer("minilm")
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, num_labels=len(CONLL2003_TAGS), id2label=ID2LABEL,
-        label2id={tag: i for i, tag in ID2LABEL.items()},
-    )
-    torch.manual_seed(seed)
-    model = BertForTokenClassification(config)
+    tokenizer = tiny_tokenizer("minilm")
+    model = tiny_bert(len(tokenizer), BertForTokenClassification, layers=2, seed=seed, num_labels=len(CONLL2003_TAGS),
+                      id2label=ID2LABEL, label2id={tag: i for i, tag in ID2LABEL.items()})
     # a head that makes the random model predict O and several entity tags across SENTENCE
     torch.nn.init.normal_(model.classifier.weight, std=0.3)
     with torch.no_grad():
@@ -160,18 +156,6 @@ def conll_slice(shared_data, folder, train: int, validation: int):
     return folder
 
 
-def base_encoder(folder):
-    """A tiny random BERT encoder (no head) with MiniLM's tokenizer, saved like a hub checkpoint."""
-    from transformers import BertModel
-
-    tokenizer = load_tokenizer("minilm")
-    torch.manual_seed(0)
-    config = tiny_config("bert", dropout=0.1, vocab_size=tokenizer.vocab_size, max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 @pytest.fixture()
 def stack(tmp_path_factory):
     yield from running_stack("embedded", tmp_path_factory.mktemp("stack"))
@@ -181,7 +165,7 @@ def test_a_finished_conll_job_is_listed_and_explained(shared_data, stack, tmp_pa
     if not (shared_data / "conll2003" / "train.jsonl").is_file():
         pytest.skip("the shared CoNLL-2003 data is missing")
     data = conll_slice(shared_data, tmp_path / "conll", train=48, validation=16)
-    encoder = base_encoder(tmp_path / "encoder")
+    encoder = save_tiny_model(tmp_path / "encoder", vocab="minilm")
     with stack.client() as client:
         created = client.post("/api/jobs", json={
             "model": str(encoder),

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from tests.conftest import tiny_config
+from tests.tiny_models import tiny_config
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, TrainingArguments
 

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import torch
-from tests.conftest import tiny_batch, tiny_config
+from tests.tiny_models import tiny_batch, tiny_config
 from tests.test_trainer import pad, synthetic
 from transformers import AutoModelForSequenceClassification, TrainingArguments
 

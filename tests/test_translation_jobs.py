@@ -12,10 +12,10 @@ import json
 import httpx
 import pytest
 
+from jobstore.orm import FINISHED, SWEEP_FINISHED
 from tests.jobs_stack import running_stack, wait_for
 from tests.tiny_translation import save_tiny_marian, toy_pairs, write_parallel
 
-FINISHED = ("succeeded", "failed", "cancelled", "pruned")
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_a_tiny_translation_sweep_searches_p(stack, marian, parallel):
 
     def finished() -> dict | None:
         sweep = client.get(f"/api/sweeps/{sweep_id}").json()
-        return sweep if sweep["state"] in ("succeeded", "cancelled") else None
+        return sweep if sweep["state"] in SWEEP_FINISHED else None
 
     done = wait_for(finished, 600, "the translation sweep to finish", interval=1)
     assert done["state"] == "succeeded", done

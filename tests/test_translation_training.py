@@ -12,7 +12,8 @@ from tests.tiny_translation import save_tiny_marian, write_parallel
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from addrop import ADDropConfig
-from addrop.data import DataError, load_splits
+from addrop.data.errors import DataError
+from addrop.data.splits import load_splits
 from addrop.finetune import FinetuneConfig, finetune
 from addrop.metrics import decode_sequences, trainer_metrics
 from addrop.tasks import custom_task, get_task
@@ -171,7 +172,7 @@ def test_each_evaluation_keeps_the_first_dev_examples_translations(marian_dir, p
 def test_a_wmt16_file_summarises_with_its_languages_as_columns(tmp_path):
     """An upload in the wmt16 layout is mapped by its languages, as training reads them; the column cap counts
     them too."""
-    from addrop.data import summarize_file
+    from addrop.data.summary import summarize_file
 
     path = tmp_path / "train.jsonl"
     path.write_text('{"translation": {"en": "a cat", "ro": "o pisica"}}\n{"translation": {"en": "a dog", "ro": "un caine"}}\n')

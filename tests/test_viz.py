@@ -10,14 +10,13 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-import torch
-from transformers import BertConfig, BertForSequenceClassification
+from transformers import BertForSequenceClassification
 
 from addrop import attribute, discard_masks, viz
 from addrop.explain import explain
-from addrop.models import load_tokenizer
 from addrop.streams import DROP_STREAM, layer_stream, stream_generator
 from addrop.viz.maps import outline_segments
+from tests.tiny_models import tiny_bert, tiny_tokenizer
 
 TEXT, PAIR = "a gorgeous, witty, seductive movie that never drags", "the film is a delight"
 P, Q, SEED, MODEL = 0.3, 0.5, 7, "tiny-bert"
@@ -25,12 +24,8 @@ P, Q, SEED, MODEL = 0.3, 0.5, 7, "tiny-bert"
 
 @pytest.fixture(scope="module")
 def tiny():
-    tokenizer = load_tokenizer("minilm")
-    torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, num_labels=2)).eval()
-    return model, tokenizer
+    tokenizer = tiny_tokenizer("minilm")
+    return tiny_bert(len(tokenizer), BertForSequenceClassification, layers=2).eval(), tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ import psutil
 from backend.workers import processes_gone
 from jobstore.orm import WorkerSeen, utcnow
 from jobstore.process_table import process_table
-from tests.jobs_stack import Stack, job_request, make_sst2_slice, make_tiny_model, wait_for
+from tests.jobs_stack import Stack, job_request, make_sst2_slice, wait_for
+from tests.tiny_models import save_tiny_model
 
 
 def row(parent: int, pool: int, table: str | None, seen_ago: float = 0.0) -> WorkerSeen:
@@ -47,7 +48,7 @@ def test_a_worker_is_gone_only_when_both_its_processes_are_gone_from_this_proces
 
 
 def test_a_killed_standalone_worker_leaves_health_and_fails_its_job_within_seconds(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=256, validation=16)
     (tmp_path / "stack").mkdir()
     stack = Stack("embedded", tmp_path / "stack", {"ADDROP_JOB_LEASE_SECONDS": "120"})

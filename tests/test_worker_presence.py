@@ -3,11 +3,12 @@ when the worker is gone, a queued job and the health answer say so, and it runs 
 
 from __future__ import annotations
 
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, running_stack, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.tiny_models import save_tiny_model
 
 
 def test_workers_alive_and_jobs_waiting_without_one(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     # long enough (several seconds) that health, which reads workers at most every 2 s, sees it running
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=320, validation=8)
     (tmp_path / "stack").mkdir()

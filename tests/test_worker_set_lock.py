@@ -18,7 +18,8 @@ import httpx
 import psutil
 
 from backend.worker_set_lock import LOCK_FILE
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, wait_for
+from tests.tiny_models import save_tiny_model
 from tests.test_worker_supervisor import start_server, worker_of
 
 ENV = {"OMP_NUM_THREADS": "1", "ADDROP_JOB_LEASE_SECONDS": "60"}
@@ -46,7 +47,7 @@ def holders(path) -> list[psutil.Process]:
 
 
 def test_a_new_api_waits_for_the_orphaned_worker_and_never_trains_beside_it(shared_data, tmp_path):
-    model = make_tiny_model(tmp_path / "model")
+    model = save_tiny_model(tmp_path / "model")
     data = make_sst2_slice(shared_data, tmp_path / "sst2", train=256, validation=16)
     first, url, _ = start_server(tmp_path, ENV, log_name="first.log")
     orphan = None

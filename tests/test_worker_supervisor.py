@@ -14,7 +14,8 @@ import httpx
 import psutil
 
 from tests.browser import ROOT, free_port, wait_until_healthy
-from tests.jobs_stack import job_request, make_sst2_slice, make_tiny_model, wait_for
+from tests.jobs_stack import job_request, make_sst2_slice, wait_for
+from tests.tiny_models import save_tiny_model
 
 
 def worker_of(server: subprocess.Popen) -> psutil.Process | None:
@@ -58,7 +59,7 @@ def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data,
         os.killpg(first.pid, signal.SIGKILL)  # the worker's parent and its pool child together
         killed = time.monotonic()
         second = wait_for(lambda: (w := worker_of(server)) and w.pid != first.pid and w, 60, "a new worker")
-        model = make_tiny_model(tmp_path / "model")
+        model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=32, validation=16)
         with httpx.Client(base_url=url, timeout=30) as client:
             job = client.post("/api/jobs", json=job_request(model, data, epochs=1)).json()
@@ -83,7 +84,7 @@ def test_several_embedded_workers_share_the_cores_and_run_jobs_at_once(shared_da
     server, url, log = start_server(tmp_path, {"ADDROP_EMBEDDED_WORKERS": "2"},
                                     unset=("OMP_NUM_THREADS", "MKL_NUM_THREADS"))
     try:
-        model = make_tiny_model(tmp_path / "model")
+        model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
         with httpx.Client(base_url=url, timeout=30) as client:
             wait_for(lambda: len(client.get("/api/health").json()["workers"]) == 2, 120, "two live workers")
@@ -113,7 +114,7 @@ def test_a_worker_killed_mid_job_fails_its_job_and_leaves_health_at_once(shared_
     worker from health within seconds, long before the job's 60 s lease or the presence window would."""
     server, url, log = start_server(tmp_path, {"OMP_NUM_THREADS": "1", "ADDROP_JOB_LEASE_SECONDS": "60"})
     try:
-        model = make_tiny_model(tmp_path / "model")
+        model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=256, validation=16)
         with httpx.Client(base_url=url, timeout=30) as client:
             job = client.post("/api/jobs", json=job_request(model, data, epochs=50)).json()

@@ -25,6 +25,7 @@ from addrop.finetune import CHECKPOINTS, DYNAMICS, FinetuneConfig, finetune, lat
 from addrop.trainer import is_addrop_epoch
 from jobstore.configs import readable_config
 from jobstore.database import Database
+from jobstore.orm import CANCELLED, FAILED, PRUNED, SUCCEEDED
 from jobstore.outputs import remove_checkpoint, remove_if_empty
 from jobstore.settings import StoreSettings
 from jobstore.transitions import JobRecorder
@@ -138,7 +139,7 @@ class Heartbeat(threading.Thread):
         reason = (f"no training progress for {self.stall_seconds:g} s (no step or evaluation batch): the run was "
                   "stopped (ADDROP_JOB_STALL_SECONDS)")
         log.error(reason)
-        self.recorder.finish("failed", error=reason)
+        self.recorder.finish(FAILED, error=reason)
         self.lost = True
         self.stop.set()
         if not self._done.wait(STALL_GRACE_SECONDS):
@@ -244,10 +245,9 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         if heartbeat.lost:
             log.warning("the job's lease was lost while it ran; its outcome is not recorded")
             return "lost"
-        state = "pruned" if pruning and pruning.pruned_at is not None else (
-            "cancelled" if result.stopped else "succeeded")
+        state = PRUNED if pruning and pruning.pruned_at is not None else (CANCELLED if result.stopped else SUCCEEDED)
         checkpoint = result.best_checkpoint and str(Path(result.best_checkpoint).relative_to(settings.jobs_dir))
-        if state == "cancelled" and checkpoint and not settings.keep_cancelled_checkpoints:
+        if state == CANCELLED and checkpoint and not settings.keep_cancelled_checkpoints:
             remove_checkpoint(Path(result.best_checkpoint))
             checkpoint = None
             log.info("no checkpoint is kept for a cancelled job (ADDROP_KEEP_CANCELLED_CHECKPOINTS keeps them)")
@@ -264,11 +264,11 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         # read the API sees, gets the error alone.
         server_log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         log.error("failed: %s: %s", type(error).__name__, error)
-        recorder.finish("failed", error=f"{type(error).__name__}: {error}")
+        recorder.finish(FAILED, error=f"{type(error).__name__}: {error}")
         if job.sweep_id is None:  # only a sweep tries a run again (and resumes it): nothing will read them
             shutil.rmtree(output_dir / CHECKPOINTS, ignore_errors=True)
             remove_if_empty(output_dir)  # a failed job leaves no empty folder behind
-        return "failed"
+        return FAILED
     finally:
         heartbeat.finish()
         for logger in watched:

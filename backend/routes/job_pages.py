@@ -7,7 +7,7 @@ import huggingface_hub.constants
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from addrop.data import hub_dataset_available
+from addrop.data.hub import hub_dataset_available
 from addrop.dynamics import MEASURED_P
 from addrop.presets import catalog
 from addrop.tasks import KNOWN_TASKS
