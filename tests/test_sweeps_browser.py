@@ -57,6 +57,9 @@ def test_sweep_this_from_the_job_form_with_a_preset(stack, shared_data, tmp_path
         page.wait_for_function("""(document.getElementById('curves').layout?.annotations || [])
             .some((a) => a.text === 'no run has finished an epoch yet')""")
         assert page.evaluate("document.getElementById('curves')._fullLayout.xaxis.visible") is False
+        # the p x q map names its p and q before any trial has a value (Plotly drew bare axes for empty cells)
+        page.wait_for_function("""[...document.querySelectorAll('#heatmap .ytick text')].some((t) => t.textContent === '0.4')
+            && [...document.querySelectorAll('#heatmap .xtick text')].some((t) => t.textContent === '0.2')""")
         page.unroute("**/api/sweeps/*/curves")
         page.wait_for_function("document.getElementById('sweep-state').textContent === 'succeeded'", timeout=240_000)
         assert "1 of 1 settings finished" in page.inner_text("#progress-text")

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { epochLossMeans, layout, untilDrawn } from "../../frontend/static/js/jobs-common.js";
+import { epochLossMeans, layout, untilDrawn, wrapText } from "../../frontend/static/js/jobs-common.js";
 
 test("a chart with nothing to draw shows its sentence and no axes; with data it is left as it was", () => {
   const base = layout("Dev f1 per epoch", "epoch", "f1", { xaxis: { dtick: 1 } });
@@ -33,4 +33,14 @@ test("a model the API shows as null (a directory outside the data directory) rea
   assert.equal(modelName(null), "a local model");
   assert.equal(modelName("minilm"), "minilm");
   assert.equal(modelName("jobs/job-3/best"), "jobs/job-3/best");
+});
+
+test("a long sentence is broken at spaces into lines no longer than asked; a longer word keeps its line", () => {
+  const sentence = "needs 4 or more completed trials (0 so far; pruned trials and repeated proposals do not count)";
+  const lines = wrapText(sentence, 30).split("<br>");
+  assert.ok(lines.length > 1 && lines.every((line) => line.length <= 30), lines.join(" | "));
+  assert.equal(lines.join(" "), sentence);  // nothing lost, nothing added
+  assert.equal(wrapText("short one"), "short one");
+  assert.deepEqual(wrapText("a supercalifragilistic b", 5).split("<br>"), ["a", "supercalifragilistic", "b"]);
+  assert.equal(wrapText(""), "");
 });

@@ -128,12 +128,24 @@ export function fitted(layoutObject, traces) {
   return out;
 }
 
+/** ``text`` broken into lines of at most ``most`` characters at spaces (a longer word keeps its own line), joined
+ * by Plotly's <br>: Plotly does not wrap an annotation, and a long one ran off both sides of a narrow chart. */
+export function wrapText(text, most = 48) {
+  const lines = [];
+  for (const word of String(text).split(/\s+/).filter(Boolean)) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= most) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines.join("<br>");
+}
+
 // A chart with nothing to draw yet (no epoch evaluated, no step logged) says so instead of showing empty axes.
 export function untilDrawn(layoutObject, drawn, sentence) {
   if (drawn) return layoutObject;
   return { ...layoutObject, showlegend: false, xaxis: { ...layoutObject.xaxis, visible: false },
            yaxis: { ...layoutObject.yaxis, visible: false },
-           annotations: [{ text: sentence, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+           annotations: [{ text: wrapText(sentence), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
                            font: { color: "#5a6275", size: 12 } }] };
 }
 

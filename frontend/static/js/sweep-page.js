@@ -101,13 +101,22 @@ function renderHeatmap(sweep) {
   const overlay = (n, over) => ({ overlaying: over, range: [-0.5, n - 0.5], visible: false });
   Plotly.react("heatmap", traces, {
     title: { text: map.relative ? "best dev metric − baseline mean" : "best dev metric", font: { size: 13 } },
-    margin: { l: 54, r: 10, t: 36, b: 64 }, xaxis: { title: { text: "q (drop probability)" }, type: "category" },
-    yaxis: { title: { text: "p (candidate fraction)" }, type: "category" },
+    // Categories and ranges spelt out: before any trial has a value the heatmap's cells are all empty, and Plotly
+    // would then draw the axes with no p or q on them.
+    margin: { l: 54, r: 10, t: 36, b: 64 }, xaxis: categoryAxis("q (drop probability)", map.x),
+    yaxis: categoryAxis("p (candidate fraction)", map.y),
     xaxis2: overlay(map.x.length, "x"), yaxis2: overlay(map.y.length, "y"),
     legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
   }, config);
   $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running"
     : sweep.baseline ? "the baseline has not finished yet: colours show the metric" : "no baseline in this sweep: colours show the metric";
+}
+
+// A category axis of values in this order, all of them shown, with or without data on them.
+function categoryAxis(title, values) {
+  const names = values.map(String);
+  return { title: { text: title }, type: "category", categoryorder: "array", categoryarray: names,
+           range: [-0.5, names.length - 0.5], tickmode: "array", tickvals: names, ticktext: names };
 }
 
 function renderTable(sweep) {
