@@ -65,3 +65,20 @@ export function captionFigure(figure, title, note, font) {
   }
   return figure;
 }
+
+// The facts of an export of the explorer's shown view: side A's meta at its layer and the head; focus, the
+// focused map ("" for all three); compare, {quantity, model: B's model} when the compare view is exported;
+// window, the zoomed window ({keys, rows}: first and last index each) when only that is exported.
+export function exportFacts(meta, head, { focus = "", compare = null, window = null } = {}) {
+  const facts = viewFacts(meta, head, focus ? `focus-${focus}` : "maps");
+  if (compare) {
+    const b = compare.model;
+    return Object.assign(facts, { what: `compare-${compare.quantity}`, model: b === meta.model ? meta.model : `${meta.model} vs ${b}` });
+  }
+  if (window) {
+    const span = ([first, last]) => `${first}–${last}`;
+    Object.assign(facts, { where: `${facts.where}, keys ${span(window.keys)} × queries ${span(window.rows)}`,
+      short: `${facts.short}-k${window.keys.join("-")}-q${window.rows.join("-")}` });
+  }
+  return facts;
+}

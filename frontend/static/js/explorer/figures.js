@@ -10,6 +10,7 @@ import { STYLE, bySize } from "../common/figure-style.js";
 import { colourBarTitle, quantityTitle } from "./legends.js";
 import { absMax, matrix, maskLevels, outlinePath } from "./matrix.js";
 import { colourValues, scaleNote } from "./scales.js";
+import { FOCUS_MAPS } from "./state.js";
 import { kindName, rowLabels, rowTokens, tickLabels, tokenPairs } from "./text.js";
 
 export const COLORS = STYLE.colours;
@@ -272,6 +273,11 @@ export function layerPanels(meta, maps, layerIndex, head, scale = "max") {
     Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method, { scale }), overlay),
     mask,
   ];
+}
+
+// Focus mode (state.js) shows one of a layer's three panels at full width; "" shows them all.
+export function shownPanels(panels, focus) {
+  return focus ? [panels[FOCUS_MAPS.indexOf(focus)]] : panels;
 }
 
 // Two one-panel figures merged into one with two halves (different tokens on each).
