@@ -4,15 +4,19 @@ name, follows the colour scale chosen, exports the zoomed region on request, and
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from urllib.parse import urlencode
 
+import pypdf
 import pytest
 
+from addrop.figure_style import figure_style
 from tests.browser import ARTIFACTS, COMPUTED, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
+STYLE = figure_style()
 
 WORDS = ("the film is a gorgeous witty and seductive movie with a story that never quite finds its feet but the "
          "cast makes every scene worth watching from the first minute to the last one even when plot turns slow").split()
@@ -92,6 +96,34 @@ def test_exported_svgs_are_readable_and_say_what_they_show(server, words, tokens
         name, paper = exported(page, "paper", f"paper-{tokens}")
         assert paper["overlaps"] == [] and paper["count"] >= 12, paper
         assert name.startswith("addrop_paper_minilm_") and paper["title"].startswith("minilm · “")
+        if tokens == 18:
+            pdf_has_the_papers_figure(page, name, paper)
+
+
+def pdf_has_the_papers_figure(page, svg_name: str, svg: dict) -> None:
+    """The "Paper PDF" export is the paper SVG's figure as a vector PDF page of the figure's size, with its font
+    embedded, so that its text (title, token labels, a colour bar's minus signs) is the SVG's, character for
+    character."""
+    with page.expect_download() as download:
+        page.click("[data-export=paper-pdf]")
+    assert download.value.suggested_filename == svg_name.removesuffix(".svg") + ".pdf"
+    body = download.value.path().read_bytes()
+    (ARTIFACTS / "export-paper.pdf").write_bytes(body)
+    assert body.startswith(b"%PDF-")
+    document = pypdf.PdfReader(io.BytesIO(body))
+    assert len(document.pages) == 1
+    sheet = document.pages[0]
+    assert float(sheet.mediabox.width) == pytest.approx(STYLE["paper"]["width"], abs=1)
+    chosen = {f"/{name.decode()}" for name in re.findall(rb"/(F\d+)\s+[-\d.]+\s+Tf", sheet.get_contents().get_data())}
+    used = {str(font.get_object()["/BaseFont"]) for name, font in sheet["/Resources"]["/Font"].items() if name in chosen}
+    assert used == {"/LiberationSans"}, used  # every text in the embedded font, none in a standard one
+    text = sheet.extract_text()
+    for token in ("cat", "mat", "sitting"):  # labelled tokens of the 18 (every other one is)
+        assert token in text, text[:500]
+    title = svg["title"].split(" · ")
+    assert all(part.split()[0] in text for part in title), (title, text[:500])
+    assert "\u2212" in text  # the attribution colour bar's negative ticks, Plotly's minus sign
+    assert "Export failed" not in page.inner_text("#status")
 
 
 def test_colour_scales_travel_in_the_url_and_the_zoomed_region_exports_alone(server):

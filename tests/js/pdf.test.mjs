@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { base64Of, firstFamily } from "../../frontend/static/js/explorer/pdf.js";
+import { base64Of, embeddedFirst } from "../../frontend/static/js/explorer/pdf.js";
 
 test("base64Of: the bytes as base64, also past the chunk size", () => {
   assert.equal(base64Of(new Uint8Array([0, 255, 104, 105]).buffer), Buffer.from([0, 255, 104, 105]).toString("base64"));
@@ -11,9 +11,8 @@ test("base64Of: the bytes as base64, also past the chunk size", () => {
   assert.equal(base64Of(new ArrayBuffer(0)), "");
 });
 
-test("firstFamily: the first name of a CSS font-family list, unquoted", () => {
-  assert.equal(firstFamily("Arial, Helvetica, sans-serif"), "Arial");
-  assert.equal(firstFamily('"Liberation Sans", Arial'), "Liberation Sans");
-  assert.equal(firstFamily("'DejaVu Sans'"), "DejaVu Sans");
-  assert.equal(firstFamily("serif"), "serif");
+test("embeddedFirst: the embedded font leads the font-family list, the rest stays as fallbacks", () => {
+  assert.equal(embeddedFirst("Arial, Helvetica, sans-serif"), "LiberationSans, Arial, Helvetica, sans-serif");
+  assert.equal(embeddedFirst('"Open Sans", verdana'), 'LiberationSans, "Open Sans", verdana');
+  assert.equal(embeddedFirst(""), "LiberationSans");
 });

@@ -1,4 +1,4 @@
-// The export bar: saves the shown view as PNG, SVG, JSON, CSV, standalone HTML or the paper's figure, with
+// The export bar: saves the shown view as PNG, SVG, JSON, CSV, standalone HTML or the paper's figure (SVG or PDF), with
 // a title and a file name that say what it is (captions.js); and copies a link to the view.
 
 import { $, download, setStatus } from "../common/dom.js";
@@ -8,6 +8,7 @@ import { STANDALONE_PLOTLY, compareCsv, compareMatrices, standaloneHtml, viewCsv
 import { layerPanels, panelFigure, shownPanels, zoomWindow } from "./figures.js";
 import { GRID_FORMATS, gridPng, gridSvg } from "./grid.js";
 import { paperFigure } from "./paper.js";
+import { svgToPdf } from "./pdf.js";
 import { atLayer } from "./session.js";
 import { parseZoom } from "./state.js";
 import { rowTokens } from "./text.js";
@@ -45,12 +46,20 @@ export function createExporter(page) {
     return captionFigure(figure, figureTitle(shown), note, { size: 13 });
   }
 
-  async function exportPaper() {
+  // The paper figure as SVG, or as PDF ("pdf": the same SVG drawn into a PDF page, pdf.js); its file's name.
+  async function exportPaper(format) {
     const figure = paperFigure(page.current, state.head, { scale: state.colour, palette: state.palette });
     const name = fileName(viewFacts(atLayer(page.current), state.head, "paper"));
-    const url = await Plotly.toImage(figure, { format: "svg", width: figure.layout.width, height: figure.layout.height });
-    download(await (await fetch(url)).blob(), "image/svg+xml", `${name}.svg`);
-    return `${name}.svg`;
+    const { width, height } = figure.layout;
+    const url = await Plotly.toImage(figure, { format: "svg", width, height });
+    if (format === "pdf") {
+      setStatus("Drawing the PDF…");
+      const svg = await (await fetch(url)).text();
+      download(await svgToPdf(svg, width, height), "application/pdf", `${name}.pdf`);
+    } else {
+      download(await (await fetch(url)).blob(), "image/svg+xml", `${name}.svg`);
+    }
+    return `${name}.${format}`;
   }
 
   async function exportAs(format) {
@@ -67,8 +76,8 @@ export function createExporter(page) {
     }
     const comparing = state.view === "compare";
     try {
-      if (format === "paper") {
-        setStatus(`Saved ${await exportPaper()}.`);
+      if (format === "paper" || format === "paper-pdf") {
+        setStatus(`Saved ${await exportPaper(format === "paper" ? "svg" : "pdf")}.`);
         return;
       }
       const window = zoomedWindow();

@@ -10,6 +10,7 @@ export const VENDOR = {
   font: "/static/vendor/fonts-liberation2/LiberationSans-Regular.ttf",
 };
 const FONT_FILE = "LiberationSans-Regular.ttf";
+const FONT_NAME = "LiberationSans";  // the embedded font's name in the PDF
 
 let loading = null;
 
@@ -30,10 +31,10 @@ export function base64Of(buffer) {
   return btoa(binary);
 }
 
-// The first family of a CSS font-family list ("Arial, Helvetica, sans-serif" → "Arial"), unquoted: the name the
-// embedded font is registered under, so that svg2pdf.js picks it for the SVG's text.
-export function firstFamily(fontFamily) {
-  return String(fontFamily).split(",")[0].trim().replace(/^["']|["']$/g, "");
+// fontFamily (a CSS font-family list) with the embedded font first: svg2pdf.js draws a text in the first family
+// of its list that the PDF holds, and would otherwise fall back to Helvetica, which lacks Plotly's minus sign.
+export function embeddedFirst(fontFamily) {
+  return fontFamily ? `${FONT_NAME}, ${fontFamily}` : FONT_NAME;
 }
 
 // {jsPDF, font}: the libraries, loaded once (a failed load is tried again on the next export).
@@ -52,15 +53,16 @@ function libraries() {
 }
 
 // A Blob of the PDF of svgText, a page of width × height points (the SVG's pixels, as PDF points), its text in
-// the embedded font standing for fontFamily.
-export async function svgToPdf(svgText, width, height, fontFamily) {
+// the embedded font.
+export async function svgToPdf(svgText, width, height) {
   const { jsPDF, font } = await libraries();
   const svg = new DOMParser().parseFromString(svgText, "image/svg+xml").documentElement;
   if (svg.nodeName !== "svg") throw new Error("the figure's SVG could not be read");
+  svg.querySelectorAll("[style*='font-family']").forEach((node) => { node.style.fontFamily = embeddedFirst(node.style.fontFamily); });
   const doc = new jsPDF({ unit: "pt", format: [width, height], orientation: width > height ? "landscape" : "portrait",
     compress: true });
   doc.addFileToVFS(FONT_FILE, font);
-  doc.addFont(FONT_FILE, firstFamily(fontFamily), "normal");
+  doc.addFont(FONT_FILE, FONT_NAME, "normal");
   await doc.svg(svg, { x: 0, y: 0, width, height });
   return doc.output("blob");
 }
