@@ -10,7 +10,7 @@ from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.jobs import JobService
 from backend.settings import Settings
-from backend.sweeps import SweepService
+from backend.sweeps.service import SweepService
 from backend.workers import WorkerRegistry
 
 

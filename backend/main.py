@@ -23,7 +23,8 @@ from backend.routes import docs, explain, health, job_pages, jobs, login, models
 from backend.security import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.static import CompressedStaticFiles
-from backend.sweeps import SweepService, advance_periodically
+from backend.sweeps.polling import advance_periodically
+from backend.sweeps.service import SweepService
 from backend.timing import ServerTiming
 from backend.uploads import UploadSlots
 from backend.workers import WorkerRegistry, bury_gone_periodically
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(reap_periodically(app.state.jobs))
         undertaker = asyncio.create_task(bury_gone_periodically(app.state.workers))
-        controller = asyncio.create_task(advance_periodically(app.state.sweeps, settings.sweep_poll_seconds))
+        controller = asyncio.create_task(advance_periodically(app.state.sweeps.rounds, settings.sweep_poll_seconds))
         try:
             requeued = await asyncio.to_thread(app.state.jobs.requeue_waiting)
             log.info("sent %d queued job(s) to the queue again", requeued)

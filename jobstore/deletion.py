@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-import optuna
 from sqlalchemy import delete, func, select, update
 
 from jobstore import studies
@@ -85,7 +84,7 @@ def _remove_sweep(db: Database, settings: StoreSettings, sweep_id: int) -> None:
         remove_tree(settings.job_dir(job_id))
     if study_name is not None:
         try:
-            optuna.delete_study(study_name=study_name, storage=studies.storage(settings.resolved_database_url))
+            studies.delete(study_name, settings.resolved_database_url)
         except KeyError:  # deleted by the attempt that was cut short
             pass
     with db.session() as session:

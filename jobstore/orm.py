@@ -88,7 +88,6 @@ class Job(Base):
     sweep_id: Mapped[int | None] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
     sweep_role: Mapped[str | None] = mapped_column(String(16))  # "trial" or "baseline"
     trial_number: Mapped[int | None] = mapped_column(Integer)  # the Optuna trial's number in the sweep's study
-    trial_id: Mapped[int | None] = mapped_column(Integer)  # the Optuna storage's id of that trial
     seed_index: Mapped[int | None] = mapped_column(Integer)  # position of training.seed in the sweep's seeds
 
 

@@ -1,22 +1,28 @@
-"""The Optuna side of sweeps: studies stored in the app's own database (SQLite or PostgreSQL), a sweep's
-search space as Optuna distributions, and the sampler and pruner it asks for.
+"""The Optuna side of sweeps, and the only module that talks to Optuna: studies stored in the app's own
+database (SQLite or PostgreSQL), asked and told by the API, reported to by a trial's run, and read back as
+:class:`TrialRecord`. Public Optuna API only.
 
 Light on purpose (no torch): the API asks and tells trials, a worker reports a trial's dev metric per epoch.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution
+from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-PARAMS = ("p", "q", "method", "mode", "layers")
+from jobstore.space import PARAMS, layers_label, setting
+from jobstore.strategies import Strategy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+STATES = {TrialState.RUNNING: "running", TrialState.WAITING: "waiting", TrialState.COMPLETE: "complete",
+          TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
+OUTCOME = "outcome.{number}"  # the study's user attr naming why a failed trial failed
 
 
 @lru_cache(maxsize=8)
@@ -29,85 +35,115 @@ def storage(url: str) -> optuna.storages.RDBStorage:
     return optuna.storages.RDBStorage(url, engine_kwargs=engine)
 
 
-def _evenly_spaced(values: list[float]) -> float | None:
-    """The step of an arithmetic progression of three or more values, else None."""
-    if len(values) < 3:
-        return None
-    step = values[1] - values[0]
-    if all(math.isclose(b - a, step, abs_tol=1e-9) for a, b in zip(values, values[1:])):
-        return round(step, 9)
-    return None
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial of a sweep's study as the sweep sees it."""
+
+    number: int
+    state: str  # running, waiting, complete, pruned or failed
+    params: dict[str, Any]  # the AD-DROP setting
+    value: float | None  # what the study was told
+    same_as: int | None  # an earlier trial of the same setting whose runs this one shares
+    prior: bool  # run before the sweep (its ``prior``); ``values`` are its runs' metrics
+    values: list[float]
+    outcome: str | None  # of a failed trial: its runs' states, or "cancelled"
+    grid_id: int | None  # the grid point a grid sweep handed out
 
 
-def layers_label(layers: list[int]) -> str:
-    """A set of masked layers as one categorical choice ("0,2")."""
-    return ",".join(str(layer) for layer in layers)
+class SweepStudy:
+    """One sweep's study: ``space`` is the sweep's search space, ``pruning`` its pruning settings."""
+
+    def __init__(self, name: str, url: str, space: Mapping[str, list],
+                 pruning: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.url = url
+        self.space = space
+        self.study = optuna.load_study(study_name=name, storage=storage(url),
+                                       pruner=pruner(pruning) if pruning else None)
+        self._asked: dict[int, optuna.trial.Trial] = {}  # the trials this object asked, by number
+
+    @classmethod
+    def create(cls, name: str, url: str, space: Mapping[str, list], strategy: Strategy,
+               prior: Sequence[Mapping[str, Any]]) -> SweepStudy:
+        """A new study that maximizes, holding the settings run before the sweep as finished trials marked
+        ``prior`` (TPE learns from them)."""
+        study = optuna.create_study(study_name=name, storage=storage(url), direction="maximize")
+        dists = strategy.distributions(space)
+        for trial in prior:
+            value = setting(space, trial["params"])
+            values = [float(v) for v in trial["values"]]
+            pruned = trial.get("state") == "pruned"
+            study.add_trial(optuna.trial.create_trial(
+                params={name: layers_label(value[name]) if name == "layers" else value[name] for name in PARAMS},
+                distributions=dists, value=None if pruned else sum(values) / len(values),
+                state=TrialState.PRUNED if pruned else TrialState.COMPLETE,
+                intermediate_values={int(k): float(v) for k, v in (trial.get("intermediate") or {}).items()},
+                user_attrs={"prior": True, "values": values}))
+        return cls(name, url, space)
+
+    def trials(self, complete_only: bool = False) -> list[TrialRecord]:
+        """Every trial (or the completed ones), in the order of their numbers."""
+        outcomes = self.study.user_attrs
+        frozen = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,) if complete_only else None)
+        return [TrialRecord(
+            number=trial.number, state=STATES.get(trial.state, trial.state.name.lower()),
+            params=setting(self.space, trial.params), value=trial.value, same_as=trial.user_attrs.get("same_as"),
+            prior=bool(trial.user_attrs.get("prior")), values=list(trial.user_attrs.get("values", [])),
+            # sweeps from before outcomes were study attrs keep theirs on the trial
+            outcome=outcomes.get(OUTCOME.format(number=trial.number), trial.user_attrs.get("outcome")),
+            grid_id=trial.system_attrs.get("grid_id")) for trial in frozen]
+
+    def ask(self, strategy: Strategy, seed: int, trials_so_far: int, budget: int) -> TrialRecord:
+        """A new trial, proposed by the strategy's sampler."""
+        self.study.sampler = strategy.sampler(self.space, seed, trials_so_far, budget)
+        trial = self.study.ask(strategy.distributions(self.space))
+        self._asked[trial.number] = trial
+        return TrialRecord(number=trial.number, state="running", params=setting(self.space, trial.params),
+                           value=None, same_as=None, prior=False, values=[], outcome=None, grid_id=None)
+
+    def mark_repeat(self, number: int, original: int) -> None:
+        """Mark a trial just asked as the same setting as trial ``original``: it shares that trial's runs."""
+        self._asked[number].set_user_attr("same_as", original)
+
+    def complete(self, number: int, value: float) -> None:
+        self.study.tell(number, value, skip_if_finished=True)
+
+    def prune(self, number: int) -> None:
+        self.study.tell(number, state=TrialState.PRUNED, skip_if_finished=True)
+
+    def fail(self, number: int, outcome: str) -> None:
+        """Fail a trial, saying why. Optuna has no public way to set a user attr on a trial one did not just
+        ask, so the outcome is the study's (written first: a fail cut short is redone with it)."""
+        self.study.set_user_attr(OUTCOME.format(number=number), outcome)
+        self.study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+
+    def copy_outcome(self, number: int, original: TrialRecord) -> None:
+        """Finish a repeated setting's trial as its original finished (nothing while that one runs)."""
+        if original.state == "complete":
+            self.study.tell(number, original.value, skip_if_finished=True)
+        elif original.state in ("pruned", "failed"):
+            state = TrialState.PRUNED if original.state == "pruned" else TrialState.FAIL
+            self.study.tell(number, state=state, skip_if_finished=True)
+
+    def importances(self, params: Sequence[str]) -> dict[str, float]:
+        """fANOVA importance of ``params`` over the completed trials; RuntimeError when its trees find no
+        variance to split."""
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        found = optuna.importance.get_param_importances(self.study, evaluator=evaluator, params=list(params))
+        return {name: float(value) for name, value in found.items()}
+
+    def reporting_trial(self, number: int) -> optuna.trial.Trial:
+        """Trial ``number`` for a run in another process to report its dev metric to and ask whether to stop.
+        Optuna's public API reaches an existing trial only through its storage id, which the storage (built
+        here, not taken from the study) looks up by the trial's number."""
+        rdb = storage(self.url)
+        trial_id = rdb.get_trial_id_from_study_id_trial_number(rdb.get_study_id_from_name(self.name), number)
+        return optuna.trial.Trial(self.study, trial_id)
 
 
-def grid(space: Mapping[str, list]) -> dict[str, list]:
-    """The search space as GridSampler takes it (every parameter, layer sets as labels)."""
-    return {name: [layers_label(v) for v in space[name]] if name == "layers" else list(space[name])
-            for name in PARAMS}
-
-
-def distributions(space: Mapping[str, list], strategy: str) -> dict[str, BaseDistribution]:
-    """Every parameter's distribution. For TPE, evenly spaced p and q are stepped floats, so it can learn
-    that neighbouring values behave alike; anything else is categorical."""
-    out: dict[str, BaseDistribution] = {}
-    for name, values in grid(space).items():
-        step = _evenly_spaced(values) if strategy == "tpe" and name in ("p", "q") else None
-        if step is not None:
-            out[name] = FloatDistribution(values[0], values[-1], step=step)
-        else:
-            out[name] = CategoricalDistribution(values)
-    return out
-
-
-def setting(space: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, Any]:
-    """The AD-DROP setting a trial's parameters stand for: p and q snapped to the listed values (a stepped
-    float comes back as 0.30000000000000004), layers as a list."""
-    out: dict[str, Any] = {}
-    for name in PARAMS:
-        value = params.get(name, space[name][0])
-        if name in ("p", "q"):
-            value = min(space[name], key=lambda listed: abs(listed - float(value)))
-        elif name == "layers":
-            value = [int(layer) for layer in str(value).split(",")] if isinstance(value, str) else list(value)
-        out[name] = value
-    return out
-
-
-def setting_key(value: Mapping[str, Any]) -> tuple:
-    """What makes two settings the same run: random attribution (RD) has no high or low end."""
-    mode = "" if value["method"] == "RD" else value["mode"]
-    return value["method"], mode, round(value["p"], 6), round(value["q"], 6), tuple(value["layers"])
-
-
-def sampler(strategy: str, space: Mapping[str, list], seed: int, trials_so_far: int, budget: int
-            ) -> optuna.samplers.BaseSampler:
-    """The sampler of a sweep. A sampler lives only as long as one round of asking, so TPE's seed moves on
-    with the number of trials: a fixed seed would draw the same first random setting every round."""
-    if strategy == "grid":
-        return optuna.samplers.GridSampler(grid(space), seed=seed)
-    startup = min(10, max(3, budget // 3))
-    # numpy takes 32-bit seeds: a sweep seeded near 2**32 - 1 wraps round instead of overflowing
-    return optuna.samplers.TPESampler(seed=(seed + trials_so_far) % 2**32, n_startup_trials=startup,
-                                      constant_liar=True)
-
-
-def add_prior(study: optuna.Study, space: Mapping[str, list], prior: list[Mapping[str, Any]]) -> None:
-    """Add settings run before the sweep as finished trials, marked ``prior``: TPE learns from them."""
-    dists = distributions(space, "tpe")
-    for trial in prior:
-        value = setting(space, trial["params"])
-        values = [float(v) for v in trial["values"]]
-        pruned = trial.get("state") == "pruned"
-        study.add_trial(optuna.trial.create_trial(
-            params={name: layers_label(value[name]) if name == "layers" else value[name] for name in PARAMS},
-            distributions=dists, value=None if pruned else sum(values) / len(values),
-            state=optuna.trial.TrialState.PRUNED if pruned else optuna.trial.TrialState.COMPLETE,
-            intermediate_values={int(k): float(v) for k, v in (trial.get("intermediate") or {}).items()},
-            user_attrs={"prior": True, "values": values}))
+def delete(name: str, url: str) -> None:
+    """Delete a study; KeyError when there is none of that name."""
+    optuna.delete_study(study_name=name, storage=storage(url))
 
 
 def pruner(pruning: Mapping[str, Any]) -> optuna.pruners.BasePruner:

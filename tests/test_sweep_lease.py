@@ -9,7 +9,7 @@ import uuid
 import pytest
 from sqlalchemy import update
 
-from backend.sweeps import LeaseLost, SweepLease
+from backend.sweeps.lease import LeaseLost, SweepLease
 from jobstore.database import Database
 from jobstore.orm import Sweep, utcnow
 from tests.jobs_stack import migrated_postgres

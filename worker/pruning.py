@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
-import optuna
 from sqlalchemy import select
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from jobstore import studies
 from jobstore.database import Database
 from jobstore.orm import Job, Sweep
+from jobstore.studies import SweepStudy
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger("worker.runner")
 
@@ -49,7 +52,7 @@ class TrialPruning(TrainerCallback):
 def trial_pruning(job: Job, db: Database, database_url: str) -> TrialPruning | None:
     """The pruning callback for a sweep trial's first-seed run when its sweep prunes; None otherwise. Only
     that run reports, so every trial is compared at the same seed."""
-    if job.sweep_role != "trial" or job.seed_index != 0 or job.trial_id is None:
+    if job.sweep_role != "trial" or job.seed_index != 0 or job.trial_number is None:
         return None
     with db.session() as session:
         sweep = session.execute(select(Sweep.study_name, Sweep.spec).where(Sweep.id == job.sweep_id)).one_or_none()
@@ -59,6 +62,5 @@ def trial_pruning(job: Job, db: Database, database_url: str) -> TrialPruning | N
     pruning = spec.get("pruning") or {}
     if pruning.get("kind", "none") == "none":
         return None
-    study = optuna.load_study(study_name=study_name, storage=studies.storage(database_url),
-                              pruner=studies.pruner(pruning))
-    return TrialPruning(optuna.trial.Trial(study, job.trial_id), job.metric_name)
+    study = SweepStudy(study_name, database_url, spec["space"], pruning)
+    return TrialPruning(study.reporting_trial(job.trial_number), job.metric_name)

@@ -11,7 +11,8 @@ from backend.jobs import JobNotFound, JobService
 from backend.routes.job_pages import _page
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
-from backend.sweeps import SweepNotFound, SweepService
+from backend.sweeps.service import SweepService
+from backend.sweeps.views import SweepNotFound
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader_page)])
 

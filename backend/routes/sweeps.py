@@ -10,7 +10,7 @@ from backend.deps import get_sweeps
 from backend.routes.jobs import READ, READ_ERRORS, WRITE_ERRORS
 from backend.schemas.common import ErrorMessage, RowId
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepList, SweepOut
-from backend.sweeps import SweepService
+from backend.sweeps.service import SweepService
 
 router = APIRouter(prefix="/api", tags=["sweeps"])
 SWEEP_ERRORS = {404: {"model": ErrorMessage, "description": "No such sweep"}, **READ_ERRORS}

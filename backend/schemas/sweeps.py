@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from backend.schemas.common import AttributionMethod, StrictRequest, Text
 from backend.schemas.jobs import ADDropSpec, JobCreate
+from jobstore.strategies import STRATEGIES
 
 SweepState = Literal["running", "succeeded", "cancelled"]
 TrialState = Literal["queued", "running", "complete", "pruned", "failed", "cancelled"]
@@ -126,7 +127,7 @@ class SweepCreate(StrictRequest):
     base: JobCreate = Field(description="The job every trial runs, with its AD-DROP settings replaced by the "
                             "trial's (p, q, method, mode, layers) and its seed by each of `seeds`.")
     space: SearchSpace = SearchSpace()
-    strategy: Literal["grid", "tpe"] = Field(
+    strategy: Literal[tuple(STRATEGIES)] = Field(  # type: ignore[valid-type]  # the names of the strategies
         "grid", description="grid: every setting of the space (Optuna's GridSampler); tpe: an adaptive search "
         "(Optuna's TPESampler) that runs at most max_trials of them."
     )
@@ -154,15 +155,12 @@ class SweepCreate(StrictRequest):
     @model_validator(mode="after")
     def _search(self) -> SweepCreate:
         self.space.complete(self.base.addrop)
-        if self.strategy == "grid" and self.max_trials is not None and self.max_trials != self.space.size():
-            raise ValueError(f"a grid sweep runs all {self.space.size()} settings of its space; leave max_trials "
-                             "empty, or use strategy 'tpe' to run fewer")
-        if self.strategy == "tpe" and self.max_trials is not None and self.max_trials > self.space.size():
-            raise ValueError(f"max_trials ({self.max_trials}) exceeds the {self.space.size()} settings of the space")
+        strategy = STRATEGIES[self.strategy]
+        strategy.check(self.space.size(), self.max_trials)
         if self.prior_baseline and self.baseline:
             raise ValueError("prior_baseline stands in for baseline twins: give it with baseline false")
-        if self.prior and self.strategy != "tpe":
-            raise ValueError("prior settings resume an adaptive search (strategy 'tpe'); a grid runs its whole grid")
+        if self.prior and strategy.prior_refused:
+            raise ValueError(strategy.prior_refused)
         space = self.space.model_dump()
         for index, trial in enumerate(self.prior):
             for name, value in trial.params.items():
@@ -178,9 +176,7 @@ class SweepCreate(StrictRequest):
 
     def trial_budget(self) -> int:
         """How many settings the sweep runs."""
-        if self.strategy == "grid":
-            return self.space.size()
-        return self.max_trials or min(20, self.space.size())
+        return STRATEGIES[self.strategy].budget(self.space.size(), self.max_trials)
 
 
 class Summary(BaseModel):

@@ -1,0 +1,217 @@
+"""Advancing sweeps by ask-and-tell from the API process: tell Optuna the trials whose runs have all
+finished, ask for new ones while fewer than ``parallel`` are in flight, and create their jobs. Every step can
+be redone: a trial without jobs gets them on the next round, so an API restart at any point loses no trial.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import statistics
+from typing import Sequence
+
+from sqlalchemy import func, select, update
+
+from backend.jobs import JobConflict, JobService
+from backend.schemas.sweeps import SweepCreate
+from backend.sweeps.lease import LeaseLost, SweepLease
+from jobstore.orm import FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow
+from jobstore.space import layers_label, setting_key
+from jobstore.strategies import STRATEGIES
+from jobstore.studies import SweepStudy, TrialRecord
+
+log = logging.getLogger("backend.sweeps")
+
+RUN_ATTEMPTS = 2  # a run that failed (e.g. its worker was killed) is run once more before its trial fails
+DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an adaptive search is done
+
+
+def job_row(sweep: Sweep, trial: tuple[int, dict] | None, seed_index: int, seed: int) -> Job:
+    """A job row of the sweep: a trial's run (``trial`` = number, setting) or a baseline twin."""
+    spec = copy.deepcopy(sweep.spec["base"])
+    config = copy.deepcopy(sweep.base_config)
+    spec.setdefault("training", {})["seed"] = seed
+    config["seed"] = seed
+    config["save_checkpoint"] = bool(sweep.spec.get("keep_checkpoints"))
+    addrop = spec.setdefault("addrop", {})
+    if trial is None:
+        addrop["enabled"] = False
+        config["addrop"] = None
+        label = "baseline"
+    else:
+        number, value = trial
+        addrop.update(enabled=True, **value)
+        config["addrop"] = {**config["addrop"], **value}
+        label = (f"trial {number} · {value['method']} {value['mode']} p={value['p']:g} q={value['q']:g} "
+                 f"L{layers_label(value['layers'])}")
+    spec["name"] = f"{sweep.name} · {label} · seed {seed}"
+    return Job(name=spec["name"][:200], state=QUEUED, spec=spec, config=config, task=sweep.task,
+               model=sweep.model, metric_name=sweep.metric_name, sweep_id=sweep.id,
+               sweep_role="baseline" if trial is None else "trial",
+               trial_number=None if trial is None else trial[0], seed_index=seed_index)
+
+
+def stop_job(jobs: JobService, job_id: int, reason: str) -> None:
+    """Cancel a sweep's job unless it finished meanwhile."""
+    try:
+        jobs.cancel(job_id, reason)
+    except JobConflict:
+        pass
+
+
+class SweepRounds:
+    """The rounds of ask-and-tell that advance the running sweeps."""
+
+    def __init__(self, jobs: JobService) -> None:
+        self.jobs = jobs
+        self.db = jobs.db
+        self.settings = jobs.settings
+
+    def advance_all(self) -> None:
+        """Advance every running sweep (called periodically by the API)."""
+        with self.db.session() as session:
+            ids = session.scalars(select(Sweep.id).where(Sweep.state == RUNNING).order_by(Sweep.id)).all()
+        for sweep_id in ids:
+            try:
+                self.advance(sweep_id)
+            except Exception:  # one broken sweep must not stop the others
+                log.exception("advancing sweep %s failed", sweep_id)
+
+    def advance(self, sweep_id: int) -> None:
+        """One round of ask-and-tell for the sweep, unless another API process holds it right now."""
+        lease = SweepLease(self.db, sweep_id)
+        if not lease.take():
+            return
+        try:
+            self._advance(sweep_id, lease)
+        except LeaseLost:
+            log.warning("sweep %s: the round outlasted its lease and another API process took the sweep over; "
+                        "this round stops before queueing anything more", sweep_id)
+        finally:
+            lease.release()
+
+    def _advance(self, sweep_id: int, lease: SweepLease) -> None:
+        with self.db.session() as session:
+            sweep = session.get(Sweep, sweep_id)
+            jobs = session.scalars(select(Job).where(Job.sweep_id == sweep_id)).all()
+        spec = SweepCreate.model_validate(sweep.spec)
+        strategy = STRATEGIES[spec.strategy]
+        study = SweepStudy(sweep.study_name, self.settings.resolved_database_url, spec.space.model_dump())
+        trials = study.trials()
+        states_before = [trial.state for trial in trials]
+        by_trial: dict[int, list[Job]] = {}
+        for job in jobs:
+            if job.sweep_role == "trial":
+                by_trial.setdefault(job.trial_number, []).append(job)
+
+        # Tell Optuna about trials whose runs have all finished; give a trial without its jobs its jobs.
+        new_rows: list[Job] = []
+        for trial in trials:
+            if trial.state != "running":
+                continue
+            if trial.same_as is not None:
+                study.copy_outcome(trial.number, trials[trial.same_as])
+                continue
+            runs = by_trial.get(trial.number, [])
+            missing = _to_run(runs, len(spec.seeds))
+            new_rows += [job_row(sweep, (trial.number, trial.params), index, spec.seeds[index]) for index in missing]
+            if not missing:
+                self._settle(study, trial, list(_latest(runs).values()), len(spec.seeds))
+        if spec.baseline:
+            twins = [job for job in jobs if job.sweep_role == "baseline"]
+            new_rows += [job_row(sweep, None, index, spec.seeds[index]) for index in _to_run(twins, len(spec.seeds))]
+        if new_rows:
+            lease.renew()
+            self.jobs.queue_rows(new_rows)
+            for row in new_rows:
+                if row.sweep_role == "trial":
+                    by_trial.setdefault(row.trial_number, []).append(row)
+
+        # Ask for new trials while fewer than `parallel` run and the budget lasts. A finished trial with no
+        # runs of its own was not asked by this sweep (e.g. added to the study by hand) and counts for nothing.
+        trials = study.trials()
+        own = [trial for trial in trials if trial.same_as is None
+               and (trial.number in by_trial or trial.state == "running")]
+        prior = [trial for trial in trials if trial.prior]
+        in_flight = sum(trial.state == "running" for trial in own)
+        asked = strategy.asked(trials, len(own), len(prior))
+        budget = spec.trial_budget()
+        seen = {setting_key(trial.params): trial.number for trial in [*prior, *own] if trial.state != "failed"}
+        duplicates = 0
+        exhausted = False
+        asked_so_far = len(trials)  # moves the sampler's seed on (see TPE.sampler)
+        while in_flight < spec.parallel and asked < budget:
+            lease.renew()
+            trial = study.ask(strategy, spec.sampler_seed, asked_so_far, budget)
+            asked_so_far = trial.number + 1
+            key = setting_key(trial.params)
+            if key in seen:
+                # Same run as an earlier trial (TPE proposing it again, RD's high and low): share its runs.
+                study.mark_repeat(trial.number, seen[key])
+                duplicates += 1
+                if strategy.repeats_count:
+                    asked += 1
+                if duplicates >= DUPLICATE_ASKS or len(seen) >= spec.space.size():
+                    exhausted = True
+                    break
+                continue
+            seen[key] = trial.number
+            self.jobs.queue_rows([job_row(sweep, (trial.number, trial.params), index, seed)
+                                  for index, seed in enumerate(spec.seeds)])
+            in_flight += 1
+            asked += 1
+
+        # Finished: nothing asked remains open and the baseline twins are done.
+        trials = study.trials()
+        for trial in trials:  # duplicates asked this round whose original has already finished
+            if trial.state == "running" and trial.same_as is not None:
+                study.copy_outcome(trial.number, trials[trial.same_as])
+        trials = study.trials()
+        open_trials = any(trial.state == "running" for trial in trials)
+        lease.renew()
+        with self.db.session() as session:
+            baseline_open = session.scalar(select(func.count()).select_from(Job).where(
+                Job.sweep_id == sweep_id, Job.sweep_role == "baseline", Job.state.not_in(FINISHED))) or 0
+            if not open_trials and not baseline_open and (asked >= budget or exhausted):
+                message = (("the setting ran" if budget == 1 else f"all {budget} settings ran") if not exhausted else
+                           f"the search kept proposing settings already run; {len(seen)} distinct settings ran")
+                session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
+                    state=SUCCEEDED, finished_at=utcnow(), message=message, revision=Sweep.revision + 1))
+                log.info("sweep %s finished: %s", sweep_id, message)
+            elif new_rows or [trial.state for trial in trials] != states_before:
+                # Only a round that changed something is a new revision (pages refetch on it).
+                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(revision=Sweep.revision + 1))
+
+    def _settle(self, study: SweepStudy, trial: TrialRecord, runs: list[Job], seeds: int) -> None:
+        """Tell Optuna a trial's outcome once all its runs have finished; stop the rest of a pruned trial."""
+        if any(job.state == PRUNED for job in runs):
+            for job in runs:
+                if job.state not in FINISHED:
+                    stop_job(self.jobs, job.id, f"trial {trial.number} was pruned")
+            if all(job.state in FINISHED for job in runs):
+                study.prune(trial.number)
+            return
+        if len(runs) < seeds or any(job.state not in FINISHED for job in runs):
+            return
+        values = [job.best_metric for job in runs if job.state == SUCCEEDED and job.best_metric is not None]
+        if len(values) == len(runs):
+            study.complete(trial.number, statistics.fmean(values))
+        else:
+            study.fail(trial.number, ",".join(sorted({job.state for job in runs if job.state != SUCCEEDED})))
+
+
+def _latest(runs: Sequence[Job]) -> dict[int, Job]:
+    """The newest job of each seed (a failed run may have been run again)."""
+    latest: dict[int, Job] = {}
+    for job in sorted(runs, key=lambda job: job.id or 0):
+        latest[job.seed_index] = job
+    return latest
+
+
+def _to_run(runs: Sequence[Job], seeds: int) -> list[int]:
+    """Seed indexes that need a (new) job: none yet, or the last one failed (its worker died, say) and it has
+    been tried fewer than RUN_ATTEMPTS times."""
+    latest = _latest(runs)
+    attempts = {index: sum(job.seed_index == index for job in runs) for index in latest}
+    return [index for index in range(seeds) if index not in latest
+            or (latest[index].state == FAILED and attempts[index] < RUN_ATTEMPTS)]
