@@ -15,6 +15,7 @@ from addrop.dropout import ADDropConfig
 from addrop.dynamics import PROBE_SIZE, DynamicsConfig
 from addrop.finetune import LR_SCHEDULES, PRECISIONS, FinetuneConfig
 from addrop.hooks import KINDS
+from addrop.masking import check_probability
 from addrop.models import DEFAULT_MODEL
 from addrop.presets import PRESETS
 from addrop.tasks import KNOWN_TASKS, TaskKind
@@ -27,9 +28,10 @@ def _probability(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not in (0, 1)")
-    return value
+    try:
+        return check_probability("p and q", value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _layers(text: str) -> tuple[int, ...]:

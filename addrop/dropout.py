@@ -14,7 +14,7 @@ from torch import nn
 from addrop.attribution import AttributionResult, GradientAttribution, Target, attribution_method, method_name
 from addrop.hooks import KINDS, attach
 from addrop.kinds import map_masks
-from addrop.masking import discard_masks
+from addrop.masking import check_probability, discard_masks
 
 
 @dataclass
@@ -35,10 +35,7 @@ class ADDropConfig:
 
     def __post_init__(self) -> None:
         self.method = method_name(self.method)
-        for name in ("p", "q"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-                raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+        self.p, self.q = check_probability("p", self.p), check_probability("q", self.q)
         if self.mode not in ("high", "low"):
             raise ValueError(f"mode must be 'high' or 'low', got {self.mode!r}")
         if self.steps < 1:

@@ -35,7 +35,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 from addrop.attribution import attribute
 from addrop.dropout import masked_forward
-from addrop.masking import discard_masks
+from addrop.masking import check_probability, discard_masks
 from addrop.streams import DYNAMICS_STREAM, isolated_rng, stream_generator, stream_seed
 
 PROBE_SIZE = 64
@@ -76,8 +76,7 @@ class DynamicsConfig:
         self.layers = tuple(int(layer) for layer in self.layers)
         if any(layer < 0 for layer in self.layers):
             raise ValueError(f"dynamics.layers start at 0, got {list(self.layers)}")
-        if not 0.0 < self.p < 1.0:
-            raise ValueError(f"dynamics.p must be in (0, 1), got {self.p!r}")
+        self.p = check_probability("dynamics.p", self.p)
 
     def probe(self, num_examples: int, seed: int) -> list[int]:
         """The dev examples of the probe set: ``probe_ids`` (sorted), else the seeded sample of ``probe_size``."""

@@ -7,6 +7,16 @@ from typing import Literal
 import torch
 
 DropMode = Literal["high", "low"]
+PROBABILITY_BOUNDS = (0.0, 1.0)  # p and q lie strictly between: at 0 nothing drops, at 1 a whole row could
+
+
+def check_probability(name: str, value: object) -> float:
+    """``value`` as p or q: a number strictly inside :data:`PROBABILITY_BOUNDS`, else a ValueError that says so.
+    The one check of their range: the masks, the config, the API's schemas and the CLI use it or its bounds."""
+    low, high = PROBABILITY_BOUNDS
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value < high:
+        raise ValueError(f"{name} must be a number in ({low:g}, {high:g}), got {value!r}")
+    return float(value)
 
 
 def discard_masks(
@@ -34,10 +44,8 @@ def discard_masks(
     valid keys of query ``i`` are the valid keys ``j <= i``: later ones are masked already, so counting
     them would shrink the region and let a row lose every key it sees.
     """
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"p must be in (0, 1), got {p}")
-    if not 0.0 < q < 1.0:
-        raise ValueError(f"q must be in (0, 1), got {q}")
+    check_probability("p", p)
+    check_probability("q", q)
     if mode not in ("high", "low"):
         raise ValueError(f"mode must be 'high' or 'low', got {mode!r}")
     square = query_mask is None

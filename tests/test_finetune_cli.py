@@ -114,7 +114,7 @@ def test_cli_train_with_unknown_model(shared_data, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "--p", "1.5"], "not in (0, 1)"),
+        (["train", "--p", "1.5"], "must be a number in (0, 1), got 1.5"),
         (["train", "--q", "abc"], "not a number"),
         (["train", "--method", "XX"], "invalid choice"),
         (["train", "--epochs", "0"], "at least 1"),

@@ -13,6 +13,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from addrop.masking import PROBABILITY_BOUNDS
 from backend.archives import directory_archive
 from backend.auth import require_reader, require_token
 from backend.deps import get_feed, get_jobs, get_settings
@@ -271,7 +272,8 @@ def job_dynamics_map(
     epoch: int = Query(..., ge=0, le=MAX_ROW_ID, description="A recorded epoch (404 for one not recorded)."),
     layer: int = Query(..., ge=0, le=MAX_ROW_ID, description="A recorded model layer."),
     head: int = Query(0, ge=0, le=MAX_ROW_ID),
-    p: float | None = Query(None, gt=0, lt=1, description="The candidate region's p (default: the job's)."),
+    p: float | None = Query(None, gt=PROBABILITY_BOUNDS[0], lt=PROBABILITY_BOUNDS[1],
+                            description="The candidate region's p (default: the job's)."),
     mode: Literal["high", "low"] | None = Query(None, description="The region's keys (default: the job's)."),
     service: JobService = Depends(get_jobs),
 ) -> DynamicsMap:

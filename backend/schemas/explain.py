@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from addrop.dropout import ADDropConfig
+from addrop.masking import PROBABILITY_BOUNDS
 from addrop.streams import MAX_SEED
 from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictRequest, Text
 
@@ -70,8 +72,10 @@ class ExplainRequest(StrictRequest):
     model: Text = Field("minilm", min_length=1, max_length=MAX_MODEL_CHARS, description="A name from GET /api/models.")
     method: AttributionMethod = Field("GA", description="Attribution method.")
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
-    p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")
-    q: float = Field(0.2, gt=0, lt=1, description="Probability that a candidate is dropped.")
+    p: float = Field(ADDropConfig.p, gt=PROBABILITY_BOUNDS[0], lt=PROBABILITY_BOUNDS[1],
+                     description="Fraction of each row's keys in the candidate discard region.")
+    q: float = Field(ADDropConfig.q, gt=PROBABILITY_BOUNDS[0], lt=PROBABILITY_BOUNDS[1],
+                     description="Probability that a candidate is dropped.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the drop draws (and of RD's noise).")
     steps: int = Field(20, ge=1, le=100, description="Integration steps for IGA.")
     layers: list[int] | None = Field(None, description="Layers to return (default: all).")

@@ -8,8 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from addrop.attribution import Target
+from addrop.dropout import ADDropConfig
 from addrop.dynamics import PROBE_SIZE
 from addrop.hooks import Kind
+from addrop.masking import PROBABILITY_BOUNDS
 from addrop.tasks import TaskKind
 from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictRequest, Text
 
@@ -92,8 +94,10 @@ class ADDropSpec(StrictRequest):
     enabled: bool = Field(True, description="False: the plain fine-tuning baseline.")
     method: AttributionMethod = "GA"
     mode: Literal["high", "low"] = Field("high", description="Candidates: highest (AD-DROP) or lowest attribution.")
-    p: float = Field(0.3, gt=0, lt=1, description="Fraction of each row's keys in the candidate discard region.")
-    q: float = Field(0.2, gt=0, lt=1, description="Probability that a candidate is dropped.")
+    p: float = Field(ADDropConfig.p, gt=PROBABILITY_BOUNDS[0], lt=PROBABILITY_BOUNDS[1],
+                     description="Fraction of each row's keys in the candidate discard region.")
+    q: float = Field(ADDropConfig.q, gt=PROBABILITY_BOUNDS[0], lt=PROBABILITY_BOUNDS[1],
+                     description="Probability that a candidate is dropped.")
     layers: list[int] = Field([0], min_length=1, max_length=64, description="Masked layers.")
     steps: int = Field(20, ge=1, le=200, description="Integration steps (IGA only).")
     cross_tuning: bool = Field(True, description="Alternate plain and AD-DROP epochs, plain first.")

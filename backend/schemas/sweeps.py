@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
 
+from addrop.masking import PROBABILITY_BOUNDS
 from backend.schemas.common import AttributionMethod, StrictRequest, Text
 from backend.schemas.jobs import ADDropSpec, JobCreate
 from jobstore.strategies import STRATEGIES
@@ -41,9 +42,10 @@ class SearchSpace(StrictRequest):
     @field_validator("p", "q")
     @classmethod
     def _fractions(cls, values: list[float]) -> list[float]:
-        bad = [value for value in values if not 0.0 < value < 1.0]
+        low, high = PROBABILITY_BOUNDS
+        bad = [value for value in values if not low < value < high]
         if bad:
-            raise ValueError(f"each value must be in (0, 1); got {bad[0]!r}")
+            raise ValueError(f"each value must be in ({low:g}, {high:g}); got {bad[0]!r}")
         return sorted(_distinct([round(value, 6) for value in values], "value"))
 
     @field_validator("method", "mode")
