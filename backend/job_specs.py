@@ -19,7 +19,7 @@ from addrop.dynamics import DynamicsConfig
 from addrop.finetune import FinetuneConfig
 from addrop.models import resolve_model
 from addrop.tasks import TaskSpec, custom_task, get_task
-from backend.jobs import InvalidJob
+from backend.job_errors import InvalidJob
 from backend.schemas.jobs import JobCreate
 from backend.settings import Settings
 from backend.shown import LOCAL_PREFIXES, without_paths

@@ -11,7 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from anyio import to_thread
 from sqlalchemy import and_, func, or_, select
@@ -21,6 +21,8 @@ from addrop.finetune import CHECKPOINTS, DYNAMICS
 from addrop.tasks import KNOWN_TASKS
 from backend.advice import dropping_epochs, run_warnings
 from backend.catalog import CatalogEntry
+from backend.job_errors import JobConflict, JobNotFound, QueueUnavailable
+from backend.job_specs import JobSpecs
 from backend.schemas.jobs import JobCreate, JobOut, Progress
 from backend.settings import Settings
 from backend.shown import shown_model, shown_spec
@@ -29,9 +31,6 @@ from jobstore.database import Database
 from jobstore.deletion import NotDeletable, delete_job, finish_deletions
 from jobstore.orm import FINISHED, QUEUED, RUNNING, SUCCEEDED, Job, LogLine, MetricPoint
 from jobstore.retention import prune_checkpoints, remove_failed_checkpoints
-
-if TYPE_CHECKING:  # job_specs imports this module's errors
-    from backend.job_specs import JobSpecs
 
 log = logging.getLogger(__name__)
 
@@ -58,28 +57,6 @@ class JobChanges:
     out: JobOut | None
     points: list[MetricPoint]
     lines: list[LogLine]
-
-class JobError(Exception):
-    """A request the service refuses; ``status_code`` is the HTTP status that says why."""
-
-    status_code = 400
-
-
-class InvalidJob(JobError):
-    status_code = 422
-
-
-class JobNotFound(JobError):
-    status_code = 404
-
-
-class JobConflict(JobError):
-    status_code = 409
-
-
-class QueueUnavailable(JobError):
-    status_code = 503
-
 
 def task_kind(job: Job) -> str | None:
     """The kind of the job's task: its own files' kind, else the known task's (None for neither)."""

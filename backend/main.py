@@ -18,7 +18,8 @@ from backend.disk_usage import DiskUsage
 from backend.events import JobFeed
 from backend.explainer import Explainer
 from backend.job_specs import JobSpecs
-from backend.jobs import JobError, JobService, reap_periodically
+from backend.job_errors import JobError
+from backend.jobs import JobService, reap_periodically
 from backend.routes import docs, explain, health, job_pages, jobs, login, models, pages, presets, sweep_pages, sweeps
 from backend.security import SecurityHeaders
 from backend.settings import Settings, get_settings

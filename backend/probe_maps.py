@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from addrop.dynamics import candidate_region, saved_epochs, saved_map
-from backend.jobs import InvalidJob, JobNotFound
+from backend.job_errors import InvalidJob, JobNotFound
 from backend.schemas.jobs import DynamicsMap, DynamicsProbe
 
 

@@ -13,7 +13,7 @@ from starlette.types import Message, Receive
 from addrop.data.errors import DataError
 from addrop.data.files import EXTENSIONS
 from addrop.data.summary import summarize_file
-from backend.jobs import JobError
+from backend.job_errors import JobError
 from backend.schemas.jobs import UploadOut
 from backend.settings import Settings
 from jobstore.database import Database

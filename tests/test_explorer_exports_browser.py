@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from addrop.figure_style import figure_style
-from tests.browser import ARTIFACTS, COMPUTED, chromium_page, explained, explorer_server
+from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 STYLE = figure_style()

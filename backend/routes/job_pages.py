@@ -13,7 +13,8 @@ from addrop.presets import catalog
 from addrop.tasks import KNOWN_TASKS
 from backend.auth import authorized, require_reader_page
 from backend.deps import get_jobs
-from backend.jobs import JobNotFound, JobService
+from backend.job_errors import JobNotFound
+from backend.jobs import JobService
 from backend.routes.pages import templates
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.jobs import ADDropSpec, DataSpec, JobCreate, TrainingSpec

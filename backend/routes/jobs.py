@@ -18,7 +18,8 @@ from backend.archives import directory_archive
 from backend.auth import require_reader, require_token
 from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
-from backend.jobs import JobError, JobService
+from backend.job_errors import JobError
+from backend.jobs import JobService
 from backend.probe_maps import read_map, read_probe
 from backend.schemas.common import MAX_ROW_ID, ErrorMessage, RowId, ValidationProblem
 from backend.schemas.jobs import (

@@ -7,7 +7,8 @@ from starlette.concurrency import run_in_threadpool
 
 from addrop.presets import PRESET_TASKS, PRESETS, catalog
 from backend.deps import get_jobs
-from backend.jobs import InvalidJob, JobNotFound, JobService
+from backend.job_errors import InvalidJob, JobNotFound
+from backend.jobs import JobService
 from backend.routes.jobs import READ, READ_ERRORS
 from backend.schemas.common import MAX_MODEL_CHARS, ErrorMessage, Text
 from backend.schemas.presets import PresetInfo, PresetOut

@@ -7,7 +7,8 @@ from fastapi.responses import HTMLResponse
 
 from backend.auth import require_reader_page
 from backend.deps import get_jobs, get_sweeps
-from backend.jobs import JobNotFound, JobService
+from backend.job_errors import JobNotFound
+from backend.jobs import JobService
 from backend.routes.job_pages import _page
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate

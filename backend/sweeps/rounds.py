@@ -12,7 +12,8 @@ from typing import Sequence
 
 from sqlalchemy import func, select, update
 
-from backend.jobs import JobConflict, JobService
+from backend.job_errors import JobConflict
+from backend.jobs import JobService
 from backend.schemas.sweeps import SweepCreate
 from backend.sweeps.lease import LeaseLost, SweepLease
 from jobstore.orm import FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow

@@ -10,7 +10,8 @@ import uuid
 from sqlalchemy import select, update
 
 from addrop.dropout import ADDropConfig
-from backend.jobs import InvalidJob, JobConflict, JobService, QueueUnavailable
+from backend.job_errors import InvalidJob, JobConflict, QueueUnavailable
+from backend.jobs import JobService
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepOut
 from backend.sweeps.importance import importance
 from backend.sweeps.rounds import SweepRounds, job_row, stop_job

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from sqlalchemy import func, select
 
-from backend.jobs import JobNotFound
+from backend.job_errors import JobNotFound
 from backend.advice import run_warnings
 from backend.schemas.sweeps import CurvePoint, RunDynamics, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
 from backend.shown import shown_model, shown_spec
