@@ -552,13 +552,14 @@ def dynamics_figure(task: str, pair: tuple[dict, dict], out: Path) -> Path:
 
 
 def adaptive_against_grid(runs: list[dict], budget: int = 10, repeats: int = 200) -> dict | None:
-    """Replays the product's adaptive search (``jobstore.studies``: the same TPE distributions and sampler, its
+    """Replays the product's adaptive search (``jobstore.strategies``: the same TPE distributions and sampler, its
     seed moving on with every ask as a sweep's does, a repeated setting answered with its recorded value as a
     sweep shares its runs) against a complete grid's recorded values, once per search seed; how many distinct
     settings each search runs before it reaches the grid's best (and within 0.5 points of it)."""
     import optuna
 
-    from jobstore import studies
+    from jobstore.space import setting as setting_of
+    from jobstore.strategies import STRATEGIES
 
     values = {(run["setting"]["p"], run["setting"]["q"]): run["best_metric"]
               for run in runs if run["role"] == "addrop" and run["best_metric"] is not None}
@@ -566,7 +567,8 @@ def adaptive_against_grid(runs: list[dict], budget: int = 10, repeats: int = 200
     if len(ps) < 3 or len(qs) < 3 or len(values) != len(ps) * len(qs):
         return None
     space = {"p": ps, "q": qs, "method": ["GA"], "mode": ["high"], "layers": [[0]]}
-    distributions = studies.distributions(space, "tpe")
+    tpe = STRATEGIES["tpe"]
+    distributions = tpe.distributions(space)
     best = max(values.values())
     to_best, to_near = [], []
     for repeat in range(repeats):
@@ -574,9 +576,9 @@ def adaptive_against_grid(runs: list[dict], budget: int = 10, repeats: int = 200
         distinct: set[tuple[float, float]] = set()
         near = None
         while True:
-            study.sampler = studies.sampler("tpe", space, repeat * 1000, len(study.trials), budget)
+            study.sampler = tpe.sampler(space, repeat * 1000, len(study.trials), budget)
             trial = study.ask(distributions)
-            setting = studies.setting(space, trial.params)
+            setting = setting_of(space, trial.params)
             key = (setting["p"], setting["q"])
             study.tell(trial, values[key])
             distinct.add(key)
