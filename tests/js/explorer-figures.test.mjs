@@ -135,11 +135,23 @@ test("a token classifier's export carries each token's predicted tag; a sequence
 
 test("thumbnails scale each map to its own range", () => {
   const a = side(["[CLS]", "x"]);
-  const colours = thumbnailColours(a.maps, "mask", 0, 1, 2);
+  const colours = thumbnailColours(a.maps, "mask", 0, 1);
   assert.deepEqual(colours, [[214, 39, 40], [243, 245, 249], [255, 207, 135], [243, 245, 249]]);
-  const attribution = thumbnailColours(a.maps, "attribution", 0, 0, 2);
+  const attribution = thumbnailColours(a.maps, "attribution", 0, 0);
   assert.deepEqual(attribution[1], [178, 24, 43]);  // the largest value takes the full colour
   assert.deepEqual(attribution[2], [33, 102, 172]);
+});
+
+test("thumbnails follow the colour control: per row, each row's largest |value| takes the full colour", () => {
+  const { maps } = side(["a", "b", "c"]);  // head 0's attribution rows: [0, 1, 2], [-1, 0, 1], [-2, -1, 0]
+  const full = [178, 24, 43];
+  const largest = thumbnailColours(maps, "attribution", 0, 0, "max");
+  assert.deepEqual([largest[2], largest[5]].map((rgb) => rgb.join()), [full.join(), thumbnailColours(maps, "attribution", 0, 0)[5].join()]);
+  assert.notDeepEqual(largest[5], full);  // 1 of the map's largest 2
+  const rows = thumbnailColours(maps, "attribution", 0, 0, "row");
+  assert.deepEqual([rows[2], rows[5]], [full, full]);  // 2 of row 0's 2, 1 of row 1's 1
+  assert.deepEqual(rows[6], [33, 102, 172]);
+  assert.throws(() => thumbnailColours(maps, "attribution", 0, 0, "loudest"), /unknown colour scale/);
 });
 
 test("maps stand far enough apart for a colour bar and the next map's longest token label", () => {

@@ -123,6 +123,7 @@ export function bindControls(page, { address, explainer, layerView, modelView, c
   $("colour-scale").addEventListener("change", () => {
     state.colour = $("colour-scale").value; address.write();
     if (state.view === "layer") layerView.draw();
+    if (state.view === "model") modelView.show();
     if (state.view === "compare") compareView.draw();
   });
   $("palette").addEventListener("change", () => { state.palette = $("palette").value; address.write(); });

@@ -1,9 +1,12 @@
-// The model view: every layer and head as a small canvas, one pixel per cell, each scaled to its own range;
-// hovering a cell names it and its value, and the grid exports as one PNG or SVG.
+// The model view: every layer and head as a small canvas, one pixel per cell, each scaled to its own range as
+// the colour control says (its largest |value|, a percentile of them, or each row its own); hovering a cell names
+// it and its value, and the grid exports as one PNG or SVG.
 
 import { el } from "../common/dom.js";
 import { STYLE } from "../common/figure-style.js";
 import { parseColour } from "./colormap.js";
+import { matrix } from "./matrix.js";
+import { colourValues } from "./scales.js";
 import { rowTokens } from "./text.js";
 
 // A power below 1 (the square root): small weights stay visible in a thumbnail.
@@ -23,24 +26,18 @@ const THUMB = {
 const cellsOf = (maps) => maps.candidate.shape[2] * maps.candidate.shape[3];
 const offsetOf = (maps, layer, head) => (layer * maps.candidate.shape[1] + head) * cellsOf(maps);
 
-// The RGB of every cell of one thumbnail, as m*n triples.
-export function thumbnailColours(maps, quantity, layer, head) {
-  const offset = offsetOf(maps, layer, head), cells = cellsOf(maps);
-  const cand = maps.candidate.values, drop = maps.dropped.values;
-  const values = quantity === "mask" ? null : maps[quantity].values;
-  let scale = 0;
-  if (values) for (let k = 0; k < cells; k++) scale = Math.max(scale, Math.abs(values[offset + k]));
-  scale = scale || 1;
-  const colours = [];
-  for (let k = 0; k < cells; k++) {
-    if (quantity === "mask") colours.push(THUMB.mask[drop[offset + k] ? 2 : cand[offset + k] ? 1 : 0]);
-    else if (quantity === "attention") colours.push(ramp(THUMB.attention, values[offset + k] / scale));
-    else {
-      const v = values[offset + k] / scale;
-      colours.push(v >= 0 ? ramp(THUMB.positive, v) : ramp(THUMB.negative, -v));
-    }
+// The RGB of every cell of one thumbnail, as m*n triples; mode is the colour control's (scales.js).
+export function thumbnailColours(maps, quantity, layer, head, mode = "max") {
+  if (quantity === "mask") {
+    const offset = offsetOf(maps, layer, head), cand = maps.candidate.values, drop = maps.dropped.values;
+    return Array.from({ length: cellsOf(maps) }, (_, k) => THUMB.mask[drop[offset + k] ? 2 : cand[offset + k] ? 1 : 0]);
   }
-  return colours;
+  const { z: [rows], top } = colourValues([matrix(maps[quantity], layer, head)], mode);
+  return rows.flatMap((row) => Array.from(row, (value) => {
+    const v = value / top;  // beyond a percentile's top: the end colour (ramp clamps)
+    if (quantity === "attention") return ramp(THUMB.attention, v);
+    return v >= 0 ? ramp(THUMB.positive, v) : ramp(THUMB.negative, -v);
+  }));
 }
 
 // The cell under a point (x, y) of a thumbnail of m rows and n keys drawn width x height pixels.
@@ -68,7 +65,7 @@ function paintThumbnail(canvas, colours) {
   context.putImageData(image, 0, 0);
 }
 
-export function drawGrid(container, data, layers, heads, selected, onOpen) {
+export function drawGrid(container, data, layers, heads, selected, onOpen, mode = "max") {
   const n = data.meta.tokens.length, m = rowTokens(data.meta).length;
   container.replaceChildren();
   container.style.gridTemplateColumns = `36px repeat(${heads.length}, minmax(40px, 1fr))`;
@@ -80,7 +77,7 @@ export function drawGrid(container, data, layers, heads, selected, onOpen) {
       const canvas = el("canvas", { width: n, height: m, "data-layer": layer, "data-head": head,
         class: layer === selected.layer && String(head) === String(selected.head) ? "selected" : null });
       if (m !== n) canvas.style.aspectRatio = `${n} / ${m}`;  // square cells
-      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head));
+      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head, mode));
       canvas.addEventListener("click", () => onOpen(layer, head));
       container.appendChild(canvas);
     }

@@ -41,7 +41,7 @@ export function createModelView(page, { address, openLayer }) {
       $("filter-error").textContent = error.message;
       return;
     }
-    drawGrid($("grid"), page.grid, layers, heads, { layer: Number(state.layer), head: state.head }, openLayer);
+    drawGrid($("grid"), page.grid, layers, heads, { layer: Number(state.layer), head: state.head }, openLayer, state.colour);
   }
 
   document.querySelectorAll("#grid-quantity button").forEach((button) => button.addEventListener("click", () => {
