@@ -17,18 +17,18 @@ from backend.bodies import BodyLimits, BodyRule, JsonBodyGuard
 from backend.disk_usage import DiskUsage
 from backend.events import JobFeed
 from backend.explainer import Explainer
-from backend.job_specs import JobSpecs
 from backend.job_errors import JobError
+from backend.job_specs import JobSpecs
 from backend.jobs import JobService, reap_periodically
+from backend.periodic import every
 from backend.routes import docs, explain, health, job_pages, jobs, login, models, pages, presets, sweep_pages, sweeps
 from backend.security import SecurityHeaders
 from backend.settings import Settings, get_settings
 from backend.static import CompressedStaticFiles
-from backend.sweeps.polling import advance_periodically
 from backend.sweeps.service import SweepService
 from backend.timing import ServerTiming
 from backend.uploads import UploadSlots
-from backend.workers import WorkerRegistry, bury_gone_periodically
+from backend.workers import BURY_SECONDS, WorkerRegistry
 from frontend import STATIC_DIR
 from jobstore.database import Database
 from jobstore.queue import make_celery, queued_messages, send_job
@@ -57,8 +57,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = asyncio.create_task(reap_periodically(app.state.jobs))
-        undertaker = asyncio.create_task(bury_gone_periodically(app.state.workers))
-        controller = asyncio.create_task(advance_periodically(app.state.sweeps.rounds, settings.sweep_poll_seconds))
+        undertaker = asyncio.create_task(every(BURY_SECONDS, app.state.workers.bury_gone,
+                                               "checking for workers that are gone failed"))
+        controller = asyncio.create_task(every(settings.sweep_poll_seconds, app.state.sweeps.rounds.advance_all,
+                                               "advancing sweeps failed"))
         try:
             requeued = await asyncio.to_thread(app.state.jobs.requeue_waiting)
             log.info("sent %d queued job(s) to the queue again", requeued)

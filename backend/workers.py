@@ -1,17 +1,15 @@
 """Which job workers are alive: each worker's pool process renews its row in ``workers`` (worker/presence.py);
 one that missed three rounds is gone, and so at once is one whose processes this API can see have ended (a
 worker in its own process table: :mod:`jobstore.process_table`). Read by the health endpoint and by queued jobs'
-views; :func:`bury_gone_periodically` fails the job of a worker found gone."""
+views; :meth:`WorkerRegistry.bury_gone`, run every ``BURY_SECONDS`` by the app, fails the job of a worker found gone."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
 
 import psutil
-from anyio import to_thread
 from sqlalchemy import func, select
 
 from backend.settings import Settings
@@ -127,13 +125,3 @@ def _runs(pid: int, seen: datetime) -> bool:
                 and process.create_time() <= seen.timestamp() + CLOCK_SLACK_SECONDS)
     except psutil.Error:
         return False
-
-
-async def bury_gone_periodically(registry: WorkerRegistry) -> None:
-    """Run :meth:`WorkerRegistry.bury_gone` every ``BURY_SECONDS`` for as long as the app runs."""
-    while True:
-        try:
-            await to_thread.run_sync(registry.bury_gone)
-        except Exception:  # a database hiccup must not end the loop
-            log.exception("checking for workers that are gone failed")
-        await asyncio.sleep(BURY_SECONDS)
