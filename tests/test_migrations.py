@@ -4,6 +4,7 @@ create_all, no version) and one at the first revision are upgraded with their jo
 from __future__ import annotations
 
 import uuid
+from contextlib import nullcontext
 
 import pytest
 from alembic import command
@@ -107,3 +108,49 @@ def test_a_postgresql_database_at_the_first_revision_is_upgraded(postgres_url):
     db.migrate()
     check_upgraded(db)
     db.dispose()
+
+
+def alembic(db: Database, action: str, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, action)(config, revision)
+        connection.commit()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_going_back_past_0008_gives_sweep_runs_their_optuna_trial_ids_again(backend, tmp_path):
+    # the code before 0008 prunes a sweep's run through jobs.trial_id: a downgrade must not leave it empty
+    import optuna
+
+    from jobstore import studies
+
+    with (postgres_schema("downgrade") if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path / 's.db'}")) as url:
+        db = Database(url)
+        db.migrate()
+        alembic(db, "downgrade", "0007")  # no study in the database yet: nothing to fill in
+        alembic(db, "upgrade", "head")
+        name = uuid.uuid4().hex
+        study = optuna.create_study(study_name=name, storage=studies.storage(url), direction="maximize")
+        for _ in range(3):
+            study.ask({"p": optuna.distributions.FloatDistribution(0.1, 0.9)})
+        with db.session() as session:
+            sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=name, task="mrpc",
+                          model="minilm", metric_name="f1")
+            session.add(sweep)
+            session.flush()
+            for number, role in ((2, "trial"), (0, "trial"), (None, "baseline")):
+                session.add(Job(name=role, spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
+                                sweep_id=sweep.id, sweep_role=role, trial_number=number, seed_index=0))
+        alembic(db, "downgrade", "0007")
+        with db.engine.connect() as connection:
+            got = connection.execute(text("SELECT trial_number, trial_id FROM jobs ORDER BY id")).all()
+            expected = {row.number: row.trial_id for row in connection.execute(text(
+                "SELECT number, trial_id FROM trials JOIN studies ON studies.study_id = trials.study_id "
+                "WHERE study_name = :name"), {"name": name})}
+        assert [tuple(row) for row in got] == [(2, expected[2]), (0, expected[0]), (None, None)]
+        assert len(set(expected.values())) == 3
+        alembic(db, "upgrade", "head")
+        assert "trial_id" not in {c["name"] for c in inspect(db.engine).get_columns("jobs")}
+        db.dispose()
