@@ -7,7 +7,8 @@ SQLite, no worker): what each answers and, for the large and slow bodies, what t
 - a body that never finishes (held open for good before) and an endless chunked one;
 - one strictness: an unknown field and ``"p": "0.3"`` on explain; a 100,000-character model name not echoed;
 - the log of a missing job answered as declared;
-- schemathesis over HTTP (every operation but the endless job stream, valid and invalid requests): the 5xx count.
+- schemathesis over HTTP (every operation but the endless job stream, valid and invalid requests): the 5xx count;
+- a start on a non-loopback address with a whitespace-only API token (refused before).
 
 Usage: python benchmarks/hostile_probe.py [--examples 25] [--out benchmarks/results/hostile_probe_cpu.txt]
 """
@@ -49,6 +50,7 @@ def start_server(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen,
                 return server, url
         except httpx.HTTPError:
             time.sleep(0.3)
+    os.killpg(server.pid, signal.SIGKILL)
     raise RuntimeError("the server did not answer within 120 s")
 
 
@@ -171,7 +173,7 @@ def main() -> None:
         lines.append(f"{'start on 0.0.0.0 with a whitespace-only ADDROP_API_TOKEN':<68} "
                      f"{whitespace_token(Path(tmp) / 'data')}")
     args.out.write_text("\n".join(lines) + "\n")
-    print(f"written to {args.out.relative_to(ROOT)}")
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""The Optuna side of sweeps, and the only module that talks to Optuna: studies stored in the app's own
-database (SQLite or PostgreSQL), asked and told by the API, reported to by a trial's run, and read back as
-:class:`TrialRecord`. Public Optuna API only.
+"""The Optuna side of sweeps: studies stored in the app's own database (SQLite or PostgreSQL), asked and told by
+the API, reported to by a trial's run, and read back as :class:`TrialRecord`. Public Optuna API only; the
+samplers and distributions each strategy asks with come from :mod:`jobstore.strategies`.
 
 Light on purpose (no torch): the API asks and tells trials, a worker reports a trial's dev metric per epoch.
 """

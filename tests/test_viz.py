@@ -199,6 +199,18 @@ def test_the_model_view_has_a_thumbnail_per_layer_and_head_each_on_its_own_scale
         np.testing.assert_allclose(np.asarray(trace.z, dtype=float), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_the_model_views_thumbnails_follow_the_colour_control_per_row(view, reference):
+    result, _ = reference
+    figure = viz.model_view(view, model=MODEL, quantity="attribution", scale="row")
+    for trace in figure.data:
+        layer, head = (int(v) for v in trace.name.replace("layer ", "").replace(" head ", "").split(","))
+        values = result.attribution[layer, 0, head].numpy()
+        top = np.abs(values).max(axis=1, keepdims=True)  # each row to its own largest |value| (a zero row stays 0)
+        rows = np.divide(values, top, out=np.zeros_like(values), where=top > 0)
+        np.testing.assert_allclose(np.asarray(trace.z, dtype=float), np.sign(rows) * np.sqrt(np.abs(rows)),
+                                   rtol=1e-5, atol=1e-6)
+
+
 def run_file(path, role, seed, best, setting=None, state="succeeded", epochs=4, cross_tuning=True):
     run = {"task": "mrpc", "phase": "search", "role": role, "seed": seed, "state": state, "metric": "f1",
            "best_metric": best, "setting": setting,

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from addrop.figure_style import figure_style
 from addrop.trainer import is_addrop_epoch
+from addrop.viz.captions import plotly_text
 from addrop.viz.rest import get_json
 
 
@@ -114,7 +115,7 @@ def job_curves(curves: JobCurves, width: int = 1000, height: int = 420) -> go.Fi
     figure.update_yaxes(title={"text": "loss", "font": {"size": fonts["axis_title_size"]}}, row=1, col=1)
     figure.update_yaxes(title={"text": curves.metric, "font": {"size": fonts["axis_title_size"]}}, row=1, col=2)
     figure.update_layout(
-        title={"text": f"{curves.name}<br><sup>{curves.setting}{' · ' + shaded if shaded else ''}</sup>",
+        title={"text": f"{plotly_text(curves.name)}<br><sup>{plotly_text(curves.setting)}{' · ' + shaded if shaded else ''}</sup>",
                "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
         width=width, height=height, margin={"l": 56, "r": 16, "t": 80, "b": 80},
         legend={"orientation": "h", "y": -0.2, "font": {"size": 11}},

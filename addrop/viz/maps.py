@@ -306,17 +306,20 @@ def maps_figure(view: Explanation, layer: int, head: Head, *, model: str,
     return figure
 
 
-def thumbnail_values(values: np.ndarray) -> np.ndarray:
-    """A thumbnail's colour positions: each map scaled to its own largest magnitude, then raised to the
+def thumbnail_values(values: np.ndarray, scale: str = "max") -> np.ndarray:
+    """A thumbnail's colour positions: each map scaled to its own range as ``scale`` says (its largest magnitude,
+    a percentile of them with larger ones at the end colour, or each row to its own largest), then raised to the
     definition's gamma with its sign kept (the explorer's grid.js ramp), so small weights stay visible."""
-    scale = float(np.abs(values).max()) or 1.0
-    scaled = values / scale
+    (z,), top = colour_values([values], scale)
+    scaled = np.clip(np.asarray(z, dtype=float) / top, -1.0, 1.0)
     return np.sign(scaled) * np.abs(scaled) ** figure_style()["thumbnail"]["gamma"]
 
 
-def model_view(view: Explanation, *, model: str, quantity: str = "attribution", cell: int = 96) -> go.Figure:
+def model_view(view: Explanation, *, model: str, quantity: str = "attribution", cell: int = 96,
+               scale: str = "max") -> go.Figure:
     """Every layer and head of ``view`` as a thumbnail (rows: layers, columns: heads), as the explorer's model
-    view draws them: ``quantity`` is attention, attribution or mask (kept, candidate, dropped)."""
+    view draws them: ``quantity`` is attention, attribution or mask (kept, candidate, dropped); ``scale`` the
+    colour control's ("max", "percentile", "row"), applied to each thumbnail on its own."""
     if quantity not in QUANTITIES:
         raise ValueError(f"unknown quantity {quantity!r}: choose from {', '.join(QUANTITIES)}")
     if quantity == "mask" and (view.candidate is None or view.dropped is None):
@@ -326,20 +329,20 @@ def model_view(view: Explanation, *, model: str, quantity: str = "attribution", 
     figure = make_subplots(rows=layers, cols=heads, horizontal_spacing=0.08 / heads, vertical_spacing=0.08 / layers,
                            column_titles=[f"H{h}" for h in range(heads)], row_titles=[f"L{l}" for l in view.layers])
     if quantity == "attention":
-        scale, zmin = [[0, thumbs["attention"][0]], [1, thumbs["attention"][1]]], 0
+        colorscale, zmin = [[0, thumbs["attention"][0]], [1, thumbs["attention"][1]]], 0
     elif quantity == "attribution":
         ends = thumbs["attribution"]
-        scale, zmin = [[0, ends["negative"]], [0.5, ends["zero"]], [1, ends["positive"]]], -1
+        colorscale, zmin = [[0, ends["negative"]], [0.5, ends["zero"]], [1, ends["positive"]]], -1
     else:
         kept, candidate, dropped = thumbs["mask"]
-        scale = [[0, kept], [0.333, kept], [0.333, candidate], [0.667, candidate], [0.667, dropped], [1, dropped]]
+        colorscale = [[0, kept], [0.333, kept], [0.333, candidate], [0.667, candidate], [0.667, dropped], [1, dropped]]
     for i in range(layers):
         for h in range(heads):
             if quantity == "mask":
                 z, low, high = mask_levels(view.candidate[i, h].numpy(), view.dropped[i, h].numpy()), 0, 2
             else:
-                z, low, high = thumbnail_values(getattr(view, quantity)[i, h].numpy()), zmin, 1
-            figure.add_trace(go.Heatmap(z=z, colorscale=scale, zmin=low, zmax=high, showscale=False,
+                z, low, high = thumbnail_values(getattr(view, quantity)[i, h].numpy(), scale), zmin, 1
+            figure.add_trace(go.Heatmap(z=z, colorscale=colorscale, zmin=low, zmax=high, showscale=False,
                                         name=f"layer {view.layers[i]}, head {h}",
                                         hovertemplate=f"layer {view.layers[i]} · head {h}<br>query %{{y}} → key %{{x}}<extra></extra>"),
                              row=i + 1, col=h + 1)

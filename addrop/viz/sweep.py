@@ -13,6 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from addrop.figure_style import figure_style
+from addrop.viz.captions import plotly_text
 from addrop.viz.rest import get_json
 
 MARKS = {"pruned": {"symbol": "x-thin-open", "color": "#5a6275", "size": 9},
@@ -140,7 +141,7 @@ def sweep_map(sweep: SweepCells, width: int = 640, height: int = 560) -> go.Figu
                                         marker={**mark, "line": {"width": 2, "color": mark["color"]}}))
     against = f"baseline mean {sweep.baseline:.4f}" if relative else "no baseline: colours show the metric"
     figure.update_layout(
-        title={"text": f"{sweep.title} · {sweep.slice}<br><sup>best dev {sweep.metric} − baseline mean ({against})</sup>",
+        title={"text": f"{plotly_text(sweep.title)} · {plotly_text(sweep.slice)}<br><sup>best dev {sweep.metric} − baseline mean ({against})</sup>",
                "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
         xaxis={"title": {"text": "q (drop probability)"}, "type": "category"},
         yaxis={"title": {"text": "p (candidate fraction)"}, "type": "category"},
