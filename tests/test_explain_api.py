@@ -86,7 +86,10 @@ def test_api_numbers_equal_the_library(client, minilm):
     for key in ("attention", "attribution", "candidate", "dropped"):
         assert got[key].shape == (6, 12, n, n)
     np.testing.assert_allclose(got["attention"], reference.attention.numpy(), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(got["attribution"], reference.attribution.numpy(), rtol=1e-4, atol=1e-9)
+    # float32 gradients summed in another order (the API's explain threads, not this process's) differ by about
+    # 1e-5 of the map's largest value; a fixed atol of 1e-9 failed on cells a thousand times smaller than that
+    expected = reference.attribution.numpy()
+    np.testing.assert_allclose(got["attribution"], expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
     np.testing.assert_array_equal(got["candidate"], reference.candidate.numpy())
     np.testing.assert_array_equal(got["dropped"], reference.dropped.numpy())
     assert payload["probabilities"] == pytest.approx(reference.probabilities, abs=1e-6)
