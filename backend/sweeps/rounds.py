@@ -52,6 +52,15 @@ def job_row(sweep: Sweep, trial: tuple[int, dict] | None, seed_index: int, seed:
                trial_number=None if trial is None else trial[0], seed_index=seed_index)
 
 
+def runs_by_trial(jobs: Sequence[Job]) -> dict[int, list[Job]]:
+    """A sweep's trial runs by trial number (its baseline twins left out), in the order given."""
+    by_trial: dict[int, list[Job]] = {}
+    for job in jobs:
+        if job.sweep_role == "trial":
+            by_trial.setdefault(job.trial_number, []).append(job)
+    return by_trial
+
+
 def stop_job(jobs: JobService, job_id: int, reason: str) -> None:
     """Cancel a sweep's job unless it finished meanwhile."""
     try:
@@ -100,10 +109,7 @@ class SweepRounds:
         study = SweepStudy(sweep.study_name, self.settings.resolved_database_url, spec.space.model_dump())
         trials = study.trials()
         states_before = [trial.state for trial in trials]
-        by_trial: dict[int, list[Job]] = {}
-        for job in jobs:
-            if job.sweep_role == "trial":
-                by_trial.setdefault(job.trial_number, []).append(job)
+        by_trial = runs_by_trial(jobs)
 
         # Tell Optuna about trials whose runs have all finished; give a trial without its jobs its jobs.
         new_rows: list[Job] = []

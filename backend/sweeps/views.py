@@ -8,10 +8,11 @@ from typing import Sequence
 
 from sqlalchemy import func, select, update
 
-from backend.job_errors import JobNotFound
 from backend.advice import run_warnings
+from backend.job_errors import JobNotFound
 from backend.schemas.sweeps import CurvePoint, RunDynamics, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
 from backend.shown import shown_model, shown_spec
+from backend.sweeps.rounds import runs_by_trial
 from jobstore.database import Database
 from jobstore.orm import PRUNED, QUEUED, SUCCEEDED, Job, MetricPoint, Sweep
 from jobstore.strategies import STRATEGIES
@@ -100,10 +101,7 @@ class SweepViews:
                            and job.best_metric is not None]
         baseline = (summary(baseline_values) if baseline_jobs
                     else summary(spec.prior_baseline) if spec.prior_baseline else None)
-        by_trial: dict[int, list[Job]] = {}
-        for job in jobs:
-            if job.sweep_role == "trial":
-                by_trial.setdefault(job.trial_number, []).append(job)
+        by_trial = runs_by_trial(jobs)
         out: list[TrialOut] = []
         for trial in trials:
             original = trial.same_as
