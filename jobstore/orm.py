@@ -113,9 +113,6 @@ class Sweep(Base):
     message: Mapped[str | None] = mapped_column(Text)  # why it ended, or what it waits for
     revision: Mapped[int] = mapped_column(Integer, default=0)
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)  # as a job's
-    # the study's trials as of the last change the API made (jobstore.studies.snapshot), so the list of sweeps
-    # reads no study; SQL NULL for a sweep from before it was kept
-    trials_snapshot: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class WorkerSeen(Base):

@@ -19,7 +19,7 @@ from backend.sweeps.lease import LeaseLost, SweepLease
 from jobstore.orm import FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow
 from jobstore.space import layers_label, setting_key
 from jobstore.strategies import STRATEGIES
-from jobstore.studies import SweepStudy, TrialRecord, snapshot
+from jobstore.studies import SweepStudy, TrialRecord
 
 log = logging.getLogger("backend.sweeps")
 
@@ -175,10 +175,6 @@ class SweepRounds:
                 study.copy_outcome(trial.number, trials[trial.same_as])
         trials = study.trials()
         open_trials = any(trial.state == "running" for trial in trials)
-        # The list of sweeps reads the trials from the sweep's row: written when they differ from what it holds
-        # (this round's changes, or the study's since), and only while the sweep runs (a cancel writes its own).
-        records = snapshot(trials)
-        fresh = {"trials_snapshot": records} if records != sweep.trials_snapshot else {}
         lease.renew()
         with self.db.session() as session:
             baseline_open = session.scalar(select(func.count()).select_from(Job).where(
@@ -187,15 +183,11 @@ class SweepRounds:
                 message = (("the setting ran" if budget == 1 else f"all {budget} settings ran") if not exhausted else
                            f"the search kept proposing settings already run; {len(seen)} distinct settings ran")
                 session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
-                    state=SUCCEEDED, finished_at=utcnow(), message=message, revision=Sweep.revision + 1, **fresh))
+                    state=SUCCEEDED, finished_at=utcnow(), message=message, revision=Sweep.revision + 1))
                 log.info("sweep %s finished: %s", sweep_id, message)
-            else:
-                if new_rows or [trial.state for trial in trials] != states_before:
-                    # Only a round that changed something is a new revision (pages refetch on it).
-                    session.execute(update(Sweep).where(Sweep.id == sweep_id).values(revision=Sweep.revision + 1))
-                if fresh:
-                    session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING)
-                                    .values(**fresh))
+            elif new_rows or [trial.state for trial in trials] != states_before:
+                # Only a round that changed something is a new revision (pages refetch on it).
+                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(revision=Sweep.revision + 1))
 
     def _settle(self, study: SweepStudy, trial: TrialRecord, runs: list[Job], seeds: int) -> None:
         """Tell Optuna a trial's outcome once all its runs have finished; stop the rest of a pruned trial."""

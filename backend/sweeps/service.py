@@ -19,7 +19,7 @@ from backend.sweeps.views import SweepNotFound, SweepViews, sweep_row
 from jobstore.deletion import NotDeletable, delete_sweep
 from jobstore.orm import CANCELLED, FINISHED, RUNNING, Job, Sweep, utcnow
 from jobstore.strategies import STRATEGIES
-from jobstore.studies import SweepStudy, snapshot
+from jobstore.studies import SweepStudy
 
 log = logging.getLogger("backend.sweeps")
 
@@ -109,8 +109,6 @@ class SweepService:
         for trial in study.trials():
             if trial.state == "running":
                 study.fail(trial.number, "cancelled")
-        with self.db.session() as session:  # what the list of sweeps shows (rounds write it only while it runs)
-            session.execute(update(Sweep).where(Sweep.id == sweep_id).values(trials_snapshot=snapshot(study.trials())))
         log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, len(open_jobs))
         return self.get(sweep_id)
 

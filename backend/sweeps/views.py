@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from backend.advice import run_warnings
 from backend.job_errors import JobNotFound
@@ -16,7 +16,7 @@ from backend.sweeps.rounds import runs_by_trial
 from jobstore.database import Database
 from jobstore.orm import PRUNED, QUEUED, SUCCEEDED, Job, MetricPoint, Sweep
 from jobstore.strategies import STRATEGIES
-from jobstore.studies import SweepStudy, TrialRecord, from_snapshot, snapshot
+from jobstore.studies import SweepStudy, TrialRecord
 
 TRIAL_DONE = ("complete", "pruned", "failed", "cancelled")  # a trial's states that count it as finished
 
@@ -49,39 +49,25 @@ class SweepViews:
         self.data_dir = data_dir
 
     def get(self, sweep_id: int) -> SweepOut:
-        """The sweep with its trials (read from its study, their truth), baseline and best setting, or
-        :class:`SweepNotFound`."""
+        """The sweep with its trials, baseline and best setting, or :class:`SweepNotFound`."""
         with self.db.session() as session:
             sweep = sweep_row(session, sweep_id)
-            jobs, final = sweep_runs(session, [sweep_id])
+            jobs = session.scalars(select(Job).where(Job.sweep_id == sweep_id).order_by(Job.id)).all()
+            last = (select(func.max(MetricPoint.id)).join(Job, Job.id == MetricPoint.job_id)
+                    .where(Job.sweep_id == sweep_id, MetricPoint.kind == "dynamics").group_by(MetricPoint.job_id))
+            final = dict(session.execute(select(MetricPoint.job_id, MetricPoint.values)
+                                         .where(MetricPoint.id.in_(last))).tuples().all())
         spec = SweepCreate.model_validate(sweep.spec)
         trials = SweepStudy(sweep.study_name, self.database_url, spec.space.model_dump()).trials()
-        return self.to_out(sweep, spec, jobs.get(sweep_id, []), trials, final)
+        return self.to_out(sweep, spec, jobs, trials, final)
 
     def list(self, limit: int = 50, offset: int = 0) -> tuple[list[SweepOut], int]:
-        """Sweeps newest first, and how many there are: a fixed number of queries whatever the page's size, the
-        trials read from each sweep's snapshot of them rather than its study."""
+        """Sweeps newest first, and how many there are."""
         with self.db.session() as session:
-            sweeps = session.scalars(select(Sweep).where(Sweep.deleting.is_(False)).order_by(Sweep.id.desc())
-                                     .limit(limit).offset(offset)).all()
+            ids = session.scalars(select(Sweep.id).where(Sweep.deleting.is_(False)).order_by(Sweep.id.desc())
+                                  .limit(limit).offset(offset)).all()
             total = session.scalar(select(func.count()).select_from(Sweep).where(Sweep.deleting.is_(False))) or 0
-            jobs, final = sweep_runs(session, [sweep.id for sweep in sweeps])
-        out = []
-        for sweep in sweeps:
-            spec = SweepCreate.model_validate(sweep.spec)
-            out.append(self.to_out(sweep, spec, jobs.get(sweep.id, []), self.listed_trials(sweep, spec), final))
-        return out, total
-
-    def listed_trials(self, sweep: Sweep, spec: SweepCreate) -> list[TrialRecord]:
-        """The sweep's trials as its snapshot holds them; a sweep from before snapshots were kept has its study
-        read once, and what it read kept as its snapshot (unless a round wrote one meanwhile)."""
-        if sweep.trials_snapshot is not None:
-            return from_snapshot(sweep.trials_snapshot)
-        trials = SweepStudy(sweep.study_name, self.database_url, spec.space.model_dump()).trials()
-        with self.db.session() as session:
-            session.execute(update(Sweep).where(Sweep.id == sweep.id, Sweep.trials_snapshot.is_(None))
-                            .values(trials_snapshot=snapshot(trials)))
-        return trials
+        return [self.get(sweep_id) for sweep_id in ids], total
 
     def to_out(self, sweep: Sweep, spec: SweepCreate, jobs: Sequence[Job], trials: Sequence[TrialRecord],
                final_dynamics: dict[int, dict[str, float]]) -> SweepOut:
@@ -161,19 +147,6 @@ class SweepViews:
             curves.setdefault(job_id, []).append(
                 CurvePoint(epoch=epoch, value=values.get(sweep.metric_name), loss=values.get("loss")))
         return SweepCurves(metric=sweep.metric_name, jobs=curves)
-
-
-def sweep_runs(session, sweep_ids: Sequence[int]) -> tuple[dict[int, list[Job]], dict[int, dict[str, float]]]:
-    """The sweeps' jobs by sweep, in the order of their ids, and each recording job's last dynamics point's
-    values, by job: one query each, however many sweeps."""
-    jobs: dict[int, list[Job]] = {}
-    for job in session.scalars(select(Job).where(Job.sweep_id.in_(sweep_ids)).order_by(Job.id)):
-        jobs.setdefault(job.sweep_id, []).append(job)
-    last = (select(func.max(MetricPoint.id)).join(Job, Job.id == MetricPoint.job_id)
-            .where(Job.sweep_id.in_(sweep_ids), MetricPoint.kind == "dynamics").group_by(MetricPoint.job_id))
-    final = dict(session.execute(select(MetricPoint.job_id, MetricPoint.values)
-                                 .where(MetricPoint.id.in_(last))).tuples().all())
-    return jobs, final
 
 
 def _trial_state(trial: TrialRecord, runs: Sequence[Job]) -> str:
