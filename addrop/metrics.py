@@ -15,9 +15,9 @@ from seqeval.metrics import recall_score as entity_recall
 from sklearn.metrics import f1_score, matthews_corrcoef
 from transformers import EvalPrediction, PreTrainedTokenizerBase
 
+from addrop.kinds import IGNORED
 from addrop.tasks import TaskSpec
 
-IGNORE_INDEX = -100
 # Tasks with at most this many classes also report each class's share of the predictions (pred_share_<id>):
 # a regulariser can move them (AD-DROP epochs pushed MiniLM's MRPC positives from about 0.82 to 0.92).
 MAX_SHARED_CLASSES = 10
@@ -52,7 +52,7 @@ def translation_metrics(hypotheses: list[str], references: list[str]) -> dict[st
 
 def decode_sequences(tokenizer: PreTrainedTokenizerBase, ids: np.ndarray) -> list[str]:
     """Token ids (padded with -100 or the pad token) as stripped text without special tokens."""
-    ids = np.where(np.asarray(ids) == IGNORE_INDEX, tokenizer.pad_token_id, ids)
+    ids = np.where(np.asarray(ids) == IGNORED, tokenizer.pad_token_id, ids)
     return [text.strip() for text in tokenizer.batch_decode(ids, skip_special_tokens=True)]
 
 
@@ -125,10 +125,10 @@ def _token_classification(task: TaskSpec, preds: np.ndarray, labels: np.ndarray)
     true_tags: list[list[str]] = []
     pred_tags: list[list[str]] = []
     for pred_row, label_row in zip(preds, labels):
-        keep = label_row != IGNORE_INDEX
+        keep = label_row != IGNORED
         true_tags.append([names[i] for i in label_row[keep]])
         pred_tags.append([names[i] for i in pred_row[keep]])
-    kept = labels != IGNORE_INDEX
+    kept = labels != IGNORED
     # Default (conlleval) mode, as in the official CoNLL-2003 script and transformers' NER examples,
     # so scores compare with published ones.
     return {

@@ -10,9 +10,9 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from addrop.kinds import IGNORED
 from addrop.tasks import TaskSpec
 
-IGNORE_INDEX = -100
 
 
 def tokenize_splits(
@@ -50,9 +50,9 @@ def data_collator(
 ) -> DataCollatorWithPadding | DataCollatorForTokenClassification | DataCollatorForSeq2Seq:
     """Dynamic-padding collator for ``task`` (token labels and translation targets are padded with -100)."""
     if task.kind == "token_classification":
-        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORE_INDEX)
+        return DataCollatorForTokenClassification(tokenizer, label_pad_token_id=IGNORED)
     if task.kind == "translation":
-        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORE_INDEX)
+        return DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=IGNORED)
     return DataCollatorWithPadding(tokenizer)
 
 
@@ -65,7 +65,7 @@ def _encode_words(
     for i, tags in enumerate(batch[task.label_field]):
         aligned, previous = [], None
         for word in encoded.word_ids(i):
-            aligned.append(tags[word] if word is not None and word != previous else IGNORE_INDEX)
+            aligned.append(tags[word] if word is not None and word != previous else IGNORED)
             previous = word
         labels.append(aligned)
     return {**encoded, "labels": labels}
