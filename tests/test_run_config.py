@@ -8,6 +8,7 @@ app, embedded broker, no worker: jobs are only queued."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict
 
@@ -48,12 +49,12 @@ def data_spec(client: TestClient, source: str, folder) -> dict:
 
 @pytest.fixture(scope="module", params=["directory", "upload"])
 def sweep(request, client, sst2_dir):
-    """A sweep whose four settings (grid, all in flight at once) and baseline twins are queued at two seeds."""
+    """A sweep whose eight settings (a grid, all in flight at once) and baseline twins are queued at two seeds."""
     base = {"model": "minilm", "data": data_spec(client, request.param, sst2_dir),
             "training": {"epochs": 3, "batch_size": 4, "max_length": 64, "device": "cpu", "warmup_ratio": 0.1},
             "addrop": {"method": "GA", "layers": BASE_LAYERS, "target": "logit", "steps": 7, "cross_tuning": False},
             "dynamics": {"enabled": True, "probe_size": 2}}
-    body = {"name": "equivalence", "base": base, "space": SPACE, "seeds": [1, 7], "parallel": 4,
+    body = {"name": "equivalence", "base": base, "space": SPACE, "seeds": [1, 7], "parallel": 8,
             "keep_checkpoints": True, "pruning": {"kind": "none"}}
     answer = client.post("/api/sweeps", json=body)
     assert answer.status_code == 201, answer.text
@@ -62,7 +63,7 @@ def sweep(request, client, sst2_dir):
         row = session.get(Sweep, answer.json()["id"])
         jobs = session.scalars(select(Job).where(Job.sweep_id == row.id).order_by(Job.id)).all()
     assert sorted((job.sweep_role, job.seed_index) for job in jobs) == sorted(
-        [("baseline", 0), ("baseline", 1)] + [("trial", index) for _ in range(4) for index in (0, 1)])
+        [("baseline", 0), ("baseline", 1)] + [("trial", index) for _ in range(8) for index in (0, 1)])
     return row, jobs
 
 
@@ -85,15 +86,27 @@ def test_each_run_has_the_config_its_own_spec_gets_as_a_job(client, sweep):
     assert all(job.config["dynamics"]["layers"] == BASE_LAYERS for job in jobs)
 
 
-def test_each_run_is_the_base_config_with_its_seed_and_setting(sweep):
+def test_each_run_is_the_base_job_with_its_seed_and_setting(sweep):
     row, jobs = sweep
     base = row.base_config
     assert base["addrop"]["steps"] == 7 and base["addrop"]["target"] == "logit" and base["warmup_ratio"] == 0.1
+    grid = {(p, q, method, "high", tuple(layers)) for p in SPACE["p"] for q in SPACE["q"] for method in SPACE["method"]
+            for layers in SPACE["layers"]}
+    settings = []
     for job in jobs:
+        seed = job.spec["training"]["seed"]
         setting = {key: job.spec["addrop"][key] for key in ("p", "q", "method", "mode", "layers")}
-        addrop = None if job.sweep_role == "baseline" else {**base["addrop"], **setting}
-        assert job.config == {**base, "seed": job.spec["training"]["seed"], "save_checkpoint": True,
-                              "addrop": addrop}, job.name
+        trial = job.sweep_role == "trial"
+        if trial:
+            settings.append((setting["p"], setting["q"], setting["method"], setting["mode"], tuple(setting["layers"])))
+        addrop = {**base["addrop"], **setting} if trial else None
+        assert job.config == {**base, "seed": seed, "save_checkpoint": True, "addrop": addrop}, job.name
+        # the spec as recorded (results/ matches run files by it): the base request's, seed and setting changed
+        spec = copy.deepcopy(row.spec["base"])
+        spec["training"]["seed"] = seed
+        spec["addrop"].update(enabled=trial, **(setting if trial else {}))
+        assert job.spec == {**spec, "name": job.name} and job.name.startswith("equivalence · ")
+    assert sorted(settings) == sorted([*grid, *grid])  # every setting at both seeds
 
 
 def test_a_worker_reads_each_runs_config_back(sweep, tmp_path):
