@@ -4,7 +4,7 @@ configuration. Reads files, model configs and the workers' presence, but writes 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -14,12 +14,11 @@ from addrop.data.errors import DataError, NoDataFiles
 from addrop.data.files import EXTENSIONS
 from addrop.data.hub import hub_dataset_available
 from addrop.data.splits import load_splits
-from addrop.dropout import ADDropConfig
 from addrop.dynamics import DynamicsConfig
-from addrop.finetune import FinetuneConfig
 from addrop.models import resolve_model
-from addrop.tasks import TaskSpec, custom_task, get_task
+from addrop.tasks import TaskSpec, get_task
 from backend.job_errors import InvalidJob
+from backend.run_config import job_task, run_config
 from backend.schemas.jobs import JobCreate
 from backend.settings import Settings
 from backend.shown import LOCAL_PREFIXES, without_paths
@@ -58,7 +57,7 @@ class JobSpecs:
     def prepare(self, spec: JobCreate) -> PreparedJob:
         """Check everything a worker would trip over (task, model, layers, hyper-parameters, then the data,
         the costliest check) and build the run's configuration; :class:`InvalidJob` says what is wrong."""
-        task = self._task(spec)
+        task = job_task(spec)
         model = self.model_config(spec.model)
         encoder_decoder = bool(getattr(model, "is_encoder_decoder", False))
         if task.kind == "translation" and not encoder_decoder:
@@ -82,66 +81,23 @@ class JobSpecs:
                              f"{training.max_length}")
         self._device(training.device)
         files = self._data_files(spec)
-        try:
-            addrop = (
-                ADDropConfig(method=spec.addrop.method, p=spec.addrop.p, q=spec.addrop.q, layers=tuple(spec.addrop.layers),
-                             mode=spec.addrop.mode, steps=spec.addrop.steps, target=spec.addrop.target,
-                             kind=spec.addrop.kind)
-                if spec.addrop.enabled else None
-            )
-            dynamics = spec.dynamics
-            # A baseline records the layers its form names, as its AD-DROP twin (same spec but for enabled) masks.
-            recording = (DynamicsConfig(dynamics.probe_size, tuple(dynamics.probe_ids) if dynamics.probe_ids else None,
-                                        tuple(spec.addrop.layers))
-                         if dynamics.enabled else None)
-            config = FinetuneConfig(
-                task=task.name, model=spec.model, **files,
-                task_kind=spec.data.task_kind, text_fields=tuple(spec.data.text_fields),
-                label_field=spec.data.label_field, label_names=tuple(spec.data.label_names),
-                max_train_samples=spec.data.max_train_samples, max_eval_samples=spec.data.max_eval_samples,
-                max_length=training.max_length, epochs=training.epochs, batch_size=training.batch_size,
-                eval_batch_size=training.eval_batch_size, learning_rate=training.learning_rate,
-                weight_decay=training.weight_decay, warmup_ratio=training.warmup_ratio,
-                lr_schedule=training.lr_schedule, seed=training.seed,
-                patience=training.patience, addrop=addrop, cross_tuning=spec.addrop.cross_tuning,
-                logging_steps=training.logging_steps, dynamics=recording,
-                num_beams=training.num_beams, max_new_tokens=training.max_new_tokens,
-            )
-        except ValueError as error:
-            raise InvalidJob(str(error)) from None
+        config = run_config(spec, task, files)
         if files:
             try:
-                splits = load_splits(task, **files, max_train_samples=config.max_train_samples,
-                                     max_eval_samples=config.max_eval_samples, seed=config.seed)
+                splits = load_splits(task, **files, max_train_samples=config["max_train_samples"],
+                                     max_eval_samples=config["max_eval_samples"], seed=config["seed"])
             except NoDataFiles:  # the answer a missing directory gets: whether it exists stays unsaid
                 raise InvalidJob(NO_DATA_FILES) from None
             except DataError as error:
                 raise InvalidJob(f"data: {without_paths(str(error), files, self.settings.data_dir)}") from None
             except OSError as error:  # a file it cannot open or a path too long: the reason, not the path
                 raise InvalidJob(f"data: the data files cannot be read on this machine ({_reason(error)})") from None
-            if recording is not None:
+            if config["dynamics"] is not None:
                 try:
-                    recording.probe(len(splits["validation"]), config.seed)
+                    DynamicsConfig(**config["dynamics"]).probe(len(splits["validation"]), config["seed"])
                 except ValueError as error:
                     raise InvalidJob(str(error)) from None
-        values = asdict(config)
-        # The worker writes under its own jobs directory (settings.job_dir(id)).
-        del values["output_dir"]
-        # The API machine may have no GPU; the worker checks the device and precision when the run starts.
-        values["device"] = None if training.device == "auto" else training.device
-        values["precision"] = training.precision
-        return PreparedJob(values, task, spec.name or _default_name(spec, task))
-
-    def _task(self, spec: JobCreate) -> TaskSpec:
-        data = spec.data
-        try:
-            if data.task_kind is None:
-                task = get_task(data.task)
-            else:
-                task = custom_task(data.task_kind, data.text_fields, data.label_field, data.label_names, name=data.task)
-        except ValueError as error:
-            raise InvalidJob(f"data: {error}") from None
-        return task
+        return PreparedJob(config, task, spec.name or _default_name(spec, task))
 
     def _data_files(self, spec: JobCreate) -> dict[str, str]:
         data = spec.data

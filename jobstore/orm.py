@@ -101,7 +101,8 @@ class Sweep(Base):
     name: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), index=True, default=RUNNING)
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)  # the request as submitted
-    base_config: Mapped[dict[str, Any]] = mapped_column(JSON)  # the base job's resolved FinetuneConfig
+    # the base job's resolved FinetuneConfig; its runs' configs are built from their specs, on its data files
+    base_config: Mapped[dict[str, Any]] = mapped_column(JSON)
     study_name: Mapped[str] = mapped_column(String(200), unique=True)
     task: Mapped[str] = mapped_column(String(200))
     model: Mapped[str] = mapped_column(String(500))

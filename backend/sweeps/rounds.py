@@ -5,7 +5,6 @@ be redone: a trial without jobs gets them on the next round, so an API restart a
 
 from __future__ import annotations
 
-import copy
 import logging
 import statistics
 from typing import Sequence
@@ -14,6 +13,8 @@ from sqlalchemy import func, select, update
 
 from backend.job_errors import JobConflict
 from backend.jobs import JobService
+from backend.run_config import data_files, job_task, run_config
+from backend.schemas.jobs import JobCreate
 from backend.schemas.sweeps import SweepCreate
 from backend.sweeps.lease import LeaseLost, SweepLease
 from jobstore.orm import FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow
@@ -28,25 +29,26 @@ DUPLICATE_ASKS = 25  # proposals of already-run settings in a row after which an
 
 
 def job_row(sweep: Sweep, trial: tuple[int, dict] | None, seed_index: int, seed: int) -> Job:
-    """A job row of the sweep: a trial's run (``trial`` = number, setting) or a baseline twin."""
-    spec = copy.deepcopy(sweep.spec["base"])
-    config = copy.deepcopy(sweep.base_config)
-    spec.setdefault("training", {})["seed"] = seed
-    config["seed"] = seed
-    config["save_checkpoint"] = bool(sweep.spec.get("keep_checkpoints"))
-    addrop = spec.setdefault("addrop", {})
+    """A job row of the sweep: a trial's run (``trial`` = number, setting) or a baseline twin. Its spec is the
+    base job's with the seed and the trial's AD-DROP setting (a twin's AD-DROP off), and its config is that
+    spec's, built as a job's is (``run_config``) on the data files the sweep resolved when it was created."""
+    base = JobCreate.model_validate(sweep.spec["base"])
+    fields = base.model_dump(mode="json")
+    fields["training"]["seed"] = seed
     if trial is None:
-        addrop["enabled"] = False
-        config["addrop"] = None
+        fields["addrop"]["enabled"] = False
         label = "baseline"
     else:
         number, value = trial
-        addrop.update(enabled=True, **value)
-        config["addrop"] = {**config["addrop"], **value}
+        fields["addrop"].update(enabled=True, **value)
         label = (f"trial {number} · {value['method']} {value['mode']} p={value['p']:g} q={value['q']:g} "
                  f"L{layers_label(value['layers'])}")
-    spec["name"] = f"{sweep.name} · {label} · seed {seed}"
-    return Job(name=spec["name"][:200], state=QUEUED, spec=spec, config=config, task=sweep.task,
+    fields["name"] = f"{sweep.name} · {label} · seed {seed}"[:200]
+    spec = JobCreate.model_validate(fields)
+    # Every run of the sweep records the base job's masked layers, so that their dynamics compare (views).
+    config = run_config(spec, job_task(spec), data_files(sweep.base_config), recorded_layers=base.addrop.layers,
+                        save_checkpoint=bool(sweep.spec.get("keep_checkpoints")))
+    return Job(name=spec.name, state=QUEUED, spec=spec.model_dump(mode="json"), config=config, task=sweep.task,
                model=sweep.model, metric_name=sweep.metric_name, sweep_id=sweep.id,
                sweep_role="baseline" if trial is None else "trial",
                trial_number=None if trial is None else trial[0], seed_index=seed_index)
