@@ -159,6 +159,17 @@ def test_the_colour_blind_palette_draws_with_its_scales_and_marks(view):
         viz.maps_figure(view, 0, 1, model=MODEL, palette="neon")
 
 
+@pytest.mark.parametrize("palette", ["default", "colour-blind"])
+def test_the_mean_over_heads_mask_panel_follows_the_palette(view, palette):
+    from addrop.figure_style import figure_style
+
+    style = figure_style()
+    ramp = (style["colour_blind"] if palette == "colour-blind" else style)["scales"]["drop_fraction"]
+    mask = viz.maps_figure(view, 1, "mean", model=MODEL, palette=palette).data[2]
+    assert [list(stop) for stop in mask.colorscale] == ramp
+    assert style["colour_blind"]["scales"]["drop_fraction"] != style["scales"]["drop_fraction"]
+
+
 def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():
     mask = np.ones((3, 3), bool)
     mask[1, 1] = False

@@ -197,7 +197,7 @@ def _panel(view: Explanation, index: int, head: Head, quantity: str, scale: str 
     if quantity == "mask" and head == MEAN:
         # at small q few cells are dropped by every head: a fixed 0-100 % scale would leave the map nearly white
         z = head_map(view.dropped, index, head)
-        return z, {"colorscale": figure_style()["scales"]["drop_fraction"], "zmin": 0, "zmax": float(z.max()) or 1.0,
+        return z, {"colorscale": scales["drop_fraction"], "zmin": 0, "zmax": float(z.max()) or 1.0,
                    "colorbar": {"title": _bar_title(quantity_title("mask-mean"), "max"), "tickformat": ".0%"}}
     if quantity == "mask":
         bar_title = _bar_title(quantity_title("mask"), "max")

@@ -45,3 +45,14 @@ test("the colour-blind palette swaps the value maps' scales and the outline's co
   assert.throws(() => paperFigure(side(18), "mean"), /one head/);
   assert.throws(() => paperFigure(side(18), "0", { palette: "neon" }), /unknown palette/);
 });
+
+test("every panel follows the palette: (c) and (d) take its mask colours (kept, candidate, dropped)", () => {
+  for (const [palette, scales] of [["default", STYLE.scales], ["colour-blind", STYLE.colour_blind.scales]]) {
+    const heatmaps = paperFigure(side(18), "0", { palette }).data.filter((t) => t.type === "heatmap");
+    const [kept, candidate, dropped] = scales.mask_levels;
+    assert.deepEqual(heatmaps[0].colorscale, scales.attention, palette);
+    assert.deepEqual(heatmaps[2].colorscale, [[0, kept], [1, candidate]], palette);
+    assert.deepEqual(heatmaps[3].colorscale, [[0, kept], [1, dropped]], palette);
+  }
+  assert.notDeepEqual(STYLE.scales.mask_levels, STYLE.colour_blind.scales.mask_levels);
+});

@@ -16,9 +16,10 @@ export function paletteOf(name) {
   return name === "colour-blind" ? STYLE.colour_blind : { scales: STYLE.scales, colours: COLORS };
 }
 
-// A map of 0/1 cells in two colours, with no colour bar: its title says what the coloured cells are.
-function binaryPanel(z, title, on) {
-  return { z, values: z, label: title, title, trace: { colorscale: [[0, STYLE.paper.binary.off], [1, on]], zmin: 0, zmax: 1, showscale: false } };
+// A map of 0/1 cells in two colours (the palette's mask colours: kept, and on), with no colour bar: its title
+// says what the coloured cells are.
+function binaryPanel(z, title, off, on) {
+  return { z, values: z, label: title, title, trace: { colorscale: [[0, off], [1, on]], zmin: 0, zmax: 1, showscale: false } };
 }
 
 // {data, layout, title} of the paper figure for side (the explorer's {meta, layer, maps}) and a head.
@@ -28,12 +29,13 @@ export function paperFigure(side, head, { scale = "max", palette = "default" } =
   const meta = Object.assign({}, side.meta, { layer: side.layer });
   const candidate = matrix(side.maps.candidate, 0, head), dropped = matrix(side.maps.dropped, 0, head);
   const [a, b, c, d] = paper.panels;
+  const [kept, candidateColour, droppedColour] = colours.scales.mask_levels;
   const panels = [
     attentionPanel(matrix(side.maps.attention, 0, head), a, { scale, colorscale: colours.scales.attention }),
     Object.assign(attributionPanel(matrix(side.maps.attribution, 0, head), b, meta.method, { scale, colorscale: colours.scales.attribution }),
       { region: candidate }),
-    binaryPanel(candidate, c, paper.binary.candidate),
-    binaryPanel(dropped, d, paper.binary.dropped),
+    binaryPanel(candidate, c, kept, candidateColour),
+    binaryPanel(dropped, d, kept, droppedColour),
   ];
   const figure = panelFigure(meta, panels, paper.width, "plotly", { colours: colours.colours, rowLabels: "first" });
   const title = figureTitle(viewFacts(meta, head, "paper"));
