@@ -7,14 +7,18 @@ import { escapeHtml } from "../common/html.js";
 const CAPTION = STYLE.caption;
 
 // The input's first count words from its tokens: wordpieces joined, special tokens left out, punctuation
-// kept with the word before it (addrop.viz.captions.first_words).
+// kept with the word before it; where pieces mark a word's start (SentencePiece's ▁, byte-level BPE's Ġ), an
+// unmarked piece continues a word (addrop.viz.captions.first_words).
 export function firstWords(tokens, special, count) {
   const words = [];
+  const starts = (token) => /^[Ġ▁]/.test(token);
+  const marked = tokens.some((token, i) => !special[i] && starts(token));
   tokens.forEach((token, i) => {
     if (special[i]) return;
     const piece = token.startsWith("##") ? token.slice(2) : token;
     const punctuation = ![...piece].some((c) => /[\p{L}\p{N}]/u.test(c));
-    if (words.length && (token.startsWith("##") || punctuation)) words[words.length - 1] += piece;
+    const continues = token.startsWith("##") || (marked && !starts(token));
+    if (words.length && (continues || punctuation)) words[words.length - 1] += piece;
     else words.push(piece.replace(/^[Ġ▁]+/, ""));
   });
   const shown = words.slice(0, count).join(" ");
@@ -39,11 +43,13 @@ export function fileName(facts) {
   return parts.join(CAPTION.file_name_joiner).replace(/[^A-Za-z0-9._-]+/g, "-");
 }
 
-// The facts of one side of the explorer (its answer's meta at a layer) and a head.
+// The facts of one side of the explorer (its answer's meta at a layer) and a head; a translation's input is its
+// source sentence, whichever kind of map is shown.
 export function viewFacts(meta, head, what) {
   const single = head !== "mean";
+  const input = meta.translation ? { tokens: meta.translation.source_tokens, special: meta.translation.source_special } : meta;
   return {
-    model: meta.model, tokens: meta.tokens, special: meta.special, method: meta.method, p: meta.p, q: meta.q,
+    model: meta.model, tokens: input.tokens, special: input.special, method: meta.method, p: meta.p, q: meta.q,
     mode: meta.mode, seed: meta.seed, what,
     where: `layer ${meta.layer}, ${single ? `head ${head}` : "mean over heads"}`,
     short: `L${meta.layer}-${single ? `h${head}` : "mean"}`,
