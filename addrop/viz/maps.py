@@ -298,7 +298,7 @@ def maps_figure(view: View, layer: int, head: Head, *, model: str,
         figure.update_xaxes(_axis(key_labels, False, "key" if k == 0 else "", cell), row=1, col=k + 1)
         figure.update_yaxes({**_axis(row_labels, True, "query" if k == 0 else "", cell), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
         figure.add_annotation(text=_panel_title(view, quantity, layer, head), x=(domain[0] + domain[1]) / 2, y=1.0,
-                              xref="paper", yref="paper", yanchor="bottom", yshift=8, showarrow=False,
+                              xref="paper", yref="paper", xanchor="center", yanchor="bottom", yshift=8, showarrow=False,
                               font={"size": fonts["title_size"], "color": fonts["ink"]})
         line = {"color": colours["boundary"], "width": 1.2, "dash": "dash"}
         for at in boundaries_of(view):

@@ -56,13 +56,28 @@ export function viewFacts(meta, head, what) {
   };
 }
 
+// The lines of a title that fit width pixels at size px (a sans-serif title takes at most about 0.5 em a
+// character), broken after a " · " (the line ends with its "·"); one line where it fits.
+export function titleLines(title, width, size) {
+  const most = Math.max(24, Math.floor(width / (size * 0.5)));
+  const lines = [];
+  for (const part of title.split(" · ")) {
+    const joined = lines.length ? `${lines[lines.length - 1]} · ${part}` : part;
+    if (lines.length && joined.length <= most) lines[lines.length - 1] = joined;
+    else lines.push(part);
+  }
+  return lines.map((line, i) => (i < lines.length - 1 ? `${line} ·` : line));
+}
+
 // Puts a title (and, under it, a note) above a Plotly figure, making room for them; escaped, since Plotly
 // reads a few HTML tags in text.  The note is an annotation of its own: Plotly cut off the first line of a
-// two-line title anchored at the top.
-export function captionFigure(figure, title, note, font) {
-  const extra = note ? 46 : 28;
+// two-line title anchored at the top.  width: the figure's fixed width, which a longer title wraps to.
+export function captionFigure(figure, title, note, font, width = null) {
+  const lines = width ? titleLines(title, width - 16, font.size) : [title];
+  const extra = (note ? 46 : 28) + (lines.length - 1) * Math.ceil(font.size * 1.3);
   const layout = figure.layout;
-  layout.title = { text: escapeHtml(title), x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container", pad: { t: 8 }, font };
+  layout.title = { text: lines.map(escapeHtml).join("<br>"), x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container",
+    pad: { t: 8 }, font };
   layout.margin = Object.assign({}, layout.margin, { t: layout.margin.t + extra });
   layout.height += extra;
   if (note) {
