@@ -54,9 +54,19 @@ class TranslationAttribution(LayerMaps):
         return self.source_tokens if self.kind == "encoder" else self.target_tokens
 
     @property
+    def query_special(self) -> list[bool]:
+        """Which of :attr:`query_tokens` are special tokens."""
+        return self.source_special if self.kind == "encoder" else self.target_special
+
+    @property
     def key_tokens(self) -> list[str]:
         """The keys' tokens: the target for the decoder's self-attention, else the source."""
         return self.target_tokens if self.kind == "decoder" else self.source_tokens
+
+    @property
+    def key_special(self) -> list[bool]:
+        """Which of :attr:`key_tokens` are special tokens."""
+        return self.target_special if self.kind == "decoder" else self.source_special
 
 
 @dataclass

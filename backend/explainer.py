@@ -292,13 +292,11 @@ class Explainer:
     @staticmethod
     def _translation_response(view: TranslationAttribution, common: dict) -> ExplainResponse:
         """A translation model's answer: the maps' keys in ``tokens``, their rows in ``query_tokens``."""
-        keys_are_source = view.kind != "decoder"
-        rows_are_source = view.kind == "encoder"
         return ExplainResponse(
             tokens=view.key_tokens,
-            special=view.source_special if keys_are_source else view.target_special,
+            special=view.key_special,
             query_tokens=view.query_tokens,
-            query_special=view.source_special if rows_are_source else view.target_special,
+            query_special=view.query_special,
             segments=[0] * len(view.key_tokens),
             truncated=view.truncated,
             labels=[],

@@ -24,12 +24,17 @@ LONG = {"text": " ".join(WORDS[i % len(WORDS)] for i in range(61)) + ".",
         "pair": " ".join(WORDS[(i * 7) % len(WORDS)] for i in range(62)) + "."}  # 128 MiniLM tokens
 SHORT = {"text": "The cat sat on the mat.", "pair": "A cat was sitting on a mat."}  # 18
 
-# Every token label of an SVG as the polygon it covers on the drawing (its box, through its rotation), and the pairs
-# of labels whose polygons overlap by more than half a pixel (the separating axis test on two convex quadrilaterals).
-OVERLAPS = """() => {
+# What an exported SVG draws.  Every text as the polygon it covers on the drawing (its box, through its rotation),
+# and the pairs of texts whose polygons overlap by more than half a pixel (the separating axis test on two convex
+# quadrilaterals): token labels, titles, axis titles, colour bars' ticks and titles alike; the texts that reach
+# outside the drawing; the token labels (each axis's tick labels) with their font sizes, and every text's; the maps'
+# images' sizes.
+DRAWN = """() => {
   const svg = document.querySelector('svg');
-  const labels = [...svg.querySelectorAll('.xtick text, .ytick text')].filter((t) => t.textContent.trim());
-  const quads = labels.map((t) => {
+  const width = svg.width.baseVal.value, height = svg.height.baseVal.value;
+  const texts = [...svg.querySelectorAll('text')].filter((t) => t.textContent.trim());
+  const labels = [...svg.querySelectorAll('.cartesianlayer g[class$="tick"] > text')].filter((t) => t.textContent.trim());
+  const quads = texts.map((t) => {
     const b = t.getBBox(), m = t.getCTM();
     return [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
       .map(([x, y]) => { const p = new DOMPoint(x, y).matrixTransform(m); return [p.x, p.y]; });
@@ -42,9 +47,16 @@ OVERLAPS = """() => {
   });
   const bad = [];
   for (let i = 0; i < quads.length; i++) for (let j = i + 1; j < quads.length; j++) {
-    if (!apart(quads[i], quads[j])) bad.push([labels[i].textContent, labels[j].textContent]);
+    if (!apart(quads[i], quads[j])) bad.push([texts[i].textContent, texts[j].textContent]);
   }
-  return { count: labels.length, overlaps: bad,
+  const outside = texts.filter((t, k) => quads[k].some(([x, y]) => x < -0.5 || y < -0.5 || x > width + 0.5 || y > height + 0.5))
+    .map((t) => t.textContent);
+  const size = (t) => parseFloat(getComputedStyle(t).fontSize);
+  const byAxis = {};
+  for (const t of labels) (byAxis[t.parentNode.getAttribute('class')] ??= []).push(t.textContent);
+  return { count: labels.length, overlaps: bad, outside, width, height, byAxis,
+           labelSizes: [...new Set(labels.map(size))], smallest: Math.min(...texts.map(size)),
+           maps: [...svg.querySelectorAll('.hm image')].map((i) => [i.width.baseVal.value, i.height.baseVal.value]),
            title: svg.querySelector('.gtitle') ? svg.querySelector('.gtitle').textContent : '',
            text: [...svg.querySelectorAll('.annotation-text')].map((a) => a.textContent).join(' | '),
            marks: svg.querySelectorAll('.scatterlayer .point').length,
@@ -65,11 +77,12 @@ def exported(page, button: str, name: str) -> tuple[str, dict]:
         page.click(f"[data-export={button}]")
     svg = download.value.path().read_text()
     assert svg.startswith("<svg")
-    context = page.context.browser.new_context()
+    (ARTIFACTS / f"export-{name}.svg").write_text(svg)
+    context = page.context.browser.new_context(device_scale_factor=2)
     try:
         viewer = context.new_page()
         viewer.set_content(f'<html><body style="margin:0">{svg}</body></html>')
-        drawn = viewer.evaluate(OVERLAPS)
+        drawn = viewer.evaluate(DRAWN)
         viewer.screenshot(path=ARTIFACTS / f"export-{name}.png", full_page=True)
     finally:
         context.close()
@@ -85,7 +98,7 @@ def test_exported_svgs_are_readable_and_say_what_they_show(server, words, tokens
         assert page.locator("#token-count").inner_text() == str(tokens)
         marked_on_screen = page.eval_on_selector("#layer-figure + canvas", "c => c.dataset.marked") == "yes"
         name, drawn = exported(page, "svg", f"maps-{tokens}")
-        assert drawn["overlaps"] == [] and drawn["count"] >= 12, drawn
+        assert drawn["overlaps"] == [] and drawn["outside"] == [] and drawn["count"] >= 12, drawn
         assert re.fullmatch(r"addrop_maps_minilm_[a-z-]+_L0-h3_GA_p0\.3_q0\.2_high_seed0\.svg", name), name
         assert drawn["title"].startswith("minilm · “") and "layer 0, head 3 · GA · p=0.3, q=0.2, high · seed 0" in drawn["title"]
         # the export marks what the screen marks: the outline and the marks on both maps at 18 tokens, none at 128
@@ -94,10 +107,30 @@ def test_exported_svgs_are_readable_and_say_what_they_show(server, words, tokens
         assert ("cells too small" in drawn["text"]) == (not marked_on_screen)
 
         name, paper = exported(page, "paper", f"paper-{tokens}")
-        assert paper["overlaps"] == [] and paper["count"] >= 12, paper
+        assert paper["overlaps"] == [] and paper["outside"] == [] and paper["count"] >= 12, paper
         assert name.startswith("addrop_paper_minilm_") and paper["title"].startswith("minilm · “")
+        paper_is_printable(paper, tokens)
         if tokens == 18:
             pdf_has_the_papers_figure(page, name, paper)
+
+
+def paper_is_printable(paper: dict, tokens: int) -> None:
+    """The paper figure at the definition's width in points (a figure across both columns of a paper) prints its
+    four maps large, its cells square, its token labels at one fixed size and nothing smaller; at 18 tokens every
+    token is labelled on every map's keys and on the left maps' rows, at 128 enough to find one's place."""
+    style = STYLE["paper"]
+    assert paper["width"] == style["width"] == 504  # 7 in at 72 points an inch
+    assert len(paper["maps"]) == 4
+    for wide, high in paper["maps"]:
+        assert wide >= 0.3 * paper["width"] and abs(wide - high) < 1, paper["maps"]  # each over 2.1 in, square
+    assert paper["labelSizes"] == [style["label_size"]] and paper["smallest"] >= style["label_size"]
+    keys = [labels for axis, labels in paper["byAxis"].items() if axis.startswith("x")]
+    rows = [labels for axis, labels in paper["byAxis"].items() if axis.startswith("y")]
+    assert len(keys) == 4 and len(rows) == 2  # the rows named on the left maps only
+    if tokens == 18:
+        assert all(len(labels) == 18 for labels in keys + rows), paper["byAxis"]
+    else:
+        assert all(12 <= len(labels) < 128 for labels in keys + rows), paper["byAxis"]
 
 
 def pdf_has_the_papers_figure(page, svg_name: str, svg: dict) -> None:
@@ -151,4 +184,4 @@ def test_colour_scales_travel_in_the_url_and_the_zoomed_region_exports_alone(ser
         page.check("#export-zoomed")
         name, drawn = exported(page, "svg", "zoomed-128")
         assert "-k0-23-q0-23_" in name and "keys 0–23 × queries 0–23" in drawn["title"]
-        assert drawn["overlaps"] == [] and drawn["marks"] > 0 and drawn["outlines"] == 1
+        assert drawn["overlaps"] == [] and drawn["outside"] == [] and drawn["marks"] > 0 and drawn["outlines"] == 1

@@ -69,6 +69,45 @@ API_COLOUR = """async ([body, quantity, i, j]) => {
 }"""
 
 
+# Records every text painted on a map's overlay canvas since its last full clear (a repaint), each as the
+# quadrilateral its font box covers on the canvas (through the rotation it is painted at).
+RECORD_TEXTS = """(() => {
+  const proto = CanvasRenderingContext2D.prototype, fill = proto.fillText, clear = proto.clearRect;
+  proto.clearRect = function (x, y, ...rest) {
+    if (this.canvas.classList.contains('map-overlay') && x === 0 && y === 0) this.canvas.painted = [];
+    return clear.call(this, x, y, ...rest);
+  };
+  proto.fillText = function (text, x, y, ...rest) {
+    if (this.canvas.painted) {
+      const m = this.measureText(text), t = this.getTransform();
+      const left = x - (this.textAlign === 'right' || this.textAlign === 'end' ? m.width : this.textAlign === 'center' ? m.width / 2 : 0);
+      const top = y - m.fontBoundingBoxAscent, bottom = y + m.fontBoundingBoxDescent;
+      const quad = [[left, top], [left + m.width, top], [left + m.width, bottom], [left, bottom]]
+        .map(([a, b]) => { const p = t.transformPoint(new DOMPoint(a, b)); return [p.x, p.y]; });
+      this.canvas.painted.push({ text, quad });
+    }
+    return fill.call(this, text, x, y, ...rest);
+  };
+})();"""
+
+# The pairs of texts last painted on the layer view's canvas whose boxes overlap (the separating axis test on two
+# convex quadrilaterals), and how many texts there were.
+PAINTED_OVERLAPS = """() => {
+  const painted = document.querySelector('#layer-figure + canvas.map-overlay').painted || [];
+  const axes = (q) => q.map((p, k) => { const r = q[(k + 1) % 4]; return [r[1] - p[1], p[0] - r[0]]; });
+  const apart = (a, b) => axes(a).concat(axes(b)).some(([ax, ay]) => {
+    const len = Math.hypot(ax, ay) || 1, proj = (q) => q.map(([x, y]) => (x * ax + y * ay) / len);
+    const pa = proj(a), pb = proj(b);
+    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) < 0.5;
+  });
+  const bad = [];
+  for (let i = 0; i < painted.length; i++) for (let j = i + 1; j < painted.length; j++) {
+    if (!apart(painted[i].quad, painted[j].quad)) bad.push([painted[i].text, painted[j].text]);
+  }
+  return { count: painted.length, overlaps: bad };
+}"""
+
+
 def close(a: list[int], b: list[int], tolerance: int = 3) -> bool:
     return all(abs(x - y) <= tolerance for x, y in zip(a, b))
 
@@ -241,3 +280,28 @@ def test_focus_mode_zooms_pans_and_keeps_its_place_in_the_url(server, rte_pair):
         # the address follows a focus change once it rests (300 ms), as it does a layer or head change
         page.wait_for_function("location.search.includes('focus=mask')")
         assert "zoom=" not in page.url
+
+
+@pytest.mark.parametrize("focus", ["attribution", "mask"])
+def test_focus_modes_labels_never_touch_at_any_zoom(server, rte_pair, focus):
+    """In focus mode the canvas paints the token labels, thinned for the cell size at every zoom: at each zoom
+    from the whole 120-token map to a few tokens, no two painted texts (key labels along their slant, row labels,
+    the colour bar's) overlap."""
+    with chromium_page(width=1280, height=1000) as page:
+        page.add_init_script(RECORD_TEXTS)
+        page.goto(f"{server}/?" + urlencode({**rte_pair, "focus": focus}))
+        explained(page)
+        page.wait_for_function("JSON.parse(document.querySelector('#layer-figure + canvas').dataset.ranges).length === 1")
+        for span in (120, 90, 64, 48, 40, 32, 26, 20, 16, 12, 8):
+            # a zoom on the map's middle, span tokens each way, as a wheel zoom would leave it
+            low = 60 - span / 2 - 0.5
+            page.evaluate("([a, b]) => Plotly.relayout(document.getElementById('layer-figure'), "
+                          "{'xaxis.range': [a, b], 'yaxis.range': [b, a]})", [low, low + span])
+            page.wait_for_function(f"""() => {{ const f = document.getElementById('layer-figure');
+                const r = f._fullLayout.xaxis.range, c = f.parentElement.querySelector(':scope > canvas.map-overlay');
+                return Math.abs(Math.abs(r[1] - r[0]) - {span}) < 0.01 && c.painted && c.painted.length > 0; }}""")
+            page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+            painted = page.evaluate(PAINTED_OVERLAPS)
+            assert painted["count"] > 10 and painted["overlaps"] == [], (focus, span, painted)
+            if span in (120, 20):
+                page.screenshot(path=ARTIFACTS / f"explorer-focus-{focus}-{span}.png", full_page=True)

@@ -13,6 +13,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from addrop import viz
 from jobstore.orm import FINISHED, SWEEP_FINISHED
 from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
 from tests.tiny_models import save_tiny_model
@@ -65,6 +66,25 @@ def finished_sweep(client: httpx.Client, sweep_id: int) -> dict | None:
 
 def job(client: httpx.Client, job_id: int) -> dict:
     return client.get(f"/api/jobs/{job_id}").json()
+
+
+def notebook_maps_are_the_apis(stack, done: dict) -> None:
+    """addrop.viz's p x q map of a finished sweep, read over HTTP: per slice (method, mode, layers) one cell per
+    trial, its value the trial's mean best metric as the API states it, with the API's baseline and space."""
+    slices: dict[str, list[dict]] = {}
+    for trial in done["trials"]:
+        params = trial["params"]
+        slices.setdefault(f"{params['method']} {params['mode']} L{','.join(map(str, params['layers']))}", []).append(trial)
+    for name, trials in slices.items():
+        cells = viz.SweepCells.from_api(stack.url, done["id"], slice=name)
+        assert cells.cells == {(t["params"]["p"], t["params"]["q"]): t["value"]["mean"] for t in trials}, name
+        assert cells.states == {(t["params"]["p"], t["params"]["q"]): t["state"] for t in trials}, name
+        assert cells.baseline == done["baseline"]["mean"] and cells.metric == done["metric"]
+        assert cells.grid == (sorted(done["spec"]["space"]["p"]), sorted(done["spec"]["space"]["q"]))
+        heat = viz.sweep_map(cells).data[0]
+        for t in trials:
+            row, column = list(heat.y).index(f"{t['params']['p']:g}"), list(heat.x).index(f"{t['params']['q']:g}")
+            assert heat.z[row][column] == pytest.approx(t["value"]["mean"] - done["baseline"]["mean"])
 
 
 def test_a_grid_fans_out_with_baseline_twins_and_shares_equal_settings(stack, tiny_model, sst2):
@@ -126,6 +146,7 @@ def test_a_grid_fans_out_with_baseline_twins_and_shares_equal_settings(stack, ti
     assert importance["message"].startswith("needs 4 or more completed trials (3 so far;")
     listed = client.get("/api/sweeps").json()
     assert done["id"] in [item["id"] for item in listed["items"]]
+    notebook_maps_are_the_apis(stack, done)  # RD low's cell too, which shares RD high's runs
 
 
 def test_an_adaptive_search_runs_its_budget_of_distinct_settings(stack, tiny_model, sst2):
@@ -166,6 +187,7 @@ def test_a_search_resumed_from_prior_settings_runs_only_the_rest(stack, tiny_mod
     # the baseline of the runs before the sweep is its reference: no twin ran, the deltas are against it
     assert done["baseline_job_ids"] == [] and done["baseline"]["mean"] == pytest.approx(0.61)
     assert done["best"]["delta"] == pytest.approx(0.91 - 0.61)
+    notebook_maps_are_the_apis(stack, done)  # the settings run before and the one run now, in one map
 
 
 def test_a_trial_clearly_behind_is_pruned(stack, tiny_model, sst2):

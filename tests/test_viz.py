@@ -10,13 +10,16 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from transformers import BertForSequenceClassification
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, BertForSequenceClassification
 
 from addrop import attribute, discard_masks, viz
 from addrop.explain import explain
+from addrop.explain_seq2seq import attribute_translation, explain_translation
 from addrop.streams import DROP_STREAM, layer_stream, stream_generator
 from addrop.viz.maps import outline_segments
 from tests.tiny_models import tiny_bert, tiny_tokenizer
+from tests.tiny_translation import save_tiny_marian
 
 TEXT, PAIR = "a gorgeous, witty, seductive movie that never drags", "the film is a delight"
 P, Q, SEED, MODEL = 0.3, 0.5, 7, "tiny-bert"
@@ -157,6 +160,66 @@ def test_the_colour_blind_palette_draws_with_its_scales_and_marks(view):
     assert marks and all(mark.marker.color == safe["colours"]["drop"] for mark in marks)
     with pytest.raises(ValueError, match="unknown palette"):
         viz.maps_figure(view, 0, 1, model=MODEL, palette="neon")
+
+
+@pytest.mark.parametrize("palette", ["default", "colour-blind"])
+def test_the_mean_over_heads_mask_panel_follows_the_palette(view, palette):
+    from addrop.figure_style import figure_style
+
+    style = figure_style()
+    ramp = (style["colour_blind"] if palette == "colour-blind" else style)["scales"]["drop_fraction"]
+    mask = viz.maps_figure(view, 1, "mean", model=MODEL, palette=palette).data[2]
+    assert [list(stop) for stop in mask.colorscale] == ramp
+    assert style["colour_blind"]["scales"]["drop_fraction"] != style["scales"]["drop_fraction"]
+
+
+@pytest.fixture(scope="module")
+def marian_dir(tmp_path_factory):
+    return save_tiny_marian(tmp_path_factory.mktemp("tiny-marian"))
+
+
+def test_a_translation_models_cross_attention_maps_have_target_rows_and_source_keys(marian_dir):
+    source, limit, layer, head = "the cat sees the red house", 16, 1, 2
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="sdpa").eval()
+    view = explain_translation(model, tokenizer, source, kind="cross", p=P, q=Q, seed=SEED, max_length=limit)
+    m, n = len(view.target_tokens), len(view.source_tokens)
+    assert m != n  # a map taller than wide: rows and keys are told apart
+    # the model's own cross-attention (eager) where the decoder reads the view's target tokens
+    own = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="eager").eval()
+    with torch.no_grad():
+        maps = own(**tokenizer(source, return_tensors="pt"), output_attentions=True,
+                   decoder_input_ids=torch.tensor([tokenizer.convert_tokens_to_ids(view.target_tokens)])).cross_attentions
+    attribution = attribute_translation(model, tokenizer, source, kind="cross", layers=(layer,), max_length=limit).attribution[0]
+    candidate, dropped = (mask[0, 0, head].numpy() for mask in discard_masks(
+        attribution.unsqueeze(0).unsqueeze(0), torch.ones(1, n), P, Q, "high",
+        stream_generator(SEED, DROP_STREAM, layer_stream(layer, "cross")), query_mask=torch.ones(1, m)))
+    assert candidate.any() and dropped.any()
+
+    figure = viz.maps_figure(view, layer, head, model="tiny-marian")
+    heatmaps = [trace for trace in figure.data if isinstance(trace, go.Heatmap)]
+    assert all(np.asarray(h.z).shape == (m, n) for h in heatmaps)
+    np.testing.assert_allclose(np.asarray(heatmaps[0].z), maps[layer][0, head].numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(heatmaps[1].z), attribution[head].numpy(), rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(heatmaps[2].z), np.where(dropped, 2, np.where(candidate, 1, 0)))
+    # columns are named by the source's tokens, rows by the target's, in the hover text too
+    axis_x, axis_y = figure.layout.xaxis, figure.layout.yaxis
+    shown = lambda token: token.replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731  ("</s>", "<pad>")
+    assert list(axis_x.ticktext) == [shown(view.source_tokens[i]) for i in axis_x.tickvals]
+    assert list(axis_y.ticktext) == [shown(view.target_tokens[i]) for i in axis_y.tickvals]
+    assert tuple(axis_x.range) == (-0.5, n - 0.5) and tuple(axis_y.range) == (m - 0.5, -0.5)
+    assert heatmaps[0].text[m - 1][0] == f"{shown(view.target_tokens[m - 1])} ({m - 1}) → {shown(view.source_tokens[0])} (0)"
+    outlines = [shape for shape in figure.layout.shapes if shape.type == "path"]
+    assert len(outlines) == 2 and all(unit_edges(path_segments(o.path)) == border_edges(candidate) for o in outlines)
+    marks = [trace for trace in figure.data if isinstance(trace, go.Scatter)]
+    assert len(marks) == 2 and all(set(zip(mark.y, mark.x)) == set(zip(*np.nonzero(dropped))) for mark in marks)
+    assert not [shape for shape in figure.layout.shapes if shape.type == "line"]  # no sentence pair to divide
+    # square cells: the maps as tall as m of the width's n cells
+    panel = (figure.layout.xaxis.domain[1] - figure.layout.xaxis.domain[0]) * (figure.layout.width - 78 - 40)
+    assert figure.layout.height - 92 - 86 == pytest.approx(panel * m / n, abs=1)
+    # the title names the source sentence and the first map its kind
+    assert "“the cat sees the red house”" in figure.layout.title.text
+    assert figure.layout.annotations[0].text == f"Cross-attention · layer {layer}, head {head}"
 
 
 def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():

@@ -7,32 +7,41 @@ from __future__ import annotations
 import re
 
 from addrop.explain import Explanation
+from addrop.explain_seq2seq import TranslationExplanation
 from addrop.figure_style import figure_style
 
+View = Explanation | TranslationExplanation
+WORD_START = ("Ġ", "▁")  # how byte-level BPE and SentencePiece mark a piece that begins a word
 
-def first_words(view: Explanation, count: int = 6) -> str:
+
+def first_words(view: View, count: int = 6) -> str:
     """The input's first ``count`` words, from its tokens (wordpieces joined, special tokens left out; the
-    tokenizer's lower-casing stays)."""
+    tokenizer's lower-casing stays); a translation's input is its source sentence."""
+    if isinstance(view, TranslationExplanation):
+        return words_of(view.source_tokens, view.source_special, count)
     return words_of(view.tokens, view.special, count)
 
 
 def words_of(tokens: list[str], special: list[bool], count: int) -> str:
-    """The first ``count`` words of ``tokens`` (see :func:`first_words`)."""
+    """The first ``count`` words of ``tokens`` (see :func:`first_words`; the explorer's captions.js firstWords)."""
     words: list[str] = []
+    # where pieces mark the start of a word (SentencePiece, byte-level BPE), an unmarked piece continues one
+    marked = any(token.startswith(WORD_START) for token, is_special in zip(tokens, special) if not is_special)
     for token, is_special in zip(tokens, special):
         if is_special:
             continue
         piece = token.removeprefix("##")
         # a wordpiece continues its word, and punctuation sticks to the word before it
-        if words and (token.startswith("##") or all(not c.isalnum() for c in piece)):
+        continues = token.startswith("##") or (marked and not token.startswith(WORD_START))
+        if words and (continues or all(not c.isalnum() for c in piece)):
             words[-1] += piece
         else:
-            words.append(piece.lstrip("Ġ▁"))
+            words.append(piece.lstrip("".join(WORD_START)))
     shown = " ".join(words[:count])
     return shown + ("…" if len(words) > count else "")
 
 
-def _facts(view: Explanation, model: str, where: str) -> dict[str, str]:
+def _facts(view: View, model: str, where: str) -> dict[str, str]:
     return {"model": model, "where": where, "method": view.method, "p": format(view.p, "g"), "q": format(view.q, "g"),
             "mode": view.mode, "seed": str(view.seed)}
 
@@ -45,14 +54,14 @@ def plotly_text(text: str) -> str:
             .replace('"', "&#34;").replace("'", "&#39;"))
 
 
-def title(view: Explanation, model: str, where: str) -> str:
+def title(view: View, model: str, where: str) -> str:
     """The figure's title (Plotly text): model, input, where in the model (layer, head...), method, p, q, seed."""
     caption = figure_style()["caption"]
     return plotly_text(caption["title"].format(**_facts(view, model, where),
                                                words=first_words(view, caption["title_words"])))
 
 
-def file_name(view: Explanation, model: str, what: str, where: str) -> str:
+def file_name(view: View, model: str, what: str, where: str) -> str:
     """A file name (no extension) that tells two figures of different models, inputs or settings apart; ``where``
     in short, e.g. ``L0-h3``."""
     caption = figure_style()["caption"]

@@ -1,7 +1,7 @@
 """The explorer's figures as Plotly figures: one layer and head's attention, attribution and AD-DROP mask side by
-side, the candidate region outlined and the dropped positions marked (the paper's Figure 1); and the model view,
-every layer and head as a thumbnail.  Sizes, colours and labels follow the figures' definition that the explorer
-reads (:mod:`addrop.figure_style`)."""
+side, the candidate region outlined and the dropped positions marked (the paper's Figure 1), for a classifier's
+input or a translation model's maps of one kind; and the model view, every layer and head as a thumbnail.  Sizes,
+colours and labels follow the figures' definition that the explorer reads (:mod:`addrop.figure_style`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from addrop.explain import Explanation
+from addrop.explain_seq2seq import TranslationExplanation
 from addrop.figure_style import by_size, figure_style
-from addrop.viz.captions import plotly_text, title
+from addrop.viz.captions import View, plotly_text, title
 from addrop.viz.scales import colour_values, scale_note
 
 QUANTITIES = ("attention", "attribution", "mask")
@@ -106,13 +106,27 @@ def quantity_title(quantity: str, method: str | None = None) -> str:
 
 # --- the maps' numbers -------------------------------------------------------------------------------------
 
-def layer_index(view: Explanation, layer: int) -> int:
+def map_tokens(view: View) -> tuple[list[str], list[str]]:
+    """``(rows, keys)``: the tokens of a map's rows (queries) and of its columns (keys).  A classifier's maps are
+    its tokens both ways; a translation model's rows are its ``query_tokens`` (the target but for the encoder's
+    self-attention) and its keys ``key_tokens`` (the source but for the decoder's)."""
+    if isinstance(view, TranslationExplanation):
+        return view.query_tokens, view.key_tokens
+    return view.tokens, view.tokens
+
+
+def boundaries_of(view: View) -> list[float]:
+    """Where a sentence pair's second sentence begins, in cell coordinates; a translation's maps have none."""
+    return [] if isinstance(view, TranslationExplanation) else segment_boundaries(view.segments)
+
+
+def layer_index(view: View, layer: int) -> int:
     if layer not in view.layers:
         raise ValueError(f"layer {layer} is not in the view's layers {list(view.layers)}")
     return view.layers.index(layer)
 
 
-def check_head(view: Explanation, head: Head) -> Head:
+def check_head(view: View, head: Head) -> Head:
     heads = view.attention.shape[1]
     if head == MEAN:
         return head
@@ -179,7 +193,7 @@ def _bar_title(text: str, scale: str) -> dict:
             "font": {"size": fonts["axis_title_size"], "color": fonts["muted"]}}
 
 
-def _panel(view: Explanation, index: int, head: Head, quantity: str, scale: str = "max",
+def _panel(view: View, index: int, head: Head, quantity: str, scale: str = "max",
            palette: str = "default") -> tuple[np.ndarray, dict]:
     """A panel's coloured values and its heatmap settings (colour scale, range, colour bar): a value map's colours
     span it as ``scale`` says (see :func:`addrop.viz.scales.colour_values`)."""
@@ -197,7 +211,7 @@ def _panel(view: Explanation, index: int, head: Head, quantity: str, scale: str 
     if quantity == "mask" and head == MEAN:
         # at small q few cells are dropped by every head: a fixed 0-100 % scale would leave the map nearly white
         z = head_map(view.dropped, index, head)
-        return z, {"colorscale": figure_style()["scales"]["drop_fraction"], "zmin": 0, "zmax": float(z.max()) or 1.0,
+        return z, {"colorscale": scales["drop_fraction"], "zmin": 0, "zmax": float(z.max()) or 1.0,
                    "colorbar": {"title": _bar_title(quantity_title("mask-mean"), "max"), "tickformat": ".0%"}}
     if quantity == "mask":
         bar_title = _bar_title(quantity_title("mask"), "max")
@@ -208,9 +222,11 @@ def _panel(view: Explanation, index: int, head: Head, quantity: str, scale: str 
     raise ValueError(f"unknown quantity {quantity!r}: choose from {', '.join(QUANTITIES)}")
 
 
-def _panel_title(view: Explanation, quantity: str, layer: int, head: Head) -> str:
+def _panel_title(view: View, quantity: str, layer: int, head: Head) -> str:
     if quantity == "attention":
-        return f"Attention · {where(layer, head)}"
+        # a translation model's maps say their kind, as the explorer's do
+        name = figure_style()["titles"]["kinds"][view.kind] if isinstance(view, TranslationExplanation) else "attention"
+        return f"{name[:1].upper()}{name[1:]} · {where(layer, head)}"
     if quantity == "attribution":
         return f"Attribution {figure_style()['titles']['method'][view.method]}"
     if head == MEAN:
@@ -233,11 +249,13 @@ def _axis(labels: list[str], y: bool, name: str, cell_pixels: float) -> dict:
     return spec
 
 
-def maps_figure(view: Explanation, layer: int, head: Head, *, model: str,
+def maps_figure(view: View, layer: int, head: Head, *, model: str,
                 quantities: tuple[str, ...] = QUANTITIES, width: int = 1200, scale: str = "max",
                 palette: str = "default") -> go.Figure:
-    """The explorer's maps of ``layer`` and ``head`` of an :func:`addrop.explain.explain` result: each of
-    ``quantities`` (attention, attribution, mask) as a heatmap with queries down and keys across, the candidate
+    """The explorer's maps of ``layer`` and ``head`` of an :func:`addrop.explain.explain` result (or of
+    :func:`addrop.explain_seq2seq.explain_translation`'s: its kind's maps, e.g. cross-attention's target rows by
+    source keys): each of ``quantities`` (attention, attribution, mask) as a heatmap with queries down and keys
+    across, its cells square (a map of more rows than keys is taller than wide), the candidate
     region (``view.candidate``: the top-p keys of each row by attribution, as :func:`addrop.discard_masks` draws
     them) outlined and the dropped positions (``view.dropped``) marked on the attention and attribution maps.  As on
     the explorer, outlines and marks are left out where a cell is too small to carry them at ``width`` pixels
@@ -252,46 +270,50 @@ def maps_figure(view: Explanation, layer: int, head: Head, *, model: str,
     index, head = layer_index(view, layer), check_head(view, head)
     style, fonts = figure_style(), figure_style()["fonts"]
     colours = palette_of(palette)["colours"]
-    n = len(view.tokens)
+    rows, keys = map_tokens(view)
+    n, m = len(keys), len(rows)
+    size = max(n, m)  # what outlines and marks are sized by
     count = len(quantities)
-    gap = panel_gap(view.tokens, width - MARGIN["l"] - MARGIN["r"]) if count > 1 else 0.0
+    gap = panel_gap(keys + rows, width - MARGIN["l"] - MARGIN["r"]) if count > 1 else 0.0
     figure = make_subplots(rows=1, cols=count, horizontal_spacing=gap)
     panel_pixels = (width - MARGIN["l"] - MARGIN["r"]) * (1 - gap * (count - 1)) / count
-    cell = panel_pixels / n
+    # square cells: the maps as tall as their rows take at the width's cell size, at most 900 pixels
+    map_height = min(900, panel_pixels * m / n)
+    cell = min(panel_pixels / n, map_height / m)
     marked = cell >= style["mark"]["smallest_marked_cell"]
     # over the mean of heads there is no one candidate region or set of drops to outline or mark
     marked = marked and head != MEAN
     candidate, dropped = head_map(view.candidate, index, head), head_map(view.dropped, index, head)
-    labels = [plotly_text(token) for token in view.tokens]
-    pairs = [[f"{labels[i]} ({i}) → {labels[j]} ({j})" for j in range(n)] for i in range(n)]
+    row_labels, key_labels = [plotly_text(token) for token in rows], [plotly_text(token) for token in keys]
+    pairs = [[f"{row_labels[i]} ({i}) → {key_labels[j]} ({j})" for j in range(n)] for i in range(m)]
     for k, quantity in enumerate(quantities):
         z, settings = _panel(view, index, head, quantity, scale, palette)
         suffix = "" if k == 0 else str(k + 1)
         domain = figure.layout[f"xaxis{suffix}"].domain
         settings["colorbar"].update(x=domain[1] + 0.005, len=0.75, thickness=10, outlinewidth=0,
                                     tickfont={"size": fonts["colour_bar_size"]})
-        figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=0 if n > 40 else 0.5, ygap=0 if n > 40 else 0.5,
+        figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=0 if size > 40 else 0.5, ygap=0 if size > 40 else 0.5,
                                     hovertemplate=f"%{{text}}<br>{quantity}{' ÷ row max' if scale == 'row' and quantity != 'mask' else ''}: %{{z:.4~g}}<extra></extra>", **settings),
                          row=1, col=k + 1)
-        figure.update_xaxes(_axis(labels, False, "key" if k == 0 else "", cell), row=1, col=k + 1)
-        figure.update_yaxes({**_axis(labels, True, "query" if k == 0 else "", cell), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
+        figure.update_xaxes(_axis(key_labels, False, "key" if k == 0 else "", cell), row=1, col=k + 1)
+        figure.update_yaxes({**_axis(row_labels, True, "query" if k == 0 else "", cell), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
         figure.add_annotation(text=_panel_title(view, quantity, layer, head), x=(domain[0] + domain[1]) / 2, y=1.0,
-                              xref="paper", yref="paper", yanchor="bottom", yshift=8, showarrow=False,
+                              xref="paper", yref="paper", xanchor="center", yanchor="bottom", yshift=8, showarrow=False,
                               font={"size": fonts["title_size"], "color": fonts["ink"]})
         line = {"color": colours["boundary"], "width": 1.2, "dash": "dash"}
-        for at in segment_boundaries(view.segments):
-            figure.add_shape(type="line", x0=at, x1=at, y0=-0.5, y1=n - 0.5, line=line, row=1, col=k + 1)
+        for at in boundaries_of(view):
+            figure.add_shape(type="line", x0=at, x1=at, y0=-0.5, y1=m - 0.5, line=line, row=1, col=k + 1)
             figure.add_shape(type="line", x0=-0.5, x1=n - 0.5, y0=at, y1=at, line=line, row=1, col=k + 1)
         if quantity == "mask" or not marked:
             continue
         if candidate.any():
             figure.add_shape(type="path", path=outline_path(candidate), name="candidate region",
-                             line={"color": colours["region"], "width": region_width(n)}, row=1, col=k + 1)
+                             line={"color": colours["region"], "width": region_width(size)}, row=1, col=k + 1)
         queries, keys = np.nonzero(dropped)
         figure.add_trace(go.Scatter(
             x=keys.tolist(), y=queries.tolist(), mode="markers", name="dropped", hoverinfo="skip", showlegend=False,
-            marker={"symbol": style["mark"]["symbol"], "size": mark_size(n), "color": colours["drop"],
-                    "line": {"width": mark_width(n), "color": colours["drop"]}}), row=1, col=k + 1)
+            marker={"symbol": style["mark"]["symbol"], "size": mark_size(size), "color": colours["drop"],
+                    "line": {"width": mark_width(size), "color": colours["drop"]}}), row=1, col=k + 1)
     heading = title(view, model, where(layer, head))
     if head == MEAN:
         heading += "<br><sup>mean over heads: no one candidate region or set of drops to outline (the mask panel: the share of heads dropping each cell)</sup>"
@@ -299,7 +321,7 @@ def maps_figure(view: Explanation, layer: int, head: Head, *, model: str,
         heading += "<br><sup>cells too small for outlines and marks: the mask panel shows every candidate and drop</sup>"
     figure.update_layout(
         title={"text": heading, "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
-        width=width, height=round(min(900, panel_pixels) + MARGIN["t"] + MARGIN["b"]), margin=MARGIN,
+        width=width, height=round(map_height + MARGIN["t"] + MARGIN["b"]), margin=MARGIN,
         paper_bgcolor="#ffffff", plot_bgcolor="#ffffff",
         font={"family": fonts["text"], "size": fonts["size"], "color": fonts["ink"]},
         hoverlabel={"font": {"family": fonts["mono"], "size": 11}})
@@ -315,7 +337,7 @@ def thumbnail_values(values: np.ndarray, scale: str = "max") -> np.ndarray:
     return np.sign(scaled) * np.abs(scaled) ** figure_style()["thumbnail"]["gamma"]
 
 
-def model_view(view: Explanation, *, model: str, quantity: str = "attribution", cell: int = 96,
+def model_view(view: View, *, model: str, quantity: str = "attribution", cell: int = 96,
                scale: str = "max") -> go.Figure:
     """Every layer and head of ``view`` as a thumbnail (rows: layers, columns: heads), as the explorer's model
     view draws them: ``quantity`` is attention, attribution or mask (kept, candidate, dropped); ``scale`` the

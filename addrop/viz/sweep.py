@@ -61,9 +61,11 @@ class SweepCells:
 
     @classmethod
     def from_api(cls, base_url: str, sweep_id: int, token: str | None = None, slice: str | None = None) -> SweepCells:
-        """From ``GET /api/sweeps/{id}``: each trial's ``value.mean`` and state, and the baseline's mean."""
+        """From ``GET /api/sweeps/{id}``: each trial's ``value.mean`` and state, and the baseline's mean.  A trial
+        that shares another's runs (``same_as``: RD's high and low are one setting) has its cell too, with their
+        value, as on the sweep page."""
         sweep = get_json(base_url, f"/api/sweeps/{sweep_id}", token)
-        trials = [t for t in sweep["trials"] if t["same_as"] is None]
+        trials = sweep["trials"]
         chosen = _choose_slice({_slice_name(t["params"]) for t in trials}, slice)
         cells, states = {}, {}
         for trial in trials:

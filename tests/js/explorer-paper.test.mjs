@@ -45,3 +45,42 @@ test("the colour-blind palette swaps the value maps' scales and the outline's co
   assert.throws(() => paperFigure(side(18), "mean"), /one head/);
   assert.throws(() => paperFigure(side(18), "0", { palette: "neon" }), /unknown palette/);
 });
+
+test("every panel follows the palette: (c) and (d) take its mask colours (kept, candidate, dropped)", () => {
+  for (const [palette, scales] of [["default", STYLE.scales], ["colour-blind", STYLE.colour_blind.scales]]) {
+    const heatmaps = paperFigure(side(18), "0", { palette }).data.filter((t) => t.type === "heatmap");
+    const [kept, candidate, dropped] = scales.mask_levels;
+    assert.deepEqual(heatmaps[0].colorscale, scales.attention, palette);
+    assert.deepEqual(heatmaps[2].colorscale, [[0, kept], [1, candidate]], palette);
+    assert.deepEqual(heatmaps[3].colorscale, [[0, kept], [1, dropped]], palette);
+  }
+  assert.notDeepEqual(STYLE.scales.mask_levels, STYLE.colour_blind.scales.mask_levels);
+});
+
+test("the paper figure: two maps by two at the print width, labels of one size a line apart, the title wrapped to fit", () => {
+  for (const n of [18, 128]) {
+    const figure = paperFigure(side(n), "0");
+    const layout = figure.layout, plot = layout.width - layout.margin.l - layout.margin.r;
+    const xs = ["xaxis", "xaxis2", "xaxis3", "xaxis4"].map((name) => layout[name]);
+    const ys = ["yaxis", "yaxis2", "yaxis3", "yaxis4"].map((name) => layout[name]);
+    // (a) and (c) share a column, (a) and (b) a row; (c) and (d) lie under them
+    assert.deepEqual(xs[0].domain, xs[2].domain);
+    assert.deepEqual(xs[1].domain, xs[3].domain);
+    assert.deepEqual(ys[0].domain, ys[1].domain);
+    assert.ok(ys[2].domain[1] < ys[0].domain[0]);
+    for (const x of xs) assert.ok((x.domain[1] - x.domain[0]) * plot >= 0.3 * STYLE.paper.width, `${n}: ${x.domain}`);
+    // the rows named on the left maps only; every label of the definition's size, keys at its angle
+    assert.deepEqual(ys.map((y) => y.showticklabels !== false), [true, false, true, false]);
+    for (const a of xs.concat(ys)) assert.equal(a.tickfont.size, STYLE.paper.label_size);
+    assert.ok(xs.every((x) => x.tickangle === STYLE.paper.key_angle));
+    const cell = (xs[0].domain[1] - xs[0].domain[0]) * plot / n;
+    const step = xs[0].tickvals[1] - xs[0].tickvals[0];
+    assert.ok(step * cell >= STYLE.paper.label_size * STYLE.labels.line_height - 1e-9);  // written across, a line apart
+    if (n === 18) assert.equal(step, 1);  // a sentence pair of 18 tokens: every one named
+  }
+  const long = side(18);
+  long.meta.model = "sentence-transformers/paraphrase-multilingual-mpnet-base-v2";
+  const title = paperFigure(long, "0").layout.title.text;
+  assert.match(title, /^sentence-transformers\/paraphrase-multilingual-mpnet-base-v2 · .* ·<br>/);
+  assert.equal(title.split("<br>").length, 2);
+});

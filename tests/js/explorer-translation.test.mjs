@@ -116,3 +116,16 @@ test("a translation model is asked for a kind and a reference, a classifier as b
   assert.deepEqual(rowTokens({ tokens: SOURCE }), SOURCE);
   assert.equal(tokenPairs(SOURCE, TARGET)[0][3], "&lt;pad&gt; (0) → &lt;/s&gt; (3)");
 });
+
+test("a translation's figures are titled by its source sentence, its SentencePiece pieces joined into words", async () => {
+  const { fileName, figureTitle, firstWords, viewFacts } = await import("../../frontend/static/js/explorer/captions.js");
+  // an unmarked piece continues the word before it once pieces mark where words start
+  assert.equal(firstWords(["▁t", "he", "▁cat", "▁se", "es", ",", "</s>"], [false, false, false, false, false, false, true], 6), "the cat sees,");
+  assert.equal(firstWords(["The", "Ġcat", "Ġsat"], [false, false, false], 6), "The cat sat");
+  const { meta } = crossView();
+  const decoder = Object.assign({}, meta, { kind: "decoder", tokens: TARGET, special: [true, false, false],
+    translation: Object.assign({}, meta.translation, { source_tokens: SOURCE, source_special: [false, false, false, true] }) });
+  const facts = viewFacts(decoder, "1", "paper");
+  assert.match(figureTitle(facts), /^marian · “the cat sees” · layer 1, head 1 · /);
+  assert.match(fileName(facts), /_the-cat-sees_/);
+});

@@ -3,6 +3,7 @@
 // second on a loaded machine; painted, they follow a zoom in the same repaint as the cells.
 
 import { STYLE } from "../common/figure-style.js";
+import { labelSpacing } from "./figures.js";
 import { thinTicks } from "./ticks.js";
 
 const INK = STYLE.fonts.ink, SPECIAL = "#8a93a6";
@@ -16,10 +17,12 @@ export function paintTokenLabels(context, labels, px, py, area) {
   const cell = Math.abs(px(1) - px(0));
   const inside = (at, from, length) => at >= from - 0.5 && at <= from + length + 0.5;
   const size = cell >= 14 ? 11 : 9;
-  const ticks = thinTicks([0, n - 1], n, cell, size);  // a line of text apart
+  // a line of text apart: the keys' across their slant, the rows' one above the other (figures.js's rule)
+  const angle = STYLE.labels.key_angle;
+  const ticks = thinTicks([0, n - 1], n, cell, labelSpacing(size, angle));
   context.save();
   context.font = `${size}px ${STYLE.fonts.mono}`;
-  for (const i of thinTicks([0, rows.tokens.length - 1], rows.tokens.length, cell, size)) {
+  for (const i of thinTicks([0, rows.tokens.length - 1], rows.tokens.length, cell, labelSpacing(size, null))) {
     const y = py(i);
     if (!inside(y, area.top, area.height)) continue;
     context.fillStyle = rows.special[i] ? SPECIAL : INK;
@@ -30,10 +33,10 @@ export function paintTokenLabels(context, labels, px, py, area) {
     context.fillStyle = labels.special[i] ? SPECIAL : INK;
     const x = px(i);
     if (inside(x, area.left, area.width)) {
-      // along the -60° slant Plotly gives the other maps' key labels, ending at the tick
+      // along the slant Plotly gives the other maps' key labels, ending at the tick
       context.save();
       context.translate(x, area.top + area.height + 5);
-      context.rotate(-Math.PI / 3);
+      context.rotate(angle * Math.PI / 180);
       context.textAlign = "right"; context.textBaseline = "middle";
       context.fillText(labels.tokens[i], 0, 0);
       context.restore();

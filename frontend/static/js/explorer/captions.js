@@ -7,14 +7,18 @@ import { escapeHtml } from "../common/html.js";
 const CAPTION = STYLE.caption;
 
 // The input's first count words from its tokens: wordpieces joined, special tokens left out, punctuation
-// kept with the word before it (addrop.viz.captions.first_words).
+// kept with the word before it; where pieces mark a word's start (SentencePiece's ▁, byte-level BPE's Ġ), an
+// unmarked piece continues a word (addrop.viz.captions.first_words).
 export function firstWords(tokens, special, count) {
   const words = [];
+  const starts = (token) => /^[Ġ▁]/.test(token);
+  const marked = tokens.some((token, i) => !special[i] && starts(token));
   tokens.forEach((token, i) => {
     if (special[i]) return;
     const piece = token.startsWith("##") ? token.slice(2) : token;
     const punctuation = ![...piece].some((c) => /[\p{L}\p{N}]/u.test(c));
-    if (words.length && (token.startsWith("##") || punctuation)) words[words.length - 1] += piece;
+    const continues = token.startsWith("##") || (marked && !starts(token));
+    if (words.length && (continues || punctuation)) words[words.length - 1] += piece;
     else words.push(piece.replace(/^[Ġ▁]+/, ""));
   });
   const shown = words.slice(0, count).join(" ");
@@ -39,24 +43,41 @@ export function fileName(facts) {
   return parts.join(CAPTION.file_name_joiner).replace(/[^A-Za-z0-9._-]+/g, "-");
 }
 
-// The facts of one side of the explorer (its answer's meta at a layer) and a head.
+// The facts of one side of the explorer (its answer's meta at a layer) and a head; a translation's input is its
+// source sentence, whichever kind of map is shown.
 export function viewFacts(meta, head, what) {
   const single = head !== "mean";
+  const input = meta.translation ? { tokens: meta.translation.source_tokens, special: meta.translation.source_special } : meta;
   return {
-    model: meta.model, tokens: meta.tokens, special: meta.special, method: meta.method, p: meta.p, q: meta.q,
+    model: meta.model, tokens: input.tokens, special: input.special, method: meta.method, p: meta.p, q: meta.q,
     mode: meta.mode, seed: meta.seed, what,
     where: `layer ${meta.layer}, ${single ? `head ${head}` : "mean over heads"}`,
     short: `L${meta.layer}-${single ? `h${head}` : "mean"}`,
   };
 }
 
+// The lines of a title that fit width pixels at size px (a sans-serif title takes at most about 0.5 em a
+// character), broken after a " · " (the line ends with its "·"); one line where it fits.
+export function titleLines(title, width, size) {
+  const most = Math.max(24, Math.floor(width / (size * 0.5)));
+  const lines = [];
+  for (const part of title.split(" · ")) {
+    const joined = lines.length ? `${lines[lines.length - 1]} · ${part}` : part;
+    if (lines.length && joined.length <= most) lines[lines.length - 1] = joined;
+    else lines.push(part);
+  }
+  return lines.map((line, i) => (i < lines.length - 1 ? `${line} ·` : line));
+}
+
 // Puts a title (and, under it, a note) above a Plotly figure, making room for them; escaped, since Plotly
 // reads a few HTML tags in text.  The note is an annotation of its own: Plotly cut off the first line of a
-// two-line title anchored at the top.
-export function captionFigure(figure, title, note, font) {
-  const extra = note ? 46 : 28;
+// two-line title anchored at the top.  width: the figure's fixed width, which a longer title wraps to.
+export function captionFigure(figure, title, note, font, width = null) {
+  const lines = width ? titleLines(title, width - 16, font.size) : [title];
+  const extra = (note ? 46 : 28) + (lines.length - 1) * Math.ceil(font.size * 1.3);
   const layout = figure.layout;
-  layout.title = { text: escapeHtml(title), x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container", pad: { t: 8 }, font };
+  layout.title = { text: lines.map(escapeHtml).join("<br>"), x: 0.01, xanchor: "left", y: 1, yanchor: "top", yref: "container",
+    pad: { t: 8 }, font };
   layout.margin = Object.assign({}, layout.margin, { t: layout.margin.t + extra });
   layout.height += extra;
   if (note) {

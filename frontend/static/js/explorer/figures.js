@@ -33,43 +33,80 @@ export function tickStep(n) { const most = STYLE.labels.max_per_axis; return n <
 // The token labels' font size: smaller once there are many.
 export const tickFontSize = (n) => bySize(STYLE.labels.font_size, n);
 
-// The keys' labels' slant: two neighbouring key labels' baselines are cell * SLANT apart across it; the rows'
-// labels run level, a whole cell apart.
-const SLANT = Math.sin(Math.abs(STYLE.labels.key_angle) * Math.PI / 180);
+// Two neighbouring key labels written at angle degrees have their baselines cell * slant(angle) apart across
+// it; the rows' labels (angle null) run level, one above the other, a whole cell apart.
+const slant = (angle) => (angle === null ? 1 : Math.abs(Math.sin(angle * Math.PI / 180)));
+const KEY_ANGLE = STYLE.labels.key_angle;
+
+// How far apart two labelled tokens' positions must be, in pixels, for labels of size px to sit a line of text
+// apart across their slant: the keys' at angle degrees, the rows' (angle null) level.
+export function labelSpacing(size, angle = KEY_ANGLE) {
+  return size * STYLE.labels.line_height / slant(angle);
+}
 
 // The token labels' font size on an axis of cellPixels-wide cells (slanted: the keys' axis): the size that gives
 // every token its label (a line of text apart), within [labels.min_font_size, tickFontSize(n)]; below the
 // smallest, labels are thinned instead (addrop.viz's label_font).
 export function labelFont(n, cellPixels, slanted = true) {
-  const fits = cellPixels * (slanted ? SLANT : 1) / STYLE.labels.line_height;
+  const fits = cellPixels * slant(slanted ? KEY_ANGLE : null) / STYLE.labels.line_height;
   return Math.min(tickFontSize(n), Math.max(STYLE.labels.min_font_size, Math.floor(fits * 2) / 2));
 }
 
-// Every how many tokens an axis of cellPixels-wide cells is labelled: labels of labelFont a line of text apart
-// (across the slant on the keys' axis), so they never collide, and at most labels.max_per_axis of them
-// (addrop.viz's label_step).
+// Every how many of n tokens an axis of cellPixels-wide cells is labelled by labels of size px at angle
+// degrees (null: level): a line of text apart, so they never collide, and at most labels.max_per_axis of them.
+export function strideFor(n, cellPixels, size, angle) {
+  return Math.max(tickStep(n), Math.ceil(labelSpacing(size, angle) / Math.max(cellPixels, 1e-6) - 1e-9));
+}
+
+// Every how many tokens an axis of cellPixels-wide cells is labelled by labels of labelFont (addrop.viz's
+// label_step).
 export function labelStride(n, cellPixels, slanted = true) {
-  const spacing = labelFont(n, cellPixels, slanted) * STYLE.labels.line_height / (slanted ? SLANT : 1);
-  return Math.max(tickStep(n), Math.ceil(spacing / Math.max(cellPixels, 1e-6) - 1e-9));
+  return strideFor(n, cellPixels, labelFont(n, cellPixels, slanted), slanted ? KEY_ANGLE : null);
+}
+
+// The fonts of a figure of maps: the page's, its token labels sized to the cells (label null) and slanted at the
+// definition's angle; a figure for print gives its own (paper.js), labels of one size.
+export const SCREEN_FONTS = Object.freeze({
+  family: STYLE.fonts.text, labels: STYLE.fonts.mono, size: STYLE.fonts.size, title: STYLE.fonts.title_size,
+  axisTitle: STYLE.fonts.axis_title_size, colourBar: STYLE.fonts.colour_bar_size, label: null, keyAngle: KEY_ANGLE,
+});
+
+// Monospace and sans-serif text are at most this many ems a character on average: how much room labels take.
+const EM_PER_CHARACTER = 0.6;
+
+// The height the key labels take under a map, with the axis title under them.
+export function keyLabelRoom(tokens, fonts = SCREEN_FONTS) {
+  const size = fonts.label ?? tickFontSize(tokens.length), angle = fonts.keyAngle * Math.PI / 180;
+  const longest = Math.max(0, ...tokens.map((t) => t.length)) * size * EM_PER_CHARACTER;
+  return longest * Math.abs(Math.sin(angle)) + size * Math.abs(Math.cos(angle)) + fonts.axisTitle + 14;
+}
+
+// The width the row labels take left of a map, with the axis title beside them.
+export function rowLabelRoom(tokens, fonts = SCREEN_FONTS) {
+  const size = fonts.label ?? tickFontSize(tokens.length);
+  return Math.max(0, ...tokens.map((t) => t.length)) * size * EM_PER_CHARACTER + fonts.axisTitle + 14;
 }
 
 // The x axis carries the keys' tokens, the y axis the rows' (the same tokens but for cross-attention); cell
-// is a cell's side in pixels, window the [first, last] token shown (a zoomed export), else all.
-function axis(meta, domain, anchor, isY, title, cell, window = null) {
+// is a cell's side in pixels, window the [first, last] token shown (a zoomed export), else all; fonts as
+// panelFigure's.
+function axis(meta, domain, anchor, isY, title, cell, window = null, fonts = SCREEN_FONTS) {
   const n = isY ? rowTokens(meta).length : meta.tokens.length;
   const [first, last] = window || [0, n - 1];
   const shown = last - first + 1;  // the labels' size and stride follow the tokens in view
-  const step = labelStride(shown, cell, !isY);
+  const angle = isY ? null : fonts.keyAngle;
+  const size = fonts.label ?? labelFont(shown, cell, !isY);
+  const step = strideFor(shown, cell, size, angle);
   const values = [...Array(n).keys()].filter((i) => i % step === 0 && i >= first && i <= last);
   const labels = isY ? rowLabels(meta) : tickLabels(meta);
   const spec = {
     domain, anchor, tickmode: "array", tickvals: values, ticktext: values.map((i) => labels[i]),
-    tickfont: { size: labelFont(shown, cell, !isY), family: STYLE.fonts.mono },
+    tickfont: { size, family: fonts.labels, color: STYLE.fonts.ink },
     showgrid: false, zeroline: false, range: isY ? [last + 0.5, first - 0.5] : [first - 0.5, last + 0.5], ticks: "",
-    title: title ? { text: title, font: { size: STYLE.fonts.axis_title_size, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
+    title: title ? { text: title, font: { family: fonts.family, size: fonts.axisTitle, color: STYLE.fonts.muted }, standoff: 4 } : undefined,
     constrain: "domain",
   };
-  if (!isY) spec.tickangle = STYLE.labels.key_angle;
+  if (!isY) spec.tickangle = angle;
   return spec;
 }
 
@@ -108,14 +145,15 @@ function dropMarkers(dropped, xaxis, yaxis, n, colour) {
 }
 
 
-// A colour bar beside a map: the bar, its tick labels (up to "−1e−3") and its title, in pixels.
-const COLOUR_BAR_PIXELS = 74;
+// A colour bar beside a map: room, the pixels its box takes (the bar, its tick labels up to "−1e−3" and its
+// title); thickness, the bar's; pad, the box's padding on either side.
+export const SCREEN_BAR = Object.freeze({ room: 74, thickness: 10, pad: 10 });
 
 // The paper fraction between two maps: room for the left map's colour bar and the right map's token labels
 // (monospace, about 0.6 em a character), at least 0.11 and at most 0.2 of the plot's width.
 export function panelGap(tokens, plotPixels) {
   const labelPixels = Math.max(0, ...tokens.map((t) => t.length)) * tickFontSize(tokens.length) * 0.6 + 8;
-  return Math.min(0.2, Math.max(0.11, (COLOUR_BAR_PIXELS + labelPixels) / plotPixels));
+  return Math.min(0.2, Math.max(0.11, (SCREEN_BAR.room + labelPixels) / plotPixels));
 }
 
 // The margins of a figure of maps (row labels on the left, token labels under the maps).
@@ -133,46 +171,59 @@ export function zoomWindow(zoom, n, m) {
 // Panels side by side, each a map of square cells with its own colour bar.  Returns {data, layout, overlays,
 // marked}: marked is false where a "plotly" figure left its outlines and marks out, its cells too small to
 // carry them (the screen's rule).  options: window, the keys and rows to show (zoomWindow); colours, the
-// outline's and marks' (a palette's); rowLabels "first" labels the rows on the first map only, the gaps
-// then holding colour bars alone.
-export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window = null, colours = COLORS, rowLabels = "all" } = {}) {
-  const count = panels.length;
-  const margin = { ...MAP_MARGIN };
+// outline's and marks' (a palette's); rowLabels "first" labels the rows on the first map of a row of maps
+// only, the gaps then holding colour bars alone; columns, the maps in a row (more panels start a new row
+// under it, with room for the upper maps' key labels); fonts (SCREEN_FONTS); margin (MAP_MARGIN); bar, the
+// colour bars' size (SCREEN_BAR).
+export function panelFigure(meta, panels, pixelWidth, mode = "canvas",
+  { window = null, colours = COLORS, rowLabels = "all", columns = panels.length, fonts = SCREEN_FONTS, margin = MAP_MARGIN,
+    bar = SCREEN_BAR } = {}) {
+  const gridRows = Math.ceil(panels.length / columns);
+  margin = { ...margin };
   const rows = rowTokens(meta);
   const plot = (pixelWidth || 1200) - margin.l - margin.r;
-  const gap = count < 2 ? 0 : rowLabels === "first" ? (COLOUR_BAR_PIXELS + 8) / plot : panelGap(meta.tokens.concat(rows), plot);
-  const width = (1 - gap * (count - 1)) / count;
+  const gap = columns < 2 ? 0 : rowLabels === "first" ? (bar.room + 8) / plot : panelGap(meta.tokens.concat(rows), plot);
+  const width = (1 - gap * (columns - 1)) / columns;
   // Square cells: the height follows the width a panel gets, times the rows per key (a cross-attention map
   // of a long translation is taller than wide).
-  const panelPixels = ((pixelWidth || 1200) - margin.l - margin.r) * (width - 0.02);
+  const panelPixels = plot * (width - 0.02);
   const shownKeys = window ? window.keys[1] - window.keys[0] + 1 : meta.tokens.length;
   const shownRows = window ? window.rows[1] - window.rows[0] + 1 : rows.length;
   const mapHeight = Math.min(900, panelPixels * shownRows / shownKeys);
   const cell = Math.min(panelPixels / shownKeys, mapHeight / shownRows);
   const n = Math.max(shownKeys, shownRows);  // what outlines and marks are sized by: the map in view
   const marked = cell >= STYLE.mark.smallest_marked_cell;
+  // between two rows of maps: the upper maps' key labels and axis title, then the lower maps' titles
+  const between = gridRows > 1 ? keyLabelRoom(meta.tokens, fonts) + fonts.title + 12 : 0;
+  const plotHeight = gridRows * mapHeight + (gridRows - 1) * between;
   const pairs = tokenPairs(meta.tokens, rows);
   const data = [];
   const layout = {
-    margin, height: Math.round(mapHeight + margin.t + margin.b),
+    margin, height: Math.round(plotHeight + margin.t + margin.b),
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
-    font: { family: STYLE.fonts.text, size: STYLE.fonts.size, color: STYLE.fonts.ink },
+    font: { family: fonts.family, size: fonts.size, color: STYLE.fonts.ink },
     shapes: [], annotations: [], hoverlabel: { font: { family: STYLE.fonts.mono, size: 11 } },
   };
   panels.forEach((panel, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
-    const x0 = k * (width + gap);
+    const column = k % columns, row = Math.floor(k / columns);
+    const x0 = column * (width + gap);
+    const top = 1 - row * (mapHeight + between) / plotHeight, bottom = top - mapHeight / plotHeight;
     const xname = `x${suffix}`, yname = `y${suffix}`;
-    layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, k === 0 ? "key" : "", cell, window && window.keys);
-    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [0, 1], xname, true, k === 0 ? "query" : "", cell, window && window.rows),
-      { scaleanchor: xname }, k > 0 && rowLabels === "first" ? { showticklabels: false } : {});
+    layout[`xaxis${suffix}`] = axis(meta, [x0, x0 + width - 0.02], yname, false, column === 0 ? "key" : "", cell, window && window.keys, fonts);
+    layout[`yaxis${suffix}`] = Object.assign(axis(meta, [bottom, top], xname, true, column === 0 ? "query" : "", cell, window && window.rows, fonts),
+      { scaleanchor: xname }, column > 0 && rowLabels === "first" ? { showticklabels: false } : {});
     const hovertemplate = `%{text}<br>${panel.label}: %{z:.4~g}<extra></extra>`;
     if (mode === "image") data.push({ type: "scatter", x: [], y: [], xaxis: xname, yaxis: yname, hoverinfo: "skip", showlegend: false });
-    else data.push(Object.assign({
-      type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
-      xgap: n > 40 ? 0 : 0.5, ygap: n > 40 ? 0 : 0.5,
-      colorbar: Object.assign({ x: x0 + width - 0.015, len: 0.75, thickness: 10, outlinewidth: 0, tickfont: { size: STYLE.fonts.colour_bar_size } }, panel.colorbar || {}),
-    }, panel.trace));
+    else {
+      const colorbar = Object.assign({ x: x0 + width - 0.015, y: (top + bottom) / 2, yanchor: "middle", len: 0.75 * (top - bottom),
+        thickness: bar.thickness, xpad: bar.pad, outlinewidth: 0, tickfont: { family: fonts.family, size: fonts.colourBar } }, panel.colorbar || {});
+      if (colorbar.title) colorbar.title = Object.assign({}, colorbar.title, { font: { family: fonts.family, size: fonts.axisTitle, color: STYLE.fonts.muted } });
+      data.push(Object.assign({
+        type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
+        xgap: n > 40 ? 0 : 0.5, ygap: n > 40 ? 0 : 0.5, colorbar,
+      }, panel.trace));
+    }
     if (mode !== "image") layout.shapes.push(...boundaryShapes(meta, xname, yname));
     if (mode === "plotly" && marked) {
       if (panel.region) {
@@ -182,8 +233,8 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas", { window 
       if (panel.dropped) data.push(dropMarkers(panel.dropped, xname, yname, n, colours.drop));
     }
     layout.annotations.push({
-      text: panel.title, x: x0 + (width - 0.02) / 2, y: 1.0, xref: "paper", yref: "paper", yanchor: "bottom",
-      yshift: 8, showarrow: false, font: { size: STYLE.fonts.title_size, color: STYLE.fonts.ink },
+      text: panel.title, x: x0 + (width - 0.02) / 2, y: top, xref: "paper", yref: "paper", xanchor: "center", yanchor: "bottom",
+      yshift: 8, showarrow: false, font: { family: fonts.family, size: fonts.title, color: STYLE.fonts.ink },
     });
   });
   const unmarked = mode === "plotly" && !marked && panels.some((panel) => panel.region || panel.dropped);

@@ -1,5 +1,6 @@
 // Text shown inside figures.  Plotly reads a few HTML tags in tick and hover text, so tokens are escaped.
 
+import { STYLE } from "../common/figure-style.js";
 import { escapeHtml } from "../common/html.js";
 
 // The maps' rows: a translation model's answer names them (query_tokens: its target tokens for the decoder's
@@ -40,5 +41,5 @@ export function tokenPairs(tokens, rows = tokens) {
 
 // How the page names each kind of map (a translation model's; a classifier's maps are just "attention").
 export function kindName(kind) {
-  return { encoder: "encoder self-attention", decoder: "decoder self-attention", cross: "cross-attention" }[kind] || kind;
+  return STYLE.titles.kinds[kind] || kind;
 }
