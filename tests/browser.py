@@ -118,3 +118,19 @@ def explained(page, also: str = "", timeout: float = COMPUTED) -> None:
     loads its model, which takes a while on a loaded two-core machine."""
     page.wait_for_function(f"{EXPLAINED} && ({also})" if also else EXPLAINED, timeout=timeout)
 
+
+# A JS function: the pairs (i, j) of convex quadrilaterals (each four [x, y] corners) that overlap by more than
+# half a pixel, by the separating axis test; the browser tests measure drawn texts' boxes with it.
+OVERLAPPING_QUADS = """(quads) => {
+  const axes = (q) => q.map((p, k) => { const r = q[(k + 1) % 4]; return [r[1] - p[1], p[0] - r[0]]; });
+  const apart = (a, b) => axes(a).concat(axes(b)).some(([ax, ay]) => {
+    const len = Math.hypot(ax, ay) || 1, proj = (q) => q.map(([x, y]) => (x * ax + y * ay) / len);
+    const pa = proj(a), pb = proj(b);
+    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) < 0.5;
+  });
+  const pairs = [];
+  for (let i = 0; i < quads.length; i++) for (let j = i + 1; j < quads.length; j++) {
+    if (!apart(quads[i], quads[j])) pairs.push([i, j]);
+  }
+  return pairs;
+}"""

@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from addrop.figure_style import figure_style
-from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
+from tests.browser import ARTIFACTS, OVERLAPPING_QUADS, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 STYLE = figure_style()
@@ -39,16 +39,7 @@ DRAWN = """() => {
     return [[b.x, b.y], [b.x + b.width, b.y], [b.x + b.width, b.y + b.height], [b.x, b.y + b.height]]
       .map(([x, y]) => { const p = new DOMPoint(x, y).matrixTransform(m); return [p.x, p.y]; });
   });
-  const axes = (q) => q.map((p, k) => { const r = q[(k + 1) % 4]; return [r[1] - p[1], p[0] - r[0]]; });
-  const apart = (a, b) => axes(a).concat(axes(b)).some(([ax, ay]) => {
-    const len = Math.hypot(ax, ay) || 1, proj = (q) => q.map(([x, y]) => (x * ax + y * ay) / len);
-    const pa = proj(a), pb = proj(b);
-    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) < 0.5;
-  });
-  const bad = [];
-  for (let i = 0; i < quads.length; i++) for (let j = i + 1; j < quads.length; j++) {
-    if (!apart(quads[i], quads[j])) bad.push([texts[i].textContent, texts[j].textContent]);
-  }
+  const bad = (""" + OVERLAPPING_QUADS + """)(quads).map(([i, j]) => [texts[i].textContent, texts[j].textContent]);
   const outside = texts.filter((t, k) => quads[k].some(([x, y]) => x < -0.5 || y < -0.5 || x > width + 0.5 || y > height + 0.5))
     .map((t) => t.textContent);
   const size = (t) => parseFloat(getComputedStyle(t).fontSize);

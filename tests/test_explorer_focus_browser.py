@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.browser import ARTIFACTS, chromium_page, explained, explorer_server
+from tests.browser import ARTIFACTS, OVERLAPPING_QUADS, chromium_page, explained, explorer_server
 
 pytestmark = pytest.mark.browser
 
@@ -94,16 +94,7 @@ RECORD_TEXTS = """(() => {
 # convex quadrilaterals), and how many texts there were.
 PAINTED_OVERLAPS = """() => {
   const painted = document.querySelector('#layer-figure + canvas.map-overlay').painted || [];
-  const axes = (q) => q.map((p, k) => { const r = q[(k + 1) % 4]; return [r[1] - p[1], p[0] - r[0]]; });
-  const apart = (a, b) => axes(a).concat(axes(b)).some(([ax, ay]) => {
-    const len = Math.hypot(ax, ay) || 1, proj = (q) => q.map(([x, y]) => (x * ax + y * ay) / len);
-    const pa = proj(a), pb = proj(b);
-    return Math.min(Math.max(...pa), Math.max(...pb)) - Math.max(Math.min(...pa), Math.min(...pb)) < 0.5;
-  });
-  const bad = [];
-  for (let i = 0; i < painted.length; i++) for (let j = i + 1; j < painted.length; j++) {
-    if (!apart(painted[i].quad, painted[j].quad)) bad.push([painted[i].text, painted[j].text]);
-  }
+  const bad = (""" + OVERLAPPING_QUADS + """)(painted.map((t) => t.quad)).map(([i, j]) => [painted[i].text, painted[j].text]);
   return { count: painted.length, overlaps: bad };
 }"""
 
