@@ -7,7 +7,7 @@ Light on purpose (no torch): the API asks and tells trials, a worker reports a t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -48,6 +48,16 @@ class TrialRecord:
     values: list[float]
     outcome: str | None  # of a failed trial: its runs' states, or "cancelled"
     grid_id: int | None  # the grid point a grid sweep handed out
+
+
+def snapshot(trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
+    """``trials`` as JSON, for the sweep's ``trials_snapshot`` (read back by :func:`from_snapshot`)."""
+    return [asdict(trial) for trial in trials]
+
+
+def from_snapshot(records: Sequence[Mapping[str, Any]]) -> list[TrialRecord]:
+    """The trials a sweep's ``trials_snapshot`` holds."""
+    return [TrialRecord(**record) for record in records]
 
 
 class SweepStudy:

@@ -3,6 +3,7 @@ outlasts its lease finds out before it queues anything more, and never releases 
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -73,3 +74,24 @@ def test_a_finished_sweep_is_not_taken(database):
     with database.session() as session:
         session.execute(update(Sweep).where(Sweep.id == sweep_id).values(state="succeeded"))
     assert not SweepLease(database, sweep_id).take()
+
+
+def test_a_wait_for_the_lease_ends_when_its_holder_lets_go_or_the_sweep_finishes(database):
+    sweep_id = running_sweep(database)
+    holder_lease, waiter = SweepLease(database, sweep_id), SweepLease(database, sweep_id)
+    assert holder_lease.take()
+    started = time.monotonic()
+    assert not waiter.take(wait=0.3)  # still held when the wait runs out
+    assert time.monotonic() - started >= 0.3
+
+    releaser = threading.Timer(0.3, holder_lease.release)
+    releaser.start()
+    assert waiter.take(wait=20)  # taken once the holder let go, long before the wait ran out
+    releaser.join()
+    assert holder(database, sweep_id) == waiter.until
+
+    with database.session() as session:
+        session.execute(update(Sweep).where(Sweep.id == sweep_id).values(state="cancelled"))
+    started = time.monotonic()
+    assert not SweepLease(database, sweep_id).take(wait=20)  # a finished sweep is never taken: no wait
+    assert time.monotonic() - started < 5

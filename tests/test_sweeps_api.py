@@ -300,6 +300,45 @@ def test_a_sweep_survives_an_api_restart(stack, tiny_model, sst2):
     assert all(t["state"] == "complete" and len(t["job_ids"]) == 1 for t in done["trials"])
 
 
+def listed_as_pages(client: httpx.Client) -> dict[int, dict]:
+    """The list of sweeps by id, each item checked against its sweep's page. The pages are read just before and
+    just after the list: where they differ, the sweep changed meanwhile (a round ended, a run moved on) and all
+    is read again, so that each item is compared with its page as it was when the list was read."""
+    for _ in range(20):
+        ids = [item["id"] for item in client.get("/api/sweeps", params={"limit": 200}).json()["items"]]
+        before = {sweep_id: sweep(client, sweep_id) for sweep_id in ids}
+        listed = {item["id"]: item for item in client.get("/api/sweeps", params={"limit": 200}).json()["items"]}
+        after = {sweep_id: sweep(client, sweep_id) for sweep_id in listed}
+        if before == after:
+            assert listed == after
+            return listed
+        time.sleep(0.5)
+    pytest.fail("the sweeps kept changing while they were listed")
+
+
+def test_the_list_shows_each_sweep_as_its_page_does(stack, tiny_model, sst2):
+    """The list and a sweep's page read the same trials, those the sweep's last round (or its cancel) kept:
+    also right after the sweep is created, while a round may still be asking its first trial (Optuna writes
+    the trial, then each parameter: read half way, it showed the space's first p), and once it is cancelled.
+    With the sweeps of the tests above (succeeded, cancelled, pruned, with prior settings) where they ran."""
+    client = stack.client()
+    stack.kill_worker()  # the new sweep's runs stay queued: once its first trial is asked, it holds still
+    try:
+        created = create(client, sweep_request(tiny_model, sst2, {"p": [0.2, 0.4], "q": [0.3]}, parallel=1))
+        assert listed_as_pages(client)[created["id"]]["state"] == "running"
+        wait_for(lambda: sweep(client, created["id"])["trials"], 60, "the first trial to be asked", interval=0.2)
+        (trial,) = listed_as_pages(client)[created["id"]]["trials"]
+        study = optuna.load_study(study_name=created["study_name"], storage=database_url(stack))
+        (asked,) = study.trials
+        assert trial["number"] == asked.number and trial["params"]["p"] == asked.params["p"]
+        assert trial["state"] == "queued" and len(trial["job_ids"]) == 1
+        assert client.post(f"/api/sweeps/{created['id']}/cancel").status_code == 200
+        cancelled = listed_as_pages(client)[created["id"]]
+        assert cancelled["state"] == "cancelled" and [t["state"] for t in cancelled["trials"]] == ["cancelled"]
+    finally:
+        stack.start_worker()
+
+
 @pytest.mark.parametrize("change, status, message", [
     ({"space": {"p": []}}, 422, "space.p"),
     ({"space": {"p": [0.0, 0.5]}}, 422, "each value must be in (0, 1)"),

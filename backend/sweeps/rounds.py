@@ -20,7 +20,7 @@ from backend.sweeps.lease import LeaseLost, SweepLease
 from jobstore.orm import FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow
 from jobstore.space import layers_label, setting_key
 from jobstore.strategies import STRATEGIES
-from jobstore.studies import SweepStudy, TrialRecord
+from jobstore.studies import SweepStudy, TrialRecord, snapshot
 
 log = logging.getLogger("backend.sweeps")
 
@@ -110,7 +110,6 @@ class SweepRounds:
         strategy = STRATEGIES[spec.strategy]
         study = SweepStudy(sweep.study_name, self.settings.resolved_database_url, spec.space.model_dump())
         trials = study.trials()
-        states_before = [trial.state for trial in trials]
         by_trial = runs_by_trial(jobs)
 
         # Tell Optuna about trials whose runs have all finished; give a trial without its jobs its jobs.
@@ -177,6 +176,9 @@ class SweepRounds:
                 study.copy_outcome(trial.number, trials[trial.same_as])
         trials = study.trials()
         open_trials = any(trial.state == "running" for trial in trials)
+        # What the sweep's page and the list show: read after this round's last ask, by the lease holder, so no
+        # trial in it is half asked (Optuna writes a new trial's row and each of its params apart).
+        records = snapshot(trials)
         lease.renew()
         with self.db.session() as session:
             baseline_open = session.scalar(select(func.count()).select_from(Job).where(
@@ -185,11 +187,13 @@ class SweepRounds:
                 message = (("the setting ran" if budget == 1 else f"all {budget} settings ran") if not exhausted else
                            f"the search kept proposing settings already run; {len(seen)} distinct settings ran")
                 session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
-                    state=SUCCEEDED, finished_at=utcnow(), message=message, revision=Sweep.revision + 1))
+                    state=SUCCEEDED, finished_at=utcnow(), message=message, revision=Sweep.revision + 1,
+                    trials_snapshot=records))
                 log.info("sweep %s finished: %s", sweep_id, message)
-            elif new_rows or [trial.state for trial in trials] != states_before:
+            elif new_rows or records != sweep.trials_snapshot:
                 # Only a round that changed something is a new revision (pages refetch on it).
-                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(revision=Sweep.revision + 1))
+                session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
+                    revision=Sweep.revision + 1, trials_snapshot=records))
 
     def _settle(self, study: SweepStudy, trial: TrialRecord, runs: list[Job], seeds: int) -> None:
         """Tell Optuna a trial's outcome once all its runs have finished; stop the rest of a pruned trial."""

@@ -14,12 +14,13 @@ from backend.job_errors import InvalidJob, JobConflict, QueueUnavailable
 from backend.jobs import JobService
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepOut
 from backend.sweeps.importance import importance
+from backend.sweeps.lease import CONTROLLER_LEASE_SECONDS, SweepLease
 from backend.sweeps.rounds import SweepRounds, job_row, stop_job
 from backend.sweeps.views import SweepNotFound, SweepViews, sweep_row
 from jobstore.deletion import NotDeletable, delete_sweep
 from jobstore.orm import CANCELLED, FINISHED, RUNNING, Job, Sweep, utcnow
 from jobstore.strategies import STRATEGIES
-from jobstore.studies import SweepStudy
+from jobstore.studies import SweepStudy, snapshot
 
 log = logging.getLogger("backend.sweeps")
 
@@ -60,14 +61,15 @@ class SweepService:
         name = spec.name or f"{prepared.task.name} · {spec.strategy} over {size} setting{'' if size == 1 else 's'}"
         study_name = f"addrop-sweep-{uuid.uuid4().hex}"
         try:
-            SweepStudy.create(study_name, self.settings.resolved_database_url, spec.space.model_dump(),
-                              STRATEGIES[spec.strategy], [t.model_dump() for t in spec.prior])
+            study = SweepStudy.create(study_name, self.settings.resolved_database_url, spec.space.model_dump(),
+                                      STRATEGIES[spec.strategy], [t.model_dump() for t in spec.prior])
+            trials = study.trials()  # the prior settings: nothing else can touch the study before the row exists
         except Exception as error:  # the database refused (locked, unreachable): nothing was stored
             raise QueueUnavailable(f"could not create the sweep's study ({type(error).__name__})") from None
         with self.db.session() as session:
             sweep = Sweep(name=name, state=RUNNING, spec=spec.model_dump(mode="json"),
                           base_config=prepared.config, study_name=study_name, task=prepared.task.name,
-                          model=base.model, metric_name=prepared.task.metric)
+                          model=base.model, metric_name=prepared.task.metric, trials_snapshot=snapshot(trials))
             session.add(sweep)
             session.flush()
             sweep_id = sweep.id
@@ -94,21 +96,35 @@ class SweepService:
         return importance(self.db, self.settings.resolved_database_url, sweep_id)
 
     def cancel(self, sweep_id: int) -> SweepOut:
-        """Stop the sweep: no new trials, its queued jobs cancelled and its running ones stopped."""
+        """Stop the sweep: no new trials, its queued jobs cancelled and its running ones stopped. It holds the
+        sweep's lease meanwhile, as a round does, so no round is half way through asking a trial when it fails
+        the running trials and keeps what the study then holds."""
         with self.db.session() as session:
             sweep = sweep_row(session, sweep_id)
-            changed = session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
-                state=CANCELLED, finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1)).rowcount
-            if not changed:
-                raise JobConflict(f"sweep {sweep_id} is already {sweep.state}")
-            open_jobs = session.scalars(select(Job.id).where(Job.sweep_id == sweep_id, Job.state.not_in(FINISHED))).all()
-        for job_id in open_jobs:
-            stop_job(self.jobs, job_id, f"sweep {sweep_id} was cancelled")
-        study = SweepStudy(sweep.study_name, self.settings.resolved_database_url,
-                           SweepCreate.model_validate(sweep.spec).space.model_dump())
-        for trial in study.trials():
-            if trial.state == "running":
-                study.fail(trial.number, "cancelled")
+        lease = SweepLease(self.db, sweep_id)
+        if not lease.take(wait=CONTROLLER_LEASE_SECONDS):
+            with self.db.session() as session:
+                state = sweep_row(session, sweep_id).state
+            raise JobConflict(f"sweep {sweep_id} is already {state}" if state != RUNNING
+                              else f"sweep {sweep_id} is busy being advanced; try again")
+        try:
+            with self.db.session() as session:
+                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(
+                    state=CANCELLED, finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1))
+                open_jobs = session.scalars(select(Job.id).where(Job.sweep_id == sweep_id,
+                                                                 Job.state.not_in(FINISHED))).all()
+            for job_id in open_jobs:
+                stop_job(self.jobs, job_id, f"sweep {sweep_id} was cancelled")
+            study = SweepStudy(sweep.study_name, self.settings.resolved_database_url,
+                               SweepCreate.model_validate(sweep.spec).space.model_dump())
+            for trial in study.trials():
+                if trial.state == "running":
+                    study.fail(trial.number, "cancelled")
+            with self.db.session() as session:
+                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(
+                    trials_snapshot=snapshot(study.trials()), revision=Sweep.revision + 1))
+        finally:
+            lease.release()
         log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, len(open_jobs))
         return self.get(sweep_id)
 

@@ -1,12 +1,12 @@
 """Reading sweeps back: a sweep with its trials, baseline and best setting, the list of sweeps, and every
-run's curves."""
+run's curves. The trials come from the sweep's row (what its last round kept), not from its Optuna study."""
 
 from __future__ import annotations
 
 import statistics
 from typing import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backend.advice import run_warnings
 from backend.job_errors import JobNotFound
@@ -14,9 +14,9 @@ from backend.schemas.sweeps import CurvePoint, RunDynamics, SweepCreate, SweepCu
 from backend.shown import shown_model, shown_spec
 from backend.sweeps.rounds import runs_by_trial
 from jobstore.database import Database
-from jobstore.orm import PRUNED, QUEUED, SUCCEEDED, Job, MetricPoint, Sweep
+from jobstore.orm import PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, MetricPoint, Sweep
 from jobstore.strategies import STRATEGIES
-from jobstore.studies import SweepStudy, TrialRecord
+from jobstore.studies import SweepStudy, TrialRecord, from_snapshot, snapshot
 
 TRIAL_DONE = ("complete", "pruned", "failed", "cancelled")  # a trial's states that count it as finished
 
@@ -52,26 +52,36 @@ class SweepViews:
         """The sweep with its trials, baseline and best setting, or :class:`SweepNotFound`."""
         with self.db.session() as session:
             sweep = sweep_row(session, sweep_id)
-            jobs = session.scalars(select(Job).where(Job.sweep_id == sweep_id).order_by(Job.id)).all()
-            last = (select(func.max(MetricPoint.id)).join(Job, Job.id == MetricPoint.job_id)
-                    .where(Job.sweep_id == sweep_id, MetricPoint.kind == "dynamics").group_by(MetricPoint.job_id))
-            final = dict(session.execute(select(MetricPoint.job_id, MetricPoint.values)
-                                         .where(MetricPoint.id.in_(last))).tuples().all())
-        spec = SweepCreate.model_validate(sweep.spec)
-        trials = SweepStudy(sweep.study_name, self.database_url, spec.space.model_dump()).trials()
-        return self.to_out(sweep, spec, jobs, trials, final)
+            jobs, final = sweep_runs(session, [sweep_id])
+        return self.to_out(sweep, jobs.get(sweep_id, []), final)
 
     def list(self, limit: int = 50, offset: int = 0) -> tuple[list[SweepOut], int]:
-        """Sweeps newest first, and how many there are."""
+        """Sweeps newest first, each as :meth:`get` shows it, and how many there are: the same few queries
+        whatever the page's size."""
         with self.db.session() as session:
-            ids = session.scalars(select(Sweep.id).where(Sweep.deleting.is_(False)).order_by(Sweep.id.desc())
-                                  .limit(limit).offset(offset)).all()
+            sweeps = session.scalars(select(Sweep).where(Sweep.deleting.is_(False)).order_by(Sweep.id.desc())
+                                     .limit(limit).offset(offset)).all()
             total = session.scalar(select(func.count()).select_from(Sweep).where(Sweep.deleting.is_(False))) or 0
-        return [self.get(sweep_id) for sweep_id in ids], total
+            jobs, final = sweep_runs(session, [sweep.id for sweep in sweeps])
+        return [self.to_out(sweep, jobs.get(sweep.id, []), final) for sweep in sweeps], total
 
-    def to_out(self, sweep: Sweep, spec: SweepCreate, jobs: Sequence[Job], trials: Sequence[TrialRecord],
-               final_dynamics: dict[int, dict[str, float]]) -> SweepOut:
+    def trials(self, sweep: Sweep, spec: SweepCreate) -> list[TrialRecord]:
+        """The sweep's trials as its row's snapshot holds them. A sweep from before snapshots has its study
+        read instead; a finished one cannot change any more, so what was read becomes its snapshot (a running
+        one gets its snapshot from its next round)."""
+        if sweep.trials_snapshot is not None:
+            return from_snapshot(sweep.trials_snapshot)
+        trials = SweepStudy(sweep.study_name, self.database_url, spec.space.model_dump()).trials()
+        if sweep.state != RUNNING:
+            with self.db.session() as session:
+                session.execute(update(Sweep).where(Sweep.id == sweep.id, Sweep.trials_snapshot.is_(None))
+                                .values(trials_snapshot=snapshot(trials)))
+        return trials
+
+    def to_out(self, sweep: Sweep, jobs: Sequence[Job], final_dynamics: dict[int, dict[str, float]]) -> SweepOut:
         """The API's view of a sweep (``final_dynamics``: each recording job's last dynamics point's values)."""
+        spec = SweepCreate.model_validate(sweep.spec)
+        trials = self.trials(sweep, spec)
 
         def dynamics(runs: Sequence[Job]) -> RunDynamics | None:
             # the base job's masked layers: every run records them, a baseline twin too (addrop.dynamics)
@@ -147,6 +157,19 @@ class SweepViews:
             curves.setdefault(job_id, []).append(
                 CurvePoint(epoch=epoch, value=values.get(sweep.metric_name), loss=values.get("loss")))
         return SweepCurves(metric=sweep.metric_name, jobs=curves)
+
+
+def sweep_runs(session, sweep_ids: Sequence[int]) -> tuple[dict[int, list[Job]], dict[int, dict[str, float]]]:
+    """The sweeps' jobs by sweep, in the order of their ids, and each recording job's last dynamics point's
+    values, by job: one query each, however many sweeps."""
+    jobs: dict[int, list[Job]] = {}
+    for job in session.scalars(select(Job).where(Job.sweep_id.in_(sweep_ids)).order_by(Job.id)):
+        jobs.setdefault(job.sweep_id, []).append(job)
+    last = (select(func.max(MetricPoint.id)).join(Job, Job.id == MetricPoint.job_id)
+            .where(Job.sweep_id.in_(sweep_ids), MetricPoint.kind == "dynamics").group_by(MetricPoint.job_id))
+    final = dict(session.execute(select(MetricPoint.job_id, MetricPoint.values)
+                                 .where(MetricPoint.id.in_(last))).tuples().all())
+    return jobs, final
 
 
 def _trial_state(trial: TrialRecord, runs: Sequence[Job]) -> str:

@@ -1,0 +1,262 @@
+"""The list of sweeps and each sweep's page, in process on SQLite and PostgreSQL, with sweeps made and advanced
+by the API's own code (no background rounds: each test moves the sweeps itself, so nothing changes between
+two reads). The list answers as each sweep's page does, in the same few SQL statements whatever its size, and
+neither loads a study: both read the trials the sweep's row keeps, which never hold a trial half asked."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+import optuna
+import pytest
+from sqlalchemy import event, update
+
+import backend.sweeps.views
+from backend.job_specs import JobSpecs
+from backend.jobs import JobService
+from backend.schemas.sweeps import SweepCreate
+from backend.settings import Settings
+from backend.sweeps.lease import SweepLease
+from backend.sweeps.service import SweepService
+from backend.workers import WorkerRegistry
+from jobstore import studies
+from jobstore.database import Database
+from jobstore.orm import CANCELLED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, MetricPoint, Sweep
+from jobstore.studies import SweepStudy
+from tests.jobs_stack import migrated_postgres
+from tests.tiny_models import save_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def service(request, tmp_path) -> Iterator[SweepService]:
+    """The API's sweep service on a fresh database; its jobs go to no queue (no worker runs them: the tests
+    set their states as a worker would)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'studio.db'}"
+        db = Database(url)
+        db.migrate()
+        yield sweeps_on(db, url, tmp_path)
+        db.dispose()
+        return
+    with migrated_postgres("sweep_list") as db:
+        yield sweeps_on(db, db.engine.url.render_as_string(hide_password=False), tmp_path)
+
+
+def sweeps_on(db: Database, url: str, data_dir) -> SweepService:
+    settings = Settings(data_dir=data_dir, database_url=url)
+    specs = JobSpecs(db, settings, WorkerRegistry(db, settings))
+    return SweepService(JobService(db, settings, specs, enqueue=lambda job_id: None))
+
+
+def sweep_body(model, data, space: dict, **fields) -> SweepCreate:
+    base = {"model": str(model), "data": {"source": "directory", "task": "sst2", "data_dir": str(data)},
+            "training": {"epochs": 2, "device": "cpu"}, "addrop": {"method": "GA", "layers": [0]}}
+    return SweepCreate.model_validate({"base": base, "space": space, "seeds": [1, 2], "pruning": {"kind": "none"},
+                                       **fields})
+
+
+def jobs_of(service: SweepService, sweep_id: int) -> list[Job]:
+    with service.db.session() as session:
+        return list(session.query(Job).filter(Job.sweep_id == sweep_id).order_by(Job.id))
+
+
+def run(service: SweepService, job: Job, state: str, metric: float | None = None) -> None:
+    """What a worker leaves of a run: its state, best dev metric and a dynamics point per epoch so far."""
+    with service.db.session() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(state=state, best_metric=metric))
+        for epoch in (1, 2) if state != QUEUED else ():
+            session.add(MetricPoint(job_id=job.id, kind="dynamics", step=epoch, epoch=epoch,
+                                    values={"concentration_L0": 0.1 * epoch + job.id / 1000, "reliance": 0.2 * epoch}))
+
+
+def run_all(service: SweepService, sweep_id: int, metric: float = 0.7) -> None:
+    """Every open run of the sweep succeeds (each with its own metric), then a round tells Optuna."""
+    for job in jobs_of(service, sweep_id):
+        if job.state in (QUEUED, RUNNING):
+            run(service, job, SUCCEEDED, metric + job.id / 100)
+    service.rounds.advance(sweep_id)
+
+
+PRIOR = [{"params": {"p": 0.2, "q": 0.3}, "values": [0.91]}, {"params": {"p": 0.2, "q": 0.5}, "values": [0.5, 0.52]},
+         {"params": {"p": 0.4, "q": 0.3}, "values": [0.55], "state": "pruned"}]
+
+
+def sweeps_of_every_kind(service: SweepService, model, data) -> dict[str, int]:
+    """A grid that succeeded, a search resumed from prior settings that succeeded (a proposal of a setting run
+    before among its trials), a sweep with a pruned trial, one cancelled mid-run, and one running."""
+    ids = {}
+    grid = service.create(sweep_body(model, data, {"p": [0.2, 0.4], "q": [0.3]}))
+    run_all(service, grid.id)
+    ids["grid"] = grid.id
+
+    # A TPE sweep seeded so that it proposes settings already run before it proposes the one left.
+    resumed = service.create(sweep_body(model, data, {"p": [0.2, 0.4], "q": [0.3, 0.5]}, strategy="tpe", max_trials=4,
+                                     baseline=False, prior=PRIOR, prior_baseline=[0.6, 0.62], parallel=1))
+    for _ in range(5):
+        run_all(service, resumed.id)
+    ids["resumed"] = resumed.id
+
+    pruned = service.create(sweep_body(model, data, {"p": [0.2, 0.4], "q": [0.3]}, parallel=1, baseline=False))
+    first, second = [job for job in jobs_of(service, pruned.id)]
+    run(service, first, PRUNED, 0.5)
+    service.rounds.advance(pruned.id)  # stops the trial's other run: the trial is pruned once it has stopped
+    service.rounds.advance(pruned.id)
+    run_all(service, pruned.id)
+    ids["pruned"] = pruned.id
+
+    cancelled = service.create(sweep_body(model, data, {"p": [0.2, 0.4, 0.6], "q": [0.3]}, parallel=1))
+    run(service, jobs_of(service, cancelled.id)[0], RUNNING)
+    service.cancel(cancelled.id)
+    ids["cancelled"] = cancelled.id
+
+    running = service.create(sweep_body(model, data, {"p": [0.2, 0.4], "q": [0.3]}, parallel=1))
+    run(service, jobs_of(service, running.id)[-1], SUCCEEDED, 0.8)
+    run(service, jobs_of(service, running.id)[-2], RUNNING)
+    ids["running"] = running.id
+    return ids
+
+
+def test_the_list_answers_as_each_sweeps_page(service, tiny_model, sst2_dir):
+    ids = sweeps_of_every_kind(service, tiny_model, sst2_dir)
+    listed, total = service.list()
+    assert total == 5 and [item.id for item in listed] == sorted(ids.values(), reverse=True)
+    assert [item.model_dump() for item in listed] == [service.get(item.id).model_dump() for item in listed]
+    page, _ = service.list(limit=2, offset=1)
+    assert [item.model_dump() for item in page] == [item.model_dump() for item in listed[1:3]]
+
+    # what the sweeps hold, so that the comparison above is of sweeps of every kind
+    shown = {kind: next(item for item in listed if item.id == sweep_id) for kind, sweep_id in ids.items()}
+    states = {kind: (item.state, sorted(trial.state for trial in item.trials)) for kind, item in shown.items()}
+    assert states["grid"] == (SUCCEEDED, ["complete", "complete"])
+    assert states["pruned"] == (SUCCEEDED, ["complete", "pruned"])
+    assert states["cancelled"] == (CANCELLED, ["cancelled"])
+    assert states["running"] == (RUNNING, ["running"])
+    resumed = shown["resumed"]
+    assert resumed.state == SUCCEEDED and sum(trial.prior for trial in resumed.trials) == 3
+    assert any(trial.same_as is not None for trial in resumed.trials)  # a proposal of a setting run before
+    assert [trial.params for trial in resumed.trials if not trial.prior and trial.same_as is None] == [
+        {"p": 0.4, "q": 0.5, "method": "GA", "mode": "high", "layers": [0]}]
+    assert all(item.baseline is not None for kind, item in shown.items() if kind != "pruned")  # twins or prior
+    assert all(any(trial.dynamics for trial in item.trials) for kind, item in shown.items() if kind != "cancelled")
+    # each sweep's page shows its own runs only, though the list reads every sweep's runs at once
+    for item in listed:
+        mine = {job.id for job in jobs_of(service, item.id)}
+        assert {job_id for trial in item.trials for job_id in trial.job_ids} | set(item.baseline_job_ids) <= mine
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run on ``db``'s engine meanwhile."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def studies_loaded(monkeypatch) -> Iterator[list[str]]:
+    """The names of the Optuna studies the views load meanwhile."""
+    loaded: list[str] = []
+
+    class Counted(SweepStudy):
+        def __init__(self, name, *args, **kwargs) -> None:
+            loaded.append(name)
+            super().__init__(name, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(backend.sweeps.views, "SweepStudy", Counted)
+        yield loaded
+
+
+def test_the_list_costs_the_same_statements_for_1_or_10_sweeps_and_loads_no_study(service, tiny_model, sst2_dir,
+                                                                                   monkeypatch):
+    ids = []
+    for n in range(10):
+        sweep = service.create(sweep_body(tiny_model, sst2_dir, {"p": [0.2, 0.4], "q": [0.3]}, parallel=1 + n % 2))
+        if n % 3 == 0:
+            run_all(service, sweep.id)
+        elif n % 3 == 1:
+            service.cancel(sweep.id)
+        ids.append(sweep.id)
+    with studies_loaded(monkeypatch) as loaded:
+        with statements(service.db) as one:
+            (single,), total = service.list(limit=1)
+        with statements(service.db) as ten:
+            page, _ = service.list(limit=10)
+        with statements(service.db) as get:
+            service.get(ids[0])
+    assert total == 10 and single.id == ids[-1] and [item.id for item in page] == ids[::-1]
+    assert len(one) == len(ten) and len(get) <= len(one) and loaded == []
+    assert {item.state for item in page} == {RUNNING, SUCCEEDED, CANCELLED} and all(item.trials for item in page)
+
+
+def test_a_trial_half_asked_is_shown_by_neither_the_list_nor_the_page(service, tiny_model, sst2_dir):
+    """Optuna writes a new trial's row, then each parameter, apart: a round in the middle of asking leaves a
+    trial without its setting in the study, which reads as the space's first values (the list showed p 0.2 for
+    a trial Optuna then gave p 0.4). The views read what the last round kept, before or after its asking."""
+    body = sweep_body(tiny_model, sst2_dir, {"p": [0.2, 0.4], "q": [0.3]}, parallel=1)
+    created = service.create(body)
+    before = service.get(created.id).model_dump()
+    # a round of another API process, half way through asking its next trial (the sweep's lease is its)
+    lease = SweepLease(service.db, created.id)
+    assert lease.take()
+    url = service.settings.resolved_database_url
+    optuna.load_study(study_name=created.study_name, storage=studies.storage(url)).ask()
+    half = SweepStudy(created.study_name, url, body.space.model_dump()).trials()[-1]
+    assert half.state == "running" and half.params["p"] == 0.2  # what reading the study would show
+    listed, _ = service.list()
+    assert [item.model_dump() for item in listed] == [service.get(created.id).model_dump()] == [before]
+    lease.release()
+
+
+def test_a_cancel_waits_for_the_round_in_flight(service, tiny_model, sst2_dir):
+    created = service.create(sweep_body(tiny_model, sst2_dir, {"p": [0.2, 0.4, 0.6], "q": [0.3]}, parallel=1))
+    lease = SweepLease(service.db, created.id)
+    assert lease.take()  # a round in flight
+    cancelled = []
+    canceller = threading.Thread(target=lambda: cancelled.append(service.cancel(created.id)))
+    canceller.start()
+    time.sleep(0.5)
+    assert not cancelled and service.get(created.id).state == RUNNING
+    lease.release()  # the round ends
+    canceller.join(30)
+    (out,) = cancelled
+    assert out.state == CANCELLED and [trial.state for trial in out.trials] == ["cancelled"]
+    assert [item.model_dump() for item in service.list()[0]] == [out.model_dump()]
+    service.rounds.advance(created.id)  # no round takes a cancelled sweep: nothing more is asked
+    assert service.get(created.id) == out
+
+
+def test_a_sweep_from_before_snapshots_has_its_study_read(service, tiny_model, sst2_dir, monkeypatch):
+    """A finished sweep's trials are read from its study once, then kept; a running one's come from its study
+    until its next round keeps them."""
+    finished = service.create(sweep_body(tiny_model, sst2_dir, {"p": [0.2, 0.4], "q": [0.3]}))
+    run_all(service, finished.id)
+    running = service.create(sweep_body(tiny_model, sst2_dir, {"p": [0.2, 0.4], "q": [0.3]}, parallel=1))
+    pages = [service.get(sweep_id).model_dump() for sweep_id in (running.id, finished.id)]
+    with service.db.session() as session:
+        session.execute(update(Sweep).values(trials_snapshot=None))
+    with studies_loaded(monkeypatch) as loaded:
+        first, _ = service.list()
+        second, _ = service.list()
+        service.rounds.advance(running.id)
+        third, _ = service.list()
+    assert loaded == [running.study_name, finished.study_name, running.study_name]
+    assert [item.model_dump() for item in first] == [item.model_dump() for item in second] == pages
+    assert [item.model_dump() for item in third] == [service.get(sweep_id).model_dump()
+                                                     for sweep_id in (running.id, finished.id)]
+    assert [item.trials for item in third] == [item.trials for item in first]
