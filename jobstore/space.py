@@ -30,11 +30,15 @@ def evenly_spaced(values: list[float]) -> float | None:
     return None
 
 
-def setting(space: Mapping[str, list], params: Mapping[str, Any]) -> dict[str, Any]:
+def setting(space: Mapping[str, list], params: Mapping[str, Any], fill: bool = True) -> dict[str, Any]:
     """The AD-DROP setting a trial's parameters stand for: p and q snapped to the listed values (a stepped
-    float comes back as 0.30000000000000004), layers as a list."""
+    float comes back as 0.30000000000000004), layers as a list. A parameter not in ``params`` takes the space's
+    first value where ``fill`` (a prior setting may leave out one the space lists one value of), else is left
+    out (a trial whose ask was cut off: its setting is not known)."""
     out: dict[str, Any] = {}
     for name in PARAMS:
+        if name not in params and not fill:
+            continue
         value = params.get(name, space[name][0])
         if name in ("p", "q"):
             value = min(space[name], key=lambda listed: abs(listed - float(value)))

@@ -67,8 +67,10 @@ class Grid(Strategy):
         return optuna.samplers.GridSampler(labelled(space), seed=seed)
 
     def asked(self, trials: Sequence[TrialRecord], own: int, prior: int) -> int:
-        # the grid points handed out, repeats of a setting included
-        return len({trial.grid_id for trial in trials if trial.grid_id is not None})
+        # the grid points handed out, repeats of a setting included; not one handed to a trial whose ask was cut
+        # off, whose point waits to be handed out again (SweepStudy.drop_half_asked)
+        return len({trial.grid_id for trial in trials
+                    if trial.grid_id is not None and not trial.missing and trial.state != "waiting"})
 
 
 class TPE(Strategy):

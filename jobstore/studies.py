@@ -7,7 +7,7 @@ Light on purpose (no torch): the API asks and tells trials, a worker reports a t
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -23,6 +23,10 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 STATES = {TrialState.RUNNING: "running", TrialState.WAITING: "waiting", TrialState.COMPLETE: "complete",
           TrialState.PRUNED: "pruned", TrialState.FAIL: "failed"}
 OUTCOME = "outcome.{number}"  # the study's user attr naming why a failed trial failed
+INTERRUPTED = "ask interrupted"  # the outcome of a trial whose ask was cut off (see SweepStudy.drop_half_asked)
+# Of a trial missing parameters, only these states' are filled in with the space's first values: a finished trial
+# added to the study by hand with fewer parameters (its value is read, by importance); never a trial being asked.
+FILLED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @lru_cache(maxsize=8)
@@ -41,13 +45,16 @@ class TrialRecord:
 
     number: int
     state: str  # running, waiting, complete, pruned or failed
-    params: dict[str, Any]  # the AD-DROP setting
+    params: dict[str, Any]  # the AD-DROP setting (of a trial missing parameters, only those it has)
     value: float | None  # what the study was told
     same_as: int | None  # an earlier trial of the same setting whose runs this one shares
     prior: bool  # run before the sweep (its ``prior``); ``values`` are its runs' metrics
     values: list[float]
     outcome: str | None  # of a failed trial: its runs' states, or "cancelled"
     grid_id: int | None  # the grid point a grid sweep handed out
+    # the parameters Optuna never wrote: a trial whose ask was cut off (Optuna writes them one by one), or one
+    # added by hand with fewer; every strategy asks all of PARAMS
+    missing: list[str] = field(default_factory=list)
 
 
 def snapshot(trials: Sequence[TrialRecord]) -> list[dict[str, Any]]:
@@ -97,11 +104,13 @@ class SweepStudy:
         frozen = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,) if complete_only else None)
         return [TrialRecord(
             number=trial.number, state=STATES.get(trial.state, trial.state.name.lower()),
-            params=setting(self.space, trial.params), value=trial.value, same_as=trial.user_attrs.get("same_as"),
+            params=setting(self.space, trial.params, fill=trial.state in FILLED), value=trial.value,
+            same_as=trial.user_attrs.get("same_as"),
             prior=bool(trial.user_attrs.get("prior")), values=list(trial.user_attrs.get("values", [])),
             # sweeps from before outcomes were study attrs keep theirs on the trial
             outcome=outcomes.get(OUTCOME.format(number=trial.number), trial.user_attrs.get("outcome")),
-            grid_id=trial.system_attrs.get("grid_id")) for trial in frozen]
+            grid_id=trial.system_attrs.get("grid_id"), missing=[name for name in PARAMS if name not in trial.params])
+            for trial in frozen]
 
     def ask(self, strategy: Strategy, seed: int, trials_so_far: int, budget: int) -> TrialRecord:
         """A new trial, proposed by the strategy's sampler."""
@@ -126,6 +135,18 @@ class SweepStudy:
         ask, so the outcome is the study's (written first: a fail cut short is redone with it)."""
         self.study.set_user_attr(OUTCOME.format(number=number), outcome)
         self.study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+
+    def drop_half_asked(self, number: int, missing: Sequence[str]) -> None:
+        """Fail trial ``number``, whose ask was cut off before Optuna wrote its ``missing`` parameters, so that it
+        never runs: the rest of its setting is unknown. A grid point it was handed is first queued again as a
+        waiting trial with the same grid attrs (as Optuna's RetryFailedTrialCallback retries a trial), which the
+        next ask takes, so the grid still runs every point; once only (a drop cut short is redone)."""
+        frozen = self.study.get_trials(deepcopy=False)
+        grid = {key: value for key, value in frozen[number].system_attrs.items() if key in ("grid_id", "search_space")}
+        queued = {trial.system_attrs.get("grid_id") for trial in frozen if trial.state == TrialState.WAITING}
+        if "grid_id" in grid and grid["grid_id"] not in queued:
+            self.study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=grid))
+        self.fail(number, f"{INTERRUPTED}: {', '.join(missing)} never written")
 
     def copy_outcome(self, number: int, original: TrialRecord) -> None:
         """Finish a repeated setting's trial as its original finished (nothing while that one runs)."""

@@ -25,6 +25,8 @@ from backend.workers import WorkerRegistry
 from jobstore import studies
 from jobstore.database import Database
 from jobstore.orm import CANCELLED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, MetricPoint, Sweep
+from jobstore.space import PARAMS, setting_key
+from jobstore.strategies import STRATEGIES
 from jobstore.studies import SweepStudy
 from tests.jobs_stack import migrated_postgres
 from tests.tiny_models import save_tiny_model
@@ -217,10 +219,70 @@ def test_a_trial_half_asked_is_shown_by_neither_the_list_nor_the_page(service, t
     url = service.settings.resolved_database_url
     optuna.load_study(study_name=created.study_name, storage=studies.storage(url)).ask()
     half = SweepStudy(created.study_name, url, body.space.model_dump()).trials()[-1]
-    assert half.state == "running" and half.params["p"] == 0.2  # what reading the study would show
+    assert half.state == "running" and half.params == {} and half.missing == list(PARAMS)  # as yet no setting
     listed, _ = service.list()
     assert [item.model_dump() for item in listed] == [service.get(created.id).model_dump()] == [before]
     lease.release()
+
+
+def trial_runs(service: SweepService, sweep_id: int) -> dict[int, list[Job]]:
+    """The sweep's trial runs by trial number."""
+    by_trial: dict[int, list[Job]] = {}
+    for job in jobs_of(service, sweep_id):
+        if job.sweep_role == "trial":
+            by_trial.setdefault(job.trial_number, []).append(job)
+    return by_trial
+
+
+@pytest.mark.parametrize("strategy", ["grid", "tpe"])
+@pytest.mark.parametrize("written", ["row", "p"])
+def test_a_trial_whose_ask_was_cut_off_never_runs_and_costs_no_setting(service, tiny_model, sst2_dir, strategy,
+                                                                       written, caplog):
+    """An API process that dies while Optuna writes a new trial (its row, its grid point, then each parameter
+    apart) leaves it running with part of its setting. The next round fails it, saying why, and gives it no run
+    (reading the rest as the space's first values would run a setting Optuna never proposed); the sweep asks
+    another in its place and still runs its whole budget of distinct settings: a grid every point, the cut-off
+    trial's too, a search ``max_trials``."""
+    body = sweep_body(tiny_model, sst2_dir, {"p": [0.2, 0.4], "q": [0.3, 0.5]}, strategy=strategy, parallel=1,
+                      baseline=False, sampler_seed=7, **({"max_trials": 3} if strategy == "tpe" else {}))
+    created = service.create(body)
+    space = body.space.model_dump()
+    url = service.settings.resolved_database_url
+    # The round that tells trial 0 dies asking trial 1: right after the trial's row, or after its grid point (a
+    # grid's) and p, as that round's own sampler writes them.
+    sampler = STRATEGIES[strategy].sampler(space, body.sampler_seed, 1, body.trial_budget()) if written == "p" else None
+    cut = optuna.load_study(study_name=created.study_name, storage=studies.storage(url), sampler=sampler).ask()
+    if written == "p":
+        cut.suggest_categorical("p", STRATEGIES[strategy].distributions(space)["p"].choices)
+    half = SweepStudy(created.study_name, url, space).trials()[cut.number]
+    assert half.state == "running" and half.missing == [name for name in PARAMS if written != name]
+    assert (half.grid_id is not None) == (strategy == "grid" and written == "p")
+
+    with caplog.at_level("WARNING", logger="backend.sweeps"):
+        for _ in range(12):
+            run_all(service, created.id)
+            if service.get(created.id).state != RUNNING:
+                break
+    out = service.get(created.id)
+    by_trial = trial_runs(service, created.id)
+    trials = SweepStudy(created.study_name, url, space).trials()
+    assert cut.number not in by_trial
+    assert trials[cut.number].state == "failed" and trials[cut.number].outcome.startswith("ask interrupted")
+    assert f"trial {cut.number} was asked only in part" in caplog.text
+    # every run is of a trial asked in full, with the setting Optuna holds for it
+    assert all(not trials[number].missing and all(job.spec["addrop"][name] == trials[number].params[name]
+                                                  for job in runs for name in PARAMS)
+               for number, runs in by_trial.items())
+    assert out.state == SUCCEEDED and out.finished == out.budget == body.trial_budget()
+    assert len({setting_key(trials[number].params) for number in by_trial}) == body.trial_budget()
+    if strategy == "grid":  # every grid point ran, the one the cut-off trial was handed too
+        assert len({trials[number].grid_id for number in by_trial}) == 4
+        if written == "p":
+            assert any(trials[number].grid_id == half.grid_id and trials[number].params["p"] == half.params["p"]
+                       for number in by_trial)
+    # neither the page nor the list shows the cut-off trial
+    assert cut.number not in [trial.number for trial in out.trials]
+    assert [item.model_dump() for item in service.list()[0]] == [out.model_dump()]
 
 
 def test_a_cancel_waits_for_the_round_in_flight(service, tiny_model, sst2_dir):

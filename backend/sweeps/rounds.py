@@ -117,6 +117,17 @@ class SweepRounds:
         for trial in trials:
             if trial.state != "running":
                 continue
+            if trial.missing:
+                # Its ask was cut off (an API process died while Optuna wrote its parameters one by one): the rest
+                # of its setting is unknown, so it never runs; the asking below asks another in its place.
+                runs = by_trial.get(trial.number, [])
+                for job in runs:  # given runs by a release that read the missing values as the space's first
+                    if job.state not in FINISHED:
+                        stop_job(self.jobs, job.id, f"trial {trial.number}'s ask was interrupted")
+                study.drop_half_asked(trial.number, trial.missing)
+                log.warning("sweep %s: trial %s was asked only in part (%s never written), so it was failed and not "
+                            "run; another is asked in its place", sweep_id, trial.number, ", ".join(trial.missing))
+                continue
             if trial.same_as is not None:
                 study.copy_outcome(trial.number, trials[trial.same_as])
                 continue
@@ -136,7 +147,8 @@ class SweepRounds:
                     by_trial.setdefault(row.trial_number, []).append(row)
 
         # Ask for new trials while fewer than `parallel` run and the budget lasts. A finished trial with no
-        # runs of its own was not asked by this sweep (e.g. added to the study by hand) and counts for nothing.
+        # runs of its own was not asked by this sweep (e.g. added to the study by hand, or its ask was cut off) and
+        # counts for nothing.
         trials = study.trials()
         own = [trial for trial in trials if trial.same_as is None
                and (trial.number in by_trial or trial.state == "running")]

@@ -102,8 +102,8 @@ class SweepViews:
         for trial in trials:
             original = trial.same_as
             runs = by_trial.get(trial.number if original is None else original, [])
-            if original is None and not runs and not trial.prior and trial.state != "running":
-                continue  # not asked by this sweep
+            if original is None and not runs and not trial.prior and (trial.state != "running" or trial.missing):
+                continue  # not asked by this sweep, or not in full (its ask was cut off)
             if trial.prior or (original is not None and trials[original].prior):
                 values = list(trials[trial.number if original is None else original].values)
             else:
