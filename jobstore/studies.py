@@ -114,8 +114,16 @@ class SweepStudy:
 
     def ask(self, strategy: Strategy, seed: int, trials_so_far: int, budget: int) -> TrialRecord:
         """A new trial, proposed by the strategy's sampler."""
+        # The strategy's sampler only asks: Optuna's tells run the study's sampler's after_trial, and a grid
+        # sampler's stops an optimize loop once the grid is handed out (a RuntimeError outside one, as when a
+        # repeat asked this round is told its original's outcome). Later tells go through the study's own sampler,
+        # as they do on a study loaded afresh.
+        loaded = self.study.sampler
         self.study.sampler = strategy.sampler(self.space, seed, trials_so_far, budget)
-        trial = self.study.ask(strategy.distributions(self.space))
+        try:
+            trial = self.study.ask(strategy.distributions(self.space))
+        finally:
+            self.study.sampler = loaded
         self._asked[trial.number] = trial
         return TrialRecord(number=trial.number, state="running", params=setting(self.space, trial.params),
                            value=None, same_as=None, prior=False, values=[], outcome=None, grid_id=None)

@@ -322,3 +322,34 @@ def test_a_sweep_from_before_snapshots_has_its_study_read(service, tiny_model, s
     assert [item.model_dump() for item in third] == [service.get(sweep_id).model_dump()
                                                      for sweep_id in (running.id, finished.id)]
     assert [item.trials for item in third] == [item.trials for item in first]
+
+
+@pytest.mark.parametrize("sampler_seed", [0, 7])
+def test_a_grid_with_repeated_settings_finishes_without_a_failed_round(service, tiny_model, sst2_dir, sampler_seed,
+                                                                       caplog):
+    """Random attribution has no high or low end, so a grid over RD's modes hands out each setting twice. With one
+    trial in flight, the round that hands out the last grid point hands it to a repeat of a setting that already
+    finished, and tells the study so right away; that tell must not reach the grid sampler the round asked with
+    (its ``after_trial`` stops an optimize loop once the grid is used up, and there is none: the round failed)."""
+    space = {"p": [0.2, 0.4, 0.6], "q": [0.3], "method": ["RD"], "mode": ["high", "low"]}
+    body = sweep_body(tiny_model, sst2_dir, space, parallel=1, baseline=False, sampler_seed=sampler_seed)
+    with caplog.at_level("ERROR", logger="backend.sweeps"):
+        created = service.create(body)
+        for _ in range(8):
+            for job in jobs_of(service, created.id):
+                if job.state in (QUEUED, RUNNING):
+                    run(service, job, SUCCEEDED, 0.7 + job.id / 100)
+            service.rounds.advance_all()  # as the API runs its rounds: one that fails is logged, not raised
+            if service.get(created.id).state != RUNNING:
+                break
+    assert [record.getMessage() for record in caplog.records if record.levelname == "ERROR"] == []
+    out = service.get(created.id)
+    assert out.state == SUCCEEDED and out.finished == out.budget == 6
+    trials = SweepStudy(created.study_name, service.settings.resolved_database_url, body.space.model_dump()).trials()
+    assert sorted(trial.grid_id for trial in trials) == list(range(6))  # every grid point, each once
+    assert all(trial.state == "complete" for trial in trials)
+    by_trial = trial_runs(service, created.id)
+    originals = [trial for trial in trials if trial.same_as is None]
+    assert sorted(trial.number for trial in originals) == sorted(by_trial)  # a repeat shares its original's runs
+    assert sorted(trial.params["p"] for trial in originals) == [0.2, 0.4, 0.6]
+    assert all(trial.value == trials[trial.same_as].value for trial in trials if trial.same_as is not None)
