@@ -19,7 +19,7 @@ Phases, per task:
            constant, batch 16, early stopping with patience 5, the task's max length and masked layers), epochs
            capped at AUTHORS_EPOCH_CAP; confirmed at AUTHORS_CONFIRM_SEEDS
   authors-baselines
-           only the plain runs of authors-confirm, one seed after another: they do not depend on the search's
+           only the plain runs of authors-confirm, ``--parallel`` seeds at a time: they do not depend on the search's
            outcome, so they can train beside it (authors-confirm then runs only the AD-DROP side)
   dynamics the confirmed setting and the baseline at seed DYNAMICS_SEED with attribution dynamics recorded (the
            same probe set for both): per epoch, concentration, entropy, stability and reliance of the maps, in
@@ -377,14 +377,15 @@ def confirm(studio: Studio, task: str, data_root: Path, protocol: Protocol = SHO
         run_baselines(studio, task, phase, data_root, baseline_only, protocol=protocol)
 
 
-def confirm_baselines(studio: Studio, task: str, data_root: Path, protocol: Protocol) -> None:
-    """The confirmation's plain runs, one at a time (one worker), recorded under the confirm phase."""
+def confirm_baselines(studio: Studio, task: str, data_root: Path, protocol: Protocol, parallel: int = 1) -> None:
+    """The confirmation's plain runs, ``parallel`` at a time (queued together, so that they take the workers a
+    search leaves free without crowding it out), recorded under the confirm phase."""
     phase = protocol.confirm_phase
     have = {r["seed"] for r in recorded(task, phase) if r["role"] == "baseline"}
     missing = [seed for seed in protocol.confirm_seeds if seed not in have]
-    print(f"{task} {phase}: baselines to run: {missing or 'none'}")
-    for seed in missing:
-        run_baselines(studio, task, phase, data_root, [seed], protocol=protocol)
+    print(f"{task} {phase}: baselines to run: {missing or 'none'}, {parallel} at a time")
+    for start in range(0, len(missing), parallel):
+        run_baselines(studio, task, phase, data_root, missing[start:start + parallel], protocol=protocol)
 
 
 def reuse_baseline(task: str, phase: str, seed: int) -> bool:
@@ -456,7 +457,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
     parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
     parser.add_argument("--parallel", type=int, default=1,
-                        help="search trials run at once (one per worker; see benchmarks/worker_layout.py)")
+                        help="search trials (or authors-baselines runs) at once, one per worker; see "
+                             "benchmarks/worker_layout.py")
     args = parser.parse_args()
     data_root = args.data.resolve()
     studio = Studio(args.server, data_root)
@@ -475,7 +477,7 @@ def main() -> None:
             elif phase == "authors-confirm":
                 confirm(studio, task, data_root, AUTHORS)
             elif phase == "authors-baselines":
-                confirm_baselines(studio, task, data_root, AUTHORS)
+                confirm_baselines(studio, task, data_root, AUTHORS, args.parallel)
             elif phase == "dynamics":
                 dynamics_pair(studio, task, data_root)
             else:
