@@ -12,7 +12,7 @@ Phases, per task:
            the paper's 2e-5 in 4 epochs (RTE); every later phase of the task trains at the best one, so AD-DROP
            and the baseline share a learning rate chosen for the baseline. Run it before the task's search
   grid     every setting of a 5 x 5 grid of p and q (Optuna's GridSampler), seed 42, beside its baseline twin,
-           no pruning: the reference an adaptive search is measured against (build_results.py replays the
+           no pruning: the reference an adaptive search is measured against (report/adaptive.py replays the
            product's TPE search on the recorded values); it also counts as the task's search
   authors-search, authors-confirm
            the search and its confirmation under the authors' protocol (``addrop.presets``: lr 1e-5 held
@@ -48,7 +48,7 @@ from typing import Any, Callable
 
 import httpx
 
-from build_results import best_run  # the same run the results table reports
+from report.runs import best_run  # the same run the results table reports
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from addrop.presets import authors_protocol  # noqa: E402  (light: no torch)

@@ -1,5 +1,5 @@
-"""results/build_results.py: the table's numbers against ones computed by hand from synthetic run files, and
-the plots it draws."""
+"""results/report (what results/build_results.py runs): the table's numbers against ones computed by hand from
+synthetic run files, and the plots it draws."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
-from build_results import adaptive_against_grid, build, verdict  # noqa: E402
+from report.adaptive import adaptive_against_grid  # noqa: E402
+from report.build import build  # noqa: E402
+from report.short_protocol import verdict  # noqa: E402
 
 pytest.importorskip("matplotlib")
 

@@ -1,0 +1,162 @@
+"""The authors' protocol (constant lr 1e-5, patience 5, their masked layers): the chosen setting's paired
+differences over fresh seeds with their t interval, the epochs the runs trained, and how the dev predictions move
+between plain and AD-DROP epochs."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from report.runs import METRIC_NAMES, TASK_ORDER, Spread, best_run, is_addrop_epoch
+from report.short_protocol import verdict
+
+AUTHORS_SEARCH, AUTHORS_CONFIRM = "authors-search", "authors-confirm"
+
+
+@dataclass
+class Paired:
+    """The confirmation of a chosen setting: per seed, the baseline's and AD-DROP's best dev metric."""
+
+    task: str
+    metric: str
+    setting: dict | None
+    baseline: dict[int, float]
+    addrop: dict[int, float]
+    search_gain: float | None  # the chosen setting's best minus the search baseline's, seed 42
+
+    @property
+    def diffs(self) -> dict[int, float]:
+        return {seed: self.addrop[seed] - self.baseline[seed] for seed in sorted(self.addrop) if seed in self.baseline}
+
+
+def paired_result(task: str, phases: dict[str, list[dict]]) -> Paired | None:
+    search = phases.get(AUTHORS_SEARCH, [])
+    confirm = phases.get(AUTHORS_CONFIRM, [])
+    if not search and not confirm:
+        return None
+    best = best_run([r for r in search if r["role"] == "addrop" and r["state"] == "succeeded"])
+    setting = best["setting"] if best else None
+    search_base = next((r["best_metric"] for r in search if r["role"] == "baseline"), None)
+    gain = best["best_metric"] - search_base if best and search_base is not None else None
+    metric = next((r["metric"] for r in search + confirm), "")
+    return Paired(task, metric, setting,
+                  {r["seed"]: r["best_metric"] for r in confirm if r["role"] == "baseline"},
+                  {r["seed"]: r["best_metric"] for r in confirm if r["role"] == "addrop" and r["setting"] == setting},
+                  gain)
+
+
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float] | None:
+    """The mean of ``values`` and its two-sided t interval (None with fewer than two values)."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t
+
+    mean = statistics.fmean(values)
+    half = t.ppf(0.5 + level / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, mean - half, mean + half
+
+
+def epochs_summary(runs: list[dict]) -> str:
+    """How long the runs trained: epochs run (range), and how many reached the cap or were pruned; the rest
+    stopped on patience."""
+    if not runs:
+        return "–"
+    counts = [len(r["epochs"]) for r in runs]
+    capped = sum(len(r["epochs"]) >= r["spec"]["training"]["epochs"] for r in runs)
+    pruned = sum(r["state"] == "pruned" for r in runs)
+    text = f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}"
+    ends = [f"{capped} reached the cap" if capped else "", f"{pruned} pruned" if pruned else ""]
+    ends = [end for end in ends if end]
+    return text + (f" ({', '.join(ends)}; {len(runs)} runs)" if ends else " (all stopped on patience)")
+
+
+def interval_verdict(interval: tuple[float, float, float] | None) -> str:
+    """What a 95% interval of the paired difference says: an effect only when it excludes 0."""
+    if interval is None:
+        return "too few seeds for an interval"
+    _, low, high = interval
+    if low > 0:
+        return "AD-DROP helped (the 95% interval is above 0)"
+    if high < 0:
+        return "AD-DROP hurt (the 95% interval is below 0)"
+    return "no effect shown (the 95% interval includes 0)"
+
+
+def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
+    """Per task: baseline and AD-DROP over the fresh seeds, the paired difference with its 95% t interval, the
+    seed-42 search gain beside it, epochs run and wall time."""
+    lines = ["| task (dev metric) | baseline | AD-DROP | paired difference (95% t interval) | seeds | search gain at "
+             "seed 42 | search − fresh | chosen p, q | search: settings (pruned) | epochs run | median wall time |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+        result = paired_result(task, data[task])
+        if result is None:
+            continue
+        phases = data[task]
+        searched = [r for r in phases.get(AUTHORS_SEARCH, []) if r["role"] == "addrop"]
+        runs = phases.get(AUTHORS_SEARCH, []) + phases.get(AUTHORS_CONFIRM, [])
+        diffs = list(result.diffs.values())
+        interval = t_interval(diffs)
+        diff = (f"{interval[0] * 100:+.2f} ({interval[1] * 100:+.2f} to {interval[2] * 100:+.2f})" if interval
+                else (f"{diffs[0] * 100:+.2f} (one seed)" if diffs else "–"))
+        base = Spread(*_mean_std(list(result.baseline.values())), sorted(result.baseline)).text()
+        ours = Spread(*_mean_std(list(result.addrop.values())), sorted(result.addrop)).text()
+        gain = f"{result.search_gain * 100:+.2f}" if result.search_gain is not None else "–"
+        gap = (f"{(result.search_gain - interval[0]) * 100:+.2f}" if interval and result.search_gain is not None else "–")
+        chosen = f"{result.setting['p']:g}, {result.setting['q']:g}" if result.setting else "–"
+        walls = [r["wall_seconds"] for r in runs if r.get("wall_seconds") and math.isfinite(r["wall_seconds"])]
+        wall = f"{statistics.median(walls) / 60:.0f} min" if walls else "–"
+        lines.append(f"| {task} ({METRIC_NAMES.get(result.metric, result.metric)}) | {base} | {ours} | {diff} | "
+                     f"{len(result.baseline)} + {len(result.addrop)} | {gain} | {gap} | {chosen} | {len(searched)} "
+                     f"({sum(r['state'] == 'pruned' for r in searched)}) | {epochs_summary(runs)} | {wall} |")
+    return "\n".join(lines) if len(lines) > 2 else "No run of the authors' protocol is recorded yet."
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    return (statistics.fmean(values) if values else None, statistics.stdev(values) if len(values) > 1 else None)
+
+
+def prediction_shift(runs: list[dict]) -> str | None:
+    """The dev predictions after plain and after AD-DROP epochs: the share predicted as class 1 (or, for a
+    regression, the spread of the predicted scores), mean over runs and epochs, for AD-DROP runs and for their
+    baselines at the same epochs."""
+    key = next((k for r in runs for e in r["epochs"] for k in ("pred_share_1", "pred_std") if k in e["dev"]), None)
+    if key is None:
+        return None
+    cells = {}
+    for role in ("addrop", "baseline"):
+        for addrop_epoch in (False, True):
+            values = [e["dev"][key] for r in runs if r["role"] == role for e in r["epochs"]
+                      if key in e["dev"] and is_addrop_epoch(e["epoch"]) == addrop_epoch]
+            cells[role, addrop_epoch] = f"{statistics.fmean(values):.3f} ({len(values)})" if values else "–"
+    what = "share predicted as class 1" if key == "pred_share_1" else "spread (std) of the predicted scores"
+    return (f"| {what} | after plain epochs (1, 3, ...) | after AD-DROP epochs (2, 4, ...) |\n|---|---|---|\n"
+            f"| AD-DROP runs | {cells['addrop', False]} | {cells['addrop', True]} |\n"
+            f"| baselines, same epochs | {cells['baseline', False]} | {cells['baseline', True]} |")
+
+
+def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
+    """Per task, in words: each seed's paired difference and what the search had promised; then how the dev
+    predictions move between plain and AD-DROP epochs."""
+    lines = []
+    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+        result = paired_result(task, data[task])
+        if result is None:
+            continue
+        diffs = result.diffs
+        if diffs:
+            per_seed = ", ".join(f"{d * 100:+.2f} (seed {s})" for s, d in diffs.items())
+            line = (f"- **{task}**: {interval_verdict(t_interval(list(diffs.values())))}; "
+                    f"{verdict(list(diffs.values()))}; per seed {per_seed}.")
+        else:
+            recorded = len(data[task].get(AUTHORS_SEARCH, []))
+            line = f"- **{task}**: not confirmed yet ({recorded} search runs recorded)."
+        if result.search_gain is not None:
+            line += f" At seed 42 the chosen setting scored {result.search_gain * 100:+.2f} against its baseline twin."
+        lines.append(line)
+        shift = prediction_shift(data[task].get(AUTHORS_SEARCH, []) + data[task].get(AUTHORS_CONFIRM, []))
+        if shift:
+            lines.append(f"\n  Dev predictions of the {task} runs (mean over runs and epochs; the count of epochs in "
+                         f"brackets):\n\n" + "\n".join("  " + row for row in shift.splitlines()) + "\n")
+    return "\n".join(lines) or "Nothing recorded yet."
