@@ -21,6 +21,7 @@ def adaptive_against_grid(runs: list[dict], budget: int = 10, repeats: int = 200
     from jobstore.space import setting as setting_of
     from jobstore.strategies import STRATEGIES
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # 200 replays would each log their study's creation
     values = {(run["setting"]["p"], run["setting"]["q"]): run["best_metric"]
               for run in runs if run["role"] == "addrop" and run["best_metric"] is not None}
     ps, qs = sorted({p for p, _ in values}), sorted({q for _, q in values})
