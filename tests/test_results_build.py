@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
 from report.adaptive import adaptive_against_grid  # noqa: E402
+from report.authors_protocol import detectable_effect, seeds_needed  # noqa: E402
 from report.build import build  # noqa: E402
 from report.short_protocol import verdict  # noqa: E402
 
@@ -126,7 +127,33 @@ def test_the_authors_protocol_section_pairs_seeds_with_a_t_interval(tmp_path):
     assert "| 3 (1 reached the cap; 12 runs) |" in row
     assert ("- **cola**: AD-DROP helped (the 95% interval is above 0); no consistent effect (AD-DROP better on 4 of 5 "
             "seeds); per seed +1.00 (seed 1), +2.00 (seed 2), "
-            "+3.00 (seed 3), +0.00 (seed 4), +4.00 (seed 5). At seed 42 the chosen setting scored +3.50") in text
+            "+3.00 (seed 3), +0.00 (seed 4), +4.00 (seed 5). The paired differences spread with a std of 1.58 points: "
+            "5 seeds find (two-sided, 95%) with 80% power only a true effect of ") in text
+    assert "At seed 42 the chosen setting scored +3.50" in text
     assert "| AD-DROP runs | 0.800 (12) | 0.900 (6) |" in text
     assert "| baselines, same epochs | 0.700 (12) | 0.700 (6) |" in text
     assert "paired difference on fresh seeds is cola +2.00 points (95% interval +0.04 to +3.96, 5 seeds)" in text
+
+
+@pytest.mark.parametrize("n", [3, 5, 12])
+def test_the_detectable_effect_is_found_with_the_power_it_claims(n):
+    # Independent of the noncentral t: simulate paired differences with the claimed effect as their true mean and
+    # count how often a two-sided t test at 95% rejects "no difference".
+    import numpy as np
+    from scipy.stats import ttest_1samp
+
+    sd = 0.0158
+    effect = detectable_effect(sd, n)
+    draws = np.random.default_rng(n).normal(effect, sd, size=(20000, n))
+    rejected = ttest_1samp(draws, 0.0, axis=1).pvalue < 0.05
+    assert rejected.mean() == pytest.approx(0.80, abs=0.015)
+    # a normal-approximation check of the size: (z_0.975 + z_0.8) sd / sqrt(n), which the t version exceeds
+    assert effect > (1.96 + 0.8416) * sd / np.sqrt(n)
+
+
+def test_seeds_needed_is_the_first_count_that_reaches_the_effect():
+    sd = 0.0158
+    needed = seeds_needed(sd, 0.01)
+    assert detectable_effect(sd, needed) <= 0.01 < detectable_effect(sd, needed - 1)
+    assert 18 <= needed <= 25  # about ((1.96 + 0.84) * 1.58)^2 = 19.6, a little more with t
+    assert seeds_needed(sd, 1e-6, most=50) is None

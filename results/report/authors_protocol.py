@@ -57,6 +57,42 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
     return mean, mean - half, mean + half
 
 
+def detectable_effect(sd: float, n: int, power: float = 0.8, level: float = 0.95) -> float:
+    """The smallest true mean paired difference that a two-sided t test at ``level`` over ``n`` seeds finds with
+    probability ``power``, when the paired differences spread with standard deviation ``sd`` (the noncentral t
+    distribution, exactly)."""
+    from scipy.optimize import brentq
+    from scipy.stats import nct, t
+
+    df, scale = n - 1, sd / math.sqrt(n)
+    critical = t.ppf(0.5 + level / 2, df)
+
+    def power_at(effect: float) -> float:
+        # the lower tail as the upper tail of the mirrored distribution: nct.cdf is NaN far out in its left tail
+        return nct.sf(critical, df, effect / scale) + nct.sf(critical, df, -effect / scale)
+
+    # at (critical + 10) standard errors the test all but always finds the effect
+    return brentq(lambda effect: power_at(effect) - power, 0.0, (critical + 10) * scale)
+
+
+def seeds_needed(sd: float, effect: float, power: float = 0.8, level: float = 0.95, most: int = 1000) -> int | None:
+    """How many seeds a paired comparison needs to find a true mean difference of ``effect`` (same conditions as
+    :func:`detectable_effect`); None beyond ``most``."""
+    return next((n for n in range(2, most + 1) if detectable_effect(sd, n, power, level) <= effect), None)
+
+
+def power_line(diffs: list[float]) -> str:
+    """What the seeds run could have found, from the spread of their paired differences, and what finding a
+    1-point gain would take: the answer to "is 'no effect shown' a no?"."""
+    if len(diffs) < 2 or statistics.stdev(diffs) == 0:
+        return ""
+    sd = statistics.stdev(diffs)
+    needed = seeds_needed(sd, 0.01)
+    return (f" The paired differences spread with a std of {sd * 100:.2f} points: {len(diffs)} seeds find (two-sided, "
+            f"95%) with 80% power only a true effect of {detectable_effect(sd, len(diffs)) * 100:.1f} points or more; "
+            + (f"a true +1 point would take {needed} seeds." if needed else "a true +1 point would take over 1000 seeds."))
+
+
 def epochs_summary(runs: list[dict]) -> str:
     """How long the runs trained: epochs run (range), and how many reached the cap or were pruned; the rest
     stopped on patience."""
@@ -148,7 +184,7 @@ def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
         if diffs:
             per_seed = ", ".join(f"{d * 100:+.2f} (seed {s})" for s, d in diffs.items())
             line = (f"- **{task}**: {interval_verdict(t_interval(list(diffs.values())))}; "
-                    f"{verdict(list(diffs.values()))}; per seed {per_seed}.")
+                    f"{verdict(list(diffs.values()))}; per seed {per_seed}.{power_line(list(diffs.values()))}")
         else:
             recorded = len(data[task].get(AUTHORS_SEARCH, []))
             line = f"- **{task}**: not confirmed yet ({recorded} search runs recorded)."
