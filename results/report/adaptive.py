@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from report.runs import RESULTS, TASK_ORDER
+from report.runs import RESULTS, in_task_order
 
 sys.path.insert(0, str(RESULTS.parent))  # jobstore, for the replay of the adaptive search
 
@@ -56,7 +56,7 @@ def adaptive_table(data: dict[str, dict[str, list[dict]]]) -> str:
     """Per task with a complete grid: the runs the adaptive search needed against the grid's."""
     lines = ["| task | grid: runs, best | adaptive search: runs to the grid's best (median, 90th pct) | "
              "reaches it within 10 runs | runs to within 0.5 points (median) |", "|---|---|---|---|---|"]
-    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+    for task in in_task_order(data):
         replay = adaptive_against_grid(data[task].get("grid", []))
         if replay is None:
             continue

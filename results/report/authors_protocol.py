@@ -8,7 +8,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from report.runs import METRIC_NAMES, TASK_ORDER, Spread, best_run, is_addrop_epoch
+from report.runs import METRIC_NAMES, Spread, best_run, in_task_order, is_addrop_epoch
 from report.short_protocol import verdict
 
 AUTHORS_SEARCH, AUTHORS_CONFIRM = "authors-search", "authors-confirm"
@@ -125,7 +125,7 @@ def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
     lines = ["| task (dev metric) | baseline | AD-DROP | paired difference (95% t interval) | seeds | search gain at "
              "seed 42 | search − fresh | chosen p, q | search: settings (pruned) | epochs run | median wall time |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+    for task in in_task_order(data):
         result = paired_result(task, data[task])
         if result is None:
             continue
@@ -136,8 +136,8 @@ def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
         interval = t_interval(diffs)
         diff = (f"{interval[0] * 100:+.2f} ({interval[1] * 100:+.2f} to {interval[2] * 100:+.2f})" if interval
                 else (f"{diffs[0] * 100:+.2f} (one seed)" if diffs else "–"))
-        base = Spread(*_mean_std(list(result.baseline.values())), sorted(result.baseline)).text()
-        ours = Spread(*_mean_std(list(result.addrop.values())), sorted(result.addrop)).text()
+        base = Spread.by_seed(result.baseline).text()
+        ours = Spread.by_seed(result.addrop).text()
         gain = f"{result.search_gain * 100:+.2f}" if result.search_gain is not None else "–"
         gap = (f"{(result.search_gain - interval[0]) * 100:+.2f}" if interval and result.search_gain is not None else "–")
         chosen = f"{result.setting['p']:g}, {result.setting['q']:g}" if result.setting else "–"
@@ -147,10 +147,6 @@ def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
                      f"{len(result.baseline)} + {len(result.addrop)} | {gain} | {gap} | {chosen} | {len(searched)} "
                      f"({sum(r['state'] == 'pruned' for r in searched)}) | {epochs_summary(runs)} | {wall} |")
     return "\n".join(lines) if len(lines) > 2 else "No run of the authors' protocol is recorded yet."
-
-
-def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
-    return (statistics.fmean(values) if values else None, statistics.stdev(values) if len(values) > 1 else None)
 
 
 def prediction_shift(runs: list[dict]) -> str | None:
@@ -176,7 +172,7 @@ def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
     """Per task, in words: each seed's paired difference and what the search had promised; then how the dev
     predictions move between plain and AD-DROP epochs."""
     lines = []
-    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+    for task in in_task_order(data):
         result = paired_result(task, data[task])
         if result is None:
             continue

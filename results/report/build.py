@@ -8,7 +8,7 @@ from report.adaptive import adaptive_table
 from report.authors_protocol import AUTHORS_CONFIRM, AUTHORS_SEARCH, authors_findings, authors_table
 from report.dynamics import dynamics_figure, dynamics_pair, dynamics_table
 from report.prior import figure2, prior_table
-from report.runs import RESULTS, TASK_ORDER, load
+from report.runs import RESULTS, in_task_order, load
 from report.search_maps import search_map
 from report.short_protocol import findings, results_table, searched_runs, task_result
 from report.status import machine_lines, status_table
@@ -20,7 +20,7 @@ def build(runs: Path, out: Path) -> str:
     data = load(runs)
     figures = out / "results"
     figures.mkdir(parents=True, exist_ok=True)
-    ordered = sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99)
+    ordered = in_task_order(data)
     short = {task: {phase: runs for phase, runs in data[task].items() if phase not in (AUTHORS_SEARCH, AUTHORS_CONFIRM)}
              for task in ordered}
     results = [task_result(task, short[task]) for task in ordered if short[task]]

@@ -7,6 +7,7 @@ import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 RESULTS = Path(__file__).resolve().parents[1]
 TASK_ORDER = ["rte", "mrpc", "cola", "stsb", "sst2"]
@@ -32,15 +33,26 @@ class Spread:
 
     @classmethod
     def of(cls, runs: list[dict]) -> Spread:
-        values = [run["best_metric"] for run in runs]
-        return cls(statistics.fmean(values) if values else None, statistics.stdev(values) if len(values) > 1 else None,
-                   sorted(run["seed"] for run in runs))
+        """The spread of the runs' best dev metrics."""
+        return cls.by_seed({run["seed"]: run["best_metric"] for run in runs})
+
+    @classmethod
+    def by_seed(cls, values: dict[int, float]) -> Spread:
+        """The spread of one value per seed."""
+        numbers = list(values.values())
+        return cls(statistics.fmean(numbers) if numbers else None,
+                   statistics.stdev(numbers) if len(numbers) > 1 else None, sorted(values))
 
     def text(self, scale: float = 100.0) -> str:
         if self.mean is None:
             return "–"
         spread = f" ± {self.std * scale:.2f}" if self.std is not None else ""
         return f"{self.mean * scale:.2f}{spread}"
+
+
+def in_task_order(tasks: Iterable[str]) -> list[str]:
+    """``tasks`` in the order the tables list them (the paper's first, any other after)."""
+    return sorted(tasks, key=lambda task: TASK_ORDER.index(task) if task in TASK_ORDER else len(TASK_ORDER))
 
 
 def best_run(runs: list[dict]) -> dict | None:

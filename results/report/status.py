@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import math
 
-from report.runs import RESULTS, TASK_ORDER
+from report.runs import RESULTS, in_task_order
 
 # The commit from which twins see the same batches in every epoch and pass 1 draws from streams of its own
 PAIRED_STREAMS_COMMIT = "38a2430"
@@ -28,7 +28,7 @@ def has_paired_streams(commit: str | None) -> bool | None:
 def status_table(data: dict[str, dict[str, list[dict]]]) -> str:
     lines = ["| task | phase | runs recorded | of which pruned | of which copied from another phase | wall time (sum) | "
              "before the paired-streams fix |", "|---|---|---|---|---|---|---|"]
-    for task in sorted(data, key=lambda t: TASK_ORDER.index(t) if t in TASK_ORDER else 99):
+    for task in in_task_order(data):
         for phase, runs in sorted(data[task].items()):
             ran = [r for r in runs if not r.get("copied_from")]  # a copy's wall time is its source phase's
             wall = sum(r["wall_seconds"] for r in ran if r.get("wall_seconds") and math.isfinite(r["wall_seconds"]))
