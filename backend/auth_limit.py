@@ -17,8 +17,8 @@ class FailedAttempts:
     (uvicorn without ``--workers``), so one table sees every attempt; a restart forgets them.
 
     At most ``addresses`` addresses are kept, each with at most ``allowed`` times, so memory stays bounded
-    however many addresses try: past that the address that failed least recently is forgotten first, and an
-    address leaves the table on its own once its last failure has left the window."""
+    however many addresses try: past that, of the addresses kept, the one that sent a token least recently is
+    forgotten first, and an address leaves the table on its own once its last failure has left the window."""
 
     def __init__(self, allowed: int, window: float, addresses: int,
                  clock: Callable[[], float] = time.monotonic) -> None:

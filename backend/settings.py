@@ -38,7 +38,7 @@ class Settings(StoreSettings):
     )
     token_failure_addresses: int = Field(
         10_000, ge=1, description="Most client addresses whose wrong tokens are remembered at once (a few MB); "
-        "past them the address that failed least recently is forgotten, so that memory stays bounded."
+        "past them the one that sent a token least recently is forgotten, so that memory stays bounded."
     )
     allow_open_network: bool = Field(
         False, description="Serve on a non-loopback address without api_token (only on a trusted network)."
