@@ -1,12 +1,15 @@
 """The API token: when one is configured, writes require it, and so do reads unless ``open_reads`` is set.
 
 A client sends the token in a header; a browser logs in once (``backend.routes.login``) and sends the login
-cookie instead, which every check accepts beside the headers."""
+cookie instead, which every check accepts beside the headers. Wrong tokens are counted per client address
+(``backend.auth_limit``): past ``token_failures_allowed`` of them the address's tokens are refused with 429 for a
+while, the right one too, so that guessing gets nowhere."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -14,6 +17,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+
+from backend.auth_limit import FailedAttempts
+from backend.errors import MESSAGE_REF
 
 SESSION_COOKIE = "addrop_session"
 # The ways the token checks accept it, as OpenAPI security schemes (a client may use any one).
@@ -25,12 +31,54 @@ SECURITY_SCHEMES = {
                     "description": "Set by logging in at /login with the token (a write with it alone must come "
                                    "from this server's own pages)."},
 }
+LOCKED = ("too many wrong API tokens came from this address: every token from it, the right one too, is refused "
+          "for {seconds} more second(s)")
+LOCKED_RESPONSE = {
+    "description": "Too many wrong API tokens came from this address: its tokens, the right one too, are refused "
+                   "until Retry-After seconds have passed",
+    "headers": {"Retry-After": {"description": "Seconds until this address may send a token again",
+                                "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": {"$ref": MESSAGE_REF}}},
+}
 UNAUTHORIZED = ("this server requires its API token for this request: send 'Authorization: Bearer <token>', or log "
                 "in at /login")
 
 
 class LoginRequired(Exception):
     """A page was asked for without the token: the answer sends the browser to the login page."""
+
+
+class TokensLocked(HTTPException):
+    """A token came from an address locked out for its wrong tokens: 429, with ``Retry-After`` in seconds."""
+
+    def __init__(self, wait: float) -> None:
+        seconds = max(1, math.ceil(wait))
+        super().__init__(status.HTTP_429_TOO_MANY_REQUESTS, detail=LOCKED.format(seconds=seconds),
+                         headers={"Retry-After": str(seconds)})
+
+
+def client_address(request: Request) -> str:
+    """The address that tokens are counted against: the connection's peer. Behind a reverse proxy that is the
+    proxy, unless uvicorn is told to trust its ``X-Forwarded-For`` (``FORWARDED_ALLOW_IPS``; by default only a
+    proxy on the loopback address is); the app reads no forwarding header itself, which any client could forge."""
+    return request.client.host if request.client else ""
+
+
+def check_lock(request: Request) -> None:
+    """Raise :class:`TokensLocked` while the request's address is locked out."""
+    wait = request.app.state.token_failures.locked_for(client_address(request))
+    if wait is not None:
+        raise TokensLocked(wait)
+
+
+def token_accepted(request: Request, given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected`` (compared in constant time), counting a wrong one against the request's
+    address; raises :class:`TokensLocked`, whatever ``given`` is, while that address is locked out."""
+    right = secrets.compare_digest(given.encode(), expected.encode())
+    wait = request.app.state.token_failures.attempt(client_address(request), right)
+    if wait is not None:
+        raise TokensLocked(wait)
+    return right
 
 
 def session_value(token: str) -> str:
@@ -62,16 +110,23 @@ def authorized(request: Request, write: bool) -> bool:
     The cookie is sent by the browser on its own, so a write with the cookie alone must come from this
     server's pages (CSRF): ``SameSite=Strict`` keeps other sites' requests from carrying it, and the origin
     check also covers browsers without SameSite and sibling hosts of the same site. A client without those
-    headers sends the token in a header, which no other site can make a browser send."""
+    headers sends the token in a header, which no other site can make a browser send.
+
+    A request without a token (or with an empty one) gets False and counts nothing; one with a token is
+    checked by :func:`token_accepted` (a wrong one counts; :class:`TokensLocked` while its address is locked out)."""
     expected = request.app.state.settings.api_token
     if not expected:
         return True
     given = _header_token(request)
     if given is not None:
-        return secrets.compare_digest(given.encode(), expected.encode())
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return secrets.compare_digest(cookie.encode(), session_value(expected).encode()) and (
-        not write or _same_origin(request))
+        return bool(given) and token_accepted(request, given, expected)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return False
+    if not token_accepted(request, cookie, session_value(expected)):
+        request.state.wrong_cookie = True
+        return False
+    return not write or _same_origin(request)
 
 
 def may_read(request: Request) -> bool:
@@ -102,24 +157,37 @@ def require_reader(request: Request) -> None:
 
 
 def require_reader_page(request: Request) -> None:
-    """The check of every page: without the token (and reads closed) the browser is sent to the login page."""
-    if not may_read(request):
+    """The check of every page: without the token (and reads closed) the browser is sent to the login page,
+    which also says when its address is locked out."""
+    try:
+        readable = may_read(request)
+    except TokensLocked:
+        readable = False
+    if not readable:
         raise LoginRequired()
 
 
 def login_redirect(request: Request, error: LoginRequired) -> RedirectResponse:
-    """Send the browser to the login page, which brings it back to this page once it has logged in."""
+    """Send the browser to the login page, which brings it back to this page once it has logged in. A wrong
+    login cookie (one of a former token) is dropped, so that the browser's other tabs, polling with it, stop
+    counting as wrong tokens against its address."""
     login = request.url_for("login_page").include_query_params(next=request.url.path + (
         f"?{request.url.query}" if request.url.query else ""))
-    return RedirectResponse(f"{login.path}?{login.query}", status_code=status.HTTP_303_SEE_OTHER)
+    answer = RedirectResponse(f"{login.path}?{login.query}", status_code=status.HTTP_303_SEE_OTHER)
+    if getattr(request.state, "wrong_cookie", False):
+        answer.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return answer
 
 
 def install(app: FastAPI, routers: list[APIRouter]) -> None:
-    """Send pages refused for want of the token to the login page, and declare the token in ``app``'s OpenAPI
-    document when one is configured: the security schemes, and a security requirement on each operation of
-    ``routers`` that checks it (reads unless ``open_reads``, explain only with ``explain_requires_token``)."""
+    """Send pages refused for want of the token to the login page, count wrong tokens, and declare the token in
+    ``app``'s OpenAPI document when one is configured: the security schemes, and on each operation of ``routers``
+    that checks it (reads unless ``open_reads``, explain only with ``explain_requires_token``) a security
+    requirement and the 429 of a locked-out address."""
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     settings = app.state.settings
+    app.state.token_failures = FailedAttempts(settings.token_failures_allowed, settings.token_failure_window_seconds,
+                                              settings.token_failure_addresses)
     if not settings.api_token:
         return
     checks: set[Callable[..., Any]] = {require_token}
@@ -138,6 +206,7 @@ def install(app: FastAPI, routers: list[APIRouter]) -> None:
                     for method in route.methods:
                         operation = document["paths"][route.path_format][method.lower()]
                         operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+                        operation["responses"].setdefault("429", LOCKED_RESPONSE)
             app.openapi_schema = document
         return app.openapi_schema
 

@@ -26,6 +26,20 @@ class Settings(StoreSettings):
     explain_requires_token: bool = Field(
         False, description="With api_token set, POST /api/explain needs the token too (it runs models)."
     )
+    token_failures_allowed: int = Field(
+        10, ge=1, description="Wrong API tokens (header, login cookie or /login form) one client address may send "
+        "within token_failure_window_seconds; past them every token from that address, the right one too, is refused "
+        "(429 with Retry-After) until its oldest failure leaves the window. Right tokens and requests without one "
+        "never count."
+    )
+    token_failure_window_seconds: float = Field(
+        60.0, gt=0, le=24 * 3600, description="The window over which token_failures_allowed counts an address's "
+        "wrong tokens."
+    )
+    token_failure_addresses: int = Field(
+        10_000, ge=1, description="Most client addresses whose wrong tokens are remembered at once (a few MB); "
+        "past them the one that sent a token least recently is forgotten, so that memory stays bounded."
+    )
     allow_open_network: bool = Field(
         False, description="Serve on a non-loopback address without api_token (only on a trusted network)."
     )

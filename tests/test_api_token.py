@@ -13,11 +13,14 @@ from backend.settings import Settings
 
 TOKEN = "s3cret-token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
+# These tests send far more wrong tokens from the test client's one address than the default limit lets through;
+# the limit has tests of its own (tests/test_auth_limit.py).
+UNLIMITED = 1_000_000
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), api_token=TOKEN)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), api_token=TOKEN, token_failures_allowed=UNLIMITED)
     with TestClient(create_app(settings), follow_redirects=False) as test_client:
         yield test_client
 
@@ -25,7 +28,8 @@ def client(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
     """The same, with reads opened (a read-only dashboard)."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("dashboard"), api_token=TOKEN, open_reads=True)
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dashboard"), api_token=TOKEN, open_reads=True,
+                        token_failures_allowed=UNLIMITED)
     with TestClient(create_app(settings), follow_redirects=False) as test_client:
         yield test_client
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, Request
 
 from addrop import __version__
-from backend.auth import may_read
+from backend.auth import TokensLocked, may_read
 from backend.deps import get_disk_usage, get_workers
 from backend.disk_usage import DiskUsage
 from backend.schemas.health import Health, WorkerOut
@@ -20,7 +20,11 @@ def health(request: Request, registry: WorkerRegistry = Depends(get_workers),
     the job workers alive and ``warning`` says when jobs wait with none (the server itself is still fine: 200),
     ``data_dir_bytes`` and ``disk_free_bytes`` what the data directory takes and what is left. Those, which name
     the workers' hosts and their jobs, only to a client that may read jobs."""
-    if not may_read(request):
+    try:
+        readable = may_read(request)
+    except TokensLocked:  # an address locked out for wrong tokens still learns that the server runs
+        readable = False
+    if not readable:
         return Health(status="ok", version=__version__, workers=None, queued_jobs=None, warning=None,
                       data_dir_bytes=None, disk_free_bytes=None)
     live = registry.live()

@@ -11,7 +11,7 @@ from addrop.data.hub import hub_dataset_available
 from addrop.dynamics import MEASURED_P
 from addrop.presets import catalog
 from addrop.tasks import KNOWN_TASKS
-from backend.auth import authorized, require_reader_page
+from backend.auth import TokensLocked, authorized, require_reader_page
 from backend.deps import get_jobs
 from backend.job_errors import JobNotFound
 from backend.jobs import JobService
@@ -23,10 +23,14 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader
 
 
 def _page(request: Request, template: str, page: str, status_code: int = 200, **context) -> HTMLResponse:
-    # A visitor who may read (open_reads) but has not logged in is told that submitting needs the login.
+    # A visitor who may read (open_reads) but has not logged in is told that submitting needs the login; so is
+    # one whose address is locked out for wrong tokens (the page is open; its writes answer 429).
+    try:
+        login_needed = not authorized(request, write=False)
+    except TokensLocked:
+        login_needed = True
     return templates.TemplateResponse(
-        request, template, {"page": page, "login_needed": not authorized(request, write=False), **context},
-        status_code=status_code,
+        request, template, {"page": page, "login_needed": login_needed, **context}, status_code=status_code,
     )
 
 

@@ -3,12 +3,10 @@ pages, their requests and their event streams (EventSource cannot send a header)
 
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from backend.auth import SESSION_COOKIE, session_value
+from backend.auth import SESSION_COOKIE, TokensLocked, check_lock, session_value, token_accepted
 from backend.routes.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -19,28 +17,44 @@ def _local(target: str) -> str:
     return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
-def _form(request: Request, target: str, error: str | None = None, status_code: int = 200) -> HTMLResponse:
+def _form(request: Request, target: str, error: str | None = None, status_code: int = 200,
+          headers: dict[str, str] | None = None) -> HTMLResponse:
     return templates.TemplateResponse(request, "login.html", {"page": "login", "next": _local(target), "error": error},
-                                      status_code=status_code)
+                                      status_code=status_code, headers=headers)
+
+
+def _sentence(detail: str) -> str:
+    """An API answer's ``detail`` as the form's sentence."""
+    return f"{detail[:1].upper()}{detail[1:]}."
 
 
 @router.get("/login", response_class=HTMLResponse, name="login_page")
 def login_page(request: Request, next: str = Query("/", max_length=2000)) -> Response:
-    """The token form; ``next`` is the page it leads back to (the one that sent the browser here)."""
+    """The token form; ``next`` is the page it leads back to (the one that sent the browser here). While this
+    address is locked out for wrong tokens the form says so (a page refused for that reason sends the browser here)."""
     if not request.app.state.settings.api_token:
         return RedirectResponse(_local(next), status_code=303)
+    try:
+        check_lock(request)
+    except TokensLocked as locked:
+        return _form(request, next, _sentence(locked.detail))
     return _form(request, next)
 
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, token: str = Form(max_length=4096), next: str = Form("/", max_length=2000)) -> Response:
     """Check the token and set the login cookie (HttpOnly: no script reads it; SameSite=Strict: no other site's
-    request carries it); a wrong token gets the form again (401)."""
+    request carries it); a wrong token gets the form again (401), and so does any token from an address locked out
+    for its wrong ones (429, with Retry-After)."""
     expected = request.app.state.settings.api_token
     if not expected:
         return RedirectResponse(_local(next), status_code=303)
-    # A token is compared as a client's header is: without surrounding whitespace (a pasted line break).
-    if not secrets.compare_digest(token.strip().encode(), expected.encode()):
+    try:
+        # A token is compared as a client's header is: without surrounding whitespace (a pasted line break).
+        right = token_accepted(request, token.strip(), expected)
+    except TokensLocked as locked:
+        return _form(request, next, _sentence(locked.detail), status_code=429, headers=locked.headers)
+    if not right:
         return _form(request, next, "That is not this server's API token.", status_code=401)
     answer = RedirectResponse(_local(next), status_code=303)
     answer.set_cookie(SESSION_COOKIE, session_value(expected), httponly=True, samesite="strict",
