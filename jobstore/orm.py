@@ -114,6 +114,9 @@ class Sweep(Base):
     message: Mapped[str | None] = mapped_column(Text)  # why it ended, or what it waits for
     revision: Mapped[int] = mapped_column(Integer, default=0)
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)  # as a job's
+    # set (under the lease) before a cancel stops anything: a cancel cut short is finished by the next round, and
+    # the sweep stays running until its last step (state, snapshot and revision in one write)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     # The study's trials as the API last left them (jobstore.studies.snapshot), written only where no trial can
     # be half asked: at creation, by the round or the cancel holding the lease, or once for a finished sweep
     # from before it was kept (SQL NULL until then). The sweep's page and the list read them here, not the study.

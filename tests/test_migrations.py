@@ -52,7 +52,7 @@ def fill_old(connection) -> None:
 
 
 def check_upgraded(db: Database) -> None:
-    assert db.schema_revision() == "0009"
+    assert db.schema_revision() == "0010"
     columns = {table: {c["name"] for c in inspect(db.engine).get_columns(table)} for table in Base.metadata.tables}
     for table in Base.metadata.sorted_tables:
         assert columns[table.name] == set(table.c.keys()), table.name
@@ -71,7 +71,7 @@ def check_upgraded(db: Database) -> None:
         session.add(Job(name="trial", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
                         sweep_id=sweep.id, sweep_role="trial", trial_number=0, seed_index=0))
     db.migrate()  # a second start changes nothing
-    assert db.schema_revision() == "0009"
+    assert db.schema_revision() == "0010"
 
 
 def test_a_database_from_before_migrations_is_stamped_and_upgraded(tmp_path):
@@ -177,4 +177,27 @@ def test_going_back_past_0009_drops_the_trials_snapshot_and_keeps_every_sweep_an
         alembic(db, "upgrade", "head")
         with db.session() as session:
             assert session.scalars(select(Sweep.trials_snapshot)).all() == [None]  # read from the study again
+        db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_going_back_past_0010_drops_the_cancel_mark_and_keeps_every_sweep_and_job(backend, tmp_path):
+    with (postgres_schema("cancelmark") if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path / 's.db'}")) as url:
+        db = Database(url)
+        db.migrate()
+        with db.session() as session:
+            sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=uuid.uuid4().hex,
+                          task="mrpc", model="minilm", metric_name="f1", cancel_requested=True)
+            session.add(sweep)
+            session.flush()
+            session.add(Job(name="trial", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
+                            sweep_id=sweep.id, sweep_role="trial", trial_number=0, seed_index=0))
+        alembic(db, "downgrade", "0009")
+        assert "cancel_requested" not in {c["name"] for c in inspect(db.engine).get_columns("sweeps")}
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM sweeps")).scalar_one() == 1
+            assert connection.execute(text("SELECT count(*) FROM jobs WHERE sweep_id IS NOT NULL")).scalar_one() == 1
+        alembic(db, "upgrade", "head")
+        with db.session() as session:
+            assert session.scalars(select(Sweep.cancel_requested)).all() == [False]  # as a sweep from before it
         db.dispose()

@@ -1,6 +1,8 @@
 """Advancing sweeps by ask-and-tell from the API process: tell Optuna the trials whose runs have all
 finished, ask for new ones while fewer than ``parallel`` are in flight, and create their jobs. Every step can
 be redone: a trial without jobs gets them on the next round, so an API restart at any point loses no trial.
+A sweep's cancel is carried out here too (``finish_cancel``), by the API's cancel or, for one cut short, by the
+next round.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from backend.run_config import data_files, job_task, run_config
 from backend.schemas.jobs import JobCreate
 from backend.schemas.sweeps import SweepCreate
 from backend.sweeps.lease import LeaseLost, SweepLease
-from jobstore.orm import FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow
+from jobstore.orm import CANCELLED, FAILED, FINISHED, PRUNED, QUEUED, RUNNING, SUCCEEDED, Job, Sweep, utcnow
 from jobstore.space import layers_label, setting_key
 from jobstore.strategies import STRATEGIES
 from jobstore.studies import SweepStudy, TrialRecord, snapshot
@@ -90,17 +92,48 @@ class SweepRounds:
                 log.exception("advancing sweep %s failed", sweep_id)
 
     def advance(self, sweep_id: int) -> None:
-        """One round of ask-and-tell for the sweep, unless another API process holds it right now."""
+        """One round for the sweep, unless another API process holds it right now: ask-and-tell, or, for a sweep
+        whose cancel was requested but not finished (the API process died half way through it), the rest of it."""
         lease = SweepLease(self.db, sweep_id)
         if not lease.take():
             return
         try:
-            self._advance(sweep_id, lease)
+            with self.db.session() as session:
+                cancelling = session.scalar(select(Sweep.cancel_requested).where(Sweep.id == sweep_id))
+            if cancelling:
+                stopped = self.finish_cancel(sweep_id)
+                log.warning("sweep %s: its cancel was cut short; this round finished it (%d open jobs stopped)",
+                            sweep_id, stopped)
+            else:
+                self._advance(sweep_id, lease)
         except LeaseLost:
             log.warning("sweep %s: the round outlasted its lease and another API process took the sweep over; "
                         "this round stops before queueing anything more", sweep_id)
         finally:
             lease.release()
+
+    def finish_cancel(self, sweep_id: int) -> int:
+        """Carry out the sweep's requested cancel, holding its lease: stop its open jobs, fail its running trials,
+        then in one write keep the trials the study holds, mark it cancelled and move its revision once. Each step
+        can be redone, so the API's cancel and a round finishing one cut short anywhere both come here; returns
+        how many jobs it stopped."""
+        with self.db.session() as session:
+            sweep = session.get(Sweep, sweep_id)
+            # a running job already asked to stop (by a cancel cut short) is asked no second time
+            open_jobs = session.scalars(select(Job.id).where(Job.sweep_id == sweep_id, Job.state.not_in(FINISHED),
+                                                             Job.cancel_requested.is_(False)).order_by(Job.id)).all()
+        for job_id in open_jobs:
+            stop_job(self.jobs, job_id, f"sweep {sweep_id} was cancelled")
+        study = SweepStudy(sweep.study_name, self.settings.resolved_database_url,
+                           SweepCreate.model_validate(sweep.spec).space.model_dump())
+        for trial in study.trials():
+            if trial.state == "running":
+                study.fail(trial.number, "cancelled")
+        with self.db.session() as session:
+            session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
+                state=CANCELLED, finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1,
+                trials_snapshot=snapshot(study.trials())))
+        return len(open_jobs)
 
     def _advance(self, sweep_id: int, lease: SweepLease) -> None:
         with self.db.session() as session:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from addrop.dropout import ADDropConfig
 from backend.job_errors import InvalidJob, JobConflict, QueueUnavailable
@@ -15,10 +15,10 @@ from backend.jobs import JobService
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepOut
 from backend.sweeps.importance import importance
 from backend.sweeps.lease import CONTROLLER_LEASE_SECONDS, SweepLease
-from backend.sweeps.rounds import SweepRounds, job_row, stop_job
+from backend.sweeps.rounds import SweepRounds, job_row
 from backend.sweeps.views import SweepNotFound, SweepViews, sweep_row
 from jobstore.deletion import NotDeletable, delete_sweep
-from jobstore.orm import CANCELLED, FINISHED, RUNNING, Job, Sweep, utcnow
+from jobstore.orm import RUNNING, Sweep
 from jobstore.strategies import STRATEGIES
 from jobstore.studies import SweepStudy, snapshot
 
@@ -98,9 +98,10 @@ class SweepService:
     def cancel(self, sweep_id: int) -> SweepOut:
         """Stop the sweep: no new trials, its queued jobs cancelled and its running ones stopped. It holds the
         sweep's lease meanwhile, as a round does, so no round is half way through asking a trial when it fails
-        the running trials and keeps what the study then holds."""
+        the running trials and keeps what the study then holds. The cancel is recorded first: one cut short (the
+        process died) is finished by the next round, with the same code (``SweepRounds.finish_cancel``)."""
         with self.db.session() as session:
-            sweep = sweep_row(session, sweep_id)
+            sweep_row(session, sweep_id)
         lease = SweepLease(self.db, sweep_id)
         if not lease.take(wait=CONTROLLER_LEASE_SECONDS):
             with self.db.session() as session:
@@ -109,23 +110,11 @@ class SweepService:
                               else f"sweep {sweep_id} is busy being advanced; try again")
         try:
             with self.db.session() as session:
-                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(
-                    state=CANCELLED, finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1))
-                open_jobs = session.scalars(select(Job.id).where(Job.sweep_id == sweep_id,
-                                                                 Job.state.not_in(FINISHED))).all()
-            for job_id in open_jobs:
-                stop_job(self.jobs, job_id, f"sweep {sweep_id} was cancelled")
-            study = SweepStudy(sweep.study_name, self.settings.resolved_database_url,
-                               SweepCreate.model_validate(sweep.spec).space.model_dump())
-            for trial in study.trials():
-                if trial.state == "running":
-                    study.fail(trial.number, "cancelled")
-            with self.db.session() as session:
-                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(
-                    trials_snapshot=snapshot(study.trials()), revision=Sweep.revision + 1))
+                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(cancel_requested=True))
+            stopped = self.rounds.finish_cancel(sweep_id)
         finally:
             lease.release()
-        log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, len(open_jobs))
+        log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, stopped)
         return self.get(sweep_id)
 
     def delete(self, sweep_id: int) -> None:
