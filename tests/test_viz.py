@@ -435,6 +435,45 @@ def test_the_sweep_map_is_each_settings_mean_minus_the_baselines_mean(tmp_path):
         viz.SweepCells.from_runs(runs + [{**runs[2], "setting": {**setting(0.3, 0.2), "method": "AA"}}])
 
 
+# The sweep page's marks (frontend/static/js/sweep-page.js before they moved into the figures' definition)
+PAGE_MARKS = {"pruned": ("x-thin-open", "#5a6275", 9, 0.32), "running": ("circle-open", "#2c5fbf", 16, 0),
+              "queued": ("circle-open-dot", "#9aa3b5", 16, 0), "failed": ("x", "#c0392b", 16, 0)}
+
+
+def test_the_sweep_map_marks_pruned_running_queued_and_failed_trials_as_the_sweep_page_does(monkeypatch):
+    states = {(0.1, 0.1): "complete", (0.1, 0.3): "pruned", (0.3, 0.1): "running", (0.3, 0.3): "queued",
+              (0.5, 0.1): "failed", (0.5, 0.3): "cancelled", (0.1, 0.5): "running", (0.5, 0.5): "queued"}
+    means = {"complete": 0.84, "pruned": 0.78, "running": None, "queued": None, "failed": None, "cancelled": None}
+    trials = [{"number": k, "params": {"p": p, "q": q, "method": "GA", "mode": "high", "layers": [0]}, "state": state,
+               "value": {"mean": means[state]}, "same_as": None} for k, ((p, q), state) in enumerate(states.items())]
+    api = {"name": "mrpc search", "model": "minilm", "metric": "f1", "trials": trials, "baseline": {"mean": 0.82},
+           "spec": {"space": {"p": [0.1, 0.3, 0.5], "q": [0.1, 0.3, 0.5]}}}
+    monkeypatch.setattr("addrop.viz.sweep.get_json", lambda base, path, token=None: api)
+    cells = viz.SweepCells.from_api("http://studio", 3)
+    figure = viz.sweep_map(cells)
+    heat = figure.data[0]
+    marks = {trace.name: trace for trace in figure.data[1:]}
+    assert list(marks) == ["pruned", "running", "queued", "failed"]  # the page's order, named by state in the legend
+    assert figure.layout.showlegend
+    drawn = {}
+    for name, trace in marks.items():
+        symbol, colour, size, corner = PAGE_MARKS[name]
+        assert (trace.marker.symbol, trace.marker.color, trace.marker.size) == (symbol, colour, size)
+        assert trace.marker.line.color == colour and trace.marker.line.width == 2
+        assert trace.xaxis == "x2" and trace.yaxis == "y2"
+        for x, y in zip(trace.x, trace.y):
+            # the mark's cell, and where in it: a pruned cell's towards its corner (off its value), the others' centred
+            row, column = round(y - corner), round(x - corner)
+            assert (x - column, y - row) == pytest.approx((corner, corner))
+            drawn[float(heat.y[row]), float(heat.x[column])] = name
+    assert drawn == {key: state for key, state in states.items() if state in PAGE_MARKS}
+    assert (0.1, 0.1) not in drawn and (0.5, 0.3) not in drawn  # finished and cancelled cells are unmarked
+    # the overlay's cells line up with the heatmap's categories
+    assert tuple(figure.layout.xaxis2.range) == (-0.5, 2.5) and tuple(figure.layout.yaxis2.range) == (-0.5, 2.5)
+    z = np.asarray(heat.z, dtype=float)
+    assert z[0, 0] == pytest.approx(0.02) and z[0, 1] == pytest.approx(-0.04) and np.isnan(z[1:, :]).all()
+
+
 def test_the_committed_searchs_map_shows_its_run_files_numbers():
     folder = __import__("pathlib").Path(__file__).resolve().parents[1] / "results" / "runs" / "mrpc" / "search"
     runs = [json.loads(path.read_text()) for path in folder.glob("*.json")]
