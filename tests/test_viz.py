@@ -16,6 +16,7 @@ from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, BertForSequenceCl
 from addrop import attribute, discard_masks, viz
 from addrop.explain import explain
 from addrop.explain_seq2seq import attribute_translation, explain_translation
+from addrop.figure_style import figure_style
 from addrop.streams import DROP_STREAM, layer_stream, stream_generator
 from addrop.viz.maps import outline_segments
 from tests.tiny_models import tiny_bert, tiny_tokenizer
@@ -149,7 +150,6 @@ def test_per_row_normalisation_colours_each_row_by_its_own_largest_magnitude(vie
 
 
 def test_the_colour_blind_palette_draws_with_its_scales_and_marks(view):
-    from addrop.figure_style import figure_style
 
     safe = figure_style()["colour_blind"]
     figure = viz.maps_figure(view, 0, 1, model=MODEL, palette="colour-blind")
@@ -164,7 +164,6 @@ def test_the_colour_blind_palette_draws_with_its_scales_and_marks(view):
 
 @pytest.mark.parametrize("palette", ["default", "colour-blind"])
 def test_the_mean_over_heads_mask_panel_follows_the_palette(view, palette):
-    from addrop.figure_style import figure_style
 
     style = figure_style()
     ramp = (style["colour_blind"] if palette == "colour-blind" else style)["scales"]["drop_fraction"]
@@ -222,6 +221,97 @@ def test_a_translation_models_cross_attention_maps_have_target_rows_and_source_k
     assert figure.layout.annotations[0].text == f"Cross-attention · layer {layer}, head {head}"
 
 
+def own_cross_rows(marian_dir, view, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The eager model's own cross-attention of ``layer`` where its decoder reads the view's target, and its GA:
+    autograd of F = -(cross-entropy of each target position against the model's own argmax) on that map."""
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    own = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="eager").eval()
+    out = own(**tokenizer(SOURCE, return_tensors="pt"), output_attentions=True,
+              decoder_input_ids=torch.tensor([tokenizer.convert_tokens_to_ids(view.target_tokens)]))
+    logits = out.logits[0]
+    value = -torch.nn.functional.cross_entropy(logits, logits.argmax(-1), reduction="sum")
+    (gradient,) = torch.autograd.grad(value, out.cross_attentions[layer])
+    return out.cross_attentions[layer][0].detach(), gradient[0]
+
+
+def words_by_hand(tokens: list[str]) -> list[str]:
+    """Each SentencePiece token's word: the pieces from the last one that starts with ▁ to the next one's start."""
+    starts = [i for i, token in enumerate(tokens) if token.startswith("▁") or token.startswith("<")] + [len(tokens)]
+    words = [""] * len(tokens)
+    for start, end in zip(starts, starts[1:]):
+        word = "".join(token.removeprefix("▁") for token in tokens[start:end])
+        for i in range(start, end):
+            words[i] = word
+    return words
+
+
+SOURCE = "the cat sees the red house"
+
+
+@pytest.mark.parametrize("method", ["GA", "AA"])
+def test_a_translations_text_view_shades_the_source_by_one_target_positions_cross_attention_row(marian_dir, method):
+    layer, limit = 1, 16
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="sdpa").eval()
+    view = explain_translation(model, tokenizer, SOURCE, kind="cross", method=method, p=P, q=Q, seed=SEED, max_length=limit)
+    m, n = len(view.target_tokens), len(view.source_tokens)
+    targets, sources = words_by_hand(view.target_tokens), words_by_hand(view.source_tokens)
+    attention, gradient = own_cross_rows(marian_dir, view, layer)
+    maps = attention if method == "AA" else gradient  # AA: the attention weights themselves
+    candidates, drops = (mask[0, 0].numpy() for mask in discard_masks(
+        maps.unsqueeze(0).unsqueeze(0), torch.ones(1, n), P, Q, "high",
+        stream_generator(SEED, DROP_STREAM, layer_stream(layer, "cross")), query_mask=torch.ones(1, m)))
+    # a target position inside a word of several pieces (the title must name the word, not the piece) whose row
+    # drops something in some head
+    head, query = next((h, i) for i, token in enumerate(view.target_tokens) for h in range(maps.shape[0])
+                       if not token.startswith(("▁", "<")) and drops[h, i].any())
+    expected, candidate, dropped = maps[head, query].numpy(), candidates[head, query], drops[head, query]
+
+    figure = viz.salience_figure(view, layer, head, query, model="tiny-marian")
+    source, target = placed(figure.data[0]), placed(figure.data[1])
+    assert len(source) == n and len(target) == m
+    np.testing.assert_allclose([source[j][2] for j in range(n)], expected, rtol=1e-4, atol=1e-7)
+    assert marked(figure, "candidate", source) == np.flatnonzero(candidate).tolist()
+    assert marked(figure, "dropped", source) == np.flatnonzero(dropped).tolist()
+    # the target above the source, the chosen position framed there
+    assert max(y for _, y, _, _ in target.values()) < min(y for _, y, _, _ in source.values())
+    assert marked(figure, "query", target) == [query]
+    # words, not pieces: cells show pieces without ▁, side by side within a word; the title names the word
+    shown = lambda token: token.removeprefix("▁").replace("<", "&lt;").replace(">", "&gt;")  # noqa: E731
+    assert [source[j][3] for j in range(n)] == [shown(t) for t in view.source_tokens]
+    assert [target[i][3] for i in range(m)] == [shown(t) for t in view.target_tokens]
+    assert word_starts(figure, source) == {j for j in range(1, n) if sources[j] != sources[j - 1] and source[j][0] > 0}
+    heading = figure.layout.title.text
+    assert "▁" not in heading and "“the cat sees the red house”" in heading
+    assert f"cross-attention, layer {layer}, head {head}" in heading
+    label = view.target_labels[query].removeprefix("▁")
+    assert (f"Source words that target token “{targets[query]}” ({query}: the piece “{shown(view.target_tokens[query])}”), "
+            f"which predicts “{label}”, leans on") in heading
+    piece = next(j for j, token in enumerate(view.source_tokens) if not token.startswith(("▁", "<")))
+    hover = figure.data[0].hovertext[list(figure.data[0].y).index(source[piece][1])][source[piece][0]]
+    assert hover.startswith(f"{shown(view.source_tokens[piece])} ({piece}) in “{sources[piece]}”<br>attribution ")
+    for wrong in (m, -1):
+        with pytest.raises(ValueError, match=f"query {wrong} is outside 0-{m - 1}, the target's {m} token positions"):
+            viz.salience_figure(view, layer, head, wrong, model="tiny-marian")
+
+
+@pytest.mark.parametrize("kind, side", [("encoder", "source"), ("decoder", "target")])
+def test_a_translations_self_attention_text_view_shades_its_own_side(marian_dir, kind, side):
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="sdpa").eval()
+    view = explain_translation(model, tokenizer, SOURCE, kind=kind, p=P, q=Q, seed=SEED, max_length=16)
+    tokens = view.source_tokens if kind == "encoder" else view.target_tokens
+    query = len(tokens) // 2
+    figure = viz.salience_figure(view, 0, 1, query, model="tiny-marian")
+    assert [trace.name for trace in figure.data] == ["attribution"]  # one text: the rows' own
+    cells = placed(figure.data[0])
+    np.testing.assert_allclose([cells[j][2] for j in range(len(tokens))], view.attribution[0, 1, query].numpy())
+    assert marked(figure, "query", cells) == [query]
+    assert f"{figure_style()['titles']['kinds'][kind]}, layer 0, head 1" in figure.layout.title.text
+    with pytest.raises(ValueError, match=f"the {side}'s {len(tokens)} token positions"):
+        viz.salience_figure(view, 0, 1, len(tokens), model="tiny-marian")
+
+
 def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():
     mask = np.ones((3, 3), bool)
     mask[1, 1] = False
@@ -230,20 +320,58 @@ def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():
     assert unit_edges(segments) == border_edges(mask)
 
 
+def placed(trace) -> dict[int, tuple[float, float, float, str]]:
+    """Each token's ``(x, y, z, text)`` in a text view's heatmap, read off the cell its ``customdata`` names."""
+    cells: dict[int, tuple[float, float, float, str]] = {}
+    for i, row in enumerate(trace.customdata):
+        for j, token in enumerate(row):
+            if token is not None:
+                assert token not in cells
+                cells[token] = (trace.x[j], trace.y[i], trace.z[i][j], trace.text[i][j])
+    assert sorted(cells) == list(range(len(cells)))
+    # reading order: line by line, left to right
+    assert sorted(cells, key=lambda t: (cells[t][1], cells[t][0])) == list(range(len(cells)))
+    return cells
+
+
+def on_cells(figure, name: str, cells, shift: float = 0.0) -> list[int]:
+    """The tokens of ``cells`` whose cells carry a shape ``name`` centred on them (a frame, a strike), or with
+    ``shift`` 0.5 on their left edge (a word break); shapes on other cells (another text) are left out."""
+    at = {(round(x, 6), round(y, 6)): token for token, (x, y, _, _) in cells.items()}
+    centres = [(round((s.x0 + s.x1) / 2 + shift, 6), round((s.y0 + s.y1) / 2, 6)) for s in figure.layout.shapes if s.name == name]
+    return sorted(at[centre] for centre in centres if centre in at)
+
+
+def marked(figure, name: str, cells) -> list[int]:
+    return on_cells(figure, name, cells)
+
+
+def word_starts(figure, cells) -> set[int]:
+    """The tokens with a word break (a white rule) on their left."""
+    return set(on_cells(figure, "word break", cells, shift=0.5))
+
+
 def test_the_text_view_shades_one_rows_attribution_and_marks_its_candidates_and_drops(view, reference):
     result, masks = reference
-    layer, head, query = 1, 2, 3
+    layer, head, query = 0, 1, 3  # the last layer's rows but [CLS]'s reach no logit: their attribution is all 0
     figure = viz.salience_figure(view, layer, head, query, model=MODEL, per_line=7)
-    z = np.asarray(figure.data[0].z, dtype=float).ravel()
+    cells = placed(figure.data[0])
     n = len(view.tokens)
-    np.testing.assert_allclose(z[:n], result.attribution[layer, 0, head, query].numpy(), rtol=1e-5, atol=1e-9)
-    assert np.isnan(z[n:]).all()
+    expected = result.attribution[layer, 0, head, query].numpy()
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose([cells[j][2] for j in range(n)], expected, rtol=1e-5, atol=1e-9)
     candidate, dropped = (mask[0, head, query].numpy() for mask in masks[layer])
-    framed = [s for s in figure.layout.shapes if s.name == "candidate"]
-    struck = [s for s in figure.layout.shapes if s.name == "dropped"]
-    assert sorted(round(s.y0 + 0.42) * 7 + round(s.x0 + 0.5) for s in framed) == np.flatnonzero(candidate).tolist()
-    assert sorted(round(s.y0) * 7 + round(s.x0 + 0.45) for s in struck) == np.flatnonzero(dropped).tolist()
+    assert candidate.any() and dropped.any()
+    assert marked(figure, "candidate", cells) == np.flatnonzero(candidate).tolist()
+    assert marked(figure, "dropped", cells) == np.flatnonzero(dropped).tolist()
+    assert marked(figure, "query", cells) == [query]
     assert f"query “{view.tokens[query]}” ({query})" in figure.layout.title.text
+    # a wordpiece sits beside its word's first piece, without its ##; the second sentence starts a line
+    piece = view.tokens.index("##s")
+    assert cells[piece][3] == "s" and cells[piece][:2] == (cells[piece - 1][0] + 1, cells[piece - 1][1])
+    assert piece not in word_starts(figure, cells) and piece - 1 in word_starts(figure, cells)
+    second = view.segments.index(1)
+    assert cells[second][0] == 0 and cells[second][1] == cells[second - 1][1] + 1
 
 
 @pytest.mark.parametrize("quantity", ["attention", "attribution", "mask"])
@@ -307,6 +435,45 @@ def test_the_sweep_map_is_each_settings_mean_minus_the_baselines_mean(tmp_path):
         viz.SweepCells.from_runs(runs + [{**runs[2], "setting": {**setting(0.3, 0.2), "method": "AA"}}])
 
 
+# The sweep page's marks (frontend/static/js/sweep-page.js before they moved into the figures' definition)
+PAGE_MARKS = {"pruned": ("x-thin-open", "#5a6275", 9, 0.32), "running": ("circle-open", "#2c5fbf", 16, 0),
+              "queued": ("circle-open-dot", "#9aa3b5", 16, 0), "failed": ("x", "#c0392b", 16, 0)}
+
+
+def test_the_sweep_map_marks_pruned_running_queued_and_failed_trials_as_the_sweep_page_does(monkeypatch):
+    states = {(0.1, 0.1): "complete", (0.1, 0.3): "pruned", (0.3, 0.1): "running", (0.3, 0.3): "queued",
+              (0.5, 0.1): "failed", (0.5, 0.3): "cancelled", (0.1, 0.5): "running", (0.5, 0.5): "queued"}
+    means = {"complete": 0.84, "pruned": 0.78, "running": None, "queued": None, "failed": None, "cancelled": None}
+    trials = [{"number": k, "params": {"p": p, "q": q, "method": "GA", "mode": "high", "layers": [0]}, "state": state,
+               "value": {"mean": means[state]}, "same_as": None} for k, ((p, q), state) in enumerate(states.items())]
+    api = {"name": "mrpc search", "model": "minilm", "metric": "f1", "trials": trials, "baseline": {"mean": 0.82},
+           "spec": {"space": {"p": [0.1, 0.3, 0.5], "q": [0.1, 0.3, 0.5]}}}
+    monkeypatch.setattr("addrop.viz.sweep.get_json", lambda base, path, token=None: api)
+    cells = viz.SweepCells.from_api("http://studio", 3)
+    figure = viz.sweep_map(cells)
+    heat = figure.data[0]
+    marks = {trace.name: trace for trace in figure.data[1:]}
+    assert list(marks) == ["pruned", "running", "queued", "failed"]  # the page's order, named by state in the legend
+    assert figure.layout.showlegend
+    drawn = {}
+    for name, trace in marks.items():
+        symbol, colour, size, corner = PAGE_MARKS[name]
+        assert (trace.marker.symbol, trace.marker.color, trace.marker.size) == (symbol, colour, size)
+        assert trace.marker.line.color == colour and trace.marker.line.width == 2
+        assert trace.xaxis == "x2" and trace.yaxis == "y2"
+        for x, y in zip(trace.x, trace.y):
+            # the mark's cell, and where in it: a pruned cell's towards its corner (off its value), the others' centred
+            row, column = round(y - corner), round(x - corner)
+            assert (x - column, y - row) == pytest.approx((corner, corner))
+            drawn[float(heat.y[row]), float(heat.x[column])] = name
+    assert drawn == {key: state for key, state in states.items() if state in PAGE_MARKS}
+    assert (0.1, 0.1) not in drawn and (0.5, 0.3) not in drawn  # finished and cancelled cells are unmarked
+    # the overlay's cells line up with the heatmap's categories
+    assert tuple(figure.layout.xaxis2.range) == (-0.5, 2.5) and tuple(figure.layout.yaxis2.range) == (-0.5, 2.5)
+    z = np.asarray(heat.z, dtype=float)
+    assert z[0, 0] == pytest.approx(0.02) and z[0, 1] == pytest.approx(-0.04) and np.isnan(z[1:, :]).all()
+
+
 def test_the_committed_searchs_map_shows_its_run_files_numbers():
     folder = __import__("pathlib").Path(__file__).resolve().parents[1] / "results" / "runs" / "mrpc" / "search"
     runs = [json.loads(path.read_text()) for path in folder.glob("*.json")]
@@ -366,9 +533,10 @@ def test_the_mean_over_heads_averages_the_maps_and_shows_the_share_of_heads_drop
     assert not [trace for trace in figure.data if trace.name == "dropped"]
     assert "mean over heads" in figure.layout.title.text
     assert [a.text for a in figure.layout.annotations][:1] == ["Attention · layer 1, mean over heads"]
-    text = viz.salience_figure(view, 1, "mean", query=2, model=MODEL)
-    row = np.array(text.data[0].z, dtype=float).ravel()[:len(view.tokens)]
-    assert np.allclose(row, view.attribution[1, :, 2].mean(0).numpy(), atol=1e-6)
-    assert [s.name for s in text.layout.shapes] == ["query"]
+    text = viz.salience_figure(view, 0, "mean", query=2, model=MODEL)  # layer 1's rows but [CLS]'s are all 0
+    cells = placed(text.data[0])
+    mean = view.attribution[0, :, 2].mean(0).numpy()
+    assert np.abs(mean).max() > 0 and np.allclose([cells[j][2] for j in range(len(view.tokens))], mean, atol=1e-9)
+    assert [s.name for s in text.layout.shapes if s.name != "word break"] == ["query"]
     with pytest.raises(ValueError, match="or 'mean'"):
         viz.maps_figure(view, 1, "max", model=MODEL)

@@ -5,6 +5,7 @@ captions.js fills the same ones)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from addrop.explain import Explanation
 from addrop.explain_seq2seq import TranslationExplanation
@@ -39,6 +40,46 @@ def words_of(tokens: list[str], special: list[bool], count: int) -> str:
             words.append(piece.lstrip("".join(WORD_START)))
     shown = " ".join(words[:count])
     return shown + ("…" if len(words) > count else "")
+
+
+@dataclass
+class Word:
+    """A word of the input as running text: its tokens' indices and each token's text with its marker dropped."""
+
+    tokens: list[int]
+    texts: list[str]
+    special: bool
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+
+def piece_text(token: str, marked: bool) -> str:
+    """The text a token shows: its word-start marker (``marked``) or its continuation marker ``##`` dropped."""
+    if marked:
+        return token[1:] if token.startswith(WORD_START) else token
+    return token[2:] if token.startswith("##") and len(token) > 2 else token
+
+
+def join_words(tokens: list[str], special: list[bool], segments: list[int] | None = None) -> list[Word]:
+    """``tokens`` as words, each a run of token indices (the explorer's words.js joinWords): a wordpiece ``##``
+    continues its word where the tokenizer marks continuations, any unmarked piece where it marks a word's start
+    (SentencePiece, byte-level BPE); a special token is a word of its own, and no word runs across a change of
+    ``segments`` (a sentence pair's second sentence)."""
+    marked = any(token.startswith(WORD_START) for token, is_special in zip(tokens, special) if not is_special)
+    words: list[Word] = []
+    for i, (token, is_special) in enumerate(zip(tokens, special)):
+        text = piece_text(token, marked)
+        new_segment = segments is not None and i > 0 and segments[i] != segments[i - 1]
+        continues = (not is_special and bool(words) and not new_segment and not words[-1].special
+                     and (not token.startswith(WORD_START) if marked else token.startswith("##") and len(token) > 2))
+        if continues:
+            words[-1].tokens.append(i)
+            words[-1].texts.append(text)
+        else:
+            words.append(Word([i], [text], is_special))
+    return words
 
 
 def _facts(view: View, model: str, where: str) -> dict[str, str]:

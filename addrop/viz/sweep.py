@@ -16,9 +16,6 @@ from addrop.figure_style import figure_style
 from addrop.viz.captions import plotly_text
 from addrop.viz.rest import get_json
 
-MARKS = {"pruned": {"symbol": "x-thin-open", "color": "#5a6275", "size": 9},
-         "failed": {"symbol": "x", "color": "#c0392b", "size": 9}}
-CORNER = 0.32
 
 
 @dataclass
@@ -134,13 +131,17 @@ def sweep_map(sweep: SweepCells, width: int = 640, height: int = 560) -> go.Figu
         hovertemplate="p = %{y}, q = %{x}<br>" + ("Δ to baseline %{z:+.4f}" if relative else f"{sweep.metric} %{{z:.4f}}")
                       + "<extra></extra>",
         colorbar={"title": {"text": bar, "side": "right"}, "thickness": 12}))
-    # Marks sit in a cell's corner, on numeric axes laid over the categories (cell i spans i ± 0.5), as on the sweep page.
-    for state, mark in MARKS.items():
+    # A trial's state marks its cell as on the sweep page (pruned towards the corner, off its value; running, queued
+    # and failed in the centre of an empty cell), on numeric axes laid over the categories (cell i spans i ± 0.5).
+    marks = style["marks"]
+    for state, mark in marks.items():
         cells = [key for key, s in sweep.states.items() if s == state]
         if cells:
-            figure.add_trace(go.Scatter(x=[qs.index(q) + CORNER for _, q in cells], y=[ps.index(p) + CORNER for p, _ in cells],
-                                        mode="markers", name=state, hoverinfo="skip", xaxis="x2", yaxis="y2",
-                                        marker={**mark, "line": {"width": 2, "color": mark["color"]}}))
+            figure.add_trace(go.Scatter(
+                x=[qs.index(q) + mark["corner"] for _, q in cells], y=[ps.index(p) + mark["corner"] for p, _ in cells],
+                mode="markers", name=state, hoverinfo="skip", xaxis="x2", yaxis="y2",
+                marker={"symbol": mark["symbol"], "size": mark["size"], "color": mark["color"],
+                        "line": {"width": 2, "color": mark["color"]}}))
     against = f"baseline mean {sweep.baseline:.4f}" if relative else "no baseline: colours show the metric"
     figure.update_layout(
         title={"text": f"{plotly_text(sweep.title)} · {plotly_text(sweep.slice)}<br><sup>best dev {sweep.metric} − baseline mean ({against})</sup>",
@@ -150,6 +151,6 @@ def sweep_map(sweep: SweepCells, width: int = 640, height: int = 560) -> go.Figu
         xaxis2={"overlaying": "x", "range": [-0.5, len(qs) - 0.5], "visible": False},
         yaxis2={"overlaying": "y", "range": [-0.5, len(ps) - 0.5], "visible": False},
         width=width, height=height, margin={"l": 60, "r": 10, "t": 80, "b": 90},
-        legend={"orientation": "h", "y": -0.18}, showlegend=any(s in MARKS for s in sweep.states.values()),
+        legend={"orientation": "h", "y": -0.18}, showlegend=any(s in marks for s in sweep.states.values()),
         paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", font={"family": fonts["text"], "size": 11, "color": fonts["ink"]})
     return figure

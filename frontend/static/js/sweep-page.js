@@ -17,11 +17,9 @@ import {
 const Plotly = /** @type {any} */ (window).Plotly;
 const root = /** @type {HTMLElement} */ (document.getElementById("sweep-page"));
 const sweepId = Number(root.dataset.sweepId);
-// A pruned cell has a value: its mark goes to the cell's corner, off the label. The others mark empty cells.
-const MARKS = { pruned: { symbol: "x-thin-open", color: "#5a6275", size: 9, corner: true },
-                running: { symbol: "circle-open", color: "#2c5fbf", size: 16, corner: false },
-                queued: { symbol: "circle-open-dot", color: "#9aa3b5", size: 16, corner: false },
-                failed: { symbol: "x", color: "#c0392b", size: 16, corner: false } };
+// A trial's state on its cell (the figures' definition, which addrop.viz's sweep map draws from too): a pruned cell
+// has a value, so its mark goes towards the cell's corner, off the label; the others mark empty cells.
+const MARKS = STYLE.sweep_map.marks;
 const config = { displaylogo: false, responsive: true };
 let sort = { key: "number", direction: "asc" };
 let current = null, curvesRevision = -1, curvesFetched = 0, importanceRevision = -1, timer = null;
@@ -91,7 +89,7 @@ function renderHeatmap(sweep) {
   for (const [state, style] of Object.entries(MARKS)) {
     const cells = map.marks.filter((m) => m.state === state);
     if (!cells.length) continue;
-    const shift = style.corner ? 0.32 : 0;
+    const shift = style.corner;
     traces.push({ type: "scatter", mode: "markers", name: state, xaxis: "x2", yaxis: "y2",
                   x: cells.map((c) => map.x.indexOf(c.q) + shift), y: cells.map((c) => map.y.indexOf(c.p) + shift),
                   marker: { symbol: style.symbol, size: style.size, color: style.color, line: { width: 2, color: style.color } },
