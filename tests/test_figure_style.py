@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import subprocess
 
@@ -16,7 +17,7 @@ from fastapi.testclient import TestClient
 from addrop.figure_style import FIGURE_STYLE, figure_style
 from addrop.explain import Explanation
 from addrop.viz import maps, scales
-from addrop.viz.captions import file_name, title
+from addrop.viz.captions import file_name, join_words, title, words_of
 from backend.main import create_app
 from backend.settings import Settings
 from tests.browser import ROOT
@@ -26,6 +27,13 @@ CELLS = [0.5, 1.7, 2, 5, 9.3, 14, 40]
 # a map with a few strong cells, as attribution maps have
 MATRIX = np.random.default_rng(0).normal(size=(9, 11)) * np.where(np.arange(9)[:, None] == 2, 50.0, 1.0)
 TOKENS = ["[CLS]", "a", "gorge", "##ous", ",", "witty", "film", "that", "never", "drag", "##s", "[SEP]"]
+# pieces of three tokenisers, with punctuation the text view and the titles join to a word
+PIECES = [
+    TOKENS,
+    ["[CLS]", "the", "cat", "'", "s", "well", "-", "known", "(", "old", ")", "trick", "[SEP]", "it", "works", ".", "[SEP]"],
+    ["▁the", "▁cat", "'", "s", "▁sees", "▁(", "the", ")", "▁red", "▁house", ".", "</s>"],
+    ["<s>", "Hello", "Ġworld", ",", "Ġhow", "Ġare", "Ġyou", "?", "</s>", "</s>", "Second", "Ġone", "</s>"],
+]
 # a map with a few cells of no value (NaN: keys a row cannot attend)
 BLANKED = np.where(np.tril(np.ones((9, 11), bool)), MATRIX, np.nan)
 FACTS = [{"model": model, "tokens": TOKENS, "special": [t.startswith("[") for t in TOKENS], "where": "layer 0, head 3",
@@ -41,7 +49,8 @@ import { ATTENTION_SCALE, ATTRIBUTION_SCALE, COLORS, markSize, markWidth, method
 import { quantityTitle } from "./frontend/static/js/explorer/legends.js";
 import { labelFont, labelStride } from "./frontend/static/js/explorer/figures.js";
 import { colourValues, percentileAbs, rowNormalised, scaleNote } from "./frontend/static/js/explorer/scales.js";
-import { fileName, figureTitle } from "./frontend/static/js/explorer/captions.js";
+import { fileName, figureTitle, firstWords } from "./frontend/static/js/explorer/captions.js";
+import { joinWords } from "./frontend/static/js/explorer/words.js";
 import { unattendedOutline } from "./frontend/static/js/explorer/matrix.js";
 import { hatchPattern } from "./frontend/static/js/explorer/figures.js";
 const sizes = %s;
@@ -57,6 +66,10 @@ console.log(JSON.stringify({
   percentile: percentileAbs(shared.matrix, 99), clipped: colourValues([shared.matrix], "percentile").top,
   rows: rowNormalised(shared.matrix), notes: ["max", "percentile", "row"].map(scaleNote),
   captions: shared.facts.map((f) => [figureTitle(f), fileName(f)]),
+  words: shared.pieces.map((tokens) => {
+    const special = tokens.map((t) => /^(\[.*\]|<.*>)$/.test(t));
+    return [joinWords(tokens, special).map((w) => [w.tokens, w.texts, w.special, w.gap]), firstWords(tokens, special, 6)];
+  }),
   outlines: [0, 1, 2, 5].map(unattendedOutline), hatch: hatchPattern(),
   blanked: ["max", "percentile", "row"].map((mode) => {
     const { z, top } = colourValues([shared.blanked.map((row) => row.map((v) => (v === null ? NaN : v)))], mode);
@@ -72,7 +85,7 @@ def page_side() -> dict:
         pytest.skip("node is not installed")
     blanked = [[None if math.isnan(v) else v for v in row] for row in BLANKED.tolist()]
     script = SCRIPT % (json.dumps(SIZES), json.dumps({"cells": CELLS, "matrix": MATRIX.tolist(), "facts": FACTS,
-                                                      "blanked": blanked}))
+                                                      "pieces": PIECES, "blanked": blanked}))
     out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
@@ -124,6 +137,18 @@ def test_the_pages_and_addrop_viz_name_a_figure_alike(page_side):
                            p=facts["p"], q=facts["q"], mode=facts["mode"], seed=facts["seed"])
         assert page_title == title(view, facts["model"], facts["where"])
         assert page_name == file_name(view, facts["model"], facts["what"], facts["short"])
+
+
+def test_the_pages_and_addrop_viz_join_pieces_into_the_same_words(page_side):
+    """One rule for words: the text view's and the titles', on the page and in the notebook alike."""
+    for tokens, (words, first) in zip(PIECES, page_side["words"]):
+        special = [bool(re.fullmatch(r"\[.*\]|<.*>", t)) for t in tokens]
+        assert words == [[w.tokens, w.texts, w.special, w.gap] for w in join_words(tokens, special)]
+        assert first == words_of(tokens, special, 6)
+    assert [first for _, first in page_side["words"]] == [
+        "a gorgeous, witty film that never…", "the cat's well-known (old) trick it…", "the cat's sees (the) red house.",
+        "Hello world, how are you? Second…",
+    ]
 
 
 def test_the_pages_and_addrop_viz_leave_the_same_cells_blank_under_the_same_hatch(page_side):
