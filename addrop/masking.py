@@ -19,6 +19,16 @@ def check_probability(name: str, value: object) -> float:
     return float(value)
 
 
+def attended_keys(rows: int, keys: int, causal: bool, device: torch.device | None = None) -> torch.Tensor:
+    """``[rows, keys]``: True where row (query) ``i`` may attend key ``j``: every key, or with ``causal`` (a decoder's
+    self-attention, square) the keys ``j <= i`` only.  The one rule of which keys a causal row sees: the masks are
+    drawn within it, and the figures leave the other keys blank."""
+    if causal and rows != keys:
+        raise ValueError(f"a causal map is square, got {rows} rows and {keys} keys")
+    seen = torch.ones(rows, keys, dtype=torch.bool, device=device)
+    return seen.tril() if causal else seen
+
+
 def discard_masks(
     attribution: torch.Tensor,
     attention_mask: torch.Tensor,
@@ -65,7 +75,7 @@ def discard_masks(
     padded = not bool(valid.all() and rows.all())
     valid_key = valid  # the keys each row may attend: [b,1,1,n], or [b,1,n,n] when causal
     if causal:
-        valid_key = valid & torch.ones(n, n, dtype=torch.bool, device=valid.device).tril()
+        valid_key = valid & attended_keys(n, n, True, valid.device)
     restricted = padded or causal
     n_valid = valid_key.sum(-1, keepdim=True)  # [b,1,1,1], or [b,1,n,1] when causal
     k = torch.ceil(p * n_valid.double()).long().clamp(min=1)

@@ -263,6 +263,7 @@ class Explainer:
             task=warm.task,
             kind=kind,
             kinds=warm.kinds,
+            causal=view.causal,
             max_tokens=self.settings.explain_max_tokens,
             num_layers=warm.kinds[kind],
             num_heads=warm.num_heads,

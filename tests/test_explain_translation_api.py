@@ -67,6 +67,8 @@ def test_each_kind_equals_the_library(client, marian_dir, library, kind, referen
     expected = explain_translation(*library, SOURCE, reference, kind=kind, p=0.4, q=0.5, seed=3,
                                    max_length=MAX_TOKENS)
     assert payload["task"] == "translation" and payload["kind"] == kind
+    # the page leaves a causal map's later keys blank: the answer says which maps are causal (the library's own)
+    assert payload["causal"] is (kind == "decoder") is expected.causal
     assert payload["kinds"] == {"encoder": 2, "decoder": 2, "cross": 2} and payload["num_layers"] == 2
     assert payload["labels"] == [] and payload["prediction"] is None
     assert payload["target"] == ("loss" if reference else "pseudo_loss")
@@ -99,6 +101,7 @@ def test_a_classifier_answers_as_before_with_its_one_kind(client, classifier_dir
     payload = client.post("/api/explain", json={"model": str(classifier_dir), "text": "fine", "kind": "encoder"}).json()
     assert payload["task"] == "classification" and payload["kind"] == "encoder"
     assert payload["kinds"] == {"encoder": 2} and payload["translation"] is None and payload["query_tokens"] is None
+    assert payload["causal"] is False
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
 from addrop.explain_seq2seq import attribute_translation
+from addrop.figure_style import figure_style
 from tests.browser import ARTIFACTS, chromium_page, explained, running_server
 from tests.tiny_translation import save_finetuned_marian
 
@@ -43,6 +46,22 @@ def choose_kind(page, kind: str) -> None:
     page.evaluate("() => { document.querySelector('#status').textContent = ''; }")
     page.click(f"#kind button[data-value='{kind}']")
     explained(page, f"document.querySelector('#layer-figure .gtitle, #layer-figure .annotation-text')")
+
+
+# The pixel centre of cell (query, key) of the layer view's first map, in the figure's own coordinates.
+CELL = """([i, j]) => { const f = document.querySelector('#layer-figure')._fullLayout;
+  return [f.xaxis._offset + f.xaxis.l2p(j), f.yaxis._offset + f.yaxis.l2p(i)]; }"""
+
+
+def not_attended(checkpoint, target_tokens: list[str]) -> np.ndarray:
+    """Where the eager model's own decoder self-attention (layer 0, head 0) gives weight exactly 0 as its decoder
+    reads ``target_tokens``: the independent definition of the keys a row cannot attend."""
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    own = AutoModelForSeq2SeqLM.from_pretrained(checkpoint, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out = own(**tokenizer(SOURCE, return_tensors="pt"), output_attentions=True,
+                  decoder_input_ids=torch.tensor([tokenizer.convert_tokens_to_ids(target_tokens)]))
+    return out.decoder_attentions[0][0, 0].numpy() == 0
 
 
 def test_a_fine_tuned_translation_checkpoint_explains_each_kind(server, checkpoint):
@@ -81,6 +100,27 @@ def test_a_fine_tuned_translation_checkpoint_explains_each_kind(server, checkpoi
 
         choose_kind(page, "decoder")
         assert ticks(page, "x") == ticks(page, "y") == expected.target_tokens
+        # causal: the keys a row cannot attend are blank under a hatch on all three maps, outside the colour ranges,
+        # and the hover and the text view say so
+        decoder = attribute_translation(model, tokenizer, SOURCE, kind="decoder", layers=(0,))
+        blank = not_attended(checkpoint, decoder.target_tokens)
+        gradient = decoder.attribution[0, 0].numpy()
+        assert blank.any() and np.abs(gradient[blank]).max() > 0
+        overlay = page.eval_on_selector("#layer-figure + canvas.map-overlay", "c => [c.dataset.hatched, c.dataset.ranges]")
+        assert overlay[0] == "3"
+        top = np.abs(gradient[~blank]).max()
+        assert json.loads(overlay[1])[1] == pytest.approx([-top, top], rel=1e-5)
+        assert page.locator("#legend-unattended").is_visible()
+        hover = figure_style()["not_attended"]["hover"]
+        later = int(np.flatnonzero(blank[0])[-1])
+        x, y = page.evaluate(CELL, [0, later])
+        box = page.locator("#layer-figure").bounding_box()
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        assert page.locator(".map-hover").inner_text().splitlines()[-1] == hover
+        query = int(page.eval_on_selector("#text-view", "v => v.dataset.query"))
+        unattended = page.locator(".tv-body .tv-tok.unattended")
+        assert unattended.count() == int(blank[query].sum())
+        assert all(d.endswith(hover) for d in unattended.evaluate_all("els => els.map((e) => e.dataset.describe)"))
         page.screenshot(path=ARTIFACTS / "explorer-translation-decoder.png", full_page=True)
 
         # a reference: the decoder reads it, and the loss against it is attributed

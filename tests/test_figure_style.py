@@ -4,6 +4,8 @@ reads (and the app serves), and apply its size rules as addrop.viz does."""
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 
@@ -15,7 +17,7 @@ from fastapi.testclient import TestClient
 from addrop.figure_style import FIGURE_STYLE, figure_style
 from addrop.explain import Explanation
 from addrop.viz import maps, scales
-from addrop.viz.captions import file_name, title
+from addrop.viz.captions import file_name, join_words, title, words_of
 from backend.main import create_app
 from backend.settings import Settings
 from tests.browser import ROOT
@@ -25,6 +27,15 @@ CELLS = [0.5, 1.7, 2, 5, 9.3, 14, 40]
 # a map with a few strong cells, as attribution maps have
 MATRIX = np.random.default_rng(0).normal(size=(9, 11)) * np.where(np.arange(9)[:, None] == 2, 50.0, 1.0)
 TOKENS = ["[CLS]", "a", "gorge", "##ous", ",", "witty", "film", "that", "never", "drag", "##s", "[SEP]"]
+# pieces of three tokenisers, with punctuation the text view and the titles join to a word
+PIECES = [
+    TOKENS,
+    ["[CLS]", "the", "cat", "'", "s", "well", "-", "known", "(", "old", ")", "trick", "[SEP]", "it", "works", ".", "[SEP]"],
+    ["▁the", "▁cat", "'", "s", "▁sees", "▁(", "the", ")", "▁red", "▁house", ".", "</s>"],
+    ["<s>", "Hello", "Ġworld", ",", "Ġhow", "Ġare", "Ġyou", "?", "</s>", "</s>", "Second", "Ġone", "</s>"],
+]
+# a map with a few cells of no value (NaN: keys a row cannot attend)
+BLANKED = np.where(np.tril(np.ones((9, 11), bool)), MATRIX, np.nan)
 FACTS = [{"model": model, "tokens": TOKENS, "special": [t.startswith("[") for t in TOKENS], "where": "layer 0, head 3",
           "short": "L0-h3", "method": method, "p": p, "q": q, "mode": mode, "seed": seed, "what": what}
          for model, method, p, q, mode, seed, what in [("minilm", "GA", 0.3, 0.2, "high", 0, "maps"),
@@ -38,7 +49,10 @@ import { ATTENTION_SCALE, ATTRIBUTION_SCALE, COLORS, markSize, markWidth, method
 import { quantityTitle } from "./frontend/static/js/explorer/legends.js";
 import { labelFont, labelStride } from "./frontend/static/js/explorer/figures.js";
 import { colourValues, percentileAbs, rowNormalised, scaleNote } from "./frontend/static/js/explorer/scales.js";
-import { fileName, figureTitle } from "./frontend/static/js/explorer/captions.js";
+import { fileName, figureTitle, firstWords } from "./frontend/static/js/explorer/captions.js";
+import { joinWords } from "./frontend/static/js/explorer/words.js";
+import { unattendedOutline } from "./frontend/static/js/explorer/matrix.js";
+import { hatchPattern } from "./frontend/static/js/explorer/figures.js";
 const sizes = %s;
 const shared = %s;
 console.log(JSON.stringify({
@@ -52,6 +66,15 @@ console.log(JSON.stringify({
   percentile: percentileAbs(shared.matrix, 99), clipped: colourValues([shared.matrix], "percentile").top,
   rows: rowNormalised(shared.matrix), notes: ["max", "percentile", "row"].map(scaleNote),
   captions: shared.facts.map((f) => [figureTitle(f), fileName(f)]),
+  words: shared.pieces.map((tokens) => {
+    const special = tokens.map((t) => /^(\[.*\]|<.*>)$/.test(t));
+    return [joinWords(tokens, special).map((w) => [w.tokens, w.texts, w.special, w.gap]), firstWords(tokens, special, 6)];
+  }),
+  outlines: [0, 1, 2, 5].map(unattendedOutline), hatch: hatchPattern(),
+  blanked: ["max", "percentile", "row"].map((mode) => {
+    const { z, top } = colourValues([shared.blanked.map((row) => row.map((v) => (v === null ? NaN : v)))], mode);
+    return [z[0].map((row) => row.map((v) => (Number.isNaN(v) ? null : v))), top];
+  }),
 }));
 """
 
@@ -60,7 +83,9 @@ console.log(JSON.stringify({
 def page_side() -> dict:
     if shutil.which("node") is None:
         pytest.skip("node is not installed")
-    script = SCRIPT % (json.dumps(SIZES), json.dumps({"cells": CELLS, "matrix": MATRIX.tolist(), "facts": FACTS}))
+    blanked = [[None if math.isnan(v) else v for v in row] for row in BLANKED.tolist()]
+    script = SCRIPT % (json.dumps(SIZES), json.dumps({"cells": CELLS, "matrix": MATRIX.tolist(), "facts": FACTS,
+                                                      "pieces": PIECES, "blanked": blanked}))
     out = subprocess.run(["node", "--input-type=module", "-e", script], cwd=ROOT,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
@@ -112,3 +137,27 @@ def test_the_pages_and_addrop_viz_name_a_figure_alike(page_side):
                            p=facts["p"], q=facts["q"], mode=facts["mode"], seed=facts["seed"])
         assert page_title == title(view, facts["model"], facts["where"])
         assert page_name == file_name(view, facts["model"], facts["what"], facts["short"])
+
+
+def test_the_pages_and_addrop_viz_join_pieces_into_the_same_words(page_side):
+    """One rule for words: the text view's and the titles', on the page and in the notebook alike."""
+    for tokens, (words, first) in zip(PIECES, page_side["words"]):
+        special = [bool(re.fullmatch(r"\[.*\]|<.*>", t)) for t in tokens]
+        assert words == [[w.tokens, w.texts, w.special, w.gap] for w in join_words(tokens, special)]
+        assert first == words_of(tokens, special, 6)
+    assert [first for _, first in page_side["words"]] == [
+        "a gorgeous, witty film that never…", "the cat's well-known (old) trick it…", "the cat's sees (the) red house.",
+        "Hello world, how are you? Second…",
+    ]
+
+
+def test_the_pages_and_addrop_viz_leave_the_same_cells_blank_under_the_same_hatch(page_side):
+    assert page_side["outlines"] == [[list(c) for c in maps.unattended_outline(n)] for n in (0, 1, 2, 5)]
+    assert page_side["hatch"] == maps.hatch_pattern()
+    for mode, (z, top) in zip(("max", "percentile", "row"), page_side["blanked"]):
+        (ours,), our_top = scales.colour_values([BLANKED], mode)
+        assert top == pytest.approx(our_top)
+        assert np.array_equal(np.isnan(ours), np.array([[v is None for v in row] for row in z]))
+        np.testing.assert_allclose(np.asarray(z, dtype=float), ours)
+    # the range leaves the blank cells out: the largest |value| on and below the diagonal
+    assert scales.colour_values([BLANKED], "max")[1] == pytest.approx(np.abs(MATRIX[np.tril(np.ones((9, 11), bool))]).max())

@@ -303,13 +303,115 @@ def test_a_translations_self_attention_text_view_shades_its_own_side(marian_dir,
     tokens = view.source_tokens if kind == "encoder" else view.target_tokens
     query = len(tokens) // 2
     figure = viz.salience_figure(view, 0, 1, query, model="tiny-marian")
-    assert [trace.name for trace in figure.data] == ["attribution"]  # one text: the rows' own
+    # one text, the rows' own; a decoder's row sees its own and earlier positions, the later ones blank apart
+    causal = ["not attended", "not attended (hatch)"] if kind == "decoder" else []
+    assert [trace.name for trace in figure.data] == ["attribution", *causal]
     cells = placed(figure.data[0])
-    np.testing.assert_allclose([cells[j][2] for j in range(len(tokens))], view.attribution[0, 1, query].numpy())
+    seen = query + 1 if kind == "decoder" else len(tokens)
+    np.testing.assert_allclose([cells[j][2] for j in range(seen)], view.attribution[0, 1, query, :seen].numpy())
     assert marked(figure, "query", cells) == [query]
     assert f"{figure_style()['titles']['kinds'][kind]}, layer 0, head 1" in figure.layout.title.text
     with pytest.raises(ValueError, match=f"the {side}'s {len(tokens)} token positions"):
         viz.salience_figure(view, 0, 1, len(tokens), model="tiny-marian")
+
+
+def own_decoder_attention(marian_dir, view, layer: int, head: int) -> np.ndarray:
+    """The eager model's own decoder self-attention weights of ``layer`` and ``head`` where its decoder reads the
+    view's target: the independent definition of what a row attends (a later key's weight is exactly 0)."""
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    own = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="eager").eval()
+    with torch.no_grad():
+        out = own(**tokenizer(SOURCE, return_tensors="pt"), output_attentions=True,
+                  decoder_input_ids=torch.tensor([tokenizer.convert_tokens_to_ids(view.target_tokens)]))
+    return out.decoder_attentions[layer][0, head].numpy()
+
+
+def polygon_edges(corners) -> set[tuple[float, float, float, float]]:
+    """A closed polygon's sides cut into cell-side edges, each written left to right or top to bottom."""
+    sides = [(*a, *b) for a, b in zip(corners, corners[1:] + corners[:1]) if a != b]  # a closing corner repeats the first
+    return {(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)) for x0, y0, x1, y1 in unit_edges(sides)}
+
+
+@pytest.mark.parametrize("scale", ["max", "percentile", "row"])
+def test_a_decoders_self_attention_leaves_the_keys_a_row_cannot_attend_blank_and_out_of_the_colour_range(marian_dir, scale):
+    layer, head = 1, 3  # a head whose later keys' gradients exceed the attended ones': they would set the range
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="sdpa").eval()
+    view = explain_translation(model, tokenizer, SOURCE, kind="decoder", p=P, q=Q, seed=SEED, max_length=16)
+    weights = own_decoder_attention(marian_dir, view, layer, head)
+    unattended = weights == 0  # softmax weight exactly 0: the keys the row never attends
+    attended = ~unattended
+    attribution = view.attribution[view.layers.index(layer), head].numpy()
+    m = len(view.target_tokens)
+    assert unattended.any() and attended.all(axis=1).sum() == 1  # only the last row sees every key
+    assert np.abs(attribution[unattended]).max() > np.abs(attribution[attended]).max()  # a gradient where no weight flows
+
+    figure = viz.maps_figure(view, layer, head, model="tiny-marian", scale=scale)
+    panels = {trace.name: trace for trace in figure.data if trace.name in ("attention", "attribution", "mask")}
+    for name, trace in panels.items():
+        z = np.asarray(trace.z, dtype=float)
+        assert z.shape == (m, m)
+        np.testing.assert_array_equal(np.isnan(z), unattended, err_msg=name)  # no value, no colour
+    # the colours span the attended cells only
+    shown = np.where(attended, attribution, np.nan)
+    if scale == "row":
+        rows = np.nanmax(np.abs(shown), axis=1, keepdims=True)
+        np.testing.assert_allclose(np.asarray(panels["attribution"].z, dtype=float)[attended], (shown / rows)[attended], rtol=1e-5)
+        assert panels["attribution"].zmax == 1
+    else:
+        top = (np.percentile(np.abs(attribution[attended]), 99) if scale == "percentile"
+               else np.abs(attribution[attended]).max())
+        assert panels["attribution"].zmax == pytest.approx(top, rel=1e-5) and panels["attribution"].zmin == pytest.approx(-top, rel=1e-5)
+        weight = np.percentile(weights[attended], 99) if scale == "percentile" else weights[attended].max()
+        assert panels["attention"].zmax == pytest.approx(weight, rel=1e-4)
+    # the blank cells are named in the hover and hatched, on each of the three maps alike
+    fills = [trace for trace in figure.data if trace.name == "not attended"]
+    hatches = [trace for trace in figure.data if trace.name == "not attended (hatch)"]
+    assert len(fills) == len(hatches) == 3
+    hover = figure_style()["not_attended"]["hover"]
+    for fill, hatch in zip(fills, hatches):
+        np.testing.assert_array_equal(~np.isnan(np.asarray(fill.z, dtype=float)), unattended)
+        assert hover in fill.hovertemplate and fill.showscale is False
+        assert fill.colorscale[0][1] == figure_style()["not_attended"]["fill"]
+        assert hatch.fill == "toself" and hatch.fillpattern.shape == figure_style()["not_attended"]["pattern"]["shape"]
+        assert polygon_edges(list(zip(hatch.x, hatch.y))) == border_edges(unattended)
+    assert "not attended" in figure.layout.title.text
+    # nothing a row cannot see is ever a candidate (the masks' own rule)
+    assert not (view.candidate[view.layers.index(layer), head].numpy() & unattended).any()
+
+
+def test_a_decoders_text_view_leaves_the_later_keys_of_the_row_blank(marian_dir):
+    layer, head = 1, 3
+    tokenizer = AutoTokenizer.from_pretrained(marian_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(marian_dir, attn_implementation="sdpa").eval()
+    view = explain_translation(model, tokenizer, SOURCE, kind="decoder", p=P, q=Q, seed=SEED, max_length=16)
+    m = len(view.target_tokens)
+    query = m // 2
+    unattended = own_decoder_attention(marian_dir, view, layer, head)[query] == 0
+    row = view.attribution[view.layers.index(layer), head, query].numpy()
+    assert unattended.any() and not unattended[: query + 1].any()
+    assert np.abs(row[unattended]).max() > np.abs(row[~unattended]).max()  # they would set the scale
+    figure = viz.salience_figure(view, layer, head, query, model="tiny-marian")
+    shaded, blank = (placed_tokens(trace) for trace in figure.data[:2])
+    assert figure.data[1].name == "not attended"
+    assert sorted(shaded) == np.flatnonzero(~unattended).tolist() and sorted(blank) == np.flatnonzero(unattended).tolist()
+    np.testing.assert_allclose([shaded[j][2] for j in sorted(shaded)], row[~unattended], rtol=1e-5)
+    # the scale spans the row's attended keys only
+    top = np.abs(row[~unattended]).max()
+    assert max(abs(figure.data[0].zmin), abs(figure.data[0].zmax)) == pytest.approx(top, rel=1e-5)
+    hover = figure_style()["not_attended"]["hover"]
+    for j, (x, y, _, _) in blank.items():
+        assert figure.data[1].hovertext[list(figure.data[1].y).index(y)][x].endswith(hover)
+    first = min(shaded)
+    text = figure.data[0].hovertext[list(figure.data[0].y).index(shaded[first][1])][shaded[first][0]]
+    assert f"of {query + 1} (1 = highest)" in text  # ranked among the keys the row attends
+    assert figure.data[2].fillpattern.shape == figure_style()["not_attended"]["pattern"]["shape"]
+
+
+def placed_tokens(trace) -> dict[int, tuple[float, float, float, str]]:
+    """Each token's ``(x, y, z, text)`` in one of a text view's heatmaps, which may hold some of the tokens."""
+    return {token: (trace.x[j], trace.y[i], trace.z[i][j], trace.text[i][j])
+            for i, row in enumerate(trace.customdata) for j, token in enumerate(row) if token is not None}
 
 
 def test_the_outline_of_a_shape_with_a_hole_joins_its_edges():

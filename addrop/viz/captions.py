@@ -13,6 +13,12 @@ from addrop.figure_style import figure_style
 
 View = Explanation | TranslationExplanation
 WORD_START = ("Ġ", "▁")  # how byte-level BPE and SentencePiece mark a piece that begins a word
+# Punctuation that reads as part of the word before it (or, for openers, the word after it; joiners, both: "cat's",
+# "well-known"): the tokenisers split it off, so without these "years , appearing" would read as two gaps (the
+# explorer's words.js CLOSES, OPENS and JOINS).
+CLOSES = re.compile(r"[.,;:!?%)\]}]+")
+OPENS = re.compile(r"[(\[{]+")
+JOINS = re.compile(r"['’-]+")
 
 
 def first_words(view: View, count: int = 6) -> str:
@@ -24,31 +30,30 @@ def first_words(view: View, count: int = 6) -> str:
 
 
 def words_of(tokens: list[str], special: list[bool], count: int) -> str:
-    """The first ``count`` words of ``tokens`` (see :func:`first_words`; the explorer's captions.js firstWords)."""
+    """The first ``count`` words of ``tokens`` as the text view runs them (:func:`join_words`, special tokens left
+    out): a word without a space before it (punctuation) stays with its neighbour (the explorer's captions.js
+    firstWords)."""
     words: list[str] = []
-    # where pieces mark the start of a word (SentencePiece, byte-level BPE), an unmarked piece continues one
-    marked = any(token.startswith(WORD_START) for token, is_special in zip(tokens, special) if not is_special)
-    for token, is_special in zip(tokens, special):
-        if is_special:
+    for word in join_words(tokens, special):
+        if word.special:
             continue
-        piece = token.removeprefix("##")
-        # a wordpiece continues its word, and punctuation sticks to the word before it
-        continues = token.startswith("##") or (marked and not token.startswith(WORD_START))
-        if words and (continues or all(not c.isalnum() for c in piece)):
-            words[-1] += piece
+        if words and not word.gap:
+            words[-1] += word.text
         else:
-            words.append(piece.lstrip("".join(WORD_START)))
+            words.append(word.text)
     shown = " ".join(words[:count])
     return shown + ("…" if len(words) > count else "")
 
 
 @dataclass
 class Word:
-    """A word of the input as running text: its tokens' indices and each token's text with its marker dropped."""
+    """A word of the input as running text: its tokens' indices, each token's text with its marker dropped, and
+    whether a space goes before it (``gap``)."""
 
     tokens: list[int]
     texts: list[str]
     special: bool
+    gap: bool = True
 
     @property
     def text(self) -> str:
@@ -63,12 +68,15 @@ def piece_text(token: str, marked: bool) -> str:
 
 
 def join_words(tokens: list[str], special: list[bool], segments: list[int] | None = None) -> list[Word]:
-    """``tokens`` as words, each a run of token indices (the explorer's words.js joinWords): a wordpiece ``##``
-    continues its word where the tokenizer marks continuations, any unmarked piece where it marks a word's start
-    (SentencePiece, byte-level BPE); a special token is a word of its own, and no word runs across a change of
-    ``segments`` (a sentence pair's second sentence)."""
+    """``tokens`` as words, each a run of token indices: the one way pieces become words, for the text view and the
+    titles alike (the explorer's words.js joinWords).  A wordpiece ``##`` continues its word where the tokenizer
+    marks continuations, any unmarked piece where it marks a word's start (SentencePiece, byte-level BPE); a special
+    token is a word of its own, and no word runs across a change of ``segments`` (a sentence pair's second
+    sentence).  No space goes before closing punctuation, after an opener, or either side of an apostrophe or a
+    hyphen (``gap``)."""
     marked = any(token.startswith(WORD_START) for token, is_special in zip(tokens, special) if not is_special)
     words: list[Word] = []
+    opened_before = False
     for i, (token, is_special) in enumerate(zip(tokens, special)):
         text = piece_text(token, marked)
         new_segment = segments is not None and i > 0 and segments[i] != segments[i - 1]
@@ -77,8 +85,12 @@ def join_words(tokens: list[str], special: list[bool], segments: list[int] | Non
         if continues:
             words[-1].tokens.append(i)
             words[-1].texts.append(text)
-        else:
-            words.append(Word([i], [text], is_special))
+            opened_before = False  # the word no longer ends in an opener: "(the" then "red" are two words
+            continue
+        joins = bool(JOINS.fullmatch(text))
+        closes = (bool(CLOSES.fullmatch(text)) or joins) and not is_special and bool(words) and not words[-1].special
+        words.append(Word([i], [text], is_special, gap=i > 0 and not new_segment and not opened_before and not closes))
+        opened_before = not is_special and (bool(OPENS.fullmatch(text)) or joins)
     return words
 
 

@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from addrop.explain_seq2seq import TranslationExplanation
 from addrop.figure_style import by_size, figure_style
+from addrop.masking import attended_keys
 from addrop.viz.captions import View, plotly_text, title
 from addrop.viz.scales import colour_values, scale_note
 
@@ -115,6 +116,51 @@ def map_tokens(view: View) -> tuple[list[str], list[str]]:
     return view.tokens, view.tokens
 
 
+def not_attended(view: View) -> np.ndarray:
+    """``[rows, keys]``: True at the keys a row cannot attend (a causal map's later positions, key j > query i).
+    Their gradient exists, but no attention flows through them and they are never candidates: the figures give them
+    no value (:func:`blanked`).  Which keys a row sees is the masks' own rule (:func:`addrop.masking.attended_keys`),
+    applied to the view's ``causal`` (what the explorer's answer calls ``causal`` too)."""
+    rows, keys = map_tokens(view)
+    return ~attended_keys(len(rows), len(keys), view.causal).numpy()
+
+
+def blanked(values: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """``values`` as floats, NaN where ``blank`` (a key the row cannot attend): no colour, no part in the range."""
+    return np.where(blank, np.nan, np.asarray(values, dtype=float))
+
+
+def unattended_outline(n: int) -> list[tuple[float, float]]:
+    """The polygon around the cells a causal ``n x n`` map's rows cannot attend (key j > query i), in cell
+    coordinates (cell centres on integers, x the key, y the query): a staircase from the top edge down the right one
+    and back along the diagonal; empty for a map of one token (the explorer's matrix.js unattendedOutline)."""
+    if n < 2:
+        return []
+    corners = [(0.5, -0.5), (n - 0.5, -0.5), (n - 0.5, n - 1.5)]
+    for i in range(n - 2, -1, -1):
+        corners += [(i + 0.5, i + 0.5), (i + 0.5, i - 0.5)]
+    return corners
+
+
+def hatch_pattern() -> dict:
+    """The light hatch over cells that carry no value, as a Plotly fill pattern (the definition's not_attended)."""
+    style = figure_style()["not_attended"]
+    return {**style["pattern"], "fgcolor": style["hatch"], "bgcolor": "rgba(0,0,0,0)"}
+
+
+def _not_attended_traces(blank: np.ndarray, pairs: list[list[str]], gap: float) -> list:
+    """The cells a row cannot attend, drawn alike on every map: the definition's fill with the hover saying why,
+    under a hatch (no hover of its own, so that each cell's hover names its tokens)."""
+    style = figure_style()["not_attended"]
+    fill = go.Heatmap(z=np.where(blank, 0.0, np.nan), text=pairs, name="not attended", showscale=False,
+                      colorscale=[[0, style["fill"]], [1, style["fill"]]], zmin=0, zmax=1, hoverongaps=False,
+                      xgap=gap, ygap=gap, hovertemplate=f"%{{text}}<br>{style['hover']}<extra></extra>")
+    x, y = zip(*unattended_outline(blank.shape[1]))
+    hatch = go.Scatter(x=list(x) + [x[0]], y=list(y) + [y[0]], mode="none", fill="toself", fillcolor="rgba(0,0,0,0)",
+                       fillpattern=hatch_pattern(), name="not attended (hatch)", hoverinfo="skip", showlegend=False)
+    return [fill, hatch]
+
+
 def boundaries_of(view: View) -> list[float]:
     """Where a sentence pair's second sentence begins, in cell coordinates; a translation's maps have none."""
     return [] if isinstance(view, TranslationExplanation) else segment_boundaries(view.segments)
@@ -196,26 +242,28 @@ def _bar_title(text: str, scale: str) -> dict:
 def _panel(view: View, index: int, head: Head, quantity: str, scale: str = "max",
            palette: str = "default") -> tuple[np.ndarray, dict]:
     """A panel's coloured values and its heatmap settings (colour scale, range, colour bar): a value map's colours
-    span it as ``scale`` says (see :func:`addrop.viz.scales.colour_values`)."""
+    span it as ``scale`` says (see :func:`addrop.viz.scales.colour_values`); the keys a row cannot attend are NaN
+    (:func:`not_attended`), outside every range."""
     scales = palette_of(palette)["scales"]
+    blank = not_attended(view)
     if quantity == "attention":
-        (z,), top = colour_values([head_map(view.attention, index, head)], scale)
+        (z,), top = colour_values([blanked(head_map(view.attention, index, head), blank)], scale)
         return z, {"colorscale": scales["attention"], "zmin": 0, "zmax": top,
                    "colorbar": {"title": _bar_title(quantity_title("attention"), scale)}}
     if quantity == "attribution":
         # a diverging scale around zero; an all-zero map still needs a range (colour_values' top is never 0)
-        (z,), top = colour_values([head_map(view.attribution, index, head)], scale)
+        (z,), top = colour_values([blanked(head_map(view.attribution, index, head), blank)], scale)
         return z, {"colorscale": scales["attribution"], "zmin": -top, "zmax": top,
                    "colorbar": {"title": _bar_title(quantity_title("attribution", view.method), scale),
                                 "exponentformat": "e", "showexponent": "all"}}
     if quantity == "mask" and head == MEAN:
         # at small q few cells are dropped by every head: a fixed 0-100 % scale would leave the map nearly white
-        z = head_map(view.dropped, index, head)
-        return z, {"colorscale": scales["drop_fraction"], "zmin": 0, "zmax": float(z.max()) or 1.0,
+        z = blanked(head_map(view.dropped, index, head), blank)
+        return z, {"colorscale": scales["drop_fraction"], "zmin": 0, "zmax": float(np.nanmax(z, initial=0.0)) or 1.0,
                    "colorbar": {"title": _bar_title(quantity_title("mask-mean"), "max"), "tickformat": ".0%"}}
     if quantity == "mask":
         bar_title = _bar_title(quantity_title("mask"), "max")
-        z = mask_levels(view.candidate[index, head].numpy(), view.dropped[index, head].numpy())
+        z = blanked(mask_levels(view.candidate[index, head].numpy(), view.dropped[index, head].numpy()), blank)
         return z, {"colorscale": mask_scale(palette), "zmin": 0, "zmax": 2,
                    "colorbar": {"title": bar_title,
                                 "tickvals": [0.33, 1, 1.67], "ticktext": ["kept", "candidate", "dropped"]}}
@@ -286,15 +334,21 @@ def maps_figure(view: View, layer: int, head: Head, *, model: str,
     candidate, dropped = head_map(view.candidate, index, head), head_map(view.dropped, index, head)
     row_labels, key_labels = [plotly_text(token) for token in rows], [plotly_text(token) for token in keys]
     pairs = [[f"{row_labels[i]} ({i}) → {key_labels[j]} ({j})" for j in range(n)] for i in range(m)]
+    blank = not_attended(view)
     for k, quantity in enumerate(quantities):
         z, settings = _panel(view, index, head, quantity, scale, palette)
         suffix = "" if k == 0 else str(k + 1)
         domain = figure.layout[f"xaxis{suffix}"].domain
         settings["colorbar"].update(x=domain[1] + 0.005, len=0.75, thickness=10, outlinewidth=0,
                                     tickfont={"size": fonts["colour_bar_size"]})
-        figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=0 if size > 40 else 0.5, ygap=0 if size > 40 else 0.5,
+        gap = 0 if size > 40 else 0.5
+        # the keys a row cannot attend have no value here (NaN): their own trace names them in the hover
+        figure.add_trace(go.Heatmap(z=z, text=pairs, name=quantity, xgap=gap, ygap=gap, hoverongaps=False,
                                     hovertemplate=f"%{{text}}<br>{quantity}{' ÷ row max' if scale == 'row' and quantity != 'mask' else ''}: %{{z:.4~g}}<extra></extra>", **settings),
                          row=1, col=k + 1)
+        if blank.any():
+            for trace in _not_attended_traces(blank, pairs, gap):
+                figure.add_trace(trace, row=1, col=k + 1)
         figure.update_xaxes(_axis(key_labels, False, "key" if k == 0 else "", cell), row=1, col=k + 1)
         figure.update_yaxes({**_axis(row_labels, True, "query" if k == 0 else "", cell), "scaleanchor": f"x{suffix}"}, row=1, col=k + 1)
         figure.add_annotation(text=_panel_title(view, quantity, layer, head), x=(domain[0] + domain[1]) / 2, y=1.0,
@@ -319,6 +373,8 @@ def maps_figure(view: View, layer: int, head: Head, *, model: str,
         heading += "<br><sup>mean over heads: no one candidate region or set of drops to outline (the mask panel: the share of heads dropping each cell)</sup>"
     elif not marked:
         heading += "<br><sup>cells too small for outlines and marks: the mask panel shows every candidate and drop</sup>"
+    if blank.any():
+        heading += f"<br><sup>{plotly_text(figure_style()['not_attended']['legend'])}</sup>"
     figure.update_layout(
         title={"text": heading, "x": 0.01, "xanchor": "left", "font": {"size": fonts["title_size"]}},
         width=width, height=round(map_height + MARGIN["t"] + MARGIN["b"]), margin=MARGIN,
@@ -358,12 +414,13 @@ def model_view(view: View, *, model: str, quantity: str = "attribution", cell: i
     else:
         kept, candidate, dropped = thumbs["mask"]
         colorscale = [[0, kept], [0.333, kept], [0.333, candidate], [0.667, candidate], [0.667, dropped], [1, dropped]]
+    blank = not_attended(view)  # blank in every thumbnail, as on the maps
     for i in range(layers):
         for h in range(heads):
             if quantity == "mask":
-                z, low, high = mask_levels(view.candidate[i, h].numpy(), view.dropped[i, h].numpy()), 0, 2
+                z, low, high = blanked(mask_levels(view.candidate[i, h].numpy(), view.dropped[i, h].numpy()), blank), 0, 2
             else:
-                z, low, high = thumbnail_values(getattr(view, quantity)[i, h].numpy(), scale), zmin, 1
+                z, low, high = thumbnail_values(blanked(getattr(view, quantity)[i, h].numpy(), blank), scale), zmin, 1
             figure.add_trace(go.Heatmap(z=z, colorscale=colorscale, zmin=low, zmax=high, showscale=False,
                                         name=f"layer {view.layers[i]}, head {h}",
                                         hovertemplate=f"layer {view.layers[i]} · head {h}<br>query %{{y}} → key %{{x}}<extra></extra>"),

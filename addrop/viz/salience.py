@@ -1,5 +1,6 @@
 """The explorer's text view as a Plotly figure: the input's tokens in reading order, each shaded by the attribution
-it gets in one query's row, AD-DROP's candidates outlined and its drops struck through.  A translation model's
+it gets in one query's row, AD-DROP's candidates outlined and its drops struck through; the keys a causal row
+cannot attend (later positions) blank under a hatch, as on the maps.  A translation model's
 cross-attention draws its target above its source, as the explorer's text view does: the chosen target token
 framed, the source shaded by that target position's row."""
 
@@ -14,7 +15,8 @@ import plotly.graph_objects as go
 from addrop.explain_seq2seq import TranslationExplanation
 from addrop.figure_style import figure_style
 from addrop.viz.captions import WORD_START, View, Word, join_words, piece_text, plotly_text, title
-from addrop.viz.maps import MEAN, Head, check_head, head_map, layer_index, map_tokens, quantity_title, where
+from addrop.viz.maps import (MEAN, Head, check_head, hatch_pattern, head_map, layer_index, map_tokens, not_attended,
+                              quantity_title, where)
 
 LINE_PIXELS = 46  # one line of tokens
 LABEL_LINES = 0.6  # the room a block's label ("target", "source") takes above it, in lines
@@ -96,15 +98,18 @@ class Block:
         word, piece = self.word_of(token)
         return f"“{word.text}” ({token})" if len(word.tokens) == 1 else f"“{word.text}” ({token}: the piece “{piece}”)"
 
-    def grid(self, per_line: int, cell: Callable[[int], tuple[float, str]]) -> dict:
+    def grid(self, per_line: int, cell: Callable[[int], tuple[float, str]],
+             only: Callable[[int], bool] | None = None) -> dict:
         """A heatmap's ``x``, ``y``, ``z``, ``text`` (each cell's token), ``hovertext`` and ``customdata`` (each
         cell's token index, None where there is no token) over the block's lines; ``cell(token)`` gives a token's
-        value and hover text."""
+        value and hover text; ``only``, where given, says which tokens this heatmap holds (the others' cells empty)."""
         z = np.full((self.lines, per_line), np.nan)
         text, hover = [[""] * per_line for _ in range(self.lines)], [[""] * per_line for _ in range(self.lines)]
         tokens: list[list[int | None]] = [[None] * per_line for _ in range(self.lines)]
         for word in self.words:
             for token, piece in zip(word.tokens, word.texts):
+                if only is not None and not only(token):
+                    continue
                 line, column = self.places[token]
                 z[line, column], hover[line][column] = cell(token)
                 text[line][column], tokens[line][column] = plotly_text(piece), token
@@ -121,6 +126,17 @@ class Block:
                 rules.append({"type": "line", "x0": x - 0.5, "x1": x - 0.5, "y0": y - 0.5, "y1": y + 0.5,
                               "name": "word break", "line": {"color": "#ffffff", "width": 3}})
         return rules
+
+    def runs(self, tokens: list[int]) -> list[tuple[float, float, float]]:
+        """``(x0, x1, y)``: the extent of each run of ``tokens`` that sit side by side on one line (cell edges)."""
+        runs: list[tuple[float, float, float]] = []
+        for token in sorted(tokens):
+            x, y = self.at(token)
+            if runs and runs[-1][2] == y and runs[-1][1] == x - 0.5:
+                runs[-1] = (runs[-1][0], x + 0.5, y)
+            else:
+                runs.append((x - 0.5, x + 0.5, y))
+        return runs
 
     def hover_name(self, token: int) -> str:
         """A token in hover text (Plotly text): its piece and index, and its word where it is one of several pieces."""
@@ -170,24 +186,27 @@ def salience_figure(view: View, layer: int, head: Head, query: int = 0, *, model
     block = Block(words, flow(words, per_line, segments), target.top + target.lines + LABEL_LINES if target else 0.0)
 
     values = head_map(view.attribution, index, head)[query]
-    n = len(keys)
+    # the keys this row cannot attend (a causal row's later positions) have no value: not shaded, not ranked
+    blank = not_attended(view)[query]
+    seen = values[~blank]
     masks = view.candidate is not None and view.dropped is not None
     single = head != MEAN and masks
     heads = None if head != MEAN else view.attention.shape[1]
+    n = len(keys)
     candidate, dropped = ((head_map(mask.float(), index, head)[query] for mask in (view.candidate, view.dropped))
                           if masks else (np.zeros(n), np.zeros(n)))
-    ranks = [1 + int((values > value).sum()) for value in values]
+    ranks = [1 + int((seen > value).sum()) for value in values]
 
     def describe(j: int) -> tuple[float, str]:
         state = _state(candidate[j], dropped[j], heads) if masks else "no masks drawn"
-        return values[j], (f"{block.hover_name(j)}<br>attribution {values[j]:.3g} · rank {ranks[j]} of {n} (1 = highest)"
-                           f"<br>{state}")
+        return values[j], (f"{block.hover_name(j)}<br>attribution {values[j]:.3g} · rank {ranks[j]} of {seen.size} "
+                           f"(1 = highest)<br>{state}")
 
     bottom = block.top + block.lines - 0.5  # the plot's y runs from -0.5 (top) down to here
-    kind, low, high = shade_scale(values)
+    kind, low, high = shade_scale(seen)
     lower, higher = shade_ends(view.method, kind)
     figure = go.Figure(go.Heatmap(
-        **block.grid(per_line, describe), texttemplate="%{text}", textfont={"family": fonts["mono"], "size": 13},
+        **block.grid(per_line, describe, lambda j: not blank[j]), texttemplate="%{text}", textfont={"family": fonts["mono"], "size": 13},
         colorscale=scale_stops(kind), zmin=low, zmax=high, xgap=0, ygap=6, hoverongaps=False, name="attribution",
         hovertemplate="%{hovertext}<extra></extra>",
         # the scale under the text at the right, level as on the explorer's text view (a short figure has no room
@@ -210,6 +229,24 @@ def salience_figure(view: View, layer: int, head: Head, query: int = 0, *, model
         for name, at in (("target", target.top), ("source", block.top)):
             figure.add_annotation(text=name.upper(), x=-0.5, y=at - 0.5, xanchor="left", yanchor="bottom", showarrow=False,
                                   font={"size": fonts["axis_title_size"], "color": fonts["muted"]})
+    if blank.any():
+        unattended = figure_style()["not_attended"]
+
+        def unseen(j: int) -> tuple[float, str]:
+            return 0.0, f"{block.hover_name(j)}<br>{unattended['hover']}"
+
+        figure.add_trace(go.Heatmap(
+            **block.grid(per_line, unseen, lambda j: bool(blank[j])), texttemplate="%{text}",
+            textfont={"family": fonts["mono"], "size": 13, "color": unattended["ink"]}, name="not attended",
+            colorscale=[[0, unattended["fill"]], [1, unattended["fill"]]], showscale=False, xgap=0, ygap=6,
+            hoverongaps=False, hovertemplate="%{hovertext}<extra></extra>"))
+        x, y = [], []
+        for x0, x1, at in block.runs(np.flatnonzero(blank).tolist()):
+            x += [x0, x1, x1, x0, x0, None]
+            y += [at - 0.42, at - 0.42, at + 0.42, at + 0.42, at - 0.42, None]
+        figure.add_trace(go.Scatter(x=x, y=y, mode="none", fill="toself", fillcolor="rgba(0,0,0,0)",
+                                    fillpattern=hatch_pattern(), name="not attended (hatch)", hoverinfo="skip",
+                                    showlegend=False))
     for shape in (target.separators() if target else []) + block.separators():
         figure.add_shape(**shape)
     for token in range(n):
@@ -235,7 +272,10 @@ def salience_figure(view: View, layer: int, head: Head, query: int = 0, *, model
                     else f"Attribution to target token {said}{scored}")
         heading += "<br>" + plotly_text(sentence)
     framed = "the target token" if apart else "the query"
-    heading += f"<br><sup>framed: candidate (top-p of the row) · struck through: dropped (−∞ in pass 2) · heavy frame: {framed}</sup>"
+    legend = f"framed: candidate (top-p of the row) · struck through: dropped (−∞ in pass 2) · heavy frame: {framed}"
+    if blank.any():
+        legend += f" · {style['not_attended']['legend']}"
+    heading += f"<br><sup>{plotly_text(legend)}</sup>"
     top_margin = 64 if translation else 50
     figure.update_layout(
         title={"text": heading, "x": 0.01, "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",

@@ -134,6 +134,11 @@ class ExplainResponse(BaseModel):
     task: Task = Field(description="'translation' for an encoder-decoder, else 'classification'.")
     kind: AttentionKind = Field(description="The kind of the maps returned.")
     kinds: dict[str, int] = Field(description="The model's kinds of attention map, each with its number of layers.")
+    causal: bool = Field(
+        description="Whether the maps are causal (a decoder's self-attention: a translation model's decoder, or a "
+        "decoder-only model such as GPT-2): query i attends only keys j <= i. The later keys carry no attention and "
+        "are never candidates; their attribution (a gradient) is sent, but no weight flows through them."
+    )
     tokens: list[str] = Field(description="The keys' tokens (the maps' columns).")
     special: list[bool] = Field(description="True for special tokens ([CLS], [SEP], <s>, ...).")
     query_tokens: list[str] | None = Field(

@@ -101,10 +101,11 @@ test("an exported figure outlines and marks only cells the screen would, and thi
 test("titles and file names name the model, the input's first words and the setting", () => {
   const tokens = ["[CLS]", "the", "cat", "'", "s", "whis", "##kers", ",", "twitch", "##ing", "softly", "tonight", "again", "[SEP]"];
   const special = tokens.map((t) => t.startsWith("["));
-  assert.equal(firstWords(tokens, special, 4), "the cat' s whiskers,…");
+  // as the text view runs them: the apostrophe joins its neighbours, the comma closes its word
+  assert.equal(firstWords(tokens, special, 4), "the cat's whiskers, twitching…");
   const facts = { model: "bert/sst-2", tokens, special, where: "layer 2, head 5", short: "L2-h5", method: "GA",
     p: 0.3, q: 0.2, mode: "high", seed: 7, what: "maps" };
-  assert.equal(figureTitle(facts), "bert/sst-2 · “the cat' s whiskers, twitching softly…” · layer 2, head 5 · GA · p=0.3, q=0.2, high · seed 7");
-  assert.equal(fileName(facts), "addrop_maps_bert-sst-2_the-cat-s-whiskers_L2-h5_GA_p0.3_q0.2_high_seed7");
+  assert.equal(figureTitle(facts), "bert/sst-2 · “the cat's whiskers, twitching softly tonight…” · layer 2, head 5 · GA · p=0.3, q=0.2, high · seed 7");
+  assert.equal(fileName(facts), "addrop_maps_bert-sst-2_the-cat-s-whiskers-twitching_L2-h5_GA_p0.3_q0.2_high_seed7");
   assert.notEqual(fileName(facts), fileName({ ...facts, model: "minilm" }));
 });

@@ -133,7 +133,9 @@ test("the layer note: a gradient of a logit in the last layer, or a decoder's ca
   assert.equal(layerNote(classifier({ layer: 11, method: "AA" })), "");
   assert.match(layerNote(classifier({ layer: 11, method: "IGA" })), /^In the last layer/);
   assert.equal(layerNote(classifier({ layer: 11, target: "loss" })), "");
-  assert.match(layerNote(translation({ layer: 0, kind: "decoder" })), /^The decoder's self-attention is causal/);
+  // the answer says whether its maps are causal: a translation model's decoder, or a decoder-only classifier
+  assert.match(layerNote(translation({ layer: 0, kind: "decoder", causal: true })), /^The decoder's self-attention is causal.*blank under a hatch/);
+  assert.match(layerNote(classifier({ layer: 0, kind: "decoder", causal: true })), /^This decoder's attention is causal/);
   assert.equal(layerNote(translation({ layer: 0, kind: "cross" })), "");
 });
 

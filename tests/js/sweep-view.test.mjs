@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { curveName, heatmap, needsRow, needsScale, trialsRows, plural, prunedTrials, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, twinCompareHref, useTheseHref }
+import { STYLE } from "../../frontend/static/js/common/figure-style.js";
+
+import { curveName, heatmap, heatmapNote, needsRow, needsScale, trialsRows, plural, prunedTrials, signed, sliceLabel, slices, sortTrials, summaryText, symmetricLimit, twinCompareHref, useTheseHref }
   from "../../frontend/static/js/sweep-view.js";
 
 const space = { p: [0.1, 0.3], q: [0.2, 0.4, 0.6], method: ["GA", "RD"], mode: ["high"], layers: [[0]] };
@@ -149,4 +151,15 @@ test("a curve is named by its trial and setting, and by its seed when the trial 
 test("pruned trials are counted once: a repeated proposal shares its original's state", () => {
   const trials = [{ same_as: null, state: "pruned" }, { same_as: 0, state: "pruned" }, { same_as: null, state: "complete" }];
   assert.equal(prunedTrials({ trials }), 1);
+});
+
+test("the note under the map names every mark the map draws, with the definition's glyphs", () => {
+  const marks = STYLE.sweep_map.marks;
+  assert.deepEqual(Object.keys(marks), ["pruned", "running", "queued", "failed"]);
+  const note = heatmapNote({ relative: true }, true, marks);
+  assert.equal(note, "red: below the baseline · blue: above · × pruned · ○ running · ⊙ queued · ✖ failed");
+  for (const [state, mark] of Object.entries(marks)) assert.ok(note.includes(`${mark.glyph} ${state}`), state);
+  // a map of the metric itself draws the same marks
+  assert.match(heatmapNote({ relative: false }, false, marks), /^no baseline in this sweep: colours show the metric · × pruned · ○ running · ⊙ queued · ✖ failed$/);
+  assert.match(heatmapNote({ relative: false }, true, marks), /^the baseline has not finished yet: .* · ✖ failed$/);
 });

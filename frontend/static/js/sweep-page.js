@@ -11,7 +11,7 @@ import { escapeHtml } from "./common/html.js";
 import { untilDrawn } from "./jobs-common.js";
 import { confirmStep, deletePrompt, sweepNotDeletable } from "./deletion.js";
 import {
-  curveName, heatmap, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, twinCompareHref, useTheseHref,
+  curveName, heatmap, heatmapNote, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, twinCompareHref, useTheseHref,
 } from "./sweep-view.js";
 
 const Plotly = /** @type {any} */ (window).Plotly;
@@ -106,8 +106,7 @@ function renderHeatmap(sweep) {
     xaxis2: overlay(map.x.length, "x"), yaxis2: overlay(map.y.length, "y"),
     legend: { orientation: "h", y: -0.22 }, showlegend: map.marks.length > 0,
   }, config);
-  $("heatmap-note").textContent = map.relative ? "red: below the baseline · blue: above · × pruned · ○ running"
-    : sweep.baseline ? "the baseline has not finished yet: colours show the metric" : "no baseline in this sweep: colours show the metric";
+  $("heatmap-note").textContent = heatmapNote(map, Boolean(sweep.baseline), MARKS);
 }
 
 // A category axis of values in this order, all of them shown, with or without data on them.

@@ -14,6 +14,20 @@ import { escapeHtml } from "./common/html.js";
  */
 
 /**
+ * The note under the p x q map: what its colours show, then every mark it draws, named by its state in the order of
+ * the figures' definition (``marks``: figure-style.json's sweep_map.marks, each with its glyph).
+ * @param {{relative: boolean}} map
+ * @param {boolean} baseline whether the sweep has a baseline (unfinished where the map is not relative)
+ * @param {Record<string, {glyph: string}>} marks
+ * @returns {string}
+ */
+export function heatmapNote(map, baseline, marks) {
+  const colours = map.relative ? "red: below the baseline · blue: above"
+    : baseline ? "the baseline has not finished yet: colours show the metric" : "no baseline in this sweep: colours show the metric";
+  return [colours, ...Object.entries(marks).map(([state, mark]) => `${mark.glyph} ${state}`)].join(" · ");
+}
+
+/**
  * The label of a trial's slice: the settings other than p and q.
  * @param {Setting} params
  * @returns {string}

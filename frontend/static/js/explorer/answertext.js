@@ -63,8 +63,8 @@ export function layerNote(meta) {
   const lastLayer = meta.layer === meta.num_layers - 1 && ["GA", "IGA"].includes(meta.method) && meta.target === "logit";
   return lastLayer
     ? "In the last layer only the first token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie)."
-    : meta.translation && meta.kind === "decoder"
-      ? "The decoder's self-attention is causal: a row sees only its own and earlier target tokens, so keys to the right of the diagonal have no attention and are never candidates (their gradient is shown, but no weight flows through them)."
+    : meta.causal
+      ? `${meta.translation ? "The decoder's self-attention" : "This decoder's attention"} is causal: a row sees only its own and earlier ${meta.translation ? "target " : ""}tokens, so keys to the right of the diagonal have no attention and are never candidates. Their gradient exists, but no weight flows through them: they are left blank under a hatch, outside the colour range.`
       : "";
 }
 

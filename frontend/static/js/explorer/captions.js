@@ -3,24 +3,19 @@
 
 import { STYLE } from "../common/figure-style.js";
 import { escapeHtml } from "../common/html.js";
+import { joinWords } from "./words.js";
 
 const CAPTION = STYLE.caption;
 
-// The input's first count words from its tokens: wordpieces joined, special tokens left out, punctuation
-// kept with the word before it; where pieces mark a word's start (SentencePiece's ▁, byte-level BPE's Ġ), an
-// unmarked piece continues a word (addrop.viz.captions.first_words).
+// The input's first count words as the text view runs them (words.js joinWords, special tokens left out): a word
+// without a space before it (punctuation) stays with its neighbour (addrop.viz.captions.words_of).
 export function firstWords(tokens, special, count) {
   const words = [];
-  const starts = (token) => /^[Ġ▁]/.test(token);
-  const marked = tokens.some((token, i) => !special[i] && starts(token));
-  tokens.forEach((token, i) => {
-    if (special[i]) return;
-    const piece = token.startsWith("##") ? token.slice(2) : token;
-    const punctuation = ![...piece].some((c) => /[\p{L}\p{N}]/u.test(c));
-    const continues = token.startsWith("##") || (marked && !starts(token));
-    if (words.length && (continues || punctuation)) words[words.length - 1] += piece;
-    else words.push(piece.replace(/^[Ġ▁]+/, ""));
-  });
+  for (const word of joinWords(tokens, special)) {
+    if (word.special) continue;
+    if (words.length && !word.gap) words[words.length - 1] += word.texts.join("");
+    else words.push(word.texts.join(""));
+  }
   const shown = words.slice(0, count).join(" ");
   return shown + (words.length > count ? "…" : "");
 }

@@ -33,11 +33,16 @@ export function tableColour(table, v, zmin, zmax) {
   return [table[k], table[k + 1], table[k + 2]];
 }
 
-// A map's values (row-major, rows are queries) as RGBA bytes through a table spanning [zmin, zmax].
-export function scalePixels(values, table, zmin, zmax) {
+// A map's values (row-major, rows are queries) as RGBA bytes through a table spanning [zmin, zmax]; a cell without
+// a value (NaN: a key its row cannot attend) gets the colour blank, no colour of the scale.
+export function scalePixels(values, table, zmin, zmax, blank = [255, 255, 255]) {
   const pixels = new Uint8ClampedArray(values.length * 4);
   const span = zmax > zmin ? (STEPS - 1) / (zmax - zmin) : 0;
   for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i])) {
+      pixels[i * 4] = blank[0]; pixels[i * 4 + 1] = blank[1]; pixels[i * 4 + 2] = blank[2]; pixels[i * 4 + 3] = 255;
+      continue;
+    }
     const k = Math.round(Math.min(STEPS - 1, Math.max(0, (values[i] - zmin) * span))) * 3;
     pixels[i * 4] = table[k]; pixels[i * 4 + 1] = table[k + 1]; pixels[i * 4 + 2] = table[k + 2]; pixels[i * 4 + 3] = 255;
   }

@@ -4,7 +4,7 @@
 import { alignTokens, alignedDifference } from "./align.js";
 import { MAP_MARGIN, attentionPanel, attributionPanel, panelFigure, panelGap, sideBySide } from "./figures.js";
 import { colourBarTitle } from "./legends.js";
-import { difference, matrix } from "./matrix.js";
+import { difference, matrix, shownMatrix } from "./matrix.js";
 import { colourValues, scaleNote } from "./scales.js";
 import { escapeHtml } from "../common/html.js";
 
@@ -16,7 +16,7 @@ export function sameTokens(a, b) {
 // looks twice as strong; with own scales each side spans its own range.  scale is how the colours span the
 // values (scales.js): a percentile clip is taken over both maps together when shared.
 export function comparePanels(a, b, quantity, head, shared, scale = "max") {
-  const values = [a, b].map((side) => matrix(side.maps[quantity], 0, head));
+  const values = [a, b].map((side) => shownMatrix(side.meta, side.maps[quantity], 0, head));
   const top = shared ? colourValues(values, scale).top : null;
   const panels = [a, b].map((side, k) => {
     const title = `${k ? "B" : "A"}: ${escapeHtml(side.meta.model)}`;

@@ -14,7 +14,10 @@ export function viewMatrices(side, head) {
   const out = { tokens: meta.tokens, special: meta.special, segments: meta.segments, model: meta.model,
     method: meta.method, mode: meta.mode, p: meta.p, q: meta.q, seed: meta.seed, layer: side.layer, head,
     text: side.input.text, text_pair: side.input.text_pair, prediction: meta.labels[meta.prediction] ?? meta.prediction,
-    probabilities: meta.probabilities };
+    probabilities: meta.probabilities,
+    // causal maps: query i attends keys j <= i only; the maps keep every cell's number (a later key's attribution
+    // is a gradient no weight flows through)
+    causal: Boolean(meta.causal) };
   // a token classifier's predicted tag of each token (null for special tokens), as the page shows them
   const tags = tokenTags(meta);
   if (tags) out.token_tags = tags.map((t) => (t ? { tag: t.tag, probability: t.probability } : null));

@@ -8,7 +8,7 @@
 
 import { STYLE, bySize } from "../common/figure-style.js";
 import { colourBarTitle, quantityTitle } from "./legends.js";
-import { absMax, matrix, maskLevels, outlinePath } from "./matrix.js";
+import { absMax, attends, blanked, matrix, maskLevels, outlinePath, shownMatrix, unattendedOutline } from "./matrix.js";
 import { colourValues, scaleNote } from "./scales.js";
 import { FOCUS_MAPS } from "./state.js";
 import { kindName, rowLabels, rowTokens, tickLabels, tokenPairs } from "./text.js";
@@ -20,6 +20,7 @@ const MASK_COLORS = STYLE.scales.mask_levels;
 const MASK_SCALE = [[0, MASK_COLORS[0]], [0.333, MASK_COLORS[0]], [0.333, MASK_COLORS[1]], [0.667, MASK_COLORS[1]],
   [0.667, MASK_COLORS[2]], [1, MASK_COLORS[2]]];
 const DROP_FRACTION_SCALE = STYLE.scales.drop_fraction;
+const UNATTENDED = STYLE.not_attended;
 
 export const PLOT_CONFIG = {
   responsive: true, displaylogo: false,
@@ -145,6 +146,28 @@ function dropMarkers(dropped, xaxis, yaxis, n, colour) {
 }
 
 
+// The light hatch over cells without a value, as a Plotly fill pattern (the definition's not_attended).
+export function hatchPattern() {
+  return Object.assign({}, UNATTENDED.pattern, { fgcolor: UNATTENDED.hatch, bgcolor: "rgba(0,0,0,0)" });
+}
+
+// The cells a causal map's rows cannot attend, drawn alike on every map (addrop.viz.maps draws the same two
+// traces): the definition's fill, whose hover names the cell and says why it has no value, under a hatch.
+function notAttendedTraces(meta, xaxis, yaxis, gap, pairs) {
+  const seen = attends(meta);
+  const z = pairs.map((row, i) => row.map((_, j) => (seen(i, j) ? null : 0)));
+  const corners = unattendedOutline(meta.tokens.length);
+  const closed = corners.concat(corners.slice(0, 1));
+  return [
+    { type: "heatmap", z, text: pairs, xaxis, yaxis, name: "not attended", showscale: false,
+      colorscale: [[0, UNATTENDED.fill], [1, UNATTENDED.fill]], zmin: 0, zmax: 1, hoverongaps: false, xgap: gap, ygap: gap,
+      hovertemplate: `%{text}<br>${UNATTENDED.hover}<extra></extra>` },
+    { type: "scatter", mode: "none", fill: "toself", fillcolor: "rgba(0,0,0,0)", fillpattern: hatchPattern(),
+      x: closed.map(([x]) => x), y: closed.map(([, y]) => y), xaxis, yaxis, name: "not attended (hatch)",
+      hoverinfo: "skip", showlegend: false },
+  ];
+}
+
 // A colour bar beside a map: room, the pixels its box takes (the bar, its tick labels up to "−1e−3" and its
 // title); thickness, the bar's; pad, the box's padding on either side.
 export const SCREEN_BAR = Object.freeze({ room: 74, thickness: 10, pad: 10 });
@@ -197,7 +220,7 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas",
   const between = gridRows > 1 ? keyLabelRoom(meta.tokens, fonts) + fonts.title + 12 : 0;
   const plotHeight = gridRows * mapHeight + (gridRows - 1) * between;
   const pairs = tokenPairs(meta.tokens, rows);
-  const data = [];
+  const data = [], unattended = [];
   const layout = {
     margin, height: Math.round(plotHeight + margin.t + margin.b),
     paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
@@ -219,10 +242,13 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas",
       const colorbar = Object.assign({ x: x0 + width - 0.015, y: (top + bottom) / 2, yanchor: "middle", len: 0.75 * (top - bottom),
         thickness: bar.thickness, xpad: bar.pad, outlinewidth: 0, tickfont: { family: fonts.family, size: fonts.colourBar } }, panel.colorbar || {});
       if (colorbar.title) colorbar.title = Object.assign({}, colorbar.title, { font: { family: fonts.family, size: fonts.axisTitle, color: STYLE.fonts.muted } });
+      const gap = n > 40 ? 0 : 0.5;
+      // the keys a row cannot attend have no value here: their own traces (after every panel's) name them
       data.push(Object.assign({
-        type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate,
-        xgap: n > 40 ? 0 : 0.5, ygap: n > 40 ? 0 : 0.5, colorbar,
+        type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate, hoverongaps: false,
+        xgap: gap, ygap: gap, colorbar,
       }, panel.trace));
+      if (meta.causal) unattended.push(...notAttendedTraces(meta, xname, yname, gap, pairs));
     }
     if (mode !== "image") layout.shapes.push(...boundaryShapes(meta, xname, yname));
     if (mode === "plotly" && marked) {
@@ -237,6 +263,7 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas",
       yshift: 8, showarrow: false, font: { family: fonts.family, size: fonts.title, color: STYLE.fonts.ink },
     });
   });
+  data.push(...unattended);
   const unmarked = mode === "plotly" && !marked && panels.some((panel) => panel.region || panel.dropped);
   return { data, layout, overlays: mode === "canvas" ? panelOverlays(meta, panels) : [], marked: !unmarked };
 }
@@ -290,9 +317,10 @@ export function maskTitle(meta, head) {
 }
 
 // The mask panel: per head the three levels, over the mean of heads the fraction of heads dropping.
+// The keys a row cannot attend are no level (NaN), as on the value maps.
 export function maskPanel(meta, candidate, dropped, head) {
   if (head !== "mean") {
-    const levels = maskLevels(candidate, dropped);
+    const levels = blanked(maskLevels(candidate, dropped), meta);
     return {
       z: levels, values: levels, label: "0 kept · 1 candidate · 2 dropped", title: maskTitle(meta, head),
       trace: { colorscale: MASK_SCALE, zmin: 0, zmax: 2 },
@@ -300,9 +328,10 @@ export function maskPanel(meta, candidate, dropped, head) {
     };
   }
   // At small q few cells are dropped by every head: a fixed 0-100% scale would leave the map nearly white.
-  const top = absMax(dropped) || 1;
+  const shown = blanked(dropped, meta);
+  const top = absMax(shown) || 1;
   return {
-    z: dropped, values: dropped, label: "fraction of heads dropping", title: maskTitle(meta, head),
+    z: shown, values: shown, label: "fraction of heads dropping", title: maskTitle(meta, head),
     trace: { colorscale: DROP_FRACTION_SCALE, zmin: 0, zmax: top }, colorbar: { tickformat: ".0%", title: colourBarTitle(quantityTitle("mask-mean")) },
   };
 }
@@ -320,8 +349,8 @@ export function layerPanels(meta, maps, layerIndex, head, scale = "max") {
   const where = head === "mean" ? "mean over heads" : `head ${head}`;
   const name = meta.translation ? kindName(meta.kind).replace(/^./, (c) => c.toUpperCase()) : "Attention";
   return [
-    Object.assign(attentionPanel(matrix(maps.attention, layerIndex, head), `${name} · layer ${meta.layer}, ${where}`, { scale }), overlay),
-    Object.assign(attributionPanel(matrix(maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method, { scale }), overlay),
+    Object.assign(attentionPanel(shownMatrix(meta, maps.attention, layerIndex, head), `${name} · layer ${meta.layer}, ${where}`, { scale }), overlay),
+    Object.assign(attributionPanel(shownMatrix(meta, maps.attribution, layerIndex, head), `Attribution ${methodLabel(meta.method)}`, meta.method, { scale }), overlay),
     mask,
   ];
 }

@@ -5,7 +5,7 @@
 import { el } from "../common/dom.js";
 import { STYLE } from "../common/figure-style.js";
 import { parseColour } from "./colormap.js";
-import { matrix } from "./matrix.js";
+import { attends, blanked, matrix } from "./matrix.js";
 import { colourValues } from "./scales.js";
 import { rowTokens } from "./text.js";
 
@@ -20,20 +20,25 @@ const THUMB = {
   negative: [STYLE.thumbnail.attribution.zero, STYLE.thumbnail.attribution.negative].map(parseColour),
   positive: [STYLE.thumbnail.attribution.zero, STYLE.thumbnail.attribution.positive].map(parseColour),
   mask: STYLE.thumbnail.mask.map(parseColour),
+  blank: parseColour(STYLE.not_attended.fill),  // a key its row cannot attend: no colour of the scale
 };
 
 // Maps are [layers, heads, m, n]: m rows (the keys' n but for cross-attention).
 const cellsOf = (maps) => maps.candidate.shape[2] * maps.candidate.shape[3];
 const offsetOf = (maps, layer, head) => (layer * maps.candidate.shape[1] + head) * cellsOf(maps);
 
-// The RGB of every cell of one thumbnail, as m*n triples; mode is the colour control's (scales.js).
-export function thumbnailColours(maps, quantity, layer, head, mode = "max") {
+// The RGB of every cell of one thumbnail, as m*n triples; mode is the colour control's (scales.js); meta (the
+// answer) says which keys a row cannot attend: those are blank, outside the range, as on the maps.
+export function thumbnailColours(maps, quantity, layer, head, mode = "max", meta = {}) {
   if (quantity === "mask") {
     const offset = offsetOf(maps, layer, head), cand = maps.candidate.values, drop = maps.dropped.values;
-    return Array.from({ length: cellsOf(maps) }, (_, k) => THUMB.mask[drop[offset + k] ? 2 : cand[offset + k] ? 1 : 0]);
+    const n = maps.candidate.shape[3], seen = attends(meta);
+    return Array.from({ length: cellsOf(maps) }, (_, k) => (!seen(Math.floor(k / n), k % n) ? THUMB.blank
+      : THUMB.mask[drop[offset + k] ? 2 : cand[offset + k] ? 1 : 0]));
   }
-  const { z: [rows], top } = colourValues([matrix(maps[quantity], layer, head)], mode);
+  const { z: [rows], top } = colourValues([blanked(matrix(maps[quantity], layer, head), meta)], mode);
   return rows.flatMap((row) => Array.from(row, (value) => {
+    if (Number.isNaN(value)) return THUMB.blank;
     const v = value / top;  // beyond a percentile's top: the end colour (ramp clamps)
     if (quantity === "attention") return ramp(THUMB.attention, v);
     return v >= 0 ? ramp(THUMB.positive, v) : ramp(THUMB.negative, -v);
@@ -55,7 +60,7 @@ export function cellText({ meta, maps, quantity }, layer, head, query, key) {
     : Number(maps[quantity].values[at].toPrecision(4)).toString();
   const token = (tokens, i) => `${tokens[i]} (${i})`;
   return [`layer ${layer} · head ${head}`, `query ${token(rowTokens(meta), query)} → key ${token(meta.tokens, key)}`,
-    `${quantity}: ${value}`].join("\n");
+    attends(meta)(query, key) ? `${quantity}: ${value}` : STYLE.not_attended.hover].join("\n");
 }
 
 function paintThumbnail(canvas, colours) {
@@ -77,7 +82,7 @@ export function drawGrid(container, data, layers, heads, selected, onOpen, mode 
       const canvas = el("canvas", { width: n, height: m, "data-layer": layer, "data-head": head,
         class: layer === selected.layer && String(head) === String(selected.head) ? "selected" : null });
       if (m !== n) canvas.style.aspectRatio = `${n} / ${m}`;  // square cells
-      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head, mode));
+      paintThumbnail(canvas, thumbnailColours(data.maps, data.quantity, layer, head, mode, data.meta));
       canvas.addEventListener("click", () => onOpen(layer, head));
       container.appendChild(canvas);
     }

@@ -2,26 +2,31 @@
 // heatmap to hover: the page finds the cell from the axes and names the query and key tokens with every
 // map's value there, whichever map (or how many) is shown.
 
+import { STYLE } from "../common/figure-style.js";
+import { attendedCount, attends } from "./matrix.js";
 import { rowTokens } from "./text.js";
 
 const describers = new WeakMap();  // figure -> {n, m, describe: (i, j) => lines}
 
-// The lines for cell (i, j) of the layer view's three panels (attention, attribution, mask).
+// The lines for cell (i, j) of the layer view's three panels (attention, attribution, mask); a key the row cannot
+// attend has no value to name, and a row's ranks count the keys it attends.
 export function cellText(meta, panels, head) {
   const [attention, attribution, mask] = panels.map((panel) => panel.values);
-  const n = meta.tokens.length, rows = rowTokens(meta);
+  const rows = rowTokens(meta), seen = attends(meta);
   return (i, j) => {
+    const where = `query ${rows[i]} (${i}) → key ${meta.tokens[j]} (${j})`;
+    if (!seen(i, j)) return [where, STYLE.not_attended.hover];
     const b = attribution[i][j];
     let above = 0;
-    for (const v of attribution[i]) if (v > b) above++;
+    for (const v of attribution[i]) if (v > b) above++;  // NaN (not attended) is never above
     const state = head === "mean"
       ? `dropped by ${Math.round(mask[i][j] * 100)}% of heads`
       : ["not a candidate", "candidate, kept", "candidate, dropped"][mask[i][j]];
     return [
-      `query ${rows[i]} (${i}) → key ${meta.tokens[j]} (${j})`,
+      where,
       `attention    ${attention[i][j].toPrecision(4)}`,
       `attribution  ${b.toPrecision(4)}`,
-      `rank         ${above + 1} of ${n} in the row (1 = highest)`,
+      `rank         ${above + 1} of ${attendedCount(meta, i)} in the row (1 = highest)`,
       state,
     ];
   };

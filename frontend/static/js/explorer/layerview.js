@@ -2,6 +2,7 @@
 // and the walk-through, which reads both.
 
 import { $ } from "../common/dom.js";
+import { STYLE } from "../common/figure-style.js";
 import { axesLegend, layerNote } from "./answertext.js";
 import { debounce } from "./dom.js";
 import { layerPanels, shownPanels } from "./figures.js";
@@ -10,6 +11,7 @@ import { mapsFigure, showMaps } from "./mapview.js";
 import { followQueryClicks, markQueryRow } from "./queryrow.js";
 import { atLayer } from "./session.js";
 import { parseZoom } from "./state.js";
+import { hatchBackground } from "./salience.js";
 import { rowTokens } from "./text.js";
 import { renderTextView } from "./textview.js";
 import { createWalkthrough } from "./tour.js";
@@ -45,6 +47,10 @@ export function createLayerView(page, { address, showView }) {
     // Over the mean of heads there is no single candidate region or drop to outline or mark.
     $("legend-region").classList.toggle("hidden", state.head === "mean");
     $("legend-drop").classList.toggle("hidden", state.head === "mean");
+    // a causal map's later keys: blank under a hatch, named as the hover names them
+    $("legend-unattended").classList.toggle("hidden", !meta.causal);
+    $("legend-unattended").querySelector(".swatch").style.background = hatchBackground();
+    $("legend-unattended").querySelector(".legend-text").textContent = STYLE.not_attended.hover;
     $("axes-legend").textContent = axesLegend(meta);
     $("layer-note").textContent = layerNote(meta);
   }

@@ -2,9 +2,13 @@
 // cell through the colour scale and range its exported Plotly trace gets, with what its colour bar
 // shows.  Building them takes a few milliseconds at 128 tokens, where Plotly took seconds per heatmap.
 
-import { colourTable, scalePixels } from "./colormap.js";
+import { STYLE } from "../common/figure-style.js";
+import { colourTable, parseColour, scalePixels } from "./colormap.js";
 import { boundaries } from "./figures.js";
+import { unattendedOutline } from "./matrix.js";
 import { rowTokens } from "./text.js";
+
+const BLANK = parseColour(STYLE.not_attended.fill);
 
 const tables = new Map();  // colour scales are module constants, so one table serves each for good
 function tableFor(scale) {
@@ -19,7 +23,7 @@ function flatten(rows) {
   return values;
 }
 
-// Plotly's rule: a trace given both ends spans them; otherwise the data's own range.
+// Plotly's rule: a trace given both ends spans them; otherwise the data's own range (NaN left out).
 function zRange(values, trace) {
   if (Number.isFinite(trace.zmin) && Number.isFinite(trace.zmax)) return [trace.zmin, trace.zmax];
   let low = Infinity, high = -Infinity;
@@ -27,10 +31,13 @@ function zRange(values, trace) {
   return [low, high];
 }
 
-// What the canvas paints for panels drawn side by side on the axes x, x2, ... of an "image" figure.
+// What the canvas paints for panels drawn side by side on the axes x, x2, ... of an "image" figure: each map's
+// cells (those without a value in the definition's not_attended fill), with unattended the polygon around a causal
+// map's later keys, which the canvas hatches.
 export function imageOverlays(meta, panels) {
   const n = meta.tokens.length, m = rowTokens(meta).length;
   const lines = boundaries(meta);
+  const unattended = meta.causal ? unattendedOutline(n) : null;
   return panels.map((panel, k) => {
     const suffix = k === 0 ? "" : String(k + 1);
     const values = flatten(panel.z);
@@ -38,7 +45,7 @@ export function imageOverlays(meta, panels) {
     const table = tableFor(panel.trace.colorscale);
     return {
       xaxis: `x${suffix}`, yaxis: `y${suffix}`, n, m, region: panel.region || null, dropped: panel.dropped || null,
-      pixels: scalePixels(values, table, zmin, zmax), boundaries: lines,
+      pixels: scalePixels(values, table, zmin, zmax, BLANK), boundaries: lines, unattended,
       colorbar: Object.assign({ table, zmin, zmax }, panel.colorbar || {}),
     };
   });

@@ -18,10 +18,44 @@ export function matrix(array, layerIndex, head) {
   return rows;
 }
 
+// The largest |value|; cells without a value (NaN: keys a row cannot attend) take no part.
 export function absMax(rows) {
   let max = 0;
-  for (const row of rows) for (const v of row) max = Math.max(max, Math.abs(v));
+  for (const row of rows) for (const v of row) if (Math.abs(v) > max) max = Math.abs(v);
   return max;
+}
+
+// Which keys a row may attend, from the answer's causal (a decoder's self-attention: query i attends keys j <= i
+// only); every key of any other map.  addrop.masking.attended_keys is the same rule, the one the masks are drawn in.
+export function attends(meta) {
+  return meta.causal ? (i, j) => j <= i : () => true;
+}
+
+// How many keys row i attends.
+export function attendedCount(meta, i) {
+  return meta.causal ? Math.min(i + 1, meta.tokens.length) : meta.tokens.length;
+}
+
+// A map's rows with NaN at the keys a row cannot attend: their gradient exists, but no attention flows through
+// them, so they get no colour and no part in a colour range (addrop.viz.maps.blanked).
+export function blanked(rows, meta) {
+  if (!meta.causal) return rows;
+  return rows.map((row, i) => Array.from(row, (v, j) => (j <= i ? v : NaN)));
+}
+
+// One head's (or the mean's) map as matrix() slices it, with the keys a row cannot attend blanked.
+export function shownMatrix(meta, array, layerIndex, head) {
+  return blanked(matrix(array, layerIndex, head), meta);
+}
+
+// The polygon [[x, y], ...] around the cells a causal n x n map's rows cannot attend (key j > query i), in cell
+// coordinates: a staircase from the top edge down the right one and back along the diagonal; none for one token
+// (addrop.viz.maps.unattended_outline).
+export function unattendedOutline(n) {
+  if (n < 2) return [];
+  const corners = [[0.5, -0.5], [n - 0.5, -0.5], [n - 0.5, n - 1.5]];
+  for (let i = n - 2; i >= 0; i--) corners.push([i + 0.5, i + 0.5], [i + 0.5, i - 0.5]);
+  return corners;
 }
 
 // A diverging scale around zero needs one half-width; an all-zero map still needs a non-empty range.

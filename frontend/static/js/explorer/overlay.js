@@ -41,6 +41,36 @@ function pixelImage(pixels, n, m) {
   return images.get(pixels);
 }
 
+// The light hatch over cells without a value (the definition's not_attended, as Plotly's fill pattern draws it:
+// lines along the diagonal a pattern size apart, solidity x size wide), one tile per pixel ratio.
+const hatches = new Map();
+function hatchTile(ratio) {
+  if (!hatches.has(ratio)) {
+    const { pattern, hatch } = STYLE.not_attended;
+    const side = Math.max(2, Math.round(pattern.size * Math.SQRT2 * ratio));
+    const tile = new OffscreenCanvas(side, side);
+    const context = tile.getContext("2d");
+    context.beginPath();
+    for (const shift of [-side, 0, side]) { context.moveTo(shift, 0); context.lineTo(shift + side, side); }
+    context.strokeStyle = hatch;
+    context.lineWidth = pattern.solidity * pattern.size * ratio;
+    context.stroke();
+    hatches.set(ratio, tile);
+  }
+  return hatches.get(ratio);
+}
+
+function paintHatch(context, corners, px, py, ratio) {
+  context.beginPath();
+  corners.forEach(([x, y], k) => (k ? context.lineTo(px(x), py(y)) : context.moveTo(px(x), py(y))));
+  context.closePath();
+  const fill = context.createPattern(hatchTile(ratio), "repeat");
+  // the tile is in device pixels; the context draws in CSS pixels
+  fill.setTransform(new DOMMatrix([1 / ratio, 0, 0, 1 / ratio, 0, 0]));
+  context.fillStyle = fill;
+  context.fill();
+}
+
 // The outline of a region is the same at every zoom and pan: traced once.
 const outlines = new WeakMap();
 function segmentsOf(region) {
@@ -87,6 +117,7 @@ function paintOne(context, fullLayout, overlay, ratio) {
     const left = px(-0.5), top = Math.min(py(-0.5), py(m - 0.5));
     context.drawImage(pixelImage(overlay.pixels, n, m), left, top, px(n - 0.5) - left, Math.abs(py(m - 0.5) - py(-0.5)));
   }
+  if (overlay.unattended && overlay.unattended.length) paintHatch(context, overlay.unattended, px, py, ratio);
   if (overlay.boundaries.length) {
     context.beginPath();
     for (const at of overlay.boundaries) {
@@ -155,6 +186,7 @@ export function paintOverlays(figure, overlays) {
   canvas.dataset.candidates = first && first.region ? countSet(first.region) : 0;
   canvas.dataset.dropped = first && first.dropped ? countSet(first.dropped) : 0;
   canvas.dataset.ranges = JSON.stringify(overlays.map((o) => (o.colorbar ? [o.colorbar.zmin, o.colorbar.zmax] : null)));
+  canvas.dataset.hatched = overlays.filter((o) => o.unattended && o.unattended.length).length;
 }
 
 // Plotly redraws on resize, zoom and pan; the overlay follows each time, and during the gesture.

@@ -7,7 +7,7 @@
 import { STYLE } from "../common/figure-style.js";
 import { captionFigure, figureTitle, viewFacts } from "./captions.js";
 import { attentionPanel, attributionPanel, keyLabelRoom, panelFigure, rowLabelRoom } from "./figures.js";
-import { matrix } from "./matrix.js";
+import { blanked, matrix, shownMatrix } from "./matrix.js";
 import { PALETTES } from "./state.js";
 import { rowTokens } from "./text.js";
 
@@ -41,11 +41,11 @@ export function paperFigure(side, head, { scale = "max", palette = "default" } =
   const [a, b, c, d] = PAPER.panels;
   const [kept, candidateColour, droppedColour] = colours.scales.mask_levels;
   const panels = [
-    attentionPanel(matrix(side.maps.attention, 0, head), a, { scale, colorscale: colours.scales.attention }),
-    Object.assign(attributionPanel(matrix(side.maps.attribution, 0, head), b, meta.method, { scale, colorscale: colours.scales.attribution }),
+    attentionPanel(shownMatrix(meta, side.maps.attention, 0, head), a, { scale, colorscale: colours.scales.attention }),
+    Object.assign(attributionPanel(shownMatrix(meta, side.maps.attribution, 0, head), b, meta.method, { scale, colorscale: colours.scales.attribution }),
       { region: candidate }),
-    binaryPanel(candidate, c, kept, candidateColour),
-    binaryPanel(dropped, d, kept, droppedColour),
+    binaryPanel(blanked(candidate, meta), c, kept, candidateColour),
+    binaryPanel(blanked(dropped, meta), d, kept, droppedColour),
   ];
   // margins as wide as the labels: the rows' on the left, the keys' under the lower maps, a colour bar on the right
   const margin = { l: rowLabelRoom(rowTokens(meta), PAPER_FONTS), r: PAPER.colour_bar.room, t: PAPER.title_size + 16,

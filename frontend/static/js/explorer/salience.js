@@ -1,7 +1,10 @@
 // The text view's numbers: one query's row of a [layers, heads, n, n] map, each key's rank in it, and
 // the colour a value gets.  Pure functions, no DOM.
 
+import { STYLE } from "../common/figure-style.js";
 import { ATTRIBUTION_SCALE } from "./figures.js";
+
+const UNATTENDED = STYLE.not_attended;
 
 // Row `query` of one layer and head of a [layers, heads, m, n] map; head "mean" averages over every returned
 // head, as matrix() does.
@@ -17,9 +20,9 @@ export function queryRow(array, layerIndex, head, query) {
 }
 
 // 1 for the highest value; tied values share the best rank they cover, as the candidate region
-// includes every key tied with its threshold.
+// includes every key tied with its threshold.  A NaN (a key the row cannot attend) ranks nothing and is never above.
 export function ranks(values) {
-  return values.map((v) => 1 + values.filter((w) => w > v).length);
+  return values.map((v) => (Number.isNaN(v) ? null : 1 + values.filter((w) => w > v).length));
 }
 
 // Signed values get a diverging scale centred on zero; values that are never negative (AA, RD, a
@@ -76,26 +79,42 @@ export function formatValue(value) {
   return size < 1e-3 || size >= 1e4 ? value.toExponential(2) : Number(value.toPrecision(3)).toString();
 }
 
-// Everything the text view draws for one query: per key its value, rank, colour and mask state.
-// Over the mean of heads the mask maps are the share of heads that make a key a candidate or drop it.
-export function tokenShading(maps, layerIndex, head, query) {
-  const values = queryRow(maps.attribution, layerIndex, head, query);
+// The light hatch over a token its row cannot attend (the definition's not_attended, as the maps' fill pattern:
+// lines along the diagonal a pattern size apart), as a CSS background.
+export function hatchBackground() {
+  const { size, solidity } = UNATTENDED.pattern;
+  const line = solidity * size;
+  return `repeating-linear-gradient(45deg, ${UNATTENDED.hatch} 0 ${line}px, ${UNATTENDED.fill} ${line}px ${size}px)`;
+}
+
+// Everything the text view draws for one query: per key its value, rank, colour and mask state.  Over the mean of
+// heads the mask maps are the share of heads that make a key a candidate or drop it.  A key the row cannot attend
+// (causal: a later position) has no value (NaN), rank or colour of the scale and takes no part in its range.
+export function tokenShading(maps, layerIndex, head, query, causal = false) {
+  const row = queryRow(maps.attribution, layerIndex, head, query);
+  const values = causal ? row.map((v, j) => (j <= query ? v : NaN)) : row;
   const candidate = maps.candidate ? queryRow(maps.candidate, layerIndex, head, query) : values.map(() => 0);
   const dropped = maps.dropped ? queryRow(maps.dropped, layerIndex, head, query) : values.map(() => 0);
-  const scale = shadeScale(values);
+  const seen = values.filter((v) => !Number.isNaN(v));
+  const scale = shadeScale(seen);
   const rank = ranks(values);
   return {
-    scale,
+    scale, attended: seen.length,
     tokens: values.map((value, j) => {
+      if (Number.isNaN(value)) {
+        return { value, attended: false, rank: null, colour: UNATTENDED.fill, ink: UNATTENDED.ink, candidate: 0, dropped: 0 };
+      }
       const rgb = shade(value, scale);
-      return { value, rank: rank[j], colour: css(rgb), ink: inkFor(rgb), candidate: candidate[j], dropped: dropped[j] };
+      return { value, attended: true, rank: rank[j], colour: css(rgb), ink: inkFor(rgb), candidate: candidate[j], dropped: dropped[j] };
     }),
   };
 }
 
-// The hover text of one key; a wordpiece also names the word it is part of.
+// The hover text of one key (count: the keys the row attends); a wordpiece also names the word it is part of.
 export function describeToken(token, index, shaded, count, head, heads, word = token) {
-  const lines = [`${token} (${index})${word !== token ? ` in “${word}”` : ""}`, `attribution ${formatValue(shaded.value)} · rank ${shaded.rank} of ${count} (1 = highest)`];
+  const name = `${token} (${index})${word !== token ? ` in “${word}”` : ""}`;
+  if (shaded.attended === false) return [name, UNATTENDED.hover].join("\n");
+  const lines = [name, `attribution ${formatValue(shaded.value)} · rank ${shaded.rank} of ${count} (1 = highest)`];
   if (head === "mean") {
     const share = (x) => `${Math.round(x * heads)} of ${heads} heads`;
     lines.push(`candidate in ${share(shaded.candidate)}, dropped in ${share(shaded.dropped)}`);

@@ -1,11 +1,13 @@
 // The text view (after LIT's salience maps): the input as running text, each token shaded by the
 // attribution it gets in one query's row, AD-DROP's candidates outlined and its drops struck through.
+// The keys a causal row cannot attend (later positions) stay blank under a hatch, as on the maps.
 // Clicking a token makes it the query.  For a translation model's cross-attention the queries are the target's
 // tokens, shown above the source: clicking a target word shades the source words it leans on.
 
 import { el } from "../common/dom.js";
+import { STYLE } from "../common/figure-style.js";
 import { quantityTitle, shadeEnds } from "./legends.js";
-import { describeToken, formatValue, gradient, tokenShading } from "./salience.js";
+import { describeToken, formatValue, gradient, hatchBackground, tokenShading } from "./salience.js";
 import { kindName, rowSpecial, rowTokens } from "./text.js";
 import { joinWords } from "./words.js";
 
@@ -25,7 +27,10 @@ function skeleton(container, onSelect) {
   scale.append(el("span", { class: "tv-scale-title" }), bar, ends);
   const marks = el("div", { class: "tv-marks" }, el("span", { class: "tv-tok candidate sample", text: "word" }), " candidate (top-p of the row)  ",
     el("span", { class: "tv-tok candidate dropped sample", text: "word" }), " dropped (−∞ in pass 2)");
-  legend.append(scale, marks);
+  const sample = el("span", { class: "tv-tok unattended sample", text: "word" });
+  Object.assign(sample.style, { background: hatchBackground(), color: STYLE.not_attended.ink });
+  const hatched = el("span", { class: "tv-unattended-legend hidden" }, "  ", sample, ` ${STYLE.not_attended.hover}`);
+  legend.append(scale, marks, hatched);
   head.append(title, legend);
   const body = el("div", { class: "tv-body" });
   const tip = el("div", { class: "tv-tip", role: "tooltip", hidden: true });
@@ -101,19 +106,21 @@ export function renderTextView(container, view, onSelect) {
     const predicts = meta.translation ? `, which predicts “${meta.translation.target_labels[i]}”` : "";
     span.dataset.describe = `${rowTokens(meta)[i]} (${i})${predicts}\nclick: shade the source by this row`;
   });
-  const shading = tokenShading(maps, 0, head, query);
+  const shading = tokenShading(maps, 0, head, query, Boolean(meta.causal));
   const single = head !== "mean";
   const n = meta.tokens.length;
   shading.tokens.forEach((shaded, j) => {
     const span = state.spans[j];
     span.style.backgroundColor = shaded.colour;
+    span.style.backgroundImage = shaded.attended ? "" : hatchBackground();
     span.style.color = shaded.ink;
+    span.classList.toggle("unattended", !shaded.attended);
     span.classList.toggle("candidate", single && shaded.candidate >= 0.5);
     span.classList.toggle("dropped", single && shaded.dropped >= 0.5);
     span.classList.toggle("query", !apart && j === query);
-    span.dataset.value = shaded.value;
-    span.dataset.rank = shaded.rank;
-    span.dataset.describe = describeToken(meta.tokens[j], j, shaded, n, head, meta.num_heads, state.words[j]);
+    span.dataset.value = shaded.attended ? shaded.value : "";  // no value where the row cannot attend the key
+    span.dataset.rank = shaded.attended ? shaded.rank : "";
+    span.dataset.describe = describeToken(meta.tokens[j], j, shaded, shading.attended, head, meta.num_heads, state.words[j]);
   });
   const where = single ? `head ${head}` : "mean over heads";
   const title = container.querySelector(".tv-title");
@@ -136,4 +143,5 @@ export function renderTextView(container, view, onSelect) {
     ...(shading.scale.kind === "diverging" ? [el("span", { text: "0" })] : []),
     el("span", { text: `${highWord} ${formatValue(shading.scale.high)}` }));
   container.querySelector(".tv-marks").classList.toggle("hidden", !single);
+  container.querySelector(".tv-unattended-legend").classList.toggle("hidden", shading.attended === n);
 }

@@ -1,20 +1,22 @@
 // The four steps of one AD-DROP step, told on the input on screen: the texts carry the current
 // prediction, p, q and counts, and each step names the panel it points at.  Pure: no DOM.
 
+import { attendedCount } from "./matrix.js";
 import { queryRow } from "./salience.js";
 
 export const PAPER_URL = "https://arxiv.org/abs/2210.05883";
 
 // The numbers the steps quote, read off the response and the maps of the shown layer and head; `marked`
-// says whether the maps carry the outlines and × marks (cells too small for them leave them off).
+// says whether the maps carry the outlines and × marks (cells too small for them leave them off); n is the keys the
+// query's row attends (a causal row: its own and earlier positions).
 export function walkthroughFacts(meta, maps, head, query, marked = true) {
-  const n = meta.tokens.length;
+  const n = attendedCount(meta, query);
   const count = (array) => (array ? queryRow(array, 0, head, query).reduce((a, b) => a + b, 0) : 0);
   return {
     labels: meta.labels, probabilities: meta.probabilities, prediction: meta.prediction,
     pseudoLabel: meta.pseudo_label, target: meta.target, headTrained: meta.head_trained,
     method: meta.method, mode: meta.mode, p: meta.p, q: meta.q, seed: meta.seed, layer: meta.layer, head,
-    heads: meta.num_heads, n, query, queryToken: meta.tokens[query],
+    heads: meta.num_heads, n, causal: Boolean(meta.causal), query, queryToken: meta.tokens[query],
     candidates: count(maps.candidate), dropped: count(maps.dropped), marked,
   };
 }
@@ -58,12 +60,15 @@ export function walkthroughSteps(f) {
     },
     {
       key: "attribution", title: "The attribution map", target: { element: "layer-figure", panels: [1] },
-      text: `For layer ${f.layer}, ${where}: ${ATTRIBUTION[f.method]} Rows are queries, columns keys.`,
+      text: `For layer ${f.layer}, ${where}: ${ATTRIBUTION[f.method]} Rows are queries, columns keys.`
+        + (f.causal ? " The hatched keys right of the diagonal are not attended: a causal row sees only its own and earlier positions, so they have no value." : ""),
       look: "Look at the middle map; the text view below shades the chosen query's row over the words.",
     },
     {
       key: "candidates", title: `The top-p candidate region (p = ${f.p})`, target: { element: "layer-figure", panels: [1, 2] },
-      text: `In each row the ${which}-attributed ⌈p·n⌉ = ⌈${f.p} × ${f.n}⌉ = ${region} keys are candidates for dropping (keys tied with the threshold join them). `
+      text: (f.causal
+        ? `In each row the ${which}-attributed ⌈p·n⌉ of the n keys the row attends (a causal row: its own and earlier positions; in ${row}, ⌈${f.p} × ${f.n}⌉ = ${region}) are candidates for dropping (keys tied with the threshold join them). `
+        : `In each row the ${which}-attributed ⌈p·n⌉ = ⌈${f.p} × ${f.n}⌉ = ${region} keys are candidates for dropping (keys tied with the threshold join them). `)
         + `In ${row}: ${plural(round(f.candidates), "candidate", "candidates")}${perHead}.`,
       look: f.head === "mean"
         ? "Pick one head to see the region; over the mean of heads the mask shows how many heads drop each cell."

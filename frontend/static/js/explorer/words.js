@@ -4,10 +4,11 @@
 // is a run of tokens drawn without gaps, never one merged token.
 
 const WORD_START = /^[Ġ▁]/;
-// Punctuation that reads as part of the word before it (or, for openers, the word after it); the
-// tokenisers split it off, so without this "years , appearing" would read as two gaps.
+// Punctuation that reads as part of the word before it (or, for openers, the word after it; joiners, both: "cat's",
+// "well-known"); the tokenisers split it off, so without this "years , appearing" would read as two gaps.
 const CLOSES = /^[.,;:!?%)\]}]+$/;
 const OPENS = /^[([{]+$/;
+const JOINS = /^['’-]+$/;
 
 export function startMarked(tokens, special) {
   return tokens.some((token, i) => !special[i] && WORD_START.test(token));
@@ -34,11 +35,13 @@ export function joinWords(tokens, special, segments = tokens.map(() => 0)) {
     if (continues) {
       previous.tokens.push(i);
       previous.texts.push(text);
+      openedBefore = false;  // the word no longer ends in an opener: "(the" then "red" are two words
       return;
     }
-    const gap = i > 0 && !paragraph && !openedBefore && !(CLOSES.test(text) && !special[i] && previous && !previous.special);
+    const closes = (CLOSES.test(text) || JOINS.test(text)) && !special[i] && previous && !previous.special;
+    const gap = i > 0 && !paragraph && !openedBefore && !closes;
     words.push({ tokens: [i], texts: [text], special: Boolean(special[i]), gap, paragraph, segment: segments[i] });
-    openedBefore = !special[i] && OPENS.test(text);
+    openedBefore = !special[i] && (OPENS.test(text) || JOINS.test(text));
   });
   return words;
 }
