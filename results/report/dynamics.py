@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report.runs import is_addrop_epoch
+from report.runs import is_addrop_epoch, save_figure
 
 
 def dynamics_pair(runs: list[dict]) -> tuple[dict, dict] | None:
@@ -71,8 +71,4 @@ def dynamics_figure(task: str, pair: tuple[dict, dict], out: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    path = out / f"dynamics-{task}.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"dynamics-{task}.png")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from report.runs import save_figure
+
 # The prior experiment's variants in the paper's order: the label and the line style of each.
 PRIOR_STYLES = {"baseline": ("no dropping", "#333333", "-"), ("GA", "high"): ("high attribution (AD-DROP)", "#c0392b", "-"),
                 ("GA", "low"): ("low attribution", "#2c5fbf", "--"), ("RD", "high"): ("random", "#1f8a4c", ":")}
@@ -62,8 +64,4 @@ def figure2(task: str, runs: list[dict], out: Path) -> Path | None:
     for ax in axes:
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    path = out / f"prior-{task}.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"prior-{task}.png")

@@ -64,3 +64,13 @@ def best_run(runs: list[dict]) -> dict | None:
 def is_addrop_epoch(epoch: int) -> bool:
     """Cross-tuning's AD-DROP epochs, counted from 1 as run files count them: 2, 4, 6, ..."""
     return epoch % 2 == 0
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay ``fig`` out, write it to ``path`` and free it (pyplot keeps every open figure)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from report.runs import save_figure
+
 
 def search_map(task: str, runs: list[dict], out: Path) -> Path | None:
     """The searched settings on the p x q grid, coloured by the difference to the search's baseline."""
@@ -31,8 +33,4 @@ def search_map(task: str, runs: list[dict], out: Path) -> Path | None:
            yticks=[i / 10 for i in range(1, 10)])
     ax.grid(alpha=0.3)
     fig.colorbar(points, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    path = out / f"search-{task}.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"search-{task}.png")
