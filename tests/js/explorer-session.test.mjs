@@ -136,6 +136,11 @@ test("the layer note: a gradient of a logit in the last layer, or a decoder's ca
   // the answer says whether its maps are causal: a translation model's decoder, or a decoder-only classifier
   assert.match(layerNote(translation({ layer: 0, kind: "decoder", causal: true })), /^The decoder's self-attention is causal.*blank under a hatch/);
   assert.match(layerNote(classifier({ layer: 0, kind: "decoder", causal: true })), /^This decoder's attention is causal/);
+  // a decoder classifier (GPT-2's) reads its last token: its last layer's note says so, and still explains the hatch
+  const gpt2Last = layerNote(classifier({ layer: 11, kind: "decoder", causal: true }));
+  assert.match(gpt2Last, /^In the last layer only the last token's row reaches/);
+  assert.match(gpt2Last, /This decoder's attention is causal.*blank under a hatch/);
+  assert.doesNotMatch(gpt2Last, /first token/);
   assert.equal(layerNote(translation({ layer: 0, kind: "cross" })), "");
 });
 

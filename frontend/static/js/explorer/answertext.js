@@ -61,11 +61,13 @@ export function axesLegend(meta) {
 // Why some of a layer's maps look empty ("" when none do); meta with the layer shown.
 export function layerNote(meta) {
   const lastLayer = meta.layer === meta.num_layers - 1 && ["GA", "IGA"].includes(meta.method) && meta.target === "logit";
-  return lastLayer
-    ? "In the last layer only the first token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie)."
-    : meta.causal
-      ? `${meta.translation ? "The decoder's self-attention" : "This decoder's attention"} is causal: a row sees only its own and earlier ${meta.translation ? "target " : ""}tokens, so keys to the right of the diagonal have no attention and are never candidates. Their gradient exists, but no weight flows through them: they are left blank under a hatch, outside the colour range.`
-      : "";
+  const causal = meta.causal
+    ? `${meta.translation ? "The decoder's self-attention" : "This decoder's attention"} is causal: a row sees only its own and earlier ${meta.translation ? "target " : ""}tokens, so keys to the right of the diagonal have no attention and are never candidates. Their gradient exists, but no weight flows through them: they are left blank under a hatch, outside the colour range.`
+    : "";
+  if (!lastLayer) return causal;
+  // A decoder classifier (GPT-2's) reads its last token, an encoder's its first ([CLS]).
+  const pooled = meta.causal ? "last" : "first";
+  return [`In the last layer only the ${pooled} token's row reaches a sequence classifier's output, so every other row has zero attribution (all its keys tie).`, causal].filter(Boolean).join(" ");
 }
 
 // The model selector's options, [value, label] each: a checkpoint with its description; a model the link
