@@ -7,6 +7,8 @@ import { test } from "node:test";
 
 import { STYLE } from "../../frontend/static/js/common/figure-style.js";
 import { parseColour } from "../../frontend/static/js/explorer/colormap.js";
+import { compareFigure, comparePanels } from "../../frontend/static/js/explorer/compare.js";
+import { compareCsv, compareMatrices, viewCsv, viewMatrices } from "../../frontend/static/js/explorer/exports.js";
 import { layerPanels, panelFigure } from "../../frontend/static/js/explorer/figures.js";
 import { thumbnailColours } from "../../frontend/static/js/explorer/grid.js";
 import { cellText } from "../../frontend/static/js/explorer/hover.js";
@@ -155,4 +157,35 @@ test("the text view shades a causal row over the keys it attends; the later ones
   assert.match(describeToken(TOKENS[0], 0, shading.tokens[0], shading.attended, head, 2), /rank \d of 3 \(1 = highest\)/);
   // the same row without causality: every key shaded and ranked
   assert.ok(tokenShading(maps, 0, head, query).tokens.every((t) => t.attended));
+});
+
+// One side of the compare view: the tokens and maps above, causal or not.
+const side = (causal) => ({ meta: { ...meta, causal, labels: [], prediction: null }, maps, layer: 1, input: { text: "le pisica vede" } });
+
+test("the compare view hatches each side by its own causality, and B − A where either side has no value", () => {
+  const figure = compareFigure({ a: side(false), b: side(true) }, "attribution", "0", true, 1200, "plotly");
+  const hatchedAxes = figure.data.filter((t) => t.name === "not attended (hatch)").map((t) => t.xaxis);
+  assert.deepEqual(hatchedAxes, ["x2", "x3"]);  // B and B − A, not A
+  const values = figure.data.filter((t) => t.type === "heatmap" && t.name !== "not attended");
+  assert.ok(values[0].z.flat().every((v) => !Number.isNaN(v)));  // A keeps every cell
+  assert.deepEqual(values[2].z.map((r) => r.map(Number.isNaN)), notAttended(0));
+  // the canvas alike
+  const overlays = imageOverlays({ ...meta, causal: false }, comparePanels(side(false), side(true), "attribution", "0", true).panels);
+  assert.deepEqual(overlays.map((o) => o.unattended !== null), [false, true]);
+});
+
+test("a causal view's CSV says which cells are attended (a key at or before its query); others have no such column", () => {
+  const lines = viewCsv(viewMatrices(side(true), "0")).trimEnd().split("\r\n").map((l) => l.split(","));
+  assert.equal(lines[0].at(-1), "attended");
+  assert.equal(lines.length, 1 + N * N);
+  for (const cells of lines.slice(1)) assert.equal(cells.at(-1), String(Number(cells[2]) <= Number(cells[0])), cells.join(","));
+  assert.ok(!viewCsv(viewMatrices(side(false), "0")).split("\r\n")[0].includes("attended"));
+  // compare: A (not causal) attends every cell, B and B − A only the earlier keys
+  const both = compareCsv(compareMatrices({ a: side(false), b: side(true) }, "0")).trimEnd().split("\r\n").map((l) => l.split(","));
+  assert.equal(both[0].at(-1), "attended");
+  const attended = (name) => both.filter((c) => c[0] === name).map((c) => c.at(-1) === "true");
+  assert.ok(attended("A").every(Boolean));
+  const expected = TOKENS.flatMap((_, i) => TOKENS.map((_, j) => j <= i));
+  assert.deepEqual(attended("B"), expected);
+  assert.deepEqual(attended("B-A"), expected);
 });

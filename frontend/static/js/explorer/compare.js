@@ -22,6 +22,7 @@ export function comparePanels(a, b, quantity, head, shared, scale = "max") {
     const title = `${k ? "B" : "A"}: ${escapeHtml(side.meta.model)}`;
     const panel = quantity === "attention" ? attentionPanel(values[k], title, { scale, top })
       : attributionPanel(values[k], title, side.meta.method, { scale, top });
+    panel.causal = Boolean(side.meta.causal);  // the sides may differ, and may share one figure
     if (head !== "mean") {
       panel.region = matrix(side.maps.candidate, 0, head);
       panel.dropped = matrix(side.maps.dropped, 0, head);
@@ -53,7 +54,9 @@ export function compareFigure(compare, quantity, head, shared, pixelWidth, mode,
   const { panels, values } = comparePanels(a, b, quantity, head, shared, scale);
   const metaA = Object.assign({}, a.meta, { layer: a.layer });
   if (sameTokens(a, b)) {
-    panels.push(differencePanel(values, quantity, a.layer, head, null, scale));
+    // one figure draws all three maps: B − A has no value where either side has none
+    panels.push(Object.assign(differencePanel(values, quantity, a.layer, head, null, scale),
+      { causal: Boolean(a.meta.causal || b.meta.causal) }));
     return Object.assign(panelFigure(metaA, panels, pixelWidth, mode), { note: "" });
   }
   // A's colour bar and B's row labels share the gap between the two maps: as wide as they need
@@ -68,7 +71,8 @@ export function compareFigure(compare, quantity, head, shared, pixelWidth, mode,
       note: "A and B tokenise differently and share fewer than two tokens in order, so there is no difference map.",
     });
   }
-  const panel = differencePanel(values, quantity, a.layer, head, pairs, scale);
+  const panel = Object.assign(differencePanel(values, quantity, a.layer, head, pairs, scale),
+    { causal: Boolean(a.meta.causal || b.meta.causal) });
   panel.title = `${panel.title}, over the ${pairs.length} tokens A and B share`;
   return Object.assign(sideBySide(left, right, gap), {
     aligned: panelFigure(alignedMeta(metaA, pairs), [panel], half, mode),

@@ -16,7 +16,7 @@ export function viewMatrices(side, head) {
     text: side.input.text, text_pair: side.input.text_pair, prediction: meta.labels[meta.prediction] ?? meta.prediction,
     probabilities: meta.probabilities,
     // causal maps: query i attends keys j <= i only; the maps keep every cell's number (a later key's attribution
-    // is a gradient no weight flows through)
+    // is a gradient no weight flows through), and the CSV says which cells are attended
     causal: Boolean(meta.causal) };
   // a token classifier's predicted tag of each token (null for special tokens), as the page shows them
   const tags = tokenTags(meta);
@@ -49,33 +49,50 @@ export function compareMatrices(compare, head) {
 const HEADER = ["query_index", "query_token", "key_index", "key_token", "attention", "attribution", "candidate", "dropped"];
 // A token classifier's views add each token's predicted tag, for the query and for the key.
 const TAG_HEADER = ["query_tag", "key_tag"];
+// Causal views add whether the query attends the key (false: a later key, whose attribution is a gradient no weight
+// flows through, left blank on the page), so that a spreadsheet can leave those cells out as the page does.
+const ATTENDED_HEADER = ["attended"];
 
-function rows(side, view, tagged, out) {
+// The extra columns: [tagged, causal] as the views ask for them.
+function extras(views) {
+  return [views.some((v) => v?.token_tags), views.some((v) => v?.causal)];
+}
+
+function rows(side, view, [tagged, causal], out) {
   const at = (i) => (view.indices ? view.indices[i] : i);
   const tag = (i) => view.token_tags?.[at(i)]?.tag ?? "";
   (view.query_tokens || view.tokens).forEach((qt, i) => view.tokens.forEach((kt, j) => {
     const cells = [at(i), qt, at(j), kt, view.attention[i][j], view.attribution[i][j],
       view.candidate ? view.candidate[i][j] : null, view.dropped ? view.dropped[i][j] : null];
     if (tagged) cells.push(tag(i), tag(j));
+    if (causal) cells.push(view.causal ? at(j) <= at(i) : true);
     out.push(side ? [side, ...cells] : cells);
   }));
 }
 
+function header(side, [tagged, causal]) {
+  return [...(side ? ["side"] : []), ...HEADER, ...(tagged ? TAG_HEADER : []), ...(causal ? ATTENDED_HEADER : [])];
+}
+
 // One row per cell of the shown maps.
 export function viewCsv(view) {
-  const tagged = Boolean(view.token_tags);
-  const out = [tagged ? [...HEADER, ...TAG_HEADER] : HEADER];
-  rows(null, view, tagged, out);
+  const columns = extras([view]);
+  const out = [header(false, columns)];
+  rows(null, view, columns, out);
   return toCsv(out);
 }
 
-// Long form, one row per side and cell; the B − A rows have no mask columns, and their indices (and tags) are A's.
+// Long form, one row per side and cell; the B − A rows have no mask columns, and their indices (and tags) are A's;
+// a B − A cell is attended when both sides attend it.
 export function compareCsv(views) {
-  const tagged = Boolean(views.a.token_tags || views.b.token_tags);
-  const out = [["side", ...HEADER, ...(tagged ? TAG_HEADER : [])]];
-  rows("A", views.a, tagged, out);
-  rows("B", views.b, tagged, out);
-  if (views.difference) rows("B-A", { ...views.difference, token_tags: views.a.token_tags }, tagged, out);
+  const columns = extras([views.a, views.b]);
+  const out = [header(true, columns)];
+  rows("A", views.a, columns, out);
+  rows("B", views.b, columns, out);
+  if (views.difference) {
+    rows("B-A", { ...views.difference, token_tags: views.a.token_tags, causal: views.a.causal || views.b.causal },
+      columns, out);
+  }
   return toCsv(out);
 }
 

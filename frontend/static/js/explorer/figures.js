@@ -153,6 +153,12 @@ export function hatchPattern() {
 
 // The cells a causal map's rows cannot attend, drawn alike on every map (addrop.viz.maps draws the same two
 // traces): the definition's fill, whose hover names the cell and says why it has no value, under a hatch.
+// Whether a panel's map is causal: its own say (the compare view's sides may differ, B − A is causal where either
+// side is), else the figure's.
+export function panelCausal(meta, panel) {
+  return Boolean(panel.causal ?? meta.causal);
+}
+
 function notAttendedTraces(meta, xaxis, yaxis, gap, pairs) {
   const seen = attends(meta);
   const z = pairs.map((row, i) => row.map((_, j) => (seen(i, j) ? null : 0)));
@@ -248,7 +254,7 @@ export function panelFigure(meta, panels, pixelWidth, mode = "canvas",
         type: "heatmap", z: panel.z, xaxis: xname, yaxis: yname, text: pairs, hovertemplate, hoverongaps: false,
         xgap: gap, ygap: gap, colorbar,
       }, panel.trace));
-      if (meta.causal) unattended.push(...notAttendedTraces(meta, xname, yname, gap, pairs));
+      if (panelCausal(meta, panel)) unattended.push(...notAttendedTraces({ ...meta, causal: true }, xname, yname, gap, pairs));
     }
     if (mode !== "image") layout.shapes.push(...boundaryShapes(meta, xname, yname));
     if (mode === "plotly" && marked) {

@@ -4,7 +4,7 @@
 
 import { STYLE } from "../common/figure-style.js";
 import { colourTable, parseColour, scalePixels } from "./colormap.js";
-import { boundaries } from "./figures.js";
+import { boundaries, panelCausal } from "./figures.js";
 import { unattendedOutline } from "./matrix.js";
 import { rowTokens } from "./text.js";
 
@@ -37,8 +37,9 @@ function zRange(values, trace) {
 export function imageOverlays(meta, panels) {
   const n = meta.tokens.length, m = rowTokens(meta).length;
   const lines = boundaries(meta);
-  const unattended = meta.causal ? unattendedOutline(n) : null;
+  const outline = unattendedOutline(n);
   return panels.map((panel, k) => {
+    const unattended = panelCausal(meta, panel) ? outline : null;
     const suffix = k === 0 ? "" : String(k + 1);
     const values = flatten(panel.z);
     const [zmin, zmax] = zRange(values, panel.trace);
