@@ -14,6 +14,9 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+# the sweep service fixtures (``service``, ``tiny_model``) of the sweep tests
+pytest_plugins = ["tests.sweep_service"]
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 

@@ -22,7 +22,7 @@ from backend.sweeps.service import SweepService
 from jobstore.database import Database
 from jobstore.orm import CANCELLED, FINISHED, QUEUED, RUNNING, SUCCEEDED, LogLine, Sweep, utcnow
 from jobstore.studies import SweepStudy, snapshot
-from tests.test_sweep_list import jobs_of, run, service, sweep_body, sweeps_on, tiny_model  # noqa: F401 (fixtures)
+from tests.sweep_service import jobs_of, run, sweep_body, sweeps_on
 
 # Where a cancel is cut: before or after the n-th call of a step (stopping one job, failing one trial).
 STEPS = {"stop a job": (JobService, "cancel"), "fail a trial": (SweepStudy, "fail")}
