@@ -36,3 +36,14 @@ def sst2_dir(tmp_path_factory) -> Path:
     for split in ("train", "validation"):
         (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     return folder
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test on a running stack (tests/jobs_stack.py) shows whether its API and worker still run, and
+    their logs' tails: a test that loses the server under load says why, in CI's log too."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and hasattr(stack, "report"):
+        report.sections.append(("stack", stack.report()))
+    return report

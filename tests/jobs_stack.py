@@ -85,6 +85,14 @@ def job_request(model: Path, data: Path, **training: Any) -> dict:
     }
 
 
+def api_client(url: str) -> httpx.Client:
+    """A client of a test server at ``url`` that opens a connection per request. Reusing one kept alive races the
+    server's keep-alive timeout (uvicorn closes an idle connection after 5 s): a poll sent as the server closes it
+    fails with "Server disconnected without sending a response", which a loaded machine makes likely. A request
+    to a server that really went away still fails."""
+    return httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll ``check`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
@@ -166,7 +174,19 @@ class Stack:
         _stop(self.worker, signal.SIGKILL)
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+        return api_client(self.url)
+
+    def report(self) -> str:
+        """What a failed test should show of the stack: whether each process still runs, and the logs' tails."""
+        lines = []
+        for name, process in (("API", self.api), ("worker", self.worker)):
+            code = None if process is None else process.poll()
+            lines.append(f"{name}: {'not started' if process is None else 'running' if code is None else f'exited with {code}'}")
+        for log in ("api.log", "worker.log"):
+            path = self.root / log
+            if path.exists():
+                lines += [f"--- the last lines of {log}", *path.read_text(errors="replace").splitlines()[-40:]]
+        return "\n".join(lines)
 
     def close(self) -> None:
         _stop(self.api)

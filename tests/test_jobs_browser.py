@@ -14,7 +14,7 @@ import pytest
 
 from jobstore.orm import FINISHED
 from tests.browser import ARTIFACTS, chromium_page
-from tests.jobs_stack import Stack, job_request, make_glue_slice, make_sst2_slice, running_stack, wait_for
+from tests.jobs_stack import Stack, api_client, job_request, make_glue_slice, make_sst2_slice, running_stack, wait_for
 from tests.tiny_models import save_tiny_model
 
 pytestmark = pytest.mark.browser
@@ -263,7 +263,7 @@ def test_the_authors_preset_fills_the_form_and_its_run_keeps_the_rate(stack, sha
         page.click("#submit-job")
         page.wait_for_url(re.compile(r"/jobs/\d+$"))
         job_id = int(page.url.rsplit("/", 1)[1])
-    client = httpx.Client(base_url=stack.url, timeout=30)
+    client = api_client(stack.url)
     done = wait_for(lambda: (j := client.get(f"/api/jobs/{job_id}").json())["state"] in FINISHED and j, 300,
                     "the preset job to finish", interval=1)
     assert done["state"] == "succeeded", done["error"]

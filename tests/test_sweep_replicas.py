@@ -5,14 +5,13 @@ sweep, whose lease then has to run out before the other takes over)."""
 
 from __future__ import annotations
 
-import httpx
 import optuna
 import pytest
 from optuna.trial import TrialState
 from sqlalchemy import create_engine, text
 
 from jobstore import studies
-from tests.jobs_stack import job_request, make_sst2_slice, running_stack, wait_for
+from tests.jobs_stack import api_client, job_request, make_sst2_slice, running_stack, wait_for
 from tests.tiny_models import save_tiny_model
 from tests.test_sweeps_api import create, finished_sweep, sweep
 
@@ -37,7 +36,7 @@ def test_two_api_processes_advance_one_search_without_asking_a_trial_twice(stack
     wait_for(lambda: sum(t["state"] == "complete" for t in sweep(first, created["id"])["trials"]) >= 2, 300,
              "two trials to complete", interval=0.2)
     stack.kill_api()
-    second = httpx.Client(base_url=replica_url, timeout=30)
+    second = api_client(replica_url)
     done = wait_for(lambda: finished_sweep(second, created["id"]), 600, "the other API process to finish the sweep",
                     interval=1)
     assert replica.poll() is None

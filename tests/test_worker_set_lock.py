@@ -14,11 +14,10 @@ import subprocess
 import time
 from datetime import datetime
 
-import httpx
 import psutil
 
 from backend.worker_set_lock import LOCK_FILE
-from tests.jobs_stack import job_request, make_sst2_slice, wait_for
+from tests.jobs_stack import api_client, job_request, make_sst2_slice, wait_for
 from tests.tiny_models import save_tiny_model
 from tests.test_worker_supervisor import start_server, worker_of
 
@@ -53,7 +52,7 @@ def test_a_new_api_waits_for_the_orphaned_worker_and_never_trains_beside_it(shar
     orphan = None
     second = None
     try:
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with api_client(url) as client:
             job = client.post("/api/jobs", json=job_request(model, data, epochs=200, patience=None)).json()["id"]
             wait_for(lambda: (client.get(f"/api/jobs/{job}").json().get("progress") or {}).get("step", 0) > 0, 180,
                      "the first job to train", interval=0.5)
@@ -66,7 +65,7 @@ def test_a_new_api_waits_for_the_orphaned_worker_and_never_trains_beside_it(shar
 
         second, url, log = start_server(tmp_path, ENV, log_name="second.log")
         started = time.monotonic()
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with api_client(url) as client:
             assert client.get(f"/api/jobs/{job}").json()["state"] == "running"  # still the orphan's
             assert worker_of(second) is None and "still run" in log.read_text()
             warning = client.get("/api/health").json()["warning"]
@@ -88,7 +87,7 @@ def test_a_new_api_waits_for_the_orphaned_worker_and_never_trains_beside_it(shar
         assert most_running == 1
         assert (datetime.fromisoformat(later_job["started_at"]) >= datetime.fromisoformat(first_job["finished_at"]))
         assert not orphan.is_running() and worker_of(second) is not None  # the new server's own worker took over
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with api_client(url) as client:
             assert client.get("/api/health").json()["warning"] is None
     finally:
         if orphan is not None and orphan.is_running():

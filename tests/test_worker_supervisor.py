@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 
 from tests.browser import ROOT, free_port, wait_until_healthy
-from tests.jobs_stack import job_request, make_sst2_slice, wait_for
+from tests.jobs_stack import api_client, job_request, make_sst2_slice, wait_for
 from tests.tiny_models import save_tiny_model
 
 
@@ -61,7 +60,7 @@ def test_a_killed_embedded_worker_is_replaced_and_the_next_job_runs(shared_data,
         second = wait_for(lambda: (w := worker_of(server)) and w.pid != first.pid and w, 60, "a new worker")
         model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=32, validation=16)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with api_client(url) as client:
             job = client.post("/api/jobs", json=job_request(model, data, epochs=1)).json()
             wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["state"] == "succeeded", 180,
                      "the job after the restart to succeed", interval=0.5)
@@ -86,7 +85,7 @@ def test_several_embedded_workers_share_the_cores_and_run_jobs_at_once(shared_da
     try:
         model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=64, validation=16)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with api_client(url) as client:
             wait_for(lambda: len(client.get("/api/health").json()["workers"]) == 2, 120, "two live workers")
             workers = [w for w in psutil.Process(server.pid).children() if "worker" in " ".join(w.cmdline())]
             threads = str(max(1, (os.cpu_count() or 1) // 2))
@@ -116,7 +115,7 @@ def test_a_worker_killed_mid_job_fails_its_job_and_leaves_health_at_once(shared_
     try:
         model = save_tiny_model(tmp_path / "model")
         data = make_sst2_slice(shared_data, tmp_path / "sst2", train=256, validation=16)
-        with httpx.Client(base_url=url, timeout=30) as client:
+        with api_client(url) as client:
             job = client.post("/api/jobs", json=job_request(model, data, epochs=50)).json()
             wait_for(lambda: (client.get(f"/api/jobs/{job['id']}").json().get("progress") or {}).get("step", 0) > 0, 180,
                      "the job to train")
