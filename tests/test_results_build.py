@@ -11,8 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
 from report.adaptive import adaptive_against_grid  # noqa: E402
-from report.authors_protocol import detectable_effect, seeds_needed  # noqa: E402
+from report.authors_protocol import detectable_effect, paired_result, seeds_needed  # noqa: E402
 from report.build import build  # noqa: E402
+from report.paired_figure import paired_points  # noqa: E402
+from report.runs import load  # noqa: E402
 from report.short_protocol import verdict  # noqa: E402
 
 pytest.importorskip("matplotlib")
@@ -133,6 +135,14 @@ def test_the_authors_protocol_section_pairs_seeds_with_a_t_interval(tmp_path):
     assert "| AD-DROP runs | 0.800 (12) | 0.900 (6) |" in text
     assert "| baselines, same epochs | 0.700 (12) | 0.700 (6) |" in text
     assert "paired difference on fresh seeds is cola +2.00 points (95% interval +0.04 to +3.96, 5 seeds)" in text
+    # the paper figure: the same pairs, differences, interval and promise, in points
+    assert (tmp_path / "docs" / "results" / "authors-paired.png").stat().st_size > 10_000
+    assert "![authors-paired](results/authors-paired.png)" in text
+    points = paired_points(paired_result("cola", load(runs)["cola"]))
+    assert points["seeds"] == [1, 2, 3, 4, 5] and points["baseline"] == pytest.approx([30.0] * 5)
+    assert points["diffs"] == pytest.approx([1, 2, 3, 0, 4])
+    assert points["interval"] == pytest.approx((2.0, 2.0 - 1.963, 2.0 + 1.963), abs=1e-3)
+    assert points["promise"] == pytest.approx(3.5)
 
 
 @pytest.mark.parametrize("n", [3, 5, 12])

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from report.adaptive import adaptive_table
-from report.authors_protocol import AUTHORS_CONFIRM, AUTHORS_SEARCH, authors_findings, authors_table
+from report.authors_protocol import AUTHORS_CONFIRM, AUTHORS_SEARCH, authors_findings, authors_table, paired_result
 from report.dynamics import dynamics_figure, dynamics_pair, dynamics_table
+from report.paired_figure import paired_figure
 from report.prior import figure2, prior_table
 from report.runs import RESULTS, in_task_order, load
 from report.search_maps import search_map
@@ -33,6 +34,8 @@ def build(runs: Path, out: Path) -> str:
     text = text.replace("{{summary}}", summary(data, results))
     text = text.replace("{{authors_table}}", authors_table(data))
     text = text.replace("{{authors_findings}}", authors_findings(data))
+    paired = paired_figure([r for task in ordered if (r := paired_result(task, data[task]))], figures)
+    text = text.replace("{{authors_figure}}", f"![authors-paired](results/{paired.name})" if paired else "")
     text = text.replace("{{status}}", status_table(data) if data else "No runs recorded yet.")
     text = text.replace("{{machines}}", "; ".join(machines) or "–")
     text = text.replace("{{adaptive}}", adaptive_table(data))
