@@ -32,7 +32,7 @@ SECURITY_SCHEMES = {
                                    "from this server's own pages)."},
 }
 LOCKED = ("too many wrong API tokens came from this address: every token from it, the right one too, is refused "
-          "for {seconds} more second(s)")
+          "for {seconds} more {unit}")
 LOCKED_RESPONSE = {
     "description": "Too many wrong API tokens came from this address: its tokens, the right one too, are refused "
                    "until Retry-After seconds have passed",
@@ -53,8 +53,8 @@ class TokensLocked(HTTPException):
 
     def __init__(self, wait: float) -> None:
         seconds = max(1, math.ceil(wait))
-        super().__init__(status.HTTP_429_TOO_MANY_REQUESTS, detail=LOCKED.format(seconds=seconds),
-                         headers={"Retry-After": str(seconds)})
+        detail = LOCKED.format(seconds=seconds, unit="second" if seconds == 1 else "seconds")
+        super().__init__(status.HTTP_429_TOO_MANY_REQUESTS, detail=detail, headers={"Retry-After": str(seconds)})
 
 
 def client_address(request: Request) -> str:

@@ -39,7 +39,11 @@ def assert_locked(answer, window: float) -> None:
     assert answer.status_code == 429, answer.text
     assert 1 <= int(answer.headers["retry-after"]) <= max(1, round(window))
     if answer.headers["content-type"].startswith("application/json"):
-        assert "too many wrong API tokens" in answer.json()["detail"]
+        detail = answer.json()["detail"]
+        assert "too many wrong API tokens" in detail
+        # the wait it states is Retry-After's, in words that agree with the number
+        seconds = int(answer.headers["retry-after"])
+        assert detail.endswith(f" for {seconds} more {'second' if seconds == 1 else 'seconds'}"), detail
 
 
 def test_the_default_limit_locks_an_address_after_ten_wrong_tokens_a_minute(tmp_path):
