@@ -145,6 +145,19 @@ def test_the_authors_protocol_section_pairs_seeds_with_a_t_interval(tmp_path):
     assert points["promise"] == pytest.approx(3.5)
 
 
+def test_a_search_not_yet_confirmed_names_its_best_setting_so_far(tmp_path):
+    runs = tmp_path / "runs"
+    setting = {"p": 0.5, "q": 0.7, "method": "GA", "mode": "high", "layers": [0], "cross_tuning": True}
+    for role, best, chosen in (("baseline", 0.62, None), ("addrop", 0.57, setting)):
+        write_run(runs, "rte", "authors-search", role, 42, best, chosen, metric="accuracy",
+                  spec={"training": {"learning_rate": 1e-5, "epochs": 30}})
+    text = build(runs, tmp_path / "docs")
+    row = next(line for line in text.splitlines() if line.startswith("| rte (accuracy) |"))
+    assert "| 0.5, 0.7 (best so far) |" in row and "| -5.00 |" in row
+    assert "- **rte**: not confirmed yet (2 search runs recorded). At seed 42 the best setting so far scored -5.00" in text
+    assert "chosen setting" not in text.split("{{")[0].split("rte**")[1].split("\n")[0]
+
+
 @pytest.mark.parametrize("n", [3, 5, 12])
 def test_the_detectable_effect_is_found_with_the_power_it_claims(n):
     # Independent of the noncentral t: simulate paired differences with the claimed effect as their true mean and
