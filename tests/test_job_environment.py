@@ -96,3 +96,10 @@ def test_a_commit_git_cannot_give_is_null_and_nothing_fails(case, tmp_path, monk
     found = training_environment("cpu", source=source)
     assert (found["commit"], found["dirty"]) == (None, None)
     assert found["addrop"] == addrop.__version__ and found["device"] == "cpu"
+
+
+def test_the_device_of_a_job_left_on_auto_is_the_one_the_trainer_picks(tmp_path):
+    picked = transformers.TrainingArguments(output_dir=str(tmp_path), report_to="none").device.type
+    found = training_environment(None)
+    assert found["device"] == picked
+    assert found["gpu"] == (torch.cuda.get_device_name(0) if picked == "cuda" else None)
