@@ -257,7 +257,7 @@ class JobService:
                               percent=round(min(percent, 100.0), 2),
                               eta_seconds=job.eta_seconds if job.state == RUNNING else None),
             best_metric=job.best_metric, best_epoch=job.best_epoch, final_metrics=job.final_metrics,
-            error=job.error, checkpoint_available=has_checkpoint, keep=job.keep,
+            error=job.error, environment=job.environment, checkpoint_available=has_checkpoint, keep=job.keep,
             checkpoint_pruned_at=job.checkpoint_pruned_at,
             explorer_model=explorer_name(job.id) if has_checkpoint and job.state in FINISHED else None,
             spec=shown_spec(job.spec, self.settings.data_dir), revision=job.revision, sweep_id=job.sweep_id, sweep_role=job.sweep_role,

@@ -82,6 +82,9 @@ class Job(Base):
     # set before its files go and its rows are deleted: a delete cut short is finished on the next start
     deleting: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # what trained it, as its worker found it on starting the job (addrop.environment.training_environment); SQL
+    # NULL for a job not started yet, or started before it was recorded
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # bumped on every change, so event streams can tell a status change without comparing fields
     revision: Mapped[int] = mapped_column(Integer, default=0)
     # a sweep's job: a trial's run for one of its seeds, or the baseline twin for one seed

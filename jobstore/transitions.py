@@ -1,9 +1,9 @@
 """Every change of a job's state, for the API and the workers alike: queued -> running (a worker's claim),
 running -> succeeded / failed / cancelled / pruned (its outcome, or its process dying, or the reaper when its
 lease ran out), queued -> cancelled and running -> cancel requested (a user). Besides: what a worker writes
-about the job it runs (heartbeats, metric points, progress, log lines). Every write is a short transaction,
-so the API sees each point as soon as it lands, and each transition is one conditional UPDATE, so two
-processes racing on a job never both win."""
+about the job it runs (the environment it trains in, heartbeats, metric points, progress, log lines). Every write
+is a short transaction, so the API sees each point as soon as it lands, and each transition is one conditional
+UPDATE, so two processes racing on a job never both win."""
 
 from __future__ import annotations
 
@@ -50,6 +50,12 @@ class JobRecorder:
                         revision=Job.revision + 1)
             ).rowcount
             return session.get(Job, self.job_id) if claimed else None
+
+    def record_environment(self, environment: dict[str, Any]) -> None:
+        """Store what the job trains with (the worker's code, libraries, device and machine) while it is ours."""
+        with self._lock, self.db.session() as session:
+            session.execute(update(Job).where(Job.id == self.job_id, Job.state == RUNNING, Job.worker == self.worker)
+                            .values(environment=environment, revision=Job.revision + 1))
 
     def heartbeat(self) -> tuple[bool, bool]:
         """Renew the lease; returns (still ours, cancel requested). A job the reaper failed is no longer ours."""

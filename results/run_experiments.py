@@ -39,7 +39,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ import httpx
 from report.runs import best_run  # the same run the results table reports
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from addrop.environment import cpu  # noqa: E402
 from addrop.presets import authors_protocol  # noqa: E402  (light: no torch)
 
 RESULTS = Path(__file__).resolve().parent
@@ -147,14 +147,15 @@ def run_name(run: dict) -> str:
     return f"{s['method']}-{s['mode']}-p{s['p']:g}-q{s['q']:g}-L{'-'.join(map(str, s['layers']))}-seed{run['seed']}"
 
 
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    cores = len([line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("processor")])
-    # the 15-minute load average when the run was recorded: above the core count, the machine was shared
-    return {"cpu": cpu, "cores": cores, "python": platform.python_version(), "commit": commit,
-            "load_15min": round(os.getloadavg()[2], 2)}
+def machine(environment: dict | None) -> dict:
+    """Where a job trained: the environment its worker recorded (the commit of the code that trained it, not of
+    this checkout), and this machine's 15-minute load average when the run was recorded (above the core count,
+    the machine was shared). A job from before workers recorded it gets this machine's CPU and Python, and no
+    commit: this checkout's need not be the one that trained it."""
+    if environment is None:
+        model, cores = cpu()
+        environment = {"cpu": model, "cores": cores, "python": platform.python_version(), "commit": None}
+    return {**environment, "load_15min": round(os.getloadavg()[2], 2)}
 
 
 class Studio:
@@ -203,7 +204,7 @@ class Studio:
             "epochs": epochs, "spec": spec,
             "job": {"id": job_id, "sweep_id": job["sweep_id"], "started_at": job["started_at"],
                     "finished_at": job["finished_at"], "worker": job["worker"]},
-            "wall_seconds": _seconds(job["started_at"], job["finished_at"]), "machine": machine(),
+            "wall_seconds": _seconds(job["started_at"], job["finished_at"]), "machine": machine(job.get("environment")),
         }
         path = RUNS / task / phase / f"{run_name(run)}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

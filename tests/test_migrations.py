@@ -52,7 +52,7 @@ def fill_old(connection) -> None:
 
 
 def check_upgraded(db: Database) -> None:
-    assert db.schema_revision() == "0010"
+    assert db.schema_revision() == "0011"
     columns = {table: {c["name"] for c in inspect(db.engine).get_columns(table)} for table in Base.metadata.tables}
     for table in Base.metadata.sorted_tables:
         assert columns[table.name] == set(table.c.keys()), table.name
@@ -60,8 +60,10 @@ def check_upgraded(db: Database) -> None:
         jobs = session.scalars(select(Job).order_by(Job.id)).all()
         assert [(j.name, j.best_metric, j.sweep_id, j.config, j.config_version) for j in jobs] == [
             ("old 1", 0.82, None, {"epochs": 2}, 1), ("old 2", 0.82, None, {"epochs": 2}, 1)]
-        # jobs from before retention and deletes: none kept, none pruned, none being deleted
-        assert {(j.keep, j.checkpoint_pruned_at, j.deleting) for j in jobs} == {(False, None, False)}
+        # jobs from before retention and deletes: none kept, none pruned, none being deleted; nor do they say what
+        # trained them
+        assert {(j.keep, j.checkpoint_pruned_at, j.deleting, j.environment) for j in jobs} == {
+            (False, None, False, None)}
         assert len(session.scalars(select(MetricPoint)).all()) == 4
         assert len(session.scalars(select(LogLine)).all()) == 2
         sweep = Sweep(name="s", state="running", spec={}, base_config={}, study_name=uuid.uuid4().hex, task="mrpc",
@@ -71,7 +73,7 @@ def check_upgraded(db: Database) -> None:
         session.add(Job(name="trial", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
                         sweep_id=sweep.id, sweep_role="trial", trial_number=0, seed_index=0))
     db.migrate()  # a second start changes nothing
-    assert db.schema_revision() == "0010"
+    assert db.schema_revision() == "0011"
 
 
 def test_a_database_from_before_migrations_is_stamped_and_upgraded(tmp_path):
@@ -201,3 +203,39 @@ def test_going_back_past_0010_drops_the_cancel_mark_and_keeps_every_sweep_and_jo
         with db.session() as session:
             assert session.scalars(select(Sweep.cancel_requested)).all() == [False]  # as a sweep from before it
         db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_going_back_past_0011_drops_the_environment_and_keeps_every_job_with_its_points(backend, tmp_path):
+    # a copy of the jobs table (SQLite's batch mode) would cascade to every metric point and log line
+    with (postgres_schema("environment") if backend == "postgresql" else nullcontext(f"sqlite:///{tmp_path / 's.db'}")) as url:
+        db = Database(url)
+        db.migrate()
+        with db.session() as session:
+            job = Job(name="ran", spec={}, config={}, task="mrpc", model="minilm", metric_name="f1",
+                      environment={"addrop": "0.1.0", "commit": "abc1234"})
+            session.add(job)
+            session.flush()
+            session.add(MetricPoint(job_id=job.id, kind="step", step=1, epoch=0.1, values={"loss": 0.7}))
+        alembic(db, "downgrade", "0010")
+        assert "environment" not in {c["name"] for c in inspect(db.engine).get_columns("jobs")}
+        with db.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM jobs")).scalar_one() == 1
+            assert connection.execute(text("SELECT count(*) FROM metric_points")).scalar_one() == 1
+        alembic(db, "upgrade", "head")
+        with db.session() as session:
+            assert session.scalars(select(Job.environment)).all() == [None]  # as a job from before it
+        db.dispose()
+
+
+def test_an_older_sqlite_keeps_the_environment_going_back_and_takes_it_up_again(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))  # before DROP COLUMN
+    db = Database(f"sqlite:///{tmp_path / 's.db'}")
+    db.migrate()
+    alembic(db, "downgrade", "0010")
+    assert "environment" in {c["name"] for c in inspect(db.engine).get_columns("jobs")}
+    alembic(db, "upgrade", "head")
+    assert db.schema_revision() == "0011"
+    db.dispose()

@@ -1,10 +1,12 @@
 """results/run_experiments.py: a plain run recorded by one phase stands in for another phase's only when it is the
 same job (same data and training), so the experiment never repeats a run and never borrows a different one; a
-task's learning rate is the paper's until its lr phase has run every rate, then the best baseline's."""
+task's learning rate is the paper's until its lr phase has run every rate, then the best baseline's; a run file
+credits the code that trained the job (the environment its worker recorded), never the driver's own checkout."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -58,3 +60,33 @@ def test_a_task_trains_at_the_best_baseline_learning_rate_once_its_lr_phase_is_c
     assert run_experiments.task_learning_rate("rte") == 5e-5
     assert run_experiments.base_job("rte", tmp_path, 1)["training"]["learning_rate"] == 5e-5
     assert run_experiments.base_job("mrpc", tmp_path, 1)["training"]["learning_rate"] == paper  # other tasks unmoved
+
+
+def finished_job(seed: int, environment: dict | None) -> dict:
+    """``GET /api/jobs/{id}`` of a finished baseline run of MRPC."""
+    spec = run_experiments.base_job("mrpc", Path("/data/glue"), seed, enabled=False)
+    return {"state": "succeeded", "error": None, "metric": "f1", "best_metric": 0.8, "best_epoch": 1.0,
+            "final_metrics": {"f1": 0.8}, "spec": spec,
+            "sweep_id": None, "started_at": "2026-01-01T10:00:00+00:00", "finished_at": "2026-01-01T10:05:00+00:00",
+            "worker": "node:1", "environment": environment}
+
+
+def test_a_run_file_names_the_commit_that_trained_the_job_not_the_drivers(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_experiments, "RESULTS", tmp_path)
+    monkeypatch.setattr(run_experiments, "RUNS", tmp_path / "runs")
+    driver = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    worker = {"addrop": "0.1.0", "commit": "0abc123", "dirty": True, "python": "3.12.1", "torch": "2.9.0",
+              "transformers": "5.0.0", "device": "cuda", "torch_threads": 8, "cpu": "a worker's CPU", "cores": 64,
+              "gpu": "NVIDIA H100"}
+    jobs = {1: finished_job(1, worker), 2: finished_job(2, None)}  # job 2 ran before workers recorded it
+    studio = run_experiments.Studio("http://studio.invalid", Path("/data/glue"))
+    monkeypatch.setattr(studio, "call", lambda method, path, **_: (
+        [] if path.endswith("/metrics") else jobs[int(path.rsplit("/", 1)[1])]))
+
+    assert studio.record("mrpc", "confirm", 1) and studio.record("mrpc", "confirm", 2)
+    recorded = {run["seed"]: run["machine"] for run in run_experiments.recorded("mrpc", "confirm")}
+    load = recorded[1].pop("load_15min")  # this machine's, at recording: the only thing the driver adds
+    assert recorded[1] == worker and isinstance(load, float)
+    assert recorded[2]["commit"] is None and driver not in json.dumps(recorded[2])
+    assert {"cpu", "cores", "python", "load_15min"} <= set(recorded[2])  # what the driver can still say of it

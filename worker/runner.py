@@ -21,6 +21,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.utils import logging as hf_logging
 
 from addrop.callbacks import PREDICTIONS_FILE, MetricEvent, MetricsReporter
+from addrop.environment import training_environment
 from addrop.finetune import CHECKPOINTS, DYNAMICS, FinetuneConfig, finetune, latest_checkpoint
 from addrop.trainer import is_addrop_epoch
 from jobstore.configs import readable_config
@@ -231,6 +232,13 @@ def run_job(job_id: int, settings: StoreSettings, db: Database) -> str:
         config = FinetuneConfig(**{**readable_config(job.config, job.config_version), "output_dir": str(output_dir)})
         log.info("started on %s; device %s, precision %s; CUDA_VISIBLE_DEVICES=%s", recorder.worker,
                  config.device or "auto", config.precision, os.environ.get("CUDA_VISIBLE_DEVICES", "(all)"))
+        # what trains it, from this process: the code the run files and the job's page credit with its results
+        environment = training_environment(config.device)
+        recorder.record_environment(environment)
+        log.info("addrop %s, commit %s%s; torch %s, transformers %s, python %s; on %s with %d torch threads",
+                 environment["addrop"], environment["commit"] or "unknown", " (uncommitted changes)"
+                 if environment["dirty"] else "", environment["torch"], environment["transformers"],
+                 environment["python"], environment["gpu"] or environment["device"], environment["torch_threads"])
         if not config.save_checkpoint:
             # transformers then warns that the best model will not be loaded at the end: expected here.
             log.info("no checkpoint is kept for this run (its sweep's keep_checkpoints is off): its metrics are "

@@ -177,6 +177,23 @@ class Progress(BaseModel):
     eta_seconds: float | None
 
 
+class JobEnvironment(BaseModel):
+    """What trained a job, as its worker found it on starting the job (each field null where it could not tell)."""
+
+    addrop: str | None = Field(None, description="The addrop package's version.")
+    commit: str | None = Field(None, description="The short git commit of the code that ran the job; null when the "
+                               "worker does not run from a git checkout (an installed package) or git could not say.")
+    dirty: bool | None = Field(None, description="Whether that checkout's tracked files had uncommitted changes.")
+    python: str | None = Field(None, description="Python's version.")
+    torch: str | None = Field(None, description="PyTorch's version.")
+    transformers: str | None = Field(None, description="transformers' version.")
+    device: str | None = Field(None, description="The device it trained on (cpu, cuda, ...).")
+    torch_threads: int | None = Field(None, description="PyTorch's intra-op threads in the worker's process.")
+    cpu: str | None = Field(None, description="The worker machine's CPU model.")
+    cores: int | None = Field(None, description="The worker machine's logical CPU cores.")
+    gpu: str | None = Field(None, description="The GPU's name, when it trained on CUDA.")
+
+
 class JobOut(BaseModel):
     """A job as the API shows it."""
 
@@ -206,6 +223,9 @@ class JobOut(BaseModel):
     explorer_model: str | None = Field(description="The name under which the explorer offers the checkpoint.")
     spec: dict[str, Any] = Field(description="The request, with its data directory and local model shown as model "
                                  "is (relative to the data directory, or null).")
+    environment: JobEnvironment | None = Field(None, description="The code, libraries, device and machine that "
+                                               "trained it; null for a job not started yet, or started before "
+                                               "workers recorded it.")
     revision: int
     sweep_id: int | None = Field(None, description="The sweep this job is a run of.")
     sweep_role: Literal["trial", "baseline"] | None = Field(None, description="A trial's run or a baseline twin.")
