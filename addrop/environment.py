@@ -22,7 +22,12 @@ GIT_TIMEOUT_SECONDS = 5.0
 def training_environment(device: str | None, source: Path = SOURCE) -> dict[str, Any]:
     """The environment of a run on ``device`` ("cpu", "cuda", or None for the accelerator the Trainer picks when
     there is one), with the commit of the git checkout rooted at ``source``. Never raises for want of git."""
-    device = device or getattr(torch.accelerator.current_accelerator(), "type", "cpu")
+    if device is None:  # torch.accelerator is torch >= 2.6's; before it, CUDA was the accelerator the Trainer took
+        accelerator = getattr(torch, "accelerator", None)
+        if accelerator is not None:
+            device = getattr(accelerator.current_accelerator(), "type", "cpu")
+        else:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
     commit, dirty = git_commit(source)
     model, cores = cpu()
     return {
