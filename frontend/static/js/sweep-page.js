@@ -125,7 +125,7 @@ function renderTable(sweep) {
   const rows = sortTrials(sweep.trials, /** @type {any} */ (sort.key), /** @type {any} */ (sort.direction)).map((t) => {
     const delta = el("td", { class: `delta ${t.delta > 0 ? "up" : t.delta < 0 ? "down" : ""}`, text: signed(t.delta) });
     // coloured only when its interval leaves out 0: a paired mean above 0 alone shows no gain
-    const paired = el("td", { class: `mono delta ${pairedDirection(t.paired)}`, text: pairedText(t.paired) });
+    const paired = el("td", { class: `paired delta ${pairedDirection(t.paired)}`, text: pairedText(t.paired) });
     const jobs = el("td", {}, ...t.job_ids.map((id, i) => {
       const twin = twinCompareHref(t, i, sweep);
       const vs = twin ? el("a", { class: "small twin-compare", href: twin, text: "vs",
