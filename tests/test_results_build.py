@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
 from report.adaptive import adaptive_against_grid  # noqa: E402
-from report.authors_protocol import detectable_effect, paired_result, seeds_needed  # noqa: E402
+from report.authors_protocol import paired_result  # noqa: E402
 from report.build import build  # noqa: E402
 from report.paired_figure import paired_points  # noqa: E402
 from report.runs import load  # noqa: E402
@@ -156,27 +156,3 @@ def test_a_search_not_yet_confirmed_names_its_best_setting_so_far(tmp_path):
     assert "| 0.5, 0.7 (best so far) |" in row and "| -5.00 |" in row
     assert "- **rte**: not confirmed yet (2 search runs recorded). At seed 42 the best setting so far scored -5.00" in text
     assert "chosen setting" not in text.split("{{")[0].split("rte**")[1].split("\n")[0]
-
-
-@pytest.mark.parametrize("n", [3, 5, 12])
-def test_the_detectable_effect_is_found_with_the_power_it_claims(n):
-    # Independent of the noncentral t: simulate paired differences with the claimed effect as their true mean and
-    # count how often a two-sided t test at 95% rejects "no difference".
-    import numpy as np
-    from scipy.stats import ttest_1samp
-
-    sd = 0.0158
-    effect = detectable_effect(sd, n)
-    draws = np.random.default_rng(n).normal(effect, sd, size=(20000, n))
-    rejected = ttest_1samp(draws, 0.0, axis=1).pvalue < 0.05
-    assert rejected.mean() == pytest.approx(0.80, abs=0.015)
-    # a normal-approximation check of the size: (z_0.975 + z_0.8) sd / sqrt(n), which the t version exceeds
-    assert effect > (1.96 + 0.8416) * sd / np.sqrt(n)
-
-
-def test_seeds_needed_is_the_first_count_that_reaches_the_effect():
-    sd = 0.0158
-    needed = seeds_needed(sd, 0.01)
-    assert detectable_effect(sd, needed) <= 0.01 < detectable_effect(sd, needed - 1)
-    assert 18 <= needed <= 25  # about ((1.96 + 0.84) * 1.58)^2 = 19.6, a little more with t
-    assert seeds_needed(sd, 1e-6, most=50) is None

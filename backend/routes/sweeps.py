@@ -38,8 +38,9 @@ def list_sweeps(limit: int = Query(20, ge=1, le=200), offset: int = Query(0, ge=
 @router.get("/sweeps/{sweep_id}", response_model=SweepOut, dependencies=READ, responses=SWEEP_ERRORS,
             summary="One sweep")
 def get_sweep(sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> SweepOut:
-    """The sweep's trials (setting, state, mean and spread over seeds, Delta to the baseline), the baseline's
-    mean and std, and the best setting so far."""
+    """The sweep's trials (setting, state, mean and spread over seeds, Delta to the baseline, and the paired
+    difference to the baseline twins of the same seeds with its 95% t interval), the baseline's mean and std, and
+    the best setting so far."""
     return service.get(sweep_id)
 
 

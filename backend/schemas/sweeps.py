@@ -199,6 +199,24 @@ class RunDynamics(BaseModel):
     reliance: Summary = Field(description="Share of probe predictions that change when the top-p keys are dropped.")
 
 
+class Paired(BaseModel):
+    """AD-DROP minus its baseline twin of the same seed, per shared seed, with the mean's 95% t interval and the
+    smallest effect these seeds detect with 80% power."""
+
+    seeds: list[int] = Field(description="The seeds both the setting and the baseline ran to a best dev metric, "
+                             "sorted.")
+    differences: list[float] = Field(description="Per seed in `seeds`: the setting's best dev metric minus its "
+                                     "baseline twin's.")
+    n: int = Field(description="How many seeds are paired.")
+    mean: float = Field(description="The mean paired difference.")
+    std: float | None = Field(description="Sample standard deviation (n - 1) of the differences; null under 2 seeds.")
+    low: float | None = Field(description="The mean's two-sided 95% t interval, lower end; null under 2 seeds.")
+    high: float | None = Field(description="Its upper end; null under 2 seeds.")
+    detectable: float | None = Field(
+        description="The smallest true mean difference a two-sided t test at 95% over these seeds finds with 80% "
+        "power, given the differences' std (noncentral t); null under 2 seeds or when the differences do not spread.")
+
+
 class TrialOut(BaseModel):
     """One setting of the sweep and its runs."""
 
@@ -206,7 +224,12 @@ class TrialOut(BaseModel):
     state: TrialState
     params: dict[str, Any] = Field(description="p, q, method, mode and layers of the setting.")
     value: Summary = Field(description="The best dev metric of its runs (one per seed).")
-    delta: float | None = Field(description="value.mean minus the baseline's mean.")
+    delta: float | None = Field(description="value.mean minus the baseline's mean: a difference of means over "
+                                "all finished runs, not paired by seed (see `paired`).")
+    paired: Paired | None = Field(
+        None, description="AD-DROP minus its baseline twin of the same seed, per shared seed, with the mean's 95% t "
+        "interval and the smallest effect these seeds detect with 80% power. Its runs are those `value` counts; null "
+        "when the sweep has no baseline twins or no finished seed is shared.")
     job_ids: list[int]
     seeds: list[int] = Field(description="The training seed of each run in job_ids, in the same order.")
     same_as: int | None = Field(description="A trial of the same setting whose runs this one shares.")

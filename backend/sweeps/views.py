@@ -8,9 +8,11 @@ from typing import Sequence
 
 from sqlalchemy import func, select, update
 
+from addrop.paired import paired_difference
 from backend.advice import run_warnings
 from backend.job_errors import JobNotFound
-from backend.schemas.sweeps import CurvePoint, RunDynamics, SweepCreate, SweepCurves, SweepOut, Summary, TrialOut
+from backend.schemas.sweeps import (CurvePoint, Paired, RunDynamics, SweepCreate, SweepCurves, SweepOut, Summary,
+                                    TrialOut)
 from backend.shown import shown_model, shown_spec
 from backend.sweeps.rounds import runs_by_trial
 from jobstore.database import Database
@@ -31,6 +33,17 @@ def sweep_row(session, sweep_id: int) -> Sweep:
     if sweep is None or sweep.deleting:
         raise SweepNotFound(f"there is no sweep {sweep_id}")
     return sweep
+
+
+def by_seed(jobs: Sequence[Job]) -> dict[int, float]:
+    """The jobs' best dev metrics by training seed (of a seed run twice, the newer job: ``jobs`` are by id)."""
+    return {job.spec["training"]["seed"]: job.best_metric for job in jobs}
+
+
+def paired(runs: Sequence[Job], twins: Sequence[Job]) -> Paired | None:
+    """A setting's finished runs against their baseline twins of the same seeds (None without a shared seed)."""
+    difference = paired_difference(by_seed(runs), by_seed(twins))
+    return Paired.model_validate(difference, from_attributes=True) if difference else None
 
 
 def summary(values: Sequence[float]) -> Summary:
@@ -93,8 +106,8 @@ class SweepViews:
             return RunDynamics(concentration=summary(concentration), reliance=summary(reliance)) if finals else None
 
         baseline_jobs = [job for job in jobs if job.sweep_role == "baseline"]
-        baseline_values = [job.best_metric for job in baseline_jobs if job.state == SUCCEEDED
-                           and job.best_metric is not None]
+        finished_twins = [job for job in baseline_jobs if job.state == SUCCEEDED and job.best_metric is not None]
+        baseline_values = [job.best_metric for job in finished_twins]
         baseline = (summary(baseline_values) if baseline_jobs
                     else summary(spec.prior_baseline) if spec.prior_baseline else None)
         by_trial = runs_by_trial(jobs)
@@ -104,16 +117,17 @@ class SweepViews:
             runs = by_trial.get(trial.number if original is None else original, [])
             if original is None and not runs and not trial.prior and (trial.state != "running" or trial.missing):
                 continue  # not asked by this sweep, or not in full (its ask was cut off)
+            scored = [job for job in runs if job.best_metric is not None and job.state in (SUCCEEDED, PRUNED)]
             if trial.prior or (original is not None and trials[original].prior):
                 values = list(trials[trial.number if original is None else original].values)
             else:
-                values = [job.best_metric for job in runs if job.best_metric is not None
-                          and job.state in (SUCCEEDED, PRUNED)]
+                values = [job.best_metric for job in scored]
             value = summary(values)
             delta = (value.mean - baseline.mean if value.mean is not None and baseline and baseline.mean is not None
                      else None)
             out.append(TrialOut(number=trial.number, state=_trial_state(trial, runs), params=trial.params,
-                                value=value, delta=delta, job_ids=[job.id for job in runs],
+                                value=value, delta=delta, paired=paired(scored, finished_twins),
+                                job_ids=[job.id for job in runs],
                                 seeds=[job.spec["training"]["seed"] for job in runs], same_as=original,
                                 prior=trial.prior, dynamics=dynamics([job for job in runs
                                                                       if job.state in (SUCCEEDED, PRUNED)])))

@@ -8,6 +8,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from addrop.paired import detectable_effect, paired_difference, seeds_needed, t_interval
 from report.runs import METRIC_NAMES, Spread, best_run, in_task_order, is_addrop_epoch
 from report.short_protocol import verdict
 
@@ -27,7 +28,8 @@ class Paired:
 
     @property
     def diffs(self) -> dict[int, float]:
-        return {seed: self.addrop[seed] - self.baseline[seed] for seed in sorted(self.addrop) if seed in self.baseline}
+        paired = paired_difference(self.addrop, self.baseline)
+        return dict(zip(paired.seeds, paired.differences)) if paired else {}
 
 
 def paired_result(task: str, phases: dict[str, list[dict]]) -> Paired | None:
@@ -44,41 +46,6 @@ def paired_result(task: str, phases: dict[str, list[dict]]) -> Paired | None:
                   {r["seed"]: r["best_metric"] for r in confirm if r["role"] == "baseline"},
                   {r["seed"]: r["best_metric"] for r in confirm if r["role"] == "addrop" and r["setting"] == setting},
                   gain)
-
-
-def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float] | None:
-    """The mean of ``values`` and its two-sided t interval (None with fewer than two values)."""
-    if len(values) < 2:
-        return None
-    from scipy.stats import t
-
-    mean = statistics.fmean(values)
-    half = t.ppf(0.5 + level / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, mean - half, mean + half
-
-
-def detectable_effect(sd: float, n: int, power: float = 0.8, level: float = 0.95) -> float:
-    """The smallest true mean paired difference that a two-sided t test at ``level`` over ``n`` seeds finds with
-    probability ``power``, when the paired differences spread with standard deviation ``sd`` (the noncentral t
-    distribution, exactly)."""
-    from scipy.optimize import brentq
-    from scipy.stats import nct, t
-
-    df, scale = n - 1, sd / math.sqrt(n)
-    critical = t.ppf(0.5 + level / 2, df)
-
-    def power_at(effect: float) -> float:
-        # the lower tail as the upper tail of the mirrored distribution: nct.cdf is NaN far out in its left tail
-        return nct.sf(critical, df, effect / scale) + nct.sf(critical, df, -effect / scale)
-
-    # at (critical + 10) standard errors the test all but always finds the effect
-    return brentq(lambda effect: power_at(effect) - power, 0.0, (critical + 10) * scale)
-
-
-def seeds_needed(sd: float, effect: float, power: float = 0.8, level: float = 0.95, most: int = 1000) -> int | None:
-    """How many seeds a paired comparison needs to find a true mean difference of ``effect`` (same conditions as
-    :func:`detectable_effect`); None beyond ``most``."""
-    return next((n for n in range(2, most + 1) if detectable_effect(sd, n, power, level) <= effect), None)
 
 
 def power_line(diffs: list[float]) -> str:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from report.authors_protocol import Paired, t_interval
+from addrop.paired import t_interval
+from report.authors_protocol import Paired
 from report.runs import METRIC_NAMES, save_figure
 
 BASELINE, ADDROP, PROMISE = "#555555", "#c0392b", "#2c5fbf"

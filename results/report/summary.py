@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 
-from report.authors_protocol import AUTHORS_CONFIRM, AUTHORS_SEARCH, paired_result, t_interval
+from addrop.paired import t_interval
+from report.authors_protocol import AUTHORS_CONFIRM, AUTHORS_SEARCH, paired_result
 from report.short_protocol import TaskResult, seed_diffs, verdict
 
 AUTHORS_TEXT = ("the authors' own protocol (constant lr 1e-5, patience 5, the masked layers of their scripts: every "

@@ -94,7 +94,7 @@ test("the trials CSV has the baseline, then every trial by number with each run'
   const baseline = { mean: 0.55, std: 0.07, n: 2, values: [0.5, 0.6] };
   const rows = trialsRows({ metric: "f1", trials, baseline, baseline_job_ids: [3, 4] });
   assert.deepEqual(rows[0].slice(7, 11), ["best_dev_f1_mean", "best_dev_f1_std", "runs", "best_dev_f1_per_run"]);
-  assert.deepEqual(rows[1], ["baseline", "", "", "", "", "", "", 0.55, 0.07, 2, [0.5, 0.6], "", [3, 4], "", null, null]);
+  assert.deepEqual(rows[1], ["baseline", "", "", "", "", "", "", 0.55, 0.07, 2, [0.5, 0.6], "", "", "", "", "", [3, 4], "", null, null]);
   assert.deepEqual(rows.slice(2).map((r) => [r[0], r[1], r[2], r[3], r[9], r[10], r[11]]),
                    [[0, "complete", 0.1, 0.2, 2, [0.5, 0.7], 0.05], [1, "pruned", 0.3, 0.4, 1, [0.6], null]]);
   assert.equal(trialsRows({ metric: "f1", trials: [], baseline: null, baseline_job_ids: [] }).length, 1);
@@ -113,6 +113,22 @@ test("the trials CSV and sort carry each setting's final concentration and relia
   assert.deepEqual(rows.map((r) => r.slice(-2)).slice(1), [[0.45, 0.1], [0.4, 0.2], [0.3, 0.5], [null, null]]);
   assert.deepEqual(sortTrials(trials, "concentration", "asc").map((t) => t.number), [1, 0, 2]);
   assert.deepEqual(sortTrials(trials, "reliance", "desc").map((t) => t.number), [1, 0, 2]);
+});
+
+const paired = (mean, low, high, n) => ({ seeds: [], differences: [], n, mean, std: null, low, high, detectable: null });
+
+test("the trials CSV and sort carry each setting's paired difference to its baseline twins", () => {
+  // seeds 1, 2: differences 0.02 and 0.06, mean 0.04 ± t(0.975, 1) 12.7062 * 0.02 = 0.254124
+  const trials = [trial(0, 0.1, 0.2, "complete", [0.5, 0.6], { paired: paired(0.04, -0.214124, 0.294124, 2) }),
+                  trial(1, 0.3, 0.2, "complete", [0.6], { paired: paired(-0.01, null, null, 1) }),
+                  trial(2, 0.5, 0.2, "complete", [0.7], { paired: null }),
+                  trial(3, 0.7, 0.2, "complete", [0.4], { paired: paired(0.05, 0.01, 0.09, 3) })];
+  const rows = trialsRows({ metric: "f1", trials, baseline: { mean: 0.5, std: null, n: 1, values: [0.5] }, baseline_job_ids: [3] });
+  assert.deepEqual(rows[0].slice(11, 17), ["delta_to_baseline", "paired_mean", "paired_low", "paired_high", "paired_seeds", "job_ids"]);
+  assert.deepEqual(rows.slice(1).map((r) => r.slice(12, 16)),
+                   [["", "", "", ""], [0.04, -0.214124, 0.294124, 2], [-0.01, null, null, 1], [null, null, null, 0], [0.05, 0.01, 0.09, 3]]);
+  assert.deepEqual(sortTrials(trials, "paired", "desc").map((t) => t.number), [3, 0, 1, 2]);
+  assert.deepEqual(sortTrials(trials, "paired", "asc").map((t) => t.number), [1, 0, 3, 2]);
 });
 
 test("a trial's run is compared with the newest baseline twin of its seed", () => {

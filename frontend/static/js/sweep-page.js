@@ -10,6 +10,7 @@ import { aggregate, bandOutline, sharedRange } from "./compare-runs.js";
 import { escapeHtml } from "./common/html.js";
 import { untilDrawn } from "./jobs-common.js";
 import { confirmStep, deletePrompt, sweepNotDeletable } from "./deletion.js";
+import { bestPairedText, detectableText, pairedDirection, pairedText } from "./sweep-paired.js";
 import {
   curveName, heatmap, heatmapNote, needsRow, needsScale, plural, prunedTrials, signed, slices, sortTrials, summaryText, symmetricLimit, trialsRows, twinCompareHref, useTheseHref,
 } from "./sweep-view.js";
@@ -46,6 +47,9 @@ function renderHeader(sweep) {
   stat("best-value", best ? best.value.mean.toFixed(4) : "–");
   stat("best-detail", best ? `p = ${best.params.p}, q = ${best.params.q}, ${best.params.method} ${best.params.mode} L${best.params.layers.join(",")}`
     + ` · Δ ${signed(best.delta)}` : "no finished trial yet");
+  stat("best-paired", best ? bestPairedText(best.paired) : "");
+  $("best-paired").className = `small delta ${pairedDirection(best && best.paired)}`;
+  stat("best-power", best ? detectableText(best.paired) : "");
   const link = /** @type {HTMLAnchorElement} */ ($("use-these"));
   const href = best && useTheseHref(best);
   link.classList.toggle("hidden", !href);
@@ -120,6 +124,8 @@ function renderTable(sweep) {
   const body = document.querySelector("#trials-table tbody");
   const rows = sortTrials(sweep.trials, /** @type {any} */ (sort.key), /** @type {any} */ (sort.direction)).map((t) => {
     const delta = el("td", { class: `delta ${t.delta > 0 ? "up" : t.delta < 0 ? "down" : ""}`, text: signed(t.delta) });
+    // coloured only when its interval leaves out 0: a paired mean above 0 alone shows no gain
+    const paired = el("td", { class: `paired delta ${pairedDirection(t.paired)}`, text: pairedText(t.paired) });
     const jobs = el("td", {}, ...t.job_ids.map((id, i) => {
       const twin = twinCompareHref(t, i, sweep);
       const vs = twin ? el("a", { class: "small twin-compare", href: twin, text: "vs",
@@ -135,7 +141,7 @@ function renderTable(sweep) {
       el("td", { text: t.params.mode }), el("td", { text: t.params.layers.join(",") }),
       el("td", { class: "mono", text: t.value.mean === null ? "–" : t.value.mean.toFixed(4) }),
       el("td", { class: "mono", text: t.value.std === null ? "–" : t.value.std.toFixed(4) }),
-      el("td", { text: t.value.n }), delta, dynamics("concentration"), dynamics("reliance"), jobs);
+      el("td", { text: t.value.n }), delta, paired, dynamics("concentration"), dynamics("reliance"), jobs);
   });
   body.replaceChildren(...rows);
   document.querySelectorAll("#trials-table th[data-sort]").forEach((th) => {
@@ -147,7 +153,8 @@ function renderTable(sweep) {
   const baseDynamics = base && base.concentration.mean !== null
     ? ` · baseline: concentration ${base.concentration.mean.toFixed(3)}, reliance ${base.reliance.mean?.toFixed(3) ?? "–"}` : "";
   $("trials-note").textContent = `${plural(sweep.trials.length, "trial")} · click a column to sort · values are the mean over seeds of each run's best dev ${sweep.metric}`
-    + ` and, for runs that record attribution dynamics, of its final epoch's concentration and reliance${baseDynamics}`;
+    + ` and, for runs that record attribution dynamics, of its final epoch's concentration and reliance${baseDynamics}`
+    + " · paired Δ: each run minus its baseline twin of the same seed, mean with its 95% t interval (coloured when it leaves out 0)";
 }
 
 async function renderCurves(sweep) {

@@ -8,8 +8,10 @@ import { escapeHtml } from "./common/html.js";
  * @typedef {{mean: number | null, std: number | null, n: number, values: number[]}} Summary
  * @typedef {{p: number, q: number, method: string, mode: string, layers: number[]}} Setting
  * @typedef {{concentration: Summary, reliance: Summary}} RunDynamics
+ * @typedef {{n: number, mean: number, low: number | null, high: number | null}} PairedMean
  * @typedef {{number: number, state: string, params: Setting, value: Summary, delta: number | null,
- *            job_ids: number[], seeds: number[], same_as: number | null, dynamics?: RunDynamics | null}} Trial
+ *            paired?: PairedMean | null, job_ids: number[], seeds: number[], same_as: number | null,
+ *            dynamics?: RunDynamics | null}} Trial
  * @typedef {{p: number[], q: number[], method: string[], mode: string[], layers: number[][]}} Space
  */
 
@@ -184,7 +186,8 @@ export const needsRow = (space) => space.q.length > 5;
 /**
  * The trials table as CSV rows (a header, the baseline when the sweep has one, then the trials by number):
  * each setting, the mean, sample std and count of its runs' best dev metric, every run's value, the difference
- * to the baseline's mean, the runs' job ids, and the mean final concentration and reliance of runs that record
+ * to the baseline's mean, the mean difference to the baseline twins of the same seeds with its 95% t interval and
+ * how many seeds it pairs, the runs' job ids, and the mean final concentration and reliance of runs that record
  * attribution dynamics.
  * @param {{metric: string, trials: Trial[], baseline: Summary | null, baseline_job_ids: number[],
  *          baseline_dynamics?: RunDynamics | null}} sweep
@@ -193,18 +196,20 @@ export const needsRow = (space) => space.q.length > 5;
 export function trialsRows(sweep) {
   const best = `best_dev_${sweep.metric}`;
   const rows = [["trial", "state", "p", "q", "method", "mode", "layers", `${best}_mean`, `${best}_std`, "runs",
-                 `${best}_per_run`, "delta_to_baseline", "job_ids", "same_as", "final_concentration_mean",
-                 "final_reliance_mean"]];
+                 `${best}_per_run`, "delta_to_baseline", "paired_mean", "paired_low", "paired_high", "paired_seeds",
+                 "job_ids", "same_as", "final_concentration_mean", "final_reliance_mean"]];
   const b = sweep.baseline;
   const dyn = (/** @type {RunDynamics | null | undefined} */ d) => [d ? d.concentration.mean : null, d ? d.reliance.mean : null];
   if (b) {
-    rows.push(["baseline", "", "", "", "", "", "", b.mean, b.std, b.n, b.values, "", sweep.baseline_job_ids, "",
-               ...dyn(sweep.baseline_dynamics)]);
+    rows.push(["baseline", "", "", "", "", "", "", b.mean, b.std, b.n, b.values, "", "", "", "", "", sweep.baseline_job_ids,
+               "", ...dyn(sweep.baseline_dynamics)]);
   }
   for (const t of [...sweep.trials].sort((x, y) => x.number - y.number)) {
     const { p, q, method, mode, layers } = t.params;
+    const paired = t.paired;
     rows.push([t.number, t.state, p, q, method, mode, layers, t.value.mean, t.value.std, t.value.n, t.value.values,
-               t.delta, t.job_ids, t.same_as, ...dyn(t.dynamics)]);
+               t.delta, paired ? paired.mean : null, paired ? paired.low : null, paired ? paired.high : null,
+               paired ? paired.n : 0, t.job_ids, t.same_as, ...dyn(t.dynamics)]);
   }
   return rows;
 }
@@ -236,6 +241,7 @@ const SORT_KEYS = {
   value: (/** @type {Trial} */ t) => t.value.mean,
   std: (/** @type {Trial} */ t) => t.value.std,
   delta: (/** @type {Trial} */ t) => t.delta,
+  paired: (/** @type {Trial} */ t) => t.paired?.mean,
   concentration: (/** @type {Trial} */ t) => t.dynamics?.concentration.mean,
   reliance: (/** @type {Trial} */ t) => t.dynamics?.reliance.mean,
 };
