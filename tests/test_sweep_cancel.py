@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from backend.jobs import JobService
 from backend.schemas.sweeps import SweepCreate
+from backend.sweeps.lease import SweepLease
 from backend.sweeps.service import SweepService
 from jobstore.database import Database
 from jobstore.orm import CANCELLED, FINISHED, QUEUED, RUNNING, SUCCEEDED, LogLine, Sweep, utcnow
@@ -141,3 +142,53 @@ def test_a_cancel_killed_at_any_step_is_finished_by_the_next_round(service, tiny
     finished = service.get(sweep_id)
     service.rounds.advance_all()
     assert service.get(sweep_id) == finished
+
+
+def test_a_cancel_that_outlasts_the_lease_keeps_the_sweep_to_itself(service, tiny_model, sst2_dir, monkeypatch):
+    """A cancel stopping its jobs slowly (here each takes longer than half the lease, all of them together
+    longer than the lease) holds the sweep throughout: no other process's round can take it half way."""
+    sweep_id, revision = running_sweep(service, tiny_model, sst2_dir)
+    monkeypatch.setattr(SweepLease.__init__, "__defaults__", (0.6,))
+    stop = JobService.cancel
+    taken_by_another: list[bool] = []
+
+    def slow_stop(self, *args, **kwargs):
+        result = stop(self, *args, **kwargs)
+        time.sleep(0.4)
+        other = SweepLease(service.db, sweep_id)
+        taken_by_another.append(other.take())
+        other.release()
+        return result
+
+    monkeypatch.setattr(JobService, "cancel", slow_stop)
+    service.cancel(sweep_id)
+    assert len(taken_by_another) == 5 and not any(taken_by_another)  # 0.4 s x 5 > 0.6 s
+    assert_cancelled(service, sweep_id, revision)
+
+
+def test_a_cancel_whose_lease_was_taken_leaves_the_rest_to_the_taker(service, tiny_model, sst2_dir, monkeypatch):
+    """When another process took the sweep over half way through a cancel (its lease ran out), the cancel
+    answers with the sweep as it stands and stops nothing more; the taker's round finishes the cancel."""
+    sweep_id, revision = running_sweep(service, tiny_model, sst2_dir)
+    stop = JobService.cancel
+    taker = SweepLease(service.db, sweep_id)
+    stops = 0
+
+    def stop_then_lose_the_lease(self, *args, **kwargs):
+        nonlocal stops
+        result = stop(self, *args, **kwargs)
+        stops += 1
+        if stops == 1:
+            with service.db.session() as session:
+                session.execute(update(Sweep).where(Sweep.id == sweep_id)
+                                .values(controller_until=utcnow() - timedelta(seconds=1)))
+            assert taker.take()
+        return result
+
+    monkeypatch.setattr(JobService, "cancel", stop_then_lose_the_lease)
+    answered = service.cancel(sweep_id)
+    assert answered.state == RUNNING
+    assert sum(job.state == QUEUED for job in jobs_of(service, sweep_id)) == 3  # one stopped, then it let go
+    taker.release()
+    service.rounds.advance_all()
+    assert_cancelled(service, sweep_id, revision)

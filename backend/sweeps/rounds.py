@@ -101,7 +101,7 @@ class SweepRounds:
             with self.db.session() as session:
                 cancelling = session.scalar(select(Sweep.cancel_requested).where(Sweep.id == sweep_id))
             if cancelling:
-                stopped = self.finish_cancel(sweep_id)
+                stopped = self.finish_cancel(sweep_id, lease)
                 log.warning("sweep %s: its cancel was cut short; this round finished it (%d open jobs stopped)",
                             sweep_id, stopped)
             else:
@@ -112,23 +112,28 @@ class SweepRounds:
         finally:
             lease.release()
 
-    def finish_cancel(self, sweep_id: int) -> int:
+    def finish_cancel(self, sweep_id: int, lease: SweepLease) -> int:
         """Carry out the sweep's requested cancel, holding its lease: stop its open jobs, fail its running trials,
         then in one write keep the trials the study holds, mark it cancelled and move its revision once. Each step
         can be redone, so the API's cancel and a round finishing one cut short anywhere both come here; returns
-        how many jobs it stopped."""
+        how many jobs it stopped. The lease is renewed before each step, so that a cancel of many jobs that
+        outlasts it is not finished a second time, beside it, by another process's round (:class:`LeaseLost`
+        when that happened anyway)."""
         with self.db.session() as session:
             sweep = session.get(Sweep, sweep_id)
             # a running job already asked to stop (by a cancel cut short) is asked no second time
             open_jobs = session.scalars(select(Job.id).where(Job.sweep_id == sweep_id, Job.state.not_in(FINISHED),
                                                              Job.cancel_requested.is_(False)).order_by(Job.id)).all()
         for job_id in open_jobs:
+            lease.renew()
             stop_job(self.jobs, job_id, f"sweep {sweep_id} was cancelled")
         study = SweepStudy(sweep.study_name, self.settings.resolved_database_url,
                            SweepCreate.model_validate(sweep.spec).space.model_dump())
         for trial in study.trials():
             if trial.state == "running":
+                lease.renew()
                 study.fail(trial.number, "cancelled")
+        lease.renew()
         with self.db.session() as session:
             session.execute(update(Sweep).where(Sweep.id == sweep_id, Sweep.state == RUNNING).values(
                 state=CANCELLED, finished_at=utcnow(), message="cancelled", revision=Sweep.revision + 1,

@@ -14,7 +14,7 @@ from backend.job_errors import InvalidJob, JobConflict, QueueUnavailable
 from backend.jobs import JobService
 from backend.schemas.sweeps import Importance, SweepCreate, SweepCurves, SweepOut
 from backend.sweeps.importance import importance
-from backend.sweeps.lease import CONTROLLER_LEASE_SECONDS, SweepLease
+from backend.sweeps.lease import CONTROLLER_LEASE_SECONDS, LeaseLost, SweepLease
 from backend.sweeps.rounds import SweepRounds, job_row
 from backend.sweeps.views import SweepNotFound, SweepViews, sweep_row
 from jobstore.deletion import NotDeletable, delete_sweep
@@ -111,7 +111,11 @@ class SweepService:
         try:
             with self.db.session() as session:
                 session.execute(update(Sweep).where(Sweep.id == sweep_id).values(cancel_requested=True))
-            stopped = self.rounds.finish_cancel(sweep_id)
+            stopped = self.rounds.finish_cancel(sweep_id, lease)
+        except LeaseLost:
+            # the cancel is recorded, and the process that took the sweep over finishes it
+            log.warning("sweep %s: its cancel outlasted the lease; another API process's round finishes it", sweep_id)
+            return self.get(sweep_id)
         finally:
             lease.release()
         log.info("sweep %s cancelled (%d open jobs stopped)", sweep_id, stopped)
