@@ -15,6 +15,7 @@ from scipy.optimize import brentq
 from scipy.stats import nct, t
 
 POWER = 0.8  # the power at which `PairedDifference.detectable` is stated
+ROUNDING = 1e-12  # a spread of the differences below this (relative to the values) is rounding, not a spread
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,17 @@ def paired_difference(treated: Mapping[int, float], baseline: Mapping[int, float
     if not seeds:
         return None
     differences = [treated[seed] - baseline[seed] for seed in seeds]
-    interval = t_interval(differences, level)
     std = statistics.stdev(differences) if len(differences) > 1 else None
+    scale = max(abs(value) for seed in seeds for value in (treated[seed], baseline[seed]))
+    if std is not None and std <= ROUNDING * max(scale, 1.0):
+        # differences equal but for the rounding of their subtraction do not spread: a std of 1e-17 would
+        # otherwise claim an interval and a detectable effect of that size
+        std = 0.0
+    mean = statistics.fmean(differences)
+    half = None if std is None else _critical(len(seeds) - 1, level) * std / math.sqrt(len(seeds))
     return PairedDifference(
-        seeds=seeds, differences=differences, n=len(seeds), mean=statistics.fmean(differences), std=std,
-        low=interval[1] if interval else None, high=interval[2] if interval else None, level=level,
+        seeds=seeds, differences=differences, n=len(seeds), mean=mean, std=std,
+        low=None if half is None else mean - half, high=None if half is None else mean + half, level=level,
         detectable=detectable_effect(std, len(seeds), POWER, level) if std else None)
 
 

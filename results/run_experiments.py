@@ -51,7 +51,7 @@ from report.runs import best_run  # the same run the results table reports
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from addrop.environment import cpu  # noqa: E402
-from addrop.presets import authors_protocol  # noqa: E402  (light: no torch)
+from addrop.presets import authors_protocol  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent
 RUNS = RESULTS / "runs"

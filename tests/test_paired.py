@@ -61,6 +61,17 @@ def test_differences_that_do_not_spread_have_a_point_interval_and_no_detectable_
     assert paired.low == paired.high == paired.mean == 0.5 and paired.detectable is None
 
 
+def test_differences_equal_but_for_rounding_do_not_spread():
+    # 0.3 - 0.25, 0.7 - 0.65 and 0.15 - 0.1 are 0.05 each, but the subtractions round differently
+    paired = paired_difference({1: 0.3, 2: 0.7, 3: 0.15}, {1: 0.25, 2: 0.65, 3: 0.1})
+    assert len(set(paired.differences)) > 1  # the rounding this is about
+    assert paired.std == 0 and paired.detectable is None
+    assert paired.low == paired.high == paired.mean == pytest.approx(0.05)
+    # a real spread of a hundredth of a point is kept
+    spread = paired_difference({1: 0.3, 2: 0.7, 3: 0.1501}, {1: 0.25, 2: 0.65, 3: 0.1})
+    assert spread.std == pytest.approx(0.0001 / math.sqrt(3)) and spread.detectable > 0
+
+
 def test_a_seed_without_a_finite_value_is_left_out():
     paired = paired_difference({1: math.nan, 2: 0.8, 3: 0.9, 4: math.inf}, {1: 0.7, 2: 0.7, 3: math.nan, 4: 0.1})
     assert paired.seeds == [2] and paired.differences == pytest.approx([0.1])
