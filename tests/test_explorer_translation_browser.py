@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pypdfium2
 import pytest
 import torch
 from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -62,6 +63,47 @@ def not_attended(checkpoint, target_tokens: list[str]) -> np.ndarray:
         out = own(**tokenizer(SOURCE, return_tensors="pt"), output_attentions=True,
                   decoder_input_ids=torch.tensor([tokenizer.convert_tokens_to_ids(target_tokens)]))
     return out.decoder_attentions[0][0, 0].numpy() == 0
+
+
+# Each map image's box (a map's image and its marks' image alike) on an SVG laid out at the page's origin: [x, y, width, height] in the SVG's pixels, which the
+# PDF export makes its points.
+MAP_BOXES = """() => [...document.querySelectorAll('svg .hm image')].map((image) => {
+  const box = image.getBoundingClientRect(); return [box.x, box.y, box.width, box.height]; })"""
+
+
+def paper_pdf_hatches_the_unattended(page, blank: np.ndarray) -> None:
+    """The paper figure's PDF (svg2pdf.js drawing Plotly's fill pattern) hatches, on each of its four maps, the cells
+    of ``blank`` (the keys a row cannot attend) and no other: rendered by PDFium, each such cell's inside shows the
+    hatch's colour, and no other cell's does."""
+    with page.expect_download() as download:
+        page.click("[data-export=paper]")
+    svg = download.value.path().read_text()
+    with page.expect_download() as download:
+        page.click("[data-export=paper-pdf]")
+    body = download.value.path().read_bytes()
+    (ARTIFACTS / "explorer-translation-decoder-paper.pdf").write_bytes(body)
+    context = page.context.browser.new_context()
+    try:
+        viewer = context.new_page()
+        viewer.set_content(f'<html><body style="margin:0">{svg}</body></html>')
+        maps = sorted({tuple(box) for box in viewer.evaluate(MAP_BOXES)})  # a map's layers share its box
+    finally:
+        context.close()
+    assert len(maps) == 4, maps
+    scale = 4  # PDF points to pixels
+    pixels = np.asarray(pypdfium2.PdfDocument(body)[0].render(scale=scale).to_pil().convert("RGB"), dtype=int)
+    hatch = np.array([int(figure_style()["not_attended"]["hatch"][k:k + 2], 16) for k in (1, 3, 5)])
+    n = len(blank)
+    for x, y, width, height in maps:
+        share = np.zeros(blank.shape)
+        for i in range(n):
+            for j in range(n):
+                # the cell's inside: away from the gaps between cells and the staircase along the diagonal
+                left, top = scale * (x + (j + 0.2) * width / n), scale * (y + (i + 0.2) * height / n)
+                cell = pixels[round(top):round(top + scale * 0.6 * height / n),
+                              round(left):round(left + scale * 0.6 * width / n)]
+                share[i, j] = (np.abs(cell - hatch).max(axis=-1) <= 24).mean()
+        assert share[blank].min() > 0.05 and share[~blank].max() < 0.01, np.round(share, 2)
 
 
 def test_a_fine_tuned_translation_checkpoint_explains_each_kind(server, checkpoint):
@@ -122,6 +164,7 @@ def test_a_fine_tuned_translation_checkpoint_explains_each_kind(server, checkpoi
         assert unattended.count() == int(blank[query].sum())
         assert all(d.endswith(hover) for d in unattended.evaluate_all("els => els.map((e) => e.dataset.describe)"))
         page.screenshot(path=ARTIFACTS / "explorer-translation-decoder.png", full_page=True)
+        paper_pdf_hatches_the_unattended(page, blank)
 
         # a reference: the decoder reads it, and the loss against it is attributed
         page.fill("#reference", REFERENCE)
