@@ -1,12 +1,13 @@
 """Which models the explorer may load: the configured list and the checkpoints of finished jobs.
 
 Nothing a user types is ever used as a path: a request names a catalog entry, and only the catalog
-knows where its weights are.
+knows where its weights are. Nor does a client ever see a path: a configured directory is listed by a name.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable, Literal
 
 
@@ -31,9 +32,15 @@ class ModelCatalog:
     """The configured models plus, through ``checkpoints``, every finished job's best checkpoint."""
 
     def __init__(self, configured: list[str], checkpoints: CheckpointSource | None = None) -> None:
-        self._configured = [
-            CatalogEntry(name=name, source=name, kind="configured", description=_describe(name)) for name in configured
-        ]
+        self._configured: list[CatalogEntry] = []
+        for spec in configured:
+            entry = configured_entry(spec)
+            taken = {known.name for known in self._configured}
+            name, count = entry.name, 1
+            while name in taken:  # two directories of one name: the later ones get -2, -3, ...
+                count += 1
+                name = f"{entry.name}-{count}"
+            self._configured.append(replace(entry, name=name, description=_describe(name, entry.source)))
         self.checkpoints: CheckpointSource = checkpoints or (lambda: [])
 
     def entries(self) -> list[CatalogEntry]:
@@ -52,7 +59,29 @@ class ModelCatalog:
         raise UnknownModelError(f"unknown model {name!r}; the explorer can load: {choices}")
 
 
-def _describe(name: str) -> str:
-    if name.lower() == "minilm":
+def configured_entry(spec: str) -> CatalogEntry:
+    """The catalog entry of one configured model: ``name=source`` names it; a hub id is its own name; a local
+    directory is named by its last component, so that its path on the server reaches no client (the model list,
+    a figure's title and file name)."""
+    name, separator, source = spec.partition("=")
+    if not (separator and name.strip() and "/" not in name):
+        name, source = spec, spec
+        if _is_local(spec):
+            last = Path(spec).expanduser().name
+            name = last if last not in ("", ".", "..") else "model"
+    if _is_local(source):
+        source = str(Path(source).expanduser())
+    return CatalogEntry(name=name.strip(), source=source, kind="configured", description=_describe(name, source))
+
+
+def _is_local(source: str) -> bool:
+    """Whether ``from_pretrained`` reads ``source`` from this machine's disk rather than the Hub."""
+    return source.startswith(("/", "./", "../", "~")) or source in (".", "..") or Path(source).is_dir()
+
+
+def _describe(name: str, source: str) -> str:
+    if source.lower() == "minilm":
         return "MiniLM-L6-H384 (bundled, base encoder: its classification head is untrained)"
-    return name
+    if _is_local(source):
+        return f"{name} (a local model)"
+    return name if source == name else f"{name} ({source} from the Hub)"

@@ -50,7 +50,8 @@ class Settings(StoreSettings):
     )
 
     models: list[str] = Field(
-        ["minilm"], description="Models the explorer may load: hub ids, local directories or 'minilm'."
+        ["minilm"], description="Models the explorer may load: hub ids, local directories or 'minilm'; 'name=source' "
+        "names one. A directory is listed by its last component (its path reaches no client)."
     )
     explain_max_chars: int = Field(2000, gt=0, description="Longest text (per sentence) the explorer accepts.")
     explain_max_tokens: int = Field(128, ge=8, le=512, description="Inputs are truncated to this many tokens.")

@@ -58,8 +58,11 @@ def maps(payload) -> dict[str, np.ndarray]:
 def test_health_models_and_page(client, tiny_dir):
     assert client.get("/api/health").json()["status"] == "ok"
     models = client.get("/api/models").json()
-    assert [m["name"] for m in models] == ["minilm", str(tiny_dir), "/nonexistent/model-dir"]
+    # a configured directory is listed by its last component: no path of the server reaches a client
+    assert [m["name"] for m in models] == ["minilm", tiny_dir.name, "model-dir"]
     assert all(m["kind"] == "configured" for m in models)
+    listed = client.get("/api/models").text
+    assert str(tiny_dir.parent) not in listed and "/nonexistent" not in listed
     page = client.get("/")
     plotly = "/static/vendor/plotly.js-cartesian-dist-min/plotly-cartesian.min.js"
     assert page.status_code == 200 and plotly in page.text and "js/explorer/main.js" in page.text
@@ -125,7 +128,7 @@ def test_moving_p_q_or_seed_reuses_the_attribution(client, minilm):
 
 def test_every_method_and_a_checkpoint_with_named_labels(client, tiny_dir):
     for method in ("GA", "IGA", "AA", "RD"):
-        response = post(client, text="fine", model=str(tiny_dir), method=method.lower(), steps=4)
+        response = post(client, text="fine", model=tiny_dir.name, method=method.lower(), steps=4)
         assert response.status_code == 200, response.text
         payload = response.json()
         assert payload["method"] == method and payload["labels"] == ["neg", "neutral", "pos"]
@@ -133,7 +136,7 @@ def test_every_method_and_a_checkpoint_with_named_labels(client, tiny_dir):
         got = maps(payload)
         assert got["attention"].shape == (2, 4, 3, 3)
         assert (got["candidate"].sum(-1) >= 1).all()
-    aa = maps(post(client, text="fine", model=str(tiny_dir), method="AA").json())
+    aa = maps(post(client, text="fine", model=tiny_dir.name, method="AA").json())
     np.testing.assert_array_equal(aa["attention"], aa["attribution"])
 
 
@@ -184,7 +187,8 @@ def test_job_checkpoints_join_the_catalog(client, tiny_dir):
         ({"text": "ok", "fields": ["gradients"]}, 422, "fields.0: Input should be"),
         ({"text": "ok", "model": "bert-large-uncased"}, 404, "unknown model 'bert-large-uncased'"),
         ({"text": "ok", "model": "../../etc/passwd"}, 404, "the explorer can load: minilm"),
-        ({"text": "ok", "model": "/nonexistent/model-dir"}, 503, "could not be loaded"),
+        ({"text": "ok", "model": "model-dir"}, 503, "could not be loaded"),
+        ({"text": "ok", "model": "/nonexistent/model-dir"}, 404, "unknown model '/nonexistent/model-dir'"),
     ],
 )
 def test_bad_input_gets_a_clear_4xx(client, body, status, message):
@@ -218,8 +222,8 @@ def test_least_recently_used_models_leave_when_the_limit_is_reached(tmp_path, ti
     explainer = Explainer(Settings(data_dir=tmp_path, models=["minilm", str(tiny_dir)], explain_max_models=1))
     loaded = lambda: {m.name: m.loaded for m in explainer.models()}  # noqa: E731
     explainer.explain(ExplainRequest(text="first", model="minilm", layers=[0]))
-    assert loaded() == {"minilm": True, str(tiny_dir): False}
-    explainer.explain(ExplainRequest(text="second", model=str(tiny_dir), layers=[0]))
-    assert loaded() == {"minilm": False, str(tiny_dir): True}
+    assert loaded() == {"minilm": True, tiny_dir.name: False}
+    explainer.explain(ExplainRequest(text="second", model=tiny_dir.name, layers=[0]))
+    assert loaded() == {"minilm": False, tiny_dir.name: True}
     again = explainer.explain(ExplainRequest(text="first", model="minilm", layers=[0]))
-    assert again.cached and loaded() == {"minilm": True, str(tiny_dir): False}
+    assert again.cached and loaded() == {"minilm": True, tiny_dir.name: False}

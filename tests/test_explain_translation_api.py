@@ -46,7 +46,7 @@ def library(marian_dir):
 
 
 def post(client, marian_dir, **body):
-    return client.post("/api/explain", json={"model": str(marian_dir), "text": SOURCE, **body})
+    return client.post("/api/explain", json={"model": marian_dir.name, "text": SOURCE, **body})
 
 
 def maps(payload) -> dict[str, np.ndarray]:
@@ -55,7 +55,7 @@ def maps(payload) -> dict[str, np.ndarray]:
 
 def test_the_model_list_says_which_models_translate(client, marian_dir, classifier_dir):
     listed = {m["name"]: m["task"] for m in client.get("/api/models").json()}
-    assert listed == {str(marian_dir): "translation", str(classifier_dir): "classification"}
+    assert listed == {marian_dir.name: "translation", classifier_dir.name: "classification"}
 
 
 @pytest.mark.parametrize("kind", ["encoder", "decoder", "cross"])
@@ -98,7 +98,7 @@ def test_the_default_kind_is_the_encoders_and_moving_p_reuses_the_attribution(cl
 
 
 def test_a_classifier_answers_as_before_with_its_one_kind(client, classifier_dir):
-    payload = client.post("/api/explain", json={"model": str(classifier_dir), "text": "fine", "kind": "encoder"}).json()
+    payload = client.post("/api/explain", json={"model": classifier_dir.name, "text": "fine", "kind": "encoder"}).json()
     assert payload["task"] == "classification" and payload["kind"] == "encoder"
     assert payload["kinds"] == {"encoder": 2} and payload["translation"] is None and payload["query_tokens"] is None
     assert payload["causal"] is False
@@ -119,7 +119,7 @@ def test_bad_translation_input_gets_a_clear_422(client, marian_dir, body, messag
     response = post(client, marian_dir, **body)
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]
-    assert str(marian_dir) not in response.json()["detail"].replace(repr(str(marian_dir)), "")  # named, not echoed
+    assert str(marian_dir) not in response.text  # named, not echoed
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_bad_translation_input_gets_a_clear_422(client, marian_dir, body, messag
     ],
 )
 def test_a_classifier_refuses_what_only_translation_models_take(client, classifier_dir, body, message):
-    response = client.post("/api/explain", json={"model": str(classifier_dir), "text": "fine", **body})
+    response = client.post("/api/explain", json={"model": classifier_dir.name, "text": "fine", **body})
     assert response.status_code == 422, response.text
     assert message in response.json()["detail"]
     assert client.get("/api/health").status_code == 200

@@ -20,6 +20,7 @@ from tests.tiny_translation import save_finetuned_marian
 
 pytestmark = pytest.mark.browser
 
+NAME = "tiny-en-ro"  # the configured checkpoint's name ("name=directory"), all a client sees of it
 SOURCE = "the cat sees the red house"
 REFERENCE = "le pisica vede le casa rosu"
 TICKS = "(figure, axis) => [...figure.querySelectorAll(`.${axis}tick text`)].map((e) => e.textContent)"
@@ -34,7 +35,7 @@ def checkpoint(tmp_path_factory):
 def server(tmp_path_factory, checkpoint):
     data = tmp_path_factory.mktemp("studio")
     env = {"ADDROP_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1", "ADDROP_EMBEDDED_WORKER": "false",
-           "ADDROP_MODELS": json.dumps(["minilm", str(checkpoint)])}
+           "ADDROP_MODELS": json.dumps(["minilm", f"{NAME}={checkpoint}"])}
     with running_server(env) as url:
         yield url
 
@@ -78,9 +79,11 @@ def paper_pdf_hatches_the_unattended(page, blank: np.ndarray) -> None:
     with page.expect_download() as download:
         page.click("[data-export=paper]")
     svg = download.value.path().read_text()
+    assert download.value.suggested_filename.startswith(f"addrop_paper_{NAME}_")
     with page.expect_download() as download:
         page.click("[data-export=paper-pdf]")
     body = download.value.path().read_bytes()
+    assert f">{NAME} · “" in svg and "/tmp" not in svg and b"/tmp" not in body  # titled by name, no path
     (ARTIFACTS / "explorer-translation-decoder-paper.pdf").write_bytes(body)
     context = page.context.browser.new_context()
     try:
@@ -113,7 +116,7 @@ def test_a_fine_tuned_translation_checkpoint_explains_each_kind(server, checkpoi
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium_page() as page:
         page.goto(server)
-        page.select_option("#model", str(checkpoint))
+        page.select_option("#model", NAME)
         # a translation model reads a source and an optional reference, not a sentence pair
         assert page.locator("#reference-field").is_visible() and not page.locator("#pair-field").is_visible()
         assert page.locator("#kind-field").is_hidden()  # with the maps, once there are some

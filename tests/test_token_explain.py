@@ -122,7 +122,7 @@ def test_the_api_explains_a_token_classifier_and_returns_its_tags(client, token_
     model, tokenizer = load_classifier(str(token_dir)), load_tokenizer(str(token_dir))
     reference = explain(model, tokenizer, SENTENCE, p=0.3, q=0.5, seed=7, max_length=32)
     for method in ("GA", "IGA", "AA", "RD"):
-        response = client.post("/api/explain", json={"text": SENTENCE, "model": str(token_dir), "method": method,
+        response = client.post("/api/explain", json={"text": SENTENCE, "model": token_dir.name, "method": method,
                                                       "steps": 3, "p": 0.3, "q": 0.5, "seed": 7})
         assert response.status_code == 200, response.text
         payload = response.json()
