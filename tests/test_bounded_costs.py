@@ -376,7 +376,7 @@ def explorer(tmp_path_factory, tiny_dir):
 
 
 def explain_body(tiny_dir: Path, text: str, **extra) -> dict:
-    return {"model": str(tiny_dir), "text": text, "fields": ["attribution"], **extra}
+    return {"model": tiny_dir.name, "text": text, "fields": ["attribution"], **extra}
 
 
 async def asgi_post(app, path: str, body: dict, leave: asyncio.Event) -> list[dict]:
@@ -479,7 +479,7 @@ def test_a_queued_request_whose_client_left_never_starts(explorer, tiny_dir, mon
 def test_a_running_request_whose_client_left_stops_within_a_layer(explorer, tiny_dir):
     """An IGA request (100 steps) stops at the next attention layer once its client has left, and caches
     nothing."""
-    warm = explorer.state.explainer.warm(str(tiny_dir))
+    warm = explorer.state.explainer.warm(tiny_dir.name)
     calls = 0
     loop_and_leave: list = []
 

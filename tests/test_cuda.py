@@ -161,7 +161,7 @@ def test_explain_and_the_explorer_service_on_cuda(tiny_dir, tmp_path):
     torch.testing.assert_close(on_gpu.attribution.cpu(), on_cpu.attribution, rtol=1e-9, atol=1e-12)
     assert torch.equal(on_gpu.dropped.cpu(), on_cpu.dropped) and torch.equal(on_gpu.candidate.cpu(), on_cpu.candidate)
 
-    request = ExplainRequest(text=text[0], text_pair=text[1], model=str(tiny_dir), method="IGA", steps=5)
+    request = ExplainRequest(text=text[0], text_pair=text[1], model=tiny_dir.name, method="IGA", steps=5)
     answers = {
         device: Explainer(Settings(data_dir=tmp_path / device, models=[str(tiny_dir)], explain_device=device))
         .explain(request)
