@@ -156,3 +156,20 @@ def test_a_search_not_yet_confirmed_names_its_best_setting_so_far(tmp_path):
     assert "| 0.5, 0.7 (best so far) |" in row and "| -5.00 |" in row
     assert "- **rte**: not confirmed yet (2 search runs recorded). At seed 42 the best setting so far scored -5.00" in text
     assert "chosen setting" not in text.split("{{")[0].split("rte**")[1].split("\n")[0]
+
+
+def test_the_median_wall_time_counts_a_copied_run_once(tmp_path):
+    """A run file copied into another phase (the prior experiment's no-dropping run is the search's seed-42
+    baseline) records the same job again: the task's median wall time per run counts that job once, as the status
+    table's wall-time sums do."""
+    runs = tmp_path / "runs"
+    setting = {"p": 0.3, "q": 0.4, "method": "GA", "mode": "high", "layers": [0], "cross_tuning": True}
+    write_run(runs, "mrpc", "search", "baseline", 42, 0.80, wall_seconds=1200.0)
+    write_run(runs, "mrpc", "search", "addrop", 42, 0.83, setting, wall_seconds=60.0)
+    write_run(runs, "mrpc", "prior", "baseline", 42, 0.80, wall_seconds=1200.0,
+              copied_from="search/baseline-seed42.json")
+    text = build(runs, tmp_path / "docs")
+    row = next(line for line in text.splitlines() if line.startswith("| mrpc (F1) |"))
+    # by hand: the two runs that trained took 1200 s and 60 s: median 630 s = 10.5 min (with the copy counted
+    # again, the median of 1200, 60, 1200 would be 20.0 min)
+    assert row.endswith("| 10.5 min |")

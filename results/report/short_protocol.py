@@ -50,8 +50,9 @@ def task_result(task: str, phases: dict[str, list[dict]]) -> TaskResult:
     baseline = [run for run in confirm if run["role"] == "baseline"]
     addrop = [run for run in confirm if run["role"] == "addrop" and run["setting"] == setting]
     search_baseline = next((run["best_metric"] for run in search if run["role"] == "baseline"), None)
-    walls = [run["wall_seconds"] for phase in phases.values() for run in phase
-             if run.get("wall_seconds") is not None and math.isfinite(run["wall_seconds"])]
+    # a run copied from another phase (copied_from) is the same job recorded again: its wall time counts once
+    walls = [run["wall_seconds"] for phase in phases.values() for run in phase if not run.get("copied_from")
+             and run.get("wall_seconds") is not None and math.isfinite(run["wall_seconds"])]
     metric = next((run["metric"] for phase in phases.values() for run in phase), "")
     # the learning rate the search and confirmation trained at (an lr phase, where run, chose it)
     rates = {run.get("spec", {}).get("training", {}).get("learning_rate") for run in search + confirm}
