@@ -158,6 +158,20 @@ def test_a_search_not_yet_confirmed_names_its_best_setting_so_far(tmp_path):
     assert "chosen setting" not in text.split("{{")[0].split("rte**")[1].split("\n")[0]
 
 
+def test_a_search_that_tried_all_its_settings_has_chosen_before_its_confirmation(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, "rte", "authors-search", "baseline", 42, 0.62, None, metric="accuracy",
+              spec={"training": {"learning_rate": 1e-5, "epochs": 30}})
+    for index, (p, q) in enumerate([(0.1, 0.1), (0.2, 0.1), (0.3, 0.1), (0.4, 0.1), (0.5, 0.1), (0.6, 0.1)]):
+        setting = {"p": p, "q": q, "method": "GA", "mode": "high", "layers": [0], "cross_tuning": True}
+        write_run(runs, "rte", "authors-search", "addrop", 42, 0.55 + index / 100, setting, metric="accuracy",
+                  spec={"training": {"learning_rate": 1e-5, "epochs": 30}})
+    text = build(runs, tmp_path / "docs")
+    row = next(line for line in text.splitlines() if line.startswith("| rte (accuracy) |"))
+    assert "| 0.6, 0.1 (not confirmed yet) |" in row and "| 6 (0) |" in row  # RTE's search tries 6 settings
+    assert "At seed 42 the chosen setting scored -2.00" in text
+
+
 def test_the_median_wall_time_counts_a_copied_run_once(tmp_path):
     """A run file copied into another phase (the prior experiment's no-dropping run is the search's seed-42
     baseline) records the same job again: the task's median wall time per run counts that job once, as the status

@@ -13,6 +13,9 @@ from report.runs import METRIC_NAMES, Spread, best_run, in_task_order, is_addrop
 from report.short_protocol import verdict
 
 AUTHORS_SEARCH, AUTHORS_CONFIRM = "authors-search", "authors-confirm"
+# the settings each task's seed-42 search tries (the setting section of the template says so); a search that has
+# recorded this many has chosen, even before its confirmation runs
+SEARCH_SETTINGS = {"cola": 10, "rte": 6}
 
 
 @dataclass
@@ -86,6 +89,12 @@ def interval_verdict(interval: tuple[float, float, float] | None) -> str:
     return "no effect shown (the 95% interval includes 0)"
 
 
+def search_done(task: str, searched: list[dict]) -> bool:
+    """Whether the task's seed-42 search has recorded all the settings it tries."""
+    settings = {(r["setting"]["p"], r["setting"]["q"]) for r in searched}
+    return task in SEARCH_SETTINGS and len(settings) >= SEARCH_SETTINGS[task]
+
+
 def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
     """Per task: baseline and AD-DROP over the fresh seeds, the paired difference with its 95% t interval, the
     seed-42 search gain beside it, epochs run and wall time."""
@@ -108,8 +117,8 @@ def authors_table(data: dict[str, dict[str, list[dict]]]) -> str:
         gain = f"{result.search_gain * 100:+.2f}" if result.search_gain is not None else "–"
         gap = (f"{(result.search_gain - interval[0]) * 100:+.2f}" if interval and result.search_gain is not None else "–")
         chosen = f"{result.setting['p']:g}, {result.setting['q']:g}" if result.setting else "–"
-        if result.setting and not result.addrop:  # nothing confirmed: the search may still be going
-            chosen += " (best so far)"
+        if result.setting and not result.addrop:  # nothing confirmed yet
+            chosen += " (not confirmed yet)" if search_done(task, searched) else " (best so far)"
         walls = [r["wall_seconds"] for r in runs if r.get("wall_seconds") and math.isfinite(r["wall_seconds"])]
         wall = f"{statistics.median(walls) / 60:.0f} min" if walls else "–"
         lines.append(f"| {task} ({METRIC_NAMES.get(result.metric, result.metric)}) | {base} | {ours} | {diff} | "
@@ -154,7 +163,8 @@ def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
             recorded = len(data[task].get(AUTHORS_SEARCH, []))
             line = f"- **{task}**: not confirmed yet ({recorded} search runs recorded)."
         if result.search_gain is not None:
-            which = "chosen setting" if result.addrop else "best setting so far"
+            searched = [r for r in data[task].get(AUTHORS_SEARCH, []) if r["role"] == "addrop"]
+            which = "chosen setting" if result.addrop or search_done(task, searched) else "best setting so far"
             line += f" At seed 42 the {which} scored {result.search_gain * 100:+.2f} against its baseline twin."
         lines.append(line)
         shift = prediction_shift(data[task].get(AUTHORS_SEARCH, []) + data[task].get(AUTHORS_CONFIRM, []))
