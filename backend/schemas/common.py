@@ -43,9 +43,11 @@ class ValidationProblem(BaseModel):
     """Every 422 answer: ``detail`` is one sentence per problem, "field: what is wrong; ...", and ``errors``
     lists them one by one when the request failed the schema (it is absent when a later check refused it)."""
 
-    detail: str = Field(description='"field: what is wrong", one per problem, joined by "; ".')
+    detail: str = Field(description='"field: what is wrong", one per problem, joined by "; " (the first 20, then '
+                                    '"and N more problems").')
     errors: list[ValidationIssue] = Field(
-        [], description="The same problems, structured; absent when the schema passed and a later check refused."
+        [], description="The same problems (the first 20), structured; absent when the schema passed and a later "
+                        "check refused."
     )
 
 
