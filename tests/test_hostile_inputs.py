@@ -295,6 +295,17 @@ def test_many_problems_get_a_small_answer(client, path, body, first):
     assert len(answer.content) < 20_000, len(answer.content)
 
 
+@pytest.mark.parametrize(("field", "values", "named"), [
+    ("layers", list(range(MANY)), "layer 6, 7, 8, 9, 10 (and 49989 more) does not exist: the model has layers 0 to 5"),
+    ("heads", [10**4000, 12], "head 12, " + "1" + "0" * 199 + "… does not exist: the model has heads 0 to 11"),
+])
+def test_missing_layers_and_heads_are_named_without_echoing_them_all(client, field, values, named):
+    before = counts(client)
+    answer = client.post("/api/explain", json={"text": "a cat", field: values})
+    assert refused(client, answer, before) == named
+    assert len(answer.content) < 2_000, len(answer.content)
+
+
 def test_an_unknown_model_within_the_cap_is_still_named(client):
     answer = client.post("/api/explain", json={"text": "a cat", "model": "m" * 300})
     assert answer.status_code == 404 and "m" * 300 in answer.json()["detail"]
