@@ -408,6 +408,13 @@ BAD_FILES = [
     ("train.jsonl", '{"text": "fine", "label": Infinity}\n', "line 1: Infinity is not a JSON value"),
     ("train.json", '[{"text": "fine", "label": 1}, {"text": "a cat", "label": -Infinity}]',
      "item 1: -Infinity is not a JSON value"),
+    # JSON, but Python reads the first as infinity and refuses to read the second (over 4300 digits)
+    ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": "a cat", "label": 1e400}\n',
+     "line 2: 1e400 is too large for a number"),
+    ("train.json", '[{"text": "a cat", "label": -1.5e999}]', "item 0: -1.5e999 is too large for a number"),
+    ("train.jsonl", '{"text": "a cat", "label": %s}\n' % ("9" * 5_000), "line 1: a number of 5000 digits is too long"),
+    ("train.json", '[{"text": "fine", "label": 0}, {"text": "a cat", "label": -%s}]' % ("9" * 5_000),
+     "item 1: a number of 5000 digits is too long"),
 ]
 
 
