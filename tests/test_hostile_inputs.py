@@ -461,6 +461,29 @@ def test_a_body_that_is_not_utf8_is_refused(client, path, body):
     refused(client, answer, before, "UTF-8", "byte 10")
 
 
+LONG = "9" * 5_000  # Python's json refuses an integer of more than 4300 digits (a ValueError)
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/explain", '{"text": "a cat", "seed": %s}' % LONG),
+    ("/api/explain", '{"text": "a cat", "layers": [0, -%s]}' % LONG),
+    ("/api/jobs", '{%s, "training": {"epochs": %s}}' % (VALID_JOB, LONG)),
+    ("/api/sweeps", '{"base": {%s}, "seeds": [%s]}' % (VALID_JOB, LONG)),
+])
+def test_an_integer_too_long_to_read_is_refused(client, path, body):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, body), before, "integer of 5000 digits")
+    assert LONG not in detail
+
+
+def test_long_numbers_that_read_still_reach_validation(client):
+    # a long fraction, a float's long integer part, and a long string of digits are no such integer
+    for body in ('{"text": "a cat", "p": 0.%s}' % LONG, '{"text": "a cat", "p": %s.5}' % LONG,
+                 '{"text": "a cat", "p": %se-5000}' % LONG, '{"text": "a cat", "model": "%s"}' % LONG):
+        answer = post_raw(client, "/api/explain", body)
+        assert answer.status_code in (404, 422) and "digits" not in answer.json()["detail"], answer.text[:300]
+
+
 def test_reasonable_nesting_still_reaches_validation(client):
     answer = post_raw(client, "/api/explain", '{"text": "a cat", "layers": %s}' % nested(10))
     assert answer.status_code == 422 and "layers" in answer.json()["detail"]
