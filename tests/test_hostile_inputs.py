@@ -17,6 +17,7 @@ from backend.main import create_app
 from backend.settings import Settings
 from backend.schemas.sweeps import SweepCreate
 from jobstore.orm import Job, Sweep, Upload
+from tests.jobs_stack import postgres_schema
 
 BIG = 2**63  # one more than the largest 64-bit row id
 VALID_JOB = '"model": "minilm", "data": {"task": "sst2"}'
@@ -141,6 +142,31 @@ def test_lone_surrogates_are_refused_by_name(client, path, body, field):
     before = counts(client)
     detail = refused(client, post_raw(client, path, body), before, f"{field}: ")
     assert "surrogate" in detail, detail
+
+
+# The same fields with a NUL character: JSON can escape it, but no file name holds it, and PostgreSQL's text
+# columns refuse it (a job or sweep named so was a 500 there).
+NUL_CHARACTERS = [(path, body.replace(SURROGATE, r"\u0000").replace(r"\udfff", r"\u0000"), field)
+                  for path, body, field in LONE_SURROGATES]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), NUL_CHARACTERS)
+def test_nul_characters_are_refused_by_name(client, path, body, field):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, body), before, f"{field}: ")
+    assert "NUL character" in detail, detail
+
+
+def test_a_job_or_sweep_named_with_a_nul_character_is_refused_on_postgresql(tmp_path, sst2_dir):
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+    job = {"name": "run\x00", "model": "minilm", "data": data}
+    with postgres_schema("hostile") as url:
+        settings = Settings(data_dir=tmp_path, models=["minilm"], database_url=url)
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            before = counts(client)
+            refused(client, client.post("/api/jobs", json=job), before, "name: ", "NUL character")
+            refused(client, client.post("/api/sweeps", json={"name": "grid\x00", "base": {**job, "name": None}}),
+                    before, "name: ", "NUL character")
 
 
 @pytest.mark.parametrize(("path", "body", "name"), [
