@@ -1,13 +1,14 @@
 """Checks on a request body that run before any route reads it: its size and the time it takes to arrive
-(:class:`BodyLimits`, every request), and for a JSON body that it is text and nests arrays and objects at most
-:data:`MAX_JSON_DEPTH` deep (:class:`JsonBodyGuard`).
+(:class:`BodyLimits`, every request), and for a JSON body that it is text, nests arrays and objects at most
+:data:`MAX_JSON_DEPTH` deep and holds no integer too long to read (:class:`JsonBodyGuard`).
 
 Python's json parser recurses once per array or object: a body nested some thousands deep raises
-RecursionError, and bytes that are not text raise UnicodeDecodeError; FastAPI answers both with an
-unhelpful, undocumented 400 ("There was an error parsing the body"). A body nested a few hundred deep
-parses, but then recurses again through pydantic, the error handler and the database's JSON encoder. No
-request of this API nests more than a handful of levels, so this middleware refuses deeper bodies, and
-undecodable ones, with a 422 that says what is wrong, on every route.
+RecursionError, bytes that are not text raise UnicodeDecodeError, and an integer of more than 4300 digits
+ValueError; FastAPI answers each with an unhelpful, undocumented 400 ("There was an error parsing the body").
+A body nested a few hundred deep parses, but then recurses again through pydantic, the error handler and the
+database's JSON encoder. No request of this API nests more than a handful of levels, so this middleware
+refuses deeper bodies, undecodable ones and ones with such integers with a 422 that says what is wrong, on
+every route.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +45,24 @@ def json_depth_exceeds(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+# Python reads an integer of at most this many digits (0: any), and raises a ValueError past it.
+MAX_INT_DIGITS = sys.get_int_max_str_digits()
+# A JSON string, or a number (an integer is one without a fraction or an exponent).
+_STRING_OR_NUMBER = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?(\d+)(\.\d+)?([eE][-+]?\d+)?')
+
+
+def json_integer_too_long(text: str, limit: int = MAX_INT_DIGITS) -> int | None:
+    """The digits of the first integer in JSON ``text`` longer than ``limit`` digits, or None. A float of any
+    length reads (a long fraction or exponent is no integer)."""
+    if not limit or not re.search(r"\d{%d}" % (limit + 1), text):
+        return None
+    for token in _STRING_OR_NUMBER.finditer(text):
+        digits, fraction, exponent = token.groups()
+        if digits is not None and fraction is None and exponent is None and len(digits) > limit:
+            return len(digits)
+    return None
+
+
 def body_problem(body: bytes, limit: int = MAX_JSON_DEPTH) -> tuple[str, str] | None:
     """What is wrong with a JSON request body before parsing, as (error type, message), or None."""
     try:
@@ -53,6 +73,9 @@ def body_problem(body: bytes, limit: int = MAX_JSON_DEPTH) -> tuple[str, str] | 
                                  "send JSON as UTF-8")
     if json_depth_exceeds(text, limit):
         return "json_too_deep", f"the request body is nested too deep (JSON arrays and objects more than {limit} levels)"
+    if (digits := json_integer_too_long(text)) is not None:
+        return "json_number_too_long", (f"the request body holds an integer of {digits} digits; this server reads "
+                                        f"integers of at most {MAX_INT_DIGITS}")
     return None
 
 

@@ -55,10 +55,13 @@ def _named_surrogate(item: dict[str, Any]) -> dict[str, Any]:
 
 async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     """422 with ``detail`` as "field: what is wrong; ..." and the structured ``errors`` beside it."""
-    # What the request sent comes back in the location (a field's name) and the input: each string of it cut.
+    # What the request sent comes back in the location (a field's name) and the input: each string of it cut,
+    # and only the first MAX_PROBLEMS problems (a list of 100,000 wrong items is 100,000 problems: answered
+    # whole, a 600 KiB body got a 30 MB answer that took the event loop, and every other request, a minute).
+    found = error.errors()
     items = [{**item, "loc": tuple(clipped(part) for part in item.get("loc", ())),
               **({"input": clipped(item["input"])} if "input" in item else {})}
-             for item in map(_named_surrogate, error.errors())]
+             for item in map(_named_surrogate, found[:MAX_PROBLEMS])]
     messages = []
     for item in items:
         if item.get("type") == "json_invalid":
@@ -66,9 +69,14 @@ async def validation_error(request: Request, error: RequestValidationError) -> J
             continue
         message = str(item.get("msg", "invalid value")).removeprefix("Value error, ")
         messages.append(f"{_location(tuple(item.get('loc', ())))}: {message}")
+    if len(found) > MAX_PROBLEMS:
+        messages.append(f"and {len(found) - MAX_PROBLEMS} more problems")
     errors = jsonable_encoder(items, custom_encoder={Exception: str})
     return JSONResponse(status_code=422, content=plain({"detail": "; ".join(messages), "errors": errors}))
 
+
+MAX_PROBLEMS = 20
+"""The most problems one validation answer lists; the rest are counted."""
 
 ECHO_CHARS = 200
 """The most of one string of the request that an answer echoes; a longer one is cut (with "…")."""

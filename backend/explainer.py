@@ -31,10 +31,13 @@ from addrop.hooks import AttentionHooks, attach, num_heads
 from addrop.models import ModelLoadError, load_saved, load_tokenizer, saved_task
 from backend.catalog import CatalogEntry, ModelCatalog
 from backend.encoding import encode_array
+from backend.errors import clipped
 from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo, Task, TranslationView
 from backend.settings import Settings
 
 T = TypeVar("T")
+NAMED_INDICES = 5
+"""The most wrong layer or head indices a refusal names; the rest are counted."""
 
 
 class InvalidExplainRequest(ValueError):
@@ -405,7 +408,10 @@ class Explainer:
             return tuple(range(count))
         wrong = [i for i in requested if not 0 <= i < count]
         if wrong:
+            # Named up to a few, each cut: the request may list 100,000 of them, or one of 4,000 digits.
+            named = ", ".join(clipped(str(i)) for i in wrong[:NAMED_INDICES])
+            more = f" (and {len(wrong) - NAMED_INDICES} more)" if len(wrong) > NAMED_INDICES else ""
             raise InvalidExplainRequest(
-                f"{what} {', '.join(map(str, wrong))} does not exist: the model has {what}s 0 to {count - 1}"
+                f"{what} {named}{more} does not exist: the model has {what}s 0 to {count - 1}"
             )
         return tuple(requested)

@@ -17,6 +17,7 @@ from backend.main import create_app
 from backend.settings import Settings
 from backend.schemas.sweeps import SweepCreate
 from jobstore.orm import Job, Sweep, Upload
+from tests.jobs_stack import postgres_schema
 
 BIG = 2**63  # one more than the largest 64-bit row id
 VALID_JOB = '"model": "minilm", "data": {"task": "sst2"}'
@@ -141,6 +142,31 @@ def test_lone_surrogates_are_refused_by_name(client, path, body, field):
     before = counts(client)
     detail = refused(client, post_raw(client, path, body), before, f"{field}: ")
     assert "surrogate" in detail, detail
+
+
+# The same fields with a NUL character: JSON can escape it, but no file name holds it, and PostgreSQL's text
+# columns refuse it (a job or sweep named so was a 500 there).
+NUL_CHARACTERS = [(path, body.replace(SURROGATE, r"\u0000").replace(r"\udfff", r"\u0000"), field)
+                  for path, body, field in LONE_SURROGATES]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), NUL_CHARACTERS)
+def test_nul_characters_are_refused_by_name(client, path, body, field):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, body), before, f"{field}: ")
+    assert "NUL character" in detail, detail
+
+
+def test_a_job_or_sweep_named_with_a_nul_character_is_refused_on_postgresql(tmp_path, sst2_dir):
+    data = {"source": "directory", "task": "sst2", "data_dir": str(sst2_dir)}
+    job = {"name": "run\x00", "model": "minilm", "data": data}
+    with postgres_schema("hostile") as url:
+        settings = Settings(data_dir=tmp_path, models=["minilm"], database_url=url)
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            before = counts(client)
+            refused(client, client.post("/api/jobs", json=job), before, "name: ", "NUL character")
+            refused(client, client.post("/api/sweeps", json={"name": "grid\x00", "base": {**job, "name": None}}),
+                    before, "name: ", "NUL character")
 
 
 @pytest.mark.parametrize(("path", "body", "name"), [
@@ -275,6 +301,37 @@ def test_a_huge_input_is_refused_without_echoing_it(client, path, body, field):
     assert len(answer.content) < 2_000, len(answer.content)
 
 
+MANY = 50_000  # items of one list, or unknown fields: a body of at most 600 KiB, under the 1 MiB body cap
+
+
+@pytest.mark.parametrize(("path", "body", "first"), [
+    ("/api/explain", {"text": "a cat", "fields": ["x"] * MANY}, "fields.0"),
+    ("/api/explain", {"text": "a cat", "layers": ["0"] * MANY}, "layers.0"),
+    ("/api/jobs", {**JOB, "data": {"task": "sst2", "label_names": [1] * MANY}}, "data.label_names.0"),
+    ("/api/jobs", {**JOB, **{f"x{i}": 1 for i in range(MANY)}}, "x0"),
+])
+def test_many_problems_get_a_small_answer(client, path, body, first):
+    # Each wrong item is a problem of its own; answered whole (30 MB for the first body) the answer took the
+    # event loop, and every other request, about a minute.
+    before = counts(client)
+    answer = client.post(path, json=body)
+    detail = refused(client, answer, before, first)
+    assert detail.endswith(f"; and {MANY - 20} more problems"), detail[-200:]
+    assert len(answer.json()["errors"]) == 20
+    assert len(answer.content) < 20_000, len(answer.content)
+
+
+@pytest.mark.parametrize(("field", "values", "named"), [
+    ("layers", list(range(MANY)), "layer 6, 7, 8, 9, 10 (and 49989 more) does not exist: the model has layers 0 to 5"),
+    ("heads", [10**4000, 12], "head 12, " + "1" + "0" * 199 + "… does not exist: the model has heads 0 to 11"),
+])
+def test_missing_layers_and_heads_are_named_without_echoing_them_all(client, field, values, named):
+    before = counts(client)
+    answer = client.post("/api/explain", json={"text": "a cat", field: values})
+    assert refused(client, answer, before) == named
+    assert len(answer.content) < 2_000, len(answer.content)
+
+
 def test_an_unknown_model_within_the_cap_is_still_named(client):
     answer = client.post("/api/explain", json={"text": "a cat", "model": "m" * 300})
     assert answer.status_code == 404 and "m" * 300 in answer.json()["detail"]
@@ -377,6 +434,13 @@ BAD_FILES = [
     ("train.jsonl", '{"text": "fine", "label": Infinity}\n', "line 1: Infinity is not a JSON value"),
     ("train.json", '[{"text": "fine", "label": 1}, {"text": "a cat", "label": -Infinity}]',
      "item 1: -Infinity is not a JSON value"),
+    # JSON, but Python reads the first as infinity and refuses to read the second (over 4300 digits)
+    ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": "a cat", "label": 1e400}\n',
+     "line 2: 1e400 is too large for a number"),
+    ("train.json", '[{"text": "a cat", "label": -1.5e999}]', "item 0: -1.5e999 is too large for a number"),
+    ("train.jsonl", '{"text": "a cat", "label": %s}\n' % ("9" * 5_000), "line 1: a number of 5000 digits is too long"),
+    ("train.json", '[{"text": "fine", "label": 0}, {"text": "a cat", "label": -%s}]' % ("9" * 5_000),
+     "item 1: a number of 5000 digits is too long"),
 ]
 
 
@@ -421,6 +485,29 @@ def test_a_body_that_is_not_utf8_is_refused(client, path, body):
     before = counts(client)
     answer = client.post(path, content=body, headers={"Content-Type": "application/json"})
     refused(client, answer, before, "UTF-8", "byte 10")
+
+
+LONG = "9" * 5_000  # Python's json refuses an integer of more than 4300 digits (a ValueError)
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/explain", '{"text": "a cat", "seed": %s}' % LONG),
+    ("/api/explain", '{"text": "a cat", "layers": [0, -%s]}' % LONG),
+    ("/api/jobs", '{%s, "training": {"epochs": %s}}' % (VALID_JOB, LONG)),
+    ("/api/sweeps", '{"base": {%s}, "seeds": [%s]}' % (VALID_JOB, LONG)),
+])
+def test_an_integer_too_long_to_read_is_refused(client, path, body):
+    before = counts(client)
+    detail = refused(client, post_raw(client, path, body), before, "integer of 5000 digits")
+    assert LONG not in detail
+
+
+def test_long_numbers_that_read_still_reach_validation(client):
+    # a long fraction, a float's long integer part, and a long string of digits are no such integer
+    for body in ('{"text": "a cat", "p": 0.%s}' % LONG, '{"text": "a cat", "p": %s.5}' % LONG,
+                 '{"text": "a cat", "p": %se-5000}' % LONG, '{"text": "a cat", "model": "%s"}' % LONG):
+        answer = post_raw(client, "/api/explain", body)
+        assert answer.status_code in (404, 422) and "digits" not in answer.json()["detail"], answer.text[:300]
 
 
 def test_reasonable_nesting_still_reaches_validation(client):

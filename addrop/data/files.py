@@ -6,6 +6,7 @@ import codecs
 import csv
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -145,7 +146,7 @@ def _json_line_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, di
         if not line.strip():
             continue
         try:
-            row = json.loads(line, parse_constant=_refuse_constant)
+            row = json.loads(line, **_JSON_NUMBERS)
         except json.JSONDecodeError as exc:
             raise DataError(f"{source}, line {number}: malformed JSON ({exc.msg})") from None
         except _NonStandardConstant as exc:
@@ -164,7 +165,7 @@ _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 def _json_array_rows(text: str, source: str) -> Iterator[tuple[None, dict[str, Any]]]:
     """The items of the JSON array ``text``, decoded one at a time (``json.loads`` would build every item
     before the first could be looked at, several times the file's size in objects)."""
-    decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+    decoder = json.JSONDecoder(**_JSON_NUMBERS)
     surrogates = _ESCAPED_SURROGATE.search(text) is not None
     try:
         position = _JSON_SPACE.match(text).end()
@@ -201,12 +202,36 @@ def _json_array_rows(text: str, source: str) -> Iterator[tuple[None, dict[str, A
 
 
 class _NonStandardConstant(ValueError):
-    """NaN or Infinity in a JSON file: Python's decoder takes them, but they are not JSON, and as a label or a
-    feature they would poison training."""
+    """NaN or Infinity in a JSON file (or a number Python reads as infinity, or cannot read): Python's decoder
+    takes the first, but they are not JSON, and as a label or a feature they would poison training."""
 
 
 def _refuse_constant(name: str) -> float:
     raise _NonStandardConstant(f"{name} is not a JSON value (write a finite number, or the text in quotes)")
+
+
+def _finite_float(text: str) -> float:
+    # 1e400 is JSON, but Python reads it as infinity: as poisonous as Infinity itself.
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonStandardConstant(f"{_cut(text)} is too large for a number (write a finite one, or the text in quotes)")
+    return value
+
+
+def _integer(text: str) -> int:
+    # Python reads at most sys.get_int_max_str_digits() digits (4300) and raises a ValueError past them.
+    try:
+        return int(text)
+    except ValueError:
+        raise _NonStandardConstant(f"a number of {len(text.lstrip('-'))} digits is too long to read "
+                                   f"(write the text in quotes)") from None
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+_JSON_NUMBERS = {"parse_constant": _refuse_constant, "parse_float": _finite_float, "parse_int": _integer}
 
 _TOO_DEEP = "the JSON is nested too deeply to read"
 _LONE_SURROGATE = "a string holds a lone surrogate (an escape \\ud800-\\udfff without its pair), which is not text"

@@ -43,9 +43,11 @@ class ValidationProblem(BaseModel):
     """Every 422 answer: ``detail`` is one sentence per problem, "field: what is wrong; ...", and ``errors``
     lists them one by one when the request failed the schema (it is absent when a later check refused it)."""
 
-    detail: str = Field(description='"field: what is wrong", one per problem, joined by "; ".')
+    detail: str = Field(description='"field: what is wrong", one per problem, joined by "; " (the first 20, then '
+                                    '"and N more problems").')
     errors: list[ValidationIssue] = Field(
-        [], description="The same problems, structured; absent when the schema passed and a later check refused."
+        [], description="The same problems (the first 20), structured; absent when the schema passed and a later "
+                        "check refused."
     )
 
 
@@ -66,18 +68,27 @@ LONE_SURROGATE = ("contains a lone surrogate{where}; send Unicode text (a charac
 """The message for a string with a lone surrogate (``where`` says which and where, or is empty)."""
 
 
+NUL_CHARACTER = "contains a NUL character (\\u0000 at character {at}), which no text field may hold"
+"""The message for a string with a NUL character."""
+
+
 def _unicode_text(value: object) -> object:
     # JSON can escape a lone surrogate ("\\ud800"); Python's json reads it into a str that is not Unicode
     # text: PostgreSQL, the tokenizer and the UTF-8 encoding of every answer that echoes it reject it.
     # A before-validator, so that it speaks first (pydantic's own message for it names no cause).
+    # JSON can escape a NUL character too ("\\u0000"): no file name holds it, and PostgreSQL's text columns
+    # refuse it (a job named so was a 500 there, where SQLite stored it).
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError as error:
             where = f" (\\u{ord(value[error.start]):04x} at character {error.start})"
             raise PydanticCustomError("lone_surrogate", LONE_SURROGATE.replace("{where}", where)) from None
+        if (at := value.find("\0")) >= 0:
+            raise PydanticCustomError("nul_character", NUL_CHARACTER.replace("{at}", str(at)))
     return value
 
 
 Text = Annotated[str, BeforeValidator(_unicode_text)]
-"""A string of Unicode text: any ``str`` field of a request, so a lone surrogate is a 422 naming the field."""
+"""A string of Unicode text: any ``str`` field of a request, so a lone surrogate or a NUL character is a 422
+naming the field."""
