@@ -59,7 +59,7 @@ def client(tmp_path_factory):
     path = save_tiny_model(tmp_path_factory.mktemp("tiny3"), BertForSequenceClassification, "minilm", layers=3)
     settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), models=[str(path)], explain_max_tokens=64)
     with TestClient(create_app(settings)) as test_client:
-        test_client.model_name = str(path)
+        test_client.model_name = path.name  # the catalog lists a directory by its last component
         yield test_client
 
 

@@ -91,11 +91,12 @@ class SweepRounds:
             except Exception:  # one broken sweep must not stop the others
                 log.exception("advancing sweep %s failed", sweep_id)
 
-    def advance(self, sweep_id: int) -> None:
-        """One round for the sweep, unless another API process holds it right now: ask-and-tell, or, for a sweep
-        whose cancel was requested but not finished (the API process died half way through it), the rest of it."""
+    def advance(self, sweep_id: int, wait: float = 0.0) -> None:
+        """One round for the sweep, unless another API process holds it (after waiting up to ``wait`` seconds for
+        it to let go): ask-and-tell, or, for a sweep whose cancel was requested but not finished (the API process
+        died half way through it), the rest of it."""
         lease = SweepLease(self.db, sweep_id)
-        if not lease.take():
+        if not lease.take(wait=wait):
             return
         try:
             with self.db.session() as session:

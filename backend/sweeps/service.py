@@ -76,7 +76,9 @@ class SweepService:
         if spec.baseline:
             self.jobs.queue_rows([job_row(sweep, None, index, seed) for index, seed in enumerate(spec.seeds)])
         log.info("sweep %s created (%s, %d settings)", sweep_id, spec.strategy, spec.trial_budget())
-        self.rounds.advance(sweep_id)
+        # the first trials are queued before the answer, also when a periodic round (of this or another API
+        # process) took the new sweep first: it lets go within a round's milliseconds
+        self.rounds.advance(sweep_id, wait=CONTROLLER_LEASE_SECONDS)
         return self.get(sweep_id)
 
     def get(self, sweep_id: int) -> SweepOut:
