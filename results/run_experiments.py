@@ -192,8 +192,12 @@ class Studio:
                    **({"dynamics": dynamics[round(point["epoch"])]} if round(point["epoch"]) in dynamics else {})}
                   for point in points if point["kind"] == "eval"]
         spec = job["spec"]
-        # a run file names its data relative to the shared data directory, never by this machine's path
-        spec["data"]["data_dir"] = relative_data_dir(spec["data"].get("data_dir"), self.data_root)
+        # a run file names its data relative to the shared data directory, never by this machine's path; a server
+        # shows no directory outside its own data directory, so where it shows none, the run trained on the one
+        # every job of this driver names (data_root / task)
+        shown = spec["data"].get("data_dir") or (str(self.data_root / task) if spec["data"]["source"] == "directory"
+                                                 else None)
+        spec["data"]["data_dir"] = relative_data_dir(shown, self.data_root)
         enabled = spec["addrop"]["enabled"]
         run = {
             "task": task, "phase": phase, "role": "addrop" if enabled else "baseline",

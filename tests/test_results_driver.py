@@ -90,3 +90,21 @@ def test_a_run_file_names_the_commit_that_trained_the_job_not_the_drivers(tmp_pa
     assert recorded[1] == worker and isinstance(load, float)
     assert recorded[2]["commit"] is None and driver not in json.dumps(recorded[2])
     assert {"cpu", "cores", "python", "load_15min"} <= set(recorded[2])  # what the driver can still say of it
+
+
+def test_a_run_file_names_its_data_relative_to_the_data_directory_also_when_the_server_hides_it(tmp_path,
+                                                                                                monkeypatch):
+    """A server shows no directory outside its own data directory (``data_dir`` null): the run file still names
+    the data the driver's jobs train on, relative to the shared data directory, as it does when it is shown."""
+    monkeypatch.setattr(run_experiments, "RESULTS", tmp_path)
+    monkeypatch.setattr(run_experiments, "RUNS", tmp_path / "runs")
+    shown, hidden = finished_job(1, None), finished_job(2, None)
+    hidden["spec"]["data"]["data_dir"] = None
+    jobs = {1: shown, 2: hidden}
+    studio = run_experiments.Studio("http://studio.invalid", Path("/data/glue"))
+    monkeypatch.setattr(studio, "call", lambda method, path, **_: (
+        [] if path.endswith("/metrics") else jobs[int(path.rsplit("/", 1)[1])]))
+
+    assert studio.record("mrpc", "confirm", 1) and studio.record("mrpc", "confirm", 2)
+    assert {run["seed"]: run["spec"]["data"]["data_dir"] for run in run_experiments.recorded("mrpc", "confirm")} == {
+        1: "glue/mrpc", 2: "glue/mrpc"}
