@@ -108,3 +108,11 @@ def test_a_run_file_names_its_data_relative_to_the_data_directory_also_when_the_
     assert studio.record("mrpc", "confirm", 1) and studio.record("mrpc", "confirm", 2)
     assert {run["seed"]: run["spec"]["data"]["data_dir"] for run in run_experiments.recorded("mrpc", "confirm")} == {
         1: "glue/mrpc", 2: "glue/mrpc"}
+
+
+def test_every_committed_run_file_names_its_data_by_a_relative_path():
+    runs = sorted(run_experiments.RUNS.glob("*/*/*.json"))
+    assert runs
+    for path in runs:
+        data = json.loads(path.read_text())["spec"]["data"]
+        assert data["source"] != "directory" or data["data_dir"] == f"glue/{data['task']}", (path.name, data)
