@@ -50,7 +50,7 @@ def paired_difference(treated: Mapping[int, float], baseline: Mapping[int, float
         # otherwise claim an interval and a detectable effect of that size
         std = 0.0
     mean = statistics.fmean(differences)
-    half = None if std is None else _critical(len(seeds) - 1, level) * std / math.sqrt(len(seeds))
+    half = None if std is None else _half_width(std, len(seeds), level)
     return PairedDifference(
         seeds=seeds, differences=differences, n=len(seeds), mean=mean, std=std,
         low=None if half is None else mean - half, high=None if half is None else mean + half, level=level,
@@ -62,8 +62,13 @@ def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, 
     if len(values) < 2:
         return None
     mean = statistics.fmean(values)
-    half = _critical(len(values) - 1, level) * statistics.stdev(values) / math.sqrt(len(values))
+    half = _half_width(statistics.stdev(values), len(values), level)
     return mean, mean - half, mean + half
+
+
+def _half_width(std: float, n: int, level: float) -> float:
+    """Half the width of the two-sided t interval of the mean of ``n`` values spread with ``std``."""
+    return _critical(n - 1, level) * std / math.sqrt(n)
 
 
 def detectable_effect(sd: float, n: int, power: float = POWER, level: float = 0.95) -> float:

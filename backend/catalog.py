@@ -6,7 +6,7 @@ knows where its weights are. Nor does a client ever see a path: a configured dir
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -34,13 +34,14 @@ class ModelCatalog:
     def __init__(self, configured: list[str], checkpoints: CheckpointSource | None = None) -> None:
         self._configured: list[CatalogEntry] = []
         for spec in configured:
-            entry = configured_entry(spec)
+            first, source = _named_source(spec)
             taken = {known.name for known in self._configured}
-            name, count = entry.name, 1
+            name, count = first, 1
             while name in taken:  # two directories of one name: the later ones get -2, -3, ...
                 count += 1
-                name = f"{entry.name}-{count}"
-            self._configured.append(replace(entry, name=name, description=_describe(name, entry.source)))
+                name = f"{first}-{count}"
+            self._configured.append(CatalogEntry(name=name, source=source, kind="configured",
+                                                 description=_describe(name, source)))
         self.checkpoints: CheckpointSource = checkpoints or (lambda: [])
 
     def entries(self) -> list[CatalogEntry]:
@@ -59,10 +60,10 @@ class ModelCatalog:
         raise UnknownModelError(f"unknown model {name!r}; the explorer can load: {choices}")
 
 
-def configured_entry(spec: str) -> CatalogEntry:
-    """The catalog entry of one configured model: ``name=source`` names it; a hub id is its own name; a local
-    directory is named by its last component, so that its path on the server reaches no client (the model list,
-    a figure's title and file name)."""
+def _named_source(spec: str) -> tuple[str, str]:
+    """The name and the source of one configured model: ``name=source`` names it; a hub id is its own name; a
+    local directory is named by its last component, so that its path on the server reaches no client (the model
+    list, a figure's title and file name)."""
     name, separator, source = spec.partition("=")
     if not (separator and name.strip() and "/" not in name):
         name, source = spec, spec
@@ -71,7 +72,7 @@ def configured_entry(spec: str) -> CatalogEntry:
             name = last if last not in ("", ".", "..") else "model"
     if _is_local(source):
         source = str(Path(source).expanduser())
-    return CatalogEntry(name=name.strip(), source=source, kind="configured", description=_describe(name, source))
+    return name.strip(), source
 
 
 def _is_local(source: str) -> bool:

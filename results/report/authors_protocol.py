@@ -89,9 +89,9 @@ def interval_verdict(interval: tuple[float, float, float] | None) -> str:
     return "no effect shown (the 95% interval includes 0)"
 
 
-def search_done(task: str, searched: list[dict]) -> bool:
-    """Whether the task's seed-42 search has recorded all the settings it tries."""
-    settings = {(r["setting"]["p"], r["setting"]["q"]) for r in searched}
+def search_done(task: str, search: list[dict]) -> bool:
+    """Whether the task's seed-42 search (its runs, ``search``) has recorded all the settings it tries."""
+    settings = {(r["setting"]["p"], r["setting"]["q"]) for r in search if r["role"] == "addrop"}
     return task in SEARCH_SETTINGS and len(settings) >= SEARCH_SETTINGS[task]
 
 
@@ -163,8 +163,8 @@ def authors_findings(data: dict[str, dict[str, list[dict]]]) -> str:
             recorded = len(data[task].get(AUTHORS_SEARCH, []))
             line = f"- **{task}**: not confirmed yet ({recorded} search runs recorded)."
         if result.search_gain is not None:
-            searched = [r for r in data[task].get(AUTHORS_SEARCH, []) if r["role"] == "addrop"]
-            which = "chosen setting" if result.addrop or search_done(task, searched) else "best setting so far"
+            done = result.addrop or search_done(task, data[task].get(AUTHORS_SEARCH, []))
+            which = "chosen setting" if done else "best setting so far"
             line += f" At seed 42 the {which} scored {result.search_gain * 100:+.2f} against its baseline twin."
         lines.append(line)
         shift = prediction_shift(data[task].get(AUTHORS_SEARCH, []) + data[task].get(AUTHORS_CONFIRM, []))
