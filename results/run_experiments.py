@@ -238,18 +238,18 @@ class Studio:
 
     def sweep(self, task: str, phase: str, body: dict) -> None:
         """Start the sweep (or pick up the running one of the same name) and record its runs."""
-        self.follow(task, phase, sweep_id=self.start(task, phase, body))
+        self.follow(task, phase, sweep_ids=[self.start(task, phase, body)])
 
-    def follow(self, task: str, phase: str, sweep_id: int | None = None, job_ids: list[int] = ()) -> None:
-        """Record the sweep's (or the jobs') runs as they finish, until everything has."""
+    def follow(self, task: str, phase: str, sweep_ids: list[int] = (), job_ids: list[int] = ()) -> None:
+        """Record the sweeps' (and the jobs') runs as they finish, until everything has."""
         done: set[int] = set()
         while True:
             ids = list(job_ids)
             finished = True
-            if sweep_id is not None:
+            for sweep_id in sweep_ids:
                 sweep = self.call("GET", f"/api/sweeps/{sweep_id}")
                 ids += sweep["baseline_job_ids"] + [j for t in sweep["trials"] if t["same_as"] is None for j in t["job_ids"]]
-                finished = sweep["state"] != "running"
+                finished = finished and sweep["state"] != "running"
             for job_id in ids:
                 if job_id not in done and self.record(task, phase, job_id):
                     done.add(job_id)
@@ -327,7 +327,7 @@ def grid(studio: Studio, task: str, data_root: Path) -> None:
     for sweep in studio.call("GET", "/api/sweeps", params={"limit": 200})["items"]:
         if sweep["name"].startswith(f"{task} · grid of p, q") and sweep["state"] == "running":
             print(f"{task} grid: following sweep {sweep['id']}, still running")
-            studio.follow(task, "grid", sweep_id=sweep["id"])
+            studio.follow(task, "grid", sweep_ids=[sweep["id"]])
     runs = recorded(task, "grid")
     have = {(r["setting"]["p"], r["setting"]["q"]) for r in runs if r["role"] == "addrop"}
     has_baseline = any(r["role"] == "baseline" for r in runs)
@@ -372,12 +372,13 @@ def confirm(studio: Studio, task: str, data_root: Path, protocol: Protocol = SHO
     space = {"p": [setting["p"]], "q": [setting["q"]], "method": [setting["method"]], "mode": [setting["mode"]],
              "layers": [setting["layers"]]}
     suffix = "" if protocol is SHORT else f", {protocol.name}"
-    for seeds, baseline in ((both, True), (addrop_only, False)):
-        if seeds:
-            studio.sweep(task, phase, {
-                "name": f"{task} · AD-DROP vs baseline{'' if baseline else ' (AD-DROP only)'}{suffix} (results/)",
-                "base": protocol.job(task, data_root, seeds[0]), "space": space, "seeds": seeds, "baseline": baseline,
-                "parallel": 1, "pruning": {"kind": "none"}})
+    # Both sweeps are queued before either is followed, so that no worker waits for the other sweep's last run;
+    # the AD-DROP side of seeds with a recorded baseline goes first, since each of its runs completes a pair.
+    sweep_ids = [studio.start(task, phase, {
+        "name": f"{task} · AD-DROP vs baseline{'' if baseline else ' (AD-DROP only)'}{suffix} (results/)",
+        "base": protocol.job(task, data_root, seeds[0]), "space": space, "seeds": seeds, "baseline": baseline,
+        "parallel": 1, "pruning": {"kind": "none"}}) for seeds, baseline in ((addrop_only, False), (both, True)) if seeds]
+    studio.follow(task, phase, sweep_ids=sweep_ids)
     if baseline_only:
         run_baselines(studio, task, phase, data_root, baseline_only, protocol=protocol)
 
@@ -445,7 +446,7 @@ def prior_experiment(studio: Studio, task: str, data_root: Path) -> None:
         "baseline": need_baseline and index == 0, "parallel": 1, "pruning": {"kind": "none"}})
         for index, (method, mode) in enumerate(missing)]
     for sweep_id in started:
-        studio.follow(task, "prior", sweep_id=sweep_id)
+        studio.follow(task, "prior", sweep_ids=[sweep_id])
     if need_baseline and not missing:
         run_baselines(studio, task, "prior", data_root, [SEARCH_SEED])
 

@@ -116,3 +116,31 @@ def test_every_committed_run_file_names_its_data_by_a_relative_path():
     for path in runs:
         data = json.loads(path.read_text())["spec"]["data"]
         assert data["source"] != "directory" or data["data_dir"] == f"glue/{data['task']}", (path.name, data)
+
+
+def test_a_confirmation_queues_all_its_sweeps_before_it_waits_for_any(tmp_path, monkeypatch):
+    """A worker freed by one sweep's last run must find the other sweep's runs queued: the AD-DROP side of seeds
+    whose baseline is recorded goes first (each of its runs completes a pair), then the seeds that lack both."""
+    monkeypatch.setattr(run_experiments, "RUNS", tmp_path)
+    setting = {"p": 0.7, "q": 0.1, "method": "GA", "mode": "high", "layers": [0, 1, 2, 3, 4, 5]}
+    search = tmp_path / "rte" / "authors-search"
+    search.mkdir(parents=True)
+    (search / "chosen.json").write_text(json.dumps({"role": "addrop", "state": "succeeded", "setting": setting,
+                                                   "seed": 42, "best_metric": 0.6}))
+    for seed in (1, 2):
+        recorded_baseline(tmp_path, "rte", "authors-confirm", seed)
+    calls: list[tuple] = []
+
+    class Recorder(run_experiments.Studio):
+        def __init__(self):
+            pass
+
+        def start(self, task, phase, body):
+            calls.append(("start", body["seeds"], body["baseline"]))
+            return len(calls)
+
+        def follow(self, task, phase, sweep_ids=(), job_ids=()):
+            calls.append(("follow", list(sweep_ids)))
+
+    run_experiments.confirm(Recorder(), "rte", tmp_path, run_experiments.AUTHORS)
+    assert calls == [("start", [1, 2], False), ("start", [3, 4, 5], True), ("follow", [1, 2])]
