@@ -52,6 +52,7 @@ from report.runs import best_run  # the same run the results table reports
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from addrop.environment import cpu  # noqa: E402
 from addrop.presets import authors_protocol  # noqa: E402
+from report.authors_protocol import search_settings  # noqa: E402  (the search size the report counts as done)
 
 RESULTS = Path(__file__).resolve().parent
 RUNS = RESULTS / "runs"
@@ -461,7 +462,9 @@ def main() -> None:
                                  "authors-baselines", "dynamics"],
                         help="repeat for several phases, run in the order given")
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "glue")
-    parser.add_argument("--budget", type=int, default=SEARCH_BUDGET, help="settings the search runs in all")
+    parser.add_argument("--budget", type=int, default=None,
+                        help=f"settings the search runs in all (default: {SEARCH_BUDGET}; the authors' protocol's: the "
+                             "task's in report.authors_protocol.SEARCH_SETTINGS)")
     parser.add_argument("--parallel", type=int, default=1,
                         help="search trials (or authors-baselines runs) at once, one per worker; see "
                              "benchmarks/worker_layout.py")
@@ -473,13 +476,13 @@ def main() -> None:
             if phase == "lr":
                 learning_rate_phase(studio, task, data_root)
             elif phase == "search":
-                search(studio, task, data_root, args.budget, args.parallel)
+                search(studio, task, data_root, args.budget or SEARCH_BUDGET, args.parallel)
             elif phase == "confirm":
                 confirm(studio, task, data_root)
             elif phase == "grid":
                 grid(studio, task, data_root)
             elif phase == "authors-search":
-                search(studio, task, data_root, args.budget, args.parallel, AUTHORS)
+                search(studio, task, data_root, args.budget or search_settings(task), args.parallel, AUTHORS)
             elif phase == "authors-confirm":
                 confirm(studio, task, data_root, AUTHORS)
             elif phase == "authors-baselines":

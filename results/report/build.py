@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from report.adaptive import adaptive_table
-from report.authors_protocol import AUTHORS_CONFIRM, AUTHORS_SEARCH, authors_findings, authors_table, paired_result
+from report.authors_protocol import (AUTHORS_CONFIRM, AUTHORS_SEARCH, authors_findings, authors_table, paired_result,
+                                     search_sizes_text)
 from report.dynamics import dynamics_figure, dynamics_pair, dynamics_table
 from report.paired_figure import paired_figure
 from report.prior import figure2, prior_table
@@ -34,6 +35,7 @@ def build(runs: Path, out: Path) -> str:
     text = text.replace("{{summary}}", summary(data, results))
     text = text.replace("{{authors_table}}", authors_table(data))
     text = text.replace("{{authors_findings}}", authors_findings(data))
+    text = text.replace("{{authors_search_sizes}}", search_sizes_text())
     paired = paired_figure([r for task in ordered if (r := paired_result(task, data[task]))], figures)
     text = text.replace("{{authors_figure}}", f"![authors-paired](results/{paired.name})" if paired else "")
     text = text.replace("{{status}}", status_table(data) if data else "No runs recorded yet.")

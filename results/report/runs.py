@@ -12,6 +12,7 @@ from typing import Iterable
 RESULTS = Path(__file__).resolve().parents[1]
 TASK_ORDER = ["rte", "mrpc", "cola", "stsb", "sst2"]
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "matthews_correlation": "Matthews corr.", "pearson": "Pearson"}
+TASK_TITLES = {"cola": "CoLA", "mrpc": "MRPC", "rte": "RTE", "sst2": "SST-2", "stsb": "STS-B"}
 
 
 def load(runs: Path) -> dict[str, dict[str, list[dict]]]:
