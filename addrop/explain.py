@@ -27,6 +27,13 @@ class LayerMaps:
     attention: torch.Tensor
     attribution: torch.Tensor
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the maps hold: each storage behind ``attention`` and ``attribution`` once, whole (a view keeps
+        its whole storage alive; AA's two maps may be one tensor)."""
+        storages = (tensor.untyped_storage() for tensor in (self.attention, self.attribution))
+        return sum({storage.data_ptr(): storage.nbytes() for storage in storages}.values())
+
     def select(self, layers: tuple[int, ...]) -> Self:
         """The same view restricted to ``layers`` (each must be present)."""
         index = [self.layers.index(layer) for layer in layers]

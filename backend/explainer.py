@@ -1,7 +1,8 @@
 """The explorer's service: loads catalog models once, keeps them warm, and answers explain requests.
 
-Pass 1 (the attribution) is the expensive part, so it is cached per input, model, method and layer;
-moving p, q, the mode or the seed only redraws the masks (:func:`addrop.explain.draw_masks`).
+Pass 1 (the attribution) is the expensive part, so it is cached per input, model, method and layer, within a
+budget of memory (:class:`backend.explain_cache.AttributionCache`); moving p, q, the mode or the seed only redraws
+the masks (:func:`addrop.explain.draw_masks`).
 Requests are computed on the explorer's own bounded pool of threads (:class:`ExplainPool`), never on the
 threads that serve the rest of the app.
 """
@@ -32,6 +33,7 @@ from addrop.models import ModelLoadError, load_saved, load_tokenizer, saved_task
 from backend.catalog import CatalogEntry, ModelCatalog
 from backend.encoding import encode_array
 from backend.errors import clipped
+from backend.explain_cache import AttributionCache
 from backend.schemas.explain import ExplainRequest, ExplainResponse, ModelInfo, Task, TranslationView
 from backend.settings import Settings
 
@@ -185,8 +187,8 @@ class Explainer:
         self._models: OrderedDict[str, WarmModel] = OrderedDict()  # least recently used first
         self._loading: dict[str, threading.Lock] = {}
         self._registry_lock = threading.Lock()
-        self._cache: OrderedDict[tuple, InputAttribution | TranslationAttribution] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self.cache: AttributionCache[InputAttribution | TranslationAttribution] = AttributionCache(
+            settings.explain_cache_max_bytes)
         self.pool = ExplainPool(settings.explain_workers, settings.explain_queue, settings.explain_threads)
 
     def models(self) -> list[ModelInfo]:
@@ -231,8 +233,7 @@ class Explainer:
             kind = warm.kind(request.kind)
         except InvalidExplainRequest:
             return False  # refused before any computing
-        with self._cache_lock:
-            known = self._cache.get(self._key(warm, request, kind))
+        known = self.cache.get(self._key(warm, request, kind))
         wanted = range(warm.kinds[kind]) if request.layers is None else request.layers
         return known is None or any(layer not in known.layers for layer in wanted)
 
@@ -335,8 +336,7 @@ class Explainer:
         """Drop the loaded models and cached attributions."""
         with self._registry_lock:
             self._models.clear()
-        with self._cache_lock:
-            self._cache.clear()
+        self.cache.clear()
 
     def _load(self, entry: CatalogEntry) -> WarmModel:
         try:
@@ -368,20 +368,12 @@ class Explainer:
     ) -> tuple[InputAttribution | TranslationAttribution, bool]:
         """The attribution of ``layers`` of ``kind``, computing only the layers not cached yet."""
         key = self._key(warm, request, kind)
-        with self._cache_lock:
-            known = self._cache.get(key)
-            if known is not None:
-                self._cache.move_to_end(key)
+        known = self.cache.get(key)
         missing = tuple(layer for layer in layers if known is None or layer not in known.layers)
         if missing:
             fresh = self._compute(warm, request, kind, missing)
             known = fresh if known is None else known.merge(fresh)
-            if self.settings.explain_cache_size:
-                with self._cache_lock:
-                    self._cache[key] = known
-                    self._cache.move_to_end(key)
-                    while len(self._cache) > self.settings.explain_cache_size:
-                        self._cache.popitem(last=False)
+            self.cache.put(key, known)
         return known.select(layers), not missing
 
     def _compute(

@@ -55,7 +55,12 @@ class Settings(StoreSettings):
     )
     explain_max_chars: int = Field(2000, gt=0, description="Longest text (per sentence) the explorer accepts.")
     explain_max_tokens: int = Field(128, ge=8, le=512, description="Inputs are truncated to this many tokens.")
-    explain_cache_size: int = Field(32, ge=0, description="Inputs whose attribution is kept for slider moves.")
+    explain_cache_max_bytes: int = Field(
+        512 * 1024 * 1024, ge=0, description="Memory the attributions kept for slider moves may take (bytes; the "
+        "least recently used leave first). An entry's maps grow with layers x heads x tokens squared: 9 MiB for "
+        "128 tokens on MiniLM, 144 MiB for 512 tokens, 288 MiB on a 12-layer 12-head model; an input larger than "
+        "the whole budget is answered but not kept. 0 keeps none."
+    )
     explain_max_models: int = Field(4, ge=1, description="Models kept loaded at once (least recently used leave).")
     explain_device: str = Field("cpu", description="Device the explorer's models run on (cpu, cuda, cuda:1).")
     explain_workers: int = Field(

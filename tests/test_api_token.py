@@ -126,7 +126,8 @@ def test_health_docs_static_and_the_login_page_stay_open(client, path):
 def test_health_names_no_worker_or_queue_without_the_token(client):
     assert client.get("/api/health").json() == {"status": "ok", "version": client.get("/api/health").json()["version"],
                                                 "workers": None, "queued_jobs": None, "warning": None,
-                                                "data_dir_bytes": None, "disk_free_bytes": None}
+                                                "data_dir_bytes": None, "disk_free_bytes": None,
+                                                "explain_cache_bytes": None, "explain_cache_entries": None}
     assert client.get("/api/health", headers=BEARER).json()["queued_jobs"] == 0
 
 

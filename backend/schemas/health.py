@@ -27,3 +27,8 @@ class Health(BaseModel):
         description="Disk space the data directory takes (database, uploads, job outputs), in bytes, measured at most "
         "every 30 s; null as workers is.")
     disk_free_bytes: int | None = Field(description="Space left on the data directory's file system (null as workers is).")
+    explain_cache_bytes: int | None = Field(
+        description="Memory the explorer's cached attributions take now, in bytes (at most the server's "
+        "explain_cache_max_bytes); null as workers is.")
+    explain_cache_entries: int | None = Field(
+        description="Inputs whose attribution the explorer keeps (null as workers is).")
