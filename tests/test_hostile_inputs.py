@@ -424,6 +424,9 @@ FIELD_LIMIT = 128 * 1024
 BAD_FILES = [
     ("train.csv", "text,label\nshort,1\n\"" + "x" * (FIELD_LIMIT + 1) + "\",0\n", "line 3"),
     ("train.csv", "text,label\n" + "x" * (FIELD_LIMIT + 1) + ",1\n", "line 2"),
+    # a row is read by column name: of two columns of one name, the later silently replaced the earlier
+    ("train.csv", "text,label,label\na cat,1,0\n", "column 'label' twice (columns 2 and 3)"),
+    ("train.tsv", "text\tlabel\ttext\na cat\t1\ta dog\n", "column 'text' twice (columns 1 and 3)"),
     ("train.tsv", "text\tlabel\n" + "x" * (FIELD_LIMIT + 1) + "\t1\n", "line 2"),
     ("train.jsonl", '{"text": "fine", "label": 1}\n{"text": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "line 2"),
     ("train.json", "[" + "[" * 100_000 + "]" * 100_000 + "]", "nested"),
