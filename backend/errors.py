@@ -4,6 +4,7 @@ standard JSON even when the request held NaN, infinity or lone surrogates."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -81,16 +82,20 @@ MAX_PROBLEMS = 20
 ECHO_CHARS = 200
 """The most of one string of the request that an answer echoes; a longer one is cut (with "…")."""
 
+ECHO_ITEMS = 20
+"""The most items of one list or object of the request that an answer echoes; a longer list ends with "…"."""
+
 
 def clipped(value: Any) -> Any:
-    """``value`` with every string over :data:`ECHO_CHARS` cut, so that a refusal does not send a huge input
-    (a 100,000-character model name) back to the client."""
+    """``value`` with every string over :data:`ECHO_CHARS` and every list or object over :data:`ECHO_ITEMS` cut,
+    so that a refusal does not send a huge input (a 100,000-character model name, a list past its bound) back to
+    the client, nor spend the event loop's time encoding it (9,000 items of one list took 0.5 s)."""
     if isinstance(value, str):
         return value if len(value) <= ECHO_CHARS else value[:ECHO_CHARS] + "…"
     if isinstance(value, dict):
-        return {clipped(key): clipped(item) for key, item in value.items()}
+        return {clipped(key): clipped(item) for key, item in itertools.islice(value.items(), ECHO_ITEMS)}
     if isinstance(value, list):
-        return [clipped(item) for item in value]
+        return [clipped(item) for item in value[:ECHO_ITEMS]] + (["…"] if len(value) > ECHO_ITEMS else [])
     return value
 
 

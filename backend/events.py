@@ -5,6 +5,11 @@ An event id is the cursor ``"<last metric point id>:<last log line id>"``; a cli
 ``Last-Event-ID`` gets exactly the points and lines it has not seen. One poller per process reads the database
 (the source of truth, whichever process wrote to it) for all open streams, so it works the same on SQLite and
 PostgreSQL and costs the database the same however many pages are open.
+
+A stream holds a connection for as long as its page is open (a queued job's, for good), so the streams a process
+holds are bounded (:class:`StreamSlots`): per client address, so one client cannot take them all, and in all, so that
+connections and open files remain for everything else and the feed's one query stays within what SQLite reads (it
+failed every round at 1000 watched jobs).
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import AsyncIterator
 
 from anyio import to_thread
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from backend.jobs import JobChanges, JobService, JobWatch
 from backend.schemas.common import MAX_ROW_ID
@@ -58,6 +67,66 @@ def log_json(line: LogLine) -> dict:
     return {"id": line.id, "time": line.created_at.isoformat(), "level": line.level, "message": line.message}
 
 
+STREAM_RETRY_SECONDS = 30
+
+
+class StreamSlots:
+    """How many live streams this process holds open: at most ``total``, and ``per_client`` for one client
+    address. Only the event loop's thread takes and gives slots, so the counters need no lock."""
+
+    def __init__(self, total: int, per_client: int) -> None:
+        self.total = total
+        self.per_client = per_client
+        self.taken = 0
+        self._held: Counter[str] = Counter()
+
+    def take(self, address: str) -> JSONResponse | None:
+        """Take a slot for a stream to ``address``; when none is free, the answer to send instead (429 when the
+        address holds its share, 503 when the server holds all it may), with Retry-After."""
+        if self._held[address] >= self.per_client:
+            return _busy(429, f"this client holds {self.per_client} live streams of this server already; close a job "
+                              f"page or try again in {STREAM_RETRY_SECONDS} s")
+        if self.taken >= self.total:
+            return _busy(503, f"this server holds {self.total} live streams already; try again in "
+                              f"{STREAM_RETRY_SECONDS} s")
+        self.taken += 1
+        self._held[address] += 1
+        return None
+
+    def give(self, address: str) -> None:
+        """Give a slot of ``address`` back (an address holding none is forgotten, so memory stays bounded)."""
+        self.taken -= 1
+        self._held[address] -= 1
+        if not self._held[address]:
+            del self._held[address]
+
+
+def _busy(status: int, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"detail": detail},
+                        headers={"Retry-After": str(STREAM_RETRY_SECONDS)})
+
+
+class LiveStream(EventSourceResponse):
+    """An event stream that holds a slot of ``slots`` from its first byte to its end, however it ends (the client
+    leaves, the job ends, the server stops), or answers the refusal when no slot is free. The slot is taken and
+    given here, where the response runs, so no path between a route and its response can lose one."""
+
+    def __init__(self, events: AsyncIterator[dict], slots: StreamSlots, address: str, ping: int) -> None:
+        super().__init__(events, ping=ping)
+        self.slots = slots
+        self.address = address
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = self.slots.take(self.address)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slots.give(self.address)
+
+
 class _Stream:
     """One open event stream: what the feed has handed it, and the round it has not taken yet."""
 
@@ -97,12 +166,18 @@ class JobFeed:
     cost one read per round, not N. The poller runs only while a stream is open.
     """
 
-    def __init__(self, service: JobService, poll_seconds: float) -> None:
+    def __init__(self, service: JobService, poll_seconds: float, slots: StreamSlots) -> None:
         self.service = service
         self.poll_seconds = poll_seconds
+        self.slots = slots
         self._streams: dict[int, set[_Stream]] = {}
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
+
+    def stream(self, job_id: int, cursor: Cursor, address: str, ping: int = 15) -> LiveStream:
+        """The response that streams :meth:`events` to ``address`` while a slot is free (``ping``: seconds between
+        keep-alive comments)."""
+        return LiveStream(self.events(job_id, cursor), self.slots, address, ping)
 
     async def events(self, job_id: int, cursor: Cursor) -> AsyncIterator[dict]:
         """Events for ``job_id`` after ``cursor``: ``status`` (the job), ``metrics`` and ``log`` (lists, in

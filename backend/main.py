@@ -15,7 +15,7 @@ from addrop import __version__
 from backend import auth, errors
 from backend.bodies import BodyLimits, BodyRule, JsonBodyGuard
 from backend.disk_usage import DiskUsage
-from backend.events import JobFeed
+from backend.events import JobFeed, StreamSlots
 from backend.explainer import Explainer
 from backend.job_errors import JobError
 from backend.job_specs import JobSpecs
@@ -102,7 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         waiting_reason=app.state.workers.waiting_reason,
     )
     app.state.sweeps = SweepService(app.state.jobs)
-    app.state.feed = JobFeed(app.state.jobs, settings.events_poll_seconds)
+    app.state.feed = JobFeed(app.state.jobs, settings.events_poll_seconds,
+                             StreamSlots(settings.events_max_streams, settings.events_max_streams_per_client))
     app.state.explainer.catalog.checkpoints = app.state.jobs.checkpoints
     app.add_exception_handler(JobError, jobs.job_error)
     # Pages ask for these files under their content version (cached for good); any other URL of them is

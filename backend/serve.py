@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from pydantic import ValidationError
 
-from backend.settings import get_settings
+from backend.settings import Settings, get_settings
 from backend.worker_set_lock import WorkerSetLock
 from jobstore.database import Database
 from jobstore.transitions import worker_exited as record_exit
@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as error:  # one line per setting, not a traceback
         for problem in error.errors():
-            print(f"addrop-studio: setting {'.'.join(map(str, problem['loc']))}: "
+            where = ".".join(map(str, problem["loc"]))  # empty for a check of several settings together
+            print(f"addrop-studio: setting{' ' + where if where else 's'}: "
                   f"{problem['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
     refusal = open_network_refusal(args.host, settings.api_token, settings.allow_open_network)
@@ -64,11 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   Database(settings.resolved_database_url))
         workers.start()
     try:
-        uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port)
+        uvicorn.run("backend.main:create_app", factory=True, host=args.host, port=args.port, **server_options(settings))
     finally:
         if workers is not None:
             workers.stop()
     return 0
+
+
+def server_options(settings: Settings) -> dict[str, int]:
+    """uvicorn's bounds on connections, from the settings: how many it serves at once (past them a request gets a
+    503 at once, before the app sees it) and how long an idle one stays open."""
+    return {"limit_concurrency": settings.server_max_connections,
+            "timeout_keep_alive": settings.server_keep_alive_seconds}
 
 
 class EmbeddedWorkers(threading.Thread):

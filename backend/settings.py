@@ -7,7 +7,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from jobstore.settings import StoreSettings
 
@@ -100,6 +100,25 @@ class Settings(StoreSettings):
         True, description="Whether jobs may name directories on the workers' disks (data or model); off for a public site."
     )
     events_poll_seconds: float = Field(0.25, gt=0, description="How often an SSE stream looks for new points.")
+    events_max_streams: int = Field(
+        256, ge=1, description="Live event streams (a job page each) this server holds open at once; one more is "
+        "refused (503, Retry-After). Each holds a connection, and the feed reads every watched job in one query, "
+        "which SQLite refuses past 998 jobs."
+    )
+    events_max_streams_per_client: int = Field(
+        32, ge=1, description="Live event streams one client address may hold open at once (a browser holds one per "
+        "open job page); one more is refused (429, Retry-After)."
+    )
+    server_max_connections: int = Field(
+        512, ge=2, description="Connections (and requests in flight) uvicorn serves at once (its limit_concurrency); "
+        "past them each request gets a 503 at once. It stays under the usual limit of 1024 open files a process, "
+        "which sockets share with the database and model files, and above events_max_streams, so that pages and "
+        "the API still answer while every stream is taken."
+    )
+    server_keep_alive_seconds: int = Field(
+        5, ge=1, le=300, description="How long an idle connection is kept open for a next request (uvicorn's "
+        "timeout_keep_alive)."
+    )
     sweep_max_trials: int = Field(100, ge=1, description="Most settings one sweep may run.")
     sweep_poll_seconds: float = Field(
         2.0, gt=0, description="How often the API tells Optuna finished trials and asks for new ones."
@@ -138,6 +157,15 @@ class Settings(StoreSettings):
         if "" in cleaned:
             raise ValueError("a host name is empty")
         return cleaned
+
+    @model_validator(mode="after")
+    def _room_beside_streams(self) -> Settings:
+        # Every stream holds one of uvicorn's connections: with none left over, a full set of streams would leave
+        # every page and API request a 503.
+        if self.server_max_connections <= self.events_max_streams:
+            raise ValueError(f"server_max_connections ({self.server_max_connections}) must exceed events_max_streams "
+                             f"({self.events_max_streams}), or open streams leave no connection for anything else")
+        return self
 
     @property
     def uploads_dir(self) -> Path:

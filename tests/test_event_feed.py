@@ -29,7 +29,9 @@ POINTS = 30
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), models=["minilm"], events_poll_seconds=0.1)
+    # every stream (and one that resumes beside them) comes from this one address, which by default may hold fewer
+    settings = Settings(data_dir=tmp_path_factory.mktemp("studio"), models=["minilm"], events_poll_seconds=0.1,
+                        events_max_streams_per_client=STREAMS + 1)
     app = create_app(settings)
     port = free_port()
     runner = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -125,6 +125,7 @@ def _delimited_rows(
             raise DataError(f"{source} is empty")
         if max_columns is not None and len(header) > max_columns:
             raise DataError(too_many_columns(source, max_columns, len(header)))
+        _check_distinct(header, source)
         for values in reader:
             if not values:  # blank line
                 continue
@@ -139,6 +140,17 @@ def _delimited_rows(
         if "field limit" in message:
             message = f"a field is longer than {csv.field_size_limit()} characters (is a quote left open?)"
         raise DataError(f"{source}, line {reader.line_num}: {message}") from None
+
+
+def _check_distinct(header: list[str], source: str) -> None:
+    # A row is a dict by column name: of two columns of one name, the later would silently replace the earlier.
+    first: dict[str, int] = {}
+    for number, name in enumerate(header, start=1):
+        if name in first:
+            shown = name if len(name) <= 100 else name[:100] + "…"
+            raise DataError(f"{source}: the header names column {shown!r} twice (columns {first[name]} and {number}); "
+                            "give each column its own name")
+        first[name] = number
 
 
 def _json_line_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, dict[str, Any]]]:

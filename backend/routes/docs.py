@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
+from backend.routes import GET_AND_HEAD
 from backend.security import documentation_policy
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +32,7 @@ def _redoc_bundle() -> bytes:
     return (ASSETS / REDOC).read_text("utf-8").replace(REDOC_CDN_LOGO, PREFIX.lstrip("/") + "/favicon.png").encode("utf-8")
 
 
-@router.get(PREFIX + "/{name}")
+@router.api_route(PREFIX + "/{name}", methods=GET_AND_HEAD)
 def docs_asset(name: str) -> FileResponse:
     """One of the pages' files; only those listed (a name is never used as a path otherwise)."""
     if name not in MEDIA_TYPES:
@@ -51,7 +52,7 @@ def _with_policy(page: HTMLResponse) -> HTMLResponse:
     return page
 
 
-@router.get("/docs", response_class=HTMLResponse)
+@router.api_route("/docs", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def swagger_ui(request: Request) -> HTMLResponse:
     """Swagger UI: every operation, its schemas, and "Try it out"."""
     app, root = request.app, _root(request)
@@ -63,7 +64,7 @@ def swagger_ui(request: Request) -> HTMLResponse:
     ))
 
 
-@router.get("/redoc", response_class=HTMLResponse)
+@router.api_route("/redoc", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def redoc(request: Request) -> HTMLResponse:
     """ReDoc: the same document as one long reference page."""
     app, root = request.app, _root(request)

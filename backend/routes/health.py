@@ -14,6 +14,9 @@ from backend.workers import WorkerRegistry
 router = APIRouter(prefix="/api", tags=["health"])
 
 
+# HEAD (uptime monitors) answers as GET does, without the body; a route of its own, out of the document, since
+# one route of both methods gives both operations the same operationId.
+@router.head("/health", include_in_schema=False)
 @router.get("/health", response_model=Health, summary="Liveness, workers and queue")
 def health(request: Request, registry: WorkerRegistry = Depends(get_workers),
            disk: DiskUsage = Depends(get_disk_usage), explainer: Explainer = Depends(get_explainer)) -> Health:

@@ -15,6 +15,7 @@ from backend.auth import TokensLocked, authorized, require_reader_page
 from backend.deps import get_jobs
 from backend.job_errors import JobNotFound
 from backend.jobs import JobService
+from backend.routes import GET_AND_HEAD
 from backend.routes.pages import templates
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.jobs import ADDropSpec, DataSpec, JobCreate, TrainingSpec
@@ -34,13 +35,13 @@ def _page(request: Request, template: str, page: str, status_code: int = 200, **
     )
 
 
-@router.get("/jobs", response_class=HTMLResponse)
+@router.api_route("/jobs", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def job_list(request: Request) -> HTMLResponse:
     """All jobs, updated live."""
     return _page(request, "jobs.html", "jobs")
 
 
-@router.get("/jobs/new", response_class=HTMLResponse)
+@router.api_route("/jobs/new", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def new_job(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_ID),
             service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """The job form with the paper's defaults (or another job's settings, to run a variant)."""
@@ -61,13 +62,13 @@ def new_job(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_I
                  hub_tasks=[task["name"] for task in tasks if task["hub"]], presets=catalog())
 
 
-@router.get("/jobs/compare", response_class=HTMLResponse)
+@router.api_route("/jobs/compare", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def compare_jobs(request: Request) -> HTMLResponse:
     """Several jobs' curves overlaid; the chosen ids live in the query string (``?ids=3,4``)."""
     return _page(request, "jobs_compare.html", "compare-jobs")
 
 
-@router.get("/jobs/{job_id}", response_class=HTMLResponse)
+@router.api_route("/jobs/{job_id}", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def job_page(request: Request, job_id: RowId, service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """One job: live curves, settings, metrics, log, cancel and downloads."""
     try:

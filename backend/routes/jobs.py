@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from addrop.masking import PROBABILITY_BOUNDS
 from backend.archives import directory_archive
-from backend.auth import require_reader, require_token
+from backend.auth import client_address, require_reader, require_token
 from backend.deps import get_feed, get_jobs, get_settings
 from backend.events import Cursor, JobFeed, point_json
 from backend.job_errors import JobError
@@ -192,22 +192,30 @@ def job_metrics(
                     headers={"Content-Disposition": f'attachment; filename="job-{job_id}-metrics.csv"'})
 
 
-@router.get("/jobs/{job_id}/events", dependencies=READ, responses={**JOB_ERRORS, **READ_ERRORS},
+STREAM_ERRORS = {429: {"model": ErrorMessage, "description": "This client holds its share of live streams (then "
+                                                              "with Retry-After)"},
+                 503: {"model": ErrorMessage, "description": "The server holds all the live streams it may (then "
+                                                              "with Retry-After)"}}
+
+
+@router.get("/jobs/{job_id}/events", dependencies=READ, responses={**JOB_ERRORS, **READ_ERRORS, **STREAM_ERRORS},
             summary="Live events (Server-Sent Events)", response_class=EventSourceResponse)
 def job_event_stream(
+    request: Request,
     job_id: RowId,
     last_event_id: str | None = Header(None, description="Resume after this event id."),
     service: JobService = Depends(get_jobs),
     feed: JobFeed = Depends(get_feed),
 ) -> EventSourceResponse:
     """``status`` (the job, whenever it changes), ``metrics`` and ``log`` (lists of new points and lines),
-    and ``end`` when the job has finished. Reconnecting with ``Last-Event-ID`` resumes without gaps."""
+    and ``end`` when the job has finished. Reconnecting with ``Last-Event-ID`` resumes without gaps. A client
+    holds at most ``events_max_streams_per_client`` streams at once, and the server ``events_max_streams``."""
     try:
         cursor = Cursor.parse(last_event_id)
     except ValueError as error:
         raise HTTPException(422, f"Last-Event-ID: {error}") from None
     service.get(job_id)
-    return EventSourceResponse(feed.events(job_id, cursor), ping=15)
+    return feed.stream(job_id, cursor, client_address(request))
 
 
 @router.get("/jobs/{job_id}/predictions", response_model=list[EpochPredictions], dependencies=READ,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.auth import SESSION_COOKIE, TokensLocked, check_lock, session_value, token_accepted
+from backend.routes import GET_AND_HEAD
 from backend.routes.pages import templates
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +29,7 @@ def _sentence(detail: str) -> str:
     return f"{detail[:1].upper()}{detail[1:]}."
 
 
-@router.get("/login", response_class=HTMLResponse, name="login_page")
+@router.api_route("/login", methods=GET_AND_HEAD, response_class=HTMLResponse, name="login_page")
 def login_page(request: Request, next: str = Query("/", max_length=2000)) -> Response:
     """The token form; ``next`` is the page it leads back to (the one that sent the browser here). While this
     address is locked out for wrong tokens the form says so (a page refused for that reason sends the browser here)."""

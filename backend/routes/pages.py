@@ -10,6 +10,7 @@ from jinja2 import pass_context
 from addrop import __version__
 from addrop.figure_style import ASSETS_DIR, FIGURE_STYLE
 from backend.auth import SESSION_COOKIE, require_reader_page
+from backend.routes import GET_AND_HEAD
 from backend.static import AssetVersions
 from frontend import STATIC_DIR, TEMPLATES_DIR
 
@@ -59,7 +60,7 @@ def logged_in(context: Any) -> bool:
 templates.env.globals.update(asset=asset, import_map=import_map, logged_in=logged_in)
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def explorer(request: Request) -> HTMLResponse:
     """The attribution explorer; its state lives in the query string."""
     settings = request.app.state.settings

@@ -9,6 +9,7 @@ from backend.auth import require_reader_page
 from backend.deps import get_jobs, get_sweeps
 from backend.job_errors import JobNotFound
 from backend.jobs import JobService
+from backend.routes import GET_AND_HEAD
 from backend.routes.job_pages import _page
 from backend.schemas.common import MAX_ROW_ID, RowId
 from backend.schemas.sweeps import PAPER_GRID, SearchSpace, SweepCreate
@@ -18,13 +19,13 @@ from backend.sweeps.views import SweepNotFound
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader_page)])
 
 
-@router.get("/sweeps", response_class=HTMLResponse)
+@router.api_route("/sweeps", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def sweep_list(request: Request) -> HTMLResponse:
     """All sweeps with their progress and best setting."""
     return _page(request, "sweeps.html", "sweeps")
 
 
-@router.get("/sweeps/new", response_class=HTMLResponse)
+@router.api_route("/sweeps/new", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW_ID),
               service: JobService = Depends(get_jobs)) -> HTMLResponse:
     """The sweep form. Its base job comes from the job form ("Sweep this") or from job ``clone``."""
@@ -40,7 +41,7 @@ def new_sweep(request: Request, clone: int | None = Query(None, ge=1, le=MAX_ROW
                  parallel=defaults["parallel"].default)
 
 
-@router.get("/sweeps/{sweep_id}", response_class=HTMLResponse)
+@router.api_route("/sweeps/{sweep_id}", methods=GET_AND_HEAD, response_class=HTMLResponse)
 def sweep_page(request: Request, sweep_id: RowId, service: SweepService = Depends(get_sweeps)) -> HTMLResponse:
     """One sweep: the p x q heatmap against the baseline, the best setting, trials, curves, importance."""
     try:

@@ -15,6 +15,7 @@ Quantity = Literal["attention", "attribution", "candidate", "dropped"]
 QUANTITIES: tuple[str, ...] = ("attention", "attribution", "candidate", "dropped")
 AttentionKind = Literal["encoder", "decoder", "cross"]
 Task = Literal["classification", "translation"]
+MAX_INDICES = 256  # layers or heads one request may name: the largest hub models have about a hundred of each
 
 
 class EncodedArray(BaseModel):
@@ -78,9 +79,10 @@ class ExplainRequest(StrictRequest):
                      description="Probability that a candidate is dropped.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the drop draws (and of RD's noise).")
     steps: int = Field(20, ge=1, le=100, description="Integration steps for IGA.")
-    layers: list[int] | None = Field(None, description="Layers to return (default: all).")
-    heads: list[int] | None = Field(None, description="Heads to return (default: all).")
-    fields: list[Quantity] = Field(list(QUANTITIES), min_length=1, description="Which maps to return.")
+    layers: list[int] | None = Field(None, max_length=MAX_INDICES, description="Layers to return (default: all).")
+    heads: list[int] | None = Field(None, max_length=MAX_INDICES, description="Heads to return (default: all).")
+    fields: list[Quantity] = Field(list(QUANTITIES), min_length=1, max_length=len(QUANTITIES),
+                                   description="Which maps to return.")
 
     @field_validator("text")
     @classmethod

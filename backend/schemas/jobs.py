@@ -18,6 +18,8 @@ from backend.schemas.common import MAX_MODEL_CHARS, AttributionMethod, StrictReq
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled", "pruned"]
 MetricKind = Literal["step", "eval", "epoch", "dynamics"]
 MAX_PROBE = 1024  # probe examples: each costs its maps on disk at every epoch, and passes over it
+MAX_MASKED = 64  # layers one job masks
+MAX_LABELS = 1000  # a task's classes (or tags): more than any classification benchmark's
 
 
 class DataSpec(StrictRequest):
@@ -39,7 +41,8 @@ class DataSpec(StrictRequest):
                                     "source language, e.g. [\"en\"].")
     label_field: Text = Field("label", min_length=1, description="Your task's label column; a translation's target "
                               "language, e.g. \"ro\".")
-    label_names: list[Text] = Field([], description="Your task's classes, in id order (classification).")
+    label_names: list[Text] = Field([], max_length=MAX_LABELS, description="Your task's classes, in id order "
+                                    "(classification).")
     max_train_samples: int | None = Field(None, ge=1, description="Train on a random subset of this size.")
     max_eval_samples: int | None = Field(None, ge=1, description="Evaluate on a random subset of this size.")
 
@@ -98,7 +101,7 @@ class ADDropSpec(StrictRequest):
                      description="Fraction of each row's keys in the candidate discard region.")
     q: float = Field(ADDropConfig.q, gt=PROBABILITY_BOUNDS[0], lt=PROBABILITY_BOUNDS[1],
                      description="Probability that a candidate is dropped.")
-    layers: list[int] = Field([0], min_length=1, max_length=64, description="Masked layers.")
+    layers: list[int] = Field([0], min_length=1, max_length=MAX_MASKED, description="Masked layers.")
     steps: int = Field(20, ge=1, le=200, description="Integration steps (IGA only).")
     cross_tuning: bool = Field(True, description="Alternate plain and AD-DROP epochs, plain first.")
     kind: Kind | None = Field(None, description="An encoder-decoder's (translation model's) attention maps to drop "

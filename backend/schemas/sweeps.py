@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, mode
 
 from addrop.masking import PROBABILITY_BOUNDS
 from backend.schemas.common import AttributionMethod, StrictRequest, Text
-from backend.schemas.jobs import ADDropSpec, JobCreate
+from backend.schemas.jobs import MAX_MASKED, ADDropSpec, JobCreate
 from jobstore.strategies import STRATEGIES
 
 SweepState = Literal["running", "succeeded", "cancelled"]
@@ -36,8 +36,8 @@ class SearchSpace(StrictRequest):
                                                    description="Default: the base job's method.")
     mode: list[Literal["high", "low"]] | None = Field(None, min_length=1, max_length=2,
                                                       description="Default: the base job's mode.")
-    layers: list[list[int]] | None = Field(None, min_length=1, max_length=16,
-                                           description="Sets of masked layers. Default: the base job's layers.")
+    layers: list[Annotated[list[int], Field(min_length=1, max_length=MAX_MASKED)]] | None = Field(
+        None, min_length=1, max_length=16, description="Sets of masked layers. Default: the base job's layers.")
 
     @field_validator("p", "q")
     @classmethod
@@ -60,8 +60,6 @@ class SearchSpace(StrictRequest):
             return None
         sets = []
         for layers in values:
-            if not layers or len(layers) > 64:
-                raise ValueError("each set of masked layers needs 1 to 64 layers")
             if any(layer < 0 for layer in layers) or len(set(layers)) != len(layers):
                 raise ValueError("layer indices start at 0, each listed once per set")
             sets.append(sorted(layers))
@@ -95,7 +93,8 @@ class PriorTrial(StrictRequest):
     """A setting already run elsewhere (e.g. by an earlier sweep that was stopped): the search counts it, learns
     from it and never runs it again."""
 
-    params: dict[str, Any] = Field(description="p and q, and method, mode and layers where the space lists several.")
+    params: dict[str, Any] = Field(max_length=len(SearchSpace.model_fields), description="p and q, and method, mode "
+                                   "and layers where the space lists several.")
     values: list[float] = Field(min_length=1, max_length=10, description="Its runs' best dev metrics.")
     state: Literal["complete", "pruned"] = "complete"
     # An epoch is an object key, which JSON writes as text ("3"): the one place a number may come as a string.
